@@ -1,0 +1,23 @@
+/*
+ * smar.h - encrypted point-in-time archives of secrets-manager instances.
+ *
+ * The API manual is in the module headers, read in this order:
+ *   smar/common.h   status codes, init, times, conventions every call follows
+ *   smar/keys.h     root keyrings (Key Protect style) and producer signing keys
+ *   smar/export.h   reading instance exports (JSON, JSONL, directory, tar, zip)
+ *   smar/writer.h   writing an archive in one forward pass
+ *   smar/reader.h   opening, searching, reading and verifying archives
+ *   smar/series.h   "what was this secret at time T" across several archives
+ * The archive format itself is specified in spec/FORMAT.md.
+ */
+#ifndef SMAR_H
+#define SMAR_H
+
+#include "smar/common.h"
+#include "smar/keys.h"
+#include "smar/export.h"
+#include "smar/writer.h"
+#include "smar/reader.h"
+#include "smar/series.h"
+
+#endif

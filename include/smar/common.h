@@ -1,0 +1,97 @@
+/*
+ * smar/common.h - status codes, library initialisation, version.
+ *
+ * Conventions used by every smar call:
+ *  - Functions that can fail return an int: SMAR_OK (0) on success or one of the negative
+ *    smar_status values below. A few iterator calls also return SMAR_DONE (1) at the end.
+ *  - Objects are opaque handles made by smar_<type>_new() and released by smar_<type>_free().
+ *    free() accepts NULL. A handle keeps the message of its last error, retrievable with
+ *    smar_<type>_error(); the message names the file, chunk or secret id concerned and never
+ *    contains secret values, key material or a data key.
+ *  - Output parameters come first after the handle; callback payloads come last.
+ *  - Strings returned by accessors are borrowed from the handle and stay valid until the
+ *    handle is freed, unless the call's comment says otherwise.
+ *  - The library never prints, never calls exit() and never aborts on bad input.
+ *  - Handles are not thread-safe; distinct handles may be used from distinct threads.
+ */
+#ifndef SMAR_COMMON_H
+#define SMAR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SMAR_BUILDING_LIBRARY)
+#define SMAR_API __attribute__((visibility("default")))
+#else
+#define SMAR_API
+#endif
+#define SMAR_NODISCARD __attribute__((warn_unused_result))
+
+/** Status codes. Values are stable: they are part of the ABI. */
+typedef enum smar_status {
+    SMAR_OK = 0,
+    SMAR_DONE = 1,              /**< an iterator reached its end (not an error) */
+    SMAR_E_INVALID = -1,        /**< bad argument, or a call made in the wrong state */
+    SMAR_E_NOMEM = -2,          /**< out of memory (or locked memory) */
+    SMAR_E_IO = -3,             /**< read, write, open or sync failed */
+    SMAR_E_FORMAT = -4,         /**< not an smar archive, or malformed structure */
+    SMAR_E_VERSION = -5,        /**< unsupported format version or feature */
+    SMAR_E_LIMIT = -6,          /**< a size or count is over a documented limit */
+    SMAR_E_CORRUPT = -7,        /**< damaged: truncated, hash mismatch, missing chunk */
+    SMAR_E_AUTH = -8,           /**< authentication failed: MAC, AEAD tag or signature */
+    SMAR_E_KEY = -9,            /**< no key slot can be opened with the given keys */
+    SMAR_E_NOTFOUND = -10,      /**< no such secret, version or key */
+    SMAR_E_INPUT = -11,         /**< an instance export is invalid */
+    SMAR_E_EXISTS = -12,        /**< the destination exists and overwriting was not asked */
+    SMAR_E_UNSUPPORTED = -13,   /**< e.g. AES-256-GCM without hardware support */
+    SMAR_E_PASSPHRASE = -14,    /**< the keyring needs a passphrase, or the passphrase is wrong */
+} smar_status;
+
+/**
+ * Initialise the library (libsodium and its CPU feature detection). Call once before any
+ * other call; later calls are harmless. Thread-safe. Returns SMAR_OK or SMAR_E_NOMEM.
+ */
+SMAR_API int smar_init(void);
+
+/** A short constant English description of a status code, e.g. "authentication failed". */
+SMAR_API const char *smar_strerror(int status);
+
+/** The library version, e.g. "0.1.0". */
+SMAR_API const char *smar_version_string(void);
+
+/** Highest archive format major version this library reads and the one it writes. */
+#define SMAR_FORMAT_VERSION_MAJOR 1
+#define SMAR_FORMAT_VERSION_MINOR 0
+
+/**
+ * Wipe and free a buffer holding secret material returned by smar (payloads, rendered
+ * secrets). Accepts NULL. len is the length returned with the buffer.
+ */
+SMAR_API void smar_secret_buffer_free(void *buf, size_t len);
+
+/** Times are signed nanoseconds since 1970-01-01T00:00:00Z (UTC). */
+typedef int64_t smar_time_ns;
+#define SMAR_TIME_NONE INT64_MIN /**< "no time": the field was absent */
+
+/**
+ * Parse an RFC 3339 timestamp ("2026-11-20T02:00:00Z", 0 to 9 fractional digits, "Z" or a
+ * numeric offset) or, when allow_date is non-zero, a bare date "2026-11-20" meaning 00:00:00Z.
+ * Returns SMAR_OK or SMAR_E_INVALID. Rejects out-of-range fields and years outside 1678..2261.
+ */
+SMAR_API int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_date);
+
+/**
+ * Format a time as RFC 3339 UTC with "Z", with the fractional part only as long as needed
+ * (0, 3, 6 or 9 digits). buf must hold SMAR_TIME_BUFSIZE bytes. Returns buf.
+ */
+#define SMAR_TIME_BUFSIZE 40
+SMAR_API char *smar_time_format(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

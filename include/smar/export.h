@@ -1,0 +1,84 @@
+/*
+ * smar/export.h - reading instance exports (the input of `smar create`).
+ *
+ * An instance export is the JSON that Secrets Manager's API returns, gathered in one place
+ * (see spec/EXPORT.md). This reader accepts every layout and hands out one secret at a time
+ * as the original JSON text, so nothing is converted or lost, and a huge export is read as a
+ * stream: memory holds one secret plus the small document-level members.
+ *
+ *   smar_export *ex; smar_export_new(&ex);
+ *   if (smar_export_open(ex, "export.tar.zst") != SMAR_OK) report(smar_export_error(ex));
+ *   while ((rc = smar_export_next_secret(ex, &json, &len)) == SMAR_OK) use(json, len);
+ *   if (rc == SMAR_DONE) smar_export_document(ex, &doc, &doclen);
+ *   smar_export_free(ex);
+ */
+#ifndef SMAR_EXPORT_H
+#define SMAR_EXPORT_H
+
+#include "smar/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smar_export smar_export;
+
+/** Largest accepted JSON text of one secret (with its versions), and of the document
+ *  members other than the secrets (instance, groups, configurations...). */
+#define SMAR_EXPORT_MAX_SECRET_JSON (64u << 20)
+#define SMAR_EXPORT_MAX_DOCUMENT_JSON (64u << 20)
+
+SMAR_API int smar_export_new(smar_export **out);
+SMAR_API void smar_export_free(smar_export *ex);
+/** Message of the handle's last error: names the file (and line or entry) and the problem. */
+SMAR_API const char *smar_export_error(const smar_export *ex);
+
+/**
+ * Open an export. path is one of:
+ *  - a JSON document  {"instance":..., "exported_at":..., "secret_groups":[...],
+ *    "secrets":[...], "configurations":[...]}  (members in any order);
+ *  - a JSONL file: first line the document without "secrets", then one secret per line;
+ *  - a directory with instance.json, secret_groups.json, secrets/<id>.json and optional
+ *    configurations.json;
+ *  - a tar (plain, gzip, zstd, xz, bzip2) or zip of that directory, possibly under one top
+ *    folder, read through libarchive and never unpacked to disk;
+ *  - "-": any of the above but the directory, on standard input.
+ * The layout is detected from the content, not the file name.
+ * Returns SMAR_OK, SMAR_E_IO (cannot open/read), SMAR_E_INPUT (not a recognisable export).
+ */
+SMAR_API int smar_export_open(smar_export *ex, const char *path);
+
+/**
+ * The next secret: *json and *len receive one secret object's exact JSON text, already
+ * checked to be strict, valid JSON and an object. The text is borrowed until the next call.
+ * Returns SMAR_OK, SMAR_DONE after the last secret, or an error (SMAR_E_INPUT, SMAR_E_LIMIT,
+ * SMAR_E_IO) whose message names the file and the line/entry. Semantic checks of a secret
+ * (ids, types, versions, times) are the writer's job.
+ */
+SMAR_API int smar_export_next_secret(smar_export *ex, const char **json, size_t *len);
+
+/** Where the last secret came from, for messages: "export.jsonl:12", "secrets/<id>.json". */
+SMAR_API const char *smar_export_location(const smar_export *ex);
+
+/**
+ * The export's "exported_at" time, when it has been read already (it may come late in a
+ * stream). Returns SMAR_OK, SMAR_E_NOTFOUND (not seen yet / absent) or SMAR_E_INPUT (not
+ * RFC 3339).
+ */
+SMAR_API int smar_export_exported_at(const smar_export *ex, smar_time_ns *out);
+
+/**
+ * After smar_export_next_secret() returned SMAR_DONE: the document without its secrets, as
+ * the JSON text of one object whose members are, in input order, every member of the
+ * document except "secrets" (instance, exported_at, secret_groups, configurations and any
+ * unknown ones). For the directory layout: the members of instance.json, then
+ * "secret_groups" from secret_groups.json, then "configurations" (configurations.json's
+ * "configurations" member if it has one, else its whole value) when present.
+ * Borrowed until smar_export_free(). Returns SMAR_OK or SMAR_E_INVALID (called too early).
+ */
+SMAR_API int smar_export_document(smar_export *ex, const char **json, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+/*
+ * smar/keys.h - root keys (Key Protect style) and producer signing keys.
+ *
+ * A root key wraps each archive's data key (DEK). Like an IBM Key Protect root key it has
+ * an id and numbered versions: wrapping always uses the newest version and the archive
+ * records which; unwrapping works with any version still held; rotation adds a version.
+ * The DEK itself never changes when a root key rotates: archives made before a rotation
+ * still open with the rotated keyring.
+ *
+ * v1 ships one provider, a local keyring file (JSON, mode 0600, optionally protected by a
+ * passphrase through Argon2id). Key access goes through a provider interface inside the
+ * library, so HSM and KMS providers can be added without changing the archive format.
+ * Key material lives in locked memory (sodium_malloc) and is wiped on free.
+ *
+ *   smar_keyring *kr; smar_keyring_new(&kr);
+ *   smar_keyring_generate(kr, NULL);             // root key, version 1
+ *   smar_keyring_save(kr, "root.key", NULL, 0);  // 0600, refuses to overwrite
+ *   ...
+ *   smar_keyring_load(kr, "root.key", NULL);     // refused if group/other can read it
+ *   smar_keyring_rotate(kr);                     // version 2 becomes the wrapping version
+ */
+#ifndef SMAR_KEYS_H
+#define SMAR_KEYS_H
+
+#include "smar/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smar_keyring smar_keyring;
+typedef struct smar_signkey smar_signkey;
+
+/** Longest key id (bytes). Ids are printable ASCII, no spaces. */
+#define SMAR_KEY_ID_MAX 64
+/** Most versions a root key may hold. */
+#define SMAR_KEY_VERSIONS_MAX 1000
+
+/** Flags for the save calls. */
+#define SMAR_SAVE_OVERWRITE 1u /**< replace an existing file (atomically) */
+
+SMAR_API int smar_keyring_new(smar_keyring **out);
+SMAR_API void smar_keyring_free(smar_keyring *kr);
+SMAR_API const char *smar_keyring_error(const smar_keyring *kr);
+
+/** Make a new root key with version 1. key_id NULL picks a random id ("rk-" + 32 hex). */
+SMAR_API int smar_keyring_generate(smar_keyring *kr, const char *key_id);
+
+/**
+ * Load a keyring file. Refused (SMAR_E_INVALID) when the file is readable or writable by
+ * group or others, so a key never sits readable on a shared host. passphrase is needed
+ * (else SMAR_E_PASSPHRASE) when the file was saved with one; a wrong one also gives
+ * SMAR_E_PASSPHRASE. SMAR_E_FORMAT for a malformed file, SMAR_E_IO when unreadable.
+ */
+SMAR_API int smar_keyring_load(smar_keyring *kr, const char *path, const char *passphrase);
+
+/**
+ * Write the keyring to path atomically (temporary file in the same folder, mode 0600,
+ * fsync, rename, fsync of the folder). Fails with SMAR_E_EXISTS when path exists unless
+ * flags has SMAR_SAVE_OVERWRITE. With a passphrase, key material is sealed with a key from
+ * Argon2id (libsodium's crypto_pwhash, MODERATE limits).
+ */
+SMAR_API int smar_keyring_save(const smar_keyring *kr, const char *path, const char *passphrase,
+                               unsigned flags);
+
+/** Add a new version; it becomes the one used to wrap. Older versions still unwrap. */
+SMAR_API int smar_keyring_rotate(smar_keyring *kr);
+
+/** The root key's id (borrowed). */
+SMAR_API const char *smar_keyring_id(const smar_keyring *kr);
+/** How many versions the keyring holds, and version i's number and creation time. */
+SMAR_API size_t smar_keyring_version_count(const smar_keyring *kr);
+SMAR_API int smar_keyring_version_info(const smar_keyring *kr, size_t i, uint32_t *version,
+                                       smar_time_ns *created);
+/** The version new archives are wrapped with (the newest). */
+SMAR_API uint32_t smar_keyring_current_version(const smar_keyring *kr);
+/** Name of the provider holding the key: "local" for keyring files. */
+SMAR_API const char *smar_keyring_provider(const smar_keyring *kr);
+
+/* ---- producer signing keys (Ed25519) ------------------------------------------------ */
+
+#define SMAR_SIGN_PUBLIC_BYTES 32
+
+SMAR_API int smar_signkey_new(smar_signkey **out);
+SMAR_API void smar_signkey_free(smar_signkey *sk);
+SMAR_API const char *smar_signkey_error(const smar_signkey *sk);
+/** Make a new Ed25519 key pair. */
+SMAR_API int smar_signkey_generate(smar_signkey *sk);
+/** Load a secret signing key file (same rules as smar_keyring_load). */
+SMAR_API int smar_signkey_load(smar_signkey *sk, const char *path, const char *passphrase);
+/** Save the secret key (0600, atomic, same rules as smar_keyring_save). */
+SMAR_API int smar_signkey_save(const smar_signkey *sk, const char *path, const char *passphrase,
+                               unsigned flags);
+/** Save only the public key, for auditors (mode 0644, atomic). */
+SMAR_API int smar_signkey_save_public(const smar_signkey *sk, const char *path, unsigned flags);
+/** The public key. */
+SMAR_API void smar_signkey_public(const smar_signkey *sk, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES]);
+
+/**
+ * Read a public key file written by smar_signkey_save_public() (or a secret key file, whose
+ * public half is used). Returns SMAR_OK, SMAR_E_IO or SMAR_E_FORMAT; err (may be NULL)
+ * receives a message of up to errlen bytes.
+ */
+SMAR_API int smar_signkey_load_public(uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], const char *path,
+                                      char *err, size_t errlen);
+
+/** Lowercase hex fingerprint of a public key (first 16 bytes of BLAKE2b-256), 33 bytes. */
+SMAR_API void smar_signkey_fingerprint(char out[33], const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

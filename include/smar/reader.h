@@ -1,0 +1,251 @@
+/*
+ * smar/reader.h - opening, searching, reading and verifying archives.
+ *
+ * Opening reads only the fixed-size trailer at the end, the header at the front and the
+ * chunk table; nothing is decrypted. What it learns (smar_reader_info, key slots) needs no
+ * key. smar_reader_unlock() opens a key slot with a keyring and authenticates the header
+ * and the root hash. Lookups then read the meta section, one index chunk and one manifest
+ * chunk, and reading a payload reads only the chunks that hold it: a single secret is
+ * restored from a huge archive with a few range reads.
+ *
+ * Any authentication failure makes the handle dead (later calls return SMAR_E_INVALID):
+ * no data is released from an archive that failed to authenticate.
+ *
+ *   smar_reader *r; smar_reader_new(&r);
+ *   smar_reader_open(r, "nightly.smar");
+ *   smar_reader_unlock(r, &keyring, 1);
+ *   smar_secret *s; smar_reader_find_id(r, "0b5f...", &s);
+ *   const smar_version *v = smar_secret_version_at(s, t);
+ *   char *p; size_t n; smar_reader_read_payload(r, s, v, &p, &n);
+ *   ... smar_secret_buffer_free(p, n); smar_secret_free(s); smar_reader_free(r);
+ */
+#ifndef SMAR_READER_H
+#define SMAR_READER_H
+
+#include "smar/common.h"
+#include "smar/keys.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smar_reader smar_reader;
+typedef struct smar_secret smar_secret;
+typedef struct smar_version smar_version;
+
+/** Random-access input, e.g. an object-storage client doing range reads. */
+typedef struct smar_source {
+    void *opaque;
+    uint64_t size; /**< total size of the archive in bytes */
+    /** Read exactly len bytes at offset into buf. Return 0, or -1 on error. */
+    int (*read_at)(void *opaque, void *buf, size_t len, uint64_t offset);
+    /** Called by smar_reader_free(); may be NULL. */
+    void (*close)(void *opaque);
+} smar_source;
+
+SMAR_API int smar_reader_new(smar_reader **out);
+SMAR_API void smar_reader_free(smar_reader *r);
+SMAR_API const char *smar_reader_error(const smar_reader *r);
+
+/**
+ * Open an archive file, or any source. Checks the trailer, header and chunk table for
+ * structure and limits (without a key): SMAR_E_FORMAT (not an archive), SMAR_E_VERSION
+ * (unknown major version), SMAR_E_CORRUPT (truncated, inconsistent), SMAR_E_LIMIT.
+ * name is used in messages. The source is owned by the reader after SMAR_OK.
+ */
+SMAR_API int smar_reader_open(smar_reader *r, const char *path);
+SMAR_API int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name);
+
+/** Sections of an archive (the chunk table's section field). */
+enum smar_section {
+    SMAR_SECTION_PAYLOAD = 1,
+    SMAR_SECTION_MANIFEST = 2,
+    SMAR_SECTION_INDEX = 3,
+    SMAR_SECTION_META = 4,
+};
+
+/** What the archive says about itself in clear. */
+typedef struct smar_archive_info {
+    uint16_t version_major;
+    uint16_t version_minor;
+    uint8_t archive_id[16];
+    smar_time_ns created;
+    smar_time_ns snapshot;
+    const char *suite;       /**< "xchacha20poly1305" or "aes256gcm" */
+    const char *compression; /**< "zstd" */
+    uint32_t chunk_size;
+    size_t slot_count;
+    uint64_t chunk_count;
+    uint64_t section_chunks[5]; /**< chunks per section, indexed by enum smar_section */
+    uint64_t section_bytes[5];  /**< stored bytes per section */
+    uint64_t file_size;
+    uint32_t header_size;
+    int is_signed;
+    uint8_t signer[32]; /**< the signer's public key when is_signed */
+} smar_archive_info;
+
+SMAR_API int smar_reader_info(const smar_reader *r, smar_archive_info *out);
+
+typedef struct smar_slot_info {
+    const char *key_id;
+    uint32_t key_version;
+    const char *provider; /**< "local" */
+} smar_slot_info;
+
+SMAR_API int smar_reader_slot(const smar_reader *r, size_t i, smar_slot_info *out);
+
+/** Archive id as 32 lowercase hex characters plus NUL. */
+SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
+
+/**
+ * Open the archive with one of the keyrings: each key slot whose key id matches a keyring
+ * holding that version is tried. Then the header MAC and the root MAC are checked, which
+ * authenticates the header, every chunk's hash and the chunk table. Returns SMAR_OK,
+ * SMAR_E_KEY (no keyring matches a slot), SMAR_E_AUTH (wrong key material or a forged
+ * header/table). Keyrings are only used during the call.
+ */
+SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
+
+/** After unlock: what the snapshot holds. */
+typedef struct smar_snapshot_info {
+    uint64_t secret_count;
+    uint64_t version_count;
+    uint64_t payload_count; /**< stored payload records */
+    smar_time_ns oldest_version; /**< SMAR_TIME_NONE when there are no versions */
+    smar_time_ns newest_version;
+} smar_snapshot_info;
+
+SMAR_API int smar_reader_snapshot(smar_reader *r, smar_snapshot_info *out);
+
+/** After unlock: the export's document without secrets (see smar_writer_set_document), or
+ *  "{}" when none was stored. Borrowed from the reader. */
+SMAR_API int smar_reader_document(smar_reader *r, const char **json, size_t *len);
+
+/* ---- finding secrets ---------------------------------------------------------------- */
+
+/** Find a secret by id. *out is owned by the caller (smar_secret_free). SMAR_E_NOTFOUND. */
+SMAR_API int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out);
+
+/**
+ * Called for each secret found. s is borrowed for the duration of the call (smar_secret_dup
+ * keeps it). Return 0 to go on, anything else to stop: the iterating call then returns it.
+ */
+typedef int (*smar_secret_cb)(smar_reader *r, const smar_secret *s, void *payload);
+
+/** Every secret named name (of type type, unless NULL). Names are unique per type only.
+ *  Returns SMAR_OK (also when none matched), an error, or the callback's stop value. */
+SMAR_API int smar_reader_find_name(smar_reader *r, const char *name, const char *type,
+                                   smar_secret_cb cb, void *payload);
+
+/** Every secret, in the order they were added. Decrypts manifest chunks only. */
+SMAR_API int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload);
+
+/* ---- a secret's manifest record ----------------------------------------------------- */
+
+SMAR_API smar_secret *smar_secret_dup(const smar_secret *s);
+SMAR_API void smar_secret_free(smar_secret *s);
+
+SMAR_API const char *smar_secret_id(const smar_secret *s);
+SMAR_API const char *smar_secret_type(const smar_secret *s);
+SMAR_API const char *smar_secret_name(const smar_secret *s);     /**< "" when absent */
+SMAR_API const char *smar_secret_group_id(const smar_secret *s); /**< "" when absent */
+SMAR_API smar_time_ns smar_secret_created(const smar_secret *s);
+SMAR_API smar_time_ns smar_secret_updated(const smar_secret *s);
+SMAR_API size_t smar_secret_label_count(const smar_secret *s);
+SMAR_API const char *smar_secret_label(const smar_secret *s, size_t i);
+/** The secret object as exported, without "versions" and without payload fields: exact
+ *  original JSON text of every member. Borrowed. */
+SMAR_API const char *smar_secret_metadata_json(const smar_secret *s, size_t *len);
+/** Whether the secret object itself carried payload fields (the current payload). */
+SMAR_API int smar_secret_has_payload(const smar_secret *s);
+
+/** Versions, oldest first (by created_at, then input order). */
+SMAR_API size_t smar_secret_version_count(const smar_secret *s);
+SMAR_API const smar_version *smar_secret_version(const smar_secret *s, size_t i);
+/** The version current at time t: the newest with created_at <= t; NULL when none. */
+SMAR_API const smar_version *smar_secret_version_at(const smar_secret *s, smar_time_ns t);
+SMAR_API const smar_version *smar_secret_version_by_id(const smar_secret *s, const char *id);
+
+SMAR_API const char *smar_version_id(const smar_version *v);
+SMAR_API smar_time_ns smar_version_created(const smar_version *v);
+/** Whether this archive holds the version's payload. */
+SMAR_API int smar_version_has_payload(const smar_version *v);
+SMAR_API uint64_t smar_version_payload_size(const smar_version *v);
+/** The version object as exported without payload fields (exact JSON text). Borrowed. */
+SMAR_API const char *smar_version_metadata_json(const smar_version *v, size_t *len);
+
+/**
+ * Read a payload: the JSON text of an object holding the payload fields exactly as
+ * exported, e.g. {"payload":"..."} or {"username":"...","password":"..."}. v NULL reads the
+ * secret-level payload. The hash recorded in the manifest is checked. *out is allocated
+ * (NUL-terminated, *len excludes the NUL); free it with smar_secret_buffer_free(*out, *len).
+ * SMAR_E_NOTFOUND when this archive does not hold it, SMAR_E_AUTH / SMAR_E_CORRUPT on damage.
+ */
+SMAR_API int smar_reader_read_payload(smar_reader *r, const smar_secret *s,
+                                      const smar_version *v, char **out, size_t *len);
+
+/**
+ * Render a secret as an instance-export secret object: its metadata members, then its
+ * payload members (when include_payloads and the archive holds them), then "versions":
+ * the versions listed in `versions` (all when NULL), each its metadata plus its payload
+ * members. Values are the original JSON text. Free with smar_secret_buffer_free.
+ */
+SMAR_API int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
+                                       const smar_version *const *versions, size_t nversions,
+                                       int include_payloads, char **out, size_t *len);
+
+/* ---- verification ------------------------------------------------------------------- */
+
+#define SMAR_VERIFY_KEYED 1u /**< also decrypt every chunk and check every payload hash
+                                (needs unlock first) */
+
+typedef enum smar_problem_kind {
+    SMAR_PROBLEM_CHUNK_HASH = 1,   /**< a chunk's bytes do not match the chunk table */
+    SMAR_PROBLEM_CHUNK_AUTH = 2,   /**< a chunk fails to decrypt (keyed) */
+    SMAR_PROBLEM_PAYLOAD_HASH = 3, /**< a payload does not match its manifest hash (keyed) */
+    SMAR_PROBLEM_SECRET = 4,       /**< a secret affected by a damaged chunk (keyed) */
+} smar_problem_kind;
+
+typedef struct smar_problem {
+    smar_problem_kind kind;
+    uint64_t chunk;          /**< chunk number in the chunk table */
+    int section;             /**< enum smar_section */
+    const char *secret_id;   /**< for SECRET/PAYLOAD_HASH, else NULL */
+    const char *secret_name; /**< for SECRET/PAYLOAD_HASH, else NULL */
+    const char *version_id;  /**< the affected version, or NULL for the whole secret */
+    const char *detail;      /**< what is wrong, in words */
+} smar_problem;
+
+typedef void (*smar_problem_cb)(const smar_problem *p, void *payload);
+/** Progress while verifying: bytes checked so far of total. */
+typedef void (*smar_progress_cb)(uint64_t done, uint64_t total, void *payload);
+
+typedef struct smar_verify_result {
+    uint64_t chunks_checked;
+    uint64_t chunks_bad;
+    uint64_t bytes_checked;
+    int root_ok;        /**< root hash recomputed and equal */
+    int signature; /**< 0 absent; 1 valid for the given public key; 2 present and valid for
+                        the key it names, but no public key was given to check who signed;
+                        -1 invalid, made by another key, or absent when a key was given */
+    uint64_t secrets_checked;  /**< keyed */
+    uint64_t payloads_checked; /**< keyed */
+    uint64_t secrets_bad;      /**< keyed */
+} smar_verify_result;
+
+/**
+ * Check the archive. Keyless (flags 0): every chunk's BLAKE2b against the chunk table, the
+ * root hash, and with pubkey (may be NULL) the producer's signature. With SMAR_VERIFY_KEYED
+ * (after unlock) also every chunk's decryption, the manifest and index, and every payload's
+ * hash; each damaged chunk is reported with the secrets it affects. Returns SMAR_OK when
+ * all is well, SMAR_E_CORRUPT or SMAR_E_AUTH when anything is damaged (after reporting all
+ * problems through cb), other errors when it could not check (I/O).
+ */
+SMAR_API int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
+                                smar_verify_result *result, smar_problem_cb cb,
+                                smar_progress_cb progress, void *payload);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/*
+ * smar/writer.h - writing an archive in one forward pass.
+ *
+ * An archive holds one snapshot of one instance: every secret with every version the export
+ * had, the secret groups and the instance's own description. It is written front to back
+ * without seeking, so it can go to a pipe, standard output or a multipart upload; the
+ * trailer, written last, is the commit point.
+ *
+ *   smar_writer *w; smar_writer_new(&w);
+ *   smar_writer_add_key(w, primary);           // one key slot per root key
+ *   smar_writer_add_key(w, dr_region);
+ *   smar_writer_set_signer(w, producer);       // optional Ed25519 signature
+ *   smar_writer_open_fd(w, fd, &opts);
+ *   while (next secret) smar_writer_add_secret(w, json, len);
+ *   smar_writer_set_document(w, doc, doclen);  // instance, exported_at, groups, ...
+ *   smar_writer_finish(w);                     // index, chunk table, trailer, signature
+ *   smar_writer_free(w);
+ *
+ * Any error makes the handle dead: later calls return SMAR_E_INVALID and the partial output
+ * must be discarded (the tools write to a temporary file and only rename after finish).
+ */
+#ifndef SMAR_WRITER_H
+#define SMAR_WRITER_H
+
+#include "smar/common.h"
+#include "smar/keys.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smar_writer smar_writer;
+
+/** Cipher suites (the header's suite field). */
+#define SMAR_SUITE_XCHACHA20POLY1305 1
+#define SMAR_SUITE_AES256GCM 2 /**< only where libsodium reports hardware support */
+
+/** Chunk sizes (plaintext bytes per chunk): default and the format's bounds. */
+#define SMAR_CHUNK_SIZE_DEFAULT (1u << 20)
+#define SMAR_CHUNK_SIZE_MIN (64u << 10)
+#define SMAR_CHUNK_SIZE_MAX (16u << 20)
+
+typedef struct smar_writer_options {
+    int version;                /**< SMAR_WRITER_OPTIONS_VERSION */
+    int suite;                  /**< 0 = default (XChaCha20-Poly1305) */
+    uint32_t chunk_size;        /**< 0 = SMAR_CHUNK_SIZE_DEFAULT */
+    int zstd_level;             /**< 0 = default (3) */
+    smar_time_ns snapshot_time; /**< SMAR_TIME_NONE: set later (export's exported_at) */
+    smar_time_ns created_time;  /**< SMAR_TIME_NONE: now */
+    unsigned threads;           /**< worker threads for compression/encryption; 0 = 1 */
+} smar_writer_options;
+
+#define SMAR_WRITER_OPTIONS_VERSION 1
+#define SMAR_WRITER_OPTIONS_INIT                                                              \
+    {                                                                                          \
+        SMAR_WRITER_OPTIONS_VERSION, 0, 0, 0, SMAR_TIME_NONE, SMAR_TIME_NONE, 0                \
+    }
+
+/** Called with the archive's bytes in order; must write all len bytes. Return 0, or -1 (the
+ *  writer then fails with SMAR_E_IO; set errno for a useful message). */
+typedef int (*smar_write_fn)(void *opaque, const void *buf, size_t len);
+
+SMAR_API int smar_writer_new(smar_writer **out);
+SMAR_API void smar_writer_free(smar_writer *w);
+SMAR_API const char *smar_writer_error(const smar_writer *w);
+
+/** Add a key slot: the archive's DEK gets wrapped by kr's current version. At least one is
+ *  needed; at most SMAR_MAX_KEY_SLOTS. The keyring is borrowed until smar_writer_open*. */
+#define SMAR_MAX_KEY_SLOTS 16
+SMAR_API int smar_writer_add_key(smar_writer *w, smar_keyring *kr);
+
+/** Sign the archive's root hash with this producer key (borrowed until finish). */
+SMAR_API int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk);
+
+/** Start the archive, writing to fd (not closed by the writer) or through a callback. */
+SMAR_API int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts);
+SMAR_API int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
+                                 const smar_writer_options *opts);
+
+/**
+ * Set the snapshot time when it was not known at open (an export whose exported_at comes
+ * after its first secrets). Allowed until the header has been written, which happens when
+ * the first chunk is full; after that SMAR_E_INVALID.
+ */
+SMAR_API int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t);
+
+/**
+ * Add one secret: the exact JSON text of one secret object of an instance export, with its
+ * "versions" array. The writer checks it (an object; "id" a non-empty string of printable
+ * ASCII; "secret_type" a string; times RFC 3339; every version an object with an "id" and
+ * a "created_at", and a "secret_id" equal to the secret's id when present; no duplicate
+ * version ids; no secret id seen before in this archive; sizes within the limits) and
+ * returns SMAR_E_INPUT or SMAR_E_LIMIT with a message naming the secret by id otherwise.
+ * Payload fields (per spec/FORMAT.md, by secret type) go to payload chunks, the rest to the
+ * manifest. All values are kept as their original JSON text.
+ */
+SMAR_API int smar_writer_add_secret(smar_writer *w, const char *json, size_t len);
+
+/**
+ * The export's document without its secrets (see smar_export_document()): a JSON object.
+ * Optional; stored encrypted in the archive's meta section. Call before finish.
+ */
+SMAR_API int smar_writer_set_document(smar_writer *w, const char *json, size_t len);
+
+/** Progress: secrets added, and archive bytes written so far. */
+SMAR_API void smar_writer_progress(const smar_writer *w, uint64_t *secrets, uint64_t *bytes);
+
+/** Write the index, meta section, chunk table and trailer (and signature). After SMAR_OK
+ *  the output holds a complete archive. */
+SMAR_API int smar_writer_finish(smar_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+/*
+ * keyring_internal.h - the key provider interface, as the writer and reader see it.
+ *
+ * A keyring is a root key (id + numbered versions) held by a provider. The archive format
+ * only stores, per key slot: provider id, key id, key version and the wrapped DEK bytes;
+ * everything provider-specific is behind these calls, so an HSM (PKCS#11) or a KMS (Key
+ * Protect's wrap/unwrap with aad) provider can be added without changing the format.
+ *
+ * The AAD handed to wrap/unwrap is the slot's binding to its archive (spec/FORMAT.md,
+ * "Key slots"); providers that take AAD as strings (Key Protect) send its lowercase hex.
+ */
+#ifndef SMAR_KEYRING_INTERNAL_H
+#define SMAR_KEYRING_INTERNAL_H
+
+#include "internal.h"
+#include "smar/keys.h"
+
+#define SMAR_DEK_BYTES 32
+/* Provider ids stored in key slots. */
+#define SMAR_PROVIDER_LOCAL 1
+/* Largest wrapped-DEK blob any provider may produce (bounded before allocation). */
+#define SMAR_WRAPPED_MAX 512
+/* The local provider's wrapped DEK: 24-byte nonce || 32-byte ciphertext || 16-byte tag. */
+#define SMAR_LOCAL_WRAPPED_BYTES 72
+
+/* The provider id to record in a slot made with this keyring. */
+uint8_t smar_keyring_provider_id(const smar_keyring *kr);
+
+/* Wrap dek with the keyring's current version. Writes the blob (<= SMAR_WRAPPED_MAX bytes)
+ * to out and its length to *out_len, the version used to *version. Errors go to e. */
+int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
+                      const uint8_t dek[SMAR_DEK_BYTES], uint8_t out[SMAR_WRAPPED_MAX],
+                      size_t *out_len, uint32_t *version, smar_err *e);
+
+/* Unwrap a slot made with `version`. SMAR_E_NOTFOUND when the keyring does not hold that
+ * version, SMAR_E_AUTH when the blob does not open (wrong key or altered slot/AAD),
+ * SMAR_E_FORMAT when the blob has the wrong length. dek is written only on success. */
+int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, size_t aad_len,
+                        const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
+                        smar_err *e);
+
+/* Sign msg with the producer key (Ed25519, detached). */
+int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);
+
+/* Write data to path atomically: temporary file in the same folder with the given mode,
+ * fsync, rename (refusing an existing path unless overwrite), fsync of the folder.
+ * Shared by the keyring and signing-key savers. */
+int smar_atomic_write_file(const char *path, const void *data, size_t len, unsigned mode,
+                           bool overwrite, smar_err *e);
+
+#endif
