@@ -1,0 +1,172 @@
+/*
+ * index.c - index keys, entries, fences and the meta section (spec/FORMAT.md, "Index").
+ */
+#include "index.h"
+
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "smar/reader.h"
+
+void smar_index_key(uint8_t out[SMAR_INDEX_KEY_BYTES], const uint8_t index_key[32], int table,
+                    const char *s, size_t n)
+{
+    uint8_t prefix = table == SMAR_INDEX_BY_ID ? 'i' : 'n';
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, index_key, 32, SMAR_INDEX_KEY_BYTES);
+    crypto_generichash_update(&st, &prefix, 1);
+    crypto_generichash_update(&st, (const uint8_t *)s, n);
+    crypto_generichash_final(&st, out, SMAR_INDEX_KEY_BYTES);
+}
+
+int smar_index_entry_cmp(const void *a, const void *b)
+{
+    const smar_index_entry *x = a, *y = b;
+    int c = memcmp(x->key, y->key, SMAR_INDEX_KEY_BYTES);
+    if (c)
+        return c;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+void smar_index_entry_encode(uint8_t out[SMAR_INDEX_ENTRY_BYTES], const smar_index_entry *x)
+{
+    memcpy(out, x->key, SMAR_INDEX_KEY_BYTES);
+    smar_store_u32(out + 16, x->seq);
+    smar_store_u32(out + 20, x->offset);
+    smar_store_u32(out + 24, x->length);
+}
+
+void smar_index_entry_decode(smar_index_entry *x, const uint8_t in[SMAR_INDEX_ENTRY_BYTES])
+{
+    memcpy(x->key, in, SMAR_INDEX_KEY_BYTES);
+    x->seq = smar_load_u32(in + 16);
+    x->offset = smar_load_u32(in + 20);
+    x->length = smar_load_u32(in + 24);
+}
+
+void smar_index_candidates(const smar_index_desc *d, const uint8_t key[SMAR_INDEX_KEY_BYTES],
+                           uint32_t *from, uint32_t *to)
+{
+    /* first chunk whose first key is >= key; equal keys may also end the chunk before it */
+    uint32_t lo = 0, hi = d->nchunks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (memcmp(d->fences + (size_t)mid * SMAR_INDEX_KEY_BYTES, key, SMAR_INDEX_KEY_BYTES) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *from = lo > 0 ? lo - 1 : 0;
+    uint32_t end = lo;
+    while (end < d->nchunks &&
+           memcmp(d->fences + (size_t)end * SMAR_INDEX_KEY_BYTES, key, SMAR_INDEX_KEY_BYTES) == 0)
+        end++;
+    *to = end > *from ? end : *from + (d->nchunks > 0 ? 1 : 0);
+    if (*to > d->nchunks)
+        *to = d->nchunks;
+}
+
+/* ---- meta section ------------------------------------------------------------------- */
+
+int smar_meta_encode(const smar_meta *m, smar_buf *out)
+{
+    int rc = smar_buf_put_u32(out, SMAR_META_FORMAT);
+    rc = rc ? rc : smar_buf_put_u64(out, m->secret_count);
+    rc = rc ? rc : smar_buf_put_u64(out, m->version_count);
+    rc = rc ? rc : smar_buf_put_u64(out, m->payload_count);
+    rc = rc ? rc : smar_buf_put_u64(out, (uint64_t)m->oldest);
+    rc = rc ? rc : smar_buf_put_u64(out, (uint64_t)m->newest);
+    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+        rc = rc ? rc : smar_buf_put_u32(out, m->section_chunks[s]);
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++) {
+        const smar_index_desc *d = &m->tables[t];
+        rc = rc ? rc : smar_buf_put_u32(out, d->first_seq);
+        rc = rc ? rc : smar_buf_put_u32(out, d->nchunks);
+        rc = rc ? rc : smar_buf_put_u64(out, d->nentries);
+        rc = rc ? rc
+                : smar_buf_append(out, d->fences, (size_t)d->nchunks * SMAR_INDEX_KEY_BYTES);
+    }
+    rc = rc ? rc : smar_buf_put_u32(out, (uint32_t)m->document_len);
+    return rc ? rc : smar_buf_append(out, m->document, m->document_len);
+}
+
+void smar_meta_free(smar_meta *m)
+{
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        free(m->tables[t].fences);
+    free(m->document);
+    memset(m, 0, sizeof *m);
+}
+
+static int decode_table(smar_index_desc *d, smar_cursor *c, uint32_t index_chunks, smar_err *e)
+{
+    const uint8_t *fences;
+    smar_take_u32(c, &d->first_seq);
+    smar_take_u32(c, &d->nchunks);
+    smar_take_u64(c, &d->nentries);
+    if (!c->ok)
+        return smar_fail(e, SMAR_E_FORMAT, "meta section is truncated");
+    if (d->nchunks > index_chunks || d->first_seq > index_chunks - d->nchunks ||
+        d->nentries > (uint64_t)d->nchunks * SMAR_INDEX_PER_CHUNK ||
+        (d->nchunks > 0 && d->nentries <= (uint64_t)(d->nchunks - 1) * SMAR_INDEX_PER_CHUNK))
+        return smar_fail(e, SMAR_E_FORMAT, "meta section describes an impossible index");
+    size_t flen = (size_t)d->nchunks * SMAR_INDEX_KEY_BYTES;
+    if (!smar_take_ptr(c, &fences, flen))
+        return smar_fail(e, SMAR_E_FORMAT, "meta section is truncated");
+    d->fences = malloc(flen ? flen : 1);
+    if (!d->fences)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    memcpy(d->fences, fences, flen);
+    return SMAR_OK;
+}
+
+static int decode_counts(smar_meta *m, smar_cursor *c, smar_err *e)
+{
+    uint32_t format;
+    smar_take_u32(c, &format);
+    smar_take_u64(c, &m->secret_count);
+    smar_take_u64(c, &m->version_count);
+    smar_take_u64(c, &m->payload_count);
+    smar_take_i64(c, &m->oldest);
+    smar_take_i64(c, &m->newest);
+    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+        smar_take_u32(c, &m->section_chunks[s]);
+    if (!c->ok)
+        return smar_fail(e, SMAR_E_FORMAT, "meta section is truncated");
+    if (format != SMAR_META_FORMAT)
+        return smar_fail(e, SMAR_E_VERSION, "unknown meta section format %u", format);
+    return SMAR_OK;
+}
+
+int smar_meta_decode(smar_meta *m, const uint8_t *p, size_t n, smar_err *e)
+{
+    smar_cursor c = smar_cursor_make(p, n);
+    const uint8_t *doc;
+    uint32_t doclen;
+    int rc;
+    memset(m, 0, sizeof *m);
+    if ((rc = decode_counts(m, &c, e)))
+        return rc;
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        if ((rc = decode_table(&m->tables[t], &c, m->section_chunks[SMAR_SECTION_INDEX], e)))
+            goto fail;
+    if (!smar_take_u32(&c, &doclen) || !smar_take_ptr(&c, &doc, doclen) || c.left != 0) {
+        rc = smar_fail(e, SMAR_E_FORMAT, "meta section is malformed");
+        goto fail;
+    }
+    if (!(m->document = malloc((size_t)doclen + 1))) {
+        rc = smar_fail(e, SMAR_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(m->document, doc, doclen);
+    m->document[doclen] = '\0';
+    m->document_len = doclen;
+    return SMAR_OK;
+fail:
+    smar_meta_free(m);
+    return rc;
+}

@@ -1,0 +1,319 @@
+/*
+ * lookup.c - finding secrets through the index, walking the manifest, reading payloads
+ * and rendering secrets back into export form.
+ */
+#include <stdlib.h>
+
+#include "crypto.h"
+#include "json.h"
+#include "reader_internal.h"
+#include "split.h"
+
+static int require_unlocked(smar_reader *r)
+{
+    if (!r)
+        return SMAR_E_INVALID;
+    if (r->state == R_UNLOCKED)
+        return SMAR_OK;
+    return smar_fail(&r->err, SMAR_E_INVALID, "%s",
+                     r->state == R_DEAD ? "the archive failed authentication earlier"
+                                        : "the archive is not unlocked");
+}
+
+int smar_reader_snapshot(smar_reader *r, smar_snapshot_info *out)
+{
+    int rc = require_unlocked(r);
+    if (rc || !out)
+        return rc ? rc : SMAR_E_INVALID;
+    out->secret_count = r->meta.secret_count;
+    out->version_count = r->meta.version_count;
+    out->payload_count = r->meta.payload_count;
+    out->oldest_version = r->meta.oldest;
+    out->newest_version = r->meta.newest;
+    return SMAR_OK;
+}
+
+int smar_reader_document(smar_reader *r, const char **json, size_t *len)
+{
+    int rc = require_unlocked(r);
+    if (rc || !json || !len)
+        return rc ? rc : SMAR_E_INVALID;
+    *json = r->meta.document;
+    *len = r->meta.document_len;
+    return SMAR_OK;
+}
+
+/* ---- index lookups ------------------------------------------------------------------ */
+
+typedef int (*entry_fn)(smar_reader *r, const smar_index_entry *x, void *ctx);
+
+static int load_index_chunk(smar_reader *r, const smar_index_desc *d, uint32_t c,
+                            const uint8_t **raw, size_t *n)
+{
+    size_t len;
+    int rc = smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, raw, &len);
+    if (rc)
+        return rc;
+    uint64_t before = (uint64_t)c * SMAR_INDEX_PER_CHUNK;
+    uint64_t expect = d->nentries - before < SMAR_INDEX_PER_CHUNK ? d->nentries - before
+                                                                  : SMAR_INDEX_PER_CHUNK;
+    if (len != expect * SMAR_INDEX_ENTRY_BYTES)
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': index chunk %u has the wrong size",
+                         r->name, c);
+    *n = (size_t)expect;
+    return SMAR_OK;
+}
+
+/* Call fn for every entry of table with this key. */
+static int index_scan(smar_reader *r, int table, const uint8_t key[SMAR_INDEX_KEY_BYTES],
+                      entry_fn fn, void *ctx)
+{
+    const smar_index_desc *d = &r->meta.tables[table];
+    uint32_t from, to;
+    smar_index_candidates(d, key, &from, &to);
+    for (uint32_t c = from; c < to; c++) {
+        const uint8_t *raw;
+        size_t n, lo = 0, hi;
+        int rc = load_index_chunk(r, d, c, &raw, &n);
+        if (rc)
+            return rc;
+        hi = n;
+        while (lo < hi) { /* first entry >= key */
+            size_t mid = lo + (hi - lo) / 2;
+            if (memcmp(raw + mid * SMAR_INDEX_ENTRY_BYTES, key, SMAR_INDEX_KEY_BYTES) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < n; i++) {
+            smar_index_entry x;
+            smar_index_entry_decode(&x, raw + i * SMAR_INDEX_ENTRY_BYTES);
+            if (memcmp(x.key, key, SMAR_INDEX_KEY_BYTES) != 0)
+                break;
+            if ((rc = fn(r, &x, ctx)) != SMAR_OK)
+                return rc;
+            /* fn may have evicted the cached index chunk: reload it */
+            if ((rc = load_index_chunk(r, d, c, &raw, &n)))
+                return rc;
+        }
+    }
+    return SMAR_OK;
+}
+
+static int fetch_entry(smar_reader *r, const smar_index_entry *x, smar_secret **s)
+{
+    int rc = smar_reader_fetch_record(r, x->seq, x->offset, s, NULL, NULL);
+    if (rc == SMAR_OK && (*s)->where.length != x->length) {
+        smar_secret_free(*s);
+        *s = NULL;
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': index entry disagrees with its record",
+                         r->name);
+    }
+    return rc;
+}
+
+typedef struct find_id_ctx {
+    const char *id;
+    smar_secret *found;
+} find_id_ctx;
+
+static int match_id(smar_reader *r, const smar_index_entry *x, void *vctx)
+{
+    find_id_ctx *ctx = vctx;
+    smar_secret *s;
+    int rc = fetch_entry(r, x, &s);
+    if (rc)
+        return rc;
+    if (strcmp(s->id, ctx->id) == 0) {
+        ctx->found = s;
+        return SMAR_DONE;
+    }
+    smar_secret_free(s);
+    return SMAR_OK;
+}
+
+int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    find_id_ctx ctx = {id, NULL};
+    int rc = require_unlocked(r);
+    if (rc || !id || !out)
+        return rc ? rc : SMAR_E_INVALID;
+    *out = NULL;
+    smar_index_key(key, r->keys->index, SMAR_INDEX_BY_ID, id, strlen(id));
+    rc = index_scan(r, SMAR_INDEX_BY_ID, key, match_id, &ctx);
+    if (rc == SMAR_DONE) {
+        *out = ctx.found;
+        return SMAR_OK;
+    }
+    if (rc)
+        return smar_reader_die(r, rc);
+    return smar_fail(&r->err, SMAR_E_NOTFOUND, "'%s': no secret with id %s", r->name, id);
+}
+
+typedef struct find_name_ctx {
+    const char *name, *type;
+    smar_secret_cb cb;
+    void *payload;
+} find_name_ctx;
+
+static int match_name(smar_reader *r, const smar_index_entry *x, void *vctx)
+{
+    find_name_ctx *ctx = vctx;
+    smar_secret *s;
+    int rc = fetch_entry(r, x, &s);
+    if (rc)
+        return rc;
+    if (strcmp(s->name, ctx->name) == 0 && (!ctx->type || strcmp(s->type, ctx->type) == 0))
+        rc = ctx->cb(r, s, ctx->payload);
+    smar_secret_free(s);
+    return rc;
+}
+
+int smar_reader_find_name(smar_reader *r, const char *name, const char *type,
+                          smar_secret_cb cb, void *payload)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    find_name_ctx ctx = {name, type, cb, payload};
+    int rc = require_unlocked(r);
+    if (rc || !name || !cb)
+        return rc ? rc : SMAR_E_INVALID;
+    smar_index_key(key, r->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
+    rc = index_scan(r, SMAR_INDEX_BY_NAME, key, match_name, &ctx);
+    return rc < 0 ? smar_reader_die(r, rc) : rc;
+}
+
+int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload)
+{
+    uint32_t seq = 0, offset = 0;
+    uint64_t seen = 0;
+    int rc = require_unlocked(r);
+    if (rc || !cb)
+        return rc ? rc : SMAR_E_INVALID;
+    while (seq < r->counts[SMAR_SECTION_MANIFEST]) {
+        smar_secret *s;
+        if ((rc = smar_reader_fetch_record(r, seq, offset, &s, &seq, &offset)))
+            return smar_reader_die(r, rc);
+        seen++;
+        rc = cb(r, s, payload);
+        smar_secret_free(s);
+        if (rc)
+            return rc;
+    }
+    if (seen != r->meta.secret_count)
+        return smar_reader_die(r, smar_fail(&r->err, SMAR_E_CORRUPT,
+                                            "'%s': the manifest holds %llu secrets, the meta "
+                                            "section says %llu",
+                                            r->name, (unsigned long long)seen,
+                                            (unsigned long long)r->meta.secret_count));
+    return SMAR_OK;
+}
+
+/* ---- payloads ----------------------------------------------------------------------- */
+
+static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator *loc,
+                        smar_buf *out)
+{
+    uint8_t hash[SMAR_HASH_BYTES];
+    int rc = smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length,
+                                     out);
+    if (rc)
+        return rc;
+    smar_hash(hash, r->keys->payload_hash, out->data, out->len);
+    if (!smar_equal32(hash, loc->hash))
+        return smar_fail(&r->err, SMAR_E_CORRUPT,
+                         "'%s': secret %s: payload does not match its manifest hash", r->name,
+                         s->id);
+    out->data[out->len] = '\0'; /* read_stream reserved one more byte */
+    return SMAR_OK;
+}
+
+int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_version *v,
+                             char **out, size_t *len)
+{
+    smar_buf buf = {0};
+    int rc = require_unlocked(r);
+    if (rc || !s || !out || !len)
+        return rc ? rc : SMAR_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    bool present = v ? v->has_payload : s->has_payload;
+    if (!present)
+        return smar_fail(&r->err, SMAR_E_NOTFOUND, "'%s': secret %s%s%s: no payload in this archive",
+                         r->name, s->id, v ? " version " : "", v ? v->id : "");
+    buf.secure = true;
+    rc = read_locator(r, s, v ? &v->payload : &s->payload, &buf);
+    if (rc) {
+        smar_buf_free(&buf);
+        return smar_reader_die(r, rc);
+    }
+    *out = (char *)buf.data;
+    *len = buf.len;
+    return SMAR_OK;
+}
+
+/* ---- rendering ---------------------------------------------------------------------- */
+
+static int append_payload_members(smar_reader *r, const smar_secret *s, const smar_version *v,
+                                  smar_buf *out, bool *any)
+{
+    char *p;
+    size_t n;
+    int rc = smar_reader_read_payload(r, s, v, &p, &n);
+    if (rc)
+        return rc;
+    rc = smar_json_append_members(out, p, n, any);
+    smar_secret_buffer_free(p, n);
+    return rc;
+}
+
+static int render_version(smar_reader *r, const smar_secret *s, const smar_version *v,
+                          int include_payloads, smar_buf *out)
+{
+    bool any = false;
+    int rc = smar_buf_append(out, "{", 1);
+    if (!rc)
+        rc = smar_json_append_members(out, v->meta, v->meta_len, &any);
+    if (!rc && include_payloads && v->has_payload)
+        rc = append_payload_members(r, s, v, out, &any);
+    return rc ? rc : smar_buf_append(out, "}", 1);
+}
+
+int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
+                              const smar_version *const *versions, size_t nversions,
+                              int include_payloads, char **out, size_t *len)
+{
+    smar_buf buf = {0};
+    bool any = false;
+    int rc = require_unlocked(r);
+    if (rc || !s || !out || !len)
+        return rc ? rc : SMAR_E_INVALID;
+    buf.secure = true;
+    size_t count = versions ? nversions : s->nversions;
+    rc = smar_buf_append(&buf, "{", 1);
+    if (!rc)
+        rc = smar_json_append_members(&buf, s->meta, s->meta_len, &any);
+    if (!rc && include_payloads && s->has_payload)
+        rc = append_payload_members(r, s, NULL, &buf, &any);
+    bool list = count > 0 || (s->flags & SMAR_RECORD_HAS_VERSIONS);
+    if (!rc && list)
+        rc = smar_buf_append_str(&buf, any ? ",\"versions\":[" : "\"versions\":[");
+    for (size_t i = 0; i < count && rc == SMAR_OK; i++) {
+        if (i > 0)
+            rc = smar_buf_append(&buf, ",", 1);
+        if (!rc)
+            rc = render_version(r, s, versions ? versions[i] : &s->versions[i], include_payloads,
+                                &buf);
+    }
+    if (!rc && list)
+        rc = smar_buf_append(&buf, "]", 1);
+    if (!rc)
+        rc = smar_buf_append(&buf, "}", 2); /* with the NUL */
+    if (rc) {
+        smar_buf_free(&buf);
+        return rc < 0 && rc != SMAR_E_NOMEM ? rc : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    }
+    *out = (char *)buf.data;
+    *len = buf.len - 1;
+    return SMAR_OK;
+}

@@ -1,0 +1,329 @@
+/*
+ * manifest.c - encoding and decoding secret records (spec/FORMAT.md, "Manifest records").
+ */
+#include "manifest.h"
+
+#include <stdlib.h>
+
+static int put_str16(smar_buf *b, smar_str s)
+{
+    if (s.n > SMAR_MAX_STRING)
+        return SMAR_E_LIMIT;
+    int rc = smar_buf_put_u16(b, (uint16_t)s.n);
+    return rc ? rc : smar_buf_append(b, s.p, s.n);
+}
+
+static int put_blob32(smar_buf *b, smar_str s)
+{
+    int rc = smar_buf_put_u32(b, (uint32_t)s.n);
+    return rc ? rc : smar_buf_append(b, s.p, s.n);
+}
+
+static int put_locator(smar_buf *b, bool present, const smar_locator *l)
+{
+    int rc = smar_buf_put_u8(b, present ? 1 : 0);
+    if (rc || !present)
+        return rc;
+    if ((rc = smar_buf_put_u32(b, l->seq)) || (rc = smar_buf_put_u32(b, l->offset)) ||
+        (rc = smar_buf_put_u32(b, l->length)))
+        return rc;
+    return smar_buf_append(b, l->hash, SMAR_HASH_BYTES);
+}
+
+static int encode_version(smar_buf *b, const smar_vrec *v)
+{
+    int rc;
+    if ((rc = put_str16(b, v->id)) || (rc = smar_buf_put_u64(b, (uint64_t)v->created)) ||
+        (rc = put_locator(b, v->has_payload, &v->payload)))
+        return rc;
+    return put_blob32(b, v->meta);
+}
+
+static int encode_body(const smar_srec *r, smar_buf *b)
+{
+    int rc;
+    if ((rc = smar_buf_put_u8(b, SMAR_RECORD_SECRET)) || (rc = smar_buf_put_u8(b, r->flags)) ||
+        (rc = put_str16(b, r->id)) ||
+        (rc = put_str16(b, r->type)) || (rc = put_str16(b, r->name)) ||
+        (rc = put_str16(b, r->group)) || (rc = smar_buf_put_u64(b, (uint64_t)r->created)) ||
+        (rc = smar_buf_put_u64(b, (uint64_t)r->updated)) ||
+        (rc = smar_buf_put_u16(b, (uint16_t)r->nlabels)))
+        return rc;
+    for (size_t i = 0; i < r->nlabels; i++)
+        if ((rc = put_str16(b, r->labels[i])))
+            return rc;
+    if ((rc = put_blob32(b, r->meta)) || (rc = put_locator(b, r->has_payload, &r->payload)) ||
+        (rc = smar_buf_put_u32(b, (uint32_t)r->nversions)))
+        return rc;
+    for (size_t i = 0; i < r->nversions; i++)
+        if ((rc = encode_version(b, &r->versions[i])))
+            return rc;
+    return SMAR_OK;
+}
+
+int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e)
+{
+    size_t start = out->len;
+    if (r->nlabels > SMAR_MAX_LABELS || r->nversions > SMAR_MAX_VERSIONS)
+        return smar_fail(e, SMAR_E_LIMIT, "secret %.*s has too many labels or versions",
+                         (int)r->id.n, r->id.p);
+    int rc = smar_buf_put_u32(out, 0);
+    if (!rc)
+        rc = encode_body(r, out);
+    if (rc == SMAR_E_LIMIT)
+        return smar_fail(e, rc, "secret %.*s has a field over %u bytes", (int)r->id.n, r->id.p,
+                         SMAR_MAX_STRING);
+    if (rc)
+        return smar_fail(e, rc, "out of memory");
+    size_t body = out->len - start - 4;
+    if (body > SMAR_MAX_RECORD_BYTES)
+        return smar_fail(e, SMAR_E_LIMIT, "secret %.*s: metadata over %u bytes", (int)r->id.n,
+                         r->id.p, SMAR_MAX_RECORD_BYTES);
+    smar_store_u32(out->data + start, (uint32_t)body);
+    return SMAR_OK;
+}
+
+/* ---- decoding: every length checked against what is left before use ---------------- */
+
+typedef struct decoder {
+    smar_cursor c;
+    char *arena;
+    size_t arena_used;
+} decoder;
+
+static const char *take_str(decoder *d, size_t width, size_t *len)
+{
+    uint32_t n = 0;
+    if (width == 2) {
+        uint16_t n16;
+        if (!smar_take_u16(&d->c, &n16))
+            return NULL;
+        n = n16;
+    } else if (!smar_take_u32(&d->c, &n)) {
+        return NULL;
+    }
+    const uint8_t *p;
+    if (!smar_take_ptr(&d->c, &p, n))
+        return NULL;
+    char *dst = d->arena + d->arena_used;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+    d->arena_used += (size_t)n + 1;
+    if (len)
+        *len = n;
+    return dst;
+}
+
+static bool take_locator(decoder *d, bool *present, smar_locator *l)
+{
+    uint8_t flag;
+    if (!smar_take_u8(&d->c, &flag) || flag > 1)
+        return false;
+    *present = flag == 1;
+    if (!*present)
+        return true;
+    smar_take_u32(&d->c, &l->seq);
+    smar_take_u32(&d->c, &l->offset);
+    smar_take_u32(&d->c, &l->length);
+    smar_take(&d->c, l->hash, SMAR_HASH_BYTES);
+    return d->c.ok && l->length <= SMAR_MAX_PAYLOAD_BYTES;
+}
+
+static bool take_version(decoder *d, struct smar_version *v)
+{
+    size_t idlen;
+    if (!(v->id = take_str(d, 2, &idlen)) || idlen == 0 || !smar_take_i64(&d->c, &v->created))
+        return false;
+    if (!take_locator(d, &v->has_payload, &v->payload))
+        return false;
+    return (v->meta = take_str(d, 4, &v->meta_len)) != NULL;
+}
+
+static bool take_labels(decoder *d, smar_secret *s)
+{
+    uint16_t n;
+    if (!smar_take_u16(&d->c, &n) || n > SMAR_MAX_LABELS || (size_t)n * 2 > d->c.left)
+        return false;
+    s->nlabels = n;
+    s->labels = calloc(n ? n : 1, sizeof *s->labels);
+    if (!s->labels)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s->labels[i] = take_str(d, 2, NULL)))
+            return false;
+    return true;
+}
+
+static bool take_versions(decoder *d, smar_secret *s)
+{
+    uint32_t n;
+    /* a version takes at least 2+8+1+4 bytes: bound n by what is left before allocating */
+    if (!smar_take_u32(&d->c, &n) || n > SMAR_MAX_VERSIONS || (size_t)n * 15 > d->c.left)
+        return false;
+    s->nversions = n;
+    s->versions = calloc(n ? n : 1, sizeof *s->versions);
+    if (!s->versions)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!take_version(d, &s->versions[i]))
+            return false;
+        if (i > 0 && s->versions[i].created < s->versions[i - 1].created)
+            return false; /* versions are stored oldest first */
+    }
+    return true;
+}
+
+static bool take_body(decoder *d, smar_secret *s)
+{
+    uint8_t type;
+    size_t idlen, typelen;
+    if (!smar_take_u8(&d->c, &type) || type != SMAR_RECORD_SECRET ||
+        !smar_take_u8(&d->c, &s->flags) || (s->flags & ~SMAR_RECORD_HAS_VERSIONS) != 0)
+        return false;
+    if (!(s->id = take_str(d, 2, &idlen)) || idlen == 0 || !(s->type = take_str(d, 2, &typelen)) ||
+        typelen == 0 || !(s->name = take_str(d, 2, NULL)) || !(s->group = take_str(d, 2, NULL)))
+        return false;
+    if (!smar_take_i64(&d->c, &s->created) || !smar_take_i64(&d->c, &s->updated))
+        return false;
+    if (!take_labels(d, s) || !(s->meta = take_str(d, 4, &s->meta_len)))
+        return false;
+    if (!take_locator(d, &s->has_payload, &s->payload) || !take_versions(d, s))
+        return false;
+    return d->c.left == 0;
+}
+
+void smar_secret_free(smar_secret *s)
+{
+    if (!s)
+        return;
+    free(s->raw);
+    free(s->arena);
+    free(s->labels);
+    free(s->versions);
+    free(s);
+}
+
+int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_err *e)
+{
+    *out = NULL;
+    if (n == 0 || n > SMAR_MAX_RECORD_BYTES)
+        return smar_fail(e, SMAR_E_LIMIT, "manifest record of %zu bytes", n);
+    smar_secret *s = calloc(1, sizeof *s);
+    /* every string gets one NUL: the arena never needs more than body + one byte each */
+    if (!s || !(s->raw = malloc(n)) || !(s->arena = malloc(n + n / 2 + 16))) {
+        smar_secret_free(s);
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory decoding a manifest record");
+    }
+    memcpy(s->raw, body, n);
+    s->raw_len = n;
+    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0};
+    if (!take_body(&d, s)) {
+        smar_secret_free(s);
+        return smar_fail(e, SMAR_E_FORMAT, "malformed manifest record");
+    }
+    *out = s;
+    return SMAR_OK;
+}
+
+/* ---- public accessors --------------------------------------------------------------- */
+
+smar_secret *smar_secret_dup(const smar_secret *s)
+{
+    smar_secret *copy = NULL;
+    smar_err scratch;
+    if (!s || smar_record_decode(&copy, s->raw, s->raw_len, &scratch) != SMAR_OK)
+        return NULL;
+    copy->where = s->where;
+    return copy;
+}
+
+const char *smar_secret_id(const smar_secret *s)
+{
+    return s->id;
+}
+const char *smar_secret_type(const smar_secret *s)
+{
+    return s->type;
+}
+const char *smar_secret_name(const smar_secret *s)
+{
+    return s->name;
+}
+const char *smar_secret_group_id(const smar_secret *s)
+{
+    return s->group;
+}
+smar_time_ns smar_secret_created(const smar_secret *s)
+{
+    return s->created;
+}
+smar_time_ns smar_secret_updated(const smar_secret *s)
+{
+    return s->updated;
+}
+size_t smar_secret_label_count(const smar_secret *s)
+{
+    return s->nlabels;
+}
+const char *smar_secret_label(const smar_secret *s, size_t i)
+{
+    return i < s->nlabels ? s->labels[i] : NULL;
+}
+const char *smar_secret_metadata_json(const smar_secret *s, size_t *len)
+{
+    if (len)
+        *len = s->meta_len;
+    return s->meta;
+}
+int smar_secret_has_payload(const smar_secret *s)
+{
+    return s->has_payload;
+}
+size_t smar_secret_version_count(const smar_secret *s)
+{
+    return s->nversions;
+}
+const smar_version *smar_secret_version(const smar_secret *s, size_t i)
+{
+    return i < s->nversions ? &s->versions[i] : NULL;
+}
+
+const smar_version *smar_secret_version_at(const smar_secret *s, smar_time_ns t)
+{
+    /* versions are sorted oldest first: the last one created at or before t */
+    const smar_version *found = NULL;
+    for (size_t i = 0; i < s->nversions && s->versions[i].created <= t; i++)
+        found = &s->versions[i];
+    return found;
+}
+
+const smar_version *smar_secret_version_by_id(const smar_secret *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->nversions; i++)
+        if (strcmp(s->versions[i].id, id) == 0)
+            return &s->versions[i];
+    return NULL;
+}
+
+const char *smar_version_id(const smar_version *v)
+{
+    return v->id;
+}
+smar_time_ns smar_version_created(const smar_version *v)
+{
+    return v->created;
+}
+int smar_version_has_payload(const smar_version *v)
+{
+    return v->has_payload;
+}
+uint64_t smar_version_payload_size(const smar_version *v)
+{
+    return v->has_payload ? v->payload.length : 0;
+}
+const char *smar_version_metadata_json(const smar_version *v, size_t *len)
+{
+    if (len)
+        *len = v->meta_len;
+    return v->meta;
+}

@@ -1,0 +1,89 @@
+/*
+ * manifest.h - secret records: what the manifest section holds for each secret.
+ *
+ * A record is binary with explicit lengths (spec/FORMAT.md, "Manifest records"): the
+ * secret's identifying fields decoded for search, its metadata and each version's metadata
+ * as the exact JSON text of the export, and for every payload a locator into the payload
+ * section with its length and keyed hash. Records follow each other in the manifest
+ * section's byte stream, each behind a u32 length, and may span chunks.
+ */
+#ifndef SMAR_MANIFEST_H
+#define SMAR_MANIFEST_H
+
+#include "internal.h"
+#include "format.h"
+#include "smar/reader.h"
+
+/* Where a record lives in a section's byte stream. */
+typedef struct smar_locator {
+    uint32_t seq;    /* chunk number within the section */
+    uint32_t offset; /* byte offset in that chunk's plaintext */
+    uint32_t length; /* bytes; may run on into the following chunks */
+    uint8_t hash[SMAR_HASH_BYTES];
+} smar_locator;
+
+typedef struct smar_str {
+    const char *p;
+    size_t n;
+} smar_str;
+
+/* A record being written (pointers borrowed from the writer's buffers). */
+typedef struct smar_vrec {
+    smar_str id;
+    int64_t created;
+    bool has_payload;
+    smar_locator payload;
+    smar_str meta;
+} smar_vrec;
+
+/* Record flags. */
+#define SMAR_RECORD_HAS_VERSIONS 1u /* the export's secret had a "versions" member */
+
+typedef struct smar_srec {
+    uint8_t flags;
+    smar_str id, type, name, group;
+    int64_t created, updated;
+    size_t nlabels;
+    const smar_str *labels;
+    smar_str meta;
+    bool has_payload;
+    smar_locator payload;
+    size_t nversions;
+    const smar_vrec *versions;
+} smar_srec;
+
+/* Append the record, behind its u32 length, to out. */
+int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e);
+
+/* The decoded, owned form handed out by the reader (opaque in the public API). */
+struct smar_version {
+    const char *id;
+    int64_t created;
+    bool has_payload;
+    smar_locator payload;
+    const char *meta;
+    size_t meta_len;
+};
+
+struct smar_secret {
+    uint8_t flags;
+    uint8_t *raw; /* the record body, kept for smar_secret_dup */
+    size_t raw_len;
+    char *arena; /* NUL-terminated copies of every string */
+    const char *id, *type, *name, *group;
+    int64_t created, updated;
+    size_t nlabels;
+    const char **labels;
+    const char *meta;
+    size_t meta_len;
+    bool has_payload;
+    smar_locator payload;
+    size_t nversions;
+    struct smar_version *versions;
+    smar_locator where; /* the record's own place in the manifest (no hash) */
+};
+
+/* Decode a record body (without its length prefix) into a new secret. */
+int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_err *e);
+
+#endif

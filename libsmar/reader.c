@@ -1,0 +1,493 @@
+/*
+ * reader.c - opening an archive, unlocking it, and finding secrets (spec/FORMAT.md,
+ * "Reading").
+ *
+ * Open reads the trailer (one suffix read), the header and the chunk table, and checks
+ * their structure against the file before allocating anything they declare. Unlock opens a
+ * key slot and authenticates the header and the root, which covers the chunk table; from
+ * then on each chunk read is authenticated by its AEAD tag.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "reader_internal.h"
+
+int smar_reader_new(smar_reader **out)
+{
+    smar_reader *r = calloc(1, sizeof *r);
+    *out = r;
+    if (!r)
+        return SMAR_E_NOMEM;
+    for (int s = 0; s < 5; s++)
+        r->cache[s].seq = -1;
+    return SMAR_OK;
+}
+
+static void drop_cache(smar_reader *r)
+{
+    for (int s = 0; s < 5; s++) {
+        if (r->cache[s].raw)
+            smar_wipe_free(r->cache[s].raw, r->hdr.chunk_size);
+        r->cache[s].raw = NULL;
+        r->cache[s].seq = -1;
+    }
+}
+
+void smar_reader_free(smar_reader *r)
+{
+    if (!r)
+        return;
+    drop_cache(r);
+    if (r->src.close)
+        r->src.close(r->src.opaque);
+    if (r->have_ck)
+        smar_chunker_free(&r->ck);
+    smar_keys_free(r->keys);
+    smar_meta_free(&r->meta);
+    for (int s = 0; s < 5; s++)
+        free(r->section_chunks[s]);
+    free(r->header_bytes);
+    free(r->table_bytes);
+    free(r->table);
+    free(r->name);
+    smar_buf_free(&r->stored);
+    free(r);
+}
+
+const char *smar_reader_error(const smar_reader *r)
+{
+    return r ? smar_err_message(&r->err) : "no reader";
+}
+
+int smar_reader_die(smar_reader *r, int rc)
+{
+    if (rc == SMAR_E_AUTH || rc == SMAR_E_CORRUPT || rc == SMAR_E_FORMAT) {
+        r->state = R_DEAD;
+        drop_cache(r);
+    }
+    return rc;
+}
+
+int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset)
+{
+    if (offset > r->src.size || n > r->src.size - offset)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "read past the end of the archive");
+    if (r->src.read_at(r->src.opaque, buf, n, offset) != 0)
+        return smar_fail(&r->err, SMAR_E_IO, "reading %zu bytes at offset %llu failed", n,
+                         (unsigned long long)offset);
+    return SMAR_OK;
+}
+
+/* ---- file source -------------------------------------------------------------------- */
+
+static int file_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
+{
+    int fd = (int)(intptr_t)opaque;
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+static void file_close(void *opaque)
+{
+    close((int)(intptr_t)opaque);
+}
+
+int smar_reader_open(smar_reader *r, const char *path)
+{
+    struct stat st;
+    if (!r || !path)
+        return SMAR_E_INVALID;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return smar_fail(&r->err, SMAR_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return smar_fail(&r->err, SMAR_E_IO, "'%s' is not a regular file", path);
+    }
+    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, file_read_at, file_close};
+    return smar_reader_open_source(r, &src, path);
+}
+
+/* ---- open: trailer, header, chunk table --------------------------------------------- */
+
+static int read_trailer(smar_reader *r)
+{
+    uint8_t raw[SMAR_TRAILER_BYTES];
+    uint64_t size = r->src.size;
+    int rc;
+    if (size < SMAR_HEADER_FIXED_BYTES + SMAR_TRAILER_BYTES)
+        return smar_fail(&r->err, SMAR_E_FORMAT, "too short to be an smar archive");
+    if ((rc = smar_reader_read_at(r, raw, sizeof raw, size - SMAR_TRAILER_BYTES)))
+        return rc;
+    if ((rc = smar_trailer_decode(&r->trailer, raw, &r->err)))
+        return rc;
+    uint64_t table_len = (uint64_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    if (r->trailer.table_offset > size - SMAR_TRAILER_BYTES ||
+        table_len != size - SMAR_TRAILER_BYTES - r->trailer.table_offset)
+        return smar_fail(&r->err, SMAR_E_CORRUPT,
+                         "the chunk table does not fit the file: truncated or extended");
+    return SMAR_OK;
+}
+
+static int read_header(smar_reader *r)
+{
+    uint8_t fixed[SMAR_HEADER_FIXED_BYTES];
+    uint32_t len;
+    int rc;
+    if ((rc = smar_reader_read_at(r, fixed, sizeof fixed, 0)) ||
+        (rc = smar_header_peek(fixed, sizeof fixed, &len, &r->err)))
+        return rc;
+    if (len != r->trailer.header_len || len > r->trailer.table_offset)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "header length disagrees with the trailer");
+    if (!(r->header_bytes = malloc(len)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if ((rc = smar_reader_read_at(r, r->header_bytes, len, 0)) ||
+        (rc = smar_header_parse(&r->hdr, r->header_bytes, len, &r->err)))
+        return rc;
+    if (memcmp(r->hdr.archive_id, r->trailer.archive_id, SMAR_ARCHIVE_ID_BYTES) != 0)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer name different archives");
+    return SMAR_OK;
+}
+
+static int map_sections(smar_reader *r)
+{
+    uint32_t fill[5] = {0};
+    for (int s = 1; s < 5; s++)
+        if (!(r->section_chunks[s] = malloc((r->counts[s] + 1) * sizeof(uint32_t))))
+            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
+        uint8_t s = r->table[i].section;
+        r->section_chunks[s][fill[s]++] = i;
+    }
+    return SMAR_OK;
+}
+
+static int read_table(smar_reader *r)
+{
+    uint32_t n = r->trailer.chunk_count;
+    size_t len = (size_t)n * SMAR_TABLE_ENTRY_BYTES; /* checked against the file size */
+    int rc;
+    if (!(r->table_bytes = malloc(len)) || !(r->table = calloc(n, sizeof *r->table)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory for %u chunk table entries", n);
+    if ((rc = smar_reader_read_at(r, r->table_bytes, len, r->trailer.table_offset)))
+        return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if (!smar_table_entry_decode(&r->table[i], r->table_bytes + (size_t)i * 48))
+            return smar_fail(&r->err, SMAR_E_FORMAT, "chunk table entry %u is malformed", i);
+    rc = smar_table_check(r->table, n, r->trailer.header_len, r->trailer.table_offset,
+                          smar_chunk_stored_max(r->hdr.chunk_size), r->counts, r->bytes, &r->err);
+    return rc ? rc : map_sections(r);
+}
+
+int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name)
+{
+    int rc;
+    if (!r || !src || !src->read_at)
+        return SMAR_E_INVALID;
+    if (r->state != R_NEW)
+        return smar_fail(&r->err, SMAR_E_INVALID, "reader already opened");
+    r->src = *src;
+    r->name = strdup(name ? name : "archive");
+    if ((rc = read_trailer(r)) || (rc = read_header(r)) || (rc = read_table(r))) {
+        smar_err_prefix(&r->err, "'%s': ", r->name ? r->name : "archive");
+        r->state = R_DEAD;
+        return rc;
+    }
+    r->state = R_OPEN;
+    return SMAR_OK;
+}
+
+int smar_reader_info(const smar_reader *r, smar_archive_info *out)
+{
+    if (!r || !out || r->state == R_NEW)
+        return SMAR_E_INVALID;
+    memset(out, 0, sizeof *out);
+    out->version_major = r->hdr.version_major;
+    out->version_minor = r->hdr.version_minor;
+    memcpy(out->archive_id, r->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
+    out->created = r->hdr.created;
+    out->snapshot = r->hdr.snapshot;
+    out->suite = smar_suite_name(r->hdr.suite);
+    out->compression = "zstd";
+    out->chunk_size = r->hdr.chunk_size;
+    out->slot_count = r->hdr.slot_count;
+    out->chunk_count = r->trailer.chunk_count;
+    memcpy(out->section_chunks, r->counts, sizeof r->counts);
+    memcpy(out->section_bytes, r->bytes, sizeof r->bytes);
+    out->file_size = r->src.size;
+    out->header_size = r->hdr.header_len;
+    out->is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
+    memcpy(out->signer, r->trailer.signer, 32);
+    return SMAR_OK;
+}
+
+int smar_reader_slot(const smar_reader *r, size_t i, smar_slot_info *out)
+{
+    if (!r || !out || r->state == R_NEW || i >= r->hdr.slot_count)
+        return SMAR_E_INVALID;
+    out->key_id = r->hdr.slots[i].key_id;
+    out->key_version = r->hdr.slots[i].key_version;
+    out->provider = "local";
+    return SMAR_OK;
+}
+
+void smar_archive_id_hex(char out[33], const uint8_t id[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+/* ---- unlock ------------------------------------------------------------------------- */
+
+/* Try every slot against every keyring holding its key id. */
+static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, uint8_t *dek)
+{
+    uint8_t aad[SMAR_SLOT_AAD_MAX];
+    bool id_matched = false, auth_failed = false;
+    smar_err scratch = {0};
+    for (unsigned i = 0; i < r->hdr.slot_count; i++) {
+        const smar_slot *s = &r->hdr.slots[i];
+        size_t aadlen = smar_slot_aad(aad, &r->hdr, s);
+        for (size_t k = 0; k < nkeys; k++) {
+            if (!keys[k] || strcmp(smar_keyring_id(keys[k]), s->key_id) != 0)
+                continue;
+            id_matched = true;
+            int rc = smar_keyring_unwrap(keys[k], s->key_version, aad, aadlen, s->wrapped,
+                                         s->wrapped_len, dek, &scratch);
+            if (rc == SMAR_OK)
+                return SMAR_OK;
+            if (rc != SMAR_E_NOTFOUND)
+                auth_failed = true;
+        }
+    }
+    if (auth_failed)
+        return smar_fail(&r->err, SMAR_E_AUTH,
+                         "'%s': the key does not open this archive (wrong key material, or the "
+                         "key slot was altered)",
+                         r->name);
+    if (id_matched)
+        return smar_fail(&r->err, SMAR_E_KEY,
+                         "'%s': the keyring lacks the key version this archive was wrapped with",
+                         r->name);
+    return smar_fail(&r->err, SMAR_E_KEY, "'%s': no given key matches a key slot (needs '%s'%s)",
+                     r->name, r->hdr.slots[0].key_id, r->hdr.slot_count > 1 ? " or another" : "");
+}
+
+static int authenticate(smar_reader *r)
+{
+    uint8_t root[SMAR_HASH_BYTES], mac[SMAR_HASH_BYTES];
+    if (!smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
+        return smar_fail(&r->err, SMAR_E_AUTH, "'%s': header authentication failed", r->name);
+    smar_root_hash(root, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
+                   (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
+    smar_root_mac(mac, r->keys->root_mac, root);
+    if (!smar_equal32(root, r->trailer.root_hash) || !smar_equal32(mac, r->trailer.root_mac))
+        return smar_fail(&r->err, SMAR_E_AUTH,
+                         "'%s': the chunk table or trailer failed authentication", r->name);
+    return SMAR_OK;
+}
+
+static int check_meta(smar_reader *r)
+{
+    const smar_meta *m = &r->meta;
+    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+        if (m->section_chunks[s] != r->counts[s])
+            return smar_fail(&r->err, SMAR_E_CORRUPT,
+                             "'%s': section %d has %llu chunks, the archive wrote %u: chunks "
+                             "are missing",
+                             r->name, s, (unsigned long long)r->counts[s], m->section_chunks[s]);
+    const smar_index_desc *byid = &m->tables[0], *byname = &m->tables[1];
+    if (byid->first_seq != 0 || byname->first_seq != byid->nchunks ||
+        byid->nchunks + byname->nchunks != r->counts[SMAR_SECTION_INDEX] ||
+        byid->nentries != m->secret_count)
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': the index does not match the meta section",
+                         r->name);
+    return SMAR_OK;
+}
+
+static int load_meta(smar_reader *r)
+{
+    smar_buf all = {0};
+    int rc = SMAR_OK;
+    for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_META] && rc == SMAR_OK; seq++) {
+        const uint8_t *raw;
+        size_t len;
+        if (all.len > SMAR_MAX_META_BYTES)
+            rc = smar_fail(&r->err, SMAR_E_LIMIT, "meta section over %u bytes",
+                           SMAR_MAX_META_BYTES);
+        else if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) == SMAR_OK &&
+                 smar_buf_append(&all, raw, len))
+            rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    }
+    if (rc == SMAR_OK && (rc = smar_meta_decode(&r->meta, all.data, all.len, &r->err)) == SMAR_OK)
+        rc = check_meta(r);
+    smar_buf_free(&all);
+    return rc;
+}
+
+int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
+{
+    uint8_t *dek;
+    int rc;
+    if (!r || (!keys && nkeys))
+        return SMAR_E_INVALID;
+    if (r->state != R_OPEN)
+        return smar_fail(&r->err, SMAR_E_INVALID, "unlock: the archive is not open%s",
+                         r->state == R_UNLOCKED ? " (already unlocked)" : "");
+    if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
+    rc = open_slot(r, keys, nkeys, dek);
+    if (rc == SMAR_OK && !(r->keys = smar_keys_derive(dek)))
+        rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
+    smar_secure_free(dek);
+    if (rc)
+        return rc == SMAR_E_AUTH ? smar_reader_die(r, rc) : rc;
+    if ((rc = authenticate(r)))
+        return smar_reader_die(r, rc);
+    if (smar_chunker_init(&r->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
+                          r->hdr.archive_id))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    r->have_ck = true;
+    r->state = R_UNLOCKED;
+    if ((rc = load_meta(r)))
+        return smar_reader_die(r, rc);
+    return SMAR_OK;
+}
+
+/* ---- chunks and streams ------------------------------------------------------------- */
+
+int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
+                           size_t *len)
+{
+    chunk_cache *c = &r->cache[section];
+    int rc;
+    if (seq >= r->counts[section])
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': section %u has no chunk #%u", r->name,
+                         section, seq);
+    if (c->seq != (int64_t)seq) {
+        uint32_t number = r->section_chunks[section][seq];
+        const smar_table_entry *t = &r->table[number];
+        smar_chunk_pos pos = {number, section, t->flags, seq};
+        if (!c->raw && !(c->raw = malloc(r->hdr.chunk_size)))
+            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+        c->seq = -1;
+        smar_buf_reset(&r->stored);
+        if (smar_buf_reserve(&r->stored, t->stored_len))
+            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+        if ((rc = smar_reader_read_at(r, r->stored.data, t->stored_len, t->offset)))
+            return rc;
+        if ((rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len,
+                                  &r->err)))
+            return smar_err_prefix(&r->err, "'%s': ", r->name);
+        c->seq = seq;
+    }
+    *raw = c->raw;
+    *len = c->len;
+    return SMAR_OK;
+}
+
+int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint32_t offset,
+                            size_t len, smar_buf *out)
+{
+    smar_buf_reset(out);
+    if (smar_buf_reserve(out, len + 1))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    while (len > 0) {
+        const uint8_t *raw;
+        size_t n;
+        int rc = smar_reader_load_chunk(r, section, seq, &raw, &n);
+        if (rc)
+            return rc;
+        if (offset >= n)
+            return smar_fail(&r->err, SMAR_E_FORMAT,
+                             "'%s': a locator points past the end of chunk #%u of section %u",
+                             r->name, seq, section);
+        size_t take = len < n - offset ? len : n - offset;
+        smar_buf_append(out, raw + offset, take); /* reserved above */
+        len -= take;
+        seq++;
+        offset = 0;
+    }
+    return SMAR_OK;
+}
+
+/* Step over n bytes of a section's stream from (seq, offset). Reaching the exact end of
+ * the section leaves *seq == the section's chunk count. */
+static int advance(smar_reader *r, uint8_t section, uint32_t *seq, uint32_t *offset, size_t n)
+{
+    for (;;) {
+        const uint8_t *raw;
+        size_t len;
+        int rc = smar_reader_load_chunk(r, section, *seq, &raw, &len);
+        if (rc)
+            return rc;
+        if (*offset > len)
+            return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': a locator points past its chunk",
+                             r->name);
+        size_t room = len - *offset;
+        if (n < room) {
+            *offset += (uint32_t)n;
+            return SMAR_OK;
+        }
+        n -= room;
+        (*seq)++;
+        *offset = 0;
+        if (*seq == r->counts[section])
+            return n == 0 ? SMAR_OK
+                          : smar_fail(&r->err, SMAR_E_FORMAT, "'%s': record runs past its section",
+                                      r->name);
+    }
+}
+
+int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
+                             uint32_t *next_seq, uint32_t *next_offset)
+{
+    smar_buf buf = {0};
+    uint32_t body_len;
+    *out = NULL;
+    int rc = smar_reader_read_stream(r, SMAR_SECTION_MANIFEST, seq, offset, 4, &buf);
+    if (rc)
+        goto done;
+    body_len = smar_load_u32(buf.data);
+    if (body_len == 0 || body_len > SMAR_MAX_RECORD_BYTES) {
+        rc = smar_fail(&r->err, SMAR_E_LIMIT, "'%s': manifest record of %u bytes", r->name,
+                       body_len);
+        goto done;
+    }
+    uint32_t s = seq, o = offset;
+    if ((rc = advance(r, SMAR_SECTION_MANIFEST, &s, &o, 4)) ||
+        (rc = smar_reader_read_stream(r, SMAR_SECTION_MANIFEST, s, o, body_len, &buf)) ||
+        (rc = smar_record_decode(out, buf.data, body_len, &r->err)))
+        goto done;
+    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}};
+    if (next_seq && (rc = advance(r, SMAR_SECTION_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
+        *next_seq = s;
+        *next_offset = o;
+    }
+done:
+    smar_buf_free(&buf);
+    if (rc && *out) {
+        smar_secret_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}

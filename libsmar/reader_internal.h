@@ -1,0 +1,63 @@
+/*
+ * reader_internal.h - the reader's state, shared by reader.c (open, unlock, lookups),
+ * stream.c-like helpers inside reader.c, render.c and verify.c.
+ */
+#ifndef SMAR_READER_INTERNAL_H
+#define SMAR_READER_INTERNAL_H
+
+#include "chunk.h"
+#include "header.h"
+#include "index.h"
+#include "manifest.h"
+#include "table.h"
+#include "smar/reader.h"
+
+enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };
+
+typedef struct chunk_cache {
+    int64_t seq; /* -1: empty */
+    uint8_t *raw; /* chunk_size bytes, wiped on free */
+    size_t len;
+} chunk_cache;
+
+struct smar_reader {
+    smar_err err;
+    enum reader_state state;
+    smar_source src;
+    char *name;
+    smar_trailer trailer;
+    uint8_t *header_bytes;
+    smar_header hdr;
+    uint8_t *table_bytes;
+    smar_table_entry *table;
+    uint64_t counts[5], bytes[5];
+    uint32_t *section_chunks[5]; /* seq within a section -> chunk number */
+
+    smar_keys *keys;
+    smar_chunker ck;
+    bool have_ck;
+    smar_meta meta;
+    chunk_cache cache[5];
+    smar_buf stored;
+};
+
+/* Read exactly n bytes at offset from the source. */
+int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
+
+/* Decrypt chunk seq of a section (cached: one chunk per section). */
+int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
+                           size_t *len);
+
+/* Read len bytes of a section's byte stream from (seq, offset), across chunks. */
+int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint32_t offset,
+                            size_t len, smar_buf *out);
+
+/* Fetch and decode the manifest record starting at (seq, offset). *next_seq/offset (may be
+ * NULL) receive where the following record starts. */
+int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
+                             uint32_t *next_seq, uint32_t *next_offset);
+
+/* Mark the handle dead after an authentication failure; returns rc. */
+int smar_reader_die(smar_reader *r, int rc);
+
+#endif

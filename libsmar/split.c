@@ -1,0 +1,395 @@
+/*
+ * split.c - splitting export secrets into metadata and payload, and merging them back.
+ */
+#include "split.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "format.h"
+
+typedef struct type_fields {
+    const char *type;
+    const char *fields[5];
+} type_fields;
+
+/* The payload fields of each secret type of the Secrets Manager API v2. */
+static const type_fields payload_fields[] = {
+    {"arbitrary", {"payload"}},
+    {"username_password", {"username", "password"}},
+    {"kv", {"data"}},
+    {"iam_credentials", {"api_key"}},
+    {"service_credentials", {"credentials"}},
+    {"custom_credentials", {"credentials_content"}},
+    {"imported_cert", {"certificate", "intermediate", "private_key", "csr"}},
+    {"public_cert", {"certificate", "intermediate", "private_key"}},
+    {"private_cert", {"certificate", "private_key", "issuing_ca", "ca_chain"}},
+};
+
+/* For unknown types: what is known to be metadata; everything else counts as payload. */
+static const char *const known_secret_meta[] = {
+    "id", "name", "crn", "secret_type", "secret_group_id", "description", "labels",
+    "custom_metadata", "created_by", "created_at", "updated_at", "state", "state_description",
+    "versions_total", "locks_total", "downloaded", "retrieved_at", "referenced_by",
+    "expiration_date", "versions", NULL};
+static const char *const known_version_meta[] = {
+    "id", "secret_id", "secret_name", "secret_type", "secret_group_id", "created_at",
+    "created_by", "auto_rotated", "downloaded", "payload_available", "alias",
+    "version_custom_metadata", "expiration_date", NULL};
+
+static bool key_in(smar_span key, const char *const *names, size_t max)
+{
+    for (size_t i = 0; i < max && names[i]; i++)
+        if (smar_json_string_eq(key, names[i]))
+            return true;
+    return false;
+}
+
+bool smar_is_payload_field(const char *type, smar_span key, bool is_version)
+{
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(payload_fields); i++)
+        if (strcmp(type, payload_fields[i].type) == 0)
+            return key_in(key, payload_fields[i].fields, SMAR_ARRAY_LEN(payload_fields[i].fields));
+    const char *const *known = is_version ? known_version_meta : known_secret_meta;
+    return !key_in(key, known, SIZE_MAX);
+}
+
+/* ---- building member lists ---------------------------------------------------------- */
+
+static int add_member(smar_buf *obj, smar_span key, smar_span value)
+{
+    int rc = smar_buf_append(obj, obj->len ? "," : "{", 1);
+    if (!rc)
+        rc = smar_buf_append(obj, key.p, key.n);
+    if (!rc)
+        rc = smar_buf_append(obj, ":", 1);
+    return rc ? rc : smar_buf_append(obj, value.p, value.n);
+}
+
+static int close_object(smar_buf *obj, bool keep_empty)
+{
+    if (obj->len)
+        return smar_buf_append(obj, "}", 1);
+    return keep_empty ? smar_buf_append(obj, "{}", 2) : SMAR_OK;
+}
+
+/* ---- field checks ------------------------------------------------------------------- */
+
+static bool id_is_printable(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SMAR_MAX_ID_BYTES)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static int get_string(char **out, smar_span obj, const char *field, bool required,
+                      const char *what, smar_err *e)
+{
+    smar_span v;
+    *out = NULL;
+    if (!smar_json_get(obj, field, &v)) {
+        if (required)
+            return smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field);
+        *out = strdup("");
+        return *out ? SMAR_OK : SMAR_E_NOMEM;
+    }
+    if (smar_json_kind_of(v) != SMAR_JSON_STRING)
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not a string", what, field);
+    if (!(*out = smar_json_string_dup(v)))
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" contains a NUL character", what, field);
+    if (strlen(*out) > SMAR_MAX_STRING)
+        return smar_fail(e, SMAR_E_LIMIT, "%s: \"%s\" is over %u bytes", what, field,
+                         SMAR_MAX_STRING);
+    return SMAR_OK;
+}
+
+/* Timestamps the export marks as RFC 3339: absent is fine, anything else must parse. */
+static int get_time(int64_t *out, smar_span obj, const char *field, bool required,
+                    const char *what, smar_err *e)
+{
+    smar_span v;
+    char text[64];
+    size_t len;
+    *out = SMAR_TIME_NONE;
+    if (!smar_json_get(obj, field, &v))
+        return required ? smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field) : SMAR_OK;
+    if (smar_json_kind_of(v) != SMAR_JSON_STRING ||
+        !smar_json_string_decode(v, text, sizeof text, &len) ||
+        smar_time_parse(out, text, len, 0) != SMAR_OK)
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp", what,
+                         field);
+    return SMAR_OK;
+}
+
+static int check_other_times(smar_span obj, const char *what, smar_err *e)
+{
+    static const char *const fields[] = {"expiration_date", "next_rotation_date"};
+    int64_t t;
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(fields); i++) {
+        int rc = get_time(&t, obj, fields[i], false, what, e);
+        if (rc)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
+/* ---- secrets and versions ----------------------------------------------------------- */
+
+static void version_reset(smar_split_version *v)
+{
+    free(v->id);
+    v->id = NULL;
+    smar_buf_reset(&v->meta);
+    smar_buf_reset(&v->payload);
+}
+
+static int split_members(smar_span obj, const char *type, bool is_version, smar_buf *meta,
+                         smar_buf *payload, smar_span *versions)
+{
+    smar_json_iter it;
+    smar_span key, value;
+    int rc = SMAR_OK;
+    smar_json_iter_init(&it, obj);
+    while (rc == SMAR_OK && smar_json_next_member(&it, &key, &value)) {
+        if (!is_version && versions && smar_json_string_eq(key, "versions"))
+            *versions = value;
+        else if (smar_is_payload_field(type, key, is_version))
+            rc = add_member(payload, key, value);
+        else
+            rc = add_member(meta, key, value);
+    }
+    if (!rc)
+        rc = close_object(meta, true);
+    return rc ? rc : close_object(payload, false);
+}
+
+static int split_version(smar_split *s, smar_split_version *v, smar_span obj, size_t index,
+                         smar_err *e)
+{
+    char what[SMAR_MAX_ID_BYTES + 64];
+    char *secret_id = NULL;
+    smar_span sid;
+    int rc;
+    snprintf(what, sizeof what, "secret %s: version #%zu", s->id, index + 1);
+    if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
+        return smar_fail(e, SMAR_E_INPUT, "%s is not an object", what);
+    if ((rc = get_string(&v->id, obj, "id", true, what, e)))
+        return rc;
+    if (!id_is_printable(v->id))
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable",
+                         what);
+    snprintf(what, sizeof what, "secret %s: version %s", s->id, v->id);
+    if ((rc = get_time(&v->created, obj, "created_at", true, what, e)) ||
+        (rc = check_other_times(obj, what, e)))
+        return rc;
+    if (smar_json_get(obj, "secret_id", &sid)) {
+        if ((rc = get_string(&secret_id, obj, "secret_id", true, what, e)))
+            return rc;
+        bool same = strcmp(secret_id, s->id) == 0;
+        free(secret_id);
+        if (!same)
+            return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_id\" names another secret", what);
+    }
+    v->payload.secure = true;
+    if (split_members(obj, s->type, true, &v->meta, &v->payload, NULL))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    return SMAR_OK;
+}
+
+static int grow_versions(smar_split *s, size_t n)
+{
+    if (n <= s->cap_versions)
+        return SMAR_OK;
+    smar_split_version *nv = realloc(s->versions, n * sizeof *nv);
+    if (!nv)
+        return SMAR_E_NOMEM;
+    memset(nv + s->cap_versions, 0, (n - s->cap_versions) * sizeof *nv);
+    s->versions = nv;
+    s->cap_versions = n;
+    return SMAR_OK;
+}
+
+static int cmp_version_created(const void *a, const void *b)
+{
+    const smar_split_version *x = a, *y = b;
+    return (x->created > y->created) - (x->created < y->created);
+}
+
+static int check_unique_version_ids(const smar_split *s, smar_err *e)
+{
+    /* versions are few (the service keeps at most 50): a quadratic check is fine */
+    for (size_t i = 0; i < s->nversions; i++)
+        for (size_t j = i + 1; j < s->nversions; j++)
+            if (strcmp(s->versions[i].id, s->versions[j].id) == 0)
+                return smar_fail(e, SMAR_E_INPUT, "secret %s: version %s appears twice", s->id,
+                                 s->versions[i].id);
+    return SMAR_OK;
+}
+
+static int split_versions(smar_split *s, smar_span arr, smar_err *e)
+{
+    smar_json_iter it;
+    smar_span v;
+    size_t n = 0;
+    int rc;
+    if (smar_json_kind_of(arr) != SMAR_JSON_ARRAY)
+        return smar_fail(e, SMAR_E_INPUT, "secret %s: \"versions\" is not an array", s->id);
+    smar_json_iter_init(&it, arr);
+    while (smar_json_next_element(&it, &v)) {
+        if (n == SMAR_MAX_VERSIONS)
+            return smar_fail(e, SMAR_E_LIMIT, "secret %s has over %u versions", s->id,
+                             SMAR_MAX_VERSIONS);
+        if (grow_versions(s, n + 1))
+            return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+        s->nversions = n + 1;
+        if ((rc = split_version(s, &s->versions[n], v, n, e)))
+            return rc;
+        n++;
+    }
+    /* qsort is not stable: break ties in input order by a stable insertion sort instead */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && cmp_version_created(&s->versions[j - 1], &s->versions[j]) > 0;
+             j--) {
+            smar_split_version t = s->versions[j];
+            s->versions[j] = s->versions[j - 1];
+            s->versions[j - 1] = t;
+        }
+    return check_unique_version_ids(s, e);
+}
+
+static int get_labels(smar_split *s, smar_span obj, smar_err *e)
+{
+    smar_span arr, v;
+    smar_json_iter it;
+    if (!smar_json_get(obj, "labels", &arr))
+        return SMAR_OK;
+    if (smar_json_kind_of(arr) != SMAR_JSON_ARRAY)
+        return smar_fail(e, SMAR_E_INPUT, "secret %s: \"labels\" is not an array", s->id);
+    smar_json_iter_init(&it, arr);
+    while (smar_json_next_element(&it, &v)) {
+        if (s->nlabels == SMAR_MAX_LABELS)
+            return smar_fail(e, SMAR_E_LIMIT, "secret %s has over %u labels", s->id,
+                             SMAR_MAX_LABELS);
+        if (smar_json_kind_of(v) != SMAR_JSON_STRING)
+            return smar_fail(e, SMAR_E_INPUT, "secret %s: a label is not a string", s->id);
+        char **nl = realloc(s->labels, (s->nlabels + 1) * sizeof *nl);
+        if (!nl)
+            return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+        s->labels = nl;
+        if (!(s->labels[s->nlabels] = smar_json_string_dup(v)))
+            return smar_fail(e, SMAR_E_INPUT, "secret %s: a label contains a NUL", s->id);
+        s->nlabels++;
+    }
+    return SMAR_OK;
+}
+
+static void split_reset(smar_split *s)
+{
+    free(s->id);
+    free(s->type);
+    free(s->name);
+    free(s->group);
+    s->id = s->type = s->name = s->group = NULL;
+    for (size_t i = 0; i < s->nlabels; i++)
+        free(s->labels[i]);
+    free(s->labels);
+    s->labels = NULL;
+    s->nlabels = 0;
+    smar_buf_reset(&s->meta);
+    s->payload.secure = true;
+    smar_buf_reset(&s->payload);
+    for (size_t i = 0; i < s->cap_versions; i++)
+        version_reset(&s->versions[i]);
+    s->nversions = 0;
+}
+
+void smar_split_free(smar_split *s)
+{
+    split_reset(s);
+    for (size_t i = 0; i < s->cap_versions; i++) {
+        smar_buf_free(&s->versions[i].meta);
+        smar_buf_free(&s->versions[i].payload);
+    }
+    free(s->versions);
+    smar_buf_free(&s->meta);
+    smar_buf_free(&s->payload);
+    memset(s, 0, sizeof *s);
+}
+
+static int split_identity(smar_split *s, smar_span obj, smar_err *e)
+{
+    int rc;
+    if ((rc = get_string(&s->id, obj, "id", true, "secret", e)))
+        return rc;
+    if (!id_is_printable(s->id))
+        return smar_fail(e, SMAR_E_INPUT, "secret with an empty, too long or unprintable id");
+    char what[SMAR_MAX_ID_BYTES + 16];
+    snprintf(what, sizeof what, "secret %s", s->id);
+    if ((rc = get_string(&s->type, obj, "secret_type", true, what, e)))
+        return rc;
+    if (s->type[0] == '\0' || strlen(s->type) > 64)
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_type\" is empty or too long", what);
+    if ((rc = get_string(&s->name, obj, "name", false, what, e)) ||
+        (rc = get_string(&s->group, obj, "secret_group_id", false, what, e)) ||
+        (rc = get_time(&s->created, obj, "created_at", false, what, e)) ||
+        (rc = get_time(&s->updated, obj, "updated_at", false, what, e)) ||
+        (rc = check_other_times(obj, what, e)))
+        return rc;
+    return get_labels(s, obj, e);
+}
+
+int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
+{
+    smar_span obj, versions = {NULL, 0};
+    char why[128];
+    int rc;
+    split_reset(s);
+    if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
+        return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON: %s", why);
+    if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
+        return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
+    if ((rc = split_identity(s, obj, e)))
+        return rc;
+    if (split_members(obj, s->type, false, &s->meta, &s->payload, &versions))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    s->had_versions = versions.p != NULL;
+    if (versions.p && (rc = split_versions(s, versions, e)))
+        return rc;
+    return SMAR_OK;
+}
+
+int smar_json_append_members(smar_buf *out, const char *obj, size_t len, bool *any)
+{
+    smar_json_iter it;
+    smar_span key, value;
+    int rc = SMAR_OK;
+    if (!obj || len == 0)
+        return SMAR_OK;
+    smar_json_iter_init(&it, (smar_span){obj, len});
+    while (rc == SMAR_OK && smar_json_next_member(&it, &key, &value)) {
+        rc = smar_buf_append(out, *any ? "," : "", *any ? 1 : 0);
+        *any = true;
+        if (!rc)
+            rc = smar_buf_append(out, key.p, key.n);
+        if (!rc)
+            rc = smar_buf_append(out, ":", 1);
+        if (!rc)
+            rc = smar_buf_append(out, value.p, value.n);
+    }
+    return rc;
+}
+
+int smar_json_merge(smar_buf *out, const char *a, size_t alen, const char *b, size_t blen)
+{
+    bool any = false;
+    int rc = smar_buf_append(out, "{", 1);
+    if (!rc)
+        rc = smar_json_append_members(out, a, alen, &any);
+    if (!rc)
+        rc = smar_json_append_members(out, b, blen, &any);
+    return rc ? rc : smar_buf_append(out, "}", 1);
+}

@@ -1,0 +1,51 @@
+/*
+ * split.h - a secret of an instance export, taken apart and put back together.
+ *
+ * The writer splits each secret object (and each of its versions) into its metadata
+ * members and its payload members (the secret material, by secret type: spec/FORMAT.md,
+ * "Payload fields"), keeping every member's exact JSON text. The reader puts them back
+ * together. Unknown types keep every member not known to be metadata in the payload, so
+ * a new kind of secret material is never listed by `ls`.
+ */
+#ifndef SMAR_SPLIT_H
+#define SMAR_SPLIT_H
+
+#include "internal.h"
+#include "json.h"
+
+typedef struct smar_split_version {
+    char *id;
+    int64_t created;
+    smar_buf meta;    /* JSON object text */
+    smar_buf payload; /* JSON object text; empty when the version carries no payload */
+} smar_split_version;
+
+typedef struct smar_split {
+    char *id, *type, *name, *group;
+    int64_t created, updated;
+    size_t nlabels;
+    char **labels;
+    smar_buf meta;
+    smar_buf payload;
+    bool had_versions; /* the object had a "versions" member (kept for exact round trips) */
+    size_t nversions;
+    size_t cap_versions;
+    smar_split_version *versions; /* sorted oldest first (stable) */
+} smar_split;
+
+/* Parse and check one secret object; out is reset first (its buffers are reused). */
+int smar_split_secret(smar_split *out, const char *json, size_t len, smar_err *e);
+void smar_split_free(smar_split *s);
+
+/* Whether member `name` of a secret (or version) of `type` is payload. */
+bool smar_is_payload_field(const char *type, smar_span key, bool is_version);
+
+/* Append the members of a validated JSON object (without braces), with a leading comma
+ * when *any; sets *any when a member was written. */
+int smar_json_append_members(smar_buf *out, const char *obj, size_t len, bool *any);
+
+/* Append object a's members then object b's members as one object ("{}" when both are
+ * empty). Either may be NULL/empty. Both must be validated JSON objects. */
+int smar_json_merge(smar_buf *out, const char *a, size_t alen, const char *b, size_t blen);
+
+#endif

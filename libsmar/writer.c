@@ -1,0 +1,741 @@
+/*
+ * writer.c - writing an archive in one forward pass (spec/FORMAT.md, "Writing").
+ *
+ * Two byte streams fill as secrets arrive: payloads and manifest records. Each becomes
+ * chunks as it fills, so the two sections interleave in the file; a stream keeps its last
+ * full chunk until more bytes come, so that the chunk which ends a section is known when
+ * it is sealed. Index entries (28 bytes a secret and table) stay in memory until finish,
+ * when they are sorted and written, followed by the meta section, the chunk table and the
+ * trailer. Memory: a chunk per stream, the index and the chunk table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "chunk.h"
+#include "header.h"
+#include "index.h"
+#include "manifest.h"
+#include "split.h"
+#include "table.h"
+#include "smar/reader.h"
+#include "smar/writer.h"
+
+enum writer_state { W_NEW, W_OPEN, W_STREAMING, W_DONE, W_DEAD };
+
+typedef struct index_list {
+    smar_index_entry *v;
+    size_t n, cap;
+} index_list;
+
+struct smar_writer {
+    smar_err err;
+    enum writer_state state;
+    smar_keyring *keyrings[SMAR_MAX_KEY_SLOTS];
+    size_t nkeyrings;
+    const smar_signkey *signer;
+    smar_write_fn write;
+    void *opaque;
+    int fd;
+    int zstd_level;
+
+    uint8_t *dek;
+    smar_keys *keys;
+    smar_header hdr;
+    smar_buf header_bytes;
+    smar_chunker ck;
+    uint64_t offset;
+
+    smar_table_entry *table;
+    size_t ntable, cap_table;
+    uint32_t seq[5];
+    smar_buf stream[5];
+    smar_buf sealed;
+
+    index_list index[SMAR_INDEX_TABLES];
+    uint32_t *idset; /* open addressing over index[BY_ID]: position + 1, 0 = empty */
+    size_t idset_cap;
+
+    uint64_t secrets, versions, payloads;
+    int64_t oldest, newest;
+    smar_split split;
+    smar_buf record;
+    smar_buf document;
+};
+
+int smar_writer_new(smar_writer **out)
+{
+    smar_writer *w = calloc(1, sizeof *w);
+    *out = w;
+    if (!w)
+        return SMAR_E_NOMEM;
+    w->fd = -1;
+    w->oldest = w->newest = SMAR_TIME_NONE;
+    w->stream[SMAR_SECTION_PAYLOAD].secure = true;
+    w->sealed.secure = false;
+    w->split.payload.secure = true;
+    return SMAR_OK;
+}
+
+void smar_writer_free(smar_writer *w)
+{
+    if (!w)
+        return;
+    smar_chunker_free(&w->ck);
+    smar_keys_free(w->keys);
+    smar_secure_free(w->dek);
+    smar_buf_free(&w->header_bytes);
+    for (int s = 0; s < 5; s++)
+        smar_buf_free(&w->stream[s]);
+    smar_buf_free(&w->sealed);
+    smar_buf_free(&w->record);
+    smar_buf_free(&w->document);
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        free(w->index[t].v);
+    free(w->idset);
+    free(w->table);
+    smar_split_free(&w->split);
+    free(w);
+}
+
+const char *smar_writer_error(const smar_writer *w)
+{
+    return w ? smar_err_message(&w->err) : "no writer";
+}
+
+/* Any failure after open kills the handle: a half-written archive must not be finished. */
+static int die(smar_writer *w, int rc)
+{
+    if (rc != SMAR_OK && w->state != W_NEW)
+        w->state = W_DEAD;
+    return rc;
+}
+
+static int require_state(smar_writer *w, enum writer_state a, enum writer_state b,
+                         const char *call)
+{
+    if (w->state == a || w->state == b)
+        return SMAR_OK;
+    if (w->state == W_DEAD)
+        return smar_fail(&w->err, SMAR_E_INVALID, "%s: the writer failed earlier: %s", call,
+                         "discard this archive");
+    return smar_fail(&w->err, SMAR_E_INVALID, "%s called in the wrong state", call);
+}
+
+int smar_writer_add_key(smar_writer *w, smar_keyring *kr)
+{
+    if (!w || !kr)
+        return SMAR_E_INVALID;
+    if (w->state != W_NEW)
+        return smar_fail(&w->err, SMAR_E_INVALID, "keys must be added before open");
+    if (w->nkeyrings == SMAR_MAX_KEY_SLOTS)
+        return smar_fail(&w->err, SMAR_E_LIMIT, "at most %u key slots", SMAR_MAX_KEY_SLOTS);
+    for (size_t i = 0; i < w->nkeyrings; i++)
+        if (strcmp(smar_keyring_id(w->keyrings[i]), smar_keyring_id(kr)) == 0)
+            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' given twice", smar_keyring_id(kr));
+    w->keyrings[w->nkeyrings++] = kr;
+    return SMAR_OK;
+}
+
+int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk)
+{
+    if (!w || !sk || w->state != W_NEW)
+        return w ? smar_fail(&w->err, SMAR_E_INVALID, "set the signer before open")
+                 : SMAR_E_INVALID;
+    w->signer = sk;
+    return SMAR_OK;
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+static int fd_write_all(void *opaque, const void *buf, size_t len)
+{
+    int fd = *(int *)opaque;
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int emit(smar_writer *w, const void *p, size_t n)
+{
+    errno = 0;
+    if (w->write(w->opaque, p, n) != 0)
+        return smar_fail(&w->err, SMAR_E_IO, "writing the archive failed: %s",
+                         errno ? strerror(errno) : "the output refused the data");
+    w->offset += n;
+    return SMAR_OK;
+}
+
+static int emit_header(smar_writer *w)
+{
+    if (w->state == W_STREAMING)
+        return SMAR_OK;
+    if (w->hdr.snapshot == SMAR_TIME_NONE)
+        return smar_fail(&w->err, SMAR_E_INVALID,
+                         "the snapshot time is not known yet (the export's exported_at comes "
+                         "too late in the input): give it explicitly");
+    int rc = smar_header_encode(&w->hdr, w->keys->header_mac, &w->header_bytes);
+    if (rc)
+        return smar_fail(&w->err, rc, "out of memory");
+    w->state = W_STREAMING;
+    return emit(w, w->header_bytes.data, w->header_bytes.len);
+}
+
+static int table_push(smar_writer *w, const smar_table_entry *t)
+{
+    if (w->ntable == SMAR_MAX_CHUNKS)
+        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks",
+                         SMAR_MAX_CHUNKS);
+    if (w->ntable == w->cap_table) {
+        size_t cap = w->cap_table ? w->cap_table * 2 : 64;
+        smar_table_entry *nt = realloc(w->table, cap * sizeof *nt);
+        if (!nt)
+            return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+        w->table = nt;
+        w->cap_table = cap;
+    }
+    w->table[w->ntable++] = *t;
+    return SMAR_OK;
+}
+
+/* Seal raw bytes as the next chunk of a section and write it out. */
+static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t *raw, size_t n)
+{
+    smar_chunk_pos pos = {w->ntable, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
+    smar_table_entry t = {0};
+    int rc = emit_header(w);
+    if (!rc)
+        rc = smar_chunk_seal(&w->ck, &pos, raw, n, &w->sealed, &w->err);
+    if (rc)
+        return rc;
+    t.offset = w->offset;
+    t.stored_len = (uint32_t)w->sealed.len;
+    t.section = section;
+    t.flags = pos.flags;
+    smar_hash(t.hash, NULL, w->sealed.data, w->sealed.len);
+    if ((rc = emit(w, w->sealed.data, w->sealed.len)) || (rc = table_push(w, &t)))
+        return rc;
+    w->seq[section]++;
+    return SMAR_OK;
+}
+
+static int stream_flush(smar_writer *w, uint8_t section, bool last)
+{
+    smar_buf *b = &w->stream[section];
+    if (b->len == 0)
+        return SMAR_OK;
+    int rc = write_chunk(w, section, last, b->data, b->len);
+    smar_buf_reset(b);
+    return rc;
+}
+
+/* Append bytes to a section's stream; *seq and *offset receive where the first byte lands. A
+ * full chunk is only sealed once more bytes arrive, so the last one can be marked. */
+static int stream_append(smar_writer *w, uint8_t section, const uint8_t *p, size_t n,
+                         uint32_t *seq, uint32_t *offset)
+{
+    smar_buf *b = &w->stream[section];
+    size_t cs = w->hdr.chunk_size;
+    int rc;
+    if (b->len == cs && n > 0 && (rc = stream_flush(w, section, false)))
+        return rc;
+    *seq = w->seq[section];
+    *offset = (uint32_t)b->len;
+    while (n > 0) {
+        if (b->len == cs && (rc = stream_flush(w, section, false)))
+            return rc;
+        size_t take = n < cs - b->len ? n : cs - b->len;
+        if (smar_buf_append(b, p, take))
+            return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+        p += take;
+        n -= take;
+    }
+    return SMAR_OK;
+}
+
+/* ---- opening ------------------------------------------------------------------------ */
+
+static int make_slots(smar_writer *w)
+{
+    uint8_t aad[SMAR_SLOT_AAD_MAX];
+    for (size_t i = 0; i < w->nkeyrings; i++) {
+        smar_slot *s = &w->hdr.slots[i];
+        size_t wlen;
+        uint32_t used;
+        const char *id = smar_keyring_id(w->keyrings[i]);
+        s->provider = smar_keyring_provider_id(w->keyrings[i]);
+        s->key_id_len = (uint8_t)strlen(id);
+        memcpy(s->key_id, id, s->key_id_len);
+        s->key_version = smar_keyring_current_version(w->keyrings[i]);
+        size_t aadlen = smar_slot_aad(aad, &w->hdr, s);
+        int rc = smar_keyring_wrap(w->keyrings[i], aad, aadlen, w->dek, s->wrapped, &wlen, &used,
+                                   &w->err);
+        if (rc)
+            return smar_err_prefix(&w->err, "key '%s': ", id);
+        if (used != s->key_version)
+            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version",
+                             id);
+        s->wrapped_len = (uint16_t)wlen;
+    }
+    w->hdr.slot_count = (uint16_t)w->nkeyrings;
+    return SMAR_OK;
+}
+
+static smar_time_ns now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (smar_time_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int check_options(smar_writer *w, const smar_writer_options *o)
+{
+    if (o->version != SMAR_WRITER_OPTIONS_VERSION)
+        return smar_fail(&w->err, SMAR_E_INVALID, "unknown writer options version %d",
+                         o->version);
+    int suite = o->suite ? o->suite : SMAR_SUITE_XCHACHA20POLY1305;
+    if (!smar_suite_available(suite))
+        return smar_fail(&w->err, SMAR_E_UNSUPPORTED,
+                         "cipher suite %d is not available on this machine", suite);
+    uint32_t cs = o->chunk_size ? o->chunk_size : SMAR_CHUNK_SIZE_DEFAULT;
+    if (cs < SMAR_CHUNK_SIZE_MIN || cs > SMAR_CHUNK_SIZE_MAX)
+        return smar_fail(&w->err, SMAR_E_LIMIT, "chunk size %u outside %u..%u", cs,
+                         SMAR_CHUNK_SIZE_MIN, SMAR_CHUNK_SIZE_MAX);
+    if (o->zstd_level < 0 || o->zstd_level > 19)
+        return smar_fail(&w->err, SMAR_E_INVALID, "zstd level %d outside 1..19", o->zstd_level);
+    w->hdr.version_major = SMAR_FORMAT_VERSION_MAJOR;
+    w->hdr.version_minor = SMAR_FORMAT_VERSION_MINOR;
+    w->hdr.suite = (uint16_t)suite;
+    w->hdr.compression = SMAR_COMPRESSION_ZSTD;
+    w->hdr.chunk_size = cs;
+    w->hdr.snapshot = o->snapshot_time;
+    w->hdr.created = o->created_time == SMAR_TIME_NONE ? now_ns() : o->created_time;
+    w->zstd_level = o->zstd_level ? o->zstd_level : 3;
+    return SMAR_OK;
+}
+
+static int open_common(smar_writer *w, const smar_writer_options *opts)
+{
+    smar_writer_options defaults = SMAR_WRITER_OPTIONS_INIT;
+    int rc;
+    if (w->state != W_NEW)
+        return smar_fail(&w->err, SMAR_E_INVALID, "writer already opened");
+    if (w->nkeyrings == 0)
+        return smar_fail(&w->err, SMAR_E_INVALID, "no key: add at least one key slot");
+    if ((rc = check_options(w, opts ? opts : &defaults)))
+        return rc;
+    if (!(w->dek = smar_secure_alloc(SMAR_DEK_BYTES)))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for the DEK");
+    randombytes_buf(w->dek, SMAR_DEK_BYTES);
+    randombytes_buf(w->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
+    if (!(w->keys = smar_keys_derive(w->dek)))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for keys");
+    if ((rc = make_slots(w)))
+        return rc;
+    if (smar_chunker_init(&w->ck, w->hdr.suite, w->zstd_level, w->hdr.chunk_size, w->keys->chunk,
+                          w->hdr.archive_id))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    w->state = W_OPEN;
+    return SMAR_OK;
+}
+
+int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
+                        const smar_writer_options *opts)
+{
+    if (!w || !fn)
+        return SMAR_E_INVALID;
+    w->write = fn;
+    w->opaque = opaque;
+    return die(w, open_common(w, opts));
+}
+
+int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts)
+{
+    if (!w || fd < 0)
+        return SMAR_E_INVALID;
+    w->fd = fd;
+    return smar_writer_open_cb(w, fd_write_all, &w->fd, opts);
+}
+
+int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t)
+{
+    if (!w)
+        return SMAR_E_INVALID;
+    if (w->state != W_OPEN)
+        return smar_fail(&w->err, SMAR_E_INVALID,
+                         "the snapshot time can only be set before the header is written");
+    if (t == SMAR_TIME_NONE)
+        return smar_fail(&w->err, SMAR_E_INVALID, "no snapshot time given");
+    w->hdr.snapshot = t;
+    return SMAR_OK;
+}
+
+/* ---- adding secrets ----------------------------------------------------------------- */
+
+static int index_push(smar_writer *w, int table, const char *s, uint32_t seq, uint32_t offset,
+                      uint32_t length)
+{
+    index_list *l = &w->index[table];
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        smar_index_entry *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory for the index");
+        l->v = nv;
+        l->cap = cap;
+    }
+    smar_index_entry *x = &l->v[l->n++];
+    smar_index_key(x->key, w->keys->index, table, s, strlen(s));
+    x->seq = seq;
+    x->offset = offset;
+    x->length = length;
+    return SMAR_OK;
+}
+
+static size_t idset_slot(const smar_writer *w, const uint8_t key[SMAR_INDEX_KEY_BYTES])
+{
+    return (size_t)smar_load_u64(key) & (w->idset_cap - 1);
+}
+
+static int idset_grow(smar_writer *w)
+{
+    size_t cap = w->idset_cap ? w->idset_cap * 2 : 4096;
+    uint32_t *ns = calloc(cap, sizeof *ns);
+    if (!ns)
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory for the id set");
+    free(w->idset);
+    w->idset = ns;
+    w->idset_cap = cap;
+    const index_list *ids = &w->index[SMAR_INDEX_BY_ID];
+    for (size_t i = 0; i < ids->n; i++) {
+        size_t s = idset_slot(w, ids->v[i].key);
+        while (w->idset[s])
+            s = (s + 1) & (cap - 1);
+        w->idset[s] = (uint32_t)(i + 1);
+    }
+    return SMAR_OK;
+}
+
+/* A secret id seen before? Keys are keyed 128-bit hashes of the id: equal keys mean equal
+ * ids (a collision is as unlikely as guessing the key). */
+static int check_new_id(smar_writer *w, const char *id)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    const index_list *ids = &w->index[SMAR_INDEX_BY_ID];
+    int rc;
+    if ((ids->n + 1) * 2 > w->idset_cap && (rc = idset_grow(w)))
+        return rc;
+    smar_index_key(key, w->keys->index, SMAR_INDEX_BY_ID, id, strlen(id));
+    for (size_t s = idset_slot(w, key); w->idset[s]; s = (s + 1) & (w->idset_cap - 1))
+        if (memcmp(ids->v[w->idset[s] - 1].key, key, SMAR_INDEX_KEY_BYTES) == 0)
+            return smar_fail(&w->err, SMAR_E_INPUT, "secret %s appears twice in the export", id);
+    return SMAR_OK;
+}
+
+static void idset_add_last(smar_writer *w)
+{
+    const index_list *ids = &w->index[SMAR_INDEX_BY_ID];
+    size_t s = idset_slot(w, ids->v[ids->n - 1].key);
+    while (w->idset[s])
+        s = (s + 1) & (w->idset_cap - 1);
+    w->idset[s] = (uint32_t)ids->n;
+}
+
+static int write_payload(smar_writer *w, const smar_buf *payload, smar_locator *loc)
+{
+    if (payload->len > SMAR_MAX_PAYLOAD_BYTES)
+        return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes",
+                         w->split.id, SMAR_MAX_PAYLOAD_BYTES);
+    smar_hash(loc->hash, w->keys->payload_hash, payload->data, payload->len);
+    loc->length = (uint32_t)payload->len;
+    w->payloads++;
+    return stream_append(w, SMAR_SECTION_PAYLOAD, payload->data, payload->len, &loc->seq,
+                         &loc->offset);
+}
+
+static void note_time(smar_writer *w, int64_t t)
+{
+    if (w->oldest == SMAR_TIME_NONE || t < w->oldest)
+        w->oldest = t;
+    if (w->newest == SMAR_TIME_NONE || t > w->newest)
+        w->newest = t;
+}
+
+static int write_versions(smar_writer *w, smar_vrec *vr)
+{
+    const smar_split *sp = &w->split;
+    int rc;
+    for (size_t i = 0; i < sp->nversions; i++) {
+        const smar_split_version *v = &sp->versions[i];
+        vr[i] = (smar_vrec){{v->id, strlen(v->id)}, v->created, v->payload.len > 0, {0},
+                            {(const char *)v->meta.data, v->meta.len}};
+        if (vr[i].has_payload && (rc = write_payload(w, &v->payload, &vr[i].payload)))
+            return rc;
+        note_time(w, v->created);
+    }
+    return SMAR_OK;
+}
+
+/* The secret object repeats its current version's payload: store it once. */
+static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locator *loc)
+{
+    const smar_split *sp = &w->split;
+    uint8_t hash[SMAR_HASH_BYTES];
+    smar_hash(hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
+    for (size_t i = sp->nversions; i-- > 0;)
+        if (vr[i].has_payload && vr[i].payload.length == sp->payload.len &&
+            smar_equal32(vr[i].payload.hash, hash)) {
+            *loc = vr[i].payload;
+            return SMAR_OK;
+        }
+    return write_payload(w, &sp->payload, loc);
+}
+
+static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *labels,
+                        const smar_locator *secret_payload)
+{
+    const smar_split *sp = &w->split;
+    smar_srec rec = {sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
+                     {sp->id, strlen(sp->id)},
+                     {sp->type, strlen(sp->type)},
+                     {sp->name, strlen(sp->name)},
+                     {sp->group, strlen(sp->group)},
+                     sp->created,
+                     sp->updated,
+                     sp->nlabels,
+                     labels,
+                     {(const char *)sp->meta.data, sp->meta.len},
+                     sp->payload.len > 0,
+                     *secret_payload,
+                     sp->nversions,
+                     vr};
+    uint32_t seq, offset;
+    int rc;
+    smar_buf_reset(&w->record);
+    if ((rc = smar_record_encode(&rec, &w->record, &w->err)))
+        return rc;
+    if ((rc = stream_append(w, SMAR_SECTION_MANIFEST, w->record.data, w->record.len, &seq,
+                            &offset)))
+        return rc;
+    uint32_t len = (uint32_t)w->record.len;
+    if ((rc = index_push(w, SMAR_INDEX_BY_ID, sp->id, seq, offset, len)))
+        return rc;
+    idset_add_last(w);
+    if (sp->name[0] && (rc = index_push(w, SMAR_INDEX_BY_NAME, sp->name, seq, offset, len)))
+        return rc;
+    return SMAR_OK;
+}
+
+static int add_secret(smar_writer *w, const char *json, size_t len)
+{
+    smar_split *sp = &w->split;
+    smar_locator secret_payload = {0};
+    smar_vrec *vr = NULL;
+    smar_str *labels = NULL;
+    int rc;
+    if ((rc = smar_split_secret(sp, json, len, &w->err)) || (rc = check_new_id(w, sp->id)))
+        return rc;
+    vr = calloc(sp->nversions + 1, sizeof *vr);
+    labels = calloc(sp->nlabels + 1, sizeof *labels);
+    if (!vr || !labels) {
+        rc = smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < sp->nlabels; i++)
+        labels[i] = (smar_str){sp->labels[i], strlen(sp->labels[i])};
+    if ((rc = write_versions(w, vr)))
+        goto done;
+    if (sp->payload.len > 0 && (rc = write_secret_payload(w, vr, &secret_payload)))
+        goto done;
+    if ((rc = write_record(w, vr, labels, &secret_payload)))
+        goto done;
+    w->secrets++;
+    w->versions += sp->nversions;
+done:
+    free(vr);
+    free(labels);
+    return rc;
+}
+
+int smar_writer_add_secret(smar_writer *w, const char *json, size_t len)
+{
+    if (!w || !json)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_OPEN, W_STREAMING, "add_secret");
+    if (rc)
+        return rc;
+    rc = add_secret(w, json, len);
+    /* a bad secret is reported but leaves the stream consistent only if nothing of it was
+     * written; payloads may have been, so the archive is dead either way */
+    return die(w, rc);
+}
+
+int smar_writer_set_document(smar_writer *w, const char *json, size_t len)
+{
+    smar_span doc;
+    char why[128];
+    if (!w || !json)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_OPEN, W_STREAMING, "set_document");
+    if (rc)
+        return rc;
+    if (len > SMAR_MAX_META_BYTES / 2)
+        return die(w, smar_fail(&w->err, SMAR_E_LIMIT, "export document over %u bytes",
+                                SMAR_MAX_META_BYTES / 2));
+    if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &doc, why, sizeof why))
+        return die(w, smar_fail(&w->err, SMAR_E_INPUT, "export document: %s", why));
+    if (smar_json_kind_of(doc) != SMAR_JSON_OBJECT)
+        return die(w, smar_fail(&w->err, SMAR_E_INPUT, "export document is not an object"));
+    smar_buf_reset(&w->document);
+    if (smar_buf_append(&w->document, doc.p, doc.n))
+        return die(w, smar_fail(&w->err, SMAR_E_NOMEM, "out of memory"));
+    return SMAR_OK;
+}
+
+void smar_writer_progress(const smar_writer *w, uint64_t *secrets, uint64_t *bytes)
+{
+    if (secrets)
+        *secrets = w ? w->secrets : 0;
+    if (bytes)
+        *bytes = w ? w->offset : 0;
+}
+
+/* ---- finishing ---------------------------------------------------------------------- */
+
+static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool last_table)
+{
+    index_list *l = &w->index[table];
+    uint8_t *raw = NULL;
+    int rc = SMAR_OK;
+    qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
+    d->first_seq = w->seq[SMAR_SECTION_INDEX];
+    d->nentries = l->n;
+    d->nchunks = (uint32_t)((l->n + SMAR_INDEX_PER_CHUNK - 1) / SMAR_INDEX_PER_CHUNK);
+    d->fences = malloc((size_t)d->nchunks * SMAR_INDEX_KEY_BYTES + 1);
+    raw = malloc(SMAR_INDEX_PER_CHUNK * SMAR_INDEX_ENTRY_BYTES);
+    if (!d->fences || !raw) {
+        free(raw);
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    }
+    for (uint32_t c = 0; c < d->nchunks && rc == SMAR_OK; c++) {
+        size_t first = (size_t)c * SMAR_INDEX_PER_CHUNK;
+        size_t n = l->n - first < SMAR_INDEX_PER_CHUNK ? l->n - first : SMAR_INDEX_PER_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            smar_index_entry_encode(raw + i * SMAR_INDEX_ENTRY_BYTES, &l->v[first + i]);
+        memcpy(d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, l->v[first].key,
+               SMAR_INDEX_KEY_BYTES);
+        bool last = last_table && c + 1 == d->nchunks;
+        rc = write_chunk(w, SMAR_SECTION_INDEX, last, raw, n * SMAR_INDEX_ENTRY_BYTES);
+    }
+    free(raw);
+    return rc;
+}
+
+static int write_meta(smar_writer *w, smar_meta *m)
+{
+    smar_buf meta = {0};
+    int rc;
+    m->secret_count = w->secrets;
+    m->version_count = w->versions;
+    m->payload_count = w->payloads;
+    m->oldest = w->oldest;
+    m->newest = w->newest;
+    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+        m->section_chunks[s] = w->seq[s];
+    m->document = w->document.len ? (char *)w->document.data : (char *)"{}";
+    m->document_len = w->document.len ? w->document.len : 2;
+    if (smar_meta_encode(m, &meta)) {
+        smar_buf_free(&meta);
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    }
+    rc = SMAR_OK;
+    for (size_t off = 0; off < meta.len && rc == SMAR_OK; off += w->hdr.chunk_size) {
+        size_t n = meta.len - off < w->hdr.chunk_size ? meta.len - off : w->hdr.chunk_size;
+        rc = write_chunk(w, SMAR_SECTION_META, off + n == meta.len, meta.data + off, n);
+    }
+    smar_buf_free(&meta);
+    return rc;
+}
+
+static int write_table_and_trailer(smar_writer *w)
+{
+    smar_buf table = {0};
+    smar_trailer t = {0};
+    uint8_t out[SMAR_TRAILER_BYTES];
+    int rc = smar_buf_reserve(&table, w->ntable * SMAR_TABLE_ENTRY_BYTES);
+    if (rc)
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->ntable; i++) {
+        smar_table_entry_encode(table.data + table.len, &w->table[i]);
+        table.len += SMAR_TABLE_ENTRY_BYTES;
+    }
+    t.table_offset = w->offset;
+    t.chunk_count = (uint32_t)w->ntable;
+    t.flags = w->signer ? SMAR_TRAILER_SIGNED : 0;
+    memcpy(t.archive_id, w->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
+    t.header_len = w->hdr.header_len;
+    t.version_major = SMAR_FORMAT_VERSION_MAJOR;
+    t.version_minor = SMAR_FORMAT_VERSION_MINOR;
+    smar_root_hash(t.root_hash, &t, w->header_bytes.data, w->header_bytes.len, table.data,
+                   table.len);
+    smar_root_mac(t.root_mac, w->keys->root_mac, t.root_hash);
+    if (w->signer) {
+        uint8_t msg[SMAR_SIGNED_MSG_BYTES];
+        smar_signed_message(msg, &t);
+        smar_signkey_public(w->signer, t.signer);
+        if (smar_signkey_sign(w->signer, msg, sizeof msg, t.signature) != SMAR_OK)
+            rc = smar_fail(&w->err, SMAR_E_INVALID, "signing the archive failed");
+    }
+    smar_trailer_encode(out, &t);
+    if (!rc)
+        rc = emit(w, table.data, table.len);
+    if (!rc)
+        rc = emit(w, out, sizeof out);
+    smar_buf_free(&table);
+    return rc;
+}
+
+static int finish(smar_writer *w)
+{
+    smar_meta m = {0};
+    int rc;
+    if ((rc = emit_header(w)) || (rc = stream_flush(w, SMAR_SECTION_PAYLOAD, true)) ||
+        (rc = stream_flush(w, SMAR_SECTION_MANIFEST, true)))
+        return rc;
+    bool names = w->index[SMAR_INDEX_BY_NAME].n > 0;
+    if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||
+        (rc = write_index_table(w, SMAR_INDEX_BY_NAME, &m.tables[SMAR_INDEX_BY_NAME], true)))
+        goto done;
+    if ((rc = write_meta(w, &m)))
+        goto done;
+    rc = write_table_and_trailer(w);
+done:
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        free(m.tables[t].fences);
+    return rc;
+}
+
+int smar_writer_finish(smar_writer *w)
+{
+    if (!w)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_OPEN, W_STREAMING, "finish");
+    if (rc)
+        return rc;
+    rc = die(w, finish(w));
+    if (rc == SMAR_OK)
+        w->state = W_DONE;
+    return rc;
+}
