@@ -1,0 +1,374 @@
+/*
+ * test_archive.c - writing and reading archives: round trips, lookups, point in time,
+ * keys, rotation, several slots, signatures.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "archive_fixture.h"
+
+static smar_keyring *new_key(const char *id)
+{
+    smar_keyring *kr;
+    assert_int_equal(smar_keyring_new(&kr), SMAR_OK);
+    assert_int_equal(smar_keyring_generate(kr, id), SMAR_OK);
+    return kr;
+}
+
+static int count_cb(smar_reader *r, const smar_secret *s, void *p)
+{
+    (void)r;
+    (void)s;
+    (*(size_t *)p)++;
+    return 0;
+}
+
+static void expect_payload(smar_reader *r, const smar_secret *s, const smar_version *v,
+                           const char *want)
+{
+    char *p;
+    size_t n;
+    assert_int_equal(smar_reader_read_payload(r, s, v, &p, &n), SMAR_OK);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(p, want, n);
+    smar_secret_buffer_free(p, n);
+}
+
+static void round_trip(size_t n, uint32_t chunk_size)
+{
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    size_t count = 0;
+    char want[128];
+    assert_int_equal(fx_make_archive(&a, n, &kr, 1, NULL, chunk_size), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+    smar_snapshot_info si;
+    assert_int_equal(smar_reader_snapshot(r, &si), SMAR_OK);
+    assert_int_equal(si.secret_count, n);
+    assert_int_equal(si.version_count, 2 * n);
+    assert_int_equal(smar_reader_foreach(r, count_cb, &count), SMAR_OK);
+    assert_int_equal(count, n);
+    /* every tenth secret by id, with both versions' payloads and the secret's own */
+    for (size_t i = 0; i < n; i += (n > 100 ? 97 : 1)) {
+        char id[64];
+        smar_secret *s;
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zx", i);
+        assert_int_equal(smar_reader_find_id(r, id, &s), SMAR_OK);
+        assert_string_equal(smar_secret_id(s), id);
+        assert_int_equal(smar_secret_version_count(s), 2);
+        snprintf(want, sizeof want, "{\"payload\":\"value-%zu-1\"}", i);
+        expect_payload(r, s, smar_secret_version(s, 0), want);
+        snprintf(want, sizeof want, "{\"payload\":\"value-%zu-2\"}", i);
+        expect_payload(r, s, smar_secret_version(s, 1), want);
+        expect_payload(r, s, NULL, want);
+        smar_secret_free(s);
+    }
+    smar_secret *missing;
+    assert_int_equal(smar_reader_find_id(r, "no-such-id", &missing), SMAR_E_NOTFOUND);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
+static void test_round_trip_empty(void **state)
+{
+    (void)state;
+    round_trip(0, 0);
+}
+
+static void test_round_trip_one(void **state)
+{
+    (void)state;
+    round_trip(1, 0);
+}
+
+static void test_round_trip_10000_small_chunks(void **state)
+{
+    (void)state;
+    round_trip(10000, 64 << 10); /* many chunks in every section, records across chunks */
+}
+
+static int name_cb(smar_reader *r, const smar_secret *s, void *p)
+{
+    (void)r;
+    *(char **)p = strdup(smar_secret_id(s));
+    return 0;
+}
+
+static void test_find_by_name_and_time(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    char *id = NULL;
+    assert_int_equal(fx_make_archive(&a, 50, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+    assert_int_equal(smar_reader_find_name(r, "secret-42", NULL, name_cb, &id), SMAR_OK);
+    assert_non_null(id);
+    assert_string_equal(id, "00000000-0000-4000-8000-00000000002a");
+    free(id);
+    id = NULL;
+    assert_int_equal(smar_reader_find_name(r, "secret-42", "kv", name_cb, &id), SMAR_OK);
+    assert_null(id); /* names are unique per type only */
+
+    smar_secret *s;
+    smar_time_ns t;
+    assert_int_equal(smar_reader_find_id(r, "00000000-0000-4000-8000-000000000003", &s), SMAR_OK);
+    assert_int_equal(smar_time_parse(&t, "2025-12-31", 10, 1), SMAR_OK);
+    assert_null(smar_secret_version_at(s, t));
+    assert_int_equal(smar_time_parse(&t, "2026-02-01T00:00:00.4Z", 22, 0), SMAR_OK);
+    assert_string_equal(smar_version_id(smar_secret_version_at(s, t)), "v1-3");
+    assert_int_equal(smar_time_parse(&t, "2026-02-01T00:00:00.5Z", 22, 0), SMAR_OK);
+    assert_string_equal(smar_version_id(smar_secret_version_at(s, t)), "v2-3");
+    assert_int_equal(smar_secret_label_count(s), 1);
+    assert_string_equal(smar_secret_label(s, 0), "l3");
+    smar_secret_free(s);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
+/* Values come back byte for byte: escapes, big numbers, NUL, unicode, empty payloads. */
+static void test_exact_values_and_render(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    smar_writer *w;
+    mem_archive a = {0};
+    smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
+    o.snapshot_time = 0;
+    const char *secret =
+        "{\"id\":\"s1\",\"name\":\"datenbank-passw\\u00f6rt \xe5\xaf\x86\\u7801\","
+        "\"secret_type\":\"arbitrary\",\"custom_metadata\":{\"big\":12345678901234567890,"
+        "\"f\":0.1000000000000000055511151231257827},"
+        "\"payload\":\"\\u0000bin\\u00e9e\\u0301\\ud83d\\ude00\","
+        "\"versions\":[{\"id\":\"v1\",\"created_at\":\"2026-01-01T00:00:00Z\","
+        "\"payload\":\"\"},{\"id\":\"v2\",\"created_at\":\"2026-03-01T00:00:00.143896Z\","
+        "\"payload\":\"\\u0000bin\\u00e9e\\u0301\\ud83d\\ude00\"}]}";
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    assert_int_equal(smar_writer_add_secret(w, secret, strlen(secret)), SMAR_OK);
+    assert_int_equal(smar_writer_finish(w), SMAR_OK);
+    smar_writer_free(w);
+
+    smar_reader *r;
+    smar_secret *s;
+    char *out;
+    size_t n;
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(r, "s1", &s), SMAR_OK);
+    assert_string_equal(smar_secret_name(s), "datenbank-passw\xc3\xb6rt \xe5\xaf\x86\xe7\xa0\x81");
+    expect_payload(r, s, smar_secret_version(s, 0), "{\"payload\":\"\"}");
+    assert_int_equal(smar_reader_render_secret(r, s, NULL, 0, 1, &out, &n), SMAR_OK);
+    const char *want =
+        "{\"id\":\"s1\",\"name\":\"datenbank-passw\\u00f6rt \xe5\xaf\x86\\u7801\","
+        "\"secret_type\":\"arbitrary\",\"custom_metadata\":{\"big\":12345678901234567890,"
+        "\"f\":0.1000000000000000055511151231257827},"
+        "\"payload\":\"\\u0000bin\\u00e9e\\u0301\\ud83d\\ude00\","
+        "\"versions\":[{\"id\":\"v1\",\"created_at\":\"2026-01-01T00:00:00Z\","
+        "\"payload\":\"\"},{\"id\":\"v2\",\"created_at\":\"2026-03-01T00:00:00.143896Z\","
+        "\"payload\":\"\\u0000bin\\u00e9e\\u0301\\ud83d\\ude00\"}]}";
+    assert_string_equal(out, want);
+    smar_secret_buffer_free(out, n);
+    /* the name index finds the decoded unicode name */
+    char *id = NULL;
+    assert_int_equal(smar_reader_find_name(r, "datenbank-passw\xc3\xb6rt \xe5\xaf\x86\xe7\xa0\x81",
+                                           NULL, name_cb, &id),
+                     SMAR_OK);
+    assert_non_null(id);
+    free(id);
+    smar_secret_free(s);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
+static void test_wrong_key_refused(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    smar_keyring *other_id = new_key("rk-other");
+    smar_keyring *same_id = new_key("rk-test"); /* same id, other material */
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 3, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&r, &a, other_id), SMAR_E_KEY);
+    smar_reader_free(r);
+    assert_int_equal(fx_open_unlocked(&r, &a, same_id), SMAR_E_AUTH);
+    smar_secret *s;
+    assert_int_equal(smar_reader_find_id(r, "x", &s), SMAR_E_INVALID); /* dead handle */
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    smar_keyring_free(other_id);
+    smar_keyring_free(same_id);
+    free(a.data);
+}
+
+static void test_rotated_keyring_still_opens(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a, b;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 3, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(smar_keyring_rotate(kr), SMAR_OK);
+    assert_int_equal(smar_keyring_current_version(kr), 2);
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK); /* made with version 1 */
+    smar_reader_free(r);
+    assert_int_equal(fx_make_archive(&b, 3, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, b.data, b.len), SMAR_OK);
+    smar_slot_info si;
+    assert_int_equal(smar_reader_slot(r, 0, &si), SMAR_OK);
+    assert_int_equal(si.key_version, 2);
+    assert_string_equal(si.key_id, "rk-test");
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+    free(b.data);
+}
+
+static void test_two_slots_each_opens(void **state)
+{
+    (void)state;
+    smar_keyring *keys[2] = {new_key("rk-primary"), new_key("rk-dr")};
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 5, keys, 2, NULL, 0), SMAR_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(fx_open_unlocked(&r, &a, keys[k]), SMAR_OK);
+        smar_secret *s;
+        assert_int_equal(smar_reader_find_id(r, "00000000-0000-4000-8000-000000000004", &s),
+                         SMAR_OK);
+        smar_secret_free(s);
+        smar_reader_free(r);
+    }
+    smar_keyring_free(keys[0]);
+    smar_keyring_free(keys[1]);
+    free(a.data);
+}
+
+static void test_signature(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    smar_signkey *sk, *other;
+    uint8_t pk[32], other_pk[32];
+    mem_archive a;
+    smar_reader *r;
+    smar_verify_result res;
+    assert_int_equal(smar_signkey_new(&sk), SMAR_OK);
+    assert_int_equal(smar_signkey_generate(sk), SMAR_OK);
+    assert_int_equal(smar_signkey_new(&other), SMAR_OK);
+    assert_int_equal(smar_signkey_generate(other), SMAR_OK);
+    smar_signkey_public(sk, pk);
+    smar_signkey_public(other, other_pk);
+    assert_int_equal(fx_make_archive(&a, 4, &kr, 1, sk, 0), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, 0, pk, &res, NULL, NULL, NULL), SMAR_OK);
+    assert_int_equal(res.signature, 1);
+    assert_true(res.root_ok);
+    assert_int_equal(res.chunks_bad, 0);
+    assert_int_equal(smar_reader_verify(r, 0, other_pk, &res, NULL, NULL, NULL), SMAR_E_AUTH);
+    assert_int_equal(res.signature, -1);
+    assert_int_equal(smar_reader_verify(r, 0, NULL, &res, NULL, NULL, NULL), SMAR_OK);
+    assert_int_equal(res.signature, 2);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, pk, &res, NULL, NULL, NULL),
+                     SMAR_OK);
+    assert_int_equal(res.secrets_checked, 4);
+    assert_int_equal(res.payloads_checked, 12); /* two versions and the secret's own */
+    smar_reader_free(r);
+    free(a.data);
+    /* an unsigned archive fails when a public key is required */
+    assert_int_equal(fx_make_archive(&a, 1, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, 0, pk, &res, NULL, NULL, NULL), SMAR_E_AUTH);
+    smar_reader_free(r);
+    free(a.data);
+    smar_signkey_free(sk);
+    smar_signkey_free(other);
+    smar_keyring_free(kr);
+}
+
+static void test_bad_secrets_rejected(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"{\"name\":\"x\",\"secret_type\":\"arbitrary\"}", SMAR_E_INPUT, "no \"id\""},
+        {"{\"id\":\"a\",\"name\":\"x\"}", SMAR_E_INPUT, "no \"secret_type\""},
+        {"{\"id\":\"a\",\"secret_type\":\"kv\",\"versions\":[{\"id\":\"v\",\"secret_id\":\"b\","
+         "\"created_at\":\"2026-01-01T00:00:00Z\"}]}",
+         SMAR_E_INPUT, "names another secret"},
+        {"{\"id\":\"a\",\"secret_type\":\"kv\",\"created_at\":\"yesterday\"}", SMAR_E_INPUT,
+         "RFC 3339"},
+        {"{\"id\":\"a\",\"secret_type\":\"kv\",\"versions\":[{\"id\":\"v\",\"created_at\":"
+         "\"2026-01-01 00:00:00\"}]}",
+         SMAR_E_INPUT, "RFC 3339"},
+        {"{\"id\":\"a\",\"secret_type\":\"kv\",", SMAR_E_INPUT, "not valid JSON"},
+        {"[1,2]", SMAR_E_INPUT, "not a JSON object"},
+        {"{\"id\":\"a b\",\"secret_type\":\"kv\"}", SMAR_E_INPUT, "unprintable"},
+    };
+    smar_keyring *kr = new_key("rk-test");
+    smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
+    o.snapshot_time = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smar_writer *w;
+        mem_archive a = {0};
+        assert_int_equal(smar_writer_new(&w), SMAR_OK);
+        assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
+        assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+        assert_int_equal(smar_writer_add_secret(w, cases[i].json, strlen(cases[i].json)),
+                         cases[i].rc);
+        if (!strstr(smar_writer_error(w), cases[i].msg))
+            fail_msg("case %zu: message '%s' lacks '%s'", i, smar_writer_error(w), cases[i].msg);
+        assert_int_equal(smar_writer_finish(w), SMAR_E_INVALID); /* dead after an error */
+        smar_writer_free(w);
+        free(a.data);
+    }
+    /* duplicate ids */
+    smar_writer *w;
+    mem_archive a = {0};
+    char buf[1024];
+    fx_secret_json(buf, sizeof buf, 1);
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    assert_int_equal(smar_writer_add_secret(w, buf, strlen(buf)), SMAR_OK);
+    assert_int_equal(smar_writer_add_secret(w, buf, strlen(buf)), SMAR_E_INPUT);
+    assert_non_null(strstr(smar_writer_error(w), "appears twice"));
+    smar_writer_free(w);
+    free(a.data);
+    smar_keyring_free(kr);
+}
+
+int main(void)
+{
+    if (smar_init() != SMAR_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_empty),
+        cmocka_unit_test(test_round_trip_one),
+        cmocka_unit_test(test_round_trip_10000_small_chunks),
+        cmocka_unit_test(test_find_by_name_and_time),
+        cmocka_unit_test(test_exact_values_and_render),
+        cmocka_unit_test(test_wrong_key_refused),
+        cmocka_unit_test(test_rotated_keyring_still_opens),
+        cmocka_unit_test(test_two_slots_each_opens),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_bad_secrets_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
