@@ -1,0 +1,1232 @@
+/*
+ * cli.c - helpers shared by the smar subcommands (see cli.h).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1u << 0)
+#endif
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+static const char *current_command = NULL;
+
+void cli_set_command(const char *name)
+{
+    current_command = name;
+}
+
+__attribute__((format(printf, 1, 0))) static void vprint_error(const char *fmt, va_list ap)
+{
+    fputs("smar: ", stderr);
+    if (current_command != NULL)
+        fprintf(stderr, "%s: ", current_command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint_error(fmt, ap);
+    va_end(ap);
+}
+
+void cli_error_lib(const char *subject, const char *libmsg)
+{
+    if (libmsg == NULL || *libmsg == '\0')
+        libmsg = "unknown error";
+    if (subject == NULL || strstr(libmsg, subject) != NULL)
+        cli_error("%s", libmsg);
+    else
+        cli_error("%s: %s", subject, libmsg);
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint_error(fmt, ap);
+    va_end(ap);
+    fputs(usage, stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_help(const char *usage)
+{
+    fputs(usage, stdout);
+    return CLI_EXIT_OK;
+}
+
+int cli_exit_archive(int status)
+{
+    switch (status) {
+    case SMAR_OK:
+        return CLI_EXIT_OK;
+    case SMAR_E_FORMAT:
+    case SMAR_E_LIMIT:
+    case SMAR_E_CORRUPT:
+    case SMAR_E_AUTH:
+        return CLI_EXIT_DAMAGED;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
+int cli_exit_other(int status)
+{
+    return status == SMAR_OK ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+int cli_exit_worst(int a, int b)
+{
+    if (a == CLI_EXIT_DAMAGED || b == CLI_EXIT_DAMAGED)
+        return CLI_EXIT_DAMAGED;
+    if (a != CLI_EXIT_OK)
+        return a;
+    return b;
+}
+
+/* ---- options and small values ------------------------------------------------------- */
+
+void cli_strlist_push(cli_strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->items = cli_xrealloc(l->items, l->cap * sizeof *l->items);
+    }
+    l->items[l->n++] = s;
+}
+
+void cli_strlist_free(cli_strlist *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
+}
+
+int cli_strlist_contains(const cli_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+void cli_getopt_reset(void)
+{
+    /* glibc: 0 also resets its internal state between subcommands. */
+    optind = 0;
+    opterr = 0;
+}
+
+int cli_option_error(const char *usage, int c, char **argv)
+{
+    const char *opt = optind > 0 ? argv[optind - 1] : "?";
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    if (optopt > ' ' && optopt < 127 && strncmp(opt, "--", 2) != 0)
+        opt = shortopt;
+    if (c == ':')
+        return cli_usage_error(usage, "option '%s' needs a value", opt);
+    return cli_usage_error(usage, "unknown option '%s'", opt);
+}
+
+int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (text == NULL || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cli_parse_time(const char *text, smar_time_ns *out)
+{
+    return smar_time_parse(out, text, strlen(text), 1) == SMAR_OK ? 0 : -1;
+}
+
+const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t)
+{
+    if (t == SMAR_TIME_NONE) {
+        strcpy(buf, "-");
+        return buf;
+    }
+    return smar_time_format(buf, t);
+}
+
+static void out_of_memory(void)
+{
+    cli_error("out of memory");
+    exit(CLI_EXIT_FAILURE);
+}
+
+void *cli_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        out_of_memory();
+    return p;
+}
+
+void *cli_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        out_of_memory();
+    return q;
+}
+
+char *cli_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        out_of_memory();
+    return p;
+}
+
+void cli_wipe_free(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, n);
+    free(p);
+}
+
+const char *cli_printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* ---- signals: temporary files to remove, a terminal to restore ---------------------- */
+
+#define TEMP_SLOTS    16
+#define TEMP_NAME_MAX 256
+
+static struct temp_slot {
+    volatile sig_atomic_t used;
+    int dirfd;
+    char name[TEMP_NAME_MAX];
+} temp_slots[TEMP_SLOTS];
+
+static volatile sig_atomic_t tty_saved = 0;
+static int tty_fd = -1;
+static struct termios tty_saved_mode;
+
+static void on_fatal_signal(int sig)
+{
+    /* Only async-signal-safe calls here: unlinkat, tcsetattr, raise. */
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (temp_slots[i].used)
+            unlinkat(temp_slots[i].dirfd, temp_slots[i].name, 0);
+    if (tty_saved)
+        tcsetattr(tty_fd, TCSAFLUSH, &tty_saved_mode);
+    raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
+}
+
+void cli_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static int temp_register(int dirfd, const char *name)
+{
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        if (!temp_slots[i].used) {
+            temp_slots[i].dirfd = dirfd;
+            snprintf(temp_slots[i].name, sizeof temp_slots[i].name, "%s", name);
+            temp_slots[i].used = 1; /* last: the handler only reads complete slots */
+            return i;
+        }
+    }
+    return -1; /* not fatal: the file is still removed on ordinary failures */
+}
+
+static void temp_unregister(int slot)
+{
+    if (slot >= 0)
+        temp_slots[slot].used = 0;
+}
+
+/* ---- atomic output files ------------------------------------------------------------ */
+
+int cli_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int cli_path_exists(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && lstat(path, &st) == 0;
+}
+
+static void random_suffix(char out[7])
+{
+    static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char r[6];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* Uniqueness only, not secrecy: O_EXCL catches collisions. */
+        for (size_t i = 0; i < sizeof r; i++)
+            r[i] = (unsigned char)(rand() & 0xff);
+    }
+    for (int i = 0; i < 6; i++)
+        out[i] = set[r[i] % (sizeof set - 1)];
+    out[6] = '\0';
+}
+
+static void out_reset(cli_out *o)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    o->dirfd = -1;
+    o->slot = -1;
+}
+
+int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display, int force)
+{
+    out_reset(o);
+    o->dirfd = dirfd;
+    o->force = force;
+    o->display = cli_xstrdup(display);
+    o->name = cli_xstrdup(name);
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!force) {
+            cli_error("'%s' exists (use --force to replace it)", display);
+            cli_out_abort(o);
+            return CLI_EXIT_FAILURE;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            cli_error("'%s' is a directory", display);
+            cli_out_abort(o);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    /* ".NAME.tmp-XXXXXX" with NAME cut so the whole stays within NAME_MAX. */
+    size_t tmpcap = strlen(name) + 32;
+    o->tmp = cli_xmalloc(tmpcap);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[7];
+        random_suffix(suffix);
+        snprintf(o->tmp, tmpcap, ".%.200s.tmp-%s", name, suffix);
+        o->fd = openat(dirfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (o->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (o->fd < 0) {
+        cli_error("cannot create a temporary file beside '%s': %s", display, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
+    o->slot = temp_register(dirfd, o->tmp);
+    return 0;
+}
+
+int cli_out_open(cli_out *o, const char *path, int force)
+{
+    out_reset(o);
+    if (strcmp(path, "-") == 0) {
+        o->fd = STDOUT_FILENO;
+        o->is_stdout = 1;
+        o->display = cli_xstrdup("standard output");
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        cli_error("'%s' is not a file name", path);
+        return CLI_EXIT_FAILURE;
+    }
+    char *dir = slash ? strndup(path, (size_t)(slash - path)) : cli_xstrdup(".");
+    if (dir == NULL)
+        out_of_memory();
+    int dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        cli_error("cannot open the folder of '%s': %s", path, strerror(errno));
+        free(dir);
+        return CLI_EXIT_FAILURE;
+    }
+    free(dir);
+    int rc = cli_out_openat(o, dirfd, base, path, force);
+    if (rc != 0) {
+        close(dirfd);
+        return rc;
+    }
+    o->own_dirfd = 1;
+    return 0;
+}
+
+int cli_out_write(cli_out *o, const void *buf, size_t len)
+{
+    if (cli_write_all(o->fd, buf, len) != 0) {
+        cli_error("cannot write '%s': %s", o->display, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* Rename without replacing: renameat2(RENAME_NOREPLACE), or link+unlink where the
+ * filesystem lacks it. Both fail with EEXIST instead of replacing. */
+static int rename_noreplace(int dirfd, const char *from, const char *to)
+{
+    long r = syscall(SYS_renameat2, dirfd, from, dirfd, to, RENAME_NOREPLACE);
+    if (r == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+    if (linkat(dirfd, from, dirfd, to, 0) != 0)
+        return -1;
+    unlinkat(dirfd, from, 0);
+    return 0;
+}
+
+int cli_out_commit(cli_out *o)
+{
+    if (o->is_stdout) {
+        /* A pipe cannot be synced; a regular file can and should be. */
+        if (fsync(o->fd) != 0 && errno != EINVAL && errno != EROFS) {
+            cli_error("cannot sync standard output: %s", strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+        cli_out_abort(o);
+        return 0;
+    }
+    if (fsync(o->fd) != 0 || close(o->fd) != 0) {
+        o->fd = -1;
+        cli_error("cannot write '%s': %s", o->display, strerror(errno));
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
+    o->fd = -1;
+    int r = o->force ? renameat(o->dirfd, o->tmp, o->dirfd, o->name)
+                     : rename_noreplace(o->dirfd, o->tmp, o->name);
+    if (r != 0) {
+        if (errno == EEXIST)
+            cli_error("'%s' exists (use --force to replace it)", o->display);
+        else
+            cli_error("cannot rename into '%s': %s", o->display, strerror(errno));
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
+    temp_unregister(o->slot);
+    o->slot = -1;
+    free(o->tmp);
+    o->tmp = NULL;
+    fsync(o->dirfd); /* the rename itself must survive a crash */
+    cli_out_abort(o);
+    return 0;
+}
+
+void cli_out_abort(cli_out *o)
+{
+    if (o->tmp != NULL) {
+        if (o->fd >= 0)
+            close(o->fd);
+        unlinkat(o->dirfd, o->tmp, 0);
+        temp_unregister(o->slot);
+        free(o->tmp);
+    }
+    if (o->own_dirfd && o->dirfd >= 0)
+        close(o->dirfd);
+    free(o->name);
+    free(o->display);
+    out_reset(o);
+}
+
+/* ---- passphrases and keys ---------------------------------------------------------- */
+
+static int read_tty_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        if (n + 1 < cap)
+            buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return 0;
+}
+
+int cli_get_passphrase(const char *subject, char *buf, size_t cap)
+{
+    const char *env = getenv("SMAR_PASSPHRASE");
+    if (env != NULL && *env != '\0') {
+        if (strlen(env) >= cap) {
+            cli_error("SMAR_PASSPHRASE is too long");
+            return -1;
+        }
+        strcpy(buf, env);
+        return 0;
+    }
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("'%s' needs a passphrase: set SMAR_PASSPHRASE or run on a terminal", subject);
+        return -1;
+    }
+    char prompt[512];
+    snprintf(prompt, sizeof prompt, "passphrase for '%s': ", subject);
+    cli_write_all(fd, prompt, strlen(prompt));
+    struct termios mode;
+    int have_mode = tcgetattr(fd, &mode) == 0;
+    if (have_mode) {
+        tty_saved_mode = mode;
+        tty_fd = fd;
+        tty_saved = 1;
+        mode.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &mode);
+    }
+    read_tty_line(fd, buf, cap);
+    if (have_mode) {
+        tcsetattr(fd, TCSAFLUSH, &tty_saved_mode);
+        tty_saved = 0;
+    }
+    cli_write_all(fd, "\n", 1);
+    close(fd);
+    return 0;
+}
+
+int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
+{
+    if (passphrase_out != NULL)
+        *passphrase_out = NULL;
+    int rc = smar_keyring_load(kr, path, NULL);
+    if (rc == SMAR_E_PASSPHRASE) {
+        char pass[CLI_PASSPHRASE_MAX];
+        if (cli_get_passphrase(path, pass, sizeof pass) != 0)
+            return CLI_EXIT_FAILURE;
+        rc = smar_keyring_load(kr, path, pass);
+        if (rc == SMAR_OK && passphrase_out != NULL)
+            *passphrase_out = cli_xstrdup(pass);
+        explicit_bzero(pass, sizeof pass);
+    }
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, smar_keyring_error(kr));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+int cli_load_signkey(const char *path, smar_signkey *sk)
+{
+    int rc = smar_signkey_load(sk, path, NULL);
+    if (rc == SMAR_E_PASSPHRASE) {
+        char pass[CLI_PASSPHRASE_MAX];
+        if (cli_get_passphrase(path, pass, sizeof pass) != 0)
+            return CLI_EXIT_FAILURE;
+        rc = smar_signkey_load(sk, path, pass);
+        explicit_bzero(pass, sizeof pass);
+    }
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, smar_signkey_error(sk));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+int cli_load_keyrings(const cli_strlist *paths, smar_keyring ***out, size_t *n)
+{
+    cli_strlist fallback = {0};
+    const cli_strlist *use = paths;
+    *out = NULL;
+    *n = 0;
+    if (paths->n == 0) {
+        const char *env = getenv("SMAR_KEY_FILE");
+        if (env == NULL || *env == '\0') {
+            cli_error("no key given: use --key FILE or set SMAR_KEY_FILE");
+            return CLI_EXIT_USAGE;
+        }
+        cli_strlist_push(&fallback, env);
+        use = &fallback;
+    }
+    smar_keyring **keys = cli_xmalloc(use->n * sizeof *keys);
+    size_t loaded = 0;
+    int rc = 0;
+    for (size_t i = 0; i < use->n && rc == 0; i++) {
+        if (smar_keyring_new(&keys[i]) != SMAR_OK)
+            out_of_memory();
+        loaded++;
+        rc = cli_load_keyring(use->items[i], keys[i], NULL);
+    }
+    cli_strlist_free(&fallback);
+    if (rc != 0) {
+        cli_free_keyrings(keys, loaded);
+        return rc;
+    }
+    *out = keys;
+    *n = loaded;
+    return 0;
+}
+
+void cli_free_keyrings(smar_keyring **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        smar_keyring_free(keys[i]);
+    free(keys);
+}
+
+/* ---- archives ------------------------------------------------------------------------ */
+
+int cli_open_archive(const char *path, smar_reader **out)
+{
+    smar_reader *r = NULL;
+    *out = NULL;
+    if (smar_reader_new(&r) != SMAR_OK)
+        out_of_memory();
+    int rc = smar_reader_open(r, path);
+    if (rc != SMAR_OK) {
+        if (rc == SMAR_E_VERSION)
+            cli_error("%s: unsupported format version (%s)", path, smar_reader_error(r));
+        else
+            cli_error_lib(path, smar_reader_error(r));
+        smar_reader_free(r);
+        return cli_exit_archive(rc);
+    }
+    *out = r;
+    return 0;
+}
+
+int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, size_t n)
+{
+    int rc = smar_reader_unlock(r, keys, n);
+    if (rc == SMAR_OK)
+        return 0;
+    if (rc == SMAR_E_KEY) {
+        cli_error("%s: none of the given keys opens a key slot of this archive "
+                  "(see smar inspect)",
+                  path);
+        return CLI_EXIT_FAILURE;
+    }
+    cli_error_lib(path, smar_reader_error(r));
+    return cli_exit_archive(rc);
+}
+
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, int n, char **paths)
+{
+    memset(cs, 0, sizeof *cs);
+    int ret = cli_load_keyrings(keypaths, &cs->keys, &cs->nkeys);
+    if (ret != 0)
+        return ret;
+    size_t count = (size_t)n;
+    cs->readers = cli_xmalloc(count * sizeof *cs->readers);
+    cs->paths = cli_xmalloc(count * sizeof *cs->paths);
+    cs->snapshots = cli_xmalloc(count * sizeof *cs->snapshots);
+    if (smar_series_new(&cs->series) != SMAR_OK)
+        out_of_memory();
+    for (size_t i = 0; i < count; i++) {
+        smar_reader *r = NULL;
+        if ((ret = cli_open_archive(paths[i], &r)) != 0)
+            return ret;
+        cs->readers[cs->n] = r;
+        cs->paths[cs->n] = paths[i];
+        cs->n++;
+        if ((ret = cli_unlock_archive(paths[i], r, cs->keys, cs->nkeys)) != 0)
+            return ret;
+        smar_archive_info in;
+        cs->snapshots[i] = smar_reader_info(r, &in) == SMAR_OK ? in.snapshot : SMAR_TIME_NONE;
+        int rc = smar_series_add(cs->series, r);
+        if (rc != SMAR_OK) {
+            cli_error_lib(paths[i], smar_series_error(cs->series));
+            return cli_exit_archive(rc);
+        }
+    }
+    return 0;
+}
+
+void cli_series_close(cli_series *cs)
+{
+    smar_series_free(cs->series); /* before the readers it borrows */
+    for (size_t i = 0; i < cs->n; i++)
+        smar_reader_free(cs->readers[i]);
+    free(cs->readers);
+    free(cs->paths);
+    free(cs->snapshots);
+    cli_free_keyrings(cs->keys, cs->nkeys);
+    memset(cs, 0, sizeof *cs);
+}
+
+size_t cli_series_reader_at(const cli_series *cs, smar_time_ns t)
+{
+    size_t best = 0, oldest = 0;
+    int found = 0;
+    for (size_t i = 0; i < cs->n; i++) {
+        if (cs->snapshots[i] < cs->snapshots[oldest])
+            oldest = i;
+        if (cs->snapshots[i] <= t && (!found || cs->snapshots[i] > cs->snapshots[best])) {
+            best = i;
+            found = 1;
+        }
+    }
+    return found ? best : oldest;
+}
+
+/* When a secret came into being: its oldest version, else its own created_at. */
+static smar_time_ns first_seen(const smar_secret *s)
+{
+    if (smar_secret_version_count(s) > 0)
+        return smar_version_created(smar_secret_version(s, 0));
+    return smar_secret_created(s);
+}
+
+void cli_report_unavailable(const char *id, const smar_at *at)
+{
+    char who[512], nbuf[256], ibuf[128], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE],
+        t3[SMAR_TIME_BUFSIZE];
+    const char *name = at->secret ? smar_secret_name(at->secret) : "";
+    cli_printable(id, ibuf, sizeof ibuf);
+    if (*name)
+        snprintf(who, sizeof who, "secret %s (\"%s\")", ibuf,
+                 cli_printable(name, nbuf, sizeof nbuf));
+    else
+        snprintf(who, sizeof who, "secret %s", ibuf);
+    cli_time(t1, at->at);
+    switch (at->status) {
+    case SMAR_AT_NOT_CREATED:
+        if (at->secret != NULL)
+            cli_error("%s did not exist at %s: it was created at %s", who, t1,
+                      cli_time(t2, first_seen(at->secret)));
+        else
+            cli_error("%s did not exist at %s: it was created later", who, t1);
+        break;
+    case SMAR_AT_DELETED:
+        cli_error("%s did not exist at %s: it was deleted (the snapshot of %s no longer has it)",
+                  who, t1, cli_time(t2, at->deleted_seen));
+        break;
+    case SMAR_AT_NO_PAYLOAD: {
+        const char *vid = at->version ? smar_version_id(at->version) : "?";
+        cli_printable(vid, nbuf, sizeof nbuf);
+        if (at->payload_until == SMAR_TIME_NONE)
+            cli_error("%s: version %s was current at %s but no given archive holds its payload; "
+                      "an archive with a snapshot time from %s on would hold it",
+                      who, nbuf, t1, cli_time(t2, at->payload_from));
+        else
+            cli_error("%s: version %s was current at %s but no given archive holds its payload; "
+                      "an archive with a snapshot time from %s until %s would have held it",
+                      who, nbuf, t1, cli_time(t2, at->payload_from),
+                      cli_time(t3, at->payload_until));
+        break;
+    }
+    case SMAR_AT_FOUND:
+        break;
+    }
+}
+
+/* ---- progress --------------------------------------------------------------------- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void cli_progress_init(cli_progress *p, int quiet)
+{
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->last_ms = 0;
+    p->shown = 0;
+}
+
+void cli_progress_show(cli_progress *p, const char *fmt, ...)
+{
+    if (!p->enabled)
+        return;
+    uint64_t t = now_ms();
+    if (p->shown && t - p->last_ms < 200)
+        return;
+    p->last_ms = t;
+    p->shown = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("\r\033[K", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+void cli_progress_done(cli_progress *p)
+{
+    if (p->enabled && p->shown)
+        fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
+const char *cli_bytes(char buf[32], uint64_t n)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, 32, "%llu B", (unsigned long long)n);
+    else
+        snprintf(buf, 32, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* ---- JSON output -------------------------------------------------------------------- */
+
+int cli_json_print(cJSON *root)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (text == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    cJSON_free(text);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write standard output: %s", strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+void cli_json_add_time(cJSON *obj, const char *name, smar_time_ns t)
+{
+    char buf[SMAR_TIME_BUFSIZE];
+    if (t == SMAR_TIME_NONE)
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddStringToObject(obj, name, smar_time_format(buf, t));
+}
+
+void cli_json_add_u64(cJSON *obj, const char *name, uint64_t v)
+{
+    cJSON_AddNumberToObject(obj, name, (double)v);
+}
+
+/* ---- JSON text, value bytes kept exact ------------------------------------------------ */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at '"': returns the position after the closing quote, or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            p++;
+            continue;
+        }
+        if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+static const char *skip_value(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"')
+        return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        size_t depth = 0;
+        while (p < end) {
+            if (*p == '"') {
+                p = skip_string(p, end);
+                if (p == NULL)
+                    return NULL;
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return NULL;
+    }
+    const char *start = p;
+    while (p < end && strchr(",]} \t\r\n", *p) == NULL)
+        p++;
+    return p > start ? p : NULL;
+}
+
+int cli_json_members(const char *json, size_t len, cli_json_member_fn fn, void *payload)
+{
+    const char *end = json + len;
+    const char *p = skip_ws(json, end);
+    if (p >= end || *p != '{')
+        return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return 0;
+    while (p < end && *p == '"') {
+        const char *kend = skip_string(p, end);
+        if (kend == NULL)
+            return -1;
+        char *key = NULL;
+        size_t keylen = 0;
+        if (cli_json_decode_string(p, (size_t)(kend - p), &key, &keylen) != 0)
+            return -1;
+        p = skip_ws(kend, end);
+        if (p >= end || *p != ':') {
+            free(key);
+            return -1;
+        }
+        const char *v = skip_ws(p + 1, end);
+        const char *vend = skip_value(v, end);
+        if (vend == NULL) {
+            free(key);
+            return -1;
+        }
+        int r = fn(key, v, (size_t)(vend - v), payload);
+        free(key);
+        if (r != 0)
+            return r;
+        p = skip_ws(vend, end);
+        if (p < end && *p == '}')
+            return 0;
+        if (p >= end || *p != ',')
+            return -1;
+        p = skip_ws(p + 1, end);
+    }
+    return -1;
+}
+
+int cli_json_elements(const char *json, size_t len, cli_json_element_fn fn, void *payload)
+{
+    const char *end = json + len;
+    const char *p = skip_ws(json, end);
+    if (p >= end || *p != '[')
+        return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == ']')
+        return 0;
+    while (p < end) {
+        const char *vend = skip_value(p, end);
+        if (vend == NULL)
+            return -1;
+        int r = fn(p, (size_t)(vend - p), payload);
+        if (r != 0)
+            return r;
+        p = skip_ws(vend, end);
+        if (p < end && *p == ']')
+            return 0;
+        if (p >= end || *p != ',')
+            return -1;
+        p = skip_ws(p + 1, end);
+    }
+    return -1;
+}
+
+static int hex4(const char *p, const char *end, unsigned *out)
+{
+    unsigned v = 0;
+    if (end - p < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* One \uXXXX escape (p after the 'u'), joining a surrogate pair. Returns the characters
+ * consumed after the 'u', or 0 on a malformed escape. */
+static size_t decode_u_escape(const char *p, const char *end, unsigned *cp)
+{
+    unsigned hi;
+    if (hex4(p, end, &hi) != 0)
+        return 0;
+    if (hi >= 0xd800 && hi < 0xdc00 && end - p >= 10 && p[4] == '\\' && p[5] == 'u') {
+        unsigned lo;
+        if (hex4(p + 6, end, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+            *cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+            return 10;
+        }
+    }
+    *cp = (hi >= 0xd800 && hi < 0xe000) ? 0xfffd : hi;
+    return 4;
+}
+
+int cli_json_decode_string(const char *text, size_t len, char **out, size_t *out_len)
+{
+    if (len < 2 || text[0] != '"' || text[len - 1] != '"')
+        return -1;
+    const char *p = text + 1, *end = text + len - 1;
+    /* Every escape decodes to at most as many bytes as it takes in the text. */
+    char *buf = cli_xmalloc(len);
+    size_t n = 0;
+    while (p < end) {
+        if (*p != '\\') {
+            buf[n++] = *p++;
+            continue;
+        }
+        if (++p >= end)
+            goto bad;
+        char c = *p++;
+        switch (c) {
+        case '"':
+        case '\\':
+        case '/':
+            buf[n++] = c;
+            break;
+        case 'b':
+            buf[n++] = '\b';
+            break;
+        case 'f':
+            buf[n++] = '\f';
+            break;
+        case 'n':
+            buf[n++] = '\n';
+            break;
+        case 'r':
+            buf[n++] = '\r';
+            break;
+        case 't':
+            buf[n++] = '\t';
+            break;
+        case 'u': {
+            unsigned cp;
+            size_t used = decode_u_escape(p, end, &cp);
+            if (used == 0)
+                goto bad;
+            p += used;
+            n += put_utf8(buf + n, cp);
+            break;
+        }
+        default:
+            goto bad;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    return 0;
+bad:
+    cli_wipe_free(buf, len);
+    return -1;
+}
+
+struct member_find {
+    const char *key;
+    const char *value;
+    size_t value_len;
+};
+
+static int member_find_cb(const char *key, const char *value, size_t value_len, void *payload)
+{
+    struct member_find *f = payload;
+    if (strcmp(key, f->key) != 0)
+        return 0;
+    f->value = value;
+    f->value_len = value_len;
+    return 1;
+}
+
+int cli_json_member(const char *json, size_t len, const char *key, const char **value,
+                    size_t *value_len)
+{
+    struct member_find f = {key, NULL, 0};
+    if (cli_json_members(json, len, member_find_cb, &f) != 1)
+        return -1;
+    *value = f.value;
+    *value_len = f.value_len;
+    return 0;
+}
+
+int cli_json_object_is_empty(const char *json, size_t len)
+{
+    const char *end = json + len;
+    const char *p = skip_ws(json, end);
+    if (p >= end || *p != '{')
+        return 0;
+    p = skip_ws(p + 1, end);
+    return p < end && *p == '}';
+}
+
+/* ---- selections ---------------------------------------------------------------------- */
+
+int cli_sel_option(cli_sel *s, int c, const char *arg)
+{
+    switch (c) {
+    case CLI_OPT_ID:
+        cli_strlist_push(&s->ids, arg);
+        return 1;
+    case CLI_OPT_NAME:
+        cli_strlist_push(&s->names, arg);
+        return 1;
+    case CLI_OPT_TYPE:
+        cli_strlist_push(&s->types, arg);
+        return 1;
+    case CLI_OPT_GROUP:
+        cli_strlist_push(&s->groups, arg);
+        return 1;
+    case CLI_OPT_LABEL:
+        cli_strlist_push(&s->labels, arg);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int cli_sel_is_empty(const cli_sel *s)
+{
+    return s->ids.n + s->names.n + s->types.n + s->groups.n + s->labels.n == 0;
+}
+
+void cli_sel_to_smar(const cli_sel *s, smar_selection *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ids = s->ids.items;
+    out->nids = s->ids.n;
+    out->names = s->names.items;
+    out->nnames = s->names.n;
+    out->types = s->types.items;
+    out->ntypes = s->types.n;
+    out->groups = s->groups.items;
+    out->ngroups = s->groups.n;
+    out->labels = s->labels.items;
+    out->nlabels = s->labels.n;
+}
+
+void cli_sel_free(cli_sel *s)
+{
+    cli_strlist_free(&s->ids);
+    cli_strlist_free(&s->names);
+    cli_strlist_free(&s->types);
+    cli_strlist_free(&s->groups);
+    cli_strlist_free(&s->labels);
+}
+
+/* ---- group names -------------------------------------------------------------------- */
+
+void cli_groups_load(cli_groups *g, const char *document, size_t len)
+{
+    memset(g, 0, sizeof *g);
+    cJSON *doc = cJSON_ParseWithLength(document, len);
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(doc, "secret_groups");
+    size_t count = (size_t)cJSON_GetArraySize(groups);
+    if (cJSON_IsArray(groups) && count > 0) {
+        g->ids = cli_xmalloc(count * sizeof *g->ids);
+        g->names = cli_xmalloc(count * sizeof *g->names);
+        const cJSON *item;
+        cJSON_ArrayForEach(item, groups)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+            if (!cJSON_IsString(id) || !cJSON_IsString(name))
+                continue;
+            g->ids[g->n] = cli_xstrdup(id->valuestring);
+            g->names[g->n] = cli_xstrdup(name->valuestring);
+            g->n++;
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+const char *cli_groups_name(const cli_groups *g, const char *id)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->ids[i], id) == 0)
+            return g->names[i];
+    return NULL;
+}
+
+void cli_groups_free(cli_groups *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->ids[i]);
+        free(g->names[i]);
+    }
+    free(g->ids);
+    free(g->names);
+    memset(g, 0, sizeof *g);
+}

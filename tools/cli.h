@@ -1,0 +1,280 @@
+/*
+ * cli.h - what the smar subcommands share: exit codes, messages, option helpers, atomic
+ * output files, key loading, progress, JSON text helpers. Only the public libsmar API is
+ * used here and in every cmd_*.c: the tools know instance exports, never the archive format.
+ */
+#ifndef SMAR_CLI_H
+#define SMAR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "smar.h"
+
+/* ---- exit codes (documented in smar(1) and README.md) -------------------------------- */
+
+#define CLI_EXIT_OK      0
+#define CLI_EXIT_FAILURE 1 /* missing file, I/O, wrong key, bad export, secret not found */
+#define CLI_EXIT_USAGE   2 /* bad command line */
+#define CLI_EXIT_DAMAGED 3 /* archive damaged or not authentic */
+
+/* ---- the subcommands ----------------------------------------------------------------- */
+
+int cmd_keygen(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+/* The command named in messages ("create", "key rotate"). */
+void cli_set_command(const char *name);
+/* "smar: <cmd>: <message>" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A library message about subject (a file name): the subject is added unless the library
+ * message already names it. */
+void cli_error_lib(const char *subject, const char *libmsg);
+/* Print usage text to stderr after an error message and return CLI_EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print usage text to stdout and return CLI_EXIT_OK (for --help). */
+int cli_help(const char *usage);
+
+/* Exit code for a status from opening, unlocking, verifying or reading an archive:
+ * FORMAT, LIMIT, CORRUPT and AUTH mean damaged or not authentic. */
+int cli_exit_archive(int status);
+/* Exit code for any other failed call. */
+int cli_exit_other(int status);
+/* The worse of two exit codes (3 beats 1 beats 0; 2 never mixes). */
+int cli_exit_worst(int a, int b);
+
+/* ---- options ------------------------------------------------------------------------- */
+
+/* A repeatable option's values (borrowed from argv). */
+typedef struct cli_strlist {
+    const char **items;
+    size_t n;
+    size_t cap;
+} cli_strlist;
+
+void cli_strlist_push(cli_strlist *l, const char *s);
+void cli_strlist_free(cli_strlist *l);
+int cli_strlist_contains(const cli_strlist *l, const char *s);
+
+/* Reset getopt for a subcommand's argv (argv[0] is the subcommand). Option strings start
+ * with ':' so a missing argument is told apart from an unknown option. */
+void cli_getopt_reset(void);
+/* Report getopt's '?' or ':' for argv as a usage error; returns CLI_EXIT_USAGE. */
+int cli_option_error(const char *usage, int c, char **argv);
+/* Parse an unsigned decimal within [min, max]. 0 on success, -1 otherwise. */
+int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
+/* Parse an RFC 3339 time or a date. 0 on success, -1 otherwise. */
+int cli_parse_time(const char *text, smar_time_ns *out);
+/* Format a time for output ("-" for SMAR_TIME_NONE). buf holds SMAR_TIME_BUFSIZE bytes. */
+const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t);
+
+/* Allocation that exits on failure: the tools have nothing sensible to do without memory. */
+void *cli_xmalloc(size_t n);
+void *cli_xrealloc(void *p, size_t n);
+char *cli_xstrdup(const char *s);
+/* Wipe and free memory that held secret material. */
+void cli_wipe_free(void *p, size_t n);
+
+/* Copy text for display on a terminal: control characters become '?'. Returns buf. */
+const char *cli_printable(const char *s, char *buf, size_t cap);
+
+/* ---- output files written atomically ------------------------------------------------- */
+
+/*
+ * An output file is written under a temporary name in its final folder
+ * (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force an existing
+ * destination is never replaced (checked before the work and again by the rename). The
+ * temporary file is removed on failure and on SIGINT/SIGTERM/SIGHUP. "-" means stdout.
+ */
+typedef struct cli_out {
+    int fd;
+    int dirfd;
+    int own_dirfd;
+    int is_stdout;
+    int force;
+    int slot; /* entry in the signal handler's list, or -1 */
+    char *name;
+    char *tmp;
+    char *display;
+} cli_out;
+
+void cli_install_signal_handlers(void);
+/* Open path ("-": stdout) for writing. Returns 0, or an exit code after a message. */
+int cli_out_open(cli_out *o, const char *path, int force);
+/* Open name inside dirfd (not followed if a symlink); display is used in messages. */
+int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display, int force);
+/* Write all bytes. Returns 0, or an exit code after a message. */
+int cli_out_write(cli_out *o, const void *buf, size_t len);
+/* fsync, rename into place, fsync the folder. Returns 0, or an exit code after a message
+ * (the temporary file is then removed). */
+int cli_out_commit(cli_out *o);
+/* Drop the temporary file (no-op after commit). */
+void cli_out_abort(cli_out *o);
+/* Whether path ("-" never) exists already; used to fail before long work. */
+int cli_path_exists(const char *path);
+
+/* Write all bytes to fd. 0 or -1 (errno set). */
+int cli_write_all(int fd, const void *buf, size_t len);
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+/* A passphrase for subject: env SMAR_PASSPHRASE, else asked on /dev/tty without echo.
+ * Returns 0, or -1 after a message. Wipe buf after use. */
+int cli_get_passphrase(const char *subject, char *buf, size_t cap);
+#define CLI_PASSPHRASE_MAX 1024
+
+/* Load the keyrings named by --key options, or env SMAR_KEY_FILE when there are none.
+ * Returns 0, or an exit code after a message. */
+int cli_load_keyrings(const cli_strlist *paths, smar_keyring ***out, size_t *n);
+void cli_free_keyrings(smar_keyring **keys, size_t n);
+/* Load one keyring, asking for its passphrase when it has one. *passphrase_out (may be
+ * NULL) receives a copy of the passphrase used (or NULL) for saving it back. */
+int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out);
+/* Load a secret signing key the same way. */
+int cli_load_signkey(const char *path, smar_signkey *sk);
+
+/* ---- archives ------------------------------------------------------------------------- */
+
+/* Open an archive; on failure print a message and return an exit code (*out NULL). */
+int cli_open_archive(const char *path, smar_reader **out);
+/* Unlock an opened archive with the keyrings; message and exit code on failure. */
+int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, size_t n);
+
+/* Every archive opened and unlocked, as one series (cat, extract). */
+typedef struct cli_series {
+    smar_keyring **keys;
+    size_t nkeys;
+    smar_reader **readers;
+    const char **paths;
+    smar_time_ns *snapshots;
+    size_t n;
+    smar_series *series;
+} cli_series;
+
+/* Returns 0, or an exit code after a message. */
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, int n, char **paths);
+void cli_series_close(cli_series *cs);
+/* Index of the reader describing time t: the newest snapshot <= t, else the oldest. */
+size_t cli_series_reader_at(const cli_series *cs, smar_time_ns t);
+/* Why secret id is not available at->at (status not FOUND), on stderr, with the snapshot
+ * window that would have held its payload. */
+void cli_report_unavailable(const char *id, const smar_at *at);
+
+/* ---- progress on stderr ------------------------------------------------------------- */
+
+typedef struct cli_progress {
+    int enabled;
+    uint64_t last_ms;
+    int shown;
+} cli_progress;
+
+/* Enabled only when stderr is a terminal and not quiet. */
+void cli_progress_init(cli_progress *p, int quiet);
+/* Show a line (printf-style) at most every 200 ms. */
+void cli_progress_show(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Erase the line. */
+void cli_progress_done(cli_progress *p);
+/* "12.3 MiB" style sizes. */
+const char *cli_bytes(char buf[32], uint64_t n);
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+/* Print a cJSON tree to stdout, indented, with a final newline; frees it. Returns 0 or an
+ * exit code when out of memory / stdout fails. */
+int cli_json_print(cJSON *root);
+/* Add a time as an RFC 3339 string, or null for SMAR_TIME_NONE. */
+void cli_json_add_time(cJSON *obj, const char *name, smar_time_ns t);
+/* Add an unsigned count as a number (exact up to 2^53). */
+void cli_json_add_u64(cJSON *obj, const char *name, uint64_t v);
+
+/*
+ * Helpers over JSON text that keep every value's bytes exactly as they are (cJSON would
+ * reprint numbers). The text comes from libsmar and is well-formed; the helpers still
+ * check bounds and return -1 on anything unexpected.
+ */
+typedef int (*cli_json_member_fn)(const char *key, const char *value, size_t value_len,
+                                  void *payload);
+/* Call fn for each member of the object text (key decoded, value as raw text); stops and
+ * returns fn's non-zero value. */
+int cli_json_members(const char *json, size_t len, cli_json_member_fn fn, void *payload);
+typedef int (*cli_json_element_fn)(const char *value, size_t value_len, void *payload);
+/* Call fn for each element of the array text. */
+int cli_json_elements(const char *json, size_t len, cli_json_element_fn fn, void *payload);
+/* Decode a JSON string literal (with its quotes) to bytes; *out is NUL-terminated and may
+ * hold NUL bytes (*out_len counts them). Lone surrogates become U+FFFD. */
+int cli_json_decode_string(const char *text, size_t len, char **out, size_t *out_len);
+/* The value text of member key of an object text, or -1 when absent. */
+int cli_json_member(const char *json, size_t len, const char *key, const char **value,
+                    size_t *value_len);
+/* Whether the object text has no members. */
+int cli_json_object_is_empty(const char *json, size_t len);
+
+/* ---- selections (--id, --name, --type, --group, --label) -------------------------- */
+
+enum { CLI_OPT_ID = 1000, CLI_OPT_NAME, CLI_OPT_TYPE, CLI_OPT_GROUP, CLI_OPT_LABEL };
+#define CLI_SELECTION_LONGOPTS                                                                     \
+    {"id", required_argument, NULL, CLI_OPT_ID}, {"name", required_argument, NULL, CLI_OPT_NAME},  \
+        {"type", required_argument, NULL, CLI_OPT_TYPE},                                           \
+        {"group", required_argument, NULL, CLI_OPT_GROUP},                                         \
+    {                                                                                              \
+        "label", required_argument, NULL, CLI_OPT_LABEL                                            \
+    }
+
+typedef struct cli_sel {
+    cli_strlist ids, names, types, groups, labels;
+} cli_sel;
+
+/* Take a selection option; returns 1 when c was one. */
+int cli_sel_option(cli_sel *s, int c, const char *arg);
+int cli_sel_is_empty(const cli_sel *s);
+/* The library's view of it (borrows the lists). */
+void cli_sel_to_smar(const cli_sel *s, smar_selection *out);
+void cli_sel_free(cli_sel *s);
+
+/* ---- group names ---------------------------------------------------------------------- */
+
+/* Group id -> name, from a document's "secret_groups". */
+typedef struct cli_groups {
+    char **ids;
+    char **names;
+    size_t n;
+} cli_groups;
+
+void cli_groups_load(cli_groups *g, const char *document, size_t len);
+/* The name of a group id, or NULL. */
+const char *cli_groups_name(const cli_groups *g, const char *id);
+void cli_groups_free(cli_groups *g);
+
+/* ---- extract --------------------------------------------------------------------------- */
+
+/* tools/paths.c: one safe path component (no '/', no leading dot, no control or
+ * non-portable bytes, at most CLI_COMPONENT_MAX bytes) into out. keep is appended whole
+ * ("--<id>") and never cut. */
+#define CLI_COMPONENT_MAX 100
+void cli_path_component(char out[CLI_COMPONENT_MAX + 1], const char *name, const char *keep);
+
+/* tools/extract_dir.c: writing one rendered secret as a folder tree or tar entries. */
+typedef struct cli_tree cli_tree;
+int cli_tree_open_dir(cli_tree **out, const char *path, int force);
+int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime);
+/* Add a secret rendered as an instance-export object (smar_series_render) under
+ * group/type/name--id/. Returns 0, or an exit code after a message. */
+int cli_tree_add_secret(cli_tree *t, const char *group, const char *type, const char *name,
+                        const char *id, const char *rendered, size_t len);
+/* Finish (tar trailer, atomic rename). Returns 0 or an exit code. */
+int cli_tree_close(cli_tree *t);
+/* Drop what can be dropped after a failure (temporary files). */
+void cli_tree_abort(cli_tree *t);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * cmd_create.c - smar create: an instance export in, one encrypted archive out.
+ *
+ * The archive goes to a temporary file beside its final name and is renamed only after
+ * the writer's trailer is down and synced: on any error nothing is left behind.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char create_usage[] =
+    "usage: smar create [--key FILE]... [--sign KEY] [--snapshot-time T] [--chunk-size N]\n"
+    "                   [--threads N] [--force] [-q] -o ARCHIVE INPUT\n"
+    "\n"
+    "    INPUT                  an instance export: JSON, JSONL, a directory, a tar\n"
+    "                           (plain, gzip, zstd, xz, bzip2) or zip of one, or -\n"
+    "    -o, --output ARCHIVE   the archive to write (- for standard output)\n"
+    "    -k, --key FILE         root keyring wrapping the data key; repeat for one key\n"
+    "                           slot per keyring (default: $SMAR_KEY_FILE)\n"
+    "    --sign KEY             sign the archive with this producer signing key\n"
+    "    --snapshot-time T      snapshot time (RFC 3339 or date); default: the export's\n"
+    "                           exported_at\n"
+    "    --chunk-size N         plaintext bytes per chunk (4k..16m, default 1m)\n"
+    "    --threads N            compression/encryption threads (default 1)\n"
+    "    -f, --force            replace ARCHIVE if it exists\n"
+    "    -q, --quiet            no progress and no summary\n";
+
+struct create_opts {
+    cli_strlist keys;
+    const char *sign;
+    const char *output;
+    const char *input;
+    smar_time_ns snapshot;
+    uint32_t chunk_size;
+    uint32_t threads;
+    int force;
+    int quiet;
+};
+
+/* Everything create holds, released in one place. */
+struct create_state {
+    const struct create_opts *o;
+    smar_keyring **keys;
+    size_t nkeys;
+    smar_signkey *signer;
+    smar_export *ex;
+    smar_writer *w;
+    cli_out out;
+    int snapshot_set;
+    cli_progress progress;
+};
+
+/* "64k", "1m" or plain bytes. */
+static int parse_size(const char *text, uint32_t *out)
+{
+    char buf[32];
+    size_t len = strlen(text);
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, text, len + 1);
+    uint32_t mult = 1;
+    char last = buf[len - 1];
+    if (last == 'k' || last == 'K')
+        mult = 1024;
+    else if (last == 'm' || last == 'M')
+        mult = 1024 * 1024;
+    if (mult != 1)
+        buf[len - 1] = '\0';
+    uint32_t v;
+    if (cli_parse_u32(buf, 1, UINT32_MAX / mult, &v) != 0)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int parse_create_args(int argc, char **argv, struct create_opts *o)
+{
+    enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS };
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"sign", required_argument, NULL, OPT_SIGN},
+        {"snapshot-time", required_argument, NULL, OPT_SNAPSHOT},
+        {"chunk-size", required_argument, NULL, OPT_CHUNK},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":k:o:fqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            cli_strlist_push(&o->keys, optarg);
+            break;
+        case OPT_SIGN:
+            o->sign = optarg;
+            break;
+        case OPT_SNAPSHOT:
+            if (cli_parse_time(optarg, &o->snapshot) != 0)
+                return cli_usage_error(create_usage,
+                                       "--snapshot-time '%s' is not an RFC 3339 "
+                                       "time or a date",
+                                       optarg);
+            break;
+        case OPT_CHUNK:
+            if (parse_size(optarg, &o->chunk_size) != 0 || o->chunk_size < SMAR_CHUNK_SIZE_MIN ||
+                o->chunk_size > SMAR_CHUNK_SIZE_MAX)
+                return cli_usage_error(create_usage,
+                                       "--chunk-size '%s' is not a size from 4k "
+                                       "to 16m",
+                                       optarg);
+            break;
+        case OPT_THREADS:
+            if (cli_parse_u32(optarg, 1, 256, &o->threads) != 0)
+                return cli_usage_error(create_usage,
+                                       "--threads '%s' is not a number from 1 "
+                                       "to 256",
+                                       optarg);
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'f':
+            o->force = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            return -1;
+        default:
+            return cli_option_error(create_usage, c, argv);
+        }
+    }
+    if (o->output == NULL)
+        return cli_usage_error(create_usage, "-o ARCHIVE is required");
+    if (optind + 1 != argc)
+        return cli_usage_error(create_usage, "exactly one INPUT is required");
+    o->input = argv[optind];
+    return 0;
+}
+
+/* The "id" of a secret's JSON text, for messages ("" when it has none). */
+static char *secret_id_of(const char *json, size_t len)
+{
+    const char *v;
+    size_t vlen;
+    char *id = NULL;
+    size_t idlen;
+    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || vlen < 2 || v[0] != '"' ||
+        cli_json_decode_string(v, vlen, &id, &idlen) != 0)
+        return cli_xstrdup("");
+    return id;
+}
+
+/* A message naming the input, where in it, and which secret. */
+static void report_secret_error(struct create_state *st, const char *json, size_t len,
+                                const char *libmsg)
+{
+    const char *input = st->o->input;
+    const char *loc = smar_export_location(st->ex);
+    char *id = secret_id_of(json, len);
+    char where[1024];
+    if (loc == NULL || *loc == '\0')
+        snprintf(where, sizeof where, "%s", input);
+    else if (strstr(loc, input) == loc)
+        snprintf(where, sizeof where, "%s", loc);
+    else
+        snprintf(where, sizeof where, "%s: %s", input, loc);
+    char idbuf[160];
+    cli_printable(id, idbuf, sizeof idbuf);
+    if (*id == '\0' || strstr(libmsg, id) != NULL)
+        cli_error("%s: %s", where, libmsg);
+    else
+        cli_error("%s: secret %s: %s", where, idbuf, libmsg);
+    free(id);
+}
+
+/* Set the snapshot time from exported_at as soon as the export reader has seen it. */
+static int take_exported_at(struct create_state *st)
+{
+    smar_time_ns t;
+    if (st->snapshot_set)
+        return 0;
+    int rc = smar_export_exported_at(st->ex, &t);
+    if (rc == SMAR_E_NOTFOUND)
+        return 0;
+    if (rc != SMAR_OK) {
+        cli_error("%s: exported_at is not an RFC 3339 time (%s)", st->o->input,
+                  smar_export_error(st->ex));
+        return CLI_EXIT_FAILURE;
+    }
+    if (smar_writer_set_snapshot_time(st->w, t) != SMAR_OK) {
+        cli_error("%s: exported_at comes too late in the export to be the snapshot time: "
+                  "give --snapshot-time",
+                  st->o->input);
+        return CLI_EXIT_FAILURE;
+    }
+    st->snapshot_set = 1;
+    return 0;
+}
+
+static int writer_error(struct create_state *st, int rc)
+{
+    const char *msg = smar_writer_error(st->w);
+    if (rc == SMAR_E_IO)
+        cli_error("cannot write '%s': %s", st->out.display, msg);
+    else
+        cli_error_lib(st->o->input, msg);
+    return CLI_EXIT_FAILURE;
+}
+
+static int open_writer(struct create_state *st)
+{
+    const struct create_opts *o = st->o;
+    if (smar_writer_new(&st->w) != SMAR_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < st->nkeys; i++) {
+        int rc = smar_writer_add_key(st->w, st->keys[i]);
+        if (rc != SMAR_OK)
+            return writer_error(st, rc);
+    }
+    if (st->signer != NULL) {
+        int rc = smar_writer_set_signer(st->w, st->signer);
+        if (rc != SMAR_OK)
+            return writer_error(st, rc);
+    }
+    smar_writer_options wo = SMAR_WRITER_OPTIONS_INIT;
+    wo.chunk_size = o->chunk_size;
+    wo.threads = o->threads;
+    wo.snapshot_time = o->snapshot;
+    st->snapshot_set = o->snapshot != SMAR_TIME_NONE;
+    int rc = smar_writer_open_fd(st->w, st->out.fd, &wo);
+    return rc == SMAR_OK ? 0 : writer_error(st, rc);
+}
+
+static int add_all_secrets(struct create_state *st)
+{
+    const char *json;
+    size_t len;
+    int rc, ret;
+    while ((rc = smar_export_next_secret(st->ex, &json, &len)) == SMAR_OK) {
+        if ((ret = take_exported_at(st)) != 0)
+            return ret;
+        rc = smar_writer_add_secret(st->w, json, len);
+        if (rc == SMAR_E_IO)
+            return writer_error(st, rc);
+        if (rc != SMAR_OK) {
+            report_secret_error(st, json, len, smar_writer_error(st->w));
+            return CLI_EXIT_FAILURE;
+        }
+        uint64_t secrets, bytes;
+        char bbuf[32];
+        smar_writer_progress(st->w, &secrets, &bytes);
+        cli_progress_show(&st->progress, "create: %llu secrets, %s written",
+                          (unsigned long long)secrets, cli_bytes(bbuf, bytes));
+    }
+    if (rc != SMAR_DONE) {
+        cli_error_lib(st->o->input, smar_export_error(st->ex));
+        return CLI_EXIT_FAILURE;
+    }
+    if ((ret = take_exported_at(st)) != 0)
+        return ret;
+    if (!st->snapshot_set) {
+        cli_error("%s: the export has no exported_at: give --snapshot-time", st->o->input);
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int finish_archive(struct create_state *st)
+{
+    const char *doc;
+    size_t doclen;
+    int rc = smar_export_document(st->ex, &doc, &doclen);
+    if (rc != SMAR_OK) {
+        cli_error_lib(st->o->input, smar_export_error(st->ex));
+        return CLI_EXIT_FAILURE;
+    }
+    if ((rc = smar_writer_set_document(st->w, doc, doclen)) != SMAR_OK)
+        return writer_error(st, rc);
+    if ((rc = smar_writer_finish(st->w)) != SMAR_OK)
+        return writer_error(st, rc);
+    cli_progress_done(&st->progress);
+    return cli_out_commit(&st->out);
+}
+
+static void print_summary(struct create_state *st)
+{
+    uint64_t secrets, bytes;
+    char bbuf[32];
+    smar_writer_progress(st->w, &secrets, &bytes);
+    fprintf(stderr, "created %s: %llu secrets, %s\n",
+            st->out.is_stdout ? "archive on standard output" : st->o->output,
+            (unsigned long long)secrets, cli_bytes(bbuf, bytes));
+}
+
+static int open_inputs(struct create_state *st)
+{
+    const struct create_opts *o = st->o;
+    int ret = cli_load_keyrings(&o->keys, &st->keys, &st->nkeys);
+    if (ret != 0)
+        return ret;
+    if (o->sign != NULL) {
+        if (smar_signkey_new(&st->signer) != SMAR_OK)
+            return CLI_EXIT_FAILURE;
+        if ((ret = cli_load_signkey(o->sign, st->signer)) != 0)
+            return ret;
+    }
+    if (strcmp(o->input, "-") == 0 && isatty(STDIN_FILENO)) {
+        cli_error("refusing to read an export from a terminal");
+        return CLI_EXIT_USAGE;
+    }
+    if (smar_export_new(&st->ex) != SMAR_OK)
+        return CLI_EXIT_FAILURE;
+    if (smar_export_open(st->ex, o->input) != SMAR_OK) {
+        cli_error_lib(o->input, smar_export_error(st->ex));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int run_create(struct create_state *st)
+{
+    const struct create_opts *o = st->o;
+    if (strcmp(o->output, "-") == 0 && isatty(STDOUT_FILENO)) {
+        cli_error("refusing to write an archive to a terminal");
+        return CLI_EXIT_USAGE;
+    }
+    /* Refuse an existing destination before reading anything. */
+    if (!o->force && cli_path_exists(o->output)) {
+        cli_error("'%s' exists (use --force to replace it)", o->output);
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = open_inputs(st);
+    if (ret == 0)
+        ret = cli_out_open(&st->out, o->output, o->force);
+    if (ret != 0)
+        return ret;
+    cli_progress_init(&st->progress, o->quiet);
+    if ((ret = open_writer(st)) == 0 && (ret = add_all_secrets(st)) == 0)
+        ret = finish_archive(st);
+    cli_progress_done(&st->progress);
+    if (ret != 0)
+        return ret;
+    if (!o->quiet)
+        print_summary(st);
+    return 0;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    struct create_opts o;
+    memset(&o, 0, sizeof o);
+    o.snapshot = SMAR_TIME_NONE;
+    int ret = parse_create_args(argc, argv, &o);
+    if (ret != 0) {
+        cli_strlist_free(&o.keys);
+        return ret < 0 ? cli_help(create_usage) : ret;
+    }
+    struct create_state st;
+    memset(&st, 0, sizeof st);
+    st.o = &o;
+    st.out.fd = -1;
+    st.out.slot = -1;
+    ret = run_create(&st);
+    cli_out_abort(&st.out); /* removes the temporary file unless committed */
+    smar_writer_free(st.w);
+    smar_export_free(st.ex);
+    smar_signkey_free(st.signer);
+    cli_free_keyrings(st.keys, st.nkeys);
+    cli_strlist_free(&o.keys);
+    return ret;
+}

@@ -1,0 +1,419 @@
+/*
+ * cmd_extract.c - smar extract: selected secrets as they were at a time T, from one
+ * archive or a series, written as an instance export (which `smar create` takes back), a
+ * folder tree or a tar stream.
+ *
+ * Two passes: the first resolves every selected secret at T and reports those that cannot
+ * be restored, so that a refused run writes nothing; the second renders and writes.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char extract_usage[] =
+    "usage: smar extract [--key FILE]... [selection] [--at T] [--all-versions]\n"
+    "                    [--skip-missing] [--format export|dir|tar] -o OUT [--force] [-q]\n"
+    "                    ARCHIVE...\n"
+    "\n"
+    "    -k, --key FILE         root keyring (default: $SMAR_KEY_FILE)\n"
+    "    --at T                 as the secrets were at T (RFC 3339 or date), across all\n"
+    "                           ARCHIVEs; default: the latest snapshot\n"
+    "    --all-versions         every version known at T, not only the one current at T\n"
+    "    --skip-missing         leave out secrets that cannot be restored, exit 0\n"
+    "    --format F             export (default): an instance export document;\n"
+    "                           dir: one folder per secret; tar: that tree as a tar stream\n"
+    "    -o, --output OUT       file (export, tar; - for standard output) or folder (dir)\n"
+    "    -f, --force            replace existing files\n"
+    "    -q, --quiet            no progress and no summary\n"
+    "selection (each repeatable: any of; different options combine: all of):\n"
+    "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
+
+enum extract_format { FORMAT_EXPORT, FORMAT_DIR, FORMAT_TAR };
+
+struct extract_opts {
+    cli_strlist keys;
+    cli_sel sel;
+    smar_time_ns at;
+    int all_versions;
+    int skip_missing;
+    enum extract_format format;
+    const char *output;
+    int force;
+    int quiet;
+};
+
+/* A selected secret and what resolving it at T said. */
+struct pick {
+    char *id;
+    char *name;
+    smar_at_status status;
+};
+
+struct picks {
+    struct pick *items;
+    size_t n;
+};
+
+static int collect_pick(const char *id, void *payload)
+{
+    struct picks *p = payload;
+    p->items = cli_xrealloc(p->items, (p->n + 1) * sizeof *p->items);
+    p->items[p->n].id = cli_xstrdup(id);
+    p->items[p->n].name = NULL;
+    p->items[p->n].status = SMAR_AT_NOT_CREATED;
+    p->n++;
+    return 0;
+}
+
+static void free_picks(struct picks *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].id);
+        free(p->items[i].name);
+    }
+    free(p->items);
+}
+
+static int series_failed(cli_series *cs, int rc)
+{
+    cli_error("%s", smar_series_error(cs->series));
+    return cli_exit_archive(rc);
+}
+
+/* ---- pass 1: what can be restored ---------------------------------------------------- */
+
+static int exists_at(smar_at_status s)
+{
+    return s == SMAR_AT_FOUND || s == SMAR_AT_NO_PAYLOAD;
+}
+
+/*
+ * Which non-restorable secrets are errors: a version without payload always is; a secret
+ * that did not exist at T only when it was asked for by --id, or by --name with no other
+ * secret of that name existing at T. A broad selection (all, --type, --group, --label)
+ * naturally leaves out what did not exist at T.
+ */
+static int is_missing(const struct extract_opts *o, const struct picks *p, const struct pick *k)
+{
+    if (k->status == SMAR_AT_FOUND)
+        return 0;
+    if (k->status == SMAR_AT_NO_PAYLOAD || cli_strlist_contains(&o->sel.ids, k->id))
+        return 1;
+    if (k->name == NULL || !cli_strlist_contains(&o->sel.names, k->name))
+        return 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].name && strcmp(p->items[i].name, k->name) == 0 &&
+            exists_at(p->items[i].status))
+            return 0;
+    return 1;
+}
+
+/* Requested ids and names that matched nothing at all. */
+static size_t report_unmatched(const struct extract_opts *o, const struct picks *p)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < o->sel.ids.n; i++) {
+        int found = 0;
+        for (size_t k = 0; k < p->n && !found; k++)
+            found = strcmp(p->items[k].id, o->sel.ids.items[i]) == 0;
+        if (!found) {
+            cli_error("no secret with id '%s' matches the selection", o->sel.ids.items[i]);
+            missing++;
+        }
+    }
+    for (size_t i = 0; i < o->sel.names.n; i++) {
+        int found = 0;
+        for (size_t k = 0; k < p->n && !found; k++)
+            found = p->items[k].name && strcmp(p->items[k].name, o->sel.names.items[i]) == 0;
+        if (!found) {
+            cli_error("no secret named '%s' matches the selection", o->sel.names.items[i]);
+            missing++;
+        }
+    }
+    return missing;
+}
+
+static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
+                       struct picks *p, size_t *restorable)
+{
+    smar_selection sel;
+    cli_sel_to_smar(&o->sel, &sel);
+    int rc = smar_series_select(cs->series, &sel, collect_pick, p);
+    if (rc != SMAR_OK)
+        return series_failed(cs, rc);
+    for (size_t i = 0; i < p->n; i++) {
+        smar_at at;
+        rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
+        if (rc != SMAR_OK)
+            return series_failed(cs, rc);
+        p->items[i].status = at.status;
+        if (at.secret != NULL)
+            p->items[i].name = cli_xstrdup(smar_secret_name(at.secret));
+        if (is_missing(o, p, &p->items[i]))
+            cli_report_unavailable(p->items[i].id, &at);
+    }
+    size_t missing = report_unmatched(o, p);
+    *restorable = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        missing += is_missing(o, p, &p->items[i]) ? 1 : 0;
+        *restorable += p->items[i].status == SMAR_AT_FOUND ? 1 : 0;
+    }
+    if (!cli_sel_is_empty(&o->sel) && p->n == 0 && missing == 0) {
+        cli_error("no secret matches the selection");
+        missing++;
+    }
+    if (missing > 0 && !o->skip_missing) {
+        cli_error("%zu selected secret%s cannot be restored at that time; nothing written "
+                  "(use --skip-missing to write the others)",
+                  missing, missing == 1 ? "" : "s");
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* ---- pass 2: writing ------------------------------------------------------------------ */
+
+struct sink {
+    enum extract_format format;
+    cli_out out;    /* export */
+    cli_tree *tree; /* dir, tar */
+    size_t written;
+    cli_groups groups; /* for folder names */
+};
+
+/* The export document's members, then "secrets": [ ... ] streamed one by one. */
+static int export_begin(struct sink *k, const char *doc, size_t len)
+{
+    size_t end = len;
+    while (end > 0 && doc[end - 1] != '}')
+        end--;
+    if (end == 0) {
+        cli_error("the stored export document is not a JSON object");
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = cli_out_write(&k->out, doc, end - 1);
+    if (ret == 0) {
+        const char *sep = cli_json_object_is_empty(doc, len) ? "\n" : ",\n";
+        ret = cli_out_write(&k->out, sep, strlen(sep));
+    }
+    return ret ? ret : cli_out_write(&k->out, "\"secrets\": [", 12);
+}
+
+static int sink_secret(struct sink *k, const smar_secret *s, const char *json, size_t len)
+{
+    if (k->format == FORMAT_EXPORT) {
+        const char *sep = k->written ? ",\n" : "\n";
+        int ret = cli_out_write(&k->out, sep, strlen(sep));
+        if (ret == 0)
+            ret = cli_out_write(&k->out, json, len);
+        k->written++;
+        return ret;
+    }
+    const char *gid = smar_secret_group_id(s);
+    const char *gname = cli_groups_name(&k->groups, gid);
+    k->written++;
+    return cli_tree_add_secret(k->tree, gname ? gname : (*gid ? gid : "no-group"),
+                               smar_secret_type(s), smar_secret_name(s), smar_secret_id(s), json,
+                               len);
+}
+
+static int sink_open(struct sink *k, const struct extract_opts *o, const char *doc, size_t len,
+                     smar_time_ns t)
+{
+    k->format = o->format;
+    cli_groups_load(&k->groups, doc, len);
+    if (o->format == FORMAT_DIR)
+        return cli_tree_open_dir(&k->tree, o->output, o->force);
+    if (o->format == FORMAT_TAR)
+        return cli_tree_open_tar(&k->tree, o->output, o->force, t);
+    int ret = cli_out_open(&k->out, o->output, o->force);
+    return ret ? ret : export_begin(k, doc, len);
+}
+
+static int sink_close(struct sink *k)
+{
+    if (k->format != FORMAT_EXPORT) {
+        cli_tree *t = k->tree;
+        k->tree = NULL;
+        return cli_tree_close(t);
+    }
+    int ret = cli_out_write(&k->out, "\n]}\n", 4);
+    return ret ? ret : cli_out_commit(&k->out);
+}
+
+static void sink_free(struct sink *k)
+{
+    cli_tree_abort(k->tree);
+    cli_out_abort(&k->out);
+    cli_groups_free(&k->groups);
+}
+
+static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
+                     const struct picks *p, size_t restorable)
+{
+    struct sink k;
+    memset(&k, 0, sizeof k);
+    k.out.fd = k.out.dirfd = k.out.slot = -1;
+    const char *doc;
+    size_t doclen;
+    size_t at_reader = cli_series_reader_at(cs, t);
+    int rc = smar_reader_document(cs->readers[at_reader], &doc, &doclen);
+    if (rc != SMAR_OK) {
+        cli_error_lib(cs->paths[at_reader], smar_reader_error(cs->readers[at_reader]));
+        return cli_exit_archive(rc);
+    }
+    cli_progress progress;
+    cli_progress_init(&progress, o->quiet);
+    int ret = sink_open(&k, o, doc, doclen, t);
+    for (size_t i = 0; i < p->n && ret == 0; i++) {
+        if (p->items[i].status != SMAR_AT_FOUND)
+            continue;
+        smar_at at;
+        char *json = NULL;
+        size_t len = 0;
+        rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
+        if (rc == SMAR_OK)
+            rc = smar_series_render(cs->series, &at, o->all_versions, &json, &len);
+        if (rc != SMAR_OK) {
+            ret = series_failed(cs, rc);
+            break;
+        }
+        ret = sink_secret(&k, at.secret, json, len);
+        smar_secret_buffer_free(json, len);
+        cli_progress_show(&progress, "extract: %zu of %zu secrets", k.written, restorable);
+    }
+    cli_progress_done(&progress);
+    if (ret == 0)
+        ret = sink_close(&k);
+    sink_free(&k);
+    if (ret == 0 && !o->quiet) {
+        char tb[SMAR_TIME_BUFSIZE];
+        fprintf(stderr, "extracted %zu secret%s as of %s to %s\n", k.written,
+                k.written == 1 ? "" : "s", cli_time(tb, t),
+                strcmp(o->output, "-") == 0 ? "standard output" : o->output);
+    }
+    return ret;
+}
+
+static int run_extract(int n, char **paths, const struct extract_opts *o)
+{
+    if (o->format != FORMAT_DIR && !o->force && cli_path_exists(o->output)) {
+        cli_error("'%s' exists (use --force to replace it)", o->output);
+        return CLI_EXIT_FAILURE;
+    }
+    if (o->format == FORMAT_TAR && strcmp(o->output, "-") == 0 && isatty(STDOUT_FILENO)) {
+        cli_error("refusing to write a tar stream to a terminal");
+        return CLI_EXIT_USAGE;
+    }
+    cli_series cs;
+    struct picks p = {NULL, 0};
+    size_t restorable = 0;
+    int ret = cli_series_open(&cs, &o->keys, n, paths);
+    if (ret == 0) {
+        smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
+        ret = resolve_all(&cs, o, t, &p, &restorable);
+        if (ret == 0)
+            ret = write_all(&cs, o, t, &p, restorable);
+    }
+    free_picks(&p);
+    cli_series_close(&cs);
+    return ret;
+}
+
+/* ---- options ----------------------------------------------------------------------- */
+
+static int parse_format(const char *text, enum extract_format *out)
+{
+    if (strcmp(text, "export") == 0)
+        *out = FORMAT_EXPORT;
+    else if (strcmp(text, "dir") == 0)
+        *out = FORMAT_DIR;
+    else if (strcmp(text, "tar") == 0)
+        *out = FORMAT_TAR;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
+{
+    enum { OPT_AT = 256, OPT_ALL, OPT_SKIP, OPT_FORMAT };
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"at", required_argument, NULL, OPT_AT},
+        {"all-versions", no_argument, NULL, OPT_ALL},
+        {"skip-missing", no_argument, NULL, OPT_SKIP},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_SELECTION_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":k:o:fqh", longopts, NULL)) != -1) {
+        if (cli_sel_option(&o->sel, c, optarg))
+            continue;
+        switch (c) {
+        case 'k':
+            cli_strlist_push(&o->keys, optarg);
+            break;
+        case OPT_AT:
+            if (cli_parse_time(optarg, &o->at) != 0)
+                return cli_usage_error(extract_usage, "--at '%s' is not an RFC 3339 time or a date",
+                                       optarg);
+            break;
+        case OPT_ALL:
+            o->all_versions = 1;
+            break;
+        case OPT_SKIP:
+            o->skip_missing = 1;
+            break;
+        case OPT_FORMAT:
+            if (parse_format(optarg, &o->format) != 0)
+                return cli_usage_error(extract_usage,
+                                       "--format '%s' is not one of export, dir, tar", optarg);
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'f':
+            o->force = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            return -1;
+        default:
+            return cli_option_error(extract_usage, c, argv);
+        }
+    }
+    if (o->output == NULL)
+        return cli_usage_error(extract_usage, "-o OUT is required");
+    if (o->format == FORMAT_DIR && strcmp(o->output, "-") == 0)
+        return cli_usage_error(extract_usage, "--format dir needs a folder, not -");
+    if (optind >= argc)
+        return cli_usage_error(extract_usage, "at least one ARCHIVE is required");
+    return 0;
+}
+
+int cmd_extract(int argc, char **argv)
+{
+    struct extract_opts o;
+    memset(&o, 0, sizeof o);
+    o.at = SMAR_TIME_NONE;
+    int ret = parse_extract_args(argc, argv, &o);
+    if (ret == 0)
+        ret = run_extract(argc - optind, argv + optind, &o);
+    else if (ret < 0)
+        ret = cli_help(extract_usage);
+    cli_strlist_free(&o.keys);
+    cli_sel_free(&o.sel);
+    return ret;
+}

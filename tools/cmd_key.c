@@ -1,0 +1,180 @@
+/*
+ * cmd_key.c - smar key rotate | show: manage existing key files.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char key_usage[] = "usage: smar key rotate FILE\n"
+                                "   or: smar key show [--json] FILE\n"
+                                "\n"
+                                "    rotate      add a version to a root keyring; new archives\n"
+                                "                are wrapped with it, old ones still open\n"
+                                "    show        id, provider, versions and their dates of a\n"
+                                "                keyring, or the fingerprint of a signing key;\n"
+                                "                never key material\n"
+                                "    --json      machine-readable output (see smar(1))\n";
+
+static int key_rotate(const char *path)
+{
+    smar_keyring *kr = NULL;
+    char *passphrase = NULL;
+    if (smar_keyring_new(&kr) != SMAR_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = cli_load_keyring(path, kr, &passphrase);
+    if (ret != 0)
+        goto done;
+    if (smar_keyring_rotate(kr) != SMAR_OK) {
+        cli_error_lib(path, smar_keyring_error(kr));
+        ret = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    /* The same passphrase protects the rotated file; the save replaces it atomically. */
+    if (smar_keyring_save(kr, path, passphrase, SMAR_SAVE_OVERWRITE) != SMAR_OK) {
+        cli_error_lib(path, smar_keyring_error(kr));
+        ret = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    printf("root key %s: version %u added; new archives are wrapped with it\n", smar_keyring_id(kr),
+           smar_keyring_current_version(kr));
+done:
+    if (passphrase != NULL)
+        cli_wipe_free(passphrase, strlen(passphrase));
+    smar_keyring_free(kr);
+    return ret;
+}
+
+/* A signing key file holds a secret key when the secret loader takes it (or asks for its
+ * passphrase); public key files are refused by it. */
+static int is_secret_signkey(const char *path)
+{
+    smar_signkey *sk = NULL;
+    if (smar_signkey_new(&sk) != SMAR_OK)
+        return 0;
+    int rc = smar_signkey_load(sk, path, NULL);
+    smar_signkey_free(sk);
+    return rc == SMAR_OK || rc == SMAR_E_PASSPHRASE;
+}
+
+static int show_signkey(const char *path, const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], int json)
+{
+    char fp[33];
+    smar_signkey_fingerprint(fp, pk);
+    int secret = is_secret_signkey(path);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", path);
+        cJSON_AddStringToObject(o, "kind", secret ? "signing_key" : "signing_public_key");
+        cJSON_AddStringToObject(o, "algorithm", "ed25519");
+        cJSON_AddStringToObject(o, "fingerprint", fp);
+        return cli_json_print(o);
+    }
+    printf("file:        %s\n", path);
+    printf("kind:        %s\n",
+           secret ? "signing key (Ed25519, secret and public)" : "signing public key (Ed25519)");
+    printf("fingerprint: %s\n", fp);
+    return 0;
+}
+
+static int show_keyring_json(const char *path, const smar_keyring *kr)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", path);
+    cJSON_AddStringToObject(o, "kind", "root_keyring");
+    cJSON_AddStringToObject(o, "id", smar_keyring_id(kr));
+    cJSON_AddStringToObject(o, "provider", smar_keyring_provider(kr));
+    cli_json_add_u64(o, "current_version", smar_keyring_current_version(kr));
+    cJSON *versions = cJSON_AddArrayToObject(o, "versions");
+    for (size_t i = 0; i < smar_keyring_version_count(kr); i++) {
+        uint32_t v = 0;
+        smar_time_ns created = SMAR_TIME_NONE;
+        smar_keyring_version_info(kr, i, &v, &created);
+        cJSON *e = cJSON_CreateObject();
+        cli_json_add_u64(e, "version", v);
+        cli_json_add_time(e, "created", created);
+        cJSON_AddItemToArray(versions, e);
+    }
+    return cli_json_print(o);
+}
+
+static int show_keyring_text(const char *path, const smar_keyring *kr)
+{
+    printf("file:      %s\n", path);
+    printf("kind:      root keyring\n");
+    printf("id:        %s\n", smar_keyring_id(kr));
+    printf("provider:  %s\n", smar_keyring_provider(kr));
+    printf("current:   version %u\n", smar_keyring_current_version(kr));
+    printf("versions:\n");
+    for (size_t i = 0; i < smar_keyring_version_count(kr); i++) {
+        uint32_t v = 0;
+        smar_time_ns created = SMAR_TIME_NONE;
+        char tbuf[SMAR_TIME_BUFSIZE];
+        smar_keyring_version_info(kr, i, &v, &created);
+        printf("  %-6u created %s\n", v, cli_time(tbuf, created));
+    }
+    return 0;
+}
+
+static int key_show(const char *path, int json)
+{
+    uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
+    char err[256] = "";
+    int rc = smar_signkey_load_public(pk, path, err, sizeof err);
+    if (rc == SMAR_OK)
+        return show_signkey(path, pk, json);
+    if (rc == SMAR_E_IO) {
+        cli_error_lib(path, err);
+        return CLI_EXIT_FAILURE;
+    }
+    smar_keyring *kr = NULL;
+    if (smar_keyring_new(&kr) != SMAR_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = cli_load_keyring(path, kr, NULL);
+    if (ret == 0)
+        ret = json ? show_keyring_json(path, kr) : show_keyring_text(path, kr);
+    smar_keyring_free(kr);
+    return ret;
+}
+
+int cmd_key(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    if (argc < 2)
+        return cli_usage_error(key_usage, "a subcommand is required: rotate or show");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cli_help(key_usage);
+    const char *sub = argv[1];
+    int is_rotate = strcmp(sub, "rotate") == 0;
+    if (!is_rotate && strcmp(sub, "show") != 0)
+        return cli_usage_error(key_usage, "unknown subcommand '%s'", sub);
+    cli_set_command(is_rotate ? "key rotate" : "key show");
+    int json = 0, c;
+    cli_getopt_reset();
+    while ((c = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            if (is_rotate)
+                return cli_usage_error(key_usage, "--json applies to key show");
+            json = 1;
+            break;
+        case 'h':
+            return cli_help(key_usage);
+        default:
+            return cli_option_error(key_usage, c, argv + 1);
+        }
+    }
+    if (optind + 1 != argc - 1)
+        return cli_usage_error(key_usage, "exactly one key FILE is required");
+    const char *path = argv[1 + optind];
+    return is_rotate ? key_rotate(path) : key_show(path, json);
+}

@@ -1,0 +1,259 @@
+/*
+ * cmd_ls.c - smar ls: list the secrets of archives from their manifests only (payload
+ * chunks are never decrypted). Several archives are listed one after the other, each under
+ * a header line; `smar extract --at` is the tool for a view across a series.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char ls_usage[] =
+    "usage: smar ls [--key FILE]... [--json] [selection] ARCHIVE...\n"
+    "\n"
+    "    -k, --key FILE   root keyring (default: $SMAR_KEY_FILE)\n"
+    "    --json           machine-readable output (see smar(1))\n"
+    "selection (each repeatable: any of; different options combine: all of):\n"
+    "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
+
+struct ls_opts {
+    cli_strlist keys;
+    cli_sel sel;
+    int json;
+};
+
+/* What is listed from one archive. */
+struct ls_archive {
+    const char *path;
+    cli_groups groups;
+    char **ids; /* selected ids, sorted; NULL when everything is listed */
+    size_t nids;
+    int json;
+    cJSON *rows;
+    uint64_t count;
+};
+
+static int compare_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int collect_id(const char *id, void *payload)
+{
+    struct ls_archive *la = payload;
+    la->ids = cli_xrealloc(la->ids, (la->nids + 1) * sizeof *la->ids);
+    la->ids[la->nids++] = cli_xstrdup(id);
+    return 0;
+}
+
+static int is_selected(const struct ls_archive *la, const char *id)
+{
+    if (la->ids == NULL)
+        return 1;
+    return bsearch(&id, la->ids, la->nids, sizeof *la->ids, compare_str) != NULL;
+}
+
+static const char *group_label(const struct ls_archive *la, const char *group_id)
+{
+    const char *name = cli_groups_name(&la->groups, group_id);
+    return name ? name : group_id;
+}
+
+static void add_row_json(struct ls_archive *la, const smar_secret *s)
+{
+    const char *gid = smar_secret_group_id(s);
+    const char *gname = cli_groups_name(&la->groups, gid);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "id", smar_secret_id(s));
+    cJSON_AddStringToObject(e, "type", smar_secret_type(s));
+    cJSON_AddStringToObject(e, "name", smar_secret_name(s));
+    cJSON_AddStringToObject(e, "group_id", gid);
+    if (gname != NULL)
+        cJSON_AddStringToObject(e, "group_name", gname);
+    else
+        cJSON_AddNullToObject(e, "group_name");
+    cli_json_add_u64(e, "versions", smar_secret_version_count(s));
+    cli_json_add_time(e, "created", smar_secret_created(s));
+    cli_json_add_time(e, "updated", smar_secret_updated(s));
+    cJSON *labels = cJSON_AddArrayToObject(e, "labels");
+    for (size_t i = 0; i < smar_secret_label_count(s); i++)
+        cJSON_AddItemToArray(labels, cJSON_CreateString(smar_secret_label(s, i)));
+    cJSON_AddItemToArray(la->rows, e);
+}
+
+static void print_row(const struct ls_archive *la, const smar_secret *s)
+{
+    char id[80], type[64], group[128], name[512], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE];
+    printf("%-36s  %-19s  %-20s  %4zu  %-24s  %-24s  %s\n",
+           cli_printable(smar_secret_id(s), id, sizeof id),
+           cli_printable(smar_secret_type(s), type, sizeof type),
+           cli_printable(group_label(la, smar_secret_group_id(s)), group, sizeof group),
+           smar_secret_version_count(s), cli_time(t1, smar_secret_created(s)),
+           cli_time(t2, smar_secret_updated(s)),
+           cli_printable(smar_secret_name(s), name, sizeof name));
+}
+
+static int list_secret(smar_reader *r, const smar_secret *s, void *payload)
+{
+    (void)r;
+    struct ls_archive *la = payload;
+    if (!is_selected(la, smar_secret_id(s)))
+        return 0;
+    la->count++;
+    if (la->json)
+        add_row_json(la, s);
+    else
+        print_row(la, s);
+    return 0;
+}
+
+/* The selection is resolved by the library (smar_series_select) so that ls and extract
+ * agree on what matches; the listing itself is one pass over the manifests. */
+static int select_ids(const char *path, smar_reader *r, const cli_sel *sel, struct ls_archive *la)
+{
+    smar_series *series = NULL;
+    smar_selection ssel;
+    cli_sel_to_smar(sel, &ssel);
+    la->ids = cli_xmalloc(sizeof *la->ids); /* non-NULL: a selection is in force */
+    int rc = smar_series_new(&series);
+    if (rc == SMAR_OK)
+        rc = smar_series_add(series, r);
+    if (rc == SMAR_OK)
+        rc = smar_series_select(series, &ssel, collect_id, la);
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, series ? smar_series_error(series) : smar_strerror(rc));
+        smar_series_free(series);
+        return cli_exit_archive(rc);
+    }
+    smar_series_free(series);
+    qsort(la->ids, la->nids, sizeof *la->ids, compare_str);
+    return 0;
+}
+
+static void print_header(const char *path, smar_reader *r, int several)
+{
+    smar_archive_info in;
+    char t[SMAR_TIME_BUFSIZE];
+    if (several) {
+        if (smar_reader_info(r, &in) == SMAR_OK)
+            printf("==> %s (snapshot %s) <==\n", path, cli_time(t, in.snapshot));
+        else
+            printf("==> %s <==\n", path);
+    }
+    printf("%-36s  %-19s  %-20s  %4s  %-24s  %-24s  %s\n", "ID", "TYPE", "GROUP", "VERS", "CREATED",
+           "UPDATED", "NAME");
+}
+
+static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys, size_t nkeys,
+                  int several, cJSON *archives)
+{
+    smar_reader *r = NULL;
+    struct ls_archive la;
+    memset(&la, 0, sizeof la);
+    la.path = path;
+    la.json = o->json;
+    int ret = cli_open_archive(path, &r);
+    if (ret != 0)
+        return ret;
+    if ((ret = cli_unlock_archive(path, r, keys, nkeys)) != 0)
+        goto done;
+    const char *doc;
+    size_t doclen;
+    int rc = smar_reader_document(r, &doc, &doclen);
+    if (rc == SMAR_OK)
+        cli_groups_load(&la.groups, doc, doclen);
+    if (rc == SMAR_OK && !cli_sel_is_empty(&o->sel) &&
+        (ret = select_ids(path, r, &o->sel, &la)) != 0)
+        goto done;
+    if (o->json)
+        la.rows = cJSON_CreateArray();
+    else
+        print_header(path, r, several);
+    if (rc == SMAR_OK)
+        rc = smar_reader_foreach(r, list_secret, &la);
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, smar_reader_error(r));
+        ret = cli_exit_archive(rc);
+    }
+    if (o->json) {
+        smar_archive_info in;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "archive", path);
+        if (smar_reader_info(r, &in) == SMAR_OK)
+            cli_json_add_time(a, "snapshot", in.snapshot);
+        cJSON_AddItemToObject(a, "secrets", la.rows);
+        cJSON_AddItemToArray(archives, a);
+    }
+done:
+    for (size_t i = 0; i < la.nids; i++)
+        free(la.ids[i]);
+    free(la.ids);
+    cli_groups_free(&la.groups);
+    smar_reader_free(r);
+    return ret;
+}
+
+static int ls_all(int n, char **paths, struct ls_opts *o)
+{
+    smar_keyring **keys = NULL;
+    size_t nkeys = 0;
+    int ret = cli_load_keyrings(&o->keys, &keys, &nkeys);
+    if (ret != 0)
+        return ret;
+    cJSON *archives = o->json ? cJSON_CreateArray() : NULL;
+    int worst = CLI_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        if (!o->json && i > 0)
+            printf("\n");
+        worst = cli_exit_worst(worst, ls_one(paths[i], o, keys, nkeys, n > 1, archives));
+    }
+    if (archives != NULL) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddItemToObject(root, "archives", archives);
+        worst = cli_exit_worst(worst, cli_json_print(root));
+    }
+    cli_free_keyrings(keys, nkeys);
+    return worst;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_SELECTION_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    struct ls_opts o;
+    memset(&o, 0, sizeof o);
+    int c, ret = -1;
+    cli_getopt_reset();
+    while (ret == -1 && (c = getopt_long(argc, argv, ":k:h", longopts, NULL)) != -1) {
+        if (cli_sel_option(&o.sel, c, optarg))
+            continue;
+        switch (c) {
+        case 'k':
+            cli_strlist_push(&o.keys, optarg);
+            break;
+        case 'j':
+            o.json = 1;
+            break;
+        case 'h':
+            ret = cli_help(ls_usage);
+            break;
+        default:
+            ret = cli_option_error(ls_usage, c, argv);
+        }
+    }
+    if (ret == -1) {
+        if (optind >= argc)
+            ret = cli_usage_error(ls_usage, "at least one ARCHIVE is required");
+        else
+            ret = ls_all(argc - optind, argv + optind, &o);
+    }
+    cli_strlist_free(&o.keys);
+    cli_sel_free(&o.sel);
+    return ret;
+}

@@ -1,0 +1,379 @@
+/*
+ * cmd_verify.c - smar verify: check archives for damage and authenticity, without a key
+ * (chunk hashes, root hash, signature) or with one (also every chunk's decryption and
+ * every payload's hash), and report every problem found.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char verify_usage[] =
+    "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [-q] ARCHIVE...\n"
+    "\n"
+    "    -k, --key FILE   also decrypt every chunk and check every payload (keyed)\n"
+    "    --pubkey PUB     require a valid signature by this producer public key\n"
+    "    --json           machine-readable output (see smar(1))\n"
+    "    -q, --quiet      no progress; report only archives with problems\n"
+    "\n"
+    "exit status 3 when any archive is damaged or not authentic\n";
+
+struct problem {
+    smar_problem_kind kind;
+    uint64_t chunk;
+    int section;
+    char *secret_id;
+    char *secret_name;
+    char *version_id;
+    char *detail;
+};
+
+/* One archive's outcome. */
+struct report {
+    const char *path;
+    int exit_code;
+    char *error; /* why it could not be checked, or NULL */
+    int checked; /* smar_reader_verify ran */
+    int keyed;
+    smar_verify_result res;
+    int is_signed;
+    char signer[33];
+    struct problem *problems;
+    size_t nproblems;
+    cli_progress *progress;
+};
+
+struct verify_opts {
+    cli_strlist keys;
+    const char *pubkey_path;
+    uint8_t pubkey[SMAR_SIGN_PUBLIC_BYTES];
+    char pubkey_fp[33];
+    int json;
+    int quiet;
+};
+
+static const char *section_name(int section)
+{
+    static const char *const names[] = {"?", "payload", "manifest", "index", "meta"};
+    return section >= 1 && section <= 4 ? names[section] : names[0];
+}
+
+static const char *kind_name(smar_problem_kind kind)
+{
+    switch (kind) {
+    case SMAR_PROBLEM_CHUNK_HASH:
+        return "chunk_hash";
+    case SMAR_PROBLEM_CHUNK_AUTH:
+        return "chunk_auth";
+    case SMAR_PROBLEM_PAYLOAD_HASH:
+        return "payload_hash";
+    case SMAR_PROBLEM_SECRET:
+        return "secret";
+    }
+    return "other";
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? cli_xstrdup(s) : NULL;
+}
+
+static void on_problem(const smar_problem *p, void *payload)
+{
+    struct report *rep = payload;
+    rep->problems = cli_xrealloc(rep->problems, (rep->nproblems + 1) * sizeof *rep->problems);
+    struct problem *q = &rep->problems[rep->nproblems++];
+    q->kind = p->kind;
+    q->chunk = p->chunk;
+    q->section = p->section;
+    q->secret_id = dup_or_null(p->secret_id);
+    q->secret_name = dup_or_null(p->secret_name);
+    q->version_id = dup_or_null(p->version_id);
+    q->detail = dup_or_null(p->detail);
+}
+
+static void on_progress(uint64_t done, uint64_t total, void *payload)
+{
+    struct report *rep = payload;
+    unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
+    cli_progress_show(rep->progress, "verify: %s %u%%", rep->path, pct);
+}
+
+static void report_free(struct report *rep)
+{
+    for (size_t i = 0; i < rep->nproblems; i++) {
+        free(rep->problems[i].secret_id);
+        free(rep->problems[i].secret_name);
+        free(rep->problems[i].version_id);
+        free(rep->problems[i].detail);
+    }
+    free(rep->problems);
+    free(rep->error);
+}
+
+static void fail(struct report *rep, int exit_code, const char *msg)
+{
+    rep->exit_code = cli_exit_worst(rep->exit_code, exit_code);
+    if (rep->error == NULL)
+        rep->error = cli_xstrdup(msg);
+}
+
+/* With --pubkey a missing or foreign signature is as bad as damage. */
+static void check_signature(struct report *rep, const struct verify_opts *o)
+{
+    if (o->pubkey_path == NULL)
+        return;
+    if (rep->res.signature == 0)
+        fail(rep, CLI_EXIT_DAMAGED, "the archive is not signed");
+    else if (rep->res.signature < 0)
+        fail(rep, CLI_EXIT_DAMAGED, "the signature is not valid for the given public key");
+}
+
+static void verify_one(struct report *rep, const struct verify_opts *o, smar_keyring **keys,
+                       size_t nkeys)
+{
+    smar_reader *r = NULL;
+    int ret = cli_open_archive(rep->path, &r);
+    if (ret != 0) {
+        fail(rep, ret, "cannot open the archive (see the message above)");
+        return;
+    }
+    smar_archive_info in;
+    if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
+        rep->is_signed = 1;
+        smar_signkey_fingerprint(rep->signer, in.signer);
+    }
+    if (nkeys > 0) {
+        ret = cli_unlock_archive(rep->path, r, keys, nkeys);
+        if (ret != 0) {
+            fail(rep, ret, "cannot unlock the archive (see the message above)");
+            smar_reader_free(r);
+            return;
+        }
+        rep->keyed = 1;
+    }
+    int rc =
+        smar_reader_verify(r, rep->keyed ? SMAR_VERIFY_KEYED : 0, o->pubkey_path ? o->pubkey : NULL,
+                           &rep->res, on_problem, on_progress, rep);
+    cli_progress_done(rep->progress);
+    rep->checked = 1;
+    if (rc != SMAR_OK) {
+        const char *msg = smar_reader_error(r);
+        fail(rep, cli_exit_archive(rc), msg && *msg ? msg : smar_strerror(rc));
+    }
+    check_signature(rep, o);
+    smar_reader_free(r);
+}
+
+/* ---- output --------------------------------------------------------------------------- */
+
+static const char *status_word(const struct report *rep)
+{
+    if (rep->exit_code == CLI_EXIT_OK)
+        return "ok";
+    return rep->exit_code == CLI_EXIT_DAMAGED ? "damaged" : "failed";
+}
+
+static const char *signature_word(const struct report *rep)
+{
+    if (rep->res.signature > 0)
+        return "valid";
+    return rep->res.signature < 0 ? "invalid" : "absent";
+}
+
+static void print_problem(const struct problem *q)
+{
+    char a[256], b[256];
+    if (q->secret_id != NULL) {
+        printf("  problem: secret %s", cli_printable(q->secret_id, a, sizeof a));
+        if (q->secret_name != NULL && *q->secret_name)
+            printf(" \"%s\"", cli_printable(q->secret_name, b, sizeof b));
+        if (q->version_id != NULL)
+            printf(" version %s", cli_printable(q->version_id, a, sizeof a));
+        printf(" (chunk %llu): %s\n", (unsigned long long)q->chunk,
+               q->detail ? q->detail : kind_name(q->kind));
+        return;
+    }
+    printf("  problem: chunk %llu (%s section): %s\n", (unsigned long long)q->chunk,
+           section_name(q->section), q->detail ? q->detail : kind_name(q->kind));
+}
+
+static void print_report_text(const struct report *rep, const struct verify_opts *o)
+{
+    char b[32];
+    if (o->quiet && rep->exit_code == CLI_EXIT_OK)
+        return;
+    /* Upper case makes a failure stand out in a long listing. */
+    static const char *const words[] = {"ok", "FAILED", "FAILED", "DAMAGED"};
+    printf("%s: %s\n", rep->path, words[rep->exit_code & 3]);
+    if (rep->error != NULL)
+        printf("  error: %s\n", rep->error);
+    if (rep->checked) {
+        printf("  chunks:     %llu checked, %llu bad (%s)\n",
+               (unsigned long long)rep->res.chunks_checked, (unsigned long long)rep->res.chunks_bad,
+               cli_bytes(b, rep->res.bytes_checked));
+        printf("  root hash:  %s\n", rep->res.root_ok ? "ok" : "MISMATCH");
+        printf("  signature:  %s", signature_word(rep));
+        if (rep->is_signed)
+            printf(", signer %s", rep->signer);
+        if (o->pubkey_path != NULL)
+            printf(", required signer %s", o->pubkey_fp);
+        printf("\n");
+        if (rep->keyed)
+            printf("  secrets:    %llu checked, %llu bad; payloads: %llu checked\n",
+                   (unsigned long long)rep->res.secrets_checked,
+                   (unsigned long long)rep->res.secrets_bad,
+                   (unsigned long long)rep->res.payloads_checked);
+        else
+            printf("  secrets:    not checked (no --key)\n");
+    }
+    for (size_t i = 0; i < rep->nproblems; i++)
+        print_problem(&rep->problems[i]);
+}
+
+static void add_string_or_null(cJSON *o, const char *name, const char *v)
+{
+    if (v != NULL)
+        cJSON_AddStringToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "archive", rep->path);
+    cJSON_AddStringToObject(j, "status", status_word(rep));
+    add_string_or_null(j, "error", rep->error);
+    cJSON_AddBoolToObject(j, "checked", rep->checked);
+    cJSON_AddBoolToObject(j, "keyed", rep->keyed);
+    cli_json_add_u64(j, "chunks_checked", rep->res.chunks_checked);
+    cli_json_add_u64(j, "chunks_bad", rep->res.chunks_bad);
+    cli_json_add_u64(j, "bytes_checked", rep->res.bytes_checked);
+    cJSON_AddBoolToObject(j, "root_hash_ok", rep->checked && rep->res.root_ok);
+    cJSON_AddStringToObject(j, "signature", signature_word(rep));
+    add_string_or_null(j, "signer_fingerprint", rep->is_signed ? rep->signer : NULL);
+    add_string_or_null(j, "required_signer_fingerprint", o->pubkey_path ? o->pubkey_fp : NULL);
+    cli_json_add_u64(j, "secrets_checked", rep->res.secrets_checked);
+    cli_json_add_u64(j, "payloads_checked", rep->res.payloads_checked);
+    cli_json_add_u64(j, "secrets_bad", rep->res.secrets_bad);
+    cJSON *probs = cJSON_AddArrayToObject(j, "problems");
+    for (size_t i = 0; i < rep->nproblems; i++) {
+        const struct problem *q = &rep->problems[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "kind", kind_name(q->kind));
+        cli_json_add_u64(e, "chunk", q->chunk);
+        cJSON_AddStringToObject(e, "section", section_name(q->section));
+        add_string_or_null(e, "secret_id", q->secret_id);
+        add_string_or_null(e, "secret_name", q->secret_name);
+        add_string_or_null(e, "version_id", q->version_id);
+        add_string_or_null(e, "detail", q->detail);
+        cJSON_AddItemToArray(probs, e);
+    }
+    return j;
+}
+
+/* ---- command ------------------------------------------------------------------------- */
+
+static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
+{
+    enum { OPT_PUBKEY = 256 };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"key", required_argument, NULL, 'k'},
+        {"pubkey", required_argument, NULL, OPT_PUBKEY},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":k:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            o->json = 1;
+            break;
+        case 'k':
+            cli_strlist_push(&o->keys, optarg);
+            break;
+        case OPT_PUBKEY:
+            o->pubkey_path = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            return -1;
+        default:
+            return cli_option_error(verify_usage, c, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(verify_usage, "at least one ARCHIVE is required");
+    return 0;
+}
+
+static int load_pubkey(struct verify_opts *o)
+{
+    if (o->pubkey_path == NULL)
+        return 0;
+    char err[256] = "";
+    if (smar_signkey_load_public(o->pubkey, o->pubkey_path, err, sizeof err) != SMAR_OK) {
+        cli_error_lib(o->pubkey_path, err);
+        return CLI_EXIT_FAILURE;
+    }
+    smar_signkey_fingerprint(o->pubkey_fp, o->pubkey);
+    return 0;
+}
+
+static int verify_all(int n, char **paths, struct verify_opts *o)
+{
+    smar_keyring **keys = NULL;
+    size_t nkeys = 0;
+    int ret = load_pubkey(o);
+    if (ret == 0 && o->keys.n > 0)
+        ret = cli_load_keyrings(&o->keys, &keys, &nkeys);
+    if (ret != 0)
+        return ret;
+    cli_progress progress;
+    cli_progress_init(&progress, o->quiet);
+    cJSON *list = o->json ? cJSON_CreateArray() : NULL;
+    int worst = CLI_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        struct report rep;
+        memset(&rep, 0, sizeof rep);
+        rep.path = paths[i];
+        rep.progress = &progress;
+        verify_one(&rep, o, keys, nkeys);
+        if (list != NULL)
+            cJSON_AddItemToArray(list, report_json(&rep, o));
+        else
+            print_report_text(&rep, o);
+        worst = cli_exit_worst(worst, rep.exit_code);
+        report_free(&rep);
+    }
+    if (list != NULL) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddBoolToObject(root, "ok", worst == CLI_EXIT_OK);
+        cJSON_AddItemToObject(root, "archives", list);
+        int pr = cli_json_print(root);
+        worst = cli_exit_worst(worst, pr);
+    }
+    fflush(stdout);
+    cli_free_keyrings(keys, nkeys);
+    return worst;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    struct verify_opts o;
+    memset(&o, 0, sizeof o);
+    int ret = parse_verify_args(argc, argv, &o);
+    if (ret == 0)
+        ret = verify_all(argc - optind, argv + optind, &o);
+    else if (ret < 0)
+        ret = cli_help(verify_usage);
+    cli_strlist_free(&o.keys);
+    return ret;
+}

@@ -1,0 +1,422 @@
+/*
+ * extract_dir.c - one rendered secret as files: a folder tree on disk or a tar stream.
+ *
+ *   <group>/<type>/<name>--<id>/secret.json                       the secret without versions
+ *   <group>/<type>/<name>--<id>/versions/<created>--<vid>.json    each version with payload
+ *
+ * On disk every folder is made and opened relative to its parent's descriptor with
+ * O_NOFOLLOW, so neither a crafted name nor a symlink planted in the output folder can lead
+ * outside it. Files are 0600, folders 0700, each file written atomically and never over an
+ * existing one without --force. The tar form holds the same tree (pax, same modes).
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* group/type/name--id is at most 3 components; with versions/<file> at most 5. */
+#define REL_MAX       (3 * (CLI_COMPONENT_MAX + 1) + 1)
+#define PATH_MAX_TREE (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
+
+struct cli_tree {
+    int is_tar;
+    int force;
+    /* dir */
+    int rootfd;
+    char *root;
+    /* tar */
+    cli_out out;
+    struct archive *tar;
+    smar_time_ns mtime;
+    char **dirs_written;
+    size_t ndirs;
+};
+
+/* A growable text buffer for the files' contents. */
+struct text {
+    char *p;
+    size_t n, cap;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n + 1)
+            cap *= 2;
+        char *p = cli_xmalloc(cap);
+        if (t->p != NULL)
+            memcpy(p, t->p, t->n);
+        /* The old buffer may hold payload bytes: wipe it rather than realloc it. */
+        cli_wipe_free(t->p, t->cap);
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = '\0';
+}
+
+static void text_adds(struct text *t, const char *s)
+{
+    text_add(t, s, strlen(s));
+}
+
+static void text_free(struct text *t)
+{
+    cli_wipe_free(t->p, t->cap);
+    memset(t, 0, sizeof *t);
+}
+
+/* A decoded member name back as a JSON string literal. */
+static void text_add_key(struct text *t, const char *key)
+{
+    text_adds(t, "\"");
+    for (const char *p = key; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            text_add(t, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            text_adds(t, esc);
+        } else {
+            text_add(t, p, 1);
+        }
+    }
+    text_adds(t, "\"");
+}
+
+/* ---- creating the tree -------------------------------------------------------------- */
+
+int cli_tree_open_dir(cli_tree **out, const char *path, int force)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot make folder '%s': %s", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot open folder '%s': %s", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    cli_tree *t = cli_xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->rootfd = fd;
+    t->root = cli_xstrdup(path);
+    t->force = force;
+    *out = t;
+    return 0;
+}
+
+int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime)
+{
+    cli_tree *t = cli_xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->is_tar = 1;
+    t->rootfd = -1;
+    t->mtime = mtime;
+    int ret = cli_out_open(&t->out, path, force);
+    if (ret != 0) {
+        free(t);
+        return ret;
+    }
+    t->tar = archive_write_new();
+    if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
+        archive_write_open_fd(t->tar, t->out.fd) != ARCHIVE_OK) {
+        cli_error("cannot start the tar stream: %s",
+                  t->tar ? archive_error_string(t->tar) : "out of memory");
+        cli_tree_abort(t);
+        return CLI_EXIT_FAILURE;
+    }
+    *out = t;
+    return 0;
+}
+
+/* Make (or enter) one folder below parent without following a symlink. */
+static int enter_dir(int parent, const char *name, const char *display)
+{
+    if (mkdirat(parent, name, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot make folder '%s': %s", display, strerror(errno));
+        return -1;
+    }
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        cli_error("cannot enter folder '%s': %s", display,
+                  errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    return fd;
+}
+
+static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *display,
+                         const struct text *body)
+{
+    cli_out o;
+    int ret = cli_out_openat(&o, dirfd, name, display, t->force);
+    if (ret == 0)
+        ret = cli_out_write(&o, body->p, body->n);
+    if (ret == 0)
+        return cli_out_commit(&o);
+    cli_out_abort(&o);
+    return ret;
+}
+
+/* ---- tar entries -------------------------------------------------------------------- */
+
+static int tar_fail(cli_tree *t)
+{
+    cli_error("cannot write the tar stream: %s", archive_error_string(t->tar));
+    return CLI_EXIT_FAILURE;
+}
+
+static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct text *body)
+{
+    struct archive_entry *e = archive_entry_new();
+    if (e == NULL)
+        return tar_fail(t);
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, is_dir ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e, is_dir ? 0700 : 0600);
+    archive_entry_set_size(e, is_dir ? 0 : (la_int64_t)body->n);
+    archive_entry_set_mtime(e, (time_t)(t->mtime / 1000000000), 0);
+    int r = archive_write_header(t->tar, e);
+    archive_entry_free(e);
+    if (r != ARCHIVE_OK)
+        return tar_fail(t);
+    if (!is_dir && archive_write_data(t->tar, body->p, body->n) != (la_ssize_t)body->n)
+        return tar_fail(t);
+    return 0;
+}
+
+/* Emit each folder of path once, parents first. */
+static int tar_dirs(cli_tree *t, const char *path)
+{
+    char buf[PATH_MAX_TREE];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int seen = 0;
+        for (size_t i = 0; i < t->ndirs && !seen; i++)
+            seen = strcmp(t->dirs_written[i], buf) == 0;
+        if (!seen) {
+            int ret = tar_entry(t, buf, 1, NULL);
+            if (ret != 0)
+                return ret;
+            t->dirs_written = cli_xrealloc(t->dirs_written, (t->ndirs + 1) * sizeof(char *));
+            t->dirs_written[t->ndirs++] = cli_xstrdup(buf);
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+/* ---- splitting a rendered secret --------------------------------------------------- */
+
+struct split {
+    struct text secret;   /* members other than "versions" */
+    const char *versions; /* the "versions" array text */
+    size_t versions_len;
+    int first;
+};
+
+static int split_member(const char *key, const char *value, size_t len, void *payload)
+{
+    struct split *s = payload;
+    if (strcmp(key, "versions") == 0) {
+        s->versions = value;
+        s->versions_len = len;
+        return 0;
+    }
+    text_adds(&s->secret, s->first ? "\n  " : ",\n  ");
+    text_add_key(&s->secret, key);
+    text_adds(&s->secret, ": ");
+    text_add(&s->secret, value, len);
+    s->first = 0;
+    return 0;
+}
+
+/* "<created>--<version id>.json": the time in ISO 8601 basic form, which sorts and is
+ * portable (no ':'). */
+static void version_file_name(char out[CLI_COMPONENT_MAX + 1], const char *json, size_t len)
+{
+    const char *v;
+    size_t vlen;
+    char *id = NULL, *created = NULL;
+    size_t n;
+    char stamp[SMAR_TIME_BUFSIZE] = "";
+    if (cli_json_member(json, len, "created_at", &v, &vlen) == 0 && v[0] == '"' &&
+        cli_json_decode_string(v, vlen, &created, &n) == 0) {
+        smar_time_ns t;
+        if (smar_time_parse(&t, created, n, 0) == SMAR_OK) {
+            char full[SMAR_TIME_BUFSIZE];
+            size_t k = 0;
+            smar_time_format(full, t);
+            for (const char *p = full; *p; p++)
+                if (*p != '-' && *p != ':')
+                    stamp[k++] = *p;
+            stamp[k] = '\0';
+        }
+    }
+    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || v[0] != '"' ||
+        cli_json_decode_string(v, vlen, &id, &n) != 0)
+        id = cli_xstrdup("unknown");
+    size_t keeplen = strlen(id) + 8;
+    char *keep = cli_xmalloc(keeplen);
+    snprintf(keep, keeplen, "--%s.json", id);
+    cli_path_component(out, stamp[0] ? stamp : "undated", keep);
+    free(keep);
+    free(id);
+    free(created);
+}
+
+struct place {
+    cli_tree *t;
+    char rel[REL_MAX]; /* group/type/name--id */
+    int dirfd;         /* the secret's folder (dir form) */
+    int versions_fd;
+};
+
+static int put_file(struct place *pl, int in_versions, const char *name, const struct text *body)
+{
+    char path[PATH_MAX_TREE];
+    snprintf(path, sizeof path, "%s/%s%s", pl->rel, in_versions ? "versions/" : "", name);
+    if (pl->t->is_tar) {
+        int ret = tar_dirs(pl->t, path);
+        return ret ? ret : tar_entry(pl->t, path, 0, body);
+    }
+    char display[sizeof path + 256];
+    snprintf(display, sizeof display, "%s/%s", pl->t->root, path);
+    return write_file_at(pl->t, in_versions ? pl->versions_fd : pl->dirfd, name, display, body);
+}
+
+static int put_version(const char *value, size_t len, void *payload)
+{
+    struct place *pl = payload;
+    char name[CLI_COMPONENT_MAX + 1];
+    struct text body = {0};
+    version_file_name(name, value, len);
+    text_add(&body, value, len);
+    text_adds(&body, "\n");
+    int ret = put_file(pl, 1, name, &body);
+    text_free(&body);
+    return ret;
+}
+
+/* Open group/type/name--id/ and its versions/ below the root (dir form). */
+static int open_place(struct place *pl, char comps[3][CLI_COMPONENT_MAX + 1])
+{
+    char display[sizeof pl->rel + 256];
+    int fd = pl->t->rootfd;
+    size_t used = 0;
+    for (int i = 0; i < 3; i++) {
+        used +=
+            (size_t)snprintf(pl->rel + used, sizeof pl->rel - used, "%s%s", i ? "/" : "", comps[i]);
+        snprintf(display, sizeof display, "%s/%s", pl->t->root, pl->rel);
+        int next = enter_dir(fd, comps[i], display);
+        if (fd != pl->t->rootfd)
+            close(fd);
+        if (next < 0)
+            return CLI_EXIT_FAILURE;
+        fd = next;
+    }
+    pl->dirfd = fd;
+    snprintf(display, sizeof display, "%s/%s/versions", pl->t->root, pl->rel);
+    pl->versions_fd = enter_dir(fd, "versions", display);
+    return pl->versions_fd < 0 ? CLI_EXIT_FAILURE : 0;
+}
+
+int cli_tree_add_secret(cli_tree *t, const char *group, const char *type, const char *name,
+                        const char *id, const char *rendered, size_t len)
+{
+    char comps[3][CLI_COMPONENT_MAX + 1];
+    size_t keeplen = strlen(id) + 3;
+    char *keep = cli_xmalloc(keeplen);
+    snprintf(keep, keeplen, "--%s", id);
+    cli_path_component(comps[0], group, NULL);
+    cli_path_component(comps[1], type, NULL);
+    if (*name != '\0')
+        cli_path_component(comps[2], name, keep);
+    else
+        cli_path_component(comps[2], id, NULL);
+    free(keep);
+
+    struct place pl;
+    memset(&pl, 0, sizeof pl);
+    pl.t = t;
+    pl.dirfd = pl.versions_fd = -1;
+    struct split sp;
+    memset(&sp, 0, sizeof sp);
+    sp.first = 1;
+    text_adds(&sp.secret, "{");
+    int ret = 0;
+    if (cli_json_members(rendered, len, split_member, &sp) != 0) {
+        cli_error("secret %s: unexpected rendering", id);
+        ret = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    text_adds(&sp.secret, sp.first ? "}\n" : "\n}\n");
+    if (t->is_tar)
+        snprintf(pl.rel, sizeof pl.rel, "%s/%s/%s", comps[0], comps[1], comps[2]);
+    else if ((ret = open_place(&pl, comps)) != 0)
+        goto done;
+    if ((ret = put_file(&pl, 0, "secret.json", &sp.secret)) != 0)
+        goto done;
+    if (sp.versions != NULL) {
+        ret = cli_json_elements(sp.versions, sp.versions_len, put_version, &pl);
+        if (ret < 0) {
+            cli_error("secret %s: unexpected versions rendering", id);
+            ret = CLI_EXIT_FAILURE;
+        }
+    }
+done:
+    if (pl.dirfd >= 0)
+        close(pl.dirfd);
+    if (pl.versions_fd >= 0)
+        close(pl.versions_fd);
+    text_free(&sp.secret);
+    return ret;
+}
+
+int cli_tree_close(cli_tree *t)
+{
+    int ret = 0;
+    if (t->is_tar) {
+        if (archive_write_close(t->tar) != ARCHIVE_OK)
+            ret = tar_fail(t);
+        archive_write_free(t->tar);
+        t->tar = NULL;
+        if (ret == 0)
+            ret = cli_out_commit(&t->out);
+    } else if (fsync(t->rootfd) != 0) {
+        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
+        ret = CLI_EXIT_FAILURE;
+    }
+    cli_tree_abort(t);
+    return ret;
+}
+
+void cli_tree_abort(cli_tree *t)
+{
+    if (t == NULL)
+        return;
+    if (t->tar != NULL)
+        archive_write_free(t->tar);
+    if (t->is_tar)
+        cli_out_abort(&t->out);
+    if (t->rootfd >= 0)
+        close(t->rootfd);
+    for (size_t i = 0; i < t->ndirs; i++)
+        free(t->dirs_written[i]);
+    free(t->dirs_written);
+    free(t->root);
+    free(t);
+}
