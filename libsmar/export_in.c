@@ -1,0 +1,450 @@
+/*
+ * export_in.c - reading instance exports: the handle, layout detection, the document
+ * members, and the public calls of smar/export.h.
+ *
+ * The layout is decided by content: a directory is a directory; a file (or stdin) whose
+ * first non-blank byte is '{' is JSON (a document or JSONL, told apart while reading, see
+ * export_stream.c); anything else is handed to libarchive (export_tree.c).
+ */
+#include "export_in.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How far to look for the first non-blank byte before deciding the input is not JSON. */
+#define PEEK_MAX SMAR_EXPORT_READ_CHUNK
+/* Room for the member names and punctuation the directory layout's document adds. */
+#define DOCUMENT_OVERHEAD 64u
+
+/* ---- services for the layouts --------------------------------------------------------- */
+
+int smar_export_nomem(smar_export *ex)
+{
+    return smar_fail(&ex->err, SMAR_E_NOMEM, "%s: out of memory", ex->name ? ex->name : "export");
+}
+
+void smar_export_note_buffer(smar_export *ex, size_t cap)
+{
+    if (cap > ex->peak_buffer)
+        ex->peak_buffer = cap;
+}
+
+void smar_export_set_location(smar_export *ex, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(ex->location, sizeof ex->location, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        ex->location[0] = '\0';
+}
+
+/* Drop the consumed bytes, then read at least a little more into the free space. */
+int smar_export_src_fill(smar_export *ex)
+{
+    smar_export_src *s = &ex->src;
+    if (s->eof)
+        return 0;
+    if (s->keep > 0) {
+        memmove(s->win.data, s->win.data + s->keep, s->win.len - s->keep);
+        s->win.len -= s->keep;
+        s->pos -= s->keep;
+        s->base += s->keep;
+        s->keep = 0;
+    }
+    if (s->win.cap - s->win.len < SMAR_EXPORT_READ_CHUNK / 4) {
+        if (smar_buf_reserve(&s->win, SMAR_EXPORT_READ_CHUNK) != SMAR_OK)
+            return smar_export_nomem(ex);
+        smar_export_note_buffer(ex, s->win.cap);
+    }
+    ssize_t n;
+    do {
+        n = read(s->fd, s->win.data + s->win.len, s->win.cap - s->win.len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
+    if (n == 0) {
+        s->eof = true;
+        return 0;
+    }
+    s->win.len += (size_t)n;
+    return 1;
+}
+
+/* The byte offset smar_json_validate() put in its reason ("... at byte 123"), if any. */
+static bool reason_offset(const char *reason, size_t *offset)
+{
+    const char *at = strstr(reason, " at byte ");
+    if (at == NULL)
+        return false;
+    size_t v = 0;
+    const char *p = at + strlen(" at byte ");
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (SIZE_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (size_t)(*p - '0');
+    }
+    *offset = v;
+    return true;
+}
+
+static size_t count_newlines(const char *p, size_t n)
+{
+    size_t lines = 0;
+    const char *end = p + n;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        lines++;
+        p++;
+    }
+    return lines;
+}
+
+int smar_export_validate(smar_export *ex, smar_span text, size_t first_line, const char *where,
+                         smar_span *value)
+{
+    char reason[128];
+    if (smar_json_validate(text, SMAR_JSON_MAX_DEPTH, value, reason, sizeof reason))
+        return SMAR_OK;
+    size_t line = first_line;
+    size_t offset;
+    if (reason_offset(reason, &offset))
+        line += count_newlines(text.p, offset < text.n ? offset : text.n);
+    return smar_fail(&ex->err, SMAR_E_INPUT, "%s:%zu: invalid JSON: %s", where, line, reason);
+}
+
+static size_t document_size(const smar_export *ex)
+{
+    return ex->members.len + ex->groups.len + ex->configurations.len + DOCUMENT_OVERHEAD;
+}
+
+static int check_document_room(smar_export *ex, size_t more, const char *where)
+{
+    if (more > ex->max_document || document_size(ex) > ex->max_document - more)
+        return smar_fail(&ex->err, SMAR_E_LIMIT,
+                         "%s: the document members (all but the secrets) are larger than %zu "
+                         "bytes",
+                         where, ex->max_document);
+    return SMAR_OK;
+}
+
+/* "exported_at" is kept as a status: a bad value only matters to whoever asks for it. */
+static void note_exported_at(smar_export *ex, smar_span value)
+{
+    char text[64];
+    size_t len;
+    ex->exported_at_rc = SMAR_E_INPUT;
+    if (smar_json_kind_of(value) != SMAR_JSON_STRING)
+        return;
+    if (!smar_json_string_decode(value, text, sizeof text, &len))
+        return;
+    if (smar_time_parse(&ex->exported_at, text, len, 0) == SMAR_OK)
+        ex->exported_at_rc = SMAR_OK;
+}
+
+int smar_export_add_member(smar_export *ex, smar_span key, smar_span value, const char *where)
+{
+    int rc = check_document_room(ex, key.n + value.n + 2, where);
+    if (rc != SMAR_OK)
+        return rc;
+    if ((ex->members.len > 0 && smar_buf_append(&ex->members, ",", 1) != SMAR_OK) ||
+        smar_buf_append(&ex->members, key.p, key.n) != SMAR_OK ||
+        smar_buf_append(&ex->members, ":", 1) != SMAR_OK ||
+        smar_buf_append(&ex->members, value.p, value.n) != SMAR_OK)
+        return smar_export_nomem(ex);
+    if (smar_json_string_eq(key, "exported_at"))
+        note_exported_at(ex, value);
+    return SMAR_OK;
+}
+
+int smar_export_set_part(smar_export *ex, smar_buf *part, bool *have, smar_span value,
+                         const char *where)
+{
+    if (*have)
+        return smar_fail(&ex->err, SMAR_E_INPUT, "%s: appears twice in the export", where);
+    int rc = check_document_room(ex, value.n, where);
+    if (rc != SMAR_OK)
+        return rc;
+    if (smar_buf_append(part, value.p, value.n) != SMAR_OK)
+        return smar_export_nomem(ex);
+    *have = true;
+    return SMAR_OK;
+}
+
+/* ---- the document, once the secrets are read ------------------------------------------ */
+
+static int append_part(smar_buf *doc, const char *name, const smar_buf *part)
+{
+    if (doc->len > 1 && smar_buf_append(doc, ",", 1) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    if (smar_buf_append_str(doc, name) != SMAR_OK ||
+        smar_buf_append(doc, part->data, part->len) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    return SMAR_OK;
+}
+
+static int assemble_document(smar_export *ex)
+{
+    smar_buf *doc = &ex->document;
+    if (smar_buf_append(doc, "{", 1) != SMAR_OK ||
+        smar_buf_append(doc, ex->members.data, ex->members.len) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    if (ex->have_groups && append_part(doc, "\"secret_groups\":", &ex->groups) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    if (ex->have_configurations &&
+        append_part(doc, "\"configurations\":", &ex->configurations) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    /* The terminator is a convenience for callers; it stays outside len. */
+    if (smar_buf_append(doc, "}", 2) != SMAR_OK)
+        return SMAR_E_NOMEM;
+    doc->len--;
+    return SMAR_OK;
+}
+
+/* Each member was checked on its own; the whole also needs unique keys. */
+static int build_document(smar_export *ex)
+{
+    if (assemble_document(ex) != SMAR_OK)
+        return smar_export_nomem(ex);
+    char reason[128];
+    smar_span text = {(const char *)ex->document.data, ex->document.len};
+    if (smar_json_validate(text, SMAR_JSON_MAX_DEPTH, NULL, reason, sizeof reason))
+        return SMAR_OK;
+    /* The offset would point into the assembled text, which the user never saw. */
+    char *at = strstr(reason, " at byte ");
+    if (at != NULL)
+        *at = '\0';
+    return smar_fail(&ex->err, SMAR_E_INPUT, "%s: invalid document members: %s", ex->name, reason);
+}
+
+/* ---- opening ---------------------------------------------------------------------------- */
+
+static bool is_blank(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Read until the first non-blank byte is in the window (keeping every byte read, since an
+ * archive needs them all). *first is that byte, or -1 when there is none in the input or in
+ * its first PEEK_MAX bytes. */
+static int peek_first_byte(smar_export *ex, int *first)
+{
+    smar_export_src *s = &ex->src;
+    size_t i = 0;
+    for (;;) {
+        for (; i < s->win.len; i++) {
+            if (!is_blank(s->win.data[i])) {
+                *first = s->win.data[i];
+                return SMAR_OK;
+            }
+        }
+        if (s->win.len >= PEEK_MAX) {
+            *first = -1;
+            return SMAR_OK;
+        }
+        int rc = smar_export_src_fill(ex);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            *first = -1;
+            return SMAR_OK;
+        }
+    }
+}
+
+static int open_by_content(smar_export *ex, bool seekable)
+{
+    int first;
+    int rc = peek_first_byte(ex, &first);
+    if (rc != SMAR_OK)
+        return rc;
+    if (first < 0 && ex->src.eof)
+        return smar_fail(&ex->err, SMAR_E_INPUT, "%s: the export is empty", ex->name);
+    /* A long blank prefix cannot start a tar or zip (their magic comes early): JSON. */
+    if (first == '{' || first < 0) {
+        ex->layout = SMAR_LAYOUT_STREAM;
+        return smar_export_stream_open(ex);
+    }
+    if (first == 0xEF && ex->src.win.len >= 3 && memcmp(ex->src.win.data, "\xEF\xBB\xBF", 3) == 0)
+        return smar_fail(&ex->err, SMAR_E_INPUT,
+                         "%s: starts with a UTF-8 byte order mark, which JSON does not allow",
+                         ex->name);
+    ex->layout = SMAR_LAYOUT_ARCHIVE;
+    return smar_export_tree_open_archive(ex, seekable);
+}
+
+static int open_input(smar_export *ex, const char *path)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    ex->name = strdup(is_stdin ? "stdin" : path);
+    if (ex->name == NULL)
+        return smar_fail(&ex->err, SMAR_E_NOMEM, "out of memory");
+    if (is_stdin) {
+        ex->src.fd = STDIN_FILENO;
+        return open_by_content(ex, false);
+    }
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return smar_fail(&ex->err, SMAR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        ex->layout = SMAR_LAYOUT_DIRECTORY;
+        return smar_export_tree_open_dir(ex, path);
+    }
+    ex->src.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (ex->src.fd < 0)
+        return smar_fail(&ex->err, SMAR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    ex->src.own_fd = true;
+    /* Judge the descriptor, not the path: it is what will be read. */
+    if (fstat(ex->src.fd, &st) != 0)
+        return smar_fail(&ex->err, SMAR_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return smar_fail(&ex->err, SMAR_E_IO, "%s: changed while being opened", path);
+    return open_by_content(ex, S_ISREG(st.st_mode));
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+SMAR_API int smar_export_new(smar_export **out)
+{
+    if (out == NULL)
+        return SMAR_E_INVALID;
+    *out = NULL;
+    smar_export *ex = calloc(1, sizeof *ex);
+    if (ex == NULL)
+        return SMAR_E_NOMEM;
+    ex->src.fd = -1;
+    ex->src.line = 1;
+    ex->src.win.secure = true;
+    /* Configurations can hold credentials (e.g. DNS provider API keys). */
+    ex->members.secure = true;
+    ex->configurations.secure = true;
+    ex->document.secure = true;
+    ex->max_secret = SMAR_EXPORT_MAX_SECRET_JSON;
+    ex->max_document = SMAR_EXPORT_MAX_DOCUMENT_JSON;
+    ex->exported_at_rc = SMAR_E_NOTFOUND;
+    ex->exported_at = SMAR_TIME_NONE;
+    *out = ex;
+    return SMAR_OK;
+}
+
+SMAR_API void smar_export_free(smar_export *ex)
+{
+    if (ex == NULL)
+        return;
+    smar_export_stream_free(ex->stream);
+    smar_export_tree_free(ex->tree);
+    if (ex->src.own_fd && ex->src.fd >= 0)
+        (void)close(ex->src.fd);
+    smar_buf_free(&ex->src.win);
+    smar_buf_free(&ex->members);
+    smar_buf_free(&ex->groups);
+    smar_buf_free(&ex->configurations);
+    smar_buf_free(&ex->document);
+    free(ex->name);
+    free(ex);
+}
+
+SMAR_API const char *smar_export_error(const smar_export *ex)
+{
+    if (ex == NULL)
+        return smar_strerror(SMAR_E_INVALID);
+    return smar_err_message(&ex->err);
+}
+
+SMAR_API int smar_export_open(smar_export *ex, const char *path)
+{
+    if (ex == NULL)
+        return SMAR_E_INVALID;
+    if (path == NULL || path[0] == '\0')
+        return smar_fail(&ex->err, SMAR_E_INVALID, "no export path given");
+    if (ex->state != SMAR_EXPORT_NEW)
+        return smar_fail(&ex->err, SMAR_E_INVALID, "the export handle was opened already");
+    smar_err_clear(&ex->err);
+    int rc = open_input(ex, path);
+    ex->state = rc == SMAR_OK ? SMAR_EXPORT_OPEN : SMAR_EXPORT_FAILED;
+    return rc;
+}
+
+SMAR_API int smar_export_next_secret(smar_export *ex, const char **json, size_t *len)
+{
+    if (ex == NULL)
+        return SMAR_E_INVALID;
+    if (json == NULL || len == NULL)
+        return smar_fail(&ex->err, SMAR_E_INVALID, "no output for the secret");
+    *json = NULL;
+    *len = 0;
+    switch (ex->state) {
+    case SMAR_EXPORT_NEW:
+        return smar_fail(&ex->err, SMAR_E_INVALID, "the export is not open");
+    case SMAR_EXPORT_FAILED:
+        return ex->err.code;
+    case SMAR_EXPORT_DONE:
+        return SMAR_DONE;
+    case SMAR_EXPORT_OPEN:
+        break;
+    }
+    smar_span secret = {NULL, 0};
+    int rc = ex->layout == SMAR_LAYOUT_STREAM ? smar_export_stream_next(ex, &secret)
+                                              : smar_export_tree_next(ex, &secret);
+    if (rc == SMAR_OK) {
+        *json = secret.p;
+        *len = secret.n;
+        return SMAR_OK;
+    }
+    if (rc == SMAR_DONE) {
+        rc = build_document(ex);
+        if (rc == SMAR_OK) {
+            ex->state = SMAR_EXPORT_DONE;
+            return SMAR_DONE;
+        }
+    }
+    ex->state = SMAR_EXPORT_FAILED;
+    return rc;
+}
+
+SMAR_API const char *smar_export_location(const smar_export *ex)
+{
+    return ex == NULL ? "" : ex->location;
+}
+
+SMAR_API int smar_export_exported_at(const smar_export *ex, smar_time_ns *out)
+{
+    if (ex == NULL || out == NULL)
+        return SMAR_E_INVALID;
+    *out = ex->exported_at_rc == SMAR_OK ? ex->exported_at : SMAR_TIME_NONE;
+    return ex->exported_at_rc;
+}
+
+SMAR_API int smar_export_document(smar_export *ex, const char **json, size_t *len)
+{
+    if (ex == NULL || json == NULL || len == NULL)
+        return SMAR_E_INVALID;
+    *json = NULL;
+    *len = 0;
+    if (ex->state == SMAR_EXPORT_FAILED)
+        return SMAR_E_INVALID; /* keep the message of the error that ended the reading */
+    if (ex->state != SMAR_EXPORT_DONE)
+        return smar_fail(&ex->err, SMAR_E_INVALID,
+                         "the document is available once every secret was read");
+    *json = (const char *)ex->document.data;
+    *len = ex->document.len;
+    return SMAR_OK;
+}
+
+/* ---- for tests -------------------------------------------------------------------------- */
+
+void smar_export_set_limits(smar_export *ex, size_t max_secret, size_t max_document)
+{
+    ex->max_secret = max_secret;
+    ex->max_document = max_document;
+}
+
+size_t smar_export_peak_buffer(const smar_export *ex)
+{
+    return ex->peak_buffer;
+}
