@@ -120,7 +120,10 @@ int smar_reader_open(smar_reader *r, const char *path)
         return smar_fail(&r->err, SMAR_E_IO, "'%s' is not a regular file", path);
     }
     smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, file_read_at, file_close};
-    return smar_reader_open_source(r, &src, path);
+    int rc = smar_reader_open_source(r, &src, path);
+    if (rc != SMAR_OK)
+        close(fd);
+    return rc;
 }
 
 /* ---- open: trailer, header, chunk table --------------------------------------------- */
@@ -159,6 +162,8 @@ static int read_header(smar_reader *r)
     if ((rc = smar_reader_read_at(r, r->header_bytes, len, 0)) ||
         (rc = smar_header_parse(&r->hdr, r->header_bytes, len, &r->err)))
         return rc;
+    if (r->hdr.version_minor != r->trailer.version_minor)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer disagree on the version");
     if (memcmp(r->hdr.archive_id, r->trailer.archive_id, SMAR_ARCHIVE_ID_BYTES) != 0)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer name different archives");
     return SMAR_OK;
@@ -206,6 +211,7 @@ int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *
     if ((rc = read_trailer(r)) || (rc = read_header(r)) || (rc = read_table(r))) {
         smar_err_prefix(&r->err, "'%s': ", r->name ? r->name : "archive");
         r->state = R_DEAD;
+        r->src.close = NULL; /* on failure the caller keeps the source */
         return rc;
     }
     r->state = R_OPEN;
@@ -297,10 +303,12 @@ static int authenticate(smar_reader *r)
     uint8_t root[SMAR_HASH_BYTES], mac[SMAR_HASH_BYTES];
     if (!smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': header authentication failed", r->name);
-    smar_root_hash(root, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
+    uint8_t body[SMAR_HASH_BYTES];
+    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
                    (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
-    smar_root_mac(mac, r->keys->root_mac, root);
-    if (!smar_equal32(root, r->trailer.root_hash) || !smar_equal32(mac, r->trailer.root_mac))
+    smar_root_mac(mac, r->keys->root_mac, body);
+    smar_root_hash(root, body, &r->trailer);
+    if (!smar_equal32(mac, r->trailer.root_mac) || !smar_equal32(root, r->trailer.root_hash))
         return smar_fail(&r->err, SMAR_E_AUTH,
                          "'%s': the chunk table or trailer failed authentication", r->name);
     return SMAR_OK;

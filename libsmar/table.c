@@ -8,7 +8,11 @@
 #include "crypto.h"
 #include "smar/reader.h"
 
-#define TRAILER_FIXED_BYTES 40 /* table_offset .. reserved: covered by the root hash */
+/* Trailer bytes covered by the body hash: table_offset .. reserved, and the tail (versions,
+ * trailer length, magic). The hashes and the signature between them are covered by the
+ * root hash and the signature itself. */
+#define TRAILER_FIXED_BYTES 40
+#define TRAILER_TAIL_OFFSET 200
 
 void smar_table_entry_encode(uint8_t out[SMAR_TABLE_ENTRY_BYTES], const smar_table_entry *t)
 {
@@ -134,7 +138,7 @@ int smar_table_check(const smar_table_entry *t, uint32_t count, uint64_t header_
     return check_order(t, count, counts, e);
 }
 
-void smar_root_hash(uint8_t out[SMAR_HASH_BYTES], const smar_trailer *t, const uint8_t *header,
+void smar_body_hash(uint8_t out[SMAR_HASH_BYTES], const smar_trailer *t, const uint8_t *header,
                     size_t header_len, const uint8_t *table, size_t table_len)
 {
     uint8_t fixed[SMAR_TRAILER_BYTES];
@@ -143,18 +147,30 @@ void smar_root_hash(uint8_t out[SMAR_HASH_BYTES], const smar_trailer *t, const u
     crypto_generichash_init(&st, NULL, 0, SMAR_HASH_BYTES);
     crypto_generichash_update(&st, (const uint8_t *)SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
     crypto_generichash_update(&st, fixed, TRAILER_FIXED_BYTES);
+    crypto_generichash_update(&st, fixed + TRAILER_TAIL_OFFSET, SMAR_TRAILER_BYTES - TRAILER_TAIL_OFFSET);
     crypto_generichash_update(&st, header, header_len);
     crypto_generichash_update(&st, table, table_len);
     crypto_generichash_final(&st, out, SMAR_HASH_BYTES);
 }
 
 void smar_root_mac(uint8_t out[SMAR_HASH_BYTES], const uint8_t key[32],
-                   const uint8_t root[SMAR_HASH_BYTES])
+                   const uint8_t body[SMAR_HASH_BYTES])
 {
     uint8_t msg[SMAR_LABEL_BYTES + SMAR_HASH_BYTES];
     memcpy(msg, SMAR_LABEL_ROOTMAC, SMAR_LABEL_BYTES);
-    memcpy(msg + SMAR_LABEL_BYTES, root, SMAR_HASH_BYTES);
+    memcpy(msg + SMAR_LABEL_BYTES, body, SMAR_HASH_BYTES);
     smar_hash(out, key, msg, sizeof msg);
+}
+
+void smar_root_hash(uint8_t out[SMAR_HASH_BYTES], const uint8_t body[SMAR_HASH_BYTES],
+                    const smar_trailer *t)
+{
+    uint8_t msg[SMAR_LABEL_BYTES + 2 * SMAR_HASH_BYTES + 32];
+    memcpy(msg, SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
+    memcpy(msg + SMAR_LABEL_BYTES, body, SMAR_HASH_BYTES);
+    memcpy(msg + SMAR_LABEL_BYTES + SMAR_HASH_BYTES, t->root_mac, SMAR_HASH_BYTES);
+    memcpy(msg + SMAR_LABEL_BYTES + 2 * SMAR_HASH_BYTES, t->signer, 32);
+    smar_hash(out, NULL, msg, sizeof msg);
 }
 
 void smar_signed_message(uint8_t out[SMAR_SIGNED_MSG_BYTES], const smar_trailer *t)

@@ -70,9 +70,10 @@ static int check_chunk_hashes(verify_run *v)
 static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
 {
     smar_reader *r = v->r;
-    uint8_t root[SMAR_HASH_BYTES];
-    smar_root_hash(root, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
+    uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
+    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
                    (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
+    smar_root_hash(root, body, &r->trailer);
     v->res->root_ok = smar_equal32(root, r->trailer.root_hash);
     bool is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
     if (!is_signed)

@@ -688,13 +688,15 @@ static int write_table_and_trailer(smar_writer *w)
     t.header_len = w->hdr.header_len;
     t.version_major = SMAR_FORMAT_VERSION_MAJOR;
     t.version_minor = SMAR_FORMAT_VERSION_MINOR;
-    smar_root_hash(t.root_hash, &t, w->header_bytes.data, w->header_bytes.len, table.data,
-                   table.len);
-    smar_root_mac(t.root_mac, w->keys->root_mac, t.root_hash);
+    uint8_t body[SMAR_HASH_BYTES];
+    smar_body_hash(body, &t, w->header_bytes.data, w->header_bytes.len, table.data, table.len);
+    smar_root_mac(t.root_mac, w->keys->root_mac, body);
+    if (w->signer)
+        smar_signkey_public(w->signer, t.signer);
+    smar_root_hash(t.root_hash, body, &t);
     if (w->signer) {
         uint8_t msg[SMAR_SIGNED_MSG_BYTES];
         smar_signed_message(msg, &t);
-        smar_signkey_public(w->signer, t.signer);
         if (smar_signkey_sign(w->signer, msg, sizeof msg, t.signature) != SMAR_OK)
             rc = smar_fail(&w->err, SMAR_E_INVALID, "signing the archive failed");
     }

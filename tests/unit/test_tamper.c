@@ -1,0 +1,378 @@
+/*
+ * test_tamper.c - every defence of the format, attacked: byte flips everywhere,
+ * truncation at every length, appended garbage, chunks swapped, dropped or spliced in from
+ * another archive made with the same root key, both naively and by an attacker who
+ * rewrites the chunk table and root hash to match. Keyless verification must catch what
+ * needs no key; keyed reading must catch everything, and never return wrong data.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "archive_fixture.h"
+#include "chunk.h"
+#include "crypto.h"
+#include "table.h"
+
+static smar_keyring *g_key;
+static smar_signkey *g_signer;
+static uint8_t g_pk[32];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (smar_init() || smar_keyring_new(&g_key) || smar_keyring_generate(g_key, "rk-tamper") ||
+        smar_signkey_new(&g_signer) || smar_signkey_generate(g_signer))
+        return -1;
+    smar_signkey_public(g_signer, g_pk);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    smar_keyring_free(g_key);
+    smar_signkey_free(g_signer);
+    return 0;
+}
+
+/* Keyless: open + verify (with the producer's key when given). */
+static int keyless_status(const uint8_t *d, size_t n, const uint8_t *pk)
+{
+    smar_reader *r;
+    int rc = fx_open_mem(&r, d, n);
+    if (rc == SMAR_OK)
+        rc = smar_reader_verify(r, 0, pk, NULL, NULL, NULL, NULL);
+    smar_reader_free(r);
+    return rc;
+}
+
+static int check_secret_exact(smar_reader *r, const smar_secret *s, void *p)
+{
+    char want[128];
+    size_t i = strtoul(smar_secret_id(s) + 24, NULL, 16);
+    (void)p;
+    for (size_t v = 0; v < smar_secret_version_count(s); v++) {
+        char *out;
+        size_t n;
+        int rc = smar_reader_read_payload(r, s, smar_secret_version(s, v), &out, &n);
+        if (rc != SMAR_OK)
+            return rc;
+        snprintf(want, sizeof want, "{\"payload\":\"value-%zu-%zu\"}", i, v + 1);
+        if (n != strlen(want) || memcmp(out, want, n) != 0)
+            fail_msg("tampered archive returned wrong data for secret %zu", i);
+        smar_secret_buffer_free(out, n);
+    }
+    return 0;
+}
+
+/* Keyed: open, unlock, read every secret and payload, keyed verify. Wrong data fails the
+ * test outright; the return is the first error met. */
+static int keyed_status(const uint8_t *d, size_t n)
+{
+    smar_reader *r;
+    int rc = fx_open_mem(&r, d, n);
+    if (rc == SMAR_OK)
+        rc = smar_reader_unlock(r, &g_key, 1);
+    if (rc == SMAR_OK)
+        rc = smar_reader_foreach(r, check_secret_exact, NULL);
+    if (rc == SMAR_OK)
+        rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
+    smar_reader_free(r);
+    return rc;
+}
+
+static void test_every_byte_flip(void **state)
+{
+    (void)state;
+    mem_archive a;
+    assert_int_equal(fx_make_archive(&a, 3, &g_key, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK);
+    assert_int_equal(keyed_status(a.data, a.len), SMAR_OK);
+    for (size_t i = 0; i < a.len; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            a.data[i] ^= (uint8_t)(1u << bit);
+            if (keyless_status(a.data, a.len, NULL) == SMAR_OK)
+                fail_msg("keyless verify missed a flip of bit %d at byte %zu of %zu", bit, i,
+                         a.len);
+            if (keyed_status(a.data, a.len) == SMAR_OK)
+                fail_msg("keyed reading missed a flip of bit %d at byte %zu of %zu", bit, i,
+                         a.len);
+            a.data[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    free(a.data);
+}
+
+static void test_every_byte_flip_signed(void **state)
+{
+    (void)state;
+    mem_archive a;
+    assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_signer, 0), SMAR_OK);
+    assert_int_equal(keyless_status(a.data, a.len, g_pk), SMAR_OK);
+    for (size_t i = 0; i < a.len; i++) {
+        a.data[i] ^= 0x10;
+        if (keyless_status(a.data, a.len, g_pk) == SMAR_OK)
+            fail_msg("signed keyless verify missed a flip at byte %zu of %zu", i, a.len);
+        if (keyless_status(a.data, a.len, NULL) == SMAR_OK)
+            fail_msg("keyless verify missed a flip at byte %zu of %zu", i, a.len);
+        a.data[i] ^= 0x10;
+    }
+    free(a.data);
+}
+
+static void test_truncation_at_every_length(void **state)
+{
+    (void)state;
+    mem_archive a;
+    assert_int_equal(fx_make_archive(&a, 3, &g_key, 1, NULL, 0), SMAR_OK);
+    for (size_t n = 0; n < a.len; n++) {
+        smar_reader *r;
+        int rc = fx_open_mem(&r, a.data, n);
+        if (rc == SMAR_OK)
+            fail_msg("an archive truncated to %zu of %zu bytes opened", n, a.len);
+        smar_reader_free(r);
+    }
+    free(a.data);
+}
+
+static void test_garbage_appended(void **state)
+{
+    (void)state;
+    mem_archive a;
+    assert_int_equal(fx_make_archive(&a, 3, &g_key, 1, NULL, 0), SMAR_OK);
+    size_t len = a.len;
+    uint8_t trailer[SMAR_TRAILER_BYTES];
+    memcpy(trailer, a.data + len - SMAR_TRAILER_BYTES, SMAR_TRAILER_BYTES);
+    static const size_t extra[] = {1, 7, 100, 4096};
+    for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++) {
+        a.len = len;
+        for (size_t i = 0; i < extra[k]; i++)
+            fx_mem_write(&a, "\xa5", 1);
+        assert_int_not_equal(keyless_status(a.data, a.len, NULL), SMAR_OK);
+        assert_int_not_equal(keyed_status(a.data, a.len), SMAR_OK);
+    }
+    a.len = len; /* a second copy of the trailer: the table no longer fits the file */
+    fx_mem_write(&a, trailer, sizeof trailer);
+    assert_int_not_equal(keyless_status(a.data, a.len, NULL), SMAR_OK);
+    assert_int_not_equal(keyed_status(a.data, a.len), SMAR_OK);
+    free(a.data);
+}
+
+/* ---- structural attacks: an archive taken apart into chunks and put back ------------- */
+
+typedef struct parts {
+    uint8_t *header;
+    size_t header_len;
+    smar_trailer trailer;
+    size_t n;
+    smar_table_entry table[64];
+    uint8_t *chunk[64];
+} parts;
+
+static void split_parts(parts *p, const mem_archive *a)
+{
+    smar_err e;
+    memset(p, 0, sizeof *p);
+    assert_int_equal(smar_trailer_decode(&p->trailer, a->data + a->len - SMAR_TRAILER_BYTES, &e),
+                     SMAR_OK);
+    p->n = p->trailer.chunk_count;
+    assert_true(p->n <= 64);
+    p->header_len = p->trailer.header_len;
+    p->header = malloc(p->header_len);
+    memcpy(p->header, a->data, p->header_len);
+    for (size_t i = 0; i < p->n; i++) {
+        assert_true(smar_table_entry_decode(&p->table[i], a->data + p->trailer.table_offset +
+                                                              i * SMAR_TABLE_ENTRY_BYTES));
+        p->chunk[i] = malloc(p->table[i].stored_len);
+        memcpy(p->chunk[i], a->data + p->table[i].offset, p->table[i].stored_len);
+    }
+}
+
+static void free_parts(parts *p)
+{
+    free(p->header);
+    for (size_t i = 0; i < p->n; i++)
+        free(p->chunk[i]);
+}
+
+/* Reassemble; with rewrite, as an attacker would: fresh table hashes, offsets and root
+ * (the root MAC cannot be recomputed without the key and is left as it was). */
+static void join_parts(mem_archive *out, parts *p, bool rewrite)
+{
+    uint8_t table[64 * SMAR_TABLE_ENTRY_BYTES], tr[SMAR_TRAILER_BYTES];
+    memset(out, 0, sizeof *out);
+    fx_mem_write(out, p->header, p->header_len);
+    for (size_t i = 0; i < p->n; i++) {
+        if (rewrite) {
+            p->table[i].offset = out->len;
+            smar_hash(p->table[i].hash, NULL, p->chunk[i], p->table[i].stored_len);
+        }
+        fx_mem_write(out, p->chunk[i], p->table[i].stored_len);
+        smar_table_entry_encode(table + i * SMAR_TABLE_ENTRY_BYTES, &p->table[i]);
+    }
+    if (rewrite) {
+        uint8_t body[SMAR_HASH_BYTES];
+        p->trailer.table_offset = out->len;
+        p->trailer.chunk_count = (uint32_t)p->n;
+        smar_body_hash(body, &p->trailer, p->header, p->header_len, table,
+                       p->n * SMAR_TABLE_ENTRY_BYTES);
+        smar_root_hash(p->trailer.root_hash, body, &p->trailer);
+    }
+    fx_mem_write(out, table, p->n * SMAR_TABLE_ENTRY_BYTES);
+    smar_trailer_encode(tr, &p->trailer);
+    fx_mem_write(out, tr, sizeof tr);
+}
+
+static size_t first_in_section(const parts *p, uint8_t section)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->table[i].section == section)
+            return i;
+    fail_msg("no chunk in section %u", section);
+    return 0;
+}
+
+static void expect_detected(parts *p, const char *what)
+{
+    mem_archive naive, rewritten;
+    join_parts(&naive, p, false);
+    if (keyless_status(naive.data, naive.len, NULL) == SMAR_OK)
+        fail_msg("%s: keyless verify missed it", what);
+    if (keyed_status(naive.data, naive.len) == SMAR_OK)
+        fail_msg("%s: keyed reading missed it", what);
+    join_parts(&rewritten, p, true);
+    /* a rewritten unsigned archive is self-consistent without the key (documented):
+     * only the key holder can tell */
+    if (keyed_status(rewritten.data, rewritten.len) == SMAR_OK)
+        fail_msg("%s with a rewritten table: keyed reading missed it", what);
+    free(naive.data);
+    free(rewritten.data);
+}
+
+static void big_archive(mem_archive *a, smar_keyring *key)
+{
+    /* 64 KiB chunks and ~2500 secrets: several payload and manifest chunks */
+    assert_int_equal(fx_make_archive(a, 2500, &key, 1, NULL, 64 << 10), SMAR_OK);
+}
+
+static void test_chunks_swapped(void **state)
+{
+    (void)state;
+    mem_archive a;
+    parts p;
+    big_archive(&a, g_key);
+    split_parts(&p, &a);
+    size_t i = first_in_section(&p, SMAR_SECTION_PAYLOAD), j = i + 1;
+    while (j < p.n && p.table[j].section != SMAR_SECTION_PAYLOAD)
+        j++;
+    assert_true(j < p.n);
+    /* swap contents; the table keeps each place's section and flags */
+    uint8_t *tc = p.chunk[i];
+    uint32_t tl = p.table[i].stored_len;
+    p.chunk[i] = p.chunk[j];
+    p.table[i].stored_len = p.table[j].stored_len;
+    p.chunk[j] = tc;
+    p.table[j].stored_len = tl;
+    expect_detected(&p, "two payload chunks swapped");
+    free_parts(&p);
+    free(a.data);
+}
+
+static void test_chunk_dropped(void **state)
+{
+    (void)state;
+    mem_archive a;
+    parts p;
+    big_archive(&a, g_key);
+    for (uint8_t section = SMAR_SECTION_PAYLOAD; section <= SMAR_SECTION_META; section++) {
+        split_parts(&p, &a);
+        size_t i = first_in_section(&p, section);
+        free(p.chunk[i]);
+        memmove(&p.table[i], &p.table[i + 1], (p.n - i - 1) * sizeof p.table[0]);
+        memmove(&p.chunk[i], &p.chunk[i + 1], (p.n - i - 1) * sizeof p.chunk[0]);
+        p.n--;
+        char what[64];
+        snprintf(what, sizeof what, "first chunk of section %u dropped", section);
+        expect_detected(&p, what);
+        free_parts(&p);
+    }
+    free(a.data);
+}
+
+static void test_chunk_spliced_from_other_archive(void **state)
+{
+    (void)state;
+    mem_archive a, b;
+    parts p, q;
+    big_archive(&a, g_key);
+    big_archive(&b, g_key); /* same root key, same content, other DEK and archive id */
+    split_parts(&p, &a);
+    split_parts(&q, &b);
+    for (size_t i = 0; i < p.n && i < q.n; i += 3) {
+        if (p.table[i].section != q.table[i].section)
+            continue;
+        uint8_t *mine = p.chunk[i];
+        smar_table_entry te = p.table[i];
+        p.chunk[i] = q.chunk[i];
+        p.table[i].stored_len = q.table[i].stored_len;
+        p.table[i].flags = q.table[i].flags;
+        expect_detected(&p, "chunk spliced in from another archive");
+        p.chunk[i] = mine;
+        p.table[i] = te;
+    }
+    free_parts(&p);
+    free_parts(&q);
+    free(a.data);
+    free(b.data);
+}
+
+/* The chunk AEAD binds position, section, last flag and archive, independently of the root. */
+static void test_chunk_binding(void **state)
+{
+    (void)state;
+    smar_chunker ck;
+    smar_buf sealed = {0};
+    smar_err e;
+    uint8_t key[32] = {1}, id[16] = {2}, other_id[16] = {3};
+    uint8_t raw[65536], out[65536];
+    size_t outlen;
+    memset(raw, 'x', sizeof raw);
+    assert_int_equal(smar_chunker_init(&ck, SMAR_SUITE_XCHACHA20POLY1305, 3, 65536, key, id), 0);
+    smar_chunk_pos pos = {5, SMAR_SECTION_MANIFEST, 0, 2};
+    assert_int_equal(smar_chunk_seal(&ck, &pos, raw, 1000, &sealed, &e), SMAR_OK);
+    assert_int_equal(smar_chunk_open(&ck, &pos, sealed.data, sealed.len, out, &outlen, &e), 0);
+    assert_int_equal(outlen, 1000);
+    smar_chunk_pos wrong[] = {{6, SMAR_SECTION_MANIFEST, 0, 2},
+                              {5, SMAR_SECTION_PAYLOAD, 0, 2},
+                              {5, SMAR_SECTION_MANIFEST, SMAR_CHUNK_LAST, 2},
+                              {5, SMAR_SECTION_MANIFEST, 0, 3}};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
+        assert_int_equal(smar_chunk_open(&ck, &wrong[i], sealed.data, sealed.len, out, &outlen, &e),
+                         SMAR_E_AUTH);
+    ck.archive_id = other_id;
+    assert_int_equal(smar_chunk_open(&ck, &pos, sealed.data, sealed.len, out, &outlen, &e),
+                     SMAR_E_AUTH);
+    smar_chunker_free(&ck);
+    smar_buf_free(&sealed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_byte_flip),
+        cmocka_unit_test(test_every_byte_flip_signed),
+        cmocka_unit_test(test_truncation_at_every_length),
+        cmocka_unit_test(test_garbage_appended),
+        cmocka_unit_test(test_chunks_swapped),
+        cmocka_unit_test(test_chunk_dropped),
+        cmocka_unit_test(test_chunk_spliced_from_other_archive),
+        cmocka_unit_test(test_chunk_binding),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
