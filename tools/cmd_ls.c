@@ -82,15 +82,24 @@ static void add_row_json(struct ls_archive *la, const smar_secret *s)
     cJSON_AddItemToArray(la->rows, e);
 }
 
+/* Whole seconds keep the table's columns straight; --json has the exact times. */
+static const char *time_seconds(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t)
+{
+    const smar_time_ns second = 1000000000;
+    if (t != SMAR_TIME_NONE)
+        t -= ((t % second) + second) % second;
+    return cli_time(buf, t);
+}
+
 static void print_row(const struct ls_archive *la, const smar_secret *s)
 {
     char id[80], type[64], group[128], name[512], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE];
-    printf("%-36s  %-19s  %-20s  %4zu  %-24s  %-24s  %s\n",
+    printf("%-36s  %-19s  %-20s  %4zu  %-20s  %-20s  %s\n",
            cli_printable(smar_secret_id(s), id, sizeof id),
            cli_printable(smar_secret_type(s), type, sizeof type),
            cli_printable(group_label(la, smar_secret_group_id(s)), group, sizeof group),
-           smar_secret_version_count(s), cli_time(t1, smar_secret_created(s)),
-           cli_time(t2, smar_secret_updated(s)),
+           smar_secret_version_count(s), time_seconds(t1, smar_secret_created(s)),
+           time_seconds(t2, smar_secret_updated(s)),
            cli_printable(smar_secret_name(s), name, sizeof name));
 }
 
@@ -141,7 +150,7 @@ static void print_header(const char *path, smar_reader *r, int several)
         else
             printf("==> %s <==\n", path);
     }
-    printf("%-36s  %-19s  %-20s  %4s  %-24s  %-24s  %s\n", "ID", "TYPE", "GROUP", "VERS", "CREATED",
+    printf("%-36s  %-19s  %-20s  %4s  %-20s  %-20s  %s\n", "ID", "TYPE", "GROUP", "VERS", "CREATED",
            "UPDATED", "NAME");
 }
 
