@@ -619,7 +619,8 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
     index_list *l = &w->index[table];
     uint8_t *raw = NULL;
     int rc = SMAR_OK;
-    qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
     d->first_seq = w->seq[SMAR_SECTION_INDEX];
     d->nentries = l->n;
     d->nchunks = (uint32_t)((l->n + SMAR_INDEX_PER_CHUNK - 1) / SMAR_INDEX_PER_CHUNK);
