@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "chunk.h"
+#include "pipeline.h"
 #include "header.h"
 #include "index.h"
 #include "manifest.h"
@@ -47,7 +48,9 @@ struct smar_writer {
     smar_keys *keys;
     smar_header hdr;
     smar_buf header_bytes;
-    smar_chunker ck;
+    smar_pipeline *pipeline;
+    unsigned threads;
+    uint64_t next_chunk; /* chunk numbers are given at submission, written in that order */
     uint64_t offset;
 
     smar_table_entry *table;
@@ -85,7 +88,7 @@ void smar_writer_free(smar_writer *w)
 {
     if (!w)
         return;
-    smar_chunker_free(&w->ck);
+    smar_pipeline_free(w->pipeline); /* joins the workers before the keys go */
     smar_keys_free(w->keys);
     smar_secure_free(w->dek);
     smar_buf_free(&w->header_bytes);
@@ -210,23 +213,38 @@ static int table_push(smar_writer *w, const smar_table_entry *t)
     return SMAR_OK;
 }
 
-/* Seal raw bytes as the next chunk of a section and write it out. */
+/* Called by the pipeline, in chunk order, with each sealed chunk. */
+static int chunk_sealed(void *ctx, const smar_chunk_pos *pos, const uint8_t *stored, size_t n,
+                        const uint8_t hash[SMAR_HASH_BYTES])
+{
+    smar_writer *w = ctx;
+    smar_table_entry t = {0};
+    int rc;
+    if (pos->number != w->ntable)
+        return smar_fail(&w->err, SMAR_E_INVALID, "chunks out of order");
+    t.offset = w->offset;
+    t.stored_len = (uint32_t)n;
+    t.section = pos->section;
+    t.flags = pos->flags;
+    memcpy(t.hash, hash, SMAR_HASH_BYTES);
+    if ((rc = emit(w, stored, n)))
+        return rc;
+    return table_push(w, &t);
+}
+
+/* Queue raw bytes as the next chunk of a section. */
 static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t *raw, size_t n)
 {
-    smar_chunk_pos pos = {w->ntable, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
-    smar_table_entry t = {0};
     int rc = emit_header(w);
-    if (!rc)
-        rc = smar_chunk_seal(&w->ck, &pos, raw, n, &w->sealed, &w->err);
     if (rc)
         return rc;
-    t.offset = w->offset;
-    t.stored_len = (uint32_t)w->sealed.len;
-    t.section = section;
-    t.flags = pos.flags;
-    smar_hash(t.hash, NULL, w->sealed.data, w->sealed.len);
-    if ((rc = emit(w, w->sealed.data, w->sealed.len)) || (rc = table_push(w, &t)))
+    if (w->next_chunk == SMAR_MAX_CHUNKS)
+        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks",
+                         SMAR_MAX_CHUNKS);
+    smar_chunk_pos pos = {w->next_chunk, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
+    if ((rc = smar_pipeline_submit(w->pipeline, &pos, raw, n, &w->err)))
         return rc;
+    w->next_chunk++;
     w->seq[section]++;
     return SMAR_OK;
 }
@@ -323,6 +341,7 @@ static int check_options(smar_writer *w, const smar_writer_options *o)
     w->hdr.snapshot = o->snapshot_time;
     w->hdr.created = o->created_time == SMAR_TIME_NONE ? now_ns() : o->created_time;
     w->zstd_level = o->zstd_level ? o->zstd_level : 3;
+    w->threads = o->threads > 64 ? 64 : o->threads;
     return SMAR_OK;
 }
 
@@ -344,9 +363,9 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for keys");
     if ((rc = make_slots(w)))
         return rc;
-    if (smar_chunker_init(&w->ck, w->hdr.suite, w->zstd_level, w->hdr.chunk_size, w->keys->chunk,
-                          w->hdr.archive_id))
-        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    if (smar_pipeline_new(&w->pipeline, w->threads, w->hdr.suite, w->zstd_level,
+                          w->hdr.chunk_size, w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
     w->state = W_OPEN;
     return SMAR_OK;
 }
@@ -721,7 +740,7 @@ static int finish(smar_writer *w)
     if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||
         (rc = write_index_table(w, SMAR_INDEX_BY_NAME, &m.tables[SMAR_INDEX_BY_NAME], true)))
         goto done;
-    if ((rc = write_meta(w, &m)))
+    if ((rc = write_meta(w, &m)) || (rc = smar_pipeline_drain(w->pipeline, &w->err)))
         goto done;
     rc = write_table_and_trailer(w);
 done:

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+unsigned fx_writer_threads;
+
 int fx_mem_write(void *opaque, const void *buf, size_t len)
 {
     mem_archive *m = opaque;
@@ -86,6 +88,7 @@ int fx_make_archive(mem_archive *out, size_t n, smar_keyring *const *keys, size_
     o.snapshot_time = 1780000000000000000LL;
     o.created_time = 1780000000000000000LL;
     o.chunk_size = chunk_size;
+    o.threads = fx_writer_threads;
     if ((rc = smar_writer_new(&w)))
         return rc;
     for (size_t k = 0; k < nkeys && !rc; k++)

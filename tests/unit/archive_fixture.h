@@ -25,6 +25,9 @@ int fx_open_mem(smar_reader **r, const uint8_t *data, size_t len);
  * payload "value-<i>-<version>"), written into buf. */
 const char *fx_secret_json(char *buf, size_t cap, size_t i);
 
+/* Worker threads fx_make_archive asks the writer for (default 0: inline). */
+extern unsigned fx_writer_threads;
+
 /* Write an archive of n fx secrets with the given keyrings (and optional signer). */
 int fx_make_archive(mem_archive *out, size_t n, smar_keyring *const *keys, size_t nkeys,
                     const smar_signkey *signer, uint32_t chunk_size);

@@ -95,6 +95,17 @@ static void test_round_trip_10000_small_chunks(void **state)
     round_trip(10000, 64 << 10); /* many chunks in every section, records across chunks */
 }
 
+/* Sealing on worker threads gives an archive with the same content, chunks in order. */
+static void test_round_trip_threads(void **state)
+{
+    (void)state;
+    fx_writer_threads = 4;
+    round_trip(10000, 64 << 10);
+    fx_writer_threads = 3;
+    round_trip(1, 0);
+    fx_writer_threads = 0;
+}
+
 static int name_cb(smar_reader *r, const smar_secret *s, void *p)
 {
     (void)r;
@@ -362,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_empty),
         cmocka_unit_test(test_round_trip_one),
         cmocka_unit_test(test_round_trip_10000_small_chunks),
+        cmocka_unit_test(test_round_trip_threads),
         cmocka_unit_test(test_find_by_name_and_time),
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),
