@@ -192,8 +192,7 @@ static int take_exported_at(struct create_state *st)
     if (rc == SMAR_E_NOTFOUND)
         return 0;
     if (rc != SMAR_OK) {
-        cli_error("%s: exported_at is not an RFC 3339 time (%s)", st->o->input,
-                  smar_export_error(st->ex));
+        cli_error("%s: exported_at is not an RFC 3339 time: give --snapshot-time", st->o->input);
         return CLI_EXIT_FAILURE;
     }
     if (smar_writer_set_snapshot_time(st->w, t) != SMAR_OK) {
