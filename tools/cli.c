@@ -626,10 +626,8 @@ int cli_open_archive(const char *path, smar_reader **out)
         out_of_memory();
     int rc = smar_reader_open(r, path);
     if (rc != SMAR_OK) {
-        if (rc == SMAR_E_VERSION)
-            cli_error("%s: unsupported format version (%s)", path, smar_reader_error(r));
-        else
-            cli_error_lib(path, smar_reader_error(r));
+        /* The library's message says "unsupported archive format version N". */
+        cli_error_lib(path, smar_reader_error(r));
         smar_reader_free(r);
         return cli_exit_archive(rc);
     }

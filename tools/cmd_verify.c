@@ -168,11 +168,20 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
 
 /* ---- output --------------------------------------------------------------------------- */
 
+/* "not_authentic" when the bytes are intact but the signature is missing or wrong. */
+static int only_signature_failed(const struct report *rep)
+{
+    return rep->checked && rep->res.chunks_bad == 0 && rep->res.root_ok && rep->nproblems == 0 &&
+           rep->res.signature != 1;
+}
+
 static const char *status_word(const struct report *rep)
 {
     if (rep->exit_code == CLI_EXIT_OK)
         return "ok";
-    return rep->exit_code == CLI_EXIT_DAMAGED ? "damaged" : "failed";
+    if (rep->exit_code != CLI_EXIT_DAMAGED)
+        return "failed";
+    return only_signature_failed(rep) ? "not_authentic" : "damaged";
 }
 
 static const char *signature_word(const struct report *rep)
@@ -205,8 +214,12 @@ static void print_report_text(const struct report *rep, const struct verify_opts
     if (o->quiet && rep->exit_code == CLI_EXIT_OK)
         return;
     /* Upper case makes a failure stand out in a long listing. */
-    static const char *const words[] = {"ok", "FAILED", "FAILED", "DAMAGED"};
-    printf("%s: %s\n", rep->path, words[rep->exit_code & 3]);
+    const char *word = status_word(rep);
+    if (strcmp(word, "not_authentic") == 0)
+        word = "NOT AUTHENTIC";
+    else if (strcmp(word, "ok") != 0)
+        word = strcmp(word, "damaged") == 0 ? "DAMAGED" : "FAILED";
+    printf("%s: %s\n", rep->path, word);
     if (rep->error != NULL)
         printf("  error: %s\n", rep->error);
     if (rep->checked) {
