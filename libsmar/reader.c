@@ -51,6 +51,7 @@ void smar_reader_free(smar_reader *r)
     smar_meta_free(&r->meta);
     for (int s = 0; s < 5; s++)
         free(r->section_chunks[s]);
+    free(r->seq_of);
     free(r->header_bytes);
     free(r->table_bytes);
     free(r->table);
@@ -175,8 +176,11 @@ static int map_sections(smar_reader *r)
     for (int s = 1; s < 5; s++)
         if (!(r->section_chunks[s] = malloc((r->counts[s] + 1) * sizeof(uint32_t))))
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if (!(r->seq_of = malloc(((size_t)r->trailer.chunk_count + 1) * sizeof(uint32_t))))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
         uint8_t s = r->table[i].section;
+        r->seq_of[i] = fill[s];
         r->section_chunks[s][fill[s]++] = i;
     }
     return SMAR_OK;
@@ -215,6 +219,14 @@ int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *
         return rc;
     }
     r->state = R_OPEN;
+    return SMAR_OK;
+}
+
+int smar_reader_set_threads(smar_reader *r, unsigned threads)
+{
+    if (!r)
+        return SMAR_E_INVALID;
+    r->threads = threads == 0 ? 1 : threads > 64 ? 64 : threads;
     return SMAR_OK;
 }
 

@@ -32,6 +32,8 @@ struct smar_reader {
     smar_table_entry *table;
     uint64_t counts[5], bytes[5];
     uint32_t *section_chunks[5]; /* seq within a section -> chunk number */
+    uint32_t *seq_of;            /* chunk number -> seq within its section */
+    unsigned threads;
 
     smar_keys *keys;
     smar_chunker ck;

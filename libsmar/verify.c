@@ -9,6 +9,8 @@
  * reported chunk by chunk, with the secrets it touches, and checking goes on past it so
  * one report shows everything a restore would miss.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "crypto.h"
@@ -21,8 +23,13 @@ typedef struct verify_run {
     smar_problem_cb cb;
     smar_progress_cb progress;
     void *payload;
-    uint8_t *bad; /* per chunk: 1 when damaged */
-    uint64_t done, total;
+    uint8_t *bad;    /* per chunk: 1 when damaged */
+    uint8_t *status; /* per chunk: enum chunk_status, written by the scanners */
+    uint64_t total;
+    unsigned nthreads;
+    struct scanner *scanners;
+    atomic_uint next_chunk;
+    atomic_ullong scanned_bytes;
 } verify_run;
 
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
@@ -34,35 +41,133 @@ static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int se
         v->cb(&p, v->payload);
 }
 
-static void tick(verify_run *v, uint64_t bytes)
+static void tick(verify_run *v)
 {
-    v->done += bytes;
     if (v->progress)
-        v->progress(v->done, v->total, v->payload);
+        v->progress(atomic_load(&v->scanned_bytes), v->total, v->payload);
 }
 
-static int check_chunk_hashes(verify_run *v)
+/* ---- the chunk scan: every chunk read once, hashed, and (keyed) opened ------------- */
+
+enum chunk_status { CHUNK_OK = 0, CHUNK_HASH, CHUNK_AUTH, CHUNK_IO };
+
+typedef struct scanner {
+    verify_run *v;
+    pthread_t thread;
+    smar_buf stored;
+    uint8_t *raw;
+    smar_chunker ck;
+} scanner;
+
+static void scan_chunk(scanner *sc, uint32_t i)
+{
+    smar_reader *r = sc->v->r;
+    const smar_table_entry *t = &r->table[i];
+    uint8_t hash[SMAR_HASH_BYTES];
+    smar_err scratch;
+    size_t len;
+    smar_buf_reset(&sc->stored);
+    if (smar_buf_reserve(&sc->stored, t->stored_len) ||
+        r->src.read_at(r->src.opaque, sc->stored.data, t->stored_len, t->offset) != 0) {
+        sc->v->status[i] = CHUNK_IO;
+        return;
+    }
+    smar_hash(hash, NULL, sc->stored.data, t->stored_len);
+    if (!smar_equal32(hash, t->hash)) {
+        sc->v->status[i] = CHUNK_HASH;
+    } else if (sc->raw) {
+        smar_chunk_pos pos = {i, t->section, t->flags, r->seq_of[i]};
+        if (smar_chunk_open(&sc->ck, &pos, sc->stored.data, t->stored_len, sc->raw, &len,
+                            &scratch) != SMAR_OK)
+            sc->v->status[i] = CHUNK_AUTH;
+    }
+    atomic_fetch_add(&sc->v->scanned_bytes, t->stored_len);
+}
+
+static void *scan_loop(void *arg)
+{
+    scanner *sc = arg;
+    uint32_t n = sc->v->r->trailer.chunk_count;
+    for (uint32_t i; (i = atomic_fetch_add(&sc->v->next_chunk, 1)) < n;) {
+        scan_chunk(sc, i);
+        if (sc == &sc->v->scanners[0])
+            tick(sc->v);
+    }
+    return NULL;
+}
+
+static void scanner_free(scanner *sc, size_t chunk_size)
+{
+    smar_buf_free(&sc->stored);
+    if (sc->raw) {
+        smar_wipe_free(sc->raw, chunk_size);
+        smar_chunker_free(&sc->ck);
+    }
+}
+
+static int scanner_init(verify_run *v, scanner *sc)
 {
     smar_reader *r = v->r;
-    uint8_t hash[SMAR_HASH_BYTES];
-    int rc;
+    sc->v = v;
+    if (!(v->flags & SMAR_VERIFY_KEYED))
+        return SMAR_OK;
+    if (!(sc->raw = malloc(r->hdr.chunk_size)))
+        return SMAR_E_NOMEM;
+    if (smar_chunker_init(&sc->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
+                          r->hdr.archive_id)) {
+        free(sc->raw);
+        sc->raw = NULL;
+        return SMAR_E_NOMEM;
+    }
+    return SMAR_OK;
+}
+
+/* Scan every chunk on v->nthreads threads (this one included). Source reads happen in
+ * parallel: smar_reader_set_threads documents that read_at must allow it. */
+static int scan_chunks(verify_run *v)
+{
+    smar_reader *r = v->r;
+    unsigned n = v->nthreads, started = 1;
+    int rc = SMAR_OK;
+    if (!(v->scanners = calloc(n, sizeof *v->scanners)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    for (unsigned i = 0; i < n && rc == SMAR_OK; i++)
+        rc = scanner_init(v, &v->scanners[i]);
+    for (; rc == SMAR_OK && started < n; started++)
+        if (pthread_create(&v->scanners[started].thread, NULL, scan_loop, &v->scanners[started]))
+            break;
+    if (rc == SMAR_OK)
+        scan_loop(&v->scanners[0]);
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(v->scanners[i].thread, NULL);
+    for (unsigned i = 0; i < n; i++)
+        scanner_free(&v->scanners[i], r->hdr.chunk_size);
+    free(v->scanners);
+    v->scanners = NULL;
+    return rc ? smar_fail(&r->err, rc, "out of memory") : SMAR_OK;
+}
+
+static const char *const status_detail[] = {
+    [CHUNK_HASH] = "chunk bytes do not match the chunk table",
+    [CHUNK_AUTH] = "chunk fails authentication: altered, moved or from another archive",
+};
+
+/* Report the scan's findings in chunk order. */
+static int report_chunks(verify_run *v)
+{
+    smar_reader *r = v->r;
     for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
         const smar_table_entry *t = &r->table[i];
-        smar_buf_reset(&r->stored);
-        if (smar_buf_reserve(&r->stored, t->stored_len))
-            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-        if ((rc = smar_reader_read_at(r, r->stored.data, t->stored_len, t->offset)))
-            return rc;
-        smar_hash(hash, NULL, r->stored.data, t->stored_len);
+        if (v->status[i] == CHUNK_IO)
+            return smar_fail(&r->err, SMAR_E_IO, "'%s': reading chunk %u failed", r->name, i);
         v->res->chunks_checked++;
         v->res->bytes_checked += t->stored_len;
-        if (!smar_equal32(hash, t->hash)) {
-            v->bad[i] = 1;
-            v->res->chunks_bad++;
-            report(v, SMAR_PROBLEM_CHUNK_HASH, i, t->section, NULL, NULL,
-                   "chunk bytes do not match the chunk table");
-        }
-        tick(v, t->stored_len);
+        if (v->status[i] == CHUNK_OK)
+            continue;
+        v->bad[i] = 1;
+        v->res->chunks_bad++;
+        report(v, v->status[i] == CHUNK_HASH ? SMAR_PROBLEM_CHUNK_HASH : SMAR_PROBLEM_CHUNK_AUTH,
+               i, t->section, NULL, NULL, status_detail[v->status[i]]);
     }
     return SMAR_OK;
 }
@@ -84,25 +189,6 @@ static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
         v->res->signature = v->res->root_ok && smar_signature_ok(&r->trailer, r->trailer.signer)
                                 ? 2
                                 : -1;
-}
-
-/* Keyed: decrypt every chunk (the cache is bypassed by loading each one in turn). */
-static void check_chunk_decryption(verify_run *v)
-{
-    smar_reader *r = v->r;
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
-        for (uint32_t seq = 0; seq < r->counts[s]; seq++) {
-            uint32_t number = r->section_chunks[s][seq];
-            const uint8_t *raw;
-            size_t len;
-            if (smar_reader_load_chunk(r, (uint8_t)s, seq, &raw, &len) != SMAR_OK) {
-                if (!v->bad[number])
-                    v->res->chunks_bad++;
-                v->bad[number] = 1;
-                report(v, SMAR_PROBLEM_CHUNK_AUTH, number, s, NULL, NULL,
-                       smar_err_message(&r->err));
-            }
-        }
 }
 
 static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq,
@@ -195,7 +281,6 @@ static int check_index_order(verify_run *v)
 static int verify_keyed(verify_run *v)
 {
     smar_reader *r = v->r;
-    check_chunk_decryption(v);
     if (any_bad_in(v, SMAR_SECTION_META))
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the meta section is damaged");
     if (!any_bad_in(v, SMAR_SECTION_INDEX) && check_index_order(v) != SMAR_OK)
@@ -225,18 +310,27 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                  : SMAR_E_INVALID;
     if ((flags & SMAR_VERIFY_KEYED) && r->state != R_UNLOCKED)
         return smar_fail(&r->err, SMAR_E_INVALID, "keyed verify needs the archive unlocked");
-    verify_run v = {r, flags, result ? result : &scratch, cb, progress, payload, NULL, 0,
-                    r->src.size};
+    verify_run v = {.r = r,
+                    .flags = flags,
+                    .res = result ? result : &scratch,
+                    .cb = cb,
+                    .progress = progress,
+                    .payload = payload,
+                    .total = r->src.size,
+                    .nthreads = r->threads ? r->threads : 1};
     memset(v.res, 0, sizeof *v.res);
-    if (!(v.bad = calloc(r->trailer.chunk_count, 1)))
-        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-    int rc = check_chunk_hashes(&v);
-    if (rc == SMAR_OK) {
+    atomic_init(&v.next_chunk, 0);
+    atomic_init(&v.scanned_bytes, 0);
+    v.bad = calloc(r->trailer.chunk_count, 1);
+    v.status = calloc(r->trailer.chunk_count, 1);
+    int rc = v.bad && v.status ? SMAR_OK : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if (rc == SMAR_OK && (rc = scan_chunks(&v)) == SMAR_OK && (rc = report_chunks(&v)) == SMAR_OK) {
         check_root_and_signature(&v, pubkey);
         if (flags & SMAR_VERIFY_KEYED)
             rc = verify_keyed(&v);
     }
     free(v.bad);
+    free(v.status);
     if (rc)
         return rc;
     if (v.res->chunks_bad || !v.res->root_ok || v.res->secrets_bad)

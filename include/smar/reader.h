@@ -64,6 +64,14 @@ enum smar_section {
     SMAR_SECTION_META = 4,
 };
 
+/**
+ * Use up to `threads` threads (0 or 1: only the caller's) for whole-archive work:
+ * smar_reader_verify reads, hashes and decrypts chunks in parallel. With more than one,
+ * the source's read_at is called from several threads at once and must allow that (the
+ * file source does: it uses pread). Returns SMAR_OK.
+ */
+SMAR_API int smar_reader_set_threads(smar_reader *r, unsigned threads);
+
 /** What the archive says about itself in clear. */
 typedef struct smar_archive_info {
     uint16_t version_major;

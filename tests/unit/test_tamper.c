@@ -78,6 +78,8 @@ static int keyed_status(const uint8_t *d, size_t n)
     smar_reader *r;
     int rc = fx_open_mem(&r, d, n);
     if (rc == SMAR_OK)
+        rc = smar_reader_set_threads(r, 2); /* the parallel chunk scan meets every attack */
+    if (rc == SMAR_OK)
         rc = smar_reader_unlock(r, &g_key, 1);
     if (rc == SMAR_OK)
         rc = smar_reader_foreach(r, check_secret_exact, NULL);
