@@ -130,7 +130,9 @@ int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns 
         return ret;
     }
     t->tar = archive_write_new();
+    /* No padding of the last block: the same bytes whether it goes to a file or a pipe. */
     if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(t->tar, 1) != ARCHIVE_OK ||
         archive_write_open_fd(t->tar, t->out.fd) != ARCHIVE_OK) {
         cli_error("cannot start the tar stream: %s",
                   t->tar ? archive_error_string(t->tar) : "out of memory");
@@ -149,9 +151,13 @@ static int enter_dir(int parent, const char *name, const char *display)
         return -1;
     }
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        int err = errno;
+        struct stat st;
+        int is_link = fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
         cli_error("cannot enter folder '%s': %s", display,
-                  errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+                  is_link ? "it is a symbolic link (not followed)" : strerror(err));
+    }
     return fd;
 }
 
