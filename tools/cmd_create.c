@@ -23,7 +23,8 @@ static const char create_usage[] =
     "    --sign KEY             sign the archive with this producer signing key\n"
     "    --snapshot-time T      snapshot time (RFC 3339 or date); default: the export's\n"
     "                           exported_at\n"
-    "    --chunk-size N         plaintext bytes per chunk (4k..16m, default 1m)\n"
+    "    --chunk-size N         plaintext bytes per chunk, k and m suffixes allowed\n"
+    "                           (64k..16m, default 1m)\n"
     "    --threads N            compression/encryption threads (default 1)\n"
     "    -f, --force            replace ARCHIVE if it exists\n"
     "    -q, --quiet            no progress and no summary\n";
@@ -112,9 +113,8 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
             if (parse_size(optarg, &o->chunk_size) != 0 || o->chunk_size < SMAR_CHUNK_SIZE_MIN ||
                 o->chunk_size > SMAR_CHUNK_SIZE_MAX)
                 return cli_usage_error(create_usage,
-                                       "--chunk-size '%s' is not a size from 4k "
-                                       "to 16m",
-                                       optarg);
+                                       "--chunk-size '%s' is not a size from %uk to %um", optarg,
+                                       SMAR_CHUNK_SIZE_MIN >> 10, SMAR_CHUNK_SIZE_MAX >> 20);
             break;
         case OPT_THREADS:
             if (cli_parse_u32(optarg, 1, 256, &o->threads) != 0)

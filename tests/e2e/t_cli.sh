@@ -48,8 +48,8 @@ run 2 "$SMAR" create -o a.smar
 assert_contains err.txt "exactly one INPUT is required"
 run 2 "$SMAR" create in.json
 assert_contains err.txt "-o ARCHIVE is required"
-run 2 "$SMAR" create --chunk-size 1k -o a.smar in.json
-assert_contains err.txt "--chunk-size '1k'"
+run 2 "$SMAR" create --chunk-size 4k -o a.smar in.json
+assert_contains err.txt "--chunk-size '4k'"
 run 2 "$SMAR" create --chunk-size 32m -o a.smar in.json
 run 2 "$SMAR" create --threads 0 -o a.smar in.json
 run 2 "$SMAR" create --snapshot-time yesterday -o a.smar in.json
