@@ -25,6 +25,9 @@ run() {
     want=$1
     shift
     if "$@" >out.txt 2>err.txt; then got=0; else got=$?; fi
+    case $got in
+    86 | 87) fail "'$*': sanitizer report (exit $got)" ;;
+    esac
     [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
 }
 

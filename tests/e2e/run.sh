@@ -14,6 +14,10 @@ dir=$(mktemp -d "$base/$name.XXXXXX")
 # The tests decide the environment: nothing from the caller's shell leaks in.
 unset SMAR_KEY_FILE SMAR_PASSPHRASE || true
 umask 022
+# A sanitizer report must never pass for an expected failure (exit 1): give it its own code.
+ASAN_OPTIONS="exitcode=86:${ASAN_OPTIONS:-}"
+UBSAN_OPTIONS="exitcode=87:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+export ASAN_OPTIONS UBSAN_OPTIONS
 cd "$dir"
 if sh -eu "$E2E_DIR/$name.sh"; then
     cd /
