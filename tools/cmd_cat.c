@@ -95,9 +95,12 @@ static int ambiguous_types(const struct cat_opts *o, const struct candidates *c)
 {
     char list[2048] = "";
     size_t used = 0;
-    for (size_t i = 0; i < c->n; i++)
-        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
-                                 "%s%s (%s)", i ? ", " : "", c->items[i].type, c->items[i].id);
+    for (size_t i = 0; i < c->n && used < sizeof list; i++) {
+        char type[64], id[128];
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%s)", i ? ", " : "",
+                                 cli_printable(c->items[i].type, type, sizeof type),
+                                 cli_printable(c->items[i].id, id, sizeof id));
+    }
     return cli_usage_error(cat_usage,
                            "name '%s' is used by secrets of several types: %s; "
                            "add --type",
