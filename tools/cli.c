@@ -244,7 +244,7 @@ static void on_fatal_signal(int sig)
         if (temp_slots[i].used)
             unlinkat(temp_slots[i].dirfd, temp_slots[i].name, 0);
     if (tty_saved)
-        tcsetattr(tty_fd, TCSAFLUSH, &tty_saved_mode);
+        tcsetattr(tty_fd, TCSANOW, &tty_saved_mode);
     raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
 }
 
@@ -525,15 +525,19 @@ int cli_get_passphrase(const char *subject, char *buf, size_t cap)
         tty_fd = fd;
         tty_saved = 1;
         mode.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(fd, TCSAFLUSH, &mode);
+        tcsetattr(fd, TCSANOW, &mode); /* keep what was typed ahead */
     }
     read_tty_line(fd, buf, cap);
     if (have_mode) {
-        tcsetattr(fd, TCSAFLUSH, &tty_saved_mode);
+        tcsetattr(fd, TCSANOW, &tty_saved_mode);
         tty_saved = 0;
     }
     cli_write_all(fd, "\n", 1);
     close(fd);
+    if (*buf == '\0') {
+        cli_error("no passphrase entered for '%s'", subject);
+        return -1;
+    }
     return 0;
 }
 
