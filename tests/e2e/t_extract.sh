@@ -31,6 +31,12 @@ run 0 "$SMAR" extract -q --name app-config -o names.json a.smar
 assert_eq "$(secrets_in names.json)" 2 "name shared by two types"
 run 0 "$SMAR" extract -q --name app-config --type kv -o name-kv.json a.smar
 assert_eq "$(secrets_in name-kv.json)" 1 "name and type"
+LABEL=$(grep -o '"labels":\["[^"]*"' ex.json | head -n 1 | sed 's/.*\["//; s/"$//')
+with_label=$(grep -c "\"labels\":\\[[^]]*\"$LABEL\"" ex.json || true)
+run 0 "$SMAR" extract -q --label "$LABEL" -o label.json a.smar
+assert_eq "$(secrets_in label.json)" "$with_label" "secrets with label $LABEL"
+run 0 "$SMAR" extract -q --label "$LABEL" --label no-such-label -o label2.json a.smar
+assert_same label.json label2.json
 run 1 "$SMAR" extract -q --type no-such-type -o none.json a.smar
 assert_contains err.txt "no secret matches the selection"
 assert_missing none.json
