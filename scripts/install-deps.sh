@@ -2,7 +2,8 @@
 # Install whatever smar needs on Debian 12 that is not there yet.
 # Safe to run again: it only asks apt-get for missing packages.
 set -eu
-need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libcmocka-dev"
+need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libcmocka-dev
+      tar gzip xz-utils zstd zip bzip2 jq util-linux"
 [ "${SMAR_WITH_FUZZ:-0}" = 1 ] && need="$need clang libclang-rt-14-dev"
 [ "${SMAR_WITH_VALGRIND:-0}" = 1 ] && need="$need valgrind"
 missing=""

@@ -146,6 +146,12 @@ int cli_option_error(const char *usage, int c, char **argv)
     return cli_usage_error(usage, "unknown option '%s'", opt);
 }
 
+uint32_t cli_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (uint32_t)n;
+}
+
 int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 {
     if (text == NULL || *text < '0' || *text > '9')

@@ -74,6 +74,9 @@ void cli_getopt_reset(void);
 int cli_option_error(const char *usage, int c, char **argv);
 /* Parse an unsigned decimal within [min, max]. 0 on success, -1 otherwise. */
 int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
+
+/* The default for --threads: the number of online cores (at least 1, at most 64). */
+uint32_t cli_default_threads(void);
 /* Parse an RFC 3339 time or a date. 0 on success, -1 otherwise. */
 int cli_parse_time(const char *text, smar_time_ns *out);
 /* Format a time for output ("-" for SMAR_TIME_NONE). buf holds SMAR_TIME_BUFSIZE bytes. */

@@ -25,7 +25,7 @@ static const char create_usage[] =
     "                           exported_at\n"
     "    --chunk-size N         plaintext bytes per chunk, k and m suffixes allowed\n"
     "                           (64k..16m, default 1m)\n"
-    "    --threads N            compression/encryption threads (default 1)\n"
+    "    --threads N            compression/encryption threads (default: all cores)\n"
     "    -f, --force            replace ARCHIVE if it exists\n"
     "    -q, --quiet            no progress and no summary\n";
 
@@ -360,6 +360,7 @@ int cmd_create(int argc, char **argv)
     struct create_opts o;
     memset(&o, 0, sizeof o);
     o.snapshot = SMAR_TIME_NONE;
+    o.threads = cli_default_threads();
     int ret = parse_create_args(argc, argv, &o);
     if (ret != 0) {
         cli_strlist_free(&o.keys);

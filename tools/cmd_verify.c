@@ -10,10 +10,11 @@
 #include "cli.h"
 
 static const char verify_usage[] =
-    "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [-q] ARCHIVE...\n"
+    "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [--threads N] [-q] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE   also decrypt every chunk and check every payload (keyed)\n"
     "    --pubkey PUB     require a valid signature by this producer public key\n"
+    "    --threads N      read, hash and decrypt on N threads (default: all cores)\n"
     "    --json           machine-readable output (see smar(1))\n"
     "    -q, --quiet      no progress; report only archives with problems\n"
     "\n"
@@ -51,6 +52,7 @@ struct verify_opts {
     char pubkey_fp[33];
     int json;
     int quiet;
+    uint32_t threads;
 };
 
 static const char *section_name(int section)
@@ -139,6 +141,7 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
         fail(rep, ret, "cannot open the archive (see the message above)");
         return;
     }
+    smar_reader_set_threads(r, o->threads);
     smar_archive_info in;
     if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
         rep->is_signed = 1;
@@ -291,16 +294,18 @@ static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
 
 static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
 {
-    enum { OPT_PUBKEY = 256 };
+    enum { OPT_PUBKEY = 256, OPT_THREADS };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
         {"pubkey", required_argument, NULL, OPT_PUBKEY},
         {"quiet", no_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
+    o->threads = cli_default_threads();
     cli_getopt_reset();
     while ((c = getopt_long(argc, argv, ":k:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -312,6 +317,10 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
             break;
         case OPT_PUBKEY:
             o->pubkey_path = optarg;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_u32(optarg, 1, 256, &o->threads) != 0)
+                return cli_usage_error(verify_usage, "--threads needs a number from 1 to 256");
             break;
         case 'q':
             o->quiet = 1;

@@ -68,7 +68,8 @@ enum smar_section {
  * Use up to `threads` threads (0 or 1: only the caller's) for whole-archive work:
  * smar_reader_verify reads, hashes and decrypts chunks in parallel. With more than one,
  * the source's read_at is called from several threads at once and must allow that (the
- * file source does: it uses pread). Returns SMAR_OK.
+ * file source does: it uses pread). Callbacks (problems, progress) are always called on
+ * the thread that called smar_reader_verify. Returns SMAR_OK.
  */
 SMAR_API int smar_reader_set_threads(smar_reader *r, unsigned threads);
 
