@@ -30,6 +30,10 @@ typedef struct verify_run {
     struct scanner *scanners;
     atomic_uint next_chunk;
     atomic_ullong scanned_bytes;
+    /* keyed: the index entries the manifest implies, compared with the stored index */
+    smar_index_entry *expect[SMAR_INDEX_TABLES];
+    size_t nexpect[SMAR_INDEX_TABLES], capexpect[SMAR_INDEX_TABLES];
+    bool oom;
 } verify_run;
 
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
@@ -233,17 +237,39 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
     smar_buf_free(&buf);
 }
 
+static void expect_entry(verify_run *v, int table, const char *key, const smar_secret *s)
+{
+    if (v->nexpect[table] == v->capexpect[table]) {
+        size_t cap = v->capexpect[table] ? 2 * v->capexpect[table] : 1024;
+        smar_index_entry *n = realloc(v->expect[table], cap * sizeof *n);
+        if (!n) {
+            v->oom = true;
+            return;
+        }
+        v->expect[table] = n;
+        v->capexpect[table] = cap;
+    }
+    smar_index_entry *x = &v->expect[table][v->nexpect[table]++];
+    smar_index_key(x->key, v->r->keys->index, table, key, strlen(key));
+    x->seq = s->where.seq;
+    x->offset = s->where.offset;
+    x->length = s->where.length;
+}
+
 static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
 {
     verify_run *v = vv;
     (void)r;
     v->res->secrets_checked++;
+    expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
+    if (s->name[0])
+        expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
     if (s->has_payload)
         check_payload(v, s, NULL, &s->payload);
     for (size_t i = 0; i < s->nversions; i++)
         if (s->versions[i].has_payload)
             check_payload(v, s, &s->versions[i], &s->versions[i].payload);
-    return SMAR_OK;
+    return v->oom ? SMAR_E_NOMEM : SMAR_OK;
 }
 
 static bool any_bad_in(const verify_run *v, int section)
@@ -254,28 +280,46 @@ static bool any_bad_in(const verify_run *v, int section)
     return false;
 }
 
-static int check_index_order(verify_run *v)
+/* The stored index must hold exactly the entries the manifest implies, in order: every
+ * secret findable by id and by name, and nothing else. */
+static bool index_table_matches(verify_run *v, int table)
 {
     smar_reader *r = v->r;
-    for (int t = 0; t < SMAR_INDEX_TABLES; t++) {
-        const smar_index_desc *d = &r->meta.tables[t];
-        uint8_t prev[SMAR_INDEX_KEY_BYTES] = {0};
-        for (uint32_t c = 0; c < d->nchunks; c++) {
-            const uint8_t *raw;
-            size_t len;
-            int rc = smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len);
-            if (rc)
-                return rc;
-            if (len % SMAR_INDEX_ENTRY_BYTES || memcmp(raw, d->fences + (size_t)c * 16, 16))
-                return smar_fail(&r->err, SMAR_E_CORRUPT, "index chunk %u is inconsistent", c);
-            for (size_t i = 0; i < len; i += SMAR_INDEX_ENTRY_BYTES) {
-                if ((c > 0 || i > 0) && memcmp(prev, raw + i, 16) > 0)
-                    return smar_fail(&r->err, SMAR_E_CORRUPT, "index table %d is not sorted", t);
-                memcpy(prev, raw + i, 16);
-            }
+    const smar_index_desc *d = &r->meta.tables[table];
+    size_t next = 0;
+    if (d->nentries != v->nexpect[table])
+        return false;
+    if (v->nexpect[table] > 1)
+        qsort(v->expect[table], v->nexpect[table], sizeof(smar_index_entry), smar_index_entry_cmp);
+    for (uint32_t c = 0; c < d->nchunks; c++) {
+        const uint8_t *raw;
+        size_t len;
+        if (smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len) != SMAR_OK ||
+            len % SMAR_INDEX_ENTRY_BYTES != 0 || len == 0 ||
+            memcmp(raw, d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, SMAR_INDEX_KEY_BYTES) != 0)
+            return false;
+        for (size_t i = 0; i < len; i += SMAR_INDEX_ENTRY_BYTES) {
+            uint8_t want[SMAR_INDEX_ENTRY_BYTES];
+            if (next == v->nexpect[table])
+                return false;
+            smar_index_entry_encode(want, &v->expect[table][next++]);
+            if (memcmp(raw + i, want, SMAR_INDEX_ENTRY_BYTES) != 0)
+                return false;
         }
     }
-    return SMAR_OK;
+    return next == v->nexpect[table];
+}
+
+static void check_index(verify_run *v)
+{
+    static const char *const what[] = {"the index by id does not match the manifest",
+                                       "the index by name does not match the manifest"};
+    v->res->index_ok = 1;
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        if (!index_table_matches(v, t)) {
+            v->res->index_ok = 0;
+            report(v, SMAR_PROBLEM_INDEX, 0, SMAR_SECTION_INDEX, NULL, NULL, what[t]);
+        }
 }
 
 static int verify_keyed(verify_run *v)
@@ -283,9 +327,6 @@ static int verify_keyed(verify_run *v)
     smar_reader *r = v->r;
     if (any_bad_in(v, SMAR_SECTION_META))
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the meta section is damaged");
-    if (!any_bad_in(v, SMAR_SECTION_INDEX) && check_index_order(v) != SMAR_OK)
-        report(v, SMAR_PROBLEM_CHUNK_AUTH, 0, SMAR_SECTION_INDEX, NULL, NULL,
-               smar_err_message(&r->err));
     if (any_bad_in(v, SMAR_SECTION_MANIFEST)) {
         /* records behind a damaged manifest chunk cannot be read: name the chunks */
         for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_MANIFEST]; seq++) {
@@ -296,8 +337,12 @@ static int verify_keyed(verify_run *v)
         }
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the manifest is damaged");
     }
-    /* foreach kills the handle on damage; keep it alive for the report by checking here */
-    return smar_reader_foreach(r, check_secret, v);
+    int rc = smar_reader_foreach(r, check_secret, v);
+    if (rc == SMAR_OK && !any_bad_in(v, SMAR_SECTION_INDEX))
+        check_index(v);
+    else if (rc == SMAR_OK)
+        v->res->index_ok = 0;
+    return rc;
 }
 
 int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
@@ -319,6 +364,7 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                     .total = r->src.size,
                     .nthreads = r->threads ? r->threads : 1};
     memset(v.res, 0, sizeof *v.res);
+    v.res->index_ok = -1;
     atomic_init(&v.next_chunk, 0);
     atomic_init(&v.scanned_bytes, 0);
     v.bad = calloc(r->trailer.chunk_count, 1);
@@ -331,9 +377,11 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
     }
     free(v.bad);
     free(v.status);
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
+        free(v.expect[t]);
     if (rc)
         return rc;
-    if (v.res->chunks_bad || !v.res->root_ok || v.res->secrets_bad)
+    if (v.res->chunks_bad || !v.res->root_ok || v.res->secrets_bad || v.res->index_ok == 0)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s' is damaged: %llu bad chunk(s)%s", r->name,
                          (unsigned long long)v.res->chunks_bad,
                          v.res->root_ok ? "" : ", root hash mismatch");

@@ -72,6 +72,8 @@ static const char *kind_name(smar_problem_kind kind)
         return "payload_hash";
     case SMAR_PROBLEM_SECRET:
         return "secret";
+    case SMAR_PROBLEM_INDEX:
+        return "index";
     }
     return "other";
 }

@@ -213,6 +213,7 @@ typedef enum smar_problem_kind {
     SMAR_PROBLEM_CHUNK_AUTH = 2,   /**< a chunk fails to decrypt (keyed) */
     SMAR_PROBLEM_PAYLOAD_HASH = 3, /**< a payload does not match its manifest hash (keyed) */
     SMAR_PROBLEM_SECRET = 4,       /**< a secret affected by a damaged chunk (keyed) */
+    SMAR_PROBLEM_INDEX = 5,        /**< the index does not match the manifest (keyed) */
 } smar_problem_kind;
 
 typedef struct smar_problem {
@@ -240,13 +241,15 @@ typedef struct smar_verify_result {
     uint64_t secrets_checked;  /**< keyed */
     uint64_t payloads_checked; /**< keyed */
     uint64_t secrets_bad;      /**< keyed */
+    int index_ok; /**< keyed: 1 the index holds exactly the manifest's secrets, sorted;
+                       0 it does not; -1 not checked */
 } smar_verify_result;
 
 /**
  * Check the archive. Keyless (flags 0): every chunk's BLAKE2b against the chunk table, the
  * root hash, and with pubkey (may be NULL) the producer's signature. With SMAR_VERIFY_KEYED
- * (after unlock) also every chunk's decryption, the manifest and index, and every payload's
- * hash; each damaged chunk is reported with the secrets it affects. Returns SMAR_OK when
+ * (after unlock) also every chunk's decryption, the manifest, that the index holds exactly
+ * the manifest's secrets in order, and every payload's hash; each damaged chunk is reported with the secrets it affects. Returns SMAR_OK when
  * all is well, SMAR_E_CORRUPT or SMAR_E_AUTH when anything is damaged (after reporting all
  * problems through cb), other errors when it could not check (I/O).
  */

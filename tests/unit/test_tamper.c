@@ -17,6 +17,7 @@
 #include "archive_fixture.h"
 #include "chunk.h"
 #include "crypto.h"
+#include "reader_internal.h"
 #include "table.h"
 
 static smar_keyring *g_key;
@@ -364,6 +365,72 @@ static void test_chunk_binding(void **state)
     smar_buf_free(&sealed);
 }
 
+
+/* An index that is authentic but wrong (as only a key holder could make it): two entries
+ * swapped, re-sealed and re-MACed with the archive's own keys. Keyed verify must say so. */
+static void reseal_index_swapped(mem_archive *a)
+{
+    smar_reader *r;
+    parts p;
+    assert_int_equal(fx_open_unlocked(&r, a, g_key), SMAR_OK);
+    split_parts(&p, a);
+    size_t i = first_in_section(&p, SMAR_SECTION_INDEX);
+    const uint8_t *raw;
+    size_t len;
+    uint8_t buf[SMAR_INDEX_CHUNK_BYTES], tmp[SMAR_INDEX_ENTRY_BYTES];
+    assert_int_equal(smar_reader_load_chunk(r, SMAR_SECTION_INDEX, 0, &raw, &len), SMAR_OK);
+    assert_true(len >= 2 * SMAR_INDEX_ENTRY_BYTES);
+    memcpy(buf, raw, len);
+    memcpy(tmp, buf + 16, 12); /* swap the locators of the first two entries */
+    memcpy(buf + 16, buf + SMAR_INDEX_ENTRY_BYTES + 16, 12);
+    memcpy(buf + SMAR_INDEX_ENTRY_BYTES + 16, tmp, 12);
+    smar_chunker ck;
+    smar_buf sealed = {0};
+    smar_err e;
+    assert_int_equal(smar_chunker_init(&ck, r->hdr.suite, 3, r->hdr.chunk_size, r->keys->chunk,
+                                       r->hdr.archive_id), SMAR_OK);
+    smar_chunk_pos pos = {i, SMAR_SECTION_INDEX, p.table[i].flags, 0};
+    assert_int_equal(smar_chunk_seal(&ck, &pos, buf, len, &sealed, &e), SMAR_OK);
+    free(p.chunk[i]);
+    p.chunk[i] = malloc(sealed.len);
+    memcpy(p.chunk[i], sealed.data, sealed.len);
+    p.table[i].stored_len = (uint32_t)sealed.len;
+    /* rewrite the table and root, then the root MAC with the real key, then the root again */
+    mem_archive out;
+    join_parts(&out, &p, true);
+    uint8_t table[64 * SMAR_TABLE_ENTRY_BYTES], body[SMAR_HASH_BYTES], tr[SMAR_TRAILER_BYTES];
+    for (size_t k = 0; k < p.n; k++)
+        smar_table_entry_encode(table + k * SMAR_TABLE_ENTRY_BYTES, &p.table[k]);
+    smar_body_hash(body, &p.trailer, p.header, p.header_len, table, p.n * SMAR_TABLE_ENTRY_BYTES);
+    smar_root_mac(p.trailer.root_mac, r->keys->root_mac, body);
+    smar_root_hash(p.trailer.root_hash, body, &p.trailer);
+    smar_trailer_encode(tr, &p.trailer);
+    memcpy(out.data + out.len - SMAR_TRAILER_BYTES, tr, sizeof tr);
+    free(a->data);
+    *a = out;
+    smar_chunker_free(&ck);
+    smar_buf_free(&sealed);
+    free_parts(&p);
+    smar_reader_free(r);
+}
+
+static void test_index_resealed_wrong(void **state)
+{
+    (void)state;
+    mem_archive a;
+    smar_reader *r;
+    smar_verify_result res;
+    assert_int_equal(fx_make_archive(&a, 5, &g_key, 1, NULL, 0), SMAR_OK);
+    reseal_index_swapped(&a);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK); /* authentic bytes */
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL),
+                     SMAR_E_CORRUPT);
+    assert_int_equal(res.index_ok, 0);
+    smar_reader_free(r);
+    free(a.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_chunk_dropped),
         cmocka_unit_test(test_chunk_spliced_from_other_archive),
         cmocka_unit_test(test_chunk_binding),
+        cmocka_unit_test(test_index_resealed_wrong),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
