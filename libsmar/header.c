@@ -80,9 +80,10 @@ static int parse_slot(smar_slot *s, smar_cursor *c, unsigned index, smar_err *e)
     smar_take_u8(c, &s->key_id_len);
     if (!c->ok || !smar_take_ptr(c, &id, s->key_id_len))
         return smar_fail(e, SMAR_E_CORRUPT, "key slot %u is truncated", index);
-    if (s->provider != SMAR_PROVIDER_LOCAL)
-        return smar_fail(e, SMAR_E_VERSION, "key slot %u uses unknown key provider %u", index,
-                         s->provider);
+    /* slots of providers this reader does not know (a KMS or HSM added later) are kept
+     * and skipped at unlock: they are self-delimiting and covered by the header MAC */
+    if (s->provider == 0)
+        return smar_fail(e, SMAR_E_FORMAT, "key slot %u has provider 0", index);
     if (!key_id_is_valid((const char *)id, s->key_id_len))
         return smar_fail(e, SMAR_E_FORMAT, "key slot %u has an invalid key id", index);
     memcpy(s->key_id, id, s->key_id_len);

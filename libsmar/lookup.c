@@ -225,6 +225,13 @@ static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator
                          "'%s': secret %s: payload does not match its manifest hash", r->name,
                          s->id);
     out->data[out->len] = '\0'; /* read_stream reserved one more byte */
+    smar_span v;
+    char why[8];
+    if (!smar_json_validate((smar_span){(const char *)out->data, out->len}, SMAR_JSON_MAX_DEPTH,
+                            &v, why, sizeof why) ||
+        smar_json_kind_of(v) != SMAR_JSON_OBJECT || v.n != out->len)
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': secret %s: payload is not a JSON object",
+                         r->name, s->id);
     return SMAR_OK;
 }
 

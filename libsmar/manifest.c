@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "json.h"
+
 static int put_str16(smar_buf *b, smar_str s)
 {
     if (s.n > SMAR_MAX_STRING)
@@ -114,6 +116,43 @@ static const char *take_str(decoder *d, size_t width, size_t *len)
     return dst;
 }
 
+/* What the writer guarantees, checked again on read so that no caller ever sees an id
+ * that is not printable ASCII, a string cut short by a NUL, or metadata that is not a
+ * JSON object. */
+static bool id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > SMAR_MAX_ID_BYTES)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static bool text_ok(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) == NULL;
+}
+
+static bool json_object_ok(const char *s, size_t n)
+{
+    smar_span v;
+    char why[8];
+    return smar_json_validate((smar_span){s, n}, SMAR_JSON_MAX_DEPTH, &v, why, sizeof why) &&
+           smar_json_kind_of(v) == SMAR_JSON_OBJECT && v.n == n;
+}
+
+static const char *take_text(decoder *d, size_t width, size_t *len)
+{
+    size_t n;
+    const char *s = take_str(d, width, &n);
+    if (!s || !text_ok(s, n))
+        return NULL;
+    if (len)
+        *len = n;
+    return s;
+}
+
 static bool take_locator(decoder *d, bool *present, smar_locator *l)
 {
     uint8_t flag;
@@ -132,11 +171,12 @@ static bool take_locator(decoder *d, bool *present, smar_locator *l)
 static bool take_version(decoder *d, struct smar_version *v)
 {
     size_t idlen;
-    if (!(v->id = take_str(d, 2, &idlen)) || idlen == 0 || !smar_take_i64(&d->c, &v->created))
+    if (!(v->id = take_str(d, 2, &idlen)) || !id_ok(v->id, idlen) ||
+        !smar_take_i64(&d->c, &v->created))
         return false;
     if (!take_locator(d, &v->has_payload, &v->payload))
         return false;
-    return (v->meta = take_str(d, 4, &v->meta_len)) != NULL;
+    return (v->meta = take_str(d, 4, &v->meta_len)) != NULL && json_object_ok(v->meta, v->meta_len);
 }
 
 static bool take_labels(decoder *d, smar_secret *s)
@@ -149,7 +189,7 @@ static bool take_labels(decoder *d, smar_secret *s)
     if (!s->labels)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!(s->labels[i] = take_str(d, 2, NULL)))
+        if (!(s->labels[i] = take_text(d, 2, NULL)))
             return false;
     return true;
 }
@@ -180,12 +220,14 @@ static bool take_body(decoder *d, smar_secret *s)
     if (!smar_take_u8(&d->c, &type) || type != SMAR_RECORD_SECRET ||
         !smar_take_u8(&d->c, &s->flags) || (s->flags & ~SMAR_RECORD_HAS_VERSIONS) != 0)
         return false;
-    if (!(s->id = take_str(d, 2, &idlen)) || idlen == 0 || !(s->type = take_str(d, 2, &typelen)) ||
-        typelen == 0 || !(s->name = take_str(d, 2, NULL)) || !(s->group = take_str(d, 2, NULL)))
+    if (!(s->id = take_str(d, 2, &idlen)) || !id_ok(s->id, idlen) ||
+        !(s->type = take_text(d, 2, &typelen)) || typelen == 0 ||
+        !(s->name = take_text(d, 2, NULL)) || !(s->group = take_text(d, 2, NULL)))
         return false;
     if (!smar_take_i64(&d->c, &s->created) || !smar_take_i64(&d->c, &s->updated))
         return false;
-    if (!take_labels(d, s) || !(s->meta = take_str(d, 4, &s->meta_len)))
+    if (!take_labels(d, s) || !(s->meta = take_str(d, 4, &s->meta_len)) ||
+        !json_object_ok(s->meta, s->meta_len))
         return false;
     if (!take_locator(d, &s->has_payload, &s->payload) || !take_versions(d, s))
         return false;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "json.h"
 #include "reader_internal.h"
 
 int smar_reader_new(smar_reader **out)
@@ -260,7 +261,7 @@ int smar_reader_slot(const smar_reader *r, size_t i, smar_slot_info *out)
         return SMAR_E_INVALID;
     out->key_id = r->hdr.slots[i].key_id;
     out->key_version = r->hdr.slots[i].key_version;
-    out->provider = "local";
+    out->provider = r->hdr.slots[i].provider == SMAR_PROVIDER_LOCAL ? "local" : "unknown";
     return SMAR_OK;
 }
 
@@ -286,7 +287,8 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
         const smar_slot *s = &r->hdr.slots[i];
         size_t aadlen = smar_slot_aad(aad, &r->hdr, s);
         for (size_t k = 0; k < nkeys; k++) {
-            if (!keys[k] || strcmp(smar_keyring_id(keys[k]), s->key_id) != 0)
+            if (!keys[k] || s->provider != smar_keyring_provider_id(keys[k]) ||
+                strcmp(smar_keyring_id(keys[k]), s->key_id) != 0)
                 continue;
             id_matched = true;
             int rc = smar_keyring_unwrap(keys[k], s->key_version, aad, aadlen, s->wrapped,
@@ -344,6 +346,14 @@ static int check_meta(smar_reader *r)
     return SMAR_OK;
 }
 
+static bool document_ok(const char *p, size_t n)
+{
+    smar_span v;
+    char why[8];
+    return smar_json_validate((smar_span){p, n}, SMAR_JSON_MAX_DEPTH, &v, why, sizeof why) &&
+           smar_json_kind_of(v) == SMAR_JSON_OBJECT && v.n == n;
+}
+
 static int load_meta(smar_reader *r)
 {
     smar_buf all = {0};
@@ -351,15 +361,19 @@ static int load_meta(smar_reader *r)
     for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_META] && rc == SMAR_OK; seq++) {
         const uint8_t *raw;
         size_t len;
-        if (all.len > SMAR_MAX_META_BYTES)
+        if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) != SMAR_OK)
+            break;
+        if (len > SMAR_MAX_META_BYTES - all.len)
             rc = smar_fail(&r->err, SMAR_E_LIMIT, "meta section over %u bytes",
                            SMAR_MAX_META_BYTES);
-        else if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) == SMAR_OK &&
-                 smar_buf_append(&all, raw, len))
+        else if (smar_buf_append(&all, raw, len))
             rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     }
     if (rc == SMAR_OK && (rc = smar_meta_decode(&r->meta, all.data, all.len, &r->err)) == SMAR_OK)
         rc = check_meta(r);
+    if (rc == SMAR_OK && !document_ok(r->meta.document, r->meta.document_len))
+        rc = smar_fail(&r->err, SMAR_E_FORMAT, "'%s': the stored export document is not a JSON "
+                                               "object", r->name);
     smar_buf_free(&all);
     return rc;
 }
@@ -373,6 +387,11 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
     if (r->state != R_OPEN)
         return smar_fail(&r->err, SMAR_E_INVALID, "unlock: the archive is not open%s",
                          r->state == R_UNLOCKED ? " (already unlocked)" : "");
+    /* libsodium runs AES-NI instructions unconditionally: never reach them without it */
+    if (!smar_suite_available(r->hdr.suite))
+        return smar_fail(&r->err, SMAR_E_UNSUPPORTED,
+                         "'%s': cipher suite %s is not available on this machine", r->name,
+                         smar_suite_name(r->hdr.suite));
     if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);

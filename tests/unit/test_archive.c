@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "archive_fixture.h"
+#include "manifest.h"
 
 static smar_keyring *new_key(const char *id)
 {
@@ -365,6 +366,39 @@ static void test_bad_secrets_rejected(void **state)
     smar_keyring_free(kr);
 }
 
+
+/* The reader re-checks what the writer guarantees about a record's content. */
+static void test_record_content_checked_on_read(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id, *name, *meta;
+        size_t name_len;
+    } cases[] = {
+        {"ok-id", "name", "{\"a\":1}", 4},    /* valid: decodes */
+        {"bad id", "name", "{\"a\":1}", 4},   /* space in the id */
+        {"ok-id", "na\0me", "{\"a\":1}", 5}, /* NUL inside a name */
+        {"ok-id", "name", "{\"a\":1", 4},     /* metadata is not JSON */
+        {"ok-id", "name", "[1]", 4},          /* metadata is not an object */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smar_srec rec = {0};
+        smar_buf out = {0};
+        smar_err e;
+        smar_secret *s = NULL;
+        rec.id = (smar_str){cases[i].id, strlen(cases[i].id)};
+        rec.type = (smar_str){"kv", 2};
+        rec.name = (smar_str){cases[i].name, cases[i].name_len};
+        rec.group = (smar_str){"", 0};
+        rec.meta = (smar_str){cases[i].meta, strlen(cases[i].meta)};
+        assert_int_equal(smar_record_encode(&rec, &out, &e), SMAR_OK);
+        int rc = smar_record_decode(&s, out.data + 4, out.len - 4, &e);
+        assert_int_equal(rc, i == 0 ? SMAR_OK : SMAR_E_FORMAT);
+        smar_secret_free(s);
+        smar_buf_free(&out);
+    }
+}
+
 int main(void)
 {
     if (smar_init() != SMAR_OK)
@@ -381,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_two_slots_each_opens),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_bad_secrets_rejected),
+        cmocka_unit_test(test_record_content_checked_on_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
