@@ -26,7 +26,7 @@ show scripts/install-deps.sh
 
 say "2. configure and build"
 show cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-show cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+show cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target smar smar-gen-export >/dev/null
 PATH="$build/tools:$PATH"
 export PATH
 smar --version

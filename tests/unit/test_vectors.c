@@ -768,7 +768,7 @@ static void sr_where(const sr *r, int section, uint64_t pos, uint32_t *seq, uint
 
 static int sr_payload(sr *r, const sr_loc *l, sr_str *out)
 {
-    uint64_t pos;
+    uint64_t pos = 0;
     uint8_t h[32];
     if (sr_pos(r, 1, l->seq, l->off, &pos))
         return -1;
