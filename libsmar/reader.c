@@ -31,6 +31,14 @@ int smar_reader_new(smar_reader **out)
 
 static void drop_cache(smar_reader *r)
 {
+    if (r->index_chunks) {
+        for (size_t i = 0; i < r->counts[SMAR_SECTION_INDEX]; i++)
+            free(r->index_chunks[i]);
+        free(r->index_chunks);
+        free(r->index_lens);
+        r->index_chunks = NULL;
+        r->index_lens = NULL;
+    }
     for (int s = 0; s < 5; s++) {
         if (r->cache[s].raw)
             smar_wipe_free(r->cache[s].raw, r->hdr.chunk_size);
@@ -414,14 +422,46 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
 
 /* ---- chunks and streams ------------------------------------------------------------- */
 
+static int load_index_chunk_cached(smar_reader *r, uint32_t seq, const uint8_t **raw,
+                                   size_t *len)
+{
+    size_t n = r->counts[SMAR_SECTION_INDEX];
+    if (!r->index_chunks && (!(r->index_chunks = calloc(n, sizeof *r->index_chunks)) ||
+                             !(r->index_lens = calloc(n, sizeof *r->index_lens))))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if (!r->index_chunks[seq]) {
+        const uint8_t *p;
+        size_t plen;
+        int rc = smar_reader_load_chunk_uncached(r, SMAR_SECTION_INDEX, seq, &p, &plen);
+        if (rc)
+            return rc;
+        if (!(r->index_chunks[seq] = malloc(plen ? plen : 1)))
+            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+        memcpy(r->index_chunks[seq], p, plen);
+        r->index_lens[seq] = plen;
+    }
+    *raw = r->index_chunks[seq];
+    *len = r->index_lens[seq];
+    return SMAR_OK;
+}
+
 int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
                            size_t *len)
 {
-    chunk_cache *c = &r->cache[section];
-    int rc;
     if (seq >= r->counts[section])
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': section %u has no chunk #%u", r->name,
                          section, seq);
+    if (section == SMAR_SECTION_INDEX)
+        return load_index_chunk_cached(r, seq, raw, len);
+    return smar_reader_load_chunk_uncached(r, section, seq, raw, len);
+}
+
+/* Decrypt a chunk through the section's one-chunk cache. */
+int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
+                                    const uint8_t **raw, size_t *len)
+{
+    chunk_cache *c = &r->cache[section];
+    int rc;
     if (c->seq != (int64_t)seq) {
         uint32_t number = r->section_chunks[section][seq];
         const smar_table_entry *t = &r->table[number];

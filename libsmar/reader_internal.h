@@ -40,15 +40,24 @@ struct smar_reader {
     bool have_ck;
     smar_meta meta;
     chunk_cache cache[5];
+    /* Decrypted index chunks, kept once read: together they are the index itself (28 bytes
+     * a secret and table), and lookups in random order would otherwise decrypt an index
+     * chunk each. */
+    uint8_t **index_chunks;
+    size_t *index_lens;
     smar_buf stored;
 };
 
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
 
-/* Decrypt chunk seq of a section (cached: one chunk per section). */
+/* Decrypt chunk seq of a section (cached: one chunk per section, every index chunk). */
 int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
                            size_t *len);
+
+/* The same through the one-chunk cache only (the verifier's scan of the index uses it). */
+int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
+                                    const uint8_t **raw, size_t *len);
 
 /* Read len bytes of a section's byte stream from (seq, offset), across chunks. */
 int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint32_t offset,
