@@ -1,0 +1,55 @@
+/*
+ * archive_builder.h - build a complete, authentic archive from plaintext chunks, with a fixed
+ * data key, so that fuzzing reaches past authentication into what the encrypted sections
+ * hold (manifest records, index chunks, the meta section).
+ *
+ * The writer chooses a random DEK and produces only well-formed sections; this builder
+ * takes any plaintext for any chunk of any section and seals it exactly as the writer
+ * would (header and key slot, zstd + AEAD per chunk, chunk table, trailer, root MAC and
+ * optional signature), so the reader authenticates it and then has to cope with what the
+ * plaintext says. Also used by tests/unit/test_limits.c to build archives whose encrypted
+ * contents declare sizes over the limits.
+ */
+#ifndef SMAR_FUZZ_ARCHIVE_BUILDER_H
+#define SMAR_FUZZ_ARCHIVE_BUILDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "smar.h"
+
+/* The fixed data key: 32 bytes of FZ_DEK_BYTE. fuzz/make_seeds.c makes the real writer use
+ * the same key (its random generator returns only this byte), so writer-made plaintext,
+ * whose index keys and payload hashes are keyed from the DEK, stays valid here. */
+#define FZ_DEK_BYTE 0x5a
+
+typedef struct fz_chunk {
+    uint8_t section; /* enum smar_section */
+    const uint8_t *raw;
+    size_t len; /* 1..chunk_size */
+} fz_chunk;
+
+typedef struct fz_build_opts {
+    int suite;                  /* SMAR_SUITE_*; 0 = XChaCha20-Poly1305 */
+    uint32_t chunk_size;        /* 0 = SMAR_CHUNK_SIZE_MIN */
+    const smar_signkey *signer; /* NULL: unsigned */
+    long corrupt;               /* flip a bit in this chunk's stored bytes; -1: none */
+    bool corrupt_rehash;        /* and update its table hash (only the AEAD then sees it) */
+} fz_build_opts;
+
+#define FZ_BUILD_OPTS_INIT                                                                         \
+    {                                                                                              \
+        0, 0, NULL, -1, false                                                                      \
+    }
+
+/*
+ * Write the archive to out (reset first). Chunks are written in the order given; each section's
+ * last chunk gets the LAST flag. The single key slot wraps the fixed DEK with kr. Returns SMAR_OK,
+ * or an error with a message in e (a chunk of impossible size, no memory).
+ */
+int fz_build_archive(smar_buf *out, smar_keyring *kr, const fz_chunk *chunks, size_t n,
+                     const fz_build_opts *o, smar_err *e);
+
+#endif

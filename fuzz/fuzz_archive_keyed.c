@@ -1,0 +1,133 @@
+/*
+ * fuzz_archive_keyed.c - past authentication: the fuzzer's bytes are the plaintext of an
+ * archive's chunks, sealed into an authentic archive with the fixed test DEK
+ * (archive_builder.h), then unlocked with the test keyring and read the way the tools
+ * read: snapshot, document, every record (manifest parser), payloads, renderings, lookups
+ * by id and name (index and meta parsers), keyed verify, and a series over it.
+ *
+ * Input layout (seeds from fuzz/make_seeds.c turn real writer output into it):
+ *   mode:u8 corrupt:u8 then chunks, each  section:u8 len:u16le data[len + 1]
+ *   section: 1 payload, 2 manifest, 3 index, 4 meta (taken modulo 4, plus 1)
+ *   mode bit 0: fix the meta section's chunk counts to the real ones (else unlock would
+ *               refuse most inputs before the interesting parsers run)
+ *        bit 1: sign the archive;  bit 2: flip a bit in chunk `corrupt % count`
+ *        bit 3: ... and fix its table hash (only the AEAD catches it)
+ *        bit 4: AES-256-GCM when the machine has it
+ */
+#include <string.h>
+
+#include "archive_builder.h"
+#include "common.h"
+#include "crypto.h"
+#include "format.h"
+
+#define MAX_CHUNKS         64
+#define META_COUNTS_OFFSET 44 /* format u32, 5 x u64, then payload/manifest/index u32 */
+
+static int g_problems;
+
+static void on_problem(const smar_problem *p, void *payload)
+{
+    (void)payload;
+    FZ_CHECK(p->detail != NULL);
+    g_problems++;
+}
+
+static smar_reader *open_unlocked(const smar_buf *archive, fz_mem *mem)
+{
+    smar_keyring *kr = fz_keyring();
+    smar_reader *r;
+    mem->p = archive->data;
+    mem->n = archive->len;
+    smar_source src = fz_mem_source(mem);
+    if (smar_reader_new(&r) != SMAR_OK)
+        return NULL;
+    int rc = smar_reader_open_source(r, &src, "fuzz");
+    FZ_CHECK(rc == SMAR_OK); /* the builder's structure is always valid */
+    if (smar_reader_unlock(r, &kr, 1) != SMAR_OK) {
+        smar_reader_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_chunk chunks[MAX_CHUNKS];
+    uint8_t *copy;
+    size_t n = 0;
+    uint32_t counts[5] = {0};
+    fz_init();
+    if (size < 2 || !(copy = malloc(size)))
+        return 0;
+    memcpy(copy, data, size);
+    uint8_t mode = copy[0], corrupt = copy[1];
+    size_t pos = 2;
+    while (pos + 3 <= size && n < MAX_CHUNKS) {
+        uint8_t section = (uint8_t)(copy[pos] % 4 + 1);
+        size_t len = (size_t)smar_load_u16(copy + pos + 1) + 1;
+        pos += 3;
+        if (len > size - pos)
+            len = size - pos;
+        if (len == 0)
+            break;
+        chunks[n].section = section;
+        chunks[n].raw = copy + pos;
+        chunks[n].len = len;
+        counts[section]++;
+        n++;
+        pos += len;
+    }
+    if (counts[SMAR_SECTION_META] == 0) { /* the reader requires a meta section */
+        free(copy);
+        return 0;
+    }
+    if (mode & 1) {
+        for (size_t i = 0; i < n; i++) {
+            if (chunks[i].section != SMAR_SECTION_META)
+                continue;
+            if (chunks[i].len >= META_COUNTS_OFFSET + 12) {
+                uint8_t *p = copy + (chunks[i].raw - copy) + META_COUNTS_OFFSET;
+                for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+                    smar_store_u32(p + 4 * (s - 1), counts[s]);
+            }
+            break;
+        }
+    }
+    fz_build_opts o = FZ_BUILD_OPTS_INIT;
+    o.signer = (mode & 2) ? fz_signkey() : NULL;
+    o.corrupt = (mode & 4) ? (long)(corrupt % n) : -1;
+    o.corrupt_rehash = (mode & 8) != 0;
+    o.suite = (mode & 16) && smar_suite_available(SMAR_SUITE_AES256GCM)
+                  ? SMAR_SUITE_AES256GCM
+                  : SMAR_SUITE_XCHACHA20POLY1305;
+    smar_buf archive = {0};
+    smar_err e = {0};
+    FZ_CHECK(fz_build_archive(&archive, fz_keyring(), chunks, n, &o, &e) == SMAR_OK);
+
+    fz_mem mem;
+    smar_reader *r = open_unlocked(&archive, &mem);
+    if (r) {
+        fz_exercise_unlocked(r);
+        smar_reader_free(r);
+    }
+    if ((r = open_unlocked(&archive, &mem)) != NULL) {
+        smar_verify_result res;
+        uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
+        smar_signkey_public(fz_signkey(), pk);
+        int rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, (mode & 2) ? pk : NULL, &res, on_problem,
+                                    NULL, NULL);
+        if (rc == SMAR_OK)
+            FZ_CHECK(res.chunks_bad == 0 && res.root_ok && res.secrets_bad == 0);
+        if (o.corrupt >= 0)
+            FZ_CHECK(rc != SMAR_OK);
+        smar_reader_free(r);
+    }
+    if ((r = open_unlocked(&archive, &mem)) != NULL) {
+        fz_exercise_series(r);
+        smar_reader_free(r);
+    }
+    smar_buf_free(&archive);
+    free(copy);
+    return 0;
+}
