@@ -113,7 +113,11 @@ static int decode_table(smar_index_desc *d, smar_cursor *c, uint32_t index_chunk
     if (d->nchunks > index_chunks || d->first_seq > index_chunks - d->nchunks ||
         d->nentries > (uint64_t)d->nchunks * SMAR_INDEX_PER_CHUNK ||
         (d->nchunks > 0 && d->nentries <= (uint64_t)(d->nchunks - 1) * SMAR_INDEX_PER_CHUNK))
-        return smar_fail(e, SMAR_E_FORMAT, "meta section describes an impossible index");
+        return smar_fail(e, SMAR_E_FORMAT,
+                         "meta section describes an impossible index: %u chunks from #%u with "
+                         "%llu entries, in an index section of %u chunks (%u entries a chunk)",
+                         d->nchunks, d->first_seq, (unsigned long long)d->nentries, index_chunks,
+                         (unsigned)SMAR_INDEX_PER_CHUNK);
     size_t flen = (size_t)d->nchunks * SMAR_INDEX_KEY_BYTES;
     if (!smar_take_ptr(c, &fences, flen))
         return smar_fail(e, SMAR_E_FORMAT, "meta section is truncated");

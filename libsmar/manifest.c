@@ -3,6 +3,7 @@
  */
 #include "manifest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "json.h"
@@ -91,6 +92,7 @@ typedef struct decoder {
     smar_cursor c;
     char *arena;
     size_t arena_used;
+    char over[96]; /* which limit the record goes over, for the message; "" when none */
 } decoder;
 
 static const char *take_str(decoder *d, size_t width, size_t *len)
@@ -165,7 +167,12 @@ static bool take_locator(decoder *d, bool *present, smar_locator *l)
     smar_take_u32(&d->c, &l->offset);
     smar_take_u32(&d->c, &l->length);
     smar_take(&d->c, l->hash, SMAR_HASH_BYTES);
-    return d->c.ok && l->length <= SMAR_MAX_PAYLOAD_BYTES;
+    if (d->c.ok && l->length > SMAR_MAX_PAYLOAD_BYTES) {
+        snprintf(d->over, sizeof d->over, "a payload of %u bytes (limit %u)", l->length,
+                 SMAR_MAX_PAYLOAD_BYTES);
+        return false;
+    }
+    return d->c.ok;
 }
 
 static bool take_version(decoder *d, struct smar_version *v)
@@ -182,7 +189,13 @@ static bool take_version(decoder *d, struct smar_version *v)
 static bool take_labels(decoder *d, smar_secret *s)
 {
     uint16_t n;
-    if (!smar_take_u16(&d->c, &n) || n > SMAR_MAX_LABELS || (size_t)n * 2 > d->c.left)
+    if (!smar_take_u16(&d->c, &n))
+        return false;
+    if (n > SMAR_MAX_LABELS) {
+        snprintf(d->over, sizeof d->over, "%u labels (limit %u)", n, SMAR_MAX_LABELS);
+        return false;
+    }
+    if ((size_t)n * 2 > d->c.left)
         return false;
     s->nlabels = n;
     s->labels = calloc(n ? n : 1, sizeof *s->labels);
@@ -198,7 +211,13 @@ static bool take_versions(decoder *d, smar_secret *s)
 {
     uint32_t n;
     /* a version takes at least 2+8+1+4 bytes: bound n by what is left before allocating */
-    if (!smar_take_u32(&d->c, &n) || n > SMAR_MAX_VERSIONS || (size_t)n * 15 > d->c.left)
+    if (!smar_take_u32(&d->c, &n))
+        return false;
+    if (n > SMAR_MAX_VERSIONS) {
+        snprintf(d->over, sizeof d->over, "%u versions (limit %u)", n, SMAR_MAX_VERSIONS);
+        return false;
+    }
+    if ((size_t)n * 15 > d->c.left)
         return false;
     s->nversions = n;
     s->versions = calloc(n ? n : 1, sizeof *s->versions);
@@ -258,9 +277,11 @@ int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_er
     }
     memcpy(s->raw, body, n);
     s->raw_len = n;
-    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0};
+    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, ""};
     if (!take_body(&d, s)) {
         smar_secret_free(s);
+        if (d.over[0])
+            return smar_fail(e, SMAR_E_LIMIT, "manifest record declares %s", d.over);
         return smar_fail(e, SMAR_E_FORMAT, "malformed manifest record");
     }
     *out = s;
