@@ -1,0 +1,722 @@
+/*
+ * test_limits.c - every size and count limit of the format, declared over the limit by an
+ * archive, and refused before anything of that size is allocated, with an error that says
+ * which limit: the header length, key slots, wrapped key length, chunk size, chunk count
+ * (and a chunk table that cannot fit the file), a chunk's stored size, the meta section's
+ * index, a manifest record's length and counts, and a chunk whose zstd frame declares or
+ * holds more than a chunk (a decompression bomb).
+ *
+ * How "before allocation" is checked: each limit case runs under an allocation guard that
+ * makes any single allocation of more than GUARD_MB fail. Every declared size here is far
+ * above that (usually 4 GiB), so a reader that allocated what the file declares before
+ * checking it would get NULL and report SMAR_E_NOMEM (or crash) instead of the limit
+ * error these tests expect. The guard is:
+ *  - under AddressSanitizer (the SMAR_SANITIZE build): __asan_default_options() below sets
+ *    max_allocation_size_mb and allocator_may_return_null for this program, so ASan fails
+ *    oversized allocations with NULL instead of aborting the test;
+ *  - otherwise: RLIMIT_AS lowered to the current address space plus GUARD_MB while a case
+ *    runs (and restored after), so malloc of a huge size fails.
+ * test_guard_works checks that the guard really refuses a 1 GiB allocation. Archives whose
+ * encrypted sections declare too much are built with fuzz/archive_builder.c (a fixed key,
+ * any plaintext sealed as the writer would), included below.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <zstd.h>
+
+#include "archive_fixture.h"
+#include "chunk.h"
+#include "crypto.h"
+#include "format.h"
+#include "header.h"
+#include "index.h"
+#include "manifest.h"
+#include "table.h"
+
+/* The builder the fuzz harnesses use (a second translation unit would need a CMake
+ * change; including it keeps this test self-contained). */
+#include "../../fuzz/archive_builder.h"
+#include "../../fuzz/archive_builder.c"
+
+#define GUARD_MB 64
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LIMITS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LIMITS_ASAN 1
+#endif
+#endif
+
+#ifdef LIMITS_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1:max_allocation_size_mb=64";
+}
+#endif
+
+static struct rlimit g_saved_as;
+static bool g_guarded;
+
+static void guard_on(void)
+{
+#ifndef LIMITS_ASAN
+    long pages = 0, page = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &pages), 1);
+    fclose(f);
+    assert_int_equal(getrlimit(RLIMIT_AS, &g_saved_as), 0);
+    struct rlimit r = g_saved_as;
+    rlim_t want = (rlim_t)pages * (rlim_t)page + ((rlim_t)GUARD_MB << 20);
+    if (r.rlim_max == RLIM_INFINITY || want < r.rlim_max)
+        r.rlim_cur = want;
+    assert_int_equal(setrlimit(RLIMIT_AS, &r), 0);
+    g_guarded = true;
+#endif
+}
+
+static void guard_off(void)
+{
+    if (g_guarded)
+        assert_int_equal(setrlimit(RLIMIT_AS, &g_saved_as), 0);
+    g_guarded = false;
+}
+
+static smar_keyring *g_key;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (smar_init() || smar_keyring_new(&g_key) || smar_keyring_generate(g_key, "rk-limits"))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    smar_keyring_free(g_key);
+    return 0;
+}
+
+static void assert_msg(const char *msg, const char *needle)
+{
+    if (!msg || !strstr(msg, needle)) {
+        print_error("message \"%s\" does not mention \"%s\"\n", msg ? msg : "(null)", needle);
+        fail();
+    }
+}
+
+static void test_guard_works(void **state)
+{
+    (void)state;
+    void *(*volatile alloc)(size_t) = malloc;
+    guard_on();
+    void *p = alloc((size_t)1 << 30);
+    guard_off();
+    assert_null(p);
+    free(p);
+}
+
+/* ---- structure: header, key slots, trailer, chunk table (no key needed) ------------- */
+
+/* A small valid archive (two secrets, 64 KiB chunks). */
+static void small_archive(mem_archive *a)
+{
+    assert_int_equal(fx_make_archive(a, 2, &g_key, 1, NULL, SMAR_CHUNK_SIZE_MIN), SMAR_OK);
+}
+
+/* Open a copy of a with bytes patched; returns the status, *msg the reader's message. */
+static int open_patched(const mem_archive *a, size_t off, const void *bytes, size_t n,
+                        char msg[SMAR_ERRMSG_MAX])
+{
+    uint8_t *copy = malloc(a->len);
+    assert_non_null(copy);
+    memcpy(copy, a->data, a->len);
+    memcpy(copy + off, bytes, n);
+    smar_reader *r;
+    guard_on();
+    int rc = fx_open_mem(&r, copy, a->len);
+    guard_off();
+    snprintf(msg, SMAR_ERRMSG_MAX, "%s", smar_reader_error(r));
+    smar_reader_free(r);
+    free(copy);
+    return rc;
+}
+
+static int open_patched_u32(const mem_archive *a, size_t off, uint32_t v, char *msg)
+{
+    uint8_t b[4];
+    smar_store_u32(b, v);
+    return open_patched(a, off, b, 4, msg);
+}
+
+static int open_patched_u16(const mem_archive *a, size_t off, uint16_t v, char *msg)
+{
+    uint8_t b[2];
+    smar_store_u16(b, v);
+    return open_patched(a, off, b, 2, msg);
+}
+
+#define HDR_LEN_OFF        12
+#define HDR_CHUNK_SIZE_OFF 24
+#define HDR_SLOTS_OFF      60
+#define TRL_COUNT_OFF      8
+
+static void test_header_length(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, UINT32_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "header length 4294967295 outside 96..16384");
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER_MAX_BYTES + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "header length 16385 outside 96..16384");
+    free(a.data);
+}
+
+static void test_key_slots(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    assert_int_equal(open_patched_u16(&a, HDR_SLOTS_OFF, SMAR_MAX_KEY_SLOTS + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "17 key slots (allowed 1..16)");
+    assert_int_equal(open_patched_u16(&a, HDR_SLOTS_OFF, UINT16_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "65535 key slots (allowed 1..16)");
+    free(a.data);
+}
+
+/* A header that really carries 17 well-formed key slots, parsed directly. */
+static void test_key_slots_parsed(void **state)
+{
+    smar_buf b = {0};
+    smar_header h;
+    smar_err e = {0};
+    (void)state;
+    uint8_t fixed[SMAR_HEADER_FIXED_BYTES] = {0};
+    memcpy(fixed, SMAR_MAGIC, SMAR_MAGIC_BYTES);
+    smar_store_u16(fixed + 8, 1);
+    smar_store_u16(fixed + 20, SMAR_SUITE_XCHACHA20POLY1305);
+    smar_store_u16(fixed + 22, SMAR_COMPRESSION_ZSTD);
+    smar_store_u32(fixed + 24, SMAR_CHUNK_SIZE_MIN);
+    smar_store_u16(fixed + HDR_SLOTS_OFF, 17);
+    smar_buf_append(&b, fixed, sizeof fixed);
+    for (int i = 0; i < 17; i++) {
+        uint8_t wrapped[SMAR_LOCAL_WRAPPED_BYTES] = {0};
+        smar_buf_put_u8(&b, SMAR_PROVIDER_LOCAL);
+        smar_buf_put_u8(&b, 2);
+        smar_buf_printf(&b, "k%c", 'a' + i);
+        smar_buf_put_u32(&b, 1);
+        smar_buf_put_u16(&b, sizeof wrapped);
+        smar_buf_append(&b, wrapped, sizeof wrapped);
+    }
+    uint8_t mac[SMAR_HEADER_MAC_BYTES] = {0};
+    smar_buf_append(&b, mac, sizeof mac);
+    smar_store_u32(b.data + HDR_LEN_OFF, (uint32_t)b.len);
+    assert_int_equal(smar_header_parse(&h, b.data, b.len, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "17 key slots (allowed 1..16)");
+    smar_buf_free(&b);
+}
+
+static void test_writer_key_slots(void **state)
+{
+    smar_keyring *keys[SMAR_MAX_KEY_SLOTS + 1];
+    smar_writer *w;
+    (void)state;
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    for (int i = 0; i <= SMAR_MAX_KEY_SLOTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "rk-%d", i);
+        assert_int_equal(smar_keyring_new(&keys[i]), SMAR_OK);
+        assert_int_equal(smar_keyring_generate(keys[i], id), SMAR_OK);
+        int rc = smar_writer_add_key(w, keys[i]);
+        assert_int_equal(rc, i < SMAR_MAX_KEY_SLOTS ? SMAR_OK : SMAR_E_LIMIT);
+    }
+    assert_msg(smar_writer_error(w), "at most 16 key slots");
+    smar_writer_free(w);
+    for (int i = 0; i <= SMAR_MAX_KEY_SLOTS; i++)
+        smar_keyring_free(keys[i]);
+}
+
+static void test_wrapped_key_length(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    /* slot 0: provider, key id length, key id, key version (u32), wrapped length (u16) */
+    size_t off = SMAR_HEADER_FIXED_BYTES + 2 + a.data[SMAR_HEADER_FIXED_BYTES + 1] + 4;
+    assert_int_equal(smar_load_u16(a.data + off), SMAR_LOCAL_WRAPPED_BYTES);
+    assert_int_equal(open_patched_u16(&a, off, SMAR_WRAPPED_MAX + 1, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "key slot 0 wrapped key length 513 outside 1..512");
+    assert_int_equal(open_patched_u16(&a, off, UINT16_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "wrapped key length 65535 outside 1..512");
+    free(a.data);
+}
+
+static void test_chunk_size(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    assert_int_equal(open_patched_u32(&a, HDR_CHUNK_SIZE_OFF, UINT32_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "chunk size 4294967295 outside 65536..16777216");
+    assert_int_equal(open_patched_u32(&a, HDR_CHUNK_SIZE_OFF, SMAR_CHUNK_SIZE_MAX + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "chunk size 16777217 outside 65536..16777216");
+    free(a.data);
+}
+
+static void test_chunk_count(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    size_t trailer = a.len - SMAR_TRAILER_BYTES;
+    assert_int_equal(open_patched_u32(&a, trailer + TRL_COUNT_OFF, SMAR_MAX_CHUNKS + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "chunk count 16777217 outside 1..16777216");
+    assert_int_equal(open_patched_u32(&a, trailer + TRL_COUNT_OFF, UINT32_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "chunk count 4294967295 outside 1..16777216");
+    /* within the limit, but 2^24 entries (768 MiB) cannot be in this file: refused before
+     * the table is allocated (the guard would fail that allocation) */
+    assert_int_equal(open_patched_u32(&a, trailer + TRL_COUNT_OFF, SMAR_MAX_CHUNKS, msg),
+                     SMAR_E_CORRUPT);
+    assert_msg(msg, "the chunk table does not fit the file");
+    free(a.data);
+}
+
+static void test_chunk_stored_size(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    size_t trailer = a.len - SMAR_TRAILER_BYTES;
+    size_t table = (size_t)smar_load_u64(a.data + trailer);
+    assert_int_equal(open_patched_u32(&a, table + 8, UINT32_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "chunk 0 has impossible size 4294967295");
+    uint32_t over = (uint32_t)smar_chunk_stored_max(SMAR_CHUNK_SIZE_MIN) + 1;
+    assert_int_equal(open_patched_u32(&a, table + 8, over, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "impossible size");
+    free(a.data);
+}
+
+/* ---- sealed sections: meta, index, manifest records ----------------------------------- */
+
+/* The meta section of an archive with `manifest` manifest chunks and no index. */
+static void meta_plain(smar_buf *out, uint32_t manifest)
+{
+    smar_meta m = {0};
+    m.oldest = m.newest = SMAR_TIME_NONE;
+    m.section_chunks[SMAR_SECTION_MANIFEST] = manifest;
+    m.document = (char *)"{}";
+    m.document_len = 2;
+    assert_int_equal(smar_meta_encode(&m, out), SMAR_OK);
+}
+
+#define META_T0_NCHUNKS_OFF  60
+#define META_T0_NENTRIES_OFF 64
+#define META_DOCLEN_OFF      88
+
+/* Build an archive of the given plaintext chunks, open it and unlock it (under the guard).
+ * Returns the reader (unlock's status in *rc). */
+static smar_reader *open_built(const fz_chunk *chunks, size_t n, int *rc, smar_buf *file)
+{
+    smar_err e = {0};
+    smar_reader *r;
+    assert_int_equal(fz_build_archive(file, g_key, chunks, n, NULL, &e), SMAR_OK);
+    mem_archive a = {file->data, file->len, file->len};
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    guard_on();
+    *rc = smar_reader_unlock(r, &g_key, 1);
+    guard_off();
+    return r;
+}
+
+static void test_meta_huge_index(void **state)
+{
+    smar_buf meta = {0}, file = {0};
+    uint8_t manifest[1] = {0};
+    int rc;
+    (void)state;
+    meta_plain(&meta, 1);
+    smar_store_u32(meta.data + META_T0_NCHUNKS_OFF, UINT32_MAX);
+    smar_store_u64(meta.data + META_T0_NENTRIES_OFF, UINT64_MAX);
+    fz_chunk chunks[] = {{SMAR_SECTION_MANIFEST, manifest, 1},
+                         {SMAR_SECTION_META, meta.data, meta.len}};
+    smar_reader *r = open_built(chunks, 2, &rc, &file);
+    assert_int_equal(rc, SMAR_E_FORMAT);
+    assert_msg(smar_reader_error(r), "impossible index: 4294967295 chunks");
+    assert_msg(smar_reader_error(r), "index section of 0 chunks");
+    smar_reader_free(r);
+    smar_buf_free(&file);
+    smar_buf_free(&meta);
+}
+
+static void test_meta_decode_limits(void **state)
+{
+    smar_buf meta = {0};
+    smar_meta m;
+    smar_err e = {0};
+    (void)state;
+    /* 2^32-1 fences (64 GiB) declared in a section of a few bytes */
+    meta_plain(&meta, 0);
+    smar_store_u32(meta.data + 52, UINT32_MAX); /* the index section's chunk count */
+    smar_store_u32(meta.data + META_T0_NCHUNKS_OFF, UINT32_MAX);
+    smar_store_u64(meta.data + META_T0_NENTRIES_OFF, (uint64_t)UINT32_MAX * SMAR_INDEX_PER_CHUNK);
+    guard_on();
+    int rc = smar_meta_decode(&m, meta.data, meta.len, &e);
+    guard_off();
+    assert_int_equal(rc, SMAR_E_FORMAT);
+    assert_msg(e.msg, "meta section is truncated");
+    /* a document of 4 GiB declared */
+    smar_buf_reset(&meta);
+    meta_plain(&meta, 0);
+    smar_store_u32(meta.data + META_DOCLEN_OFF, UINT32_MAX);
+    guard_on();
+    rc = smar_meta_decode(&m, meta.data, meta.len, &e);
+    guard_off();
+    assert_int_equal(rc, SMAR_E_FORMAT);
+    assert_msg(e.msg, "meta section is malformed");
+    smar_buf_free(&meta);
+}
+
+static int count_secret(smar_reader *r, const smar_secret *s, void *payload)
+{
+    (void)r;
+    (void)s;
+    (*(int *)payload)++;
+    return 0;
+}
+
+/* A manifest whose only record declares body_len bytes, read by smar_reader_foreach. */
+static int foreach_manifest(const uint8_t *manifest, size_t n, char msg[SMAR_ERRMSG_MAX])
+{
+    smar_buf meta = {0}, file = {0};
+    int rc, seen = 0;
+    meta_plain(&meta, 1);
+    fz_chunk chunks[] = {{SMAR_SECTION_MANIFEST, manifest, n},
+                         {SMAR_SECTION_META, meta.data, meta.len}};
+    smar_reader *r = open_built(chunks, 2, &rc, &file);
+    assert_int_equal(rc, SMAR_OK);
+    guard_on();
+    rc = smar_reader_foreach(r, count_secret, &seen);
+    guard_off();
+    assert_int_equal(seen, 0);
+    snprintf(msg, SMAR_ERRMSG_MAX, "%s", smar_reader_error(r));
+    smar_reader_free(r);
+    smar_buf_free(&file);
+    smar_buf_free(&meta);
+    return rc;
+}
+
+static void test_record_length(void **state)
+{
+    uint8_t manifest[16] = {0};
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    smar_store_u32(manifest, UINT32_MAX);
+    assert_int_equal(foreach_manifest(manifest, sizeof manifest, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "manifest record of 4294967295 bytes");
+    smar_store_u32(manifest, SMAR_MAX_RECORD_BYTES + 1);
+    assert_int_equal(foreach_manifest(manifest, sizeof manifest, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "manifest record of 167772161 bytes");
+    /* the direct decoder, for a body said to be over the limit */
+    smar_secret *s;
+    smar_err e = {0};
+    assert_int_equal(smar_record_decode(&s, manifest, (size_t)SMAR_MAX_RECORD_BYTES + 1, &e),
+                     SMAR_E_LIMIT);
+    assert_null(s);
+    assert_msg(e.msg, "manifest record of 167772161 bytes");
+}
+
+/* A record body up to its label count: type, flags, id "a", type "t", no name or group,
+ * created and updated. */
+static void record_head(smar_buf *b)
+{
+    smar_buf_put_u8(b, SMAR_RECORD_SECRET);
+    smar_buf_put_u8(b, 0);
+    smar_buf_put_u16(b, 1);
+    smar_buf_append(b, "a", 1);
+    smar_buf_put_u16(b, 1);
+    smar_buf_append(b, "t", 1);
+    smar_buf_put_u16(b, 0);
+    smar_buf_put_u16(b, 0);
+    smar_buf_put_u64(b, 0);
+    smar_buf_put_u64(b, 0);
+}
+
+/* ... then no labels, metadata "{}", no payload: up to the version count. */
+static void record_to_versions(smar_buf *b)
+{
+    record_head(b);
+    smar_buf_put_u16(b, 0);
+    smar_buf_put_u32(b, 2);
+    smar_buf_append(b, "{}", 2);
+    smar_buf_put_u8(b, 0);
+}
+
+static int decode(const smar_buf *b, smar_err *e)
+{
+    smar_secret *s;
+    guard_on();
+    int rc = smar_record_decode(&s, b->data, b->len, e);
+    guard_off();
+    smar_secret_free(s);
+    return rc;
+}
+
+static void test_record_counts(void **state)
+{
+    smar_buf b = {0};
+    smar_err e = {0};
+    (void)state;
+    /* versions: 2^32-1 and one over the limit */
+    record_to_versions(&b);
+    smar_buf_put_u32(&b, UINT32_MAX);
+    assert_int_equal(decode(&b, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "manifest record declares 4294967295 versions (limit 10000)");
+    smar_buf_reset(&b);
+    record_to_versions(&b);
+    smar_buf_put_u32(&b, SMAR_MAX_VERSIONS + 1);
+    assert_int_equal(decode(&b, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "10001 versions (limit 10000)");
+    /* within the limit but more than the record's bytes can hold: refused before calloc */
+    smar_buf_reset(&b);
+    record_to_versions(&b);
+    smar_buf_put_u32(&b, SMAR_MAX_VERSIONS);
+    assert_int_equal(decode(&b, &e), SMAR_E_FORMAT);
+    assert_msg(e.msg, "malformed manifest record");
+    /* labels */
+    smar_buf_reset(&b);
+    record_head(&b);
+    smar_buf_put_u16(&b, UINT16_MAX);
+    assert_int_equal(decode(&b, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "65535 labels (limit 1000)");
+    smar_buf_reset(&b);
+    record_head(&b);
+    smar_buf_put_u16(&b, SMAR_MAX_LABELS + 1);
+    assert_int_equal(decode(&b, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "1001 labels (limit 1000)");
+    /* a payload locator over 64 MiB */
+    smar_buf_reset(&b);
+    record_head(&b);
+    smar_buf_put_u16(&b, 0);
+    smar_buf_put_u32(&b, 2);
+    smar_buf_append(&b, "{}", 2);
+    smar_buf_put_u8(&b, 1);
+    smar_buf_put_u32(&b, 0);
+    smar_buf_put_u32(&b, 0);
+    smar_buf_put_u32(&b, SMAR_MAX_PAYLOAD_BYTES + 1);
+    uint8_t hash[SMAR_HASH_BYTES] = {0};
+    smar_buf_append(&b, hash, sizeof hash);
+    smar_buf_put_u32(&b, 0);
+    assert_int_equal(decode(&b, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "a payload of 67108865 bytes (limit 67108864)");
+    /* a 4 GiB metadata string in a short record */
+    smar_buf_reset(&b);
+    record_head(&b);
+    smar_buf_put_u16(&b, 0);
+    smar_buf_put_u32(&b, UINT32_MAX);
+    assert_int_equal(decode(&b, &e), SMAR_E_FORMAT);
+    assert_msg(e.msg, "malformed manifest record");
+    smar_buf_free(&b);
+}
+
+/* The same version count, through the reader. */
+static void test_record_counts_read(void **state)
+{
+    smar_buf b = {0};
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    smar_buf_put_u32(&b, 0);
+    record_to_versions(&b);
+    smar_buf_put_u32(&b, UINT32_MAX);
+    smar_store_u32(b.data, (uint32_t)(b.len - 4));
+    assert_int_equal(foreach_manifest(b.data, b.len, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "4294967295 versions (limit 10000)");
+    smar_buf_free(&b);
+}
+
+/* ---- chunks: stored size and decompression bombs -------------------------------------- */
+
+static const uint8_t g_chunk_key[32] = {1, 2, 3};
+static const uint8_t g_archive_id[16] = {9, 8, 7};
+
+/* Seal an arbitrary zstd frame the way smar_chunk_seal seals its own (nonce and AAD as in
+ * spec/FORMAT.md, "Chunks"), so a crafted frame passes authentication. */
+static void seal_frame(const smar_chunk_pos *pos, const uint8_t *frame, size_t n, smar_buf *out)
+{
+    uint8_t nonce[SMAR_NONCE_MAX] = {0}, aad[SMAR_LABEL_BYTES + SMAR_ARCHIVE_ID_BYTES + 14];
+    smar_store_u64(nonce, pos->number);
+    nonce[8] = pos->section;
+    nonce[9] = pos->flags;
+    memcpy(aad, SMAR_LABEL_CHUNK, SMAR_LABEL_BYTES);
+    memcpy(aad + SMAR_LABEL_BYTES, g_archive_id, SMAR_ARCHIVE_ID_BYTES);
+    uint8_t *p = aad + SMAR_LABEL_BYTES + SMAR_ARCHIVE_ID_BYTES;
+    smar_store_u64(p, pos->number);
+    p[8] = pos->section;
+    p[9] = pos->flags;
+    smar_store_u32(p + 10, pos->seq);
+    smar_buf_reset(out);
+    assert_int_equal(smar_buf_reserve(out, n + SMAR_TAG_BYTES), SMAR_OK);
+    smar_aead_seal(SMAR_SUITE_XCHACHA20POLY1305, out->data, frame, n, aad, sizeof aad, nonce,
+                   g_chunk_key);
+    out->len = n + SMAR_TAG_BYTES;
+}
+
+/* A zstd frame by hand: magic, a single-segment header declaring `declared` bytes (4-byte
+ * field), then `content` bytes of 'x' in RLE blocks no bigger than the window (the
+ * declared size) allows, so a frame holding far more than it declares stays a few bytes.
+ * With declared == UINT64_MAX no size is declared (and the window is 8 MiB). */
+static void rle_frame(smar_buf *f, uint64_t declared, size_t content)
+{
+    size_t block = 128u << 10;
+    smar_buf_reset(f);
+    smar_buf_put_u32(f, 0xFD2FB528u);
+    if (declared == UINT64_MAX) {
+        smar_buf_put_u8(f, 0x00); /* no content size, not single segment */
+        smar_buf_put_u8(f, 0x58); /* window descriptor: 8 MiB */
+    } else {
+        smar_buf_put_u8(f, 0xA0); /* 4-byte content size, single segment */
+        smar_buf_put_u32(f, (uint32_t)declared);
+        if (declared > 0 && declared < block)
+            block = (size_t)declared;
+    }
+    do {
+        size_t n = content < block ? content : block;
+        content -= n;
+        uint32_t bh = (uint32_t)(n << 3) | (1u << 1) | (content == 0 ? 1u : 0u); /* RLE */
+        uint8_t h[4] = {(uint8_t)bh, (uint8_t)(bh >> 8), (uint8_t)(bh >> 16), 'x'};
+        smar_buf_append(f, h, 4);
+    } while (content > 0);
+}
+
+/* Open a sealed chunk with a 64 KiB chunker into a buffer of exactly 64 KiB. */
+static int open_small(const smar_chunk_pos *pos, const smar_buf *stored, smar_err *e)
+{
+    smar_chunker ck;
+    size_t len = 0;
+    assert_int_equal(smar_chunker_init(&ck, SMAR_SUITE_XCHACHA20POLY1305, 1, SMAR_CHUNK_SIZE_MIN,
+                                       g_chunk_key, g_archive_id),
+                     SMAR_OK);
+    uint8_t *raw = malloc(SMAR_CHUNK_SIZE_MIN);
+    assert_non_null(raw);
+    guard_on();
+    int rc = smar_chunk_open(&ck, pos, stored->data, stored->len, raw, &len, e);
+    guard_off();
+    if (rc == SMAR_OK)
+        assert_true(len <= SMAR_CHUNK_SIZE_MIN);
+    free(raw);
+    smar_chunker_free(&ck);
+    return rc;
+}
+
+static void test_chunk_declares_more(void **state)
+{
+    smar_chunker big;
+    smar_buf stored = {0};
+    smar_err e = {0};
+    smar_chunk_pos pos = {3, SMAR_SECTION_PAYLOAD, 0, 3};
+    (void)state;
+    /* a real 1 MiB chunk (of zeros: a few hundred bytes stored) opened where chunks are
+     * 64 KiB */
+    assert_int_equal(smar_chunker_init(&big, SMAR_SUITE_XCHACHA20POLY1305, 1, 1u << 20, g_chunk_key,
+                                       g_archive_id),
+                     SMAR_OK);
+    uint8_t *zeros = calloc(1, 1u << 20);
+    assert_non_null(zeros);
+    assert_int_equal(smar_chunk_seal(&big, &pos, zeros, 1u << 20, &stored, &e), SMAR_OK);
+    assert_true(stored.len < 1024);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "chunk 3 declares 1048576 bytes (chunk size is 65536)");
+    free(zeros);
+    smar_chunker_free(&big);
+    /* a frame declaring 4 GiB, holding 10 bytes */
+    smar_buf frame = {0};
+    rle_frame(&frame, UINT32_MAX, 10);
+    seal_frame(&pos, frame.data, frame.len, &stored);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "chunk 3 declares 4294967295 bytes (chunk size is 65536)");
+    smar_buf_free(&frame);
+    smar_buf_free(&stored);
+}
+
+static void test_chunk_holds_more(void **state)
+{
+    smar_buf frame = {0}, stored = {0};
+    smar_err e = {0};
+    smar_chunk_pos pos = {0, SMAR_SECTION_MANIFEST, SMAR_CHUNK_LAST, 0};
+    (void)state;
+    /* the frame says 100 bytes, its blocks hold 5000 */
+    rle_frame(&frame, 100, 5000);
+    seal_frame(&pos, frame.data, frame.len, &stored);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_FORMAT);
+    assert_msg(e.msg, "decompression failed");
+    /* the frame says exactly a chunk, its blocks hold more than a chunk */
+    rle_frame(&frame, SMAR_CHUNK_SIZE_MIN, SMAR_CHUNK_SIZE_MIN + 4000);
+    seal_frame(&pos, frame.data, frame.len, &stored);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_FORMAT);
+    assert_msg(e.msg, "decompression failed");
+    /* no declared size at all (a streamed frame) */
+    rle_frame(&frame, UINT64_MAX, 5000);
+    seal_frame(&pos, frame.data, frame.len, &stored);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_FORMAT);
+    assert_msg(e.msg, "malformed compressed data");
+    /* the hand-made frames are valid zstd: the exact size opens */
+    rle_frame(&frame, 5000, 5000);
+    seal_frame(&pos, frame.data, frame.len, &stored);
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_OK);
+    smar_buf_free(&frame);
+    smar_buf_free(&stored);
+}
+
+static void test_chunk_stored_max(void **state)
+{
+    smar_buf stored = {0};
+    smar_err e = {0};
+    smar_chunk_pos pos = {0, SMAR_SECTION_META, SMAR_CHUNK_LAST, 0};
+    (void)state;
+    size_t max = smar_chunk_stored_max(SMAR_CHUNK_SIZE_MIN);
+    assert_int_equal(smar_buf_reserve(&stored, max + 1), SMAR_OK);
+    memset(stored.data, 0, max + 1);
+    stored.len = max + 1;
+    assert_int_equal(open_small(&pos, &stored, &e), SMAR_E_LIMIT);
+    assert_msg(e.msg, "impossible size");
+    smar_buf_free(&stored);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_guard_works),         cmocka_unit_test(test_header_length),
+        cmocka_unit_test(test_key_slots),           cmocka_unit_test(test_key_slots_parsed),
+        cmocka_unit_test(test_writer_key_slots),    cmocka_unit_test(test_wrapped_key_length),
+        cmocka_unit_test(test_chunk_size),          cmocka_unit_test(test_chunk_count),
+        cmocka_unit_test(test_chunk_stored_size),   cmocka_unit_test(test_meta_huge_index),
+        cmocka_unit_test(test_meta_decode_limits),  cmocka_unit_test(test_record_length),
+        cmocka_unit_test(test_record_counts),       cmocka_unit_test(test_record_counts_read),
+        cmocka_unit_test(test_chunk_declares_more), cmocka_unit_test(test_chunk_holds_more),
+        cmocka_unit_test(test_chunk_stored_max),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
