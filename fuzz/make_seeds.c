@@ -168,7 +168,7 @@ static void write_archive(smar_buf *out, smar_keyring *const *keys, size_t nkeys
     for (size_t i = 0; i < nsmall && !rc; i++)
         rc = smar_writer_add_secret(w, g_secrets[i], strlen(g_secrets[i]));
     for (size_t i = 0; i < nbig && !rc; i++) {
-        char *s = big_secret(i, 200);
+        char *s = big_secret(i, 240);
         rc = smar_writer_add_secret(w, s, strlen(s));
         free(s);
     }
@@ -289,7 +289,7 @@ static void archives(smar_keyring *kr, smar_keyring *kr2, smar_signkey *sk)
     write_archive(&a, both, 2, sk, NSECRETS, 0);
     split_archive("signed-2keys", &a, kr, false);
     smar_buf_reset(&a);
-    write_archive(&a, &kr, 1, NULL, 2, 400);
+    write_archive(&a, &kr, 1, NULL, 2, 280);
     split_archive("multichunk", &a, kr, false);
     smar_buf_free(&a);
 }

@@ -23,6 +23,11 @@ foreach(src ${SMAR_FUZZ_HARNESSES})
   add_executable(replay_${name} ${src} ${SMAR_FUZZ_DIR}/replay.c)
   target_compile_options(replay_${name} PRIVATE ${SMAR_WARNINGS})
   target_link_libraries(replay_${name} PRIVATE smar_fuzz_support)
+  if(name STREQUAL "cli") # the tool's own parsers
+    target_sources(replay_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tools/cli.c
+                   ${PROJECT_SOURCE_DIR}/tools/paths.c)
+    target_include_directories(replay_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+  endif()
   add_test(NAME fuzz.replay.${name}
            COMMAND replay_${name} ${SMAR_FUZZ_DIR}/corpus/${name} ${SMAR_FUZZ_DIR}/regressions/${name})
   set_tests_properties(fuzz.replay.${name} PROPERTIES TIMEOUT 600)

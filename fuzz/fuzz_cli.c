@@ -1,0 +1,187 @@
+/*
+ * fuzz_cli.c - the parsers of the smar tool itself (tools/cli.c, tools/paths.c), which
+ * read text that comes out of archives: the JSON text helpers `ls`, `cat` and `extract`
+ * use on rendered secrets and documents (cli_json_members, cli_json_elements,
+ * cli_json_decode_string, cli_json_member), group names from a document
+ * (cli_groups_load), the path components `extract` makes from secret names and types
+ * (cli_path_component), and the --at parser (cli_parse_time; the selection options only
+ * collect strings). Oracles: on strictly valid JSON the tool's helpers agree exactly with
+ * the library's scanner (json.h); a path component is never empty, ".", "..", hidden, or
+ * holds '/', a NUL or a non-portable byte, and keeps `keep` whole.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "json.h"
+
+typedef struct expect_member {
+    smar_json_iter it;
+    size_t n;
+} expect_member;
+
+/* Each member the tool sees is the next one the library sees. */
+static int member_cb(const char *key, const char *value, size_t value_len, void *payload)
+{
+    expect_member *x = payload;
+    smar_span k, v;
+    FZ_CHECK(smar_json_next_member(&x->it, &k, &v));
+    FZ_CHECK(v.p == value && v.n == value_len);
+    size_t n;
+    char *lib = malloc(k.n);
+    FZ_CHECK(lib != NULL);
+    FZ_CHECK(smar_json_string_decode(k, lib, k.n, &n));
+    size_t kl = strlen(key); /* the tool's key is a C string: it ends at a decoded NUL */
+    FZ_CHECK(kl <= n && memcmp(key, lib, kl) == 0);
+    if (memchr(lib, '\0', n) == NULL)
+        FZ_CHECK(kl == n);
+    free(lib);
+    x->n++;
+    return 0;
+}
+
+static int element_cb(const char *value, size_t value_len, void *payload)
+{
+    expect_member *x = payload;
+    smar_span v;
+    FZ_CHECK(smar_json_next_element(&x->it, &v));
+    FZ_CHECK(v.p == value && v.n == value_len);
+    x->n++;
+    return 0;
+}
+
+static void compare_string(smar_span tok)
+{
+    char *out = NULL;
+    size_t len = 0, n = 0;
+    FZ_CHECK(cli_json_decode_string(tok.p, tok.n, &out, &len) == 0);
+    FZ_CHECK(out[len] == '\0');
+    char *lib = malloc(tok.n);
+    FZ_CHECK(lib != NULL);
+    FZ_CHECK(smar_json_string_decode(tok, lib, tok.n, &n));
+    FZ_CHECK(n == len && memcmp(lib, out, n) == 0);
+    free(lib);
+    free(out);
+}
+
+static void compare(smar_span v, unsigned depth)
+{
+    expect_member x;
+    smar_span key, val;
+    if (depth > 8)
+        return;
+    switch (smar_json_kind_of(v)) {
+    case SMAR_JSON_OBJECT:
+        smar_json_iter_init(&x.it, v);
+        x.n = 0;
+        FZ_CHECK(cli_json_members(v.p, v.n, member_cb, &x) == 0);
+        FZ_CHECK(!smar_json_next_member(&x.it, &key, &val)); /* the tool saw them all */
+        FZ_CHECK(cli_json_object_is_empty(v.p, v.n) == (x.n == 0));
+        smar_json_iter_init(&x.it, v);
+        while (smar_json_next_member(&x.it, &key, &val)) {
+            compare_string(key);
+            compare(val, depth + 1);
+        }
+        break;
+    case SMAR_JSON_ARRAY:
+        smar_json_iter_init(&x.it, v);
+        x.n = 0;
+        FZ_CHECK(cli_json_elements(v.p, v.n, element_cb, &x) == 0);
+        FZ_CHECK(!smar_json_next_element(&x.it, &val));
+        smar_json_iter_init(&x.it, v);
+        while (smar_json_next_element(&x.it, &val))
+            compare(val, depth + 1);
+        break;
+    case SMAR_JSON_STRING:
+        compare_string(v);
+        break;
+    default:
+        break;
+    }
+}
+
+static int count_member(const char *key, const char *value, size_t value_len, void *payload)
+{
+    (void)key;
+    (void)value;
+    (void)value_len;
+    return ++*(size_t *)payload > 10000;
+}
+
+static int count_element(const char *value, size_t value_len, void *payload)
+{
+    (void)value;
+    (void)value_len;
+    return ++*(size_t *)payload > 10000;
+}
+
+static void check_component(const char *name, const char *keep)
+{
+    char out[CLI_COMPONENT_MAX + 1];
+    cli_path_component(out, name, keep);
+    size_t n = strlen(out);
+    FZ_CHECK(n >= 1 && n <= CLI_COMPONENT_MAX);
+    FZ_CHECK(out[0] != '.' && strcmp(out, "..") != 0);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        FZ_CHECK(c > 0x20 && c < 0x7f && c != '/' && c != '\\');
+    }
+    if (keep && *keep && strlen(keep) <= CLI_COMPONENT_MAX) {
+        char safe_keep[CLI_COMPONENT_MAX + 1];
+        cli_path_component(safe_keep, keep, NULL);
+        FZ_CHECK(n >= strlen(keep));
+        /* the kept tail is the sanitised keep (a leading dot of the whole aside) */
+        if (n > strlen(keep))
+            FZ_CHECK(strcmp(out + n - strlen(keep), safe_keep) == 0 || keep[0] == '.');
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_init();
+    const char *text = (const char *)data;
+    /* the tool's helpers on anything: no crash, bounded */
+    size_t count = 0;
+    (void)cli_json_members(text, size, count_member, &count);
+    count = 0;
+    (void)cli_json_elements(text, size, count_element, &count);
+    char *s = NULL;
+    size_t slen;
+    if (cli_json_decode_string(text, size, &s, &slen) == 0)
+        FZ_CHECK(slen < size && s[slen] == '\0');
+    free(s);
+    const char *value;
+    size_t vlen;
+    if (cli_json_member(text, size, "secret_groups", &value, &vlen) == 0)
+        FZ_CHECK(value >= text && value + vlen <= text + size);
+    cli_groups cg;
+    cli_groups_load(&cg, text, size);
+    for (size_t i = 0; i < cg.n; i++)
+        FZ_CHECK(cli_groups_name(&cg, cg.ids[i]) != NULL);
+    cli_groups_free(&cg);
+
+    /* on valid JSON, the tool and the library agree */
+    smar_span v;
+    char err[128];
+    if (smar_json_validate((smar_span){text, size}, SMAR_JSON_MAX_DEPTH, &v, err, sizeof err))
+        compare(v, 0);
+
+    /* path components and --at, on the bytes as C strings */
+    char *str = malloc(size + 1);
+    FZ_CHECK(str != NULL);
+    memcpy(str, data, size);
+    str[size] = '\0';
+    char *sep = memchr(str, '|', size);
+    if (sep)
+        *sep = '\0';
+    check_component(str, sep ? sep + 1 : NULL);
+    check_component(str, "0b5f6d2e-1c1a-4f3e-9a55-1f0f3a6b7c01");
+    smar_time_ns t;
+    if (cli_parse_time(str, &t) == 0)
+        FZ_CHECK(smar_time_parse(&t, str, strlen(str), 1) == SMAR_OK);
+    uint32_t u;
+    if (cli_parse_u32(str, 1, 64, &u) == 0)
+        FZ_CHECK(u >= 1 && u <= 64);
+    free(str);
+    return 0;
+}
