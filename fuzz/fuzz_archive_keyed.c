@@ -12,7 +12,7 @@
  *               refuse most inputs before the interesting parsers run)
  *        bit 1: sign the archive;  bit 2: flip a bit in chunk `corrupt % count`
  *        bit 3: ... and fix its table hash (only the AEAD catches it)
- *        bit 4: AES-256-GCM when the machine has it
+ *        bit 4: AES-256-GCM when the machine has it;  bit 5: verify on 3 threads
  */
 #include <string.h>
 
@@ -115,6 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         smar_verify_result res;
         uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
         smar_signkey_public(fz_signkey(), pk);
+        if (mode & 32)
+            smar_reader_set_threads(r, 3); /* the parallel scan */
         int rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, (mode & 2) ? pk : NULL, &res, on_problem,
                                     NULL, NULL);
         if (rc == SMAR_OK)

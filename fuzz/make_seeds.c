@@ -250,9 +250,11 @@ static void keyed_variants(const smar_buf *a, smar_keyring *kr)
     if (smar_reader_new(&r) || smar_reader_open_source(r, &src, "v") ||
         smar_reader_unlock(r, &kr, 1))
         die(smar_reader_error(r));
-    static const uint8_t modes[][2] = {{1 | 2, 0}, {1 | 4, 1}, {1 | 4 | 8, 0}, {1 | 16, 0}};
-    static const char *const names[] = {"signed", "corrupt-hash", "corrupt-aead", "aesgcm"};
-    for (size_t v = 0; v < 4; v++) {
+    static const uint8_t modes[][2] = {
+        {1 | 2, 0}, {1 | 4, 1}, {1 | 4 | 8, 0}, {1 | 16, 0}, {1 | 4 | 32, 2}};
+    static const char *const names[] = {"signed", "corrupt-hash", "corrupt-aead", "aesgcm",
+                                        "threads-corrupt"};
+    for (size_t v = 0; v < SMAR_ARRAY_LEN(modes); v++) {
         smar_buf keyed = {0};
         uint32_t seq[5] = {0};
         smar_buf_append(&keyed, modes[v], 2);
