@@ -11,10 +11,9 @@
 #include "table.h"
 
 #define FZ_ARCHIVE_ID "smar-fuzz-archiv"
-#define FZ_TIME       1780000000000000000LL
 
 static int make_header(smar_header *h, smar_keyring *kr, const uint8_t *dek, int suite,
-                       uint32_t chunk_size, smar_err *e)
+                       uint32_t chunk_size, int64_t snapshot, smar_err *e)
 {
     uint8_t aad[SMAR_SLOT_AAD_MAX];
     size_t wlen;
@@ -26,7 +25,8 @@ static int make_header(smar_header *h, smar_keyring *kr, const uint8_t *dek, int
     h->compression = SMAR_COMPRESSION_ZSTD;
     h->chunk_size = chunk_size;
     memcpy(h->archive_id, FZ_ARCHIVE_ID, SMAR_ARCHIVE_ID_BYTES);
-    h->created = h->snapshot = FZ_TIME;
+    h->created = FZ_TIME;
+    h->snapshot = snapshot ? snapshot : FZ_TIME;
     h->slot_count = 1;
     smar_slot *s = &h->slots[0];
     const char *id = smar_keyring_id(kr);
@@ -139,7 +139,7 @@ int fz_build_archive(smar_buf *out, smar_keyring *kr, const fz_chunk *chunks, si
     smar_keys *keys = smar_keys_derive(dek);
     if (!keys)
         return smar_fail(e, SMAR_E_NOMEM, "cannot allocate locked memory");
-    if ((rc = make_header(&h, kr, dek, suite, chunk_size, e)))
+    if ((rc = make_header(&h, kr, dek, suite, chunk_size, o->snapshot, e)))
         goto done;
     if ((rc = smar_header_encode(&h, keys->header_mac, out))) {
         rc = smar_fail(e, rc, "out of memory");

@@ -37,11 +37,13 @@ typedef struct fz_build_opts {
     const smar_signkey *signer; /* NULL: unsigned */
     long corrupt;               /* flip a bit in this chunk's stored bytes; -1: none */
     bool corrupt_rehash;        /* and update its table hash (only the AEAD then sees it) */
+    int64_t snapshot;           /* snapshot time; 0 = FZ_TIME */
 } fz_build_opts;
 
+#define FZ_TIME 1780000000000000000LL /* 2026-05-28T20:26:40Z */
 #define FZ_BUILD_OPTS_INIT                                                                         \
     {                                                                                              \
-        0, 0, NULL, -1, false                                                                      \
+        0, 0, NULL, -1, false, 0                                                                   \
     }
 
 /*

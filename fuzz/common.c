@@ -323,18 +323,21 @@ static int collect_id(const char *id, void *payload)
     return c->n < SMAR_ARRAY_LEN(c->ids) ? 0 : 1;
 }
 
-void fz_exercise_series(smar_reader *r)
+void fz_exercise_series(smar_reader *const *readers, size_t n)
 {
     smar_series *s;
     series_ids c = {{0}, 0};
+    int rc = SMAR_OK;
     if (smar_series_new(&s) != SMAR_OK)
         return;
-    if (smar_series_add(s, r) == SMAR_OK) {
+    for (size_t i = 0; i < n && rc == SMAR_OK; i++)
+        rc = smar_series_add(s, readers[i]);
+    if (rc == SMAR_OK) {
         smar_selection all = {0};
         (void)smar_series_select(s, &all, collect_id, &c);
         smar_time_ns latest = smar_series_latest(s);
         for (size_t i = 0; i < c.n; i++) {
-            smar_time_ns times[] = {latest, INT64_MIN + 1, INT64_MAX, 0};
+            smar_time_ns times[] = {latest, latest - 1, INT64_MIN + 1, INT64_MAX, 0};
             for (size_t t = 0; t < SMAR_ARRAY_LEN(times); t++) {
                 smar_at at;
                 char *out;
@@ -373,8 +376,9 @@ void fz_exercise_series(smar_reader *r)
     smar_series_free(s);
 }
 #else
-void fz_exercise_series(smar_reader *r)
+void fz_exercise_series(smar_reader *const *readers, size_t n)
 {
-    (void)r;
+    (void)readers;
+    (void)n;
 }
 #endif

@@ -70,9 +70,9 @@ smar_source fz_mem_source(fz_mem *m);
  * the ids and names found. Bounded: at most a few dozen secrets are looked at. */
 void fz_exercise_unlocked(smar_reader *r);
 
-/* Exercise a series over one unlocked reader: resolve, select, render (when the library
- * has series.c). */
-void fz_exercise_series(smar_reader *r);
+/* Exercise a series over unlocked readers: resolve, select, render (when the library has
+ * series.c). */
+void fz_exercise_series(smar_reader *const *readers, size_t n);
 
 /* Strict JSON check used as an oracle on library output. */
 bool fz_json_valid(const char *p, size_t n);

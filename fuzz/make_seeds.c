@@ -152,7 +152,8 @@ static int mem_write(void *opaque, const void *buf, size_t len)
 }
 
 static void write_archive(smar_buf *out, smar_keyring *const *keys, size_t nkeys,
-                          const smar_signkey *signer, size_t nsmall, size_t nbig)
+                          const smar_signkey *signer, const char *const *small, size_t nsmall,
+                          size_t nbig)
 {
     smar_writer *w;
     smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
@@ -166,7 +167,7 @@ static void write_archive(smar_buf *out, smar_keyring *const *keys, size_t nkeys
     if (!rc)
         rc = smar_writer_open_cb(w, mem_write, out, &o);
     for (size_t i = 0; i < nsmall && !rc; i++)
-        rc = smar_writer_add_secret(w, g_secrets[i], strlen(g_secrets[i]));
+        rc = smar_writer_add_secret(w, small[i], strlen(small[i]));
     for (size_t i = 0; i < nbig && !rc; i++) {
         char *s = big_secret(i, 240);
         rc = smar_writer_add_secret(w, s, strlen(s));
@@ -241,59 +242,90 @@ static void split_archive(const char *name, const smar_buf *a, smar_keyring *kr,
     smar_reader_free(r);
 }
 
-/* archive_keyed variants of one chunk layout: signed, corrupted chunk, AES-GCM. */
-static void keyed_variants(const smar_buf *a, smar_keyring *kr)
+/* Append the archive_keyed layout of a's chunks (without the mode bytes). With mark, the
+ * first chunk's section byte gets bit 7: it starts a second archive. */
+static void append_chunks(smar_buf *keyed, const smar_buf *a, smar_keyring *kr, bool mark)
 {
     smar_reader *r;
     fz_mem mem = {a->data, a->len};
     smar_source src = fz_mem_source(&mem);
+    uint32_t seq[5] = {0};
     if (smar_reader_new(&r) || smar_reader_open_source(r, &src, "v") ||
         smar_reader_unlock(r, &kr, 1))
         die(smar_reader_error(r));
+    for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
+        uint8_t section = r->table[i].section;
+        const uint8_t *raw;
+        size_t len;
+        if (smar_reader_load_chunk(r, section, seq[section]++, &raw, &len))
+            die("cannot read back a chunk");
+        uint8_t head[3] = {(uint8_t)((section - 1) | (mark && i == 0 ? 0x80 : 0)), 0, 0};
+        smar_store_u16(head + 1, (uint16_t)(len - 1));
+        smar_buf_append(keyed, head, 3);
+        smar_buf_append(keyed, raw, len);
+    }
+    smar_reader_free(r);
+}
+
+/* archive_keyed variants of one chunk layout: signed, corrupted chunk, AES-GCM, threads. */
+static void keyed_variants(const smar_buf *a, smar_keyring *kr)
+{
     static const uint8_t modes[][2] = {
         {1 | 2, 0}, {1 | 4, 1}, {1 | 4 | 8, 0}, {1 | 16, 0}, {1 | 4 | 32, 2}};
     static const char *const names[] = {"signed", "corrupt-hash", "corrupt-aead", "aesgcm",
                                         "threads-corrupt"};
     for (size_t v = 0; v < SMAR_ARRAY_LEN(modes); v++) {
         smar_buf keyed = {0};
-        uint32_t seq[5] = {0};
-        smar_buf_append(&keyed, modes[v], 2);
-        for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
-            uint8_t section = r->table[i].section;
-            const uint8_t *raw;
-            size_t len;
-            if (smar_reader_load_chunk(r, section, seq[section]++, &raw, &len))
-                die("cannot read back a chunk");
-            uint8_t head[3] = {(uint8_t)(section - 1), 0, 0};
-            smar_store_u16(head + 1, (uint16_t)(len - 1));
-            smar_buf_append(&keyed, head, 3);
-            smar_buf_append(&keyed, raw, len);
-        }
         char file[64];
+        smar_buf_append(&keyed, modes[v], 2);
+        append_chunks(&keyed, a, kr, false);
         snprintf(file, sizeof file, "small-%s.chunks", names[v]);
         put("archive_keyed", file, keyed.data, keyed.len);
         smar_buf_free(&keyed);
     }
-    smar_reader_free(r);
+}
+
+/* Two snapshots for a series: all secrets, then (days later) three of them, one with a
+ * new version. */
+static void series_seed(smar_keyring *kr)
+{
+    static const char later[] =
+        "{\"id\":\"arb-1\",\"name\":\"app-config\",\"secret_type\":\"arbitrary\","
+        "\"created_at\":\"2026-02-28T09:50:38Z\",\"payload\":\"rotated\","
+        "\"versions\":[{\"id\":\"a1\",\"created_at\":\"2026-02-28T09:50:38Z\"},"
+        "{\"id\":\"a2\",\"created_at\":\"2026-05-29T00:00:00Z\",\"payload\":\"rotated\"}]}";
+    const char *second[3] = {g_secrets[0], later, g_secrets[2]};
+    smar_buf a = {0}, keyed = {0};
+    uint8_t mode[2] = {1 | 64, 2};
+    smar_buf_append(&keyed, mode, 2);
+    write_archive(&a, &kr, 1, NULL, g_secrets, NSECRETS, 0);
+    append_chunks(&keyed, &a, kr, false);
+    smar_buf_reset(&a);
+    write_archive(&a, &kr, 1, NULL, second, 3, 0);
+    append_chunks(&keyed, &a, kr, true);
+    put("archive_keyed", "series.chunks", keyed.data, keyed.len);
+    smar_buf_free(&keyed);
+    smar_buf_free(&a);
 }
 
 static void archives(smar_keyring *kr, smar_keyring *kr2, smar_signkey *sk)
 {
     smar_buf a = {0};
     smar_keyring *both[] = {kr, kr2};
-    write_archive(&a, &kr, 1, NULL, 0, 0);
+    write_archive(&a, &kr, 1, NULL, g_secrets, 0, 0);
     split_archive("empty", &a, kr, false);
     smar_buf_reset(&a);
-    write_archive(&a, &kr, 1, NULL, NSECRETS, 0);
+    write_archive(&a, &kr, 1, NULL, g_secrets, NSECRETS, 0);
     split_archive("small", &a, kr, true);
     keyed_variants(&a, kr);
     smar_buf_reset(&a);
-    write_archive(&a, both, 2, sk, NSECRETS, 0);
+    write_archive(&a, both, 2, sk, g_secrets, NSECRETS, 0);
     split_archive("signed-2keys", &a, kr, false);
     smar_buf_reset(&a);
-    write_archive(&a, &kr, 1, NULL, 2, 280);
+    write_archive(&a, &kr, 1, NULL, g_secrets, 2, 280);
     split_archive("multichunk", &a, kr, false);
     smar_buf_free(&a);
+    series_seed(kr);
 }
 
 /* ---- key files ------------------------------------------------------------------------ */
