@@ -209,7 +209,7 @@ int smar_keyfile_get_uint(const smar_keyfile *kf, const cJSON *obj, const char *
 int smar_keyfile_get_time(const smar_keyfile *kf, const cJSON *obj, const char *name,
                           smar_time_ns *out)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = smar_keyfile_get_string(kf, obj, name, &s);
     if (rc != SMAR_OK)
         return rc;
@@ -220,8 +220,8 @@ int smar_keyfile_get_time(const smar_keyfile *kf, const cJSON *obj, const char *
 
 int smar_keyfile_check_type(const smar_keyfile *kf, const cJSON *root, const char *want)
 {
-    const char *type;
-    uint64_t format;
+    const char *type = NULL;
+    uint64_t format = 0;
     int rc = smar_keyfile_get_string(kf, root, "type", &type);
     if (rc != SMAR_OK)
         return rc;
@@ -241,7 +241,7 @@ int smar_keyfile_check_type(const smar_keyfile *kf, const cJSON *root, const cha
 int smar_keyfile_get_b64(const smar_keyfile *kf, const cJSON *obj, const char *name, uint8_t *out,
                          size_t n)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = smar_keyfile_get_string(kf, obj, name, &s);
     if (rc != SMAR_OK)
         return rc;
@@ -381,7 +381,7 @@ static int read_protection(const smar_keyfile *kf, const cJSON *root,
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"sealed\" without \"protection\"");
     if (!cJSON_IsObject(prot))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"protection\" must be an object");
-    const char *kdf;
+    const char *kdf = NULL;
     int rc = smar_keyfile_check_members(kf, prot, allowed, "\"protection\"");
     if (rc == SMAR_OK)
         rc = smar_keyfile_get_string(&sub, prot, "kdf", &kdf);

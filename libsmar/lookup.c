@@ -50,7 +50,7 @@ typedef int (*entry_fn)(smar_reader *r, const smar_index_entry *x, void *ctx);
 static int load_index_chunk(smar_reader *r, const smar_index_desc *d, uint32_t c,
                             const uint8_t **raw, size_t *n)
 {
-    size_t len;
+    size_t len = 0;
     int rc = smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, raw, &len);
     if (rc)
         return rc;
@@ -72,8 +72,8 @@ static int index_scan(smar_reader *r, int table, const uint8_t key[SMAR_INDEX_KE
     uint32_t from, to;
     smar_index_candidates(d, key, &from, &to);
     for (uint32_t c = from; c < to; c++) {
-        const uint8_t *raw;
-        size_t n, lo = 0, hi;
+        const uint8_t *raw = NULL;
+        size_t n = 0, lo = 0, hi;
         int rc = load_index_chunk(r, d, c, &raw, &n);
         if (rc)
             return rc;
@@ -265,7 +265,7 @@ static int append_payload_members(smar_reader *r, const smar_secret *s, const sm
                                   smar_buf *out, bool *any)
 {
     char *p;
-    size_t n;
+    size_t n = 0;
     int rc = smar_reader_read_payload(r, s, v, &p, &n);
     if (rc)
         return rc;

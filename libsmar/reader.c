@@ -367,8 +367,8 @@ static int load_meta(smar_reader *r)
     smar_buf all = {0};
     int rc = SMAR_OK;
     for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_META] && rc == SMAR_OK; seq++) {
-        const uint8_t *raw;
-        size_t len;
+        const uint8_t *raw = NULL;
+        size_t len = 0;
         if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) != SMAR_OK)
             break;
         if (len > SMAR_MAX_META_BYTES - all.len)
@@ -491,8 +491,8 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
     if (smar_buf_reserve(out, len + 1))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     while (len > 0) {
-        const uint8_t *raw;
-        size_t n;
+        const uint8_t *raw = NULL;
+        size_t n = 0;
         int rc = smar_reader_load_chunk(r, section, seq, &raw, &n);
         if (rc)
             return rc;
@@ -514,8 +514,8 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
 static int advance(smar_reader *r, uint8_t section, uint32_t *seq, uint32_t *offset, size_t n)
 {
     for (;;) {
-        const uint8_t *raw;
-        size_t len;
+        const uint8_t *raw = NULL;
+        size_t len = 0;
         int rc = smar_reader_load_chunk(r, section, *seq, &raw, &len);
         if (rc)
             return rc;

@@ -69,7 +69,7 @@ static void scan_chunk(scanner *sc, uint32_t i)
     const smar_table_entry *t = &r->table[i];
     uint8_t hash[SMAR_HASH_BYTES];
     smar_err scratch;
-    size_t len;
+    size_t len = 0;
     smar_buf_reset(&sc->stored);
     if (smar_buf_reserve(&sc->stored, t->stored_len) ||
         r->src.read_at(r->src.opaque, sc->stored.data, t->stored_len, t->offset) != 0) {
@@ -292,8 +292,8 @@ static bool index_table_matches(verify_run *v, int table)
     if (v->nexpect[table] > 1)
         qsort(v->expect[table], v->nexpect[table], sizeof(smar_index_entry), smar_index_entry_cmp);
     for (uint32_t c = 0; c < d->nchunks; c++) {
-        const uint8_t *raw;
-        size_t len;
+        const uint8_t *raw = NULL;
+        size_t len = 0;
         if (smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len) != SMAR_OK ||
             len % SMAR_INDEX_ENTRY_BYTES != 0 || len == 0 ||
             memcmp(raw, d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, SMAR_INDEX_KEY_BYTES) != 0)

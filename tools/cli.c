@@ -230,7 +230,7 @@ const char *cli_printable(const char *s, char *buf, size_t cap)
 
 /* ---- signals: temporary files to remove, a terminal to restore ---------------------- */
 
-#define TEMP_SLOTS    16
+#define TEMP_SLOTS    600 /* covers a batch of pending extract files (CLI_PENDING_MAX) */
 #define TEMP_NAME_MAX 256
 
 static struct temp_slot {
@@ -431,6 +431,26 @@ static int rename_noreplace(int dirfd, const char *from, const char *to)
     return 0;
 }
 
+/* Give the temporary file its final name (never replacing without --force). */
+static int out_rename(cli_out *o)
+{
+    int r = o->force ? renameat(o->dirfd, o->tmp, o->dirfd, o->name)
+                     : rename_noreplace(o->dirfd, o->tmp, o->name);
+    if (r != 0) {
+        if (errno == EEXIST)
+            cli_error("'%s' exists (use --force to replace it)", o->display);
+        else
+            cli_error("cannot rename into '%s': %s", o->display, strerror(errno));
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
+    temp_unregister(o->slot);
+    o->slot = -1;
+    free(o->tmp);
+    o->tmp = NULL;
+    return 0;
+}
+
 int cli_out_commit(cli_out *o)
 {
     if (o->is_stdout) {
@@ -449,21 +469,42 @@ int cli_out_commit(cli_out *o)
         return CLI_EXIT_FAILURE;
     }
     o->fd = -1;
-    int r = o->force ? renameat(o->dirfd, o->tmp, o->dirfd, o->name)
-                     : rename_noreplace(o->dirfd, o->tmp, o->name);
-    if (r != 0) {
-        if (errno == EEXIST)
-            cli_error("'%s' exists (use --force to replace it)", o->display);
-        else
-            cli_error("cannot rename into '%s': %s", o->display, strerror(errno));
+    if (out_rename(o) != 0)
+        return CLI_EXIT_FAILURE;
+    fsync(o->dirfd); /* the rename itself must survive a crash */
+    cli_out_abort(o);
+    return 0;
+}
+
+int cli_out_close_pending(cli_out *o)
+{
+    int err = close(o->fd) != 0 ? errno : 0;
+    o->fd = -1;
+    if (err) {
+        cli_error("cannot write '%s': %s", o->display, strerror(err));
         cli_out_abort(o);
         return CLI_EXIT_FAILURE;
     }
-    temp_unregister(o->slot);
-    o->slot = -1;
-    free(o->tmp);
-    o->tmp = NULL;
-    fsync(o->dirfd); /* the rename itself must survive a crash */
+    if (!o->own_dirfd) {
+        /* the caller's folder descriptor may be closed before publishing: keep our own */
+        int d = dup(o->dirfd);
+        if (d < 0) {
+            cli_error("cannot keep the folder of '%s' open: %s", o->display, strerror(errno));
+            cli_out_abort(o);
+            return CLI_EXIT_FAILURE;
+        }
+        temp_unregister(o->slot);
+        o->dirfd = d;
+        o->own_dirfd = 1;
+        o->slot = temp_register(d, o->tmp);
+    }
+    return 0;
+}
+
+int cli_out_publish(cli_out *o)
+{
+    if (out_rename(o) != 0)
+        return CLI_EXIT_FAILURE;
     cli_out_abort(o);
     return 0;
 }

@@ -122,6 +122,16 @@ int cli_out_write(cli_out *o, const void *buf, size_t len);
 /* fsync, rename into place, fsync the folder. Returns 0, or an exit code after a message
  * (the temporary file is then removed). */
 int cli_out_commit(cli_out *o);
+
+/*
+ * Batched commits, for many small files: cli_out_close_pending closes the temporary file
+ * without syncing it; once the caller has synced the file system (one syncfs for the whole
+ * batch), cli_out_publish gives it its final name. A file never appears under its final
+ * name before its data is on disk. At most CLI_PENDING_MAX may be pending at once.
+ */
+#define CLI_PENDING_MAX 512
+int cli_out_close_pending(cli_out *o);
+int cli_out_publish(cli_out *o);
 /* Drop the temporary file (no-op after commit). */
 void cli_out_abort(cli_out *o);
 /* Whether path ("-" never) exists already; used to fail before long work. */

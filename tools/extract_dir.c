@@ -9,6 +9,7 @@
  * outside it. Files are 0600, folders 0700, each file written atomically and never over an
  * existing one without --force. The tar form holds the same tree (pax, same modes).
  */
+#define _GNU_SOURCE /* syncfs */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 /* group/type/name--id is at most 3 components; with versions/<file> at most 5. */
 #define REL_MAX       (3 * (CLI_COMPONENT_MAX + 1) + 1)
 #define PATH_MAX_TREE (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
+#define TAR_DEEP_LEVELS 2 /* <name>--<id>/ and its versions/ */
 
 struct cli_tree {
     int is_tar;
@@ -30,12 +32,15 @@ struct cli_tree {
     /* dir */
     int rootfd;
     char *root;
+    cli_out pending[CLI_PENDING_MAX]; /* written, closed, waiting for the batch's sync */
+    size_t npending;
     /* tar */
     cli_out out;
     struct archive *tar;
     smar_time_ns mtime;
-    char **dirs_written;
+    char **dirs_written; /* group and type folders emitted */
     size_t ndirs;
+    char last_deep[TAR_DEEP_LEVELS][PATH_MAX_TREE]; /* last secret and versions folder */
 };
 
 /* A growable text buffer for the files' contents. */
@@ -161,16 +166,33 @@ static int enter_dir(int parent, const char *name, const char *display)
     return fd;
 }
 
+/* Sync the file system once for the whole batch, then give each file its final name. */
+static int flush_pending(cli_tree *t)
+{
+    int ret = 0;
+    if (t->npending > 0 && syncfs(t->rootfd) != 0) {
+        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
+        ret = CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < t->npending; i++) {
+        if (ret == 0)
+            ret = cli_out_publish(&t->pending[i]);
+        else
+            cli_out_abort(&t->pending[i]);
+    }
+    t->npending = 0;
+    return ret;
+}
+
 static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *display,
                          const struct text *body)
 {
-    cli_out o;
-    int ret = cli_out_openat(&o, dirfd, name, display, t->force);
-    if (ret == 0)
-        ret = cli_out_write(&o, body->p, body->n);
-    if (ret == 0)
-        return cli_out_commit(&o);
-    cli_out_abort(&o);
+    cli_out *o = &t->pending[t->npending];
+    int ret = cli_out_openat(o, dirfd, name, display, t->force);
+    if (ret == 0 && (ret = cli_out_write(o, body->p, body->n)) != 0)
+        cli_out_abort(o);
+    if (ret == 0 && (ret = cli_out_close_pending(o)) == 0 && ++t->npending == CLI_PENDING_MAX)
+        ret = flush_pending(t);
     return ret;
 }
 
@@ -202,23 +224,47 @@ static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct tex
 }
 
 /* Emit each folder of path once, parents first. */
+/* Whether folder `dir` (at depth 1, 2, ...) was emitted already. Group and type folders
+ * repeat across secrets and are looked up in a list as long as groups times types; deeper
+ * folders hold the secret id, and a secret's files come one after the other, so comparing
+ * with the last folder emitted at that depth is enough. */
+static int tar_dir_seen(cli_tree *t, const char *dir, int depth)
+{
+    if (depth > 2)
+        return depth - 3 < TAR_DEEP_LEVELS && strcmp(t->last_deep[depth - 3], dir) == 0;
+    for (size_t i = 0; i < t->ndirs; i++)
+        if (strcmp(t->dirs_written[i], dir) == 0)
+            return 1;
+    return 0;
+}
+
+static void tar_dir_remember(cli_tree *t, const char *dir, int depth)
+{
+    if (depth > 2) {
+        if (depth - 3 < TAR_DEEP_LEVELS)
+            snprintf(t->last_deep[depth - 3], sizeof t->last_deep[0], "%s", dir);
+        return;
+    }
+    t->dirs_written = cli_xrealloc(t->dirs_written, (t->ndirs + 1) * sizeof(char *));
+    t->dirs_written[t->ndirs++] = cli_xstrdup(dir);
+}
+
+/* Emit each folder of path once, parents first. */
 static int tar_dirs(cli_tree *t, const char *path)
 {
     char buf[PATH_MAX_TREE];
+    int depth = 0;
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf; *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        int seen = 0;
-        for (size_t i = 0; i < t->ndirs && !seen; i++)
-            seen = strcmp(t->dirs_written[i], buf) == 0;
-        if (!seen) {
+        depth++;
+        if (!tar_dir_seen(t, buf, depth)) {
             int ret = tar_entry(t, buf, 1, NULL);
             if (ret != 0)
                 return ret;
-            t->dirs_written = cli_xrealloc(t->dirs_written, (t->ndirs + 1) * sizeof(char *));
-            t->dirs_written[t->ndirs++] = cli_xstrdup(buf);
+            tar_dir_remember(t, buf, depth);
         }
         *p = '/';
     }
@@ -402,7 +448,7 @@ int cli_tree_close(cli_tree *t)
         t->tar = NULL;
         if (ret == 0)
             ret = cli_out_commit(&t->out);
-    } else if (fsync(t->rootfd) != 0) {
+    } else if ((ret = flush_pending(t)) == 0 && syncfs(t->rootfd) != 0) {
         cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
         ret = CLI_EXIT_FAILURE;
     }
@@ -418,6 +464,8 @@ void cli_tree_abort(cli_tree *t)
         archive_write_free(t->tar);
     if (t->is_tar)
         cli_out_abort(&t->out);
+    for (size_t i = 0; i < t->npending; i++)
+        cli_out_abort(&t->pending[i]);
     if (t->rootfd >= 0)
         close(t->rootfd);
     for (size_t i = 0; i < t->ndirs; i++)
