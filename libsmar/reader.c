@@ -488,6 +488,16 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
                             size_t len, smar_buf *out)
 {
     smar_buf_reset(out);
+    /* The rest of the section holds at most chunk_size bytes a chunk: a length declared
+     * past that (a record or payload of up to 160 MiB in a small archive) is refused
+     * before it is allocated. */
+    uint64_t room =
+        seq < r->counts[section] ? (r->counts[section] - seq) * (uint64_t)r->hdr.chunk_size : 0;
+    if (len > 0 && (uint64_t)offset + len > room)
+        return smar_fail(&r->err, SMAR_E_FORMAT,
+                         "'%s': %zu bytes declared at chunk #%u of section %u run past the end "
+                         "of the section",
+                         r->name, len, seq, section);
     if (smar_buf_reserve(out, len + 1))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     while (len > 0) {
