@@ -3,8 +3,9 @@
  * archive, and refused before anything of that size is allocated, with an error that says
  * which limit: the header length, key slots, wrapped key length, chunk size, chunk count
  * (and a chunk table that cannot fit the file), a chunk's stored size, the meta section's
- * index, a manifest record's length and counts, and a chunk whose zstd frame declares or
- * holds more than a chunk (a decompression bomb).
+ * index, a manifest record's length and counts, a record or payload longer than the rest of
+ * its section, and a chunk whose zstd frame declares or holds more than a chunk (a
+ * decompression bomb).
  *
  * How "before allocation" is checked: each limit case runs under an allocation guard that
  * makes any single allocation of more than GUARD_MB fail. Every declared size here is far
@@ -557,6 +558,74 @@ static void test_record_counts_read(void **state)
     smar_buf_free(&b);
 }
 
+/* Within the limits but more than the archive holds: a record of exactly 160 MiB, and a
+ * payload of exactly 64 MiB, declared in an archive of a few hundred bytes. The reader
+ * must find out from the chunk table (at most chunk_size bytes a chunk) before it
+ * allocates the buffer, which the guard would refuse. */
+static void test_record_past_section(void **state)
+{
+    uint8_t manifest[16] = {0};
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    smar_store_u32(manifest, SMAR_MAX_RECORD_BYTES);
+    assert_int_equal(foreach_manifest(manifest, sizeof manifest, msg), SMAR_E_FORMAT);
+    assert_msg(msg, "167772160 bytes declared at chunk #0 of section 2 run past the end");
+}
+
+typedef struct payload_probe {
+    int rc;
+    char msg[SMAR_ERRMSG_MAX];
+} payload_probe;
+
+static int read_first_payload(smar_reader *r, const smar_secret *s, void *payload)
+{
+    payload_probe *p = payload;
+    char *out = NULL;
+    size_t len = 0;
+    guard_on();
+    p->rc = smar_reader_read_payload(r, s, NULL, &out, &len);
+    guard_off();
+    snprintf(p->msg, sizeof p->msg, "%s", smar_reader_error(r));
+    smar_secret_buffer_free(out, len);
+    return 1;
+}
+
+static void test_payload_past_section(void **state)
+{
+    smar_buf rec = {0}, meta = {0}, file = {0};
+    uint8_t payload[8] = "payload";
+    int rc;
+    (void)state;
+    smar_buf_put_u32(&rec, 0);
+    record_head(&rec);
+    smar_buf_put_u16(&rec, 0);
+    smar_buf_put_u32(&rec, 2);
+    smar_buf_append(&rec, "{}", 2);
+    smar_buf_put_u8(&rec, 1); /* a payload at payload chunk 0, offset 0, of 64 MiB */
+    smar_buf_put_u32(&rec, 0);
+    smar_buf_put_u32(&rec, 0);
+    smar_buf_put_u32(&rec, SMAR_MAX_PAYLOAD_BYTES);
+    uint8_t hash[SMAR_HASH_BYTES] = {0};
+    smar_buf_append(&rec, hash, sizeof hash);
+    smar_buf_put_u32(&rec, 0);
+    smar_store_u32(rec.data, (uint32_t)(rec.len - 4));
+    meta_plain(&meta, 1);
+    smar_store_u32(meta.data + 44, 1); /* one payload chunk */
+    fz_chunk chunks[] = {{SMAR_SECTION_PAYLOAD, payload, sizeof payload},
+                         {SMAR_SECTION_MANIFEST, rec.data, rec.len},
+                         {SMAR_SECTION_META, meta.data, meta.len}};
+    smar_reader *r = open_built(chunks, 3, &rc, &file);
+    assert_int_equal(rc, SMAR_OK);
+    payload_probe probe = {0, ""};
+    assert_int_equal(smar_reader_foreach(r, read_first_payload, &probe), 1);
+    assert_int_equal(probe.rc, SMAR_E_FORMAT);
+    assert_msg(probe.msg, "67108864 bytes declared at chunk #0 of section 1 run past the end");
+    smar_reader_free(r);
+    smar_buf_free(&file);
+    smar_buf_free(&meta);
+    smar_buf_free(&rec);
+}
+
 /* ---- chunks: stored size and decompression bombs -------------------------------------- */
 
 static const uint8_t g_chunk_key[32] = {1, 2, 3};
@@ -707,16 +776,28 @@ static void test_chunk_stored_max(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guard_works),         cmocka_unit_test(test_header_length),
-        cmocka_unit_test(test_key_slots),           cmocka_unit_test(test_key_slots_parsed),
-        cmocka_unit_test(test_writer_key_slots),    cmocka_unit_test(test_wrapped_key_length),
-        cmocka_unit_test(test_chunk_size),          cmocka_unit_test(test_chunk_count),
-        cmocka_unit_test(test_chunk_stored_size),   cmocka_unit_test(test_meta_huge_index),
-        cmocka_unit_test(test_meta_decode_limits),  cmocka_unit_test(test_record_length),
-        cmocka_unit_test(test_record_counts),       cmocka_unit_test(test_record_counts_read),
-        cmocka_unit_test(test_chunk_declares_more), cmocka_unit_test(test_chunk_holds_more),
+        cmocka_unit_test(test_guard_works),
+        cmocka_unit_test(test_header_length),
+        cmocka_unit_test(test_key_slots),
+        cmocka_unit_test(test_key_slots_parsed),
+        cmocka_unit_test(test_writer_key_slots),
+        cmocka_unit_test(test_wrapped_key_length),
+        cmocka_unit_test(test_chunk_size),
+        cmocka_unit_test(test_chunk_count),
+        cmocka_unit_test(test_chunk_stored_size),
+        cmocka_unit_test(test_meta_huge_index),
+        cmocka_unit_test(test_meta_decode_limits),
+        cmocka_unit_test(test_record_length),
+        cmocka_unit_test(test_record_counts),
+        cmocka_unit_test(test_record_counts_read),
+        cmocka_unit_test(test_record_past_section),
+        cmocka_unit_test(test_payload_past_section),
+        cmocka_unit_test(test_chunk_declares_more),
+        cmocka_unit_test(test_chunk_holds_more),
         cmocka_unit_test(test_chunk_stored_max),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, setup, teardown);
 }
