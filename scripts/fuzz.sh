@@ -14,7 +14,8 @@
 # to fuzz/regressions/NAME/ (where the test suite replays it: ctest -R fuzz.replay) and
 # makes the script exit 1. Minimise one with
 #   build/fuzz/fuzz/fuzz_NAME -minimize_crash=1 -runs=10000 INPUT
-# Environment: FUZZ_JOBS (build parallelism, default 2), FUZZ_ARGS (more libFuzzer flags).
+# Environment: FUZZ_JOBS (build parallelism, default 2), FUZZ_ARGS (more libFuzzer flags),
+# FUZZ_CC (the compiler, default clang). CI: SMAR_WITH_FUZZ=1 scripts/install-deps.sh first.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,7 +27,7 @@ for arg in "$@"; do
     case $arg in
     --smoke) smoke=1 ;;
     -h | --help)
-        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     -*)
