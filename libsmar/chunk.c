@@ -108,8 +108,8 @@ static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, uint8
     return SMAR_OK;
 }
 
-int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *stored,
-                    size_t n, uint8_t *raw, size_t *raw_len, smar_err *e)
+int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *stored, size_t n,
+                    uint8_t *raw, size_t *raw_len, smar_err *e)
 {
     uint8_t nonce[SMAR_NONCE_MAX], aad[CHUNK_AAD_BYTES];
     int rc;

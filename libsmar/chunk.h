@@ -15,10 +15,10 @@
 
 /* Where a chunk stands: everything its nonce and AAD bind. */
 typedef struct smar_chunk_pos {
-    uint64_t number;  /* position in the chunk table */
-    uint8_t section;  /* enum smar_section */
-    uint8_t flags;    /* SMAR_CHUNK_LAST */
-    uint32_t seq;     /* position within its section */
+    uint64_t number; /* position in the chunk table */
+    uint8_t section; /* enum smar_section */
+    uint8_t flags;   /* SMAR_CHUNK_LAST */
+    uint32_t seq;    /* position within its section */
 } smar_chunk_pos;
 
 /* Per-thread state: a zstd context each way and scratch space. */
@@ -26,11 +26,11 @@ typedef struct smar_chunker {
     int suite;
     int level;
     uint32_t chunk_size;
-    const uint8_t *key;      /* the archive's chunk key (borrowed, locked memory) */
+    const uint8_t *key; /* the archive's chunk key (borrowed, locked memory) */
     const uint8_t *archive_id;
     void *cctx;
     void *dctx;
-    smar_buf scratch;        /* compressed plaintext; secure */
+    smar_buf scratch; /* compressed plaintext; secure */
 } smar_chunker;
 
 int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_size,
@@ -46,7 +46,7 @@ int smar_chunk_seal(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *
 
 /* Authenticate, decrypt and decompress a stored chunk into raw (capacity chunk_size);
  * nothing is released unless the tag verifies and the result is within the limits. */
-int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *stored,
-                    size_t n, uint8_t *raw, size_t *raw_len, smar_err *e);
+int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *stored, size_t n,
+                    uint8_t *raw, size_t *raw_len, smar_err *e);
 
 #endif

@@ -39,8 +39,7 @@ void smar_aead_seal(int suite, uint8_t *c, const uint8_t *m, size_t mlen, const 
     if (suite == SMAR_SUITE_AES256GCM_ID)
         crypto_aead_aes256gcm_encrypt(c, &clen, m, mlen, ad, adlen, NULL, nonce, key);
     else
-        crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, m, mlen, ad, adlen, NULL, nonce,
-                                                   key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, m, mlen, ad, adlen, NULL, nonce, key);
 }
 
 bool smar_aead_open(int suite, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
@@ -53,8 +52,8 @@ bool smar_aead_open(int suite, uint8_t *m, const uint8_t *c, size_t clen, const 
     if (suite == SMAR_SUITE_AES256GCM_ID)
         rc = crypto_aead_aes256gcm_decrypt(m, &mlen, NULL, c, clen, ad, adlen, nonce, key);
     else
-        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(m, &mlen, NULL, c, clen, ad, adlen,
-                                                        nonce, key);
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(m, &mlen, NULL, c, clen, ad, adlen, nonce,
+                                                        key);
     if (rc != 0) {
         sodium_memzero(m, clen - SMAR_TAG_BYTES);
         return false;

@@ -11,8 +11,8 @@
 #define SMAR_KEY_BYTES 32
 /* Suite ids as stored in the header (same values as smar/writer.h). */
 #define SMAR_SUITE_XCHACHA20POLY1305_ID 1
-#define SMAR_SUITE_AES256GCM_ID 2
-#define SMAR_NONCE_MAX 24
+#define SMAR_SUITE_AES256GCM_ID         2
+#define SMAR_NONCE_MAX                  24
 
 /* Whether a suite exists here (AES-256-GCM needs hardware support in libsodium). */
 bool smar_suite_available(int suite);

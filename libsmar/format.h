@@ -8,32 +8,32 @@
 #include <stdint.h>
 
 /* Header: 0x89 'S' 'M' 'A' 'R' '\r' '\n' 0x1a, like PNG's, to catch text-mode damage. */
-#define SMAR_MAGIC "\x89SMAR\r\n\x1a"
+#define SMAR_MAGIC       "\x89SMAR\r\n\x1a"
 #define SMAR_MAGIC_BYTES 8
 /* Trailer: its last 8 bytes. */
 #define SMAR_TAIL_MAGIC "SMAR-END"
 
 #define SMAR_HEADER_FIXED_BYTES 64 /* fixed part before the key slots */
-#define SMAR_HEADER_MAC_BYTES 32
-#define SMAR_HEADER_MAX_BYTES 16384
-#define SMAR_TRAILER_BYTES 216
-#define SMAR_TABLE_ENTRY_BYTES 48
-#define SMAR_ARCHIVE_ID_BYTES 16
-#define SMAR_HASH_BYTES 32
-#define SMAR_TAG_BYTES 16
-#define SMAR_SIGNATURE_BYTES 64
+#define SMAR_HEADER_MAC_BYTES   32
+#define SMAR_HEADER_MAX_BYTES   16384
+#define SMAR_TRAILER_BYTES      216
+#define SMAR_TABLE_ENTRY_BYTES  48
+#define SMAR_ARCHIVE_ID_BYTES   16
+#define SMAR_HASH_BYTES         32
+#define SMAR_TAG_BYTES          16
+#define SMAR_SIGNATURE_BYTES    64
 
 /* Limits a reader enforces before allocating or doing expensive work. */
-#define SMAR_MAX_CHUNKS (1u << 24)
-#define SMAR_MAX_META_BYTES (128u << 20)
-#define SMAR_MAX_RECORD_BYTES (160u << 20) /* one manifest record */
-#define SMAR_MAX_PAYLOAD_BYTES (64u << 20) /* one payload record */
-#define SMAR_MAX_VERSIONS 10000            /* versions of one secret */
-#define SMAR_MAX_LABELS 1000
-#define SMAR_MAX_STRING 65535 /* ids, names, types, labels: u16 length */
-#define SMAR_MAX_ID_BYTES 256
+#define SMAR_MAX_CHUNKS        (1u << 24)
+#define SMAR_MAX_META_BYTES    (128u << 20)
+#define SMAR_MAX_RECORD_BYTES  (160u << 20) /* one manifest record */
+#define SMAR_MAX_PAYLOAD_BYTES (64u << 20)  /* one payload record */
+#define SMAR_MAX_VERSIONS      10000        /* versions of one secret */
+#define SMAR_MAX_LABELS        1000
+#define SMAR_MAX_STRING        65535 /* ids, names, types, labels: u16 length */
+#define SMAR_MAX_ID_BYTES      256
 #define SMAR_INDEX_CHUNK_BYTES (64u << 10) /* raw size of one index chunk */
-#define SMAR_MAX_SECRETS (1ull << 32)
+#define SMAR_MAX_SECRETS       (1ull << 32)
 
 /* Chunk flags (table entry, nonce and AAD). */
 #define SMAR_CHUNK_LAST 1u
@@ -41,12 +41,12 @@
 #define SMAR_TRAILER_SIGNED 1u
 
 /* Domain-separation labels, 16 bytes each (NUL padded). */
-#define SMAR_LABEL_SLOT "smar/v1 key-slot"
-#define SMAR_LABEL_CHUNK "smar/v1 chunk\0\0\0"
-#define SMAR_LABEL_ROOT "smar/v1 root\0\0\0\0"
+#define SMAR_LABEL_SLOT    "smar/v1 key-slot"
+#define SMAR_LABEL_CHUNK   "smar/v1 chunk\0\0\0"
+#define SMAR_LABEL_ROOT    "smar/v1 root\0\0\0\0"
 #define SMAR_LABEL_ROOTMAC "smar/v1 root-mac"
-#define SMAR_LABEL_SIGN "smar/v1 signatur"
-#define SMAR_LABEL_BYTES 16
+#define SMAR_LABEL_SIGN    "smar/v1 signatur"
+#define SMAR_LABEL_BYTES   16
 
 /* crypto_kdf context and subkey ids derived from the DEK. */
 #define SMAR_KDF_CONTEXT "smar-v1\0"
@@ -59,11 +59,11 @@ enum smar_subkey {
 };
 
 #define SMAR_COMPRESSION_ZSTD 1
-#define SMAR_META_FORMAT 1
-#define SMAR_RECORD_SECRET 1
+#define SMAR_META_FORMAT      1
+#define SMAR_RECORD_SECRET    1
 
 /* Index entries: key (16) || manifest chunk seq (u32) || offset (u32) || length (u32). */
-#define SMAR_INDEX_KEY_BYTES 16
+#define SMAR_INDEX_KEY_BYTES   16
 #define SMAR_INDEX_ENTRY_BYTES 28
 /* Payload locator in a manifest record: seq (u32) || offset (u32) || length (u32) || hash. */
 #define SMAR_LOCATOR_BYTES 44

@@ -95,8 +95,8 @@ static int parse_slot(smar_slot *s, smar_cursor *c, unsigned index, smar_err *e)
     if (s->key_version == 0)
         return smar_fail(e, SMAR_E_FORMAT, "key slot %u has key version 0", index);
     if (s->wrapped_len == 0 || s->wrapped_len > SMAR_WRAPPED_MAX)
-        return smar_fail(e, SMAR_E_LIMIT, "key slot %u wrapped key length %u outside 1..%u",
-                         index, s->wrapped_len, SMAR_WRAPPED_MAX);
+        return smar_fail(e, SMAR_E_LIMIT, "key slot %u wrapped key length %u outside 1..%u", index,
+                         s->wrapped_len, SMAR_WRAPPED_MAX);
     if (!smar_take(c, s->wrapped, s->wrapped_len))
         return smar_fail(e, SMAR_E_CORRUPT, "key slot %u is truncated", index);
     return SMAR_OK;

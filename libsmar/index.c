@@ -87,8 +87,7 @@ int smar_meta_encode(const smar_meta *m, smar_buf *out)
         rc = rc ? rc : smar_buf_put_u32(out, d->first_seq);
         rc = rc ? rc : smar_buf_put_u32(out, d->nchunks);
         rc = rc ? rc : smar_buf_put_u64(out, d->nentries);
-        rc = rc ? rc
-                : smar_buf_append(out, d->fences, (size_t)d->nchunks * SMAR_INDEX_KEY_BYTES);
+        rc = rc ? rc : smar_buf_append(out, d->fences, (size_t)d->nchunks * SMAR_INDEX_KEY_BYTES);
     }
     rc = rc ? rc : smar_buf_put_u32(out, (uint32_t)m->document_len);
     return rc ? rc : smar_buf_append(out, m->document, m->document_len);

@@ -55,11 +55,11 @@ static int load_index_chunk(smar_reader *r, const smar_index_desc *d, uint32_t c
     if (rc)
         return rc;
     uint64_t before = (uint64_t)c * SMAR_INDEX_PER_CHUNK;
-    uint64_t expect = d->nentries - before < SMAR_INDEX_PER_CHUNK ? d->nentries - before
-                                                                  : SMAR_INDEX_PER_CHUNK;
+    uint64_t expect =
+        d->nentries - before < SMAR_INDEX_PER_CHUNK ? d->nentries - before : SMAR_INDEX_PER_CHUNK;
     if (len != expect * SMAR_INDEX_ENTRY_BYTES)
-        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': index chunk %u has the wrong size",
-                         r->name, c);
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': index chunk %u has the wrong size", r->name,
+                         c);
     *n = (size_t)expect;
     return SMAR_OK;
 }
@@ -170,8 +170,8 @@ static int match_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     return rc;
 }
 
-int smar_reader_find_name(smar_reader *r, const char *name, const char *type,
-                          smar_secret_cb cb, void *payload)
+int smar_reader_find_name(smar_reader *r, const char *name, const char *type, smar_secret_cb cb,
+                          void *payload)
 {
     uint8_t key[SMAR_INDEX_KEY_BYTES];
     find_name_ctx ctx = {name, type, cb, payload};
@@ -215,8 +215,8 @@ static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator
                         smar_buf *out)
 {
     uint8_t hash[SMAR_HASH_BYTES];
-    int rc = smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length,
-                                     out);
+    int rc =
+        smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length, out);
     if (rc)
         return rc;
     smar_hash(hash, r->keys->payload_hash, out->data, out->len);
@@ -227,8 +227,8 @@ static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator
     out->data[out->len] = '\0'; /* read_stream reserved one more byte */
     smar_span v;
     char why[8];
-    if (!smar_json_validate((smar_span){(const char *)out->data, out->len}, SMAR_JSON_MAX_DEPTH,
-                            &v, why, sizeof why) ||
+    if (!smar_json_validate((smar_span){(const char *)out->data, out->len}, SMAR_JSON_MAX_DEPTH, &v,
+                            why, sizeof why) ||
         smar_json_kind_of(v) != SMAR_JSON_OBJECT || v.n != out->len)
         return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': secret %s: payload is not a JSON object",
                          r->name, s->id);
@@ -246,8 +246,9 @@ int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_ve
     *len = 0;
     bool present = v ? v->has_payload : s->has_payload;
     if (!present)
-        return smar_fail(&r->err, SMAR_E_NOTFOUND, "'%s': secret %s%s%s: no payload in this archive",
-                         r->name, s->id, v ? " version " : "", v ? v->id : "");
+        return smar_fail(&r->err, SMAR_E_NOTFOUND,
+                         "'%s': secret %s%s%s: no payload in this archive", r->name, s->id,
+                         v ? " version " : "", v ? v->id : "");
     buf.secure = true;
     rc = read_locator(r, s, v ? &v->payload : &s->payload, &buf);
     if (rc) {
@@ -318,7 +319,8 @@ int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
         rc = smar_buf_append(&buf, "}", 2); /* with the NUL */
     if (rc) {
         smar_buf_free(&buf);
-        return rc < 0 && rc != SMAR_E_NOMEM ? rc : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+        return rc < 0 && rc != SMAR_E_NOMEM ? rc
+                                            : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     }
     *out = (char *)buf.data;
     *len = buf.len - 1;

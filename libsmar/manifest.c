@@ -46,9 +46,9 @@ static int encode_body(const smar_srec *r, smar_buf *b)
 {
     int rc;
     if ((rc = smar_buf_put_u8(b, SMAR_RECORD_SECRET)) || (rc = smar_buf_put_u8(b, r->flags)) ||
-        (rc = put_str16(b, r->id)) ||
-        (rc = put_str16(b, r->type)) || (rc = put_str16(b, r->name)) ||
-        (rc = put_str16(b, r->group)) || (rc = smar_buf_put_u64(b, (uint64_t)r->created)) ||
+        (rc = put_str16(b, r->id)) || (rc = put_str16(b, r->type)) ||
+        (rc = put_str16(b, r->name)) || (rc = put_str16(b, r->group)) ||
+        (rc = smar_buf_put_u64(b, (uint64_t)r->created)) ||
         (rc = smar_buf_put_u64(b, (uint64_t)r->updated)) ||
         (rc = smar_buf_put_u16(b, (uint16_t)r->nlabels)))
         return rc;
@@ -121,7 +121,7 @@ static const char *take_str(decoder *d, size_t width, size_t *len)
 /* What the writer guarantees, checked again on read so that no caller ever sees an id
  * that is not printable ASCII, a string cut short by a NUL, or metadata that is not a
  * JSON object. */
-static bool id_ok(const char *s, size_t n)
+bool smar_id_is_valid(const char *s, size_t n)
 {
     if (n == 0 || n > SMAR_MAX_ID_BYTES)
         return false;
@@ -178,7 +178,7 @@ static bool take_locator(decoder *d, bool *present, smar_locator *l)
 static bool take_version(decoder *d, struct smar_version *v)
 {
     size_t idlen;
-    if (!(v->id = take_str(d, 2, &idlen)) || !id_ok(v->id, idlen) ||
+    if (!(v->id = take_str(d, 2, &idlen)) || !smar_id_is_valid(v->id, idlen) ||
         !smar_take_i64(&d->c, &v->created))
         return false;
     if (!take_locator(d, &v->has_payload, &v->payload))
@@ -239,7 +239,7 @@ static bool take_body(decoder *d, smar_secret *s)
     if (!smar_take_u8(&d->c, &type) || type != SMAR_RECORD_SECRET ||
         !smar_take_u8(&d->c, &s->flags) || (s->flags & ~SMAR_RECORD_HAS_VERSIONS) != 0)
         return false;
-    if (!(s->id = take_str(d, 2, &idlen)) || !id_ok(s->id, idlen) ||
+    if (!(s->id = take_str(d, 2, &idlen)) || !smar_id_is_valid(s->id, idlen) ||
         !(s->type = take_text(d, 2, &typelen)) || typelen == 0 ||
         !(s->name = take_text(d, 2, NULL)) || !(s->group = take_text(d, 2, NULL)))
         return false;

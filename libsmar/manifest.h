@@ -52,6 +52,10 @@ typedef struct smar_srec {
     const smar_vrec *versions;
 } smar_srec;
 
+/* Secret and version ids: 1..SMAR_MAX_ID_BYTES bytes of printable ASCII without spaces.
+ * The writer refuses others and the reader checks again. */
+bool smar_id_is_valid(const char *s, size_t n);
+
 /* Append the record, behind its u32 length, to out. */
 int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e);
 

@@ -88,8 +88,8 @@ static int write_oldest(smar_pipeline *p, smar_err *e)
     return rc;
 }
 
-int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, const uint8_t *raw,
-                         size_t n, smar_err *e)
+int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
+                         smar_err *e)
 {
     int rc;
     if (p->nworkers == 0) {

@@ -372,16 +372,18 @@ static int load_meta(smar_reader *r)
         if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) != SMAR_OK)
             break;
         if (len > SMAR_MAX_META_BYTES - all.len)
-            rc = smar_fail(&r->err, SMAR_E_LIMIT, "meta section over %u bytes",
-                           SMAR_MAX_META_BYTES);
+            rc =
+                smar_fail(&r->err, SMAR_E_LIMIT, "meta section over %u bytes", SMAR_MAX_META_BYTES);
         else if (smar_buf_append(&all, raw, len))
             rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     }
     if (rc == SMAR_OK && (rc = smar_meta_decode(&r->meta, all.data, all.len, &r->err)) == SMAR_OK)
         rc = check_meta(r);
     if (rc == SMAR_OK && !document_ok(r->meta.document, r->meta.document_len))
-        rc = smar_fail(&r->err, SMAR_E_FORMAT, "'%s': the stored export document is not a JSON "
-                                               "object", r->name);
+        rc = smar_fail(&r->err, SMAR_E_FORMAT,
+                       "'%s': the stored export document is not a JSON "
+                       "object",
+                       r->name);
     smar_buf_free(&all);
     return rc;
 }
@@ -422,8 +424,7 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
 
 /* ---- chunks and streams ------------------------------------------------------------- */
 
-static int load_index_chunk_cached(smar_reader *r, uint32_t seq, const uint8_t **raw,
-                                   size_t *len)
+static int load_index_chunk_cached(smar_reader *r, uint32_t seq, const uint8_t **raw, size_t *len)
 {
     size_t n = r->counts[SMAR_SECTION_INDEX];
     if (!r->index_chunks && (!(r->index_chunks = calloc(n, sizeof *r->index_chunks)) ||

@@ -15,7 +15,7 @@
 enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };
 
 typedef struct chunk_cache {
-    int64_t seq; /* -1: empty */
+    int64_t seq;  /* -1: empty */
     uint8_t *raw; /* chunk_size bytes, wiped on free */
     size_t len;
 } chunk_cache;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "format.h"
+#include "manifest.h"
 
 typedef struct type_fields {
     const char *type;
@@ -27,15 +28,41 @@ static const type_fields payload_fields[] = {
 };
 
 /* For unknown types: what is known to be metadata; everything else counts as payload. */
-static const char *const known_secret_meta[] = {
-    "id", "name", "crn", "secret_type", "secret_group_id", "description", "labels",
-    "custom_metadata", "created_by", "created_at", "updated_at", "state", "state_description",
-    "versions_total", "locks_total", "downloaded", "retrieved_at", "referenced_by",
-    "expiration_date", "versions", NULL};
-static const char *const known_version_meta[] = {
-    "id", "secret_id", "secret_name", "secret_type", "secret_group_id", "created_at",
-    "created_by", "auto_rotated", "downloaded", "payload_available", "alias",
-    "version_custom_metadata", "expiration_date", NULL};
+static const char *const known_secret_meta[] = {"id",
+                                                "name",
+                                                "crn",
+                                                "secret_type",
+                                                "secret_group_id",
+                                                "description",
+                                                "labels",
+                                                "custom_metadata",
+                                                "created_by",
+                                                "created_at",
+                                                "updated_at",
+                                                "state",
+                                                "state_description",
+                                                "versions_total",
+                                                "locks_total",
+                                                "downloaded",
+                                                "retrieved_at",
+                                                "referenced_by",
+                                                "expiration_date",
+                                                "versions",
+                                                NULL};
+static const char *const known_version_meta[] = {"id",
+                                                 "secret_id",
+                                                 "secret_name",
+                                                 "secret_type",
+                                                 "secret_group_id",
+                                                 "created_at",
+                                                 "created_by",
+                                                 "auto_rotated",
+                                                 "downloaded",
+                                                 "payload_available",
+                                                 "alias",
+                                                 "version_custom_metadata",
+                                                 "expiration_date",
+                                                 NULL};
 
 static bool key_in(smar_span key, const char *const *names, size_t max)
 {
@@ -75,19 +102,8 @@ static int close_object(smar_buf *obj, bool keep_empty)
 
 /* ---- field checks ------------------------------------------------------------------- */
 
-static bool id_is_printable(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SMAR_MAX_ID_BYTES)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return false;
-    return true;
-}
-
-static int get_string(char **out, smar_span obj, const char *field, bool required,
-                      const char *what, smar_err *e)
+static int get_string(char **out, smar_span obj, const char *field, bool required, const char *what,
+                      smar_err *e)
 {
     smar_span v;
     *out = NULL;
@@ -108,8 +124,8 @@ static int get_string(char **out, smar_span obj, const char *field, bool require
 }
 
 /* Timestamps the export marks as RFC 3339: absent is fine, anything else must parse. */
-static int get_time(int64_t *out, smar_span obj, const char *field, bool required,
-                    const char *what, smar_err *e)
+static int get_time(int64_t *out, smar_span obj, const char *field, bool required, const char *what,
+                    smar_err *e)
 {
     smar_span v;
     char text[64];
@@ -120,8 +136,7 @@ static int get_time(int64_t *out, smar_span obj, const char *field, bool require
     if (smar_json_kind_of(v) != SMAR_JSON_STRING ||
         !smar_json_string_decode(v, text, sizeof text, &len) ||
         smar_time_parse(out, text, len, 0) != SMAR_OK)
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp", what,
-                         field);
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp", what, field);
     return SMAR_OK;
 }
 
@@ -179,9 +194,8 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
         return smar_fail(e, SMAR_E_INPUT, "%s is not an object", what);
     if ((rc = get_string(&v->id, obj, "id", true, what, e)))
         return rc;
-    if (!id_is_printable(v->id))
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable",
-                         what);
+    if (!smar_id_is_valid(v->id, strlen(v->id)))
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable", what);
     snprintf(what, sizeof what, "secret %s: version %s", s->id, v->id);
     if ((rc = get_time(&v->created, obj, "created_at", true, what, e)) ||
         (rc = check_other_times(obj, what, e)))
@@ -325,7 +339,7 @@ static int split_identity(smar_split *s, smar_span obj, smar_err *e)
     int rc;
     if ((rc = get_string(&s->id, obj, "id", true, "secret", e)))
         return rc;
-    if (!id_is_printable(s->id))
+    if (!smar_id_is_valid(s->id, strlen(s->id)))
         return smar_fail(e, SMAR_E_INPUT, "secret with an empty, too long or unprintable id");
     char what[SMAR_MAX_ID_BYTES + 16];
     snprintf(what, sizeof what, "secret %s", s->id);

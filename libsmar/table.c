@@ -93,23 +93,22 @@ int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], s
     return SMAR_OK;
 }
 
-static int check_order(const smar_table_entry *t, uint32_t count, uint64_t counts[5],
-                       smar_err *e)
+static int check_order(const smar_table_entry *t, uint32_t count, uint64_t counts[5], smar_err *e)
 {
     bool closed[5] = {false};
     for (uint32_t i = 0; i < count; i++) {
         uint8_t s = t[i].section;
         if (closed[s])
-            return smar_fail(e, SMAR_E_CORRUPT,
-                             "chunk %u follows the last chunk of its section %u", i, s);
+            return smar_fail(e, SMAR_E_CORRUPT, "chunk %u follows the last chunk of its section %u",
+                             i, s);
         counts[s]++;
         if (t[i].flags & SMAR_CHUNK_LAST)
             closed[s] = true;
     }
     for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
         if (counts[s] > 0 && !closed[s])
-            return smar_fail(e, SMAR_E_CORRUPT,
-                             "section %d has no last chunk: chunks were dropped", s);
+            return smar_fail(e, SMAR_E_CORRUPT, "section %d has no last chunk: chunks were dropped",
+                             s);
     if (counts[SMAR_SECTION_META] == 0)
         return smar_fail(e, SMAR_E_CORRUPT, "archive has no meta section");
     return SMAR_OK;
@@ -147,7 +146,8 @@ void smar_body_hash(uint8_t out[SMAR_HASH_BYTES], const smar_trailer *t, const u
     crypto_generichash_init(&st, NULL, 0, SMAR_HASH_BYTES);
     crypto_generichash_update(&st, (const uint8_t *)SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
     crypto_generichash_update(&st, fixed, TRAILER_FIXED_BYTES);
-    crypto_generichash_update(&st, fixed + TRAILER_TAIL_OFFSET, SMAR_TRAILER_BYTES - TRAILER_TAIL_OFFSET);
+    crypto_generichash_update(&st, fixed + TRAILER_TAIL_OFFSET,
+                              SMAR_TRAILER_BYTES - TRAILER_TAIL_OFFSET);
     crypto_generichash_update(&st, header, header_len);
     crypto_generichash_update(&st, table, table_len);
     crypto_generichash_final(&st, out, SMAR_HASH_BYTES);

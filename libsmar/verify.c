@@ -39,8 +39,8 @@ typedef struct verify_run {
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
                    const smar_secret *s, const smar_version *ver, const char *detail)
 {
-    smar_problem p = {kind,          chunk,  section, s ? s->id : NULL, s ? s->name : NULL,
-                      ver ? ver->id : NULL, detail};
+    smar_problem p = {
+        kind, chunk, section, s ? s->id : NULL, s ? s->name : NULL, ver ? ver->id : NULL, detail};
     if (v->cb)
         v->cb(&p, v->payload);
 }
@@ -170,8 +170,8 @@ static int report_chunks(verify_run *v)
             continue;
         v->bad[i] = 1;
         v->res->chunks_bad++;
-        report(v, v->status[i] == CHUNK_HASH ? SMAR_PROBLEM_CHUNK_HASH : SMAR_PROBLEM_CHUNK_AUTH,
-               i, t->section, NULL, NULL, status_detail[v->status[i]]);
+        report(v, v->status[i] == CHUNK_HASH ? SMAR_PROBLEM_CHUNK_HASH : SMAR_PROBLEM_CHUNK_AUTH, i,
+               t->section, NULL, NULL, status_detail[v->status[i]]);
     }
     return SMAR_OK;
 }
@@ -190,13 +190,12 @@ static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
     else if (pubkey)
         v->res->signature = v->res->root_ok && smar_signature_ok(&r->trailer, pubkey) ? 1 : -1;
     else
-        v->res->signature = v->res->root_ok && smar_signature_ok(&r->trailer, r->trailer.signer)
-                                ? 2
-                                : -1;
+        v->res->signature =
+            v->res->root_ok && smar_signature_ok(&r->trailer, r->trailer.signer) ? 2 : -1;
 }
 
-static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq,
-                                uint32_t offset, uint64_t length)
+static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq, uint32_t offset,
+                                uint64_t length)
 {
     const smar_reader *r = v->r;
     uint64_t end = (uint64_t)offset + length;
@@ -223,8 +222,8 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
         return;
     }
     buf.secure = true;
-    int rc = smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length,
-                                     &buf);
+    int rc =
+        smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length, &buf);
     uint8_t hash[SMAR_HASH_BYTES];
     if (rc == SMAR_OK)
         smar_hash(hash, r->keys->payload_hash, buf.data, buf.len);
@@ -294,7 +293,8 @@ static bool index_table_matches(verify_run *v, int table)
     for (uint32_t c = 0; c < d->nchunks; c++) {
         const uint8_t *raw = NULL;
         size_t len = 0;
-        if (smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len) != SMAR_OK ||
+        if (smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len) !=
+                SMAR_OK ||
             len % SMAR_INDEX_ENTRY_BYTES != 0 || len == 0 ||
             memcmp(raw, d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, SMAR_INDEX_KEY_BYTES) != 0)
             return false;
@@ -346,8 +346,8 @@ static int verify_keyed(verify_run *v)
 }
 
 int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
-                       smar_verify_result *result, smar_problem_cb cb,
-                       smar_progress_cb progress, void *payload)
+                       smar_verify_result *result, smar_problem_cb cb, smar_progress_cb progress,
+                       void *payload)
 {
     smar_verify_result scratch;
     if (!r || (r->state != R_OPEN && r->state != R_UNLOCKED))

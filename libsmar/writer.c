@@ -118,8 +118,7 @@ static int die(smar_writer *w, int rc)
     return rc;
 }
 
-static int require_state(smar_writer *w, enum writer_state a, enum writer_state b,
-                         const char *call)
+static int require_state(smar_writer *w, enum writer_state a, enum writer_state b, const char *call)
 {
     if (w->state == a || w->state == b)
         return SMAR_OK;
@@ -199,8 +198,7 @@ static int emit_header(smar_writer *w)
 static int table_push(smar_writer *w, const smar_table_entry *t)
 {
     if (w->ntable == SMAR_MAX_CHUNKS)
-        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks",
-                         SMAR_MAX_CHUNKS);
+        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks", SMAR_MAX_CHUNKS);
     if (w->ntable == w->cap_table) {
         size_t cap = w->cap_table ? w->cap_table * 2 : 64;
         smar_table_entry *nt = realloc(w->table, cap * sizeof *nt);
@@ -239,8 +237,7 @@ static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t
     if (rc)
         return rc;
     if (w->next_chunk == SMAR_MAX_CHUNKS)
-        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks",
-                         SMAR_MAX_CHUNKS);
+        return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks", SMAR_MAX_CHUNKS);
     smar_chunk_pos pos = {w->next_chunk, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
     if ((rc = smar_pipeline_submit(w->pipeline, &pos, raw, n, &w->err)))
         return rc;
@@ -261,8 +258,8 @@ static int stream_flush(smar_writer *w, uint8_t section, bool last)
 
 /* Append bytes to a section's stream; *seq and *offset receive where the first byte lands. A
  * full chunk is only sealed once more bytes arrive, so the last one can be marked. */
-static int stream_append(smar_writer *w, uint8_t section, const uint8_t *p, size_t n,
-                         uint32_t *seq, uint32_t *offset)
+static int stream_append(smar_writer *w, uint8_t section, const uint8_t *p, size_t n, uint32_t *seq,
+                         uint32_t *offset)
 {
     smar_buf *b = &w->stream[section];
     size_t cs = w->hdr.chunk_size;
@@ -303,8 +300,7 @@ static int make_slots(smar_writer *w)
         if (rc)
             return smar_err_prefix(&w->err, "key '%s': ", id);
         if (used != s->key_version)
-            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version",
-                             id);
+            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version", id);
         s->wrapped_len = (uint16_t)wlen;
     }
     w->hdr.slot_count = (uint16_t)w->nkeyrings;
@@ -321,8 +317,7 @@ static smar_time_ns now_ns(void)
 static int check_options(smar_writer *w, const smar_writer_options *o)
 {
     if (o->version != SMAR_WRITER_OPTIONS_VERSION)
-        return smar_fail(&w->err, SMAR_E_INVALID, "unknown writer options version %d",
-                         o->version);
+        return smar_fail(&w->err, SMAR_E_INVALID, "unknown writer options version %d", o->version);
     int suite = o->suite ? o->suite : SMAR_SUITE_XCHACHA20POLY1305;
     if (!smar_suite_available(suite))
         return smar_fail(&w->err, SMAR_E_UNSUPPORTED,
@@ -363,8 +358,8 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for keys");
     if ((rc = make_slots(w)))
         return rc;
-    if (smar_pipeline_new(&w->pipeline, w->threads, w->hdr.suite, w->zstd_level,
-                          w->hdr.chunk_size, w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
+    if (smar_pipeline_new(&w->pipeline, w->threads, w->hdr.suite, w->zstd_level, w->hdr.chunk_size,
+                          w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
     w->state = W_OPEN;
     return SMAR_OK;
@@ -498,7 +493,10 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
     int rc;
     for (size_t i = 0; i < sp->nversions; i++) {
         const smar_split_version *v = &sp->versions[i];
-        vr[i] = (smar_vrec){{v->id, strlen(v->id)}, v->created, v->payload.len > 0, {0},
+        vr[i] = (smar_vrec){{v->id, strlen(v->id)},
+                            v->created,
+                            v->payload.len > 0,
+                            {0},
                             {(const char *)v->meta.data, v->meta.len}};
         if (vr[i].has_payload && (rc = write_payload(w, &v->payload, &vr[i].payload)))
             return rc;
@@ -545,8 +543,8 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *lab
     smar_buf_reset(&w->record);
     if ((rc = smar_record_encode(&rec, &w->record, &w->err)))
         return rc;
-    if ((rc = stream_append(w, SMAR_SECTION_MANIFEST, w->record.data, w->record.len, &seq,
-                            &offset)))
+    if ((rc =
+             stream_append(w, SMAR_SECTION_MANIFEST, w->record.data, w->record.len, &seq, &offset)))
         return rc;
     uint32_t len = (uint32_t)w->record.len;
     if ((rc = index_push(w, SMAR_INDEX_BY_ID, sp->id, seq, offset, len)))
@@ -654,8 +652,7 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
         size_t n = l->n - first < SMAR_INDEX_PER_CHUNK ? l->n - first : SMAR_INDEX_PER_CHUNK;
         for (size_t i = 0; i < n; i++)
             smar_index_entry_encode(raw + i * SMAR_INDEX_ENTRY_BYTES, &l->v[first + i]);
-        memcpy(d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, l->v[first].key,
-               SMAR_INDEX_KEY_BYTES);
+        memcpy(d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, l->v[first].key, SMAR_INDEX_KEY_BYTES);
         bool last = last_table && c + 1 == d->nchunks;
         rc = write_chunk(w, SMAR_SECTION_INDEX, last, raw, n * SMAR_INDEX_ENTRY_BYTES);
     }

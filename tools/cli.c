@@ -152,6 +152,13 @@ uint32_t cli_default_threads(void)
     return n < 1 ? 1 : n > 64 ? 64 : (uint32_t)n;
 }
 
+int cli_parse_threads(const char *arg, const char *usage, uint32_t *out)
+{
+    if (cli_parse_u32(arg, 1, 256, out) != 0)
+        return cli_usage_error(usage, "--threads '%s' is not a number from 1 to 256", arg);
+    return 0;
+}
+
 int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 {
     if (text == NULL || *text < '0' || *text > '9')

@@ -117,11 +117,8 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
                                        SMAR_CHUNK_SIZE_MIN >> 10, SMAR_CHUNK_SIZE_MAX >> 20);
             break;
         case OPT_THREADS:
-            if (cli_parse_u32(optarg, 1, 256, &o->threads) != 0)
-                return cli_usage_error(create_usage,
-                                       "--threads '%s' is not a number from 1 "
-                                       "to 256",
-                                       optarg);
+            if (cli_parse_threads(optarg, create_usage, &o->threads) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case 'o':
             o->output = optarg;

@@ -321,8 +321,8 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
             o->pubkey_path = optarg;
             break;
         case OPT_THREADS:
-            if (cli_parse_u32(optarg, 1, 256, &o->threads) != 0)
-                return cli_usage_error(verify_usage, "--threads needs a number from 1 to 256");
+            if (cli_parse_threads(optarg, verify_usage, &o->threads) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case 'q':
             o->quiet = 1;

@@ -22,8 +22,8 @@
 #include "cli.h"
 
 /* group/type/name--id is at most 3 components; with versions/<file> at most 5. */
-#define REL_MAX       (3 * (CLI_COMPONENT_MAX + 1) + 1)
-#define PATH_MAX_TREE (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
+#define REL_MAX         (3 * (CLI_COMPONENT_MAX + 1) + 1)
+#define PATH_MAX_TREE   (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
 #define TAR_DEEP_LEVELS 2 /* <name>--<id>/ and its versions/ */
 
 struct cli_tree {

@@ -34,21 +34,21 @@ extern "C" {
 /** Status codes. Values are stable: they are part of the ABI. */
 typedef enum smar_status {
     SMAR_OK = 0,
-    SMAR_DONE = 1,              /**< an iterator reached its end (not an error) */
-    SMAR_E_INVALID = -1,        /**< bad argument, or a call made in the wrong state */
-    SMAR_E_NOMEM = -2,          /**< out of memory (or locked memory) */
-    SMAR_E_IO = -3,             /**< read, write, open or sync failed */
-    SMAR_E_FORMAT = -4,         /**< not an smar archive, or malformed structure */
-    SMAR_E_VERSION = -5,        /**< unsupported format version or feature */
-    SMAR_E_LIMIT = -6,          /**< a size or count is over a documented limit */
-    SMAR_E_CORRUPT = -7,        /**< damaged: truncated, hash mismatch, missing chunk */
-    SMAR_E_AUTH = -8,           /**< authentication failed: MAC, AEAD tag or signature */
-    SMAR_E_KEY = -9,            /**< no key slot can be opened with the given keys */
-    SMAR_E_NOTFOUND = -10,      /**< no such secret, version or key */
-    SMAR_E_INPUT = -11,         /**< an instance export is invalid */
-    SMAR_E_EXISTS = -12,        /**< the destination exists and overwriting was not asked */
-    SMAR_E_UNSUPPORTED = -13,   /**< e.g. AES-256-GCM without hardware support */
-    SMAR_E_PASSPHRASE = -14,    /**< the keyring needs a passphrase, or the passphrase is wrong */
+    SMAR_DONE = 1,            /**< an iterator reached its end (not an error) */
+    SMAR_E_INVALID = -1,      /**< bad argument, or a call made in the wrong state */
+    SMAR_E_NOMEM = -2,        /**< out of memory (or locked memory) */
+    SMAR_E_IO = -3,           /**< read, write, open or sync failed */
+    SMAR_E_FORMAT = -4,       /**< not an smar archive, or malformed structure */
+    SMAR_E_VERSION = -5,      /**< unsupported format version or feature */
+    SMAR_E_LIMIT = -6,        /**< a size or count is over a documented limit */
+    SMAR_E_CORRUPT = -7,      /**< damaged: truncated, hash mismatch, missing chunk */
+    SMAR_E_AUTH = -8,         /**< authentication failed: MAC, AEAD tag or signature */
+    SMAR_E_KEY = -9,          /**< no key slot can be opened with the given keys */
+    SMAR_E_NOTFOUND = -10,    /**< no such secret, version or key */
+    SMAR_E_INPUT = -11,       /**< an instance export is invalid */
+    SMAR_E_EXISTS = -12,      /**< the destination exists and overwriting was not asked */
+    SMAR_E_UNSUPPORTED = -13, /**< e.g. AES-256-GCM without hardware support */
+    SMAR_E_PASSPHRASE = -14,  /**< the keyring needs a passphrase, or the passphrase is wrong */
 } smar_status;
 
 /**

@@ -25,7 +25,7 @@ typedef struct smar_export smar_export;
 
 /** Largest accepted JSON text of one secret (with its versions), and of the document
  *  members other than the secrets (instance, groups, configurations...). */
-#define SMAR_EXPORT_MAX_SECRET_JSON (64u << 20)
+#define SMAR_EXPORT_MAX_SECRET_JSON   (64u << 20)
 #define SMAR_EXPORT_MAX_DOCUMENT_JSON (64u << 20)
 
 SMAR_API int smar_export_new(smar_export **out);

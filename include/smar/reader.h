@@ -119,7 +119,7 @@ SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_
 typedef struct smar_snapshot_info {
     uint64_t secret_count;
     uint64_t version_count;
-    uint64_t payload_count; /**< stored payload records */
+    uint64_t payload_count;      /**< stored payload records */
     smar_time_ns oldest_version; /**< SMAR_TIME_NONE when there are no versions */
     smar_time_ns newest_version;
 } smar_snapshot_info;
@@ -190,8 +190,8 @@ SMAR_API const char *smar_version_metadata_json(const smar_version *v, size_t *l
  * (NUL-terminated, *len excludes the NUL); free it with smar_secret_buffer_free(*out, *len).
  * SMAR_E_NOTFOUND when this archive does not hold it, SMAR_E_AUTH / SMAR_E_CORRUPT on damage.
  */
-SMAR_API int smar_reader_read_payload(smar_reader *r, const smar_secret *s,
-                                      const smar_version *v, char **out, size_t *len);
+SMAR_API int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_version *v,
+                                      char **out, size_t *len);
 
 /**
  * Render a secret as an instance-export secret object: its metadata members, then its
@@ -205,8 +205,9 @@ SMAR_API int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
 
 /* ---- verification ------------------------------------------------------------------- */
 
-#define SMAR_VERIFY_KEYED 1u /**< also decrypt every chunk and check every payload hash
-                                (needs unlock first) */
+#define SMAR_VERIFY_KEYED                                                                          \
+    1u /**< also decrypt every chunk and check every payload hash                                  \
+          (needs unlock first) */
 
 typedef enum smar_problem_kind {
     SMAR_PROBLEM_CHUNK_HASH = 1,   /**< a chunk's bytes do not match the chunk table */
@@ -234,24 +235,25 @@ typedef struct smar_verify_result {
     uint64_t chunks_checked;
     uint64_t chunks_bad;
     uint64_t bytes_checked;
-    int root_ok;        /**< root hash recomputed and equal */
+    int root_ok;   /**< root hash recomputed and equal */
     int signature; /**< 0 absent; 1 valid for the given public key; 2 present and valid for
                         the key it names, but no public key was given to check who signed;
                         -1 invalid, made by another key, or absent when a key was given */
     uint64_t secrets_checked;  /**< keyed */
     uint64_t payloads_checked; /**< keyed */
     uint64_t secrets_bad;      /**< keyed */
-    int index_ok; /**< keyed: 1 the index holds exactly the manifest's secrets, sorted;
-                       0 it does not; -1 not checked */
+    int index_ok;              /**< keyed: 1 the index holds exactly the manifest's secrets, sorted;
+                                    0 it does not; -1 not checked */
 } smar_verify_result;
 
 /**
  * Check the archive. Keyless (flags 0): every chunk's BLAKE2b against the chunk table, the
  * root hash, and with pubkey (may be NULL) the producer's signature. With SMAR_VERIFY_KEYED
  * (after unlock) also every chunk's decryption, the manifest, that the index holds exactly
- * the manifest's secrets in order, and every payload's hash; each damaged chunk is reported with the secrets it affects. Returns SMAR_OK when
- * all is well, SMAR_E_CORRUPT or SMAR_E_AUTH when anything is damaged (after reporting all
- * problems through cb), other errors when it could not check (I/O).
+ * the manifest's secrets in order, and every payload's hash; each damaged chunk is reported with
+ * the secrets it affects. Returns SMAR_OK when all is well, SMAR_E_CORRUPT or SMAR_E_AUTH when
+ * anything is damaged (after reporting all problems through cb), other errors when it could not
+ * check (I/O).
  */
 SMAR_API int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                                 smar_verify_result *result, smar_problem_cb cb,

@@ -33,12 +33,12 @@ typedef struct smar_writer smar_writer;
 
 /** Cipher suites (the header's suite field). */
 #define SMAR_SUITE_XCHACHA20POLY1305 1
-#define SMAR_SUITE_AES256GCM 2 /**< only where libsodium reports hardware support */
+#define SMAR_SUITE_AES256GCM         2 /**< only where libsodium reports hardware support */
 
 /** Chunk sizes (plaintext bytes per chunk): default and the format's bounds. */
 #define SMAR_CHUNK_SIZE_DEFAULT (1u << 20)
-#define SMAR_CHUNK_SIZE_MIN (64u << 10)
-#define SMAR_CHUNK_SIZE_MAX (16u << 20)
+#define SMAR_CHUNK_SIZE_MIN     (64u << 10)
+#define SMAR_CHUNK_SIZE_MAX     (16u << 20)
 
 typedef struct smar_writer_options {
     int version;                /**< SMAR_WRITER_OPTIONS_VERSION */
@@ -51,9 +51,9 @@ typedef struct smar_writer_options {
 } smar_writer_options;
 
 #define SMAR_WRITER_OPTIONS_VERSION 1
-#define SMAR_WRITER_OPTIONS_INIT                                                              \
-    {                                                                                          \
-        SMAR_WRITER_OPTIONS_VERSION, 0, 0, 0, SMAR_TIME_NONE, SMAR_TIME_NONE, 0                \
+#define SMAR_WRITER_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        SMAR_WRITER_OPTIONS_VERSION, 0, 0, 0, SMAR_TIME_NONE, SMAR_TIME_NONE, 0                    \
     }
 
 /** Called with the archive's bytes in order; must write all len bytes. Return 0, or -1 (the

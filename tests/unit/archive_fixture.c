@@ -65,15 +65,17 @@ int fx_open_mem(smar_reader **r, const uint8_t *data, size_t len)
 
 const char *fx_secret_json(char *buf, size_t cap, size_t i)
 {
-    snprintf(buf, cap,
-             "{\"id\":\"00000000-0000-4000-8000-%012zx\",\"name\":\"secret-%zu\","
-             "\"secret_type\":\"arbitrary\",\"secret_group_id\":\"default\","
-             "\"labels\":[\"l%zu\"],\"created_at\":\"2026-01-01T00:00:00Z\","
-             "\"custom_metadata\":{\"n\":12345678901234567890},"
-             "\"payload\":\"value-%zu-2\",\"versions\":["
-             "{\"id\":\"v1-%zu\",\"created_at\":\"2026-01-01T00:00:00Z\",\"payload\":\"value-%zu-1\"},"
-             "{\"id\":\"v2-%zu\",\"created_at\":\"2026-02-01T00:00:00.5Z\",\"payload\":\"value-%zu-2\"}]}",
-             i, i, i % 7, i, i, i, i, i);
+    snprintf(
+        buf, cap,
+        "{\"id\":\"00000000-0000-4000-8000-%012zx\",\"name\":\"secret-%zu\","
+        "\"secret_type\":\"arbitrary\",\"secret_group_id\":\"default\","
+        "\"labels\":[\"l%zu\"],\"created_at\":\"2026-01-01T00:00:00Z\","
+        "\"custom_metadata\":{\"n\":12345678901234567890},"
+        "\"payload\":\"value-%zu-2\",\"versions\":["
+        "{\"id\":\"v1-%zu\",\"created_at\":\"2026-01-01T00:00:00Z\",\"payload\":\"value-%zu-1\"},"
+        "{\"id\":\"v2-%zu\",\"created_at\":\"2026-02-01T00:00:00.5Z\",\"payload\":\"value-%zu-2\"}]"
+        "}",
+        i, i, i % 7, i, i, i, i, i);
     return buf;
 }
 
@@ -101,7 +103,8 @@ int fx_make_archive(mem_archive *out, size_t n, smar_keyring *const *keys, size_
         fx_secret_json(buf, sizeof buf, i);
         rc = smar_writer_add_secret(w, buf, strlen(buf));
     }
-    const char *doc = "{\"instance\":{\"crn\":\"crn:v1:x\"},\"exported_at\":\"2026-11-20T02:00:00Z\"}";
+    const char *doc =
+        "{\"instance\":{\"crn\":\"crn:v1:x\"},\"exported_at\":\"2026-11-20T02:00:00Z\"}";
     if (!rc)
         rc = smar_writer_set_document(w, doc, strlen(doc));
     if (!rc)

@@ -294,8 +294,7 @@ static void test_signature(void **state)
     assert_int_equal(smar_reader_verify(r, 0, NULL, &res, NULL, NULL, NULL), SMAR_OK);
     assert_int_equal(res.signature, 2);
     assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
-    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, pk, &res, NULL, NULL, NULL),
-                     SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, pk, &res, NULL, NULL, NULL), SMAR_OK);
     assert_int_equal(res.secrets_checked, 4);
     assert_int_equal(res.payloads_checked, 12); /* two versions and the secret's own */
     smar_reader_free(r);
@@ -366,7 +365,6 @@ static void test_bad_secrets_rejected(void **state)
     smar_keyring_free(kr);
 }
 
-
 /* The reader re-checks what the writer guarantees about a record's content. */
 static void test_record_content_checked_on_read(void **state)
 {
@@ -375,11 +373,11 @@ static void test_record_content_checked_on_read(void **state)
         const char *id, *name, *meta;
         size_t name_len;
     } cases[] = {
-        {"ok-id", "name", "{\"a\":1}", 4},    /* valid: decodes */
-        {"bad id", "name", "{\"a\":1}", 4},   /* space in the id */
+        {"ok-id", "name", "{\"a\":1}", 4},   /* valid: decodes */
+        {"bad id", "name", "{\"a\":1}", 4},  /* space in the id */
         {"ok-id", "na\0me", "{\"a\":1}", 5}, /* NUL inside a name */
-        {"ok-id", "name", "{\"a\":1", 4},     /* metadata is not JSON */
-        {"ok-id", "name", "[1]", 4},          /* metadata is not an object */
+        {"ok-id", "name", "{\"a\":1", 4},    /* metadata is not JSON */
+        {"ok-id", "name", "[1]", 4},         /* metadata is not an object */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         smar_srec rec = {0};

@@ -104,8 +104,7 @@ static void test_every_byte_flip(void **state)
                 fail_msg("keyless verify missed a flip of bit %d at byte %zu of %zu", bit, i,
                          a.len);
             if (keyed_status(a.data, a.len) == SMAR_OK)
-                fail_msg("keyed reading missed a flip of bit %d at byte %zu of %zu", bit, i,
-                         a.len);
+                fail_msg("keyed reading missed a flip of bit %d at byte %zu of %zu", bit, i, a.len);
             a.data[i] ^= (uint8_t)(1u << bit);
         }
     }
@@ -365,7 +364,6 @@ static void test_chunk_binding(void **state)
     smar_buf_free(&sealed);
 }
 
-
 /* An index that is authentic but wrong (as only a key holder could make it): two entries
  * swapped, re-sealed and re-MACed with the archive's own keys. Keyed verify must say so. */
 static void reseal_index_swapped(mem_archive *a)
@@ -388,7 +386,8 @@ static void reseal_index_swapped(mem_archive *a)
     smar_buf sealed = {0};
     smar_err e;
     assert_int_equal(smar_chunker_init(&ck, r->hdr.suite, 3, r->hdr.chunk_size, r->keys->chunk,
-                                       r->hdr.archive_id), SMAR_OK);
+                                       r->hdr.archive_id),
+                     SMAR_OK);
     smar_chunk_pos pos = {i, SMAR_SECTION_INDEX, p.table[i].flags, 0};
     assert_int_equal(smar_chunk_seal(&ck, &pos, buf, len, &sealed, &e), SMAR_OK);
     free(p.chunk[i]);

@@ -175,11 +175,11 @@ static void put64(uint8_t *p, uint64_t v)
 
 /* ==== an independent reader, written from spec/FORMAT.md ============================== */
 
-#define L_SLOT "smar/v1 key-slot"
-#define L_CHUNK "smar/v1 chunk\0\0\0"
-#define L_ROOT "smar/v1 root\0\0\0\0"
+#define L_SLOT    "smar/v1 key-slot"
+#define L_CHUNK   "smar/v1 chunk\0\0\0"
+#define L_ROOT    "smar/v1 root\0\0\0\0"
 #define L_ROOTMAC "smar/v1 root-mac"
-#define L_SIGN "smar/v1 signatur"
+#define L_SIGN    "smar/v1 signatur"
 static const uint8_t MAGIC[8] = {0x89, 'S', 'M', 'A', 'R', '\r', '\n', 0x1a};
 static const char *const SECTION_NAME[5] = {"?", "payload", "manifest", "index", "meta"};
 
@@ -502,8 +502,8 @@ static bool keyring_key(const char *text, const char *kid, uint32_t version, uin
             const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "key");
             size_t len = 0;
             if (cJSON_IsNumber(num) && (uint32_t)num->valuedouble == version && cJSON_IsString(k) &&
-                sodium_base642bin(key, 32, k->valuestring, strlen(k->valuestring), NULL, &len,
-                                  NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+                sodium_base642bin(key, 32, k->valuestring, strlen(k->valuestring), NULL, &len, NULL,
+                                  sodium_base64_VARIANT_ORIGINAL) == 0 &&
                 len == 32)
                 found = true;
         }
@@ -540,8 +540,8 @@ static int sr_chunk_open(sr *r, uint32_t i)
         rc = crypto_aead_xchacha20poly1305_ietf_decrypt(z, &zlen, NULL, c->bytes, c->len, aad,
                                                         sizeof aad, nonce, r->sub[2]);
     else if (crypto_aead_aes256gcm_is_available())
-        rc = crypto_aead_aes256gcm_decrypt(z, &zlen, NULL, c->bytes, c->len, aad, sizeof aad,
-                                           nonce, r->sub[2]);
+        rc = crypto_aead_aes256gcm_decrypt(z, &zlen, NULL, c->bytes, c->len, aad, sizeof aad, nonce,
+                                           r->sub[2]);
     else
         rc = -2;
     if (rc != 0) {
@@ -676,8 +676,8 @@ static int sr_unlock(sr *r, const char *keyring_text)
         size_t alen = sr_slot_aad(r, s, aad);
         if (s->wlen != 72)
             return sr_fail(r, "local wrapped key is not 72 bytes");
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(r->dek, NULL, NULL, s->wrapped + 24, 48,
-                                                       aad, alen, s->wrapped, key) != 0)
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(r->dek, NULL, NULL, s->wrapped + 24, 48, aad,
+                                                       alen, s->wrapped, key) != 0)
             return sr_fail(r, "slot %u does not open", i);
         r->used_slot = (int)i;
     }
@@ -950,8 +950,8 @@ static int sr_read(sr *r, sb *out)
 static void sr_internals(const sr *r, const char *name, sb *o)
 {
     uint8_t body[32], aad[128], nonce[24], caad[46];
-    static const char *const what[6] = {"", "header MAC", "chunk AEAD", "root MAC", "index keys",
-                                        "payload hashes"};
+    static const char *const what[6] = {"",         "header MAC", "chunk AEAD",
+                                        "root MAC", "index keys", "payload hashes"};
     size_t total = 0;
     for (int s = 1; s <= 4; s++)
         total += r->stream[s].n;
@@ -967,8 +967,8 @@ static void sr_internals(const sr *r, const char *name, sb *o)
     for (unsigned i = 0; i < r->nslots; i++) {
         const sr_slot *s = &r->slot[i];
         size_t alen = sr_slot_aad(r, s, aad);
-        sb_printf(o, "slot %u: provider %u key_id %s version %u wrapped %u bytes\n", i,
-                  s->provider, s->kid, s->version, s->wlen);
+        sb_printf(o, "slot %u: provider %u key_id %s version %u wrapped %u bytes\n", i, s->provider,
+                  s->kid, s->version, s->wlen);
         sb_str(o, "  aad: ");
         sb_hex(o, aad, alen);
         sb_str(o, "\n  wrapped: ");
@@ -1037,9 +1037,9 @@ static void sr_internals(const sr *r, const char *name, sb *o)
 /* ==== through the library ============================================================== */
 
 #define NKEYRINGS 6
-static const char *const KEYRING_FILES[NKEYRINGS] = {
-    "keyring-a.json",     "keyring-a-v1.json",   "keyring-b.json",
-    "keyring-a-wrong.json", "keyring-other.json", NULL};
+static const char *const KEYRING_FILES[NKEYRINGS] = {"keyring-a.json",     "keyring-a-v1.json",
+                                                     "keyring-b.json",     "keyring-a-wrong.json",
+                                                     "keyring-other.json", NULL};
 static smar_keyring *g_keyrings[NKEYRINGS];
 
 static smar_keyring *keyring(const char *file)
@@ -1219,7 +1219,9 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
                   SECTION_NAME[s], in.section_chunks[s], in.section_bytes[s]);
     if (smar_reader_verify(r, 0, pk, &vr, NULL, NULL, NULL) != SMAR_OK)
         fail_msg("%s: keyless verify: %s", file, smar_reader_error(r));
-    sb_printf(o, "keyless_verify%s: ok, root_ok %d, signature %d, chunks %" PRIu64 ", bytes %" PRIu64 "\n",
+    sb_printf(o,
+              "keyless_verify%s: ok, root_ok %d, signature %d, chunks %" PRIu64 ", bytes %" PRIu64
+              "\n",
               pk ? " (with signer.pub.json)" : "", vr.root_ok, vr.signature, vr.chunks_checked,
               vr.bytes_checked);
 
@@ -1228,7 +1230,8 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
         fail_msg("%s: unlock with %s: %s", file, keyring_file, smar_reader_error(r));
     smar_snapshot_info sn;
     assert_int_equal(smar_reader_snapshot(r, &sn), SMAR_OK);
-    sb_printf(o, "secret_count: %" PRIu64 "\nversion_count: %" PRIu64 "\npayload_count: %" PRIu64 "\n",
+    sb_printf(o,
+              "secret_count: %" PRIu64 "\nversion_count: %" PRIu64 "\npayload_count: %" PRIu64 "\n",
               sn.secret_count, sn.version_count, sn.payload_count);
     put_time(o, "oldest_version", sn.oldest_version);
     put_time(o, "newest_version", sn.newest_version);
@@ -1545,7 +1548,8 @@ static const char *const AES[] = {
     "{\"id\":\"aes-1\",\"name\":\"ca\",\"secret_type\":\"private_cert\",\"certificate\":\"cert\","
     "\"private_key\":\"key\",\"issuing_ca\":\"ca\",\"ca_chain\":[\"ca\"],\"serial_number\":\"01\","
     "\"versions\":[{\"id\":\"aes-1-v1\",\"created_at\":\"2026-08-01T00:00:00Z\","
-    "\"certificate\":\"cert\",\"private_key\":\"key\",\"issuing_ca\":\"ca\",\"ca_chain\":[\"ca\"]}]}",
+    "\"certificate\":\"cert\",\"private_key\":\"key\",\"issuing_ca\":\"ca\",\"ca_chain\":[\"ca\"]}]"
+    "}",
     "{\"id\":\"aes-2\",\"name\":\"custom\",\"secret_type\":\"custom_credentials\","
     "\"credentials_content\":{\"token\":\"t\"},\"configuration\":\"cfg\"}",
 };
@@ -1553,10 +1557,11 @@ static const char *const AES[] = {
 static const char DOCUMENT[] =
     "{\"instance\":{\"crn\":\"crn:v1:bluemix:public:secrets-manager:us-south:a/0123:4567::\","
     "\"name\":\"vectors\"},\"exported_at\":\"2026-11-20T02:00:00Z\",\"secret_groups\":["
-    "{\"id\":\"default\",\"name\":\"default\"},{\"id\":\"1b2c3d4e-group\",\"name\":\"databases\"}]}";
+    "{\"id\":\"default\",\"name\":\"default\"},{\"id\":\"1b2c3d4e-group\",\"name\":\"databases\"}]"
+    "}";
 
 #define SNAPSHOT 1795140000000000000LL /* 2026-11-20T02:00:00Z */
-#define CREATED 1795140005000000000LL  /* five seconds later */
+#define CREATED  1795140005000000000LL /* five seconds later */
 
 static void pattern(sb *b, const char *unit, size_t n)
 {
@@ -1568,12 +1573,14 @@ static void pattern(sb *b, const char *unit, size_t n)
 /* v1-multi: 64 KiB chunks; payloads and a record spanning chunks (README describes them). */
 static void multi_secrets(sb s[3])
 {
-    sb_str(&s[0], "{\"id\":\"multi-1\",\"name\":\"big\",\"secret_type\":\"arbitrary\",\"payload\":\"");
+    sb_str(&s[0],
+           "{\"id\":\"multi-1\",\"name\":\"big\",\"secret_type\":\"arbitrary\",\"payload\":\"");
     pattern(&s[0], "0123456789abcdef", 100000);
     sb_str(&s[0], "\",\"versions\":[{\"id\":\"multi-1-v1\",\"created_at\":\"2026-09-01T00:00:00Z\","
                   "\"payload\":\"");
     pattern(&s[0], "fedcba9876543210", 40000);
-    sb_str(&s[0], "\"},{\"id\":\"multi-1-v2\",\"created_at\":\"2026-10-01T00:00:00Z\",\"payload\":\"");
+    sb_str(&s[0],
+           "\"},{\"id\":\"multi-1-v2\",\"created_at\":\"2026-10-01T00:00:00Z\",\"payload\":\"");
     pattern(&s[0], "0123456789abcdef", 100000);
     sb_str(&s[0], "\"}]}");
     sb_str(&s[1], "{\"id\":\"multi-2\",\"name\":\"long-description\",\"secret_type\":\"arbitrary\","
@@ -1794,8 +1801,8 @@ static void generate(void)
     vwrite("neg-truncated.smar", d, basic.len - 1);
     d[basic.len] = 0;
     vwrite("neg-extended.smar", d, basic.len + 1);
-    d[8] = 2;                      /* header major */
-    d[basic.len - 216 + 200] = 2;  /* trailer major */
+    d[8] = 2;                     /* header major */
+    d[basic.len - 216 + 200] = 2; /* trailer major */
     vwrite("neg-version2.smar", d, basic.len);
     memcpy(d, basic.data, basic.len);
     sr r;
