@@ -14,6 +14,9 @@
 /* Years whose every instant (even with a +-23:59 offset) fits in int64 nanoseconds:
  * the int64 range is 1677-09-21T00:12:43Z .. 2262-04-11T23:47:16Z. */
 #define YEAR_MIN 1678
+/* 1678-01-01T00:00:00Z and 2261-12-31T23:59:59Z in seconds since the epoch. */
+#define UTC_SECS_MIN INT64_C(-9214560000)
+#define UTC_SECS_MAX INT64_C(9214646399)
 #define YEAR_MAX 2261
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
@@ -183,6 +186,11 @@ int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_d
     /* No overflow: |days| < 110000 and the year range keeps the total within int64 ns
      * even after applying a +-23:59 offset (see YEAR_MIN / YEAR_MAX). */
     int64_t utc_secs = days * SEC_PER_DAY + secs - offset;
+    /* The instant itself must lie in the UTC year range too: an offset can move
+     * 1678-01-01T00:00 local into 1677, whose UTC text this parser would then refuse, so a
+     * time smar prints could not be given back to it. */
+    if (utc_secs < UTC_SECS_MIN || utc_secs > UTC_SECS_MAX)
+        return SMAR_E_INVALID;
     *out = utc_secs * NS_PER_SEC + frac;
     return SMAR_OK;
 }

@@ -95,9 +95,12 @@ static void test_parse_offsets_convert_to_utc(void **state)
     /* Offsets may cross a year boundary and the epoch. */
     expect_time("1970-01-01T01:00:00+01:00", 0, 0);
     expect_time("1969-12-31T19:00:00-05:00", 0, 0);
-    /* Extremes of the year range with extreme offsets still fit. */
-    expect_time("1678-01-01T00:00:00+23:59", 0, INT64_C(-9214646340) * NS);
-    expect_time("2261-12-31T23:59:59.999999999-23:59", 0, INT64_C(9214732739) * NS + 999999999);
+    /* Offsets that move an instant out of the UTC year range are refused: every parsed
+     * time must format to UTC text the parser accepts again. */
+    expect_invalid("1678-01-01T00:00:00+23:59", 0);
+    expect_invalid("2261-12-31T23:59:59.999999999-23:59", 0);
+    expect_time("1678-01-01T23:59:00+23:59", 0, INT64_C(-9214560000) * NS);
+    expect_time("2261-12-31T00:00:59.999999999-23:59", 0, INT64_C(9214646399) * NS + 999999999);
 }
 
 static void test_parse_date_only(void **state)
