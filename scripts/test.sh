@@ -1,6 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: installs what is missing, then builds and runs every
-# test twice, in a normal build and under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test twice, in a normal build and under AddressSanitizer + UndefinedBehaviorSanitizer, and
+# finally runs every fuzz harness for a short smoke run (clang, libFuzzer), which fails on
+# any crash, leak or timeout. SMAR_SKIP_FUZZ=1 leaves the fuzz smoke run out.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,3 +19,8 @@ for variant in release asan; do
     echo "== $variant tests"
     ctest --test-dir "build/$variant" --output-on-failure -j "$jobs"
 done
+if [ "${SMAR_SKIP_FUZZ:-0}" != 1 ]; then
+    echo "== fuzz smoke run"
+    SMAR_WITH_FUZZ=1 scripts/install-deps.sh
+    scripts/fuzz.sh --smoke
+fi
