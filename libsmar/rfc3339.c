@@ -17,7 +17,7 @@
 /* 1678-01-01T00:00:00Z and 2261-12-31T23:59:59Z in seconds since the epoch. */
 #define UTC_SECS_MIN INT64_C(-9214560000)
 #define UTC_SECS_MAX INT64_C(9214646399)
-#define YEAR_MAX 2261
+#define YEAR_MAX     2261
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
