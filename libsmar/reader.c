@@ -32,8 +32,8 @@ int smar_reader_new(smar_reader **out)
 static void drop_cache(smar_reader *r)
 {
     if (r->index_chunks) {
-        for (size_t i = 0; i < r->counts[SMAR_SECTION_INDEX]; i++)
-            free(r->index_chunks[i]);
+        for (size_t i = 0; r->index_lens && i < r->counts[SMAR_SECTION_INDEX]; i++)
+            smar_wipe_free(r->index_chunks[i], r->index_lens[i]);
         free(r->index_chunks);
         free(r->index_lens);
         r->index_chunks = NULL;
@@ -41,8 +41,9 @@ static void drop_cache(smar_reader *r)
     }
     for (int s = 0; s < 5; s++) {
         if (r->cache[s].raw)
-            smar_wipe_free(r->cache[s].raw, r->hdr.chunk_size);
+            smar_wipe_free(r->cache[s].raw, r->cache[s].dirty);
         r->cache[s].raw = NULL;
+        r->cache[s].dirty = 0;
         r->cache[s].seq = -1;
     }
 }
@@ -475,8 +476,12 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
         if ((rc = smar_reader_read_at(r, r->stored.data, t->stored_len, t->offset)))
             return rc;
-        if ((rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len,
-                                  &r->err)))
+        rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len,
+                             &r->err);
+        /* a failed decompression may have written anywhere in the buffer */
+        size_t written = rc ? r->hdr.chunk_size : c->len;
+        c->dirty = written > c->dirty ? written : c->dirty;
+        if (rc)
             return smar_err_prefix(&r->err, "'%s': ", r->name);
         c->seq = seq;
     }

@@ -16,8 +16,12 @@ enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };
 
 typedef struct chunk_cache {
     int64_t seq;  /* -1: empty */
-    uint8_t *raw; /* chunk_size bytes, wiped on free */
+    uint8_t *raw; /* chunk_size bytes */
     size_t len;
+    /* Bytes of raw ever written: only these are wiped on free. Wiping all chunk_size bytes
+     * would touch (and fault in) pages no chunk ever used, which costs a one-secret restore
+     * more than its decryption does. */
+    size_t dirty;
 } chunk_cache;
 
 struct smar_reader {
