@@ -476,8 +476,7 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
         if ((rc = smar_reader_read_at(r, r->stored.data, t->stored_len, t->offset)))
             return rc;
-        rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len,
-                             &r->err);
+        rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len, &r->err);
         /* a failed decompression may have written anywhere in the buffer */
         size_t written = rc ? r->hdr.chunk_size : c->len;
         c->dirty = written > c->dirty ? written : c->dirty;
