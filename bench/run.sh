@@ -31,8 +31,9 @@ gnuplot chart next to it (results.png for RESULTS.md, else <out>.png).
   --dir DIR      scratch directory (default $BENCH_DIR or /tmp/smar-bench)
   --threads N    smar create is also run with --threads N (default: nproc; 1 disables)
   --peers LIST   comma-separated subset of age,restic,borg (default: all three)
-  --skip LIST    comma-separated TOOL:OP to leave out, as named in the output, e.g.
-                 smar:extract-dir (hours at 1M secrets: it fsyncs every file)
+  --skip LIST    comma-separated operations to leave out: TOOL:OP as named in the output
+                 (smar:extract-dir), TOOL:OP@SIZE (only at that size) or TOOL@SIZE (every
+                 operation of a tool at that size, e.g. restic@1m,borg@1m)
   --cold         drop the page cache before every timed run (needs a writable
                  /proc/sys/vm/drop_caches; otherwise falls back to warm cache and says so)
   --keep         keep the generated exports and outputs in the scratch directory
@@ -266,6 +267,17 @@ drop_caches() { [ "$CACHE_MODE" = cold ] && sync && { echo 3 >/proc/sys/vm/drop_
 
 fsize() { if [ -d "$1" ]; then du -sb "$1" | cut -f1; elif [ -e "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 
+# skipped TOOL [OP]: whether --skip leaves out this operation (no OP: every operation of
+# TOOL) at the current size
+skipped() {
+    case ",$SKIP," in *",$1@$SIZE,"*) return 0 ;; esac
+    [ $# -ge 2 ] || return 1
+    case ",$SKIP," in *",$1:$2,"* | *",$1:$2@$SIZE,"*) return 0 ;; esac
+    # a peer's other operations need the repository or file its create made
+    if [ "$1" != smar ] && [ "$2" != create ] && skipped "$1" create; then return 0; fi
+    return 1
+}
+
 # measure TOOL OP PREP RUN CHECK OUTPUT READ_PREFIX
 #   PREP/RUN/CHECK: function names (PREP before every run, CHECK after the timed runs);
 #   OUTPUT: file or folder whose size is the output size ("" = none);
@@ -274,12 +286,11 @@ measure() {
     local tool=$1 op=$2 prep=$3 run=$4 check=$5 output=$6 prefix=$7
     local i walls="" cpus="" rsss="" t0 t1 wall cpu rss status=ok nrun=0 rd="" outb="" t_op=$EPOCHREALTIME
     printf '  %-7s %-15s' "$tool" "$op"
-    case ",$SKIP," in
-        *",$tool:$op,"*)
-            say "skipped (--skip)"
-            printf '%s\t%s\t%s\tnan\tnan\tnan\t-\t-\t0\t%s\n' "$SIZE" "$tool" "$op" skipped >>"$RES"
-            return 0 ;;
-    esac
+    if skipped "$tool" "$op"; then
+        say "skipped (--skip)"
+        printf '%s\t%s\t%s\tnan\tnan\tnan\t-\t-\t0\t%s\n' "$SIZE" "$tool" "$op" skipped >>"$RES"
+        return 0
+    fi
     for ((i = 1; i <= RUNS; i++)); do
         $prep
         rm -rf "$STAGES" && mkdir -p "$STAGES"
@@ -336,11 +347,11 @@ nop() { :; }
 
 # smar
 p_smar_create() { rm -f "$W/a.smar"; }
-r_smar_create() { w 1 "$SMAR" create -q --key "$W/smar.key" -o "$W/a.smar" "$EXP"; }
+r_smar_create() { w 1 "$SMAR" create -q --threads "$THREADS" --key "$W/smar.key" -o "$W/a.smar" "$EXP"; }
 c_smar_create() { [ -s "$W/a.smar" ]; }
-p_smar_create_mt() { rm -f "$W/a-mt.smar"; }
-r_smar_create_mt() { w 1 "$SMAR" create -q --threads "$THREADS" --key "$W/smar.key" -o "$W/a-mt.smar" "$EXP"; }
-c_smar_create_mt() { [ -s "$W/a-mt.smar" ]; }
+p_smar_create_1t() { rm -f "$W/a-1t.smar"; }
+r_smar_create_1t() { w 1 "$SMAR" create -q --threads 1 --key "$W/smar.key" -o "$W/a-1t.smar" "$EXP"; }
+c_smar_create_1t() { [ -s "$W/a-1t.smar" ]; }
 p_out() { rm -rf "$W/out" "$W/out.json" "$W/out.txt"; }
 r_smar_xdir() { w 1 "$SMAR" extract -q --key "$W/smar.key" --format dir -o "$W/out" "$W/a.smar"; }
 c_smar_xdir() { [ "$(find "$W/out" -name secret.json | wc -l)" -eq "$N" ]; }
@@ -464,8 +475,8 @@ run_size() {
 
     measure smar create p_smar_create r_smar_create c_smar_create "$W/a.smar" "$EXP/"
     if [ "$THREADS" -gt 1 ]; then
-        measure smar create-mt p_smar_create_mt r_smar_create_mt c_smar_create_mt "$W/a-mt.smar" "$EXP/"
-        rm -f "$W/a-mt.smar"
+        measure smar create-1t p_smar_create_1t r_smar_create_1t c_smar_create_1t "$W/a-1t.smar" "$EXP/"
+        rm -f "$W/a-1t.smar"
     fi
     if [ ! -s "$W/a.smar" ]; then
         note "no archive: skipping smar's other operations at size $tok"
@@ -487,8 +498,10 @@ run_size() {
         "${index_bytes:--}" "$NAME" "$TYPE" "$AT" >>"$INFO"
 
     if want_peer age; then
-        age-keygen -o "$W/age.key" 2>/dev/null
-        AGE_RECIPIENT=$(age-keygen -y "$W/age.key")
+        if ! skipped age create; then
+            age-keygen -o "$W/age.key" 2>/dev/null
+            AGE_RECIPIENT=$(age-keygen -y "$W/age.key")
+        fi
         measure age create p_age_create r_age_create c_age_create "$W/x.tar.zst.age" "$EXP/"
         measure age extract p_outdir r_age_extract c_tree "$W/out" "$W/x.tar.zst.age>"
         measure age single p_outdir r_age_single c_one "$W/out/secrets/$ID.json" "$W/x.tar.zst.age>"
@@ -496,7 +509,7 @@ run_size() {
     fi
     if want_peer restic; then
         rm -rf "$W/restic-empty"
-        restic init -q --no-cache -r "$W/restic-empty" >/dev/null
+        skipped restic create || restic init -q --no-cache -r "$W/restic-empty" >/dev/null
         measure restic create p_restic_create r_restic_create c_restic_create "$W/restic" "$EXP/"
         measure restic extract p_outdir r_restic_extract c_tree "$W/out" "$W/restic/"
         measure restic single p_outdir r_restic_single c_one "$W/out/secrets/$ID.json" "$W/restic/"
@@ -505,7 +518,7 @@ run_size() {
     fi
     if want_peer borg; then
         rm -rf "$W/borg-empty" "$BORG_BASE_DIR"
-        borg init -e repokey "$W/borg-empty" >/dev/null 2>&1
+        skipped borg create || borg init -e repokey "$W/borg-empty" >/dev/null 2>&1
         measure borg create p_borg_create r_borg_create c_borg_create "$W/borg" "$EXP/"
         measure borg extract p_outdir r_borg_extract c_tree "$W/out" "$W/borg/"
         measure borg single p_outdir r_borg_single c_one "$W/out/secrets/$ID.json" "$W/borg/"
@@ -537,8 +550,8 @@ verdict() { awk -v v="$1" -v l="$2" 'BEGIN { if (v == "" || v == "nan" || l == "
 tool_name() { case $1 in age) echo "tar \\| zstd -3 -T0 \\| age" ;; *) echo "$1" ;; esac; }
 op_desc() {
     case $1/$2 in
-        smar/create) echo "create (\`smar create\`, 1 thread)" ;;
-        smar/create-mt) echo "create (\`smar create --threads $THREADS\`)" ;;
+        smar/create) echo "create (\`smar create --threads $THREADS\`)" ;;
+        smar/create-1t) echo "create (\`smar create --threads 1\`)" ;;
         smar/extract-dir) echo "full extract (\`--format dir\`)" ;;
         smar/extract-export) echo "full extract (\`--format export\`)" ;;
         smar/single) echo "single restore (\`cat --name --at\`)" ;;
@@ -688,7 +701,7 @@ mapfile -t count_sizes < <(awk -F'\t' '$3 == "-" { print $2 "\t" $1 }' "$INFO" |
     for pr in age restic borg; do
         want_peer "$pr" || continue
         rrow create "$pr" create
-        [ "$THREADS" -gt 1 ] && rrow create-mt "$pr" create
+        [ "$THREADS" -gt 1 ] && rrow create-1t "$pr" create
         rrow extract-dir "$pr" extract
         rrow extract-export "$pr" extract
         rrow single "$pr" single
@@ -736,7 +749,7 @@ mapfile -t count_sizes < <(awk -F'\t' '$3 == "-" { print $2 "\t" $1 }' "$INFO" |
     mapfile -t cells < <(ratio_cells create restic create 0.3); want_peer restic && trow "create vs restic backup" "≤ 0.3x" "${cells[@]}"
     mapfile -t cells < <(ratio_cells create borg create 0.3); want_peer borg && trow "create vs borg create" "≤ 0.3x" "${cells[@]}"
     if [ "$THREADS" -gt 1 ]; then
-        mapfile -t cells < <(ratio_cells create-mt age create 0.8); want_peer age && trow "create --threads $THREADS vs tar\\|zstd\\|age (informative)" "≤ 0.8x" "${cells[@]}"
+        mapfile -t cells < <(ratio_cells create-1t age create 0.8); want_peer age && trow "create --threads 1 vs tar\\|zstd\\|age (informative)" "≤ 0.8x" "${cells[@]}"
     fi
     mapfile -t cells < <(ratio_cells extract-dir age extract 1.0); want_peer age && trow "full extract \`--format dir\` vs age -d\\|zstd -d\\|tar x" "≤ 1.0x" "${cells[@]}"
     mapfile -t cells < <(ratio_cells extract-export age extract 1.0); want_peer age && trow "full extract \`--format export\` vs age -d\\|zstd -d\\|tar x" "≤ 1.0x" "${cells[@]}"
@@ -815,25 +828,9 @@ mapfile -t count_sizes < <(awk -F'\t' '$3 == "-" { print $2 "\t" $1 }' "$INFO" |
 if have gnuplot; then
     PD=$SCRATCH/plot
     mkdir -p "$PD"
-    dat() {   # FILE then "TITLE:TOOL:OP" columns
-        local f=$1 s line c
-        shift
-        line="size"
-        for c in "$@"; do line+=" \"${c%%:*}\""; done
-        echo "$line" >"$PD/$f"
-        for s in "${SIZE_TOKENS[@]}"; do
-            line="$s"
-            for c in "$@"; do
-                local rest=${c#*:}
-                v=$(value "${rest%%:*}" "${rest#*:}" 4 "$s")
-                line+=" ${v:-?}"
-            done
-            echo "$line" >>"$PD/$f"
-        done
-    }
     # TITLE:TOOL:OP:COLOUR, one colour per tool in every panel
     C_SMAR='#6a3d9a' C_SMAR2='#cab2d6' C_AGE='#1f78b4' C_RESTIC='#ff7f00' C_BORG='#33a02c' C_B2='#999999'
-    P_CREATE=("smar create:smar:create:$C_SMAR" "smar create --threads $THREADS:smar:create-mt:$C_SMAR2"
+    P_CREATE=("smar create --threads $THREADS:smar:create:$C_SMAR" "smar create --threads 1:smar:create-1t:$C_SMAR2"
         "tar|zstd|age:age:create:$C_AGE" "restic backup:restic:create:$C_RESTIC" "borg create:borg:create:$C_BORG")
     P_EXTRACT=("smar extract --format dir:smar:extract-dir:$C_SMAR" "smar extract --format export:smar:extract-export:$C_SMAR2"
         "age -d|zstd -d|tar x:age:extract:$C_AGE" "restic restore:restic:extract:$C_RESTIC" "borg extract:borg:extract:$C_BORG")
