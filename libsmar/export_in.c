@@ -63,7 +63,7 @@ int smar_export_src_fill(smar_export *ex)
     }
     ssize_t n;
     do {
-        n = read(s->fd, s->win.data + s->win.len, s->win.cap - s->win.len);
+        n = read(s->fd, s->win.data + s->win.len, smar_buf_room(&s->win));
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));

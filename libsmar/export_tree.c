@@ -233,15 +233,17 @@ static int read_disk_file(smar_export *ex, smar_export_tree *tr, const char *pat
         rc = too_large(ex, path, limit);
         goto done;
     }
-    /* One byte more than the limit: a file that grew after fstat() is still caught. */
-    if (smar_buf_reserve(&tr->file, (size_t)st.st_size + 1) != SMAR_OK) {
-        rc = smar_export_nomem(ex);
-        goto done;
-    }
-    smar_export_note_buffer(ex, tr->file.cap);
+    /* Read what fstat() announced plus one byte, so a file that grew after fstat() is
+     * seen (and still caught by the limit); only what is asked for can be written, and
+     * only that is wiped afterwards. */
+    size_t ask = (size_t)st.st_size + 1;
     for (;;) {
-        size_t room = tr->file.cap - tr->file.len;
-        ssize_t n = read(fd, tr->file.data + tr->file.len, room);
+        if (smar_buf_reserve(&tr->file, ask) != SMAR_OK) {
+            rc = smar_export_nomem(ex);
+            goto done;
+        }
+        smar_export_note_buffer(ex, tr->file.cap);
+        ssize_t n = read(fd, tr->file.data + tr->file.len, ask);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -255,11 +257,7 @@ static int read_disk_file(smar_export *ex, smar_export_tree *tr, const char *pat
             rc = too_large(ex, path, limit);
             goto done;
         }
-        if (tr->file.len == tr->file.cap && smar_buf_reserve(&tr->file, 1) != SMAR_OK) {
-            rc = smar_export_nomem(ex);
-            goto done;
-        }
-        smar_export_note_buffer(ex, tr->file.cap);
+        ask = (size_t)n < ask ? ask - (size_t)n : SMAR_EXPORT_READ_CHUNK;
     }
     *found = true;
 done:
@@ -596,7 +594,7 @@ static int read_entry(smar_export *ex, smar_export_tree *tr, struct archive_entr
         if (smar_buf_reserve(&tr->file, SMAR_EXPORT_READ_CHUNK) != SMAR_OK)
             return smar_export_nomem(ex);
         smar_export_note_buffer(ex, tr->file.cap);
-        size_t room = tr->file.cap - tr->file.len;
+        size_t room = smar_buf_room(&tr->file);
         size_t left = limit + 1 - tr->file.len; /* one more than allowed shows an excess */
         la_ssize_t n =
             archive_read_data(tr->ar, tr->file.data + tr->file.len, room < left ? room : left);

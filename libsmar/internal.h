@@ -41,15 +41,23 @@ const char *smar_err_message(const smar_err *e);
 /* ---- growable byte buffer ---------------------------------------------------------- */
 
 /* A buffer whose contents may be secret is created with secure = true: it is wiped
- * whenever it is freed or reallocated. */
+ * whenever it is reset, freed or reallocated. Only the bytes that may have been written
+ * are wiped (see hi): wiping the whole capacity of the export and payload buffers for
+ * every secret took a fifth of `smar create`. */
 typedef struct smar_buf {
     uint8_t *data;
     size_t len;
     size_t cap;
     bool secure;
+    /* Bytes of data that may have been written since the last wipe: the end of every
+     * reservation (callers write into data only where smar_buf_reserve made room, or into
+     * what smar_buf_room returned). */
+    size_t hi;
 } smar_buf;
 
 int smar_buf_reserve(smar_buf *b, size_t extra); /* SMAR_OK or SMAR_E_NOMEM */
+/* cap - len, for writing into the spare capacity directly (read(2) into data + len). */
+size_t smar_buf_room(smar_buf *b);
 int smar_buf_append(smar_buf *b, const void *p, size_t n);
 int smar_buf_append_str(smar_buf *b, const char *s);
 int smar_buf_printf(smar_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -187,9 +187,17 @@ typedef struct key_stack {
 /* FNV-1a over the decoded bytes, so "a" and "\u0061" hash alike. */
 static uint64_t key_hash(smar_span token)
 {
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    if (token.n >= 2 && memchr(token.p, '\\', token.n) == NULL) {
+        /* no escapes (nearly every key): the bytes between the quotes are the key */
+        for (size_t i = 1; i + 1 < token.n; i++) {
+            h ^= (uint8_t)token.p[i];
+            h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+    }
     str_decoder d;
     decoder_init(&d, token);
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
     uint8_t b;
     while (decoder_next(&d, &b)) {
         h ^= b;
@@ -235,6 +243,10 @@ static bool key_stack_push(key_stack *ks, const char *p, size_t n, size_t offset
     return true;
 }
 
+/* Up to this many keys an object's keys are checked pair by pair (at most 276 hash
+ * comparisons), above it by sorting. */
+#define KEYS_PAIRWISE_MAX 24
+
 /* Check the keys pushed since base for duplicates and pop them. On a duplicate returns
  * false with *dup_offset = offset of the later of the two keys. */
 static bool key_stack_check_pop(key_stack *ks, size_t base, size_t *dup_offset)
@@ -242,7 +254,18 @@ static bool key_stack_check_pop(key_stack *ks, size_t base, size_t *dup_offset)
     size_t count = ks->len - base;
     key_entry *keys = ks->v + base;
     bool unique = true;
-    if (count > 1) {
+    if (count > 1 && count <= KEYS_PAIRWISE_MAX) {
+        /* small objects (nearly all): compare every pair, hashes first; cheaper than a sort */
+        for (size_t i = 1; i < count && unique; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (keys[i].hash == keys[j].hash && key_entry_cmp(&keys[i], &keys[j]) == 0) {
+                    *dup_offset = keys[i].offset; /* i comes after j in the text */
+                    unique = false;
+                    break;
+                }
+            }
+        }
+    } else if (count > 1) {
         qsort(keys, count, sizeof *keys, key_entry_cmp);
         for (size_t i = 1; i < count; i++) {
             if (key_entry_cmp(&keys[i - 1], &keys[i]) == 0) {
@@ -383,11 +406,38 @@ static bool parse_escape(parser *ps)
     }
 }
 
+/* Bytes that stand for themselves inside a string: printable ASCII but '"' and '\\'. */
+static bool plain_string_byte(uint8_t c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Whether all 8 bytes at p are plain, tested together (the "has a byte less than n"
+ * bit tricks: exact for "any byte", which is all that is asked here). */
+static bool plain_string_word(const uint8_t *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t control = (x - ones * 0x20) & ~x;
+    quote = (quote - ones) & ~quote;
+    backslash = (backslash - ones) & ~backslash;
+    return ((x | control | quote | backslash) & highs) == 0;
+}
+
 /* A string token starting at the opening quote; leaves pos after the closing quote. */
 static bool parse_string(parser *ps)
 {
     ps->pos++; /* opening quote */
     while (ps->pos < ps->n) {
+        /* payloads are long runs of plain bytes (PEM, base64): step over them 8 at a time */
+        while (ps->n - ps->pos >= 8 && plain_string_word(ps->s + ps->pos))
+            ps->pos += 8;
+        while (ps->pos < ps->n && plain_string_byte(ps->s[ps->pos]))
+            ps->pos++;
+        if (ps->pos >= ps->n)
+            break;
         uint8_t c = ps->s[ps->pos];
         if (c == '"') {
             ps->pos++;
@@ -624,15 +674,23 @@ static const char *skip_ws_to(const char *p, const char *end)
     return p;
 }
 
-/* p at an opening quote; returns the position after the closing quote (or end). */
+/* p at an opening quote; returns the position after the closing quote (or end). Jumps
+ * from quote to quote with memchr: strings here are payloads of kilobytes. */
 static const char *skip_string_token(const char *p, const char *end)
 {
     p++;
     while (p < end) {
-        if (*p == '\\')
-            p += end - p >= 2 ? 2 : 1;
-        else if (*p++ == '"')
-            return p;
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (q == NULL)
+            return end;
+        /* the quote closes the string unless an odd run of backslashes escapes it (the
+         * byte before p is the opening quote or an escaped one: never a backslash) */
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if ((q - b) % 2 == 0)
+            return q + 1;
+        p = q + 1;
     }
     return end;
 }
@@ -741,6 +799,40 @@ bool smar_json_get(smar_span object, const char *name, smar_span *value)
     return false;
 }
 
+void smar_json_fields_init(smar_json_fields *f, smar_span object)
+{
+    smar_json_iter it;
+    smar_span key, value;
+    f->object = object;
+    f->n = 0;
+    f->overflow = false;
+    if (smar_json_kind_of(object) != SMAR_JSON_OBJECT)
+        return;
+    smar_json_iter_init(&it, object);
+    while (smar_json_next_member(&it, &key, &value)) {
+        if (f->n == SMAR_JSON_FIELDS_MAX) {
+            f->overflow = true;
+            return;
+        }
+        f->key[f->n] = key;
+        f->value[f->n++] = value;
+    }
+}
+
+bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span *value)
+{
+    if (f->overflow)
+        return smar_json_get(f->object, name, value);
+    for (size_t i = 0; i < f->n; i++) {
+        if (smar_json_string_eq(f->key[i], name)) {
+            if (value != NULL)
+                *value = f->value[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool is_string_token(smar_span token)
 {
     return token.p != NULL && token.n >= 2 && token.p[0] == '"';
@@ -788,6 +880,8 @@ bool smar_json_string_eq(smar_span token, const char *s)
 {
     if (!is_string_token(token) || s == NULL)
         return false;
+    if (memchr(token.p, '\\', token.n) == NULL) /* no escapes: compare the raw bytes */
+        return strlen(s) == token.n - 2 && memcmp(token.p + 1, s, token.n - 2) == 0;
     str_decoder d;
     decoder_init(&d, token);
     const uint8_t *want = (const uint8_t *)s;

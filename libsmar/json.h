@@ -65,6 +65,25 @@ bool smar_json_next_element(smar_json_iter *it, smar_span *value);
 bool smar_json_get(smar_span object, const char *name, smar_span *value);
 
 /*
+ * The members of a validated object, found in one walk, for reading several fields of
+ * it: smar_json_get walks the object's text up to the member each time (stepping over
+ * every value before it: versions, payloads), which made field lookups the largest cost
+ * of reading an export. An object with more members than fit falls back to
+ * smar_json_get; the answers are the same either way.
+ */
+#define SMAR_JSON_FIELDS_MAX 64
+typedef struct smar_json_fields {
+    smar_span object;
+    size_t n;
+    bool overflow;
+    smar_span key[SMAR_JSON_FIELDS_MAX];
+    smar_span value[SMAR_JSON_FIELDS_MAX];
+} smar_json_fields;
+
+void smar_json_fields_init(smar_json_fields *f, smar_span object);
+bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span *value);
+
+/*
  * Decode a validated string token (with quotes) into UTF-8. out may be NULL to measure.
  * Writes at most cap bytes, sets *len to the full decoded length, and returns false when
  * cap is too small. The output is not NUL-terminated and may contain NUL bytes (\u0000).

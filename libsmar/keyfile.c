@@ -81,7 +81,7 @@ static int read_all(const smar_keyfile *kf, int fd, smar_buf *text)
     for (;;) {
         if (smar_buf_reserve(text, 4096 + 1) != SMAR_OK)
             return smar_keyfile_fail(kf, SMAR_E_NOMEM, "out of memory");
-        ssize_t got = read(fd, text->data + text->len, text->cap - text->len - 1);
+        ssize_t got = read(fd, text->data + text->len, smar_buf_room(text) - 1);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)

@@ -102,12 +102,12 @@ static int close_object(smar_buf *obj, bool keep_empty)
 
 /* ---- field checks ------------------------------------------------------------------- */
 
-static int get_string(char **out, smar_span obj, const char *field, bool required, const char *what,
-                      smar_err *e)
+static int get_string(char **out, const smar_json_fields *obj, const char *field, bool required,
+                      const char *what, smar_err *e)
 {
     smar_span v;
     *out = NULL;
-    if (!smar_json_get(obj, field, &v)) {
+    if (!smar_json_fields_get(obj, field, &v)) {
         if (required)
             return smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field);
         *out = strdup("");
@@ -124,14 +124,14 @@ static int get_string(char **out, smar_span obj, const char *field, bool require
 }
 
 /* Timestamps the export marks as RFC 3339: absent is fine, anything else must parse. */
-static int get_time(int64_t *out, smar_span obj, const char *field, bool required, const char *what,
-                    smar_err *e)
+static int get_time(int64_t *out, const smar_json_fields *obj, const char *field, bool required,
+                    const char *what, smar_err *e)
 {
     smar_span v;
     char text[64];
     size_t len;
     *out = SMAR_TIME_NONE;
-    if (!smar_json_get(obj, field, &v))
+    if (!smar_json_fields_get(obj, field, &v))
         return required ? smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field) : SMAR_OK;
     if (smar_json_kind_of(v) != SMAR_JSON_STRING ||
         !smar_json_string_decode(v, text, sizeof text, &len) ||
@@ -140,7 +140,7 @@ static int get_time(int64_t *out, smar_span obj, const char *field, bool require
     return SMAR_OK;
 }
 
-static int check_other_times(smar_span obj, const char *what, smar_err *e)
+static int check_other_times(const smar_json_fields *obj, const char *what, smar_err *e)
 {
     static const char *const fields[] = {"expiration_date", "next_rotation_date"};
     int64_t t;
@@ -187,21 +187,22 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
 {
     char what[SMAR_MAX_ID_BYTES + 64];
     char *secret_id = NULL;
-    smar_span sid;
+    smar_json_fields fields;
     int rc;
     snprintf(what, sizeof what, "secret %s: version #%zu", s->id, index + 1);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "%s is not an object", what);
-    if ((rc = get_string(&v->id, obj, "id", true, what, e)))
+    smar_json_fields_init(&fields, obj);
+    if ((rc = get_string(&v->id, &fields, "id", true, what, e)))
         return rc;
     if (!smar_id_is_valid(v->id, strlen(v->id)))
         return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable", what);
     snprintf(what, sizeof what, "secret %s: version %s", s->id, v->id);
-    if ((rc = get_time(&v->created, obj, "created_at", true, what, e)) ||
-        (rc = check_other_times(obj, what, e)))
+    if ((rc = get_time(&v->created, &fields, "created_at", true, what, e)) ||
+        (rc = check_other_times(&fields, what, e)))
         return rc;
-    if (smar_json_get(obj, "secret_id", &sid)) {
-        if ((rc = get_string(&secret_id, obj, "secret_id", true, what, e)))
+    if (smar_json_fields_get(&fields, "secret_id", NULL)) {
+        if ((rc = get_string(&secret_id, &fields, "secret_id", true, what, e)))
             return rc;
         bool same = strcmp(secret_id, s->id) == 0;
         free(secret_id);
@@ -275,11 +276,11 @@ static int split_versions(smar_split *s, smar_span arr, smar_err *e)
     return check_unique_version_ids(s, e);
 }
 
-static int get_labels(smar_split *s, smar_span obj, smar_err *e)
+static int get_labels(smar_split *s, const smar_json_fields *obj, smar_err *e)
 {
     smar_span arr, v;
     smar_json_iter it;
-    if (!smar_json_get(obj, "labels", &arr))
+    if (!smar_json_fields_get(obj, "labels", &arr))
         return SMAR_OK;
     if (smar_json_kind_of(arr) != SMAR_JSON_ARRAY)
         return smar_fail(e, SMAR_E_INPUT, "secret %s: \"labels\" is not an array", s->id);
@@ -316,7 +317,9 @@ static void split_reset(smar_split *s)
     smar_buf_reset(&s->meta);
     s->payload.secure = true;
     smar_buf_reset(&s->payload);
-    for (size_t i = 0; i < s->cap_versions; i++)
+    /* slots past nversions were reset when last used: wiping them again for every secret
+     * cost more than parsing it */
+    for (size_t i = 0; i < s->nversions; i++)
         version_reset(&s->versions[i]);
     s->nversions = 0;
 }
@@ -334,9 +337,11 @@ void smar_split_free(smar_split *s)
     memset(s, 0, sizeof *s);
 }
 
-static int split_identity(smar_split *s, smar_span obj, smar_err *e)
+static int split_identity(smar_split *s, smar_span object, smar_err *e)
 {
+    smar_json_fields fields, *obj = &fields;
     int rc;
+    smar_json_fields_init(obj, object);
     if ((rc = get_string(&s->id, obj, "id", true, "secret", e)))
         return rc;
     if (!smar_id_is_valid(s->id, strlen(s->id)))

@@ -82,6 +82,13 @@ const char *smar_err_message(const smar_err *e)
 
 /* Move a secure buffer to a new allocation so the old bytes can be wiped: realloc() might
  * leave a copy of them in freed memory. */
+/* The bytes a secure buffer may hold. */
+static size_t buf_written(const smar_buf *b)
+{
+    size_t n = b->hi > b->len ? b->hi : b->len;
+    return n < b->cap ? n : b->cap;
+}
+
 static int buf_move_secure(smar_buf *b, size_t new_cap)
 {
     uint8_t *fresh = malloc(new_cap);
@@ -89,7 +96,7 @@ static int buf_move_secure(smar_buf *b, size_t new_cap)
         return SMAR_E_NOMEM;
     if (b->data != NULL) {
         memcpy(fresh, b->data, b->len);
-        sodium_memzero(b->data, b->cap);
+        sodium_memzero(b->data, buf_written(b));
         free(b->data);
     }
     b->data = fresh;
@@ -103,6 +110,8 @@ int smar_buf_reserve(smar_buf *b, size_t extra)
     if (extra > (size_t)PTRDIFF_MAX - b->len)
         return SMAR_E_NOMEM;
     size_t need = b->len + extra;
+    if (need > b->hi)
+        b->hi = need;
     if (need <= b->cap && b->data != NULL)
         return SMAR_OK;
 
@@ -123,6 +132,12 @@ int smar_buf_reserve(smar_buf *b, size_t extra)
     b->data = grown;
     b->cap = new_cap;
     return SMAR_OK;
+}
+
+size_t smar_buf_room(smar_buf *b)
+{
+    b->hi = b->cap;
+    return b->cap - b->len;
 }
 
 int smar_buf_append(smar_buf *b, const void *p, size_t n)
@@ -193,20 +208,22 @@ int smar_buf_put_u64(smar_buf *b, uint64_t v)
 void smar_buf_reset(smar_buf *b)
 {
     if (b->secure && b->data != NULL)
-        sodium_memzero(b->data, b->cap);
+        sodium_memzero(b->data, buf_written(b));
     b->len = 0;
+    b->hi = 0;
 }
 
 void smar_buf_free(smar_buf *b)
 {
     if (b->data != NULL) {
         if (b->secure)
-            sodium_memzero(b->data, b->cap);
+            sodium_memzero(b->data, buf_written(b));
         free(b->data);
     }
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->hi = 0;
 }
 
 void smar_wipe_free(void *p, size_t n)

@@ -910,6 +910,182 @@ static void test_many_small_objects_and_large_array(void **state)
     smar_buf_free(&b);
 }
 
+/* ---- fast paths (8-byte string scan, memchr skip, raw key compare) -------------------- */
+
+/* One special byte at every position of strings of every length around the 8-byte
+ * stride: the word-at-a-time scan must stop exactly where the byte-at-a-time one would. */
+static void test_string_scan_every_position(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes; /* how the special character is written inside the string */
+        bool valid;
+    } specials[] = {
+        {"\\\"", true},     {"\\\\", true},  {"\\n", true},   {"\\u0041", true},
+        {"\xc3\xa9", true}, {"\x01", false}, {"\x1f", false}, {"\x7f", true},
+        {"\x80", false},    {"\xff", false}, {"\"", false}, /* an unescaped quote ends the string
+                                                               early: what follows is junk */
+    };
+    char text[128], inner[64];
+    for (size_t k = 0; k < SMAR_ARRAY_LEN(specials); k++) {
+        for (size_t len = 0; len <= 20; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                memset(inner, 'a', len);
+                inner[len] = '\0';
+                snprintf(text, sizeof text, "{\"k\":\"%.*s%s%s\",\"z\":7}", (int)at, inner,
+                         specials[k].bytes, inner + at);
+                smar_span obj, v;
+                bool ok = validate(span_of(text), &obj, NULL, 0);
+                if (ok != specials[k].valid)
+                    fail_msg("special #%zu at %zu of %zu: validate gave %d", k, at, len, ok);
+                if (!ok)
+                    continue;
+                /* the skipping accessors must find the member after the string */
+                assert_true(smar_json_get(obj, "z", &v));
+                assert_span(v, "7");
+                smar_json_fields f;
+                smar_json_fields_init(&f, obj);
+                assert_int_equal(f.n, 2);
+                assert_true(smar_json_fields_get(&f, "z", &v));
+                assert_span(v, "7");
+            }
+        }
+    }
+}
+
+/* Runs of backslashes before a quote: an even run leaves the quote closing the string. */
+static void test_skip_backslash_runs(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "{\"k\":\"\\\\\",\"z\":1}",           /* "\\"        */
+        "{\"k\":\"\\\\\\\\\",\"z\":1}",       /* "\\\\"      */
+        "{\"k\":\"\\\"\",\"z\":1}",           /* "\""        */
+        "{\"k\":\"\\\\\\\"\",\"z\":1}",       /* "\\\""      */
+        "{\"k\":\"a\\\"b\\\"\\\\\",\"z\":1}", /* "a\"b\"\\"  */
+        "{\"\\\\\":\"\\\"\\\\\",\"z\":1}",    /* key "\\"    */
+        "{\"k\":[\"]\\\"}\",{\"x\":\"}\"}],\"z\":1}",
+    };
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(texts); i++) {
+        smar_span obj, v;
+        assert_true(validate(span_of(texts[i]), &obj, NULL, 0));
+        if (!smar_json_get(obj, "z", &v) || !span_is(v, "1"))
+            fail_msg("text #%zu: member after the string not found", i);
+    }
+}
+
+static void test_fields_match_get(void **state)
+{
+    (void)state;
+    /* below and above SMAR_JSON_FIELDS_MAX members: the same answers either way */
+    for (int members = 0; members <= SMAR_JSON_FIELDS_MAX + 6; members += 7) {
+        smar_buf b = {0};
+        assert_int_equal(smar_buf_append_str(&b, "{\"\\u0065sc\":\"e\""), SMAR_OK);
+        for (int i = 0; i < members; i++)
+            assert_int_equal(smar_buf_printf(&b, ",\"m%d\":[%d,\"x\\\"\"]", i, i), SMAR_OK);
+        assert_int_equal(smar_buf_append(&b, "}", 2), SMAR_OK);
+        smar_span obj, a, c;
+        assert_true(validate(span_of((const char *)b.data), &obj, NULL, 0));
+        smar_json_fields f;
+        smar_json_fields_init(&f, obj);
+        assert_int_equal(f.overflow, members + 1 > SMAR_JSON_FIELDS_MAX);
+        char name[16];
+        for (int i = -1; i <= members; i++) {
+            snprintf(name, sizeof name, "m%d", i);
+            bool in_get = smar_json_get(obj, name, &a),
+                 in_fields = smar_json_fields_get(&f, name, &c);
+            assert_int_equal(in_get, in_fields);
+            assert_int_equal(in_get, i >= 0 && i < members);
+            if (in_get)
+                assert_true(a.p == c.p && a.n == c.n);
+        }
+        assert_true(smar_json_fields_get(&f, "esc", &a)); /* an escaped key, decoded */
+        assert_span(a, "\"e\"");
+        assert_false(smar_json_fields_get(&f, "\\u0065sc", NULL));
+        smar_buf_free(&b);
+    }
+    smar_json_fields f;
+    smar_json_fields_init(&f, SPAN("[1,2]")); /* not an object: nothing found */
+    assert_false(smar_json_fields_get(&f, "1", NULL));
+}
+
+/* Objects small enough for the pair-by-pair duplicate check and just above it: the
+ * duplicate is found wherever it is, also when spelled with an escape, and reported at
+ * the later key. */
+static void test_duplicate_keys_small_and_large(void **state)
+{
+    (void)state;
+    for (int nkeys = 2; nkeys <= 30; nkeys++) {
+        for (int dup = 1; dup < nkeys; dup++) {
+            for (int escaped = 0; escaped < 2; escaped++) {
+                smar_buf b = {0};
+                size_t dup_at = 0;
+                assert_int_equal(smar_buf_append_str(&b, "{"), SMAR_OK);
+                for (int i = 0; i < nkeys; i++) {
+                    if (i)
+                        assert_int_equal(smar_buf_append_str(&b, ","), SMAR_OK);
+                    if (i == dup) {
+                        dup_at = b.len;
+                        /* a repeat of key 0 ("k0"), maybe written as "\u006b0" */
+                        assert_int_equal(
+                            smar_buf_append_str(&b, escaped ? "\"\\u006b0\":1" : "\"k0\":1"),
+                            SMAR_OK);
+                    } else {
+                        assert_int_equal(smar_buf_printf(&b, "\"k%d\":1", i), SMAR_OK);
+                    }
+                }
+                assert_int_equal(smar_buf_append(&b, "}", 2), SMAR_OK);
+                char err[128];
+                const char *text = (const char *)b.data;
+                assert_false(validate(span_of(text), NULL, err, sizeof err));
+                assert_int_equal(strncmp(err, "duplicate object key", 20), 0);
+                assert_int_equal(check_error_message(err, strlen(text)), dup_at);
+                smar_buf_free(&b);
+            }
+        }
+    }
+    /* near misses are not duplicates */
+    assert_true(
+        validate(SPAN("{\"a\":1,\"a \":2,\"A\":3,\"\\u0061\\u0000\":4,\"aa\":5}"), NULL, NULL, 0));
+}
+
+static void test_string_eq_raw_and_escaped(void **state)
+{
+    (void)state;
+    assert_true(smar_json_string_eq(SPAN("\"name\""), "name"));
+    assert_true(smar_json_string_eq(SPAN("\"n\\u0061me\""), "name"));
+    assert_false(smar_json_string_eq(SPAN("\"name\""), "nam"));
+    assert_false(smar_json_string_eq(SPAN("\"nam\""), "name"));
+    assert_false(smar_json_string_eq(SPAN("\"n\\\\ame\""), "name"));
+    assert_true(smar_json_string_eq(SPAN("\"n\\\\ame\""), "n\\ame"));
+    assert_true(smar_json_string_eq(SPAN("\"\""), ""));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0000\""), ""));
+}
+
+/* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
+static void test_secure_buffer_wipes_what_was_written(void **state)
+{
+    (void)state;
+    smar_buf b = {.secure = true};
+    assert_int_equal(smar_buf_reserve(&b, 4096), SMAR_OK);
+    memset(b.data, 'S', 100); /* written into a reservation, len never set */
+    smar_buf_reset(&b);
+    for (size_t i = 0; i < 100; i++)
+        assert_int_equal(b.data[i], 0);
+    size_t room = smar_buf_room(&b);
+    assert_int_equal(room, b.cap);
+    memset(b.data, 'S', room); /* read(2) into the room */
+    b.len = 10;
+    smar_buf_reset(&b);
+    for (size_t i = 0; i < room; i++)
+        assert_int_equal(b.data[i], 0);
+    assert_int_equal(smar_buf_append(&b, "secret", 6), SMAR_OK);
+    smar_buf_reset(&b);
+    assert_int_equal(b.hi, 0);
+    assert_memory_equal(b.data, "\0\0\0\0\0\0", 6);
+    smar_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1114,12 @@ int main(void)
         cmocka_unit_test(test_many_keys_fast),
         cmocka_unit_test(test_many_keys_long_common_prefix),
         cmocka_unit_test(test_many_small_objects_and_large_array),
+        cmocka_unit_test(test_string_scan_every_position),
+        cmocka_unit_test(test_skip_backslash_runs),
+        cmocka_unit_test(test_fields_match_get),
+        cmocka_unit_test(test_duplicate_keys_small_and_large),
+        cmocka_unit_test(test_string_eq_raw_and_escaped),
+        cmocka_unit_test(test_secure_buffer_wipes_what_was_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
