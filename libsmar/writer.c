@@ -21,6 +21,7 @@
 
 #include "chunk.h"
 #include "pipeline.h"
+#include "splitq.h"
 #include "header.h"
 #include "index.h"
 #include "manifest.h"
@@ -72,7 +73,12 @@ struct smar_writer {
 
     uint64_t secrets, versions, payloads;
     int64_t oldest, newest;
-    smar_split split;
+    smar_split split;      /* the secret being split and placed, with one thread */
+    smar_splitq *splitq;   /* with more: secrets split by workers, placed in order */
+    const smar_split *cur; /* the secret being placed */
+    uint64_t added;        /* smar_writer_add_secret calls that queued a secret */
+    uint64_t placed;       /* secrets placed (or failed) in the streams, in order */
+    uint64_t failed;       /* the add_secret call whose secret failed (1-based), 0: none */
     smar_buf record;
     smar_buf document;
 };
@@ -95,6 +101,7 @@ void smar_writer_free(smar_writer *w)
 {
     if (!w)
         return;
+    smar_splitq_free(w->splitq);
     smar_pipeline_free(w->pipeline); /* joins the workers before the keys go */
     smar_keys_free(w->keys);
     smar_secure_free(w->dek);
@@ -160,6 +167,14 @@ int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk)
 }
 
 /* ---- output ------------------------------------------------------------------------- */
+
+/* Batches of secrets in flight with the split workers: enough to keep them busy while
+ * the writer places a batch; at most SMAR_WRITER_MAX_IN_FLIGHT secrets (writer.h). */
+#define SMAR_WRITER_SPLIT_DEPTH(threads) (2 * (size_t)(threads))
+#define SMAR_WRITER_MAX_THREADS          64
+_Static_assert(SMAR_WRITER_SPLIT_DEPTH(SMAR_WRITER_MAX_THREADS) * SMAR_SPLITQ_BATCH_MAX <=
+                   SMAR_WRITER_MAX_IN_FLIGHT,
+               "writer.h promises at most SMAR_WRITER_MAX_IN_FLIGHT secrets held back");
 
 /* Bytes between two early-writeback requests. */
 #define WRITEBACK_STEP (8u << 20)
@@ -366,7 +381,7 @@ static int check_options(smar_writer *w, const smar_writer_options *o)
     w->hdr.snapshot = o->snapshot_time;
     w->hdr.created = o->created_time == SMAR_TIME_NONE ? now_ns() : o->created_time;
     w->zstd_level = o->zstd_level ? o->zstd_level : 3;
-    w->threads = o->threads > 64 ? 64 : o->threads;
+    w->threads = o->threads > SMAR_WRITER_MAX_THREADS ? SMAR_WRITER_MAX_THREADS : o->threads;
     return SMAR_OK;
 }
 
@@ -391,6 +406,9 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
     if (smar_pipeline_new(&w->pipeline, w->threads, w->hdr.suite, w->zstd_level, w->hdr.chunk_size,
                           w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
+    if (w->threads > 1 &&
+        smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads)))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
     w->state = W_OPEN;
     return SMAR_OK;
 }
@@ -504,8 +522,8 @@ static void idset_add_last(smar_writer *w)
 static int write_payload(smar_writer *w, const smar_buf *payload, smar_locator *loc)
 {
     if (payload->len > SMAR_MAX_PAYLOAD_BYTES)
-        return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes",
-                         w->split.id, SMAR_MAX_PAYLOAD_BYTES);
+        return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes", w->cur->id,
+                         SMAR_MAX_PAYLOAD_BYTES);
     smar_hash(loc->hash, w->keys->payload_hash, payload->data, payload->len);
     loc->length = (uint32_t)payload->len;
     w->payloads++;
@@ -523,7 +541,7 @@ static void note_time(smar_writer *w, int64_t t)
 
 static int write_versions(smar_writer *w, smar_vrec *vr)
 {
-    const smar_split *sp = &w->split;
+    const smar_split *sp = w->cur;
     int rc;
     for (size_t i = 0; i < sp->nversions; i++) {
         const smar_split_version *v = &sp->versions[i];
@@ -542,7 +560,7 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
 /* The secret object repeats its current version's payload: store it once. */
 static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locator *loc)
 {
-    const smar_split *sp = &w->split;
+    const smar_split *sp = w->cur;
     uint8_t hash[SMAR_HASH_BYTES];
     smar_hash(hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
     for (size_t i = sp->nversions; i-- > 0;)
@@ -557,7 +575,7 @@ static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locato
 static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *labels,
                         const smar_locator *secret_payload)
 {
-    const smar_split *sp = &w->split;
+    const smar_split *sp = w->cur;
     smar_srec rec = {sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
                      {sp->id, strlen(sp->id)},
                      {sp->type, strlen(sp->type)},
@@ -589,14 +607,15 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *lab
     return SMAR_OK;
 }
 
-static int add_secret(smar_writer *w, const char *json, size_t len)
+/* Put a split secret into the streams and the index: on the writer's thread, in order. */
+static int place_secret(smar_writer *w, const smar_split *sp)
 {
-    smar_split *sp = &w->split;
     smar_locator secret_payload = {0};
     smar_vrec *vr = NULL;
     smar_str *labels = NULL;
     int rc;
-    if ((rc = smar_split_secret(sp, json, len, &w->err)) || (rc = check_new_id(w, sp->id)))
+    w->cur = sp;
+    if ((rc = check_new_id(w, sp->id)))
         return rc;
     vr = calloc(sp->nversions + 1, sizeof *vr);
     labels = calloc(sp->nlabels + 1, sizeof *labels);
@@ -620,6 +639,49 @@ done:
     return rc;
 }
 
+/* Place the oldest secret the split workers hold (waiting for it). */
+static int place_oldest(smar_writer *w)
+{
+    smar_split *sp;
+    int rc = smar_splitq_pop(w->splitq, &sp, &w->err);
+    if (rc == SMAR_OK)
+        rc = place_secret(w, sp);
+    smar_splitq_release(w->splitq);
+    w->placed++;
+    if (rc && rc != SMAR_E_IO)
+        w->failed = w->placed;
+    return rc;
+}
+
+static int add_secret(smar_writer *w, const char *json, size_t len)
+{
+    int rc;
+    if (!w->splitq) {
+        w->added++;
+        w->placed++;
+        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) ||
+            (rc = place_secret(w, &w->split)))
+            w->failed = rc == SMAR_E_IO ? 0 : w->placed;
+        return rc;
+    }
+    while (smar_splitq_full(w->splitq))
+        if ((rc = place_oldest(w)))
+            return rc;
+    if (smar_splitq_push(w->splitq, json, len))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    w->added++;
+    return SMAR_OK;
+}
+
+/* Place every secret still with the split workers. */
+static int place_all(smar_writer *w)
+{
+    int rc = SMAR_OK;
+    while (rc == SMAR_OK && w->splitq && smar_splitq_pending(w->splitq) > 0)
+        rc = place_oldest(w);
+    return rc;
+}
+
 int smar_writer_add_secret(smar_writer *w, const char *json, size_t len)
 {
     if (!w || !json)
@@ -631,6 +693,11 @@ int smar_writer_add_secret(smar_writer *w, const char *json, size_t len)
     /* a bad secret is reported but leaves the stream consistent only if nothing of it was
      * written; payloads may have been, so the archive is dead either way */
     return die(w, rc);
+}
+
+uint64_t smar_writer_failed_secret(const smar_writer *w)
+{
+    return w ? w->failed : 0;
 }
 
 int smar_writer_set_document(smar_writer *w, const char *json, size_t len)
@@ -764,7 +831,8 @@ static int finish(smar_writer *w)
 {
     smar_meta m = {0};
     int rc;
-    if ((rc = emit_header(w)) || (rc = stream_flush(w, SMAR_SECTION_PAYLOAD, true)) ||
+    if ((rc = place_all(w)) || (rc = emit_header(w)) ||
+        (rc = stream_flush(w, SMAR_SECTION_PAYLOAD, true)) ||
         (rc = stream_flush(w, SMAR_SECTION_MANIFEST, true)))
         return rc;
     bool names = w->index[SMAR_INDEX_BY_NAME].n > 0;

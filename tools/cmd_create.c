@@ -25,7 +25,7 @@ static const char create_usage[] =
     "                           exported_at\n"
     "    --chunk-size N         plaintext bytes per chunk, k and m suffixes allowed\n"
     "                           (64k..16m, default 1m)\n"
-    "    --threads N            compression/encryption threads (default: all cores)\n"
+    "    --threads N            threads splitting secrets and sealing chunks (default: all cores)\n"
     "    -f, --force            replace ARCHIVE if it exists\n"
     "    -q, --quiet            no progress and no summary\n";
 
@@ -52,7 +52,13 @@ struct create_state {
     cli_out out;
     int snapshot_set;
     cli_progress progress;
+    /* Where the last secrets came from: the writer may report a secret's error a few
+     * secrets later (smar_writer_failed_secret), and the message must name the right one. */
+    char *origin[SMAR_WRITER_MAX_IN_FLIGHT + 1];
+    uint64_t added;
 };
+
+#define ORIGINS (SMAR_WRITER_MAX_IN_FLIGHT + 1)
 
 /* "64k", "1m" or plain bytes. */
 static int parse_size(const char *text, uint32_t *out)
@@ -156,20 +162,32 @@ static char *secret_id_of(const char *json, size_t len)
     return id;
 }
 
-/* A message naming the input, where in it, and which secret. */
+/* The input, and where in it a secret came from. */
+static void describe_origin(struct create_state *st, const char *loc, char *where, size_t cap)
+{
+    const char *input = st->o->input;
+    if (loc == NULL || *loc == '\0')
+        snprintf(where, cap, "%s", input);
+    else if (strstr(loc, input) == loc)
+        snprintf(where, cap, "%s", loc);
+    else
+        snprintf(where, cap, "%s: %s", input, loc);
+}
+
+/* A message naming the input, where in it, and which secret. json is the secret just
+ * added; the writer may be reporting an earlier one. */
 static void report_secret_error(struct create_state *st, const char *json, size_t len,
                                 const char *libmsg)
 {
-    const char *input = st->o->input;
-    const char *loc = smar_export_location(st->ex);
-    char *id = secret_id_of(json, len);
+    uint64_t failed = smar_writer_failed_secret(st->w);
     char where[1024];
-    if (loc == NULL || *loc == '\0')
-        snprintf(where, sizeof where, "%s", input);
-    else if (strstr(loc, input) == loc)
-        snprintf(where, sizeof where, "%s", loc);
-    else
-        snprintf(where, sizeof where, "%s: %s", input, loc);
+    if (failed == 0 || failed > st->added || st->added - failed >= ORIGINS) {
+        cli_error_lib(st->o->input, libmsg); /* not about one secret we can place */
+        return;
+    }
+    describe_origin(st, st->origin[(failed - 1) % ORIGINS], where, sizeof where);
+    /* an earlier secret's message names it by id whenever it has one */
+    char *id = json && failed == st->added ? secret_id_of(json, len) : cli_xstrdup("");
     char idbuf[160];
     cli_printable(id, idbuf, sizeof idbuf);
     if (*id == '\0' || strstr(libmsg, id) != NULL)
@@ -177,6 +195,16 @@ static void report_secret_error(struct create_state *st, const char *json, size_
     else
         cli_error("%s: secret %s: %s", where, idbuf, libmsg);
     free(id);
+}
+
+/* Remember where the secret about to be added came from. */
+static void note_origin(struct create_state *st)
+{
+    const char *loc = smar_export_location(st->ex);
+    char **slot = &st->origin[st->added % ORIGINS];
+    free(*slot);
+    *slot = cli_xstrdup(loc ? loc : "");
+    st->added++;
 }
 
 /* Set the snapshot time from exported_at as soon as the export reader has seen it. */
@@ -208,7 +236,7 @@ static int writer_error(struct create_state *st, int rc)
     if (rc == SMAR_E_IO)
         cli_error("cannot write '%s': %s", st->out.display, msg);
     else
-        cli_error_lib(st->o->input, msg);
+        report_secret_error(st, NULL, 0, msg); /* or the input alone, when not a secret's */
     return CLI_EXIT_FAILURE;
 }
 
@@ -246,6 +274,7 @@ static int add_all_secrets(struct create_state *st)
     while ((rc = smar_export_next_secret(st->ex, &json, &len)) == SMAR_OK) {
         if ((ret = take_exported_at(st)) != 0)
             return ret;
+        note_origin(st);
         rc = smar_writer_add_secret(st->w, json, len);
         if (rc == SMAR_E_IO)
             return writer_error(st, rc);
@@ -372,6 +401,8 @@ int cmd_create(int argc, char **argv)
     cli_out_abort(&st.out); /* removes the temporary file unless committed */
     smar_writer_free(st.w);
     smar_export_free(st.ex);
+    for (size_t i = 0; i < ORIGINS; i++)
+        free(st.origin[i]);
     smar_signkey_free(st.signer);
     cli_free_keyrings(st.keys, st.nkeys);
     cli_strlist_free(&o.keys);

@@ -47,7 +47,9 @@ typedef struct smar_writer_options {
     int zstd_level;             /**< 0 = default (3) */
     smar_time_ns snapshot_time; /**< SMAR_TIME_NONE: set later (export's exported_at) */
     smar_time_ns created_time;  /**< SMAR_TIME_NONE: now */
-    unsigned threads;           /**< worker threads for compression/encryption; 0 = 1 */
+    unsigned threads;           /**< threads splitting secrets, and as many compressing and
+                                     encrypting chunks; 0 or 1: all on the caller's thread;
+                                     at most 64 */
 } smar_writer_options;
 
 #define SMAR_WRITER_OPTIONS_VERSION 1
@@ -95,6 +97,18 @@ SMAR_API int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t);
  * manifest. All values are kept as their original JSON text.
  */
 SMAR_API int smar_writer_add_secret(smar_writer *w, const char *json, size_t len);
+
+/**
+ * With more than one thread, secrets are checked and taken apart by worker threads while
+ * the caller goes on: an error about a secret may then come from a later
+ * smar_writer_add_secret call or from smar_writer_finish. This says which secret an error
+ * was about: the number of the smar_writer_add_secret call (1 for the first) that gave
+ * it, or 0 when the last error was not about a secret. At most SMAR_WRITER_MAX_IN_FLIGHT
+ * secrets are held back, so a caller that keeps where its last that many secrets came
+ * from can name the failed one.
+ */
+#define SMAR_WRITER_MAX_IN_FLIGHT 4096
+SMAR_API uint64_t smar_writer_failed_secret(const smar_writer *w);
 
 /**
  * The export's document without its secrets (see smar_export_document()): a JSON object.

@@ -92,6 +92,28 @@ assert_contains err.txt "badline.jsonl:3"
 assert_contains err.txt "secret bbb"
 assert_missing badline.smar
 
+step "with worker threads, an error found secrets later still names the right line and secret"
+# 400 good secrets around a bad one on line 252 (secret #251): the split workers find it
+# while the writer is already taking later secrets; the message must be the one a single
+# thread gives.
+{ printf '%s\n' "$HEAD" | sed 's/,"secrets":\[$/}/'
+  i=1
+  while [ $i -le 400 ]; do
+      if [ $i = 251 ]; then secret "s$i" '2026-13-01T00:00:00Z'; else secret "s$i"; fi
+      printf '\n'
+      i=$((i + 1))
+  done; } >late.jsonl
+run 1 "$SMAR" create --threads 1 -o late.smar late.jsonl
+cp err.txt late-1.txt
+assert_contains err.txt "late.jsonl:252"
+assert_contains err.txt "secret s251"
+for t in 2 4 7; do
+    run 1 "$SMAR" create --threads $t -o late.smar late.jsonl
+    assert_same err.txt late-1.txt
+done
+assert_missing late.smar
+assert_no_temp .
+
 step "a directory export with a bad secret file names the file"
 mkdir -p exdir/secrets
 printf '{"instance":{"crn":"c","region":"us-south"},"exported_at":"2026-11-20T02:00:00Z"}\n' >exdir/instance.json

@@ -14,6 +14,8 @@
 #include "archive_fixture.h"
 #include "manifest.h"
 
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
 static smar_keyring *new_key(const char *id)
 {
     smar_keyring *kr;
@@ -105,6 +107,78 @@ static void test_round_trip_threads(void **state)
     fx_writer_threads = 3;
     round_trip(1, 0);
     fx_writer_threads = 0;
+}
+
+/* Adds n fx secrets with secret #bad (1-based) broken, on `threads`; returns the first
+ * failing status and the call that returned it (0: finish). */
+static int add_with_bad(unsigned threads, size_t n, size_t bad, const char *broken,
+                        size_t *failing_call, uint64_t *failed, char *msg, size_t msgcap)
+{
+    smar_keyring *kr = new_key("rk-test");
+    smar_writer *w;
+    mem_archive a = {0};
+    smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
+    char buf[1024];
+    o.snapshot_time = 1780000000000000000LL;
+    o.threads = threads;
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    int rc = SMAR_OK;
+    *failing_call = 0;
+    for (size_t i = 1; i <= n && rc == SMAR_OK; i++) {
+        const char *json = i == bad ? broken : fx_secret_json(buf, sizeof buf, i - 1);
+        if ((rc = smar_writer_add_secret(w, json, strlen(json))) != SMAR_OK)
+            *failing_call = i;
+    }
+    if (rc == SMAR_OK)
+        rc = smar_writer_finish(w);
+    *failed = smar_writer_failed_secret(w);
+    snprintf(msg, msgcap, "%s", smar_writer_error(w));
+    smar_writer_free(w);
+    smar_keyring_free(kr);
+    free(a.data);
+    return rc;
+}
+
+/* With split workers an error about a secret may come from a later call or from finish,
+ * but smar_writer_failed_secret names the secret, and the message is the one a single
+ * thread gives. */
+static void test_deferred_secret_error_is_attributed(void **state)
+{
+    (void)state;
+    static const char *const broken[] = {
+        "{\"id\":\"bad-1\",\"secret_type\":\"arbitrary\",\"created_at\":\"yesterday\"}",
+        "{\"id\":\"00000000-0000-4000-8000-000000000000\",\"secret_type\":\"arbitrary\"}",
+        "{\"id\":\"bad-3\",\"secret_type\":\"arbitrary\",\"versions\":[{\"id\":\"v\"}]}",
+        "[1,2,3]",
+    };
+    static const size_t where[] = {1, 2, 37, 500, 999, 1000};
+    char msg1[512], msgn[512];
+    for (size_t b = 0; b < NELEMS(broken); b++) {
+        for (size_t k = 0; k < NELEMS(where); k++) {
+            size_t bad = where[k], call1, calln;
+            uint64_t failed1, failedn;
+            /* broken[1] repeats the id of fx secret 0: a duplicate only after it */
+            int rc1 = add_with_bad(1, 1000, bad, broken[b], &call1, &failed1, msg1, sizeof msg1);
+            if (b == 1 && bad == 1) {
+                assert_int_equal(rc1, SMAR_OK);
+                continue;
+            }
+            assert_int_not_equal(rc1, SMAR_OK);
+            assert_int_equal(call1, bad); /* one thread: at once */
+            assert_int_equal(failed1, bad);
+            for (unsigned threads = 2; threads <= 8; threads *= 2) {
+                int rcn = add_with_bad(threads, 1000, bad, broken[b], &calln, &failedn, msgn,
+                                       sizeof msgn);
+                assert_int_equal(rcn, rc1);
+                assert_true(calln == 0 || calln >= bad); /* later, or finish */
+                assert_true(calln == 0 || calln - bad < SMAR_WRITER_MAX_IN_FLIGHT);
+                assert_int_equal(failedn, bad);
+                assert_string_equal(msgn, msg1);
+            }
+        }
+    }
 }
 
 static int name_cb(smar_reader *r, const smar_secret *s, void *p)
@@ -406,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_one),
         cmocka_unit_test(test_round_trip_10000_small_chunks),
         cmocka_unit_test(test_round_trip_threads),
+        cmocka_unit_test(test_deferred_secret_error_is_attributed),
         cmocka_unit_test(test_find_by_name_and_time),
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),

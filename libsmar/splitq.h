@@ -1,0 +1,38 @@
+/*
+ * splitq.h - taking secrets apart on worker threads, handing them back in order.
+ *
+ * Splitting a secret (validating its JSON, checking its fields, separating its payload
+ * members from its metadata) costs the writer more than compressing and encrypting it,
+ * and secrets are independent until they are placed in the archive's streams. So the
+ * writer queues each secret here and places the split secrets in submission order as they
+ * come back: the archive holds the same streams as with one thread. Secrets travel in
+ * batches of up to SMAR_SPLITQ_BATCH_MAX; at most `depth` batches are in flight, each
+ * secret as a copy of its JSON (in a wiped buffer) and then its parts.
+ */
+#ifndef SMAR_SPLITQ_H
+#define SMAR_SPLITQ_H
+
+#include "split.h"
+
+typedef struct smar_splitq smar_splitq;
+
+#define SMAR_SPLITQ_BATCH_MAX 32
+
+/* threads >= 1 workers; depth >= 1 batches in flight. SMAR_OK or SMAR_E_NOMEM. */
+int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth);
+void smar_splitq_free(smar_splitq *q);
+
+/* Secrets queued and not yet popped+released. */
+size_t smar_splitq_pending(const smar_splitq *q);
+bool smar_splitq_full(const smar_splitq *q);
+
+/* Queue a copy of json[0..len) to be split (when its batch is full, or when it is
+ * popped). The queue must not be full. */
+int smar_splitq_push(smar_splitq *q, const char *json, size_t len);
+
+/* Wait for the oldest queued secret. Returns its smar_split_secret() result (its error in
+ * *e); *split stays valid until smar_splitq_release(). The queue must not be empty. */
+int smar_splitq_pop(smar_splitq *q, smar_split **split, smar_err *e);
+void smar_splitq_release(smar_splitq *q);
+
+#endif
