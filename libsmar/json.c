@@ -243,9 +243,10 @@ static bool key_stack_push(key_stack *ks, const char *p, size_t n, size_t offset
     return true;
 }
 
-/* Up to this many keys an object's keys are checked pair by pair (at most 276 hash
- * comparisons), above it by sorting. */
-#define KEYS_PAIRWISE_MAX 24
+/* Up to this many keys an object's keys are checked pair by pair (at most 1,128 hash
+ * comparisons: cheaper than sorting them), above it by sorting. Secret objects of an
+ * export have 20 to 40 members. */
+#define KEYS_PAIRWISE_MAX 48
 
 /* Check the keys pushed since base for duplicates and pop them. On a duplicate returns
  * false with *dup_offset = offset of the later of the two keys. */
@@ -831,6 +832,24 @@ bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span
         }
     }
     return false;
+}
+
+void smar_json_fields_iter_init(smar_json_fields_iter *it, const smar_json_fields *f)
+{
+    it->f = f;
+    it->i = 0;
+    smar_json_iter_init(&it->walk, f->object);
+}
+
+bool smar_json_fields_next(smar_json_fields_iter *it, smar_span *key, smar_span *value)
+{
+    if (it->f->overflow)
+        return smar_json_next_member(&it->walk, key, value);
+    if (it->i >= it->f->n)
+        return false;
+    *key = it->f->key[it->i];
+    *value = it->f->value[it->i++];
+    return true;
 }
 
 static bool is_string_token(smar_span token)

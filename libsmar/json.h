@@ -83,6 +83,16 @@ typedef struct smar_json_fields {
 void smar_json_fields_init(smar_json_fields *f, smar_span object);
 bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span *value);
 
+/* Every member in order, from the table (walking the object when it overflowed). */
+typedef struct smar_json_fields_iter {
+    const smar_json_fields *f;
+    size_t i;
+    smar_json_iter walk;
+} smar_json_fields_iter;
+
+void smar_json_fields_iter_init(smar_json_fields_iter *it, const smar_json_fields *f);
+bool smar_json_fields_next(smar_json_fields_iter *it, smar_span *key, smar_span *value);
+
 /*
  * Decode a validated string token (with quotes) into UTF-8. out may be NULL to measure.
  * Writes at most cap bytes, sets *len to the full decoded length, and returns false when

@@ -162,14 +162,14 @@ static void version_reset(smar_split_version *v)
     smar_buf_reset(&v->payload);
 }
 
-static int split_members(smar_span obj, const char *type, bool is_version, smar_buf *meta,
-                         smar_buf *payload, smar_span *versions)
+static int split_members(const smar_json_fields *obj, const char *type, bool is_version,
+                         smar_buf *meta, smar_buf *payload, smar_span *versions)
 {
-    smar_json_iter it;
+    smar_json_fields_iter it;
     smar_span key, value;
     int rc = SMAR_OK;
-    smar_json_iter_init(&it, obj);
-    while (rc == SMAR_OK && smar_json_next_member(&it, &key, &value)) {
+    smar_json_fields_iter_init(&it, obj);
+    while (rc == SMAR_OK && smar_json_fields_next(&it, &key, &value)) {
         if (!is_version && versions && smar_json_string_eq(key, "versions"))
             *versions = value;
         else if (smar_is_payload_field(type, key, is_version))
@@ -210,7 +210,7 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
             return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_id\" names another secret", what);
     }
     v->payload.secure = true;
-    if (split_members(obj, s->type, true, &v->meta, &v->payload, NULL))
+    if (split_members(&fields, s->type, true, &v->meta, &v->payload, NULL))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     return SMAR_OK;
 }
@@ -337,11 +337,9 @@ void smar_split_free(smar_split *s)
     memset(s, 0, sizeof *s);
 }
 
-static int split_identity(smar_split *s, smar_span object, smar_err *e)
+static int split_identity(smar_split *s, const smar_json_fields *obj, smar_err *e)
 {
-    smar_json_fields fields, *obj = &fields;
     int rc;
-    smar_json_fields_init(obj, object);
     if ((rc = get_string(&s->id, obj, "id", true, "secret", e)))
         return rc;
     if (!smar_id_is_valid(s->id, strlen(s->id)))
@@ -364,6 +362,7 @@ static int split_identity(smar_split *s, smar_span object, smar_err *e)
 int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
 {
     smar_span obj, versions = {NULL, 0};
+    smar_json_fields fields;
     char why[128];
     int rc;
     split_reset(s);
@@ -371,9 +370,10 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
         return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON: %s", why);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
-    if ((rc = split_identity(s, obj, e)))
+    smar_json_fields_init(&fields, obj);
+    if ((rc = split_identity(s, &fields, e)))
         return rc;
-    if (split_members(obj, s->type, false, &s->meta, &s->payload, &versions))
+    if (split_members(&fields, s->type, false, &s->meta, &s->payload, &versions))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     s->had_versions = versions.p != NULL;
     if (versions.p && (rc = split_versions(s, versions, e)))

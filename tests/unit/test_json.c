@@ -999,6 +999,20 @@ static void test_fields_match_get(void **state)
             if (in_get)
                 assert_true(a.p == c.p && a.n == c.n);
         }
+        /* iterating the table gives the members of a walk, in order */
+        smar_json_fields_iter fi;
+        smar_json_iter wi;
+        smar_span fk, wk;
+        size_t count = 0;
+        smar_json_fields_iter_init(&fi, &f);
+        smar_json_iter_init(&wi, obj);
+        while (smar_json_next_member(&wi, &wk, &a)) {
+            assert_true(smar_json_fields_next(&fi, &fk, &c));
+            assert_true(fk.p == wk.p && fk.n == wk.n && c.p == a.p && c.n == a.n);
+            count++;
+        }
+        assert_false(smar_json_fields_next(&fi, &fk, &c));
+        assert_int_equal(count, members + 1);
         assert_true(smar_json_fields_get(&f, "esc", &a)); /* an escaped key, decoded */
         assert_span(a, "\"e\"");
         assert_false(smar_json_fields_get(&f, "\\u0065sc", NULL));
@@ -1009,13 +1023,13 @@ static void test_fields_match_get(void **state)
     assert_false(smar_json_fields_get(&f, "1", NULL));
 }
 
-/* Objects small enough for the pair-by-pair duplicate check and just above it: the
+/* Objects small enough for the pair-by-pair duplicate check (48 keys) and above it: the
  * duplicate is found wherever it is, also when spelled with an escape, and reported at
  * the later key. */
 static void test_duplicate_keys_small_and_large(void **state)
 {
     (void)state;
-    for (int nkeys = 2; nkeys <= 30; nkeys++) {
+    for (int nkeys = 2; nkeys <= 54; nkeys++) {
         for (int dup = 1; dup < nkeys; dup++) {
             for (int escaped = 0; escaped < 2; escaped++) {
                 smar_buf b = {0};
