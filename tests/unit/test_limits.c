@@ -2,7 +2,7 @@
  * test_limits.c - every size and count limit of the format, declared over the limit by an
  * archive, and refused before anything of that size is allocated, with an error that says
  * which limit: the header length, key slots, wrapped key length, chunk size, chunk count
- * (and a chunk table that cannot fit the file), a chunk's stored size, the meta section's
+ * (and a chunk table that cannot fit the file), a chunk's stored size, the meta section's size and
  * index, a manifest record's length and counts, a record or payload longer than the rest of
  * its section, and a chunk whose zstd frame declares or holds more than a chunk (a
  * decompression bomb).
@@ -371,6 +371,36 @@ static void test_meta_huge_index(void **state)
     smar_reader_free(r);
     smar_buf_free(&file);
     smar_buf_free(&meta);
+}
+
+/* A meta section of 9 chunks of 16 MiB (144 MiB of plaintext, a few KiB stored) is
+ * refused at the 128 MiB limit while it is gathered, not after. Not under the guard: the
+ * reader does hold up to the limit (128 MiB) before it can tell. */
+static void test_meta_over_limit(void **state)
+{
+    (void)state;
+    const size_t big = SMAR_CHUNK_SIZE_MAX;
+    smar_buf meta = {0}, file = {0};
+    uint8_t manifest[1] = {0};
+    uint8_t *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    meta_plain(&meta, 1);
+    fz_chunk chunks[11] = {{SMAR_SECTION_MANIFEST, manifest, 1},
+                           {SMAR_SECTION_META, meta.data, meta.len}};
+    for (size_t i = 2; i < 11; i++)
+        chunks[i] = (fz_chunk){SMAR_SECTION_META, zeros, big};
+    fz_build_opts o = FZ_BUILD_OPTS_INIT;
+    o.chunk_size = (uint32_t)big;
+    smar_err e = {0};
+    smar_reader *r;
+    assert_int_equal(fz_build_archive(&file, g_key, chunks, 11, &o, &e), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, file.data, file.len), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &g_key, 1), SMAR_E_LIMIT);
+    assert_msg(smar_reader_error(r), "meta section over 134217728 bytes");
+    smar_reader_free(r);
+    smar_buf_free(&file);
+    smar_buf_free(&meta);
+    free(zeros);
 }
 
 static void test_meta_decode_limits(void **state)
@@ -788,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_chunk_count),
         cmocka_unit_test(test_chunk_stored_size),
         cmocka_unit_test(test_meta_huge_index),
+        cmocka_unit_test(test_meta_over_limit),
         cmocka_unit_test(test_meta_decode_limits),
         cmocka_unit_test(test_record_length),
         cmocka_unit_test(test_record_counts),
