@@ -414,12 +414,64 @@ int cli_out_open(cli_out *o, const char *path, int force)
     return 0;
 }
 
-int cli_out_write(cli_out *o, const void *buf, size_t len)
+/* Writes up to this size are gathered: an export extract otherwise made two write(2)
+ * calls a secret. The buffer starts small (an extracted folder is many small files). */
+#define OUT_BUFFER_MAX (256u << 10)
+#define OUT_BUFFER_MIN (16u << 10)
+
+static int out_write_now(cli_out *o, const void *buf, size_t len)
 {
     if (cli_write_all(o->fd, buf, len) != 0) {
         cli_error("cannot write '%s': %s", o->display, strerror(errno));
         return CLI_EXIT_FAILURE;
     }
+    return 0;
+}
+
+static int out_flush(cli_out *o)
+{
+    if (o->blen == 0)
+        return 0;
+    int ret = out_write_now(o, o->buf, o->blen);
+    explicit_bzero(o->buf, o->blen);
+    o->blen = 0;
+    return ret;
+}
+
+static void out_drop_buffer(cli_out *o)
+{
+    if (o->buf != NULL) {
+        explicit_bzero(o->buf, o->blen);
+        free(o->buf);
+    }
+    o->buf = NULL;
+    o->blen = o->bcap = 0;
+}
+
+int cli_out_write(cli_out *o, const void *buf, size_t len)
+{
+    int ret;
+    if (o->blen + len > o->bcap && o->bcap < OUT_BUFFER_MAX && len < OUT_BUFFER_MAX) {
+        size_t cap = o->bcap ? o->bcap : OUT_BUFFER_MIN;
+        while (cap < o->blen + len && cap < OUT_BUFFER_MAX)
+            cap *= 2;
+        char *grown = malloc(cap); /* not realloc: the old bytes must be wiped */
+        if (grown == NULL)
+            out_of_memory();
+        if (o->blen)
+            memcpy(grown, o->buf, o->blen);
+        size_t keep = o->blen;
+        out_drop_buffer(o);
+        o->buf = grown;
+        o->blen = keep;
+        o->bcap = cap;
+    }
+    if (o->blen + len > o->bcap && (ret = out_flush(o)) != 0)
+        return ret;
+    if (len > o->bcap)
+        return out_write_now(o, buf, len);
+    memcpy(o->buf + o->blen, buf, len);
+    o->blen += len;
     return 0;
 }
 
@@ -460,6 +512,10 @@ static int out_rename(cli_out *o)
 
 int cli_out_commit(cli_out *o)
 {
+    if (out_flush(o) != 0) {
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
     if (o->is_stdout) {
         /* A pipe cannot be synced; a regular file can and should be. */
         if (fsync(o->fd) != 0 && errno != EINVAL && errno != EROFS) {
@@ -485,6 +541,11 @@ int cli_out_commit(cli_out *o)
 
 int cli_out_close_pending(cli_out *o)
 {
+    if (out_flush(o) != 0) {
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
+    out_drop_buffer(o);
     int err = close(o->fd) != 0 ? errno : 0;
     o->fd = -1;
     if (err) {
@@ -518,6 +579,7 @@ int cli_out_publish(cli_out *o)
 
 void cli_out_abort(cli_out *o)
 {
+    out_drop_buffer(o);
     if (o->tmp != NULL) {
         if (o->fd >= 0)
             close(o->fd);

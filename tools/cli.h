@@ -112,6 +112,9 @@ typedef struct cli_out {
     char *name;
     char *tmp;
     char *display;
+    /* small writes are gathered here (wiped after each flush: it may hold secrets) */
+    char *buf;
+    size_t blen, bcap;
 } cli_out;
 
 void cli_install_signal_handlers(void);
@@ -119,7 +122,8 @@ void cli_install_signal_handlers(void);
 int cli_out_open(cli_out *o, const char *path, int force);
 /* Open name inside dirfd (not followed if a symlink); display is used in messages. */
 int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display, int force);
-/* Write all bytes. Returns 0, or an exit code after a message. */
+/* Write all bytes (buffered; commit and close_pending flush). Returns 0, or an exit code
+ * after a message. */
 int cli_out_write(cli_out *o, const void *buf, size_t len);
 /* fsync, rename into place, fsync the folder. Returns 0, or an exit code after a message
  * (the temporary file is then removed). */
