@@ -279,9 +279,15 @@ static int render_version(smar_reader *r, const smar_secret *s, const smar_versi
                           int include_payloads, smar_buf *out)
 {
     bool any = false;
+    size_t n;
+    const char *meta = smar_version_metadata_json(v, &n);
+    if (!meta)
+        return smar_fail(&r->err, SMAR_E_CORRUPT,
+                         "'%s': secret %s, version %s: metadata is not a JSON object", r->name,
+                         s->id, v->id);
     int rc = smar_buf_append(out, "{", 1);
     if (!rc)
-        rc = smar_json_append_members(out, v->meta, v->meta_len, &any);
+        rc = smar_json_append_members(out, meta, n, &any);
     if (!rc && include_payloads && v->has_payload)
         rc = append_payload_members(r, s, v, out, &any);
     return rc ? rc : smar_buf_append(out, "}", 1);
@@ -298,9 +304,14 @@ int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
         return rc ? rc : SMAR_E_INVALID;
     buf.secure = true;
     size_t count = versions ? nversions : s->nversions;
+    size_t metalen;
+    const char *meta = smar_secret_metadata_json(s, &metalen);
+    if (!meta)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': secret %s: metadata is not a JSON object",
+                         r->name, s->id);
     rc = smar_buf_append(&buf, "{", 1);
     if (!rc)
-        rc = smar_json_append_members(&buf, s->meta, s->meta_len, &any);
+        rc = smar_json_append_members(&buf, meta, metalen, &any);
     if (!rc && include_payloads && s->has_payload)
         rc = append_payload_members(r, s, NULL, &buf, &any);
     bool list = count > 0 || (s->flags & SMAR_RECORD_HAS_VERSIONS);

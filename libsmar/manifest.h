@@ -87,7 +87,8 @@ struct smar_secret {
     smar_locator where; /* the record's own place in the manifest (no hash) */
 };
 
-/* Decode a record body (without its length prefix) into a new secret. */
+/* Decode a record body (without its length prefix) into a new secret. The metadata JSON
+ * texts are not checked here but by their accessors, where they are used. */
 int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_err *e);
 
 #endif

@@ -263,6 +263,15 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
     expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
     if (s->name[0])
         expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
+    /* records are decoded without checking their JSON texts: check them here */
+    bool meta_ok = smar_secret_metadata_json(s, NULL) != NULL;
+    for (size_t i = 0; i < s->nversions && meta_ok; i++)
+        meta_ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
+    if (!meta_ok) {
+        v->res->secrets_bad++;
+        report(v, SMAR_PROBLEM_SECRET, 0, SMAR_SECTION_MANIFEST, s, NULL,
+               "its metadata is not a JSON object");
+    }
     if (s->has_payload)
         check_payload(v, s, NULL, &s->payload);
     for (size_t i = 0; i < s->nversions; i++)

@@ -163,7 +163,8 @@ SMAR_API smar_time_ns smar_secret_updated(const smar_secret *s);
 SMAR_API size_t smar_secret_label_count(const smar_secret *s);
 SMAR_API const char *smar_secret_label(const smar_secret *s, size_t i);
 /** The secret object as exported, without "versions" and without payload fields: exact
- *  original JSON text of every member. Borrowed. */
+ *  original JSON text of every member. Borrowed. Checked at each call: NULL (and *len 0)
+ *  when the stored text is not a JSON object (a record the writer could not have made). */
 SMAR_API const char *smar_secret_metadata_json(const smar_secret *s, size_t *len);
 /** Whether the secret object itself carried payload fields (the current payload). */
 SMAR_API int smar_secret_has_payload(const smar_secret *s);
@@ -180,7 +181,8 @@ SMAR_API smar_time_ns smar_version_created(const smar_version *v);
 /** Whether this archive holds the version's payload. */
 SMAR_API int smar_version_has_payload(const smar_version *v);
 SMAR_API uint64_t smar_version_payload_size(const smar_version *v);
-/** The version object as exported without payload fields (exact JSON text). Borrowed. */
+/** The version object as exported without payload fields (exact JSON text). Borrowed.
+ *  NULL when not a JSON object, as for smar_secret_metadata_json(). */
 SMAR_API const char *smar_version_metadata_json(const smar_version *v, size_t *len);
 
 /**

@@ -366,29 +366,31 @@ static void test_chunk_binding(void **state)
 
 /* An index that is authentic but wrong (as only a key holder could make it): two entries
  * swapped, re-sealed and re-MACed with the archive's own keys. Keyed verify must say so. */
-static void reseal_index_swapped(mem_archive *a)
+/* As the key holder could: decrypt the first chunk of a section, let edit change its
+ * plaintext, seal it again in place, and rewrite the table, root MAC and root. The bytes
+ * are then authentic; only the reader's checks of what they mean can object. */
+typedef void (*chunk_edit)(uint8_t *buf, size_t len);
+
+static void reseal_first_chunk(mem_archive *a, uint8_t section, chunk_edit edit)
 {
     smar_reader *r;
     parts p;
     assert_int_equal(fx_open_unlocked(&r, a, g_key), SMAR_OK);
     split_parts(&p, a);
-    size_t i = first_in_section(&p, SMAR_SECTION_INDEX);
+    size_t i = first_in_section(&p, section);
     const uint8_t *raw;
     size_t len;
-    uint8_t buf[SMAR_INDEX_CHUNK_BYTES], tmp[SMAR_INDEX_ENTRY_BYTES];
-    assert_int_equal(smar_reader_load_chunk(r, SMAR_SECTION_INDEX, 0, &raw, &len), SMAR_OK);
-    assert_true(len >= 2 * SMAR_INDEX_ENTRY_BYTES);
+    assert_int_equal(smar_reader_load_chunk(r, section, 0, &raw, &len), SMAR_OK);
+    uint8_t *buf = malloc(len);
     memcpy(buf, raw, len);
-    memcpy(tmp, buf + 16, 12); /* swap the locators of the first two entries */
-    memcpy(buf + 16, buf + SMAR_INDEX_ENTRY_BYTES + 16, 12);
-    memcpy(buf + SMAR_INDEX_ENTRY_BYTES + 16, tmp, 12);
+    edit(buf, len);
     smar_chunker ck;
     smar_buf sealed = {0};
     smar_err e;
     assert_int_equal(smar_chunker_init(&ck, r->hdr.suite, 3, r->hdr.chunk_size, r->keys->chunk,
                                        r->hdr.archive_id),
                      SMAR_OK);
-    smar_chunk_pos pos = {i, SMAR_SECTION_INDEX, p.table[i].flags, 0};
+    smar_chunk_pos pos = {i, section, p.table[i].flags, 0};
     assert_int_equal(smar_chunk_seal(&ck, &pos, buf, len, &sealed, &e), SMAR_OK);
     free(p.chunk[i]);
     p.chunk[i] = malloc(sealed.len);
@@ -407,10 +409,40 @@ static void reseal_index_swapped(mem_archive *a)
     memcpy(out.data + out.len - SMAR_TRAILER_BYTES, tr, sizeof tr);
     free(a->data);
     *a = out;
+    free(buf);
     smar_chunker_free(&ck);
     smar_buf_free(&sealed);
     free_parts(&p);
     smar_reader_free(r);
+}
+
+static void swap_first_two_locators(uint8_t *buf, size_t len)
+{
+    uint8_t tmp[12];
+    assert_true(len >= 2 * SMAR_INDEX_ENTRY_BYTES);
+    memcpy(tmp, buf + 16, 12);
+    memcpy(buf + 16, buf + SMAR_INDEX_ENTRY_BYTES + 16, 12);
+    memcpy(buf + SMAR_INDEX_ENTRY_BYTES + 16, tmp, 12);
+}
+
+static void reseal_index_swapped(mem_archive *a)
+{
+    reseal_first_chunk(a, SMAR_SECTION_INDEX, swap_first_two_locators);
+}
+
+/* The first record's metadata object, {"name":"secret-0",...}, made to start with '['. */
+static void break_first_metadata(uint8_t *buf, size_t len)
+{
+    static const char mark[] = "\"name\":\"secret-0\"";
+    uint8_t *at = NULL;
+    for (size_t i = 0; at == NULL && i + sizeof mark - 1 <= len; i++)
+        if (memcmp(buf + i, mark, sizeof mark - 1) == 0)
+            at = buf + i;
+    assert_non_null(at);
+    while (at > buf && *at != '{')
+        at--;
+    assert_int_equal(*at, '{');
+    *at = '[';
 }
 
 static void test_index_resealed_wrong(void **state)
@@ -430,6 +462,38 @@ static void test_index_resealed_wrong(void **state)
     free(a.data);
 }
 
+/* Metadata that is not a JSON object, sealed by the key holder: decoding for lookups
+ * passes it by, but rendering refuses it and keyed verify reports the secret. */
+static void test_metadata_resealed_not_json(void **state)
+{
+    (void)state;
+    mem_archive a;
+    smar_reader *r;
+    smar_secret *s;
+    smar_verify_result res;
+    char *json = NULL;
+    size_t len;
+    assert_int_equal(fx_make_archive(&a, 5, &g_key, 1, NULL, 0), SMAR_OK);
+    reseal_first_chunk(&a, SMAR_SECTION_MANIFEST, break_first_metadata);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK); /* authentic bytes */
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(r, "00000000-0000-4000-8000-000000000000", &s), SMAR_OK);
+    assert_null(smar_secret_metadata_json(s, NULL));
+    assert_int_equal(smar_reader_render_secret(r, s, NULL, 0, 1, &json, &len), SMAR_E_CORRUPT);
+    assert_null(json);
+    assert_non_null(strstr(smar_reader_error(r), "metadata is not a JSON object"));
+    smar_secret_free(s);
+    assert_int_equal(smar_reader_find_id(r, "00000000-0000-4000-8000-000000000001", &s), SMAR_OK);
+    assert_int_equal(smar_reader_render_secret(r, s, NULL, 0, 1, &json, &len), SMAR_OK);
+    smar_secret_buffer_free(json, len);
+    smar_secret_free(s);
+    assert_int_not_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL),
+                         SMAR_OK);
+    assert_int_equal(res.secrets_bad, 1);
+    smar_reader_free(r);
+    free(a.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_chunk_spliced_from_other_archive),
         cmocka_unit_test(test_chunk_binding),
         cmocka_unit_test(test_index_resealed_wrong),
+        cmocka_unit_test(test_metadata_resealed_not_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
