@@ -361,7 +361,19 @@ c_smar_create() { [ -s "$W/a.smar" ]; }
 p_smar_create_1t() { rm -f "$W/a-1t.smar"; }
 r_smar_create_1t() { w 1 "$SMAR" create -q --threads 1 --key "$W/smar.key" -o "$W/a-1t.smar" "$EXP"; }
 c_smar_create_1t() { [ -s "$W/a-1t.smar" ]; }
-p_out() { rm -rf "$W/out" "$W/out.json" "$W/out.txt"; }
+# Restored trees hold up to millions of files, and deleting them takes longer than
+# restoring them: between runs they are moved aside (a rename) and deleted at the end.
+TRASH_N=0
+discard() {
+    local f
+    for f in "$@"; do
+        [ -e "$f" ] || continue
+        mkdir -p "$SCRATCH/.trash"
+        TRASH_N=$((TRASH_N + 1))
+        mv "$f" "$SCRATCH/.trash/$TRASH_N"
+    done
+}
+p_out() { discard "$W/out" "$W/out.json" "$W/out.txt"; }
 r_smar_xdir() { w 1 "$SMAR" extract -q --key "$W/smar.key" --format dir -o "$W/out" "$W/a.smar"; }
 c_smar_xdir() { [ "$(find "$W/out" -name secret.json | wc -l)" -eq "$N" ]; }
 r_smar_xexp() { w 1 "$SMAR" extract -q --key "$W/smar.key" --format export -o "$W/out.json" "$W/a.smar"; }
@@ -375,7 +387,7 @@ r_b2sum() { w 1 b2sum "$W/a.smar" >/dev/null; }
 # peers: the restored tree must hold every input file; one restored file must equal its input
 c_tree() { [ "$(find "$W/out" -type f | wc -l)" -eq "$NFILES" ]; }
 c_one() { cmp -s "$W/out/secrets/$ID.json" "$EXP/secrets/$ID.json"; }
-p_outdir() { rm -rf "$W/out" && mkdir -p "$W/out"; }
+p_outdir() { discard "$W/out" && mkdir -p "$W/out"; }
 
 p_age_create() { rm -f "$W/x.tar.zst.age"; }
 r_age_create() {
@@ -535,7 +547,8 @@ run_size() {
         measure borg check nop r_borg_check nop "" "$W/borg/"
     fi
 
-    rm -rf "$W/out" "$W/restic" "$W/borg" "$W/restic-empty" "$W/borg-empty" "$W/x.tar.zst.age" "$STAGES"
+    discard "$W/out"
+    rm -rf "$W/restic" "$W/borg" "$W/restic-empty" "$W/borg-empty" "$W/x.tar.zst.age" "$STAGES"
     [ "$KEEP" = 1 ] || rm -rf "$W"
     say "  (size $tok: $(awk -v a="$t_size" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s)"
 }
@@ -918,6 +931,7 @@ else
     note "gnuplot missing: no chart"
 fi
 
+rm -rf "$SCRATCH/.trash"
 [ "$KEEP" = 1 ] || rm -rf "$SCRATCH/plot" "$SCRATCH/borg-home" "$STAGES" "$RES" "$INFO"
 say ""
 say "report: $OUT"
