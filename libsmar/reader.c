@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "reader_internal.h"
+#include "readahead.h"
 
 int smar_reader_new(smar_reader **out)
 {
@@ -25,12 +26,14 @@ int smar_reader_new(smar_reader **out)
     if (!r)
         return SMAR_E_NOMEM;
     for (int s = 0; s < 5; s++)
-        r->cache[s].seq = -1;
+        r->cache[s].seq = r->last_miss[s] = -1;
     return SMAR_OK;
 }
 
 static void drop_cache(smar_reader *r)
 {
+    smar_readahead_free(r->ra); /* its workers read the tables and use the keys */
+    r->ra = NULL;
     if (r->index_chunks) {
         for (size_t i = 0; r->index_lens && i < r->counts[SMAR_SECTION_INDEX]; i++)
             smar_wipe_free(r->index_chunks[i], r->index_lens[i]);
@@ -471,6 +474,19 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
         if (!c->raw && !(c->raw = malloc(r->hdr.chunk_size)))
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
         c->seq = -1;
+        /* payloads and records are read front to back by extract and verify */
+        bool in_order = (section == SMAR_SECTION_PAYLOAD || section == SMAR_SECTION_MANIFEST) &&
+                        r->last_miss[section] >= 0 && (int64_t)seq == r->last_miss[section] + 1;
+        r->last_miss[section] = seq;
+        if (in_order && r->threads > 1 && !r->ra)
+            (void)smar_readahead_new(&r->ra, r, r->threads); /* a hint: none is fine */
+        if (r->ra && smar_readahead_take(r->ra, section, seq, &c->raw, &c->len, &c->dirty)) {
+            c->seq = seq;
+            smar_readahead_after(r->ra, section, seq);
+            *raw = c->raw;
+            *len = c->len;
+            return SMAR_OK;
+        }
         smar_buf_reset(&r->stored);
         if (smar_buf_reserve(&r->stored, t->stored_len))
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
@@ -483,6 +499,8 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
         if (rc)
             return smar_err_prefix(&r->err, "'%s': ", r->name);
         c->seq = seq;
+        if (r->ra && in_order)
+            smar_readahead_after(r->ra, section, seq);
     }
     *raw = c->raw;
     *len = c->len;

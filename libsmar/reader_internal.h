@@ -44,6 +44,10 @@ struct smar_reader {
     bool have_ck;
     smar_meta meta;
     chunk_cache cache[5];
+    /* Sections read in order get their next chunks opened ahead on worker threads
+     * (readahead.c): started at the first in-order miss when threads > 1. */
+    struct smar_readahead *ra;
+    int64_t last_miss[5];
     /* Decrypted index chunks, kept once read: together they are the index itself (28 bytes
      * a secret and table), and lookups in random order would otherwise decrypt an index
      * chunk each. */

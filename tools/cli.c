@@ -770,7 +770,8 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
     return cli_exit_archive(rc);
 }
 
-int cli_series_open(cli_series *cs, const cli_strlist *keypaths, int n, char **paths)
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int n,
+                    char **paths)
 {
     memset(cs, 0, sizeof *cs);
     int ret = cli_load_keyrings(keypaths, &cs->keys, &cs->nkeys);
@@ -786,6 +787,7 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, int n, char **p
         smar_reader *r = NULL;
         if ((ret = cli_open_archive(paths[i], &r)) != 0)
             return ret;
+        smar_reader_set_threads(r, threads);
         cs->readers[cs->n] = r;
         cs->paths[cs->n] = paths[i];
         cs->n++;

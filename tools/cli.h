@@ -182,7 +182,8 @@ typedef struct cli_series {
 } cli_series;
 
 /* Returns 0, or an exit code after a message. */
-int cli_series_open(cli_series *cs, const cli_strlist *keypaths, int n, char **paths);
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int n,
+                    char **paths);
 void cli_series_close(cli_series *cs);
 /* Index of the reader describing time t: the newest snapshot <= t, else the oldest. */
 size_t cli_series_reader_at(const cli_series *cs, smar_time_ns t);

@@ -258,7 +258,7 @@ static int run_cat(int n, char **paths, const struct cat_opts *o)
 {
     cli_series cs;
     char *id = NULL;
-    int ret = cli_series_open(&cs, &o->keys, n, paths);
+    int ret = cli_series_open(&cs, &o->keys, 1, n, paths); /* one secret: no read-ahead */
     if (ret != 0)
         goto done;
     smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);

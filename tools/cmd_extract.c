@@ -15,7 +15,8 @@
 
 static const char extract_usage[] =
     "usage: smar extract [--key FILE]... [selection] [--at T] [--all-versions]\n"
-    "                    [--skip-missing] [--format export|dir|tar] -o OUT [--force] [-q]\n"
+    "                    [--skip-missing] [--format export|dir|tar] [--threads N] -o OUT\n"
+    "                    [--force] [-q]\n"
     "                    ARCHIVE...\n"
     "\n"
     "    -k, --key FILE         root keyring (default: $SMAR_KEY_FILE)\n"
@@ -25,6 +26,7 @@ static const char extract_usage[] =
     "    --skip-missing         leave out secrets that cannot be restored, exit 0\n"
     "    --format F             export (default): an instance export document;\n"
     "                           dir: one folder per secret; tar: that tree as a tar stream\n"
+    "    --threads N            decrypt chunks ahead on N threads (default: all cores)\n"
     "    -o, --output OUT       file (export, tar; - for standard output) or folder (dir)\n"
     "    -f, --force            replace existing files\n"
     "    -q, --quiet            no progress and no summary\n"
@@ -43,6 +45,7 @@ struct extract_opts {
     const char *output;
     int force;
     int quiet;
+    uint32_t threads;
 };
 
 /* A selected secret and what resolving it at T said. */
@@ -311,7 +314,7 @@ static int run_extract(int n, char **paths, const struct extract_opts *o)
     cli_series cs;
     struct picks p = {NULL, 0};
     size_t restorable = 0;
-    int ret = cli_series_open(&cs, &o->keys, n, paths);
+    int ret = cli_series_open(&cs, &o->keys, o->threads, n, paths);
     if (ret == 0) {
         smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
         ret = resolve_all(&cs, o, t, &p, &restorable);
@@ -340,13 +343,14 @@ static int parse_format(const char *text, enum extract_format *out)
 
 static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
 {
-    enum { OPT_AT = 256, OPT_ALL, OPT_SKIP, OPT_FORMAT };
+    enum { OPT_AT = 256, OPT_ALL, OPT_SKIP, OPT_FORMAT, OPT_THREADS };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"at", required_argument, NULL, OPT_AT},
         {"all-versions", no_argument, NULL, OPT_ALL},
         {"skip-missing", no_argument, NULL, OPT_SKIP},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
@@ -379,6 +383,10 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
                 return cli_usage_error(extract_usage,
                                        "--format '%s' is not one of export, dir, tar", optarg);
             break;
+        case OPT_THREADS:
+            if (cli_parse_threads(optarg, extract_usage, &o->threads) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'o':
             o->output = optarg;
             break;
@@ -408,6 +416,7 @@ int cmd_extract(int argc, char **argv)
     struct extract_opts o;
     memset(&o, 0, sizeof o);
     o.at = SMAR_TIME_NONE;
+    o.threads = cli_default_threads();
     int ret = parse_extract_args(argc, argv, &o);
     if (ret == 0)
         ret = run_extract(argc - optind, argv + optind, &o);

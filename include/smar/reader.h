@@ -66,7 +66,9 @@ enum smar_section {
 
 /**
  * Use up to `threads` threads (0 or 1: only the caller's) for whole-archive work:
- * smar_reader_verify reads, hashes and decrypts chunks in parallel. With more than one,
+ * smar_reader_verify reads, hashes and decrypts chunks in parallel, and when payloads or
+ * records are read in archive order (a full extract), the next chunks are read and
+ * decrypted ahead on worker threads (at most 2 x threads chunks held). With more than one,
  * the source's read_at is called from several threads at once and must allow that (the
  * file source does: it uses pread). Callbacks (problems, progress) are always called on
  * the thread that called smar_reader_verify. Returns SMAR_OK.
