@@ -206,12 +206,13 @@ static void touch_secret(const smar_secret *s)
     for (size_t i = 0; i < smar_secret_label_count(s); i++)
         FZ_CHECK(smar_secret_label(s, i) != NULL);
     FZ_CHECK(smar_secret_label(s, smar_secret_label_count(s)) == NULL);
-    FZ_CHECK(smar_secret_metadata_json(s, &len) != NULL);
+    /* metadata is checked by its accessor: NULL (and 0) when it is not a JSON object */
+    FZ_CHECK(smar_secret_metadata_json(s, &len) != NULL || len == 0);
     size_t nv = smar_secret_version_count(s);
     for (size_t i = 0; i < nv; i++) {
         const smar_version *v = smar_secret_version(s, i);
         FZ_CHECK(v != NULL && smar_version_id(v) != NULL);
-        FZ_CHECK(smar_version_metadata_json(v, &len) != NULL);
+        FZ_CHECK(smar_version_metadata_json(v, &len) != NULL || len == 0);
         (void)smar_version_payload_size(v);
         FZ_CHECK(smar_secret_version_by_id(s, smar_version_id(v)) != NULL);
         const smar_version *at = smar_secret_version_at(s, smar_version_created(v));
@@ -245,8 +246,13 @@ static void read_and_render(smar_reader *r, const smar_secret *s, seen *sn)
             smar_secret_buffer_free(out, len);
         }
     }
+    /* a secret whose metadata (or a version's) is not a JSON object never renders */
+    bool meta_ok = smar_secret_metadata_json(s, NULL) != NULL;
+    for (size_t i = 0; i < smar_secret_version_count(s); i++)
+        meta_ok = meta_ok && smar_version_metadata_json(smar_secret_version(s, i), NULL) != NULL;
     for (int with_payloads = 0; with_payloads <= 1; with_payloads++) {
         if (smar_reader_render_secret(r, s, NULL, 0, with_payloads, &out, &len) == SMAR_OK) {
+            FZ_CHECK(meta_ok);
             FZ_CHECK(out[len] == '\0');
             smar_secret_buffer_free(out, len);
         }
