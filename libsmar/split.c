@@ -359,6 +359,16 @@ static int split_identity(smar_split *s, const smar_json_fields *obj, smar_err *
     return get_labels(s, obj, e);
 }
 
+void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES])
+{
+    for (size_t i = 0; i < s->nversions; i++)
+        if (s->versions[i].payload.len > 0)
+            smar_hash(s->versions[i].payload_hash, key, s->versions[i].payload.data,
+                      s->versions[i].payload.len);
+    if (s->payload.len > 0)
+        smar_hash(s->payload_hash, key, s->payload.data, s->payload.len);
+}
+
 int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
 {
     smar_span obj, versions = {NULL, 0};

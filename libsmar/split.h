@@ -10,6 +10,7 @@
 #ifndef SMAR_SPLIT_H
 #define SMAR_SPLIT_H
 
+#include "crypto.h"
 #include "internal.h"
 #include "json.h"
 
@@ -18,6 +19,7 @@ typedef struct smar_split_version {
     int64_t created;
     smar_buf meta;    /* JSON object text */
     smar_buf payload; /* JSON object text; empty when the version carries no payload */
+    uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
 } smar_split_version;
 
 typedef struct smar_split {
@@ -27,6 +29,7 @@ typedef struct smar_split {
     char **labels;
     smar_buf meta;
     smar_buf payload;
+    uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
     bool had_versions; /* the object had a "versions" member (kept for exact round trips) */
     size_t nversions;
     size_t cap_versions;
@@ -36,6 +39,12 @@ typedef struct smar_split {
 /* Parse and check one secret object; out is reset first (its buffers are reused). */
 int smar_split_secret(smar_split *out, const char *json, size_t len, smar_err *e);
 void smar_split_free(smar_split *s);
+
+/* Fill in the keyed hash of every non-empty payload of a split secret (key: the archive's
+ * payload-hash subkey). Done where the secret was split -- on a worker thread when there
+ * are several -- so that the writer's thread, which places secrets one at a time, never
+ * reads a payload twice. */
+void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES]);
 
 /* Whether member `name` of a secret (or version) of `type` is payload. */
 bool smar_is_payload_field(const char *type, smar_span key, bool is_version);

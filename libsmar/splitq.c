@@ -30,6 +30,7 @@ typedef struct slot {
 } slot;
 
 struct smar_splitq {
+    const uint8_t *hash_key; /* the writer's payload-hash subkey, read-only */
     size_t depth;
     slot *slots;
     unsigned nthreads;
@@ -44,12 +45,14 @@ struct smar_splitq {
 
 _Static_assert(SMAR_SPLITQ_BATCH_MAX == SPLITQ_BATCH, "splitq.h names the batch size");
 
-static void split_batch(slot *s)
+static void split_batch(slot *s, const uint8_t *hash_key)
 {
     size_t start = 0;
     for (size_t i = 0; i < s->n; i++) {
         s->rc[i] = smar_split_secret(&s->split[i], (const char *)s->json.data + start,
                                      s->end[i] - start, &s->err[i]);
+        if (s->rc[i] == SMAR_OK)
+            smar_split_hash_payloads(&s->split[i], hash_key);
         start = s->end[i];
     }
     smar_buf_reset(&s->json); /* the splits hold their own copies */
@@ -66,7 +69,7 @@ static void *worker_main(void *arg)
             break; /* stopping, nothing left */
         slot *s = &q->slots[q->claimed++ % q->depth];
         pthread_mutex_unlock(&q->lock);
-        split_batch(s);
+        split_batch(s, q->hash_key);
         pthread_mutex_lock(&q->lock);
         s->state = SLOT_DONE;
         pthread_cond_broadcast(&q->done);
@@ -105,12 +108,14 @@ void smar_splitq_free(smar_splitq *q)
     free(q);
 }
 
-int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth)
+int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
+                    const uint8_t hash_key[SMAR_KEY_BYTES])
 {
     smar_splitq *q = calloc(1, sizeof *q);
     *out = NULL;
     if (!q)
         return SMAR_E_NOMEM;
+    q->hash_key = hash_key;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->done, NULL);

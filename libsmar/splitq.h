@@ -18,8 +18,11 @@ typedef struct smar_splitq smar_splitq;
 
 #define SMAR_SPLITQ_BATCH_MAX 32
 
-/* threads >= 1 workers; depth >= 1 batches in flight. SMAR_OK or SMAR_E_NOMEM. */
-int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth);
+/* threads >= 1 workers; depth >= 1 batches in flight. Each secret split without error
+ * has its payloads hashed with hash_key (smar_split_hash_payloads), which must stay valid
+ * until smar_splitq_free(). SMAR_OK or SMAR_E_NOMEM. */
+int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
+                    const uint8_t hash_key[SMAR_KEY_BYTES]);
 void smar_splitq_free(smar_splitq *q);
 
 /* Secrets queued and not yet popped+released. */

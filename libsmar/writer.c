@@ -407,7 +407,8 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
                           w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
     if (w->threads > 1 &&
-        smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads)))
+        smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
+                        w->keys->payload_hash))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
     w->state = W_OPEN;
     return SMAR_OK;
@@ -519,12 +520,14 @@ static void idset_add_last(smar_writer *w)
     w->idset[s] = (uint32_t)ids->n;
 }
 
-static int write_payload(smar_writer *w, const smar_buf *payload, smar_locator *loc)
+/* hash: the payload's keyed hash, made where the secret was split */
+static int write_payload(smar_writer *w, const smar_buf *payload,
+                         const uint8_t hash[SMAR_HASH_BYTES], smar_locator *loc)
 {
     if (payload->len > SMAR_MAX_PAYLOAD_BYTES)
         return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes", w->cur->id,
                          SMAR_MAX_PAYLOAD_BYTES);
-    smar_hash(loc->hash, w->keys->payload_hash, payload->data, payload->len);
+    memcpy(loc->hash, hash, SMAR_HASH_BYTES);
     loc->length = (uint32_t)payload->len;
     w->payloads++;
     return stream_append(w, SMAR_SECTION_PAYLOAD, payload->data, payload->len, &loc->seq,
@@ -550,7 +553,7 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
                             v->payload.len > 0,
                             {0},
                             {(const char *)v->meta.data, v->meta.len}};
-        if (vr[i].has_payload && (rc = write_payload(w, &v->payload, &vr[i].payload)))
+        if (vr[i].has_payload && (rc = write_payload(w, &v->payload, v->payload_hash, &vr[i].payload)))
             return rc;
         note_time(w, v->created);
     }
@@ -561,15 +564,13 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
 static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locator *loc)
 {
     const smar_split *sp = w->cur;
-    uint8_t hash[SMAR_HASH_BYTES];
-    smar_hash(hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
     for (size_t i = sp->nversions; i-- > 0;)
         if (vr[i].has_payload && vr[i].payload.length == sp->payload.len &&
-            smar_equal32(vr[i].payload.hash, hash)) {
+            smar_equal32(vr[i].payload.hash, sp->payload_hash)) {
             *loc = vr[i].payload;
             return SMAR_OK;
         }
-    return write_payload(w, &sp->payload, loc);
+    return write_payload(w, &sp->payload, sp->payload_hash, loc);
 }
 
 static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *labels,
@@ -659,8 +660,9 @@ static int add_secret(smar_writer *w, const char *json, size_t len)
     if (!w->splitq) {
         w->added++;
         w->placed++;
-        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) ||
-            (rc = place_secret(w, &w->split)))
+        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK)
+            smar_split_hash_payloads(&w->split, w->keys->payload_hash);
+        if (rc || (rc = place_secret(w, &w->split)))
             w->failed = rc == SMAR_E_IO ? 0 : w->placed;
         return rc;
     }
