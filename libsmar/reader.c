@@ -65,6 +65,7 @@ void smar_reader_free(smar_reader *r)
     for (int s = 0; s < 5; s++)
         free(r->section_chunks[s]);
     free(r->seq_of);
+    free(r->plain_len);
     free(r->header_bytes);
     free(r->table_bytes);
     free(r->table);
@@ -189,7 +190,8 @@ static int map_sections(smar_reader *r)
     for (int s = 1; s < 5; s++)
         if (!(r->section_chunks[s] = malloc((r->counts[s] + 1) * sizeof(uint32_t))))
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-    if (!(r->seq_of = malloc(((size_t)r->trailer.chunk_count + 1) * sizeof(uint32_t))))
+    if (!(r->seq_of = malloc(((size_t)r->trailer.chunk_count + 1) * sizeof(uint32_t))) ||
+        !(r->plain_len = calloc((size_t)r->trailer.chunk_count + 1, sizeof(uint32_t))))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
         uint8_t s = r->table[i].section;
@@ -482,6 +484,7 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
             (void)smar_readahead_new(&r->ra, r, r->threads); /* a hint: none is fine */
         if (r->ra && smar_readahead_take(r->ra, section, seq, &c->raw, &c->len, &c->dirty)) {
             c->seq = seq;
+            r->plain_len[number] = (uint32_t)c->len;
             smar_readahead_after(r->ra, section, seq);
             *raw = c->raw;
             *len = c->len;
@@ -499,6 +502,7 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
         if (rc)
             return smar_err_prefix(&r->err, "'%s': ", r->name);
         c->seq = seq;
+        r->plain_len[number] = (uint32_t)c->len;
         if (r->ra && in_order)
             smar_readahead_after(r->ra, section, seq);
     }
@@ -542,14 +546,24 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
     return SMAR_OK;
 }
 
+/* The plaintext length of chunk seq of a section: remembered, or learnt by opening it. */
+static int chunk_length(smar_reader *r, uint8_t section, uint32_t seq, size_t *len)
+{
+    const uint8_t *raw = NULL;
+    if (seq < r->counts[section] && r->plain_len[r->section_chunks[section][seq]] > 0) {
+        *len = r->plain_len[r->section_chunks[section][seq]];
+        return SMAR_OK;
+    }
+    return smar_reader_load_chunk(r, section, seq, &raw, len);
+}
+
 /* Step over n bytes of a section's stream from (seq, offset). Reaching the exact end of
  * the section leaves *seq == the section's chunk count. */
 static int advance(smar_reader *r, uint8_t section, uint32_t *seq, uint32_t *offset, size_t n)
 {
     for (;;) {
-        const uint8_t *raw = NULL;
         size_t len = 0;
-        int rc = smar_reader_load_chunk(r, section, *seq, &raw, &len);
+        int rc = chunk_length(r, section, *seq, &len);
         if (rc)
             return rc;
         if (*offset > len)

@@ -37,6 +37,10 @@ struct smar_reader {
     uint64_t counts[5], bytes[5];
     uint32_t *section_chunks[5]; /* seq within a section -> chunk number */
     uint32_t *seq_of;            /* chunk number -> seq within its section */
+    /* chunk number -> its plaintext length, once it has been opened (0: not yet; plaintexts
+     * are never empty). Stepping over a record that ends in a chunk opened earlier then
+     * needs no second decryption of that chunk, which the one-chunk cache has since let go. */
+    uint32_t *plain_len;
     unsigned threads;
 
     smar_keys *keys;

@@ -30,12 +30,15 @@ typedef struct mem_src {
     size_t len;
 } mem_src;
 
+atomic_ullong fx_bytes_read;
+
 static int mem_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
 {
     mem_src *m = opaque;
     if (offset > m->len || len > m->len - offset)
         return -1;
     memcpy(buf, m->data + offset, len);
+    atomic_fetch_add(&fx_bytes_read, len);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #ifndef SMAR_ARCHIVE_FIXTURE_H
 #define SMAR_ARCHIVE_FIXTURE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,9 @@ typedef struct mem_archive {
 
 /* Append callback for smar_writer_open_cb. */
 int fx_mem_write(void *opaque, const void *buf, size_t len);
+
+/* Bytes the readers of fx_open_mem have read so far (all threads). */
+extern atomic_ullong fx_bytes_read;
 
 /* A reader over bytes (copied). Returns the status of smar_reader_open_source. */
 int fx_open_mem(smar_reader **r, const uint8_t *data, size_t len);

@@ -256,6 +256,33 @@ static void test_read_ahead(void **state)
     free(a.data);
 }
 
+/* Regression: a walk over the manifest used to decrypt a chunk again (twice per chunk
+ * boundary) to step over a record that ended in it, after the one-chunk cache had moved
+ * on: a full extract read the manifest about six times. Each chunk is read once now. */
+static void test_walk_reads_each_manifest_chunk_once(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    size_t count = 0;
+    assert_int_equal(fx_make_archive(&a, 5000, &kr, 1, NULL, 64 << 10), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_set_threads(r, 1), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    uint64_t manifest = 0;
+    for (uint32_t i = 0; i < r->counts[SMAR_SECTION_MANIFEST]; i++)
+        manifest += r->table[r->section_chunks[SMAR_SECTION_MANIFEST][i]].stored_len;
+    assert_true(r->counts[SMAR_SECTION_MANIFEST] > 10); /* records do cross chunks */
+    atomic_store(&fx_bytes_read, 0);
+    assert_int_equal(smar_reader_foreach(r, count_cb, &count), SMAR_OK);
+    assert_int_equal(count, 5000);
+    assert_int_equal(atomic_load(&fx_bytes_read), manifest);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
 static int name_cb(smar_reader *r, const smar_secret *s, void *p)
 {
     (void)r;
@@ -567,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_threads),
         cmocka_unit_test(test_deferred_secret_error_is_attributed),
         cmocka_unit_test(test_read_ahead),
+        cmocka_unit_test(test_walk_reads_each_manifest_chunk_once),
         cmocka_unit_test(test_find_by_name_and_time),
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),
