@@ -553,7 +553,8 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
                             v->payload.len > 0,
                             {0},
                             {(const char *)v->meta.data, v->meta.len}};
-        if (vr[i].has_payload && (rc = write_payload(w, &v->payload, v->payload_hash, &vr[i].payload)))
+        if (vr[i].has_payload &&
+            (rc = write_payload(w, &v->payload, v->payload_hash, &vr[i].payload)))
             return rc;
         note_time(w, v->created);
     }
