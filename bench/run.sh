@@ -203,6 +203,7 @@ SCRATCH=$(cd "$SCRATCH" && pwd -P)   # strace prints resolved paths
 case $SCRATCH in "$ROOT"|"$ROOT"/*) die "the scratch directory must be outside the repository" ;; esac
 RES=$SCRATCH/results.tsv     # size tool op wall cpu rss_kib out_bytes read_bytes runs status
 INFO=$SCRATCH/sizes.tsv      # size secrets payload files bytes index_bytes name type at
+BUILT=$SCRATCH/built-from    # the smar measured: its --version and the commit it was built from
 if [ "$REPORT_ONLY" = 1 ]; then
     [ -s "$INFO" ] || die "--report-only: no results in $SCRATCH (sizes.tsv is missing or empty)"
     # the sizes the earlier run completed, in its order
@@ -211,6 +212,9 @@ if [ "$REPORT_ONLY" = 1 ]; then
 else
     : >"$RES"
     : >"$INFO"
+    # taken now: the tree may change (or be committed) while the run goes on
+    printf '%s (Release, %s)\n' "$("$SMAR" --version 2>&1 | head -1)" \
+        "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')" >"$BUILT"
 fi
 STAGES=$SCRATCH/stages
 FAILED=0
@@ -643,7 +647,7 @@ mapfile -t count_sizes < <(awk -F'\t' '$3 == "-" { print $2 "\t" $1 }' "$INFO" |
     say ""
     say "| tool | version |"
     say "|---|---|"
-    say "| smar | $(ver "$SMAR" --version) (Release, $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')) |"
+    say "| smar | $(cat "$BUILT" 2>/dev/null || echo '? (not recorded)') |"
     say "| gcc | $(ver gcc --version) |"
     have restic && say "| restic | $(ver restic version) |"
     have borg && say "| borg | $(ver borg --version) |"
