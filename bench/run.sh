@@ -494,6 +494,15 @@ run_size() {
     read -r NFILES bytes < <(find "$EXP" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d %.0f\n", n, s }')
     pick_secret "$W/manifest.txt"
     say "  input: $NFILES files, $(human "$bytes"); single restore: $TYPE '$NAME' (secrets/$ID.json) at $AT"
+    # "warm" must hold for every tool alike: read the export once now, or the first command
+    # measured (smar create) pays alone for the disk reads of an export evicted since it was
+    # made (at 1M secrets: 181 s instead of about 40). GNU tar skips reading file contents
+    # when it writes to /dev/null itself, hence the pipe.
+    if [ "$CACHE_MODE" = warm ]; then
+        local t_warm=$EPOCHREALTIME
+        tar -C "$EXP" -cf - . | cat >/dev/null
+        say "  page cache warmed: export read once in $(awk -v a="$t_warm" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+    fi
 
     rm -f "$W/smar.key" "$W/age.key"
     "$SMAR" keygen -o "$W/smar.key" >/dev/null
