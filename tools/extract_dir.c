@@ -24,7 +24,15 @@
 /* group/type/name--id is at most 3 components; with versions/<file> at most 5. */
 #define REL_MAX         (3 * (CLI_COMPONENT_MAX + 1) + 1)
 #define PATH_MAX_TREE   (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
-#define TAR_DEEP_LEVELS 2 /* <name>--<id>/ and its versions/ */
+#define TAR_DEEP_LEVELS 2  /* <name>--<id>/ and its versions/ */
+#define TYPE_DIRS_MAX   64 /* group/type folders kept open (dir form) */
+
+/* An open group/type folder. Secrets come in archive order, not by folder: entering both
+ * folders again for every secret was a third of the system calls of a restore. */
+struct type_dir {
+    char rel[2 * (CLI_COMPONENT_MAX + 1)];
+    int fd;
+};
 
 struct cli_tree {
     int is_tar;
@@ -34,6 +42,8 @@ struct cli_tree {
     char *root;
     cli_out pending[CLI_PENDING_MAX]; /* written, closed, waiting for the batch's sync */
     size_t npending;
+    struct type_dir type_dirs[TYPE_DIRS_MAX];
+    size_t ntype_dirs;
     /* tar */
     cli_out out;
     struct archive *tar;
@@ -363,26 +373,52 @@ static int put_version(const char *value, size_t len, void *payload)
     return ret;
 }
 
+/* The open group/type folder (made when new): kept in t->type_dirs while there is room,
+ * else *owned is set and the caller closes it. -1 on failure (reported). */
+static int open_type_dir(cli_tree *t, char comps[3][CLI_COMPONENT_MAX + 1], int *owned)
+{
+    char rel[sizeof t->type_dirs[0].rel];
+    char display[sizeof rel + 256];
+    snprintf(rel, sizeof rel, "%s/%s", comps[0], comps[1]);
+    *owned = 0;
+    for (size_t i = 0; i < t->ntype_dirs; i++)
+        if (strcmp(t->type_dirs[i].rel, rel) == 0)
+            return t->type_dirs[i].fd;
+    snprintf(display, sizeof display, "%s/%s", t->root, comps[0]);
+    int group = enter_dir(t->rootfd, comps[0], display);
+    if (group < 0)
+        return -1;
+    snprintf(display, sizeof display, "%s/%s", t->root, rel);
+    int fd = enter_dir(group, comps[1], display);
+    close(group);
+    if (fd < 0)
+        return -1;
+    if (t->ntype_dirs == TYPE_DIRS_MAX) {
+        *owned = 1;
+        return fd;
+    }
+    memcpy(t->type_dirs[t->ntype_dirs].rel, rel, sizeof rel);
+    t->type_dirs[t->ntype_dirs++].fd = fd;
+    return fd;
+}
+
 /* Open group/type/name--id/ and its versions/ below the root (dir form). */
 static int open_place(struct place *pl, char comps[3][CLI_COMPONENT_MAX + 1])
 {
     char display[sizeof pl->rel + 256];
-    int fd = pl->t->rootfd;
-    size_t used = 0;
-    for (int i = 0; i < 3; i++) {
-        used +=
-            (size_t)snprintf(pl->rel + used, sizeof pl->rel - used, "%s%s", i ? "/" : "", comps[i]);
-        snprintf(display, sizeof display, "%s/%s", pl->t->root, pl->rel);
-        int next = enter_dir(fd, comps[i], display);
-        if (fd != pl->t->rootfd)
-            close(fd);
-        if (next < 0)
-            return CLI_EXIT_FAILURE;
-        fd = next;
-    }
-    pl->dirfd = fd;
+    int owned;
+    int type_fd = open_type_dir(pl->t, comps, &owned);
+    if (type_fd < 0)
+        return CLI_EXIT_FAILURE;
+    snprintf(pl->rel, sizeof pl->rel, "%s/%s/%s", comps[0], comps[1], comps[2]);
+    snprintf(display, sizeof display, "%s/%s", pl->t->root, pl->rel);
+    pl->dirfd = enter_dir(type_fd, comps[2], display);
+    if (owned)
+        close(type_fd);
+    if (pl->dirfd < 0)
+        return CLI_EXIT_FAILURE;
     snprintf(display, sizeof display, "%s/%s/versions", pl->t->root, pl->rel);
-    pl->versions_fd = enter_dir(fd, "versions", display);
+    pl->versions_fd = enter_dir(pl->dirfd, "versions", display);
     return pl->versions_fd < 0 ? CLI_EXIT_FAILURE : 0;
 }
 
@@ -468,6 +504,8 @@ void cli_tree_abort(cli_tree *t)
         cli_out_abort(&t->pending[i]);
     if (t->rootfd >= 0)
         close(t->rootfd);
+    for (size_t i = 0; i < t->ntype_dirs; i++)
+        close(t->type_dirs[i].fd);
     for (size_t i = 0; i < t->ndirs; i++)
         free(t->dirs_written[i]);
     free(t->dirs_written);

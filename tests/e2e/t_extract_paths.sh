@@ -124,3 +124,35 @@ run 1 "$SMAR" extract -q --format tar -o t.tar hostile.smar
 assert_contains err.txt "exists"
 run 0 "$SMAR" extract -q --format tar --force -o t.tar hostile.smar
 assert_no_temp .
+
+step "dir: more group/type folders than are kept open, secrets interleaved across them"
+# 70 groups x 2 types = 140 folders (the tool keeps 64 open): each secret must land in its
+# own group/type folder whether that folder was kept open, reopened, or never kept.
+{
+    printf '{"instance":{"crn":"crn:v1:x","region":"us-south"},"exported_at":"2026-11-20T02:00:00Z",\n"secrets":[\n'
+    i=0
+    for round in 1 2 3; do
+        for g in $(seq 1 70); do
+            for t in arbitrary kv; do
+                i=$((i + 1))
+                [ "$i" -gt 1 ] && printf ',\n'
+                if [ "$t" = kv ]; then pl='"data":{"k":"v'"$i"'"}'; else pl='"payload":"v'"$i"'"'; fi
+                printf '{"id":"m%03d","name":"n%d","secret_type":"%s","secret_group_id":"grp%02d",' \
+                    "$i" "$round" "$t" "$g"
+                printf '"created_at":"2026-01-01T00:00:00Z",%s,"versions":[' "$pl"
+                printf '{"id":"v-%03d","created_at":"2026-01-01T00:00:00Z",%s}]}' "$i" "$pl"
+            done
+        done
+    done
+    printf '\n]}\n'
+} >many.json
+run 0 "$SMAR" create -q -o many.smar many.json
+run 0 "$SMAR" extract -q --format dir -o many many.smar
+assert_eq "$(find many -name secret.json | wc -l)" 420 "secret.json files"
+for g in 01 35 64 65 70; do
+    for t in arbitrary kv; do
+        assert_eq "$(find "many/grp$g/$t" -name secret.json | wc -l)" 3 "secrets in grp$g/$t"
+    done
+done
+grep -q '"v420"' "many/grp70/kv/n3--m420/secret.json" || fail "the last secret is not in its folder"
+assert_no_temp many
