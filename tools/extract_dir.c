@@ -379,7 +379,8 @@ static int open_type_dir(cli_tree *t, char comps[3][CLI_COMPONENT_MAX + 1], int 
 {
     char rel[sizeof t->type_dirs[0].rel];
     char display[sizeof rel + 256];
-    snprintf(rel, sizeof rel, "%s/%s", comps[0], comps[1]);
+    snprintf(rel, sizeof rel, "%.*s/%.*s", CLI_COMPONENT_MAX, comps[0], CLI_COMPONENT_MAX,
+             comps[1]);
     *owned = 0;
     for (size_t i = 0; i < t->ntype_dirs; i++)
         if (strcmp(t->type_dirs[i].rel, rel) == 0)
@@ -410,7 +411,8 @@ static int open_place(struct place *pl, char comps[3][CLI_COMPONENT_MAX + 1])
     int type_fd = open_type_dir(pl->t, comps, &owned);
     if (type_fd < 0)
         return CLI_EXIT_FAILURE;
-    snprintf(pl->rel, sizeof pl->rel, "%s/%s/%s", comps[0], comps[1], comps[2]);
+    snprintf(pl->rel, sizeof pl->rel, "%.*s/%.*s/%.*s", CLI_COMPONENT_MAX, comps[0],
+             CLI_COMPONENT_MAX, comps[1], CLI_COMPONENT_MAX, comps[2]);
     snprintf(display, sizeof display, "%s/%s", pl->t->root, pl->rel);
     pl->dirfd = enter_dir(type_fd, comps[2], display);
     if (owned)
