@@ -26,7 +26,7 @@ int smar_reader_new(smar_reader **out)
     if (!r)
         return SMAR_E_NOMEM;
     for (int s = 0; s < 5; s++)
-        r->cache[s].seq = r->last_miss[s] = -1;
+        r->cache[s][0].seq = r->cache[s][1].seq = r->last_miss[s] = -1;
     return SMAR_OK;
 }
 
@@ -43,11 +43,12 @@ static void drop_cache(smar_reader *r)
         r->index_lens = NULL;
     }
     for (int s = 0; s < 5; s++) {
-        if (r->cache[s].raw)
-            smar_wipe_free(r->cache[s].raw, r->cache[s].dirty);
-        r->cache[s].raw = NULL;
-        r->cache[s].dirty = 0;
-        r->cache[s].seq = -1;
+        for (int k = 0; k < 2; k++) {
+            chunk_cache *c = &r->cache[s][k];
+            if (c->raw)
+                smar_wipe_free(c->raw, c->dirty);
+            *c = (chunk_cache){.seq = -1};
+        }
     }
 }
 
@@ -463,13 +464,23 @@ int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const 
     return smar_reader_load_chunk_uncached(r, section, seq, raw, len);
 }
 
-/* Decrypt a chunk through the section's one-chunk cache. */
+static void swap_slots(chunk_cache slots[2])
+{
+    chunk_cache t = slots[0];
+    slots[0] = slots[1];
+    slots[1] = t;
+}
+
+/* Decrypt a chunk through the section's two-chunk cache. */
 int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
                                     const uint8_t **raw, size_t *len)
 {
-    chunk_cache *c = &r->cache[section];
+    chunk_cache *slots = r->cache[section], *c = &slots[0];
     int rc;
+    if (slots[1].seq == (int64_t)seq)
+        swap_slots(slots); /* back to the chunk before: no read */
     if (c->seq != (int64_t)seq) {
+        swap_slots(slots); /* the current chunk becomes the one before; reuse the older buffer */
         uint32_t number = r->section_chunks[section][seq];
         const smar_table_entry *t = &r->table[number];
         smar_chunk_pos pos = {number, section, t->flags, seq};

@@ -39,7 +39,7 @@ struct smar_reader {
     uint32_t *seq_of;            /* chunk number -> seq within its section */
     /* chunk number -> its plaintext length, once it has been opened (0: not yet; plaintexts
      * are never empty). Stepping over a record that ends in a chunk opened earlier then
-     * needs no second decryption of that chunk, which the one-chunk cache has since let go. */
+     * needs no second decryption of that chunk, which the cache may have let go. */
     uint32_t *plain_len;
     unsigned threads;
 
@@ -47,7 +47,11 @@ struct smar_reader {
     smar_chunker ck;
     bool have_ck;
     smar_meta meta;
-    chunk_cache cache[5];
+    /* Per section, the chunk used last [0] and the one before it [1]: rendering a secret
+     * reads its current payload, then its versions' payloads, which lie just before it in
+     * the stream, often across a chunk boundary; with one chunk that read each such chunk
+     * pair again (a full extract read the payload section about twice). */
+    chunk_cache cache[5][2];
     /* Sections read in order get their next chunks opened ahead on worker threads
      * (readahead.c): started at the first in-order miss when threads > 1. */
     struct smar_readahead *ra;
@@ -63,11 +67,12 @@ struct smar_reader {
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
 
-/* Decrypt chunk seq of a section (cached: one chunk per section, every index chunk). */
+/* Decrypt chunk seq of a section (cached: two chunks per section, every index chunk). */
 int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
                            size_t *len);
 
-/* The same through the one-chunk cache only (the verifier's scan of the index uses it). */
+/* The same through the section's two-chunk cache only (the verifier's scan of the index
+ * uses it). */
 int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
                                     const uint8_t **raw, size_t *len);
 

@@ -283,6 +283,49 @@ static void test_walk_reads_each_manifest_chunk_once(void **state)
     free(a.data);
 }
 
+/* Rendering order: the secret's own (current) payload, then its versions oldest first. */
+static int render_order_cb(smar_reader *r, const smar_secret *s, void *p)
+{
+    (void)p;
+    const smar_version *order[3] = {NULL, smar_secret_version(s, 0), smar_secret_version(s, 1)};
+    for (size_t k = 0; k < 3; k++) {
+        char *got;
+        size_t n;
+        int rc = smar_reader_read_payload(r, s, order[k], &got, &n);
+        if (rc != SMAR_OK)
+            return rc;
+        smar_secret_buffer_free(got, n);
+    }
+    return 0;
+}
+
+/* Regression: reading a secret's current payload and then its older versions' payloads
+ * goes back across a chunk boundary whenever they straddle one; with a one-chunk cache
+ * each such pair of chunks was read again (a full extract of 1 GB of payload read the
+ * payload section about twice). The manifest and the payloads are each read once now. */
+static void test_render_order_reads_each_chunk_once(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 20000, &kr, 1, NULL, 64 << 10), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_set_threads(r, 1), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    uint64_t want = 0;
+    for (int section = SMAR_SECTION_PAYLOAD; section <= SMAR_SECTION_MANIFEST; section++)
+        for (uint32_t i = 0; i < r->counts[section]; i++)
+            want += r->table[r->section_chunks[section][i]].stored_len;
+    assert_true(r->counts[SMAR_SECTION_PAYLOAD] > 10); /* payloads do straddle chunks */
+    atomic_store(&fx_bytes_read, 0);
+    assert_int_equal(smar_reader_foreach(r, render_order_cb, NULL), SMAR_OK);
+    assert_int_equal(atomic_load(&fx_bytes_read), want);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
 static int name_cb(smar_reader *r, const smar_secret *s, void *p)
 {
     (void)r;
@@ -595,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_deferred_secret_error_is_attributed),
         cmocka_unit_test(test_read_ahead),
         cmocka_unit_test(test_walk_reads_each_manifest_chunk_once),
+        cmocka_unit_test(test_render_order_reads_each_chunk_once),
         cmocka_unit_test(test_find_by_name_and_time),
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),
