@@ -256,31 +256,41 @@ static void test_read_ahead(void **state)
     free(a.data);
 }
 
+/* Walk an archive of n fx secrets (64 KiB chunks, one reader thread) with cb, and check
+ * that the walk read exactly the stored bytes of the sections in [first, last] once each. */
+static void walk_reads_sections_once(size_t n, smar_secret_cb cb, void *payload, int first,
+                                     int last)
+{
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, n, &kr, 1, NULL, 64 << 10), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_set_threads(r, 1), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    uint64_t want = 0;
+    for (int section = first; section <= last; section++) {
+        assert_true(r->counts[section] > 10); /* records and payloads do cross chunks */
+        for (uint32_t i = 0; i < r->counts[section]; i++)
+            want += r->table[r->section_chunks[section][i]].stored_len;
+    }
+    atomic_store(&fx_bytes_read, 0);
+    assert_int_equal(smar_reader_foreach(r, cb, payload), SMAR_OK);
+    assert_int_equal(atomic_load(&fx_bytes_read), want);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
 /* Regression: a walk over the manifest used to decrypt a chunk again (twice per chunk
  * boundary) to step over a record that ended in it, after the one-chunk cache had moved
  * on: a full extract read the manifest about six times. Each chunk is read once now. */
 static void test_walk_reads_each_manifest_chunk_once(void **state)
 {
     (void)state;
-    smar_keyring *kr = new_key("rk-test");
-    mem_archive a;
-    smar_reader *r;
     size_t count = 0;
-    assert_int_equal(fx_make_archive(&a, 5000, &kr, 1, NULL, 64 << 10), SMAR_OK);
-    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
-    assert_int_equal(smar_reader_set_threads(r, 1), SMAR_OK);
-    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
-    uint64_t manifest = 0;
-    for (uint32_t i = 0; i < r->counts[SMAR_SECTION_MANIFEST]; i++)
-        manifest += r->table[r->section_chunks[SMAR_SECTION_MANIFEST][i]].stored_len;
-    assert_true(r->counts[SMAR_SECTION_MANIFEST] > 10); /* records do cross chunks */
-    atomic_store(&fx_bytes_read, 0);
-    assert_int_equal(smar_reader_foreach(r, count_cb, &count), SMAR_OK);
+    walk_reads_sections_once(5000, count_cb, &count, SMAR_SECTION_MANIFEST, SMAR_SECTION_MANIFEST);
     assert_int_equal(count, 5000);
-    assert_int_equal(atomic_load(&fx_bytes_read), manifest);
-    smar_reader_free(r);
-    smar_keyring_free(kr);
-    free(a.data);
 }
 
 /* Rendering order: the secret's own (current) payload, then its versions oldest first. */
@@ -306,24 +316,8 @@ static int render_order_cb(smar_reader *r, const smar_secret *s, void *p)
 static void test_render_order_reads_each_chunk_once(void **state)
 {
     (void)state;
-    smar_keyring *kr = new_key("rk-test");
-    mem_archive a;
-    smar_reader *r;
-    assert_int_equal(fx_make_archive(&a, 20000, &kr, 1, NULL, 64 << 10), SMAR_OK);
-    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
-    assert_int_equal(smar_reader_set_threads(r, 1), SMAR_OK);
-    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
-    uint64_t want = 0;
-    for (int section = SMAR_SECTION_PAYLOAD; section <= SMAR_SECTION_MANIFEST; section++)
-        for (uint32_t i = 0; i < r->counts[section]; i++)
-            want += r->table[r->section_chunks[section][i]].stored_len;
-    assert_true(r->counts[SMAR_SECTION_PAYLOAD] > 10); /* payloads do straddle chunks */
-    atomic_store(&fx_bytes_read, 0);
-    assert_int_equal(smar_reader_foreach(r, render_order_cb, NULL), SMAR_OK);
-    assert_int_equal(atomic_load(&fx_bytes_read), want);
-    smar_reader_free(r);
-    smar_keyring_free(kr);
-    free(a.data);
+    walk_reads_sections_once(20000, render_order_cb, NULL, SMAR_SECTION_PAYLOAD,
+                             SMAR_SECTION_MANIFEST);
 }
 
 static int name_cb(smar_reader *r, const smar_secret *s, void *p)
