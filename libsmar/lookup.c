@@ -260,6 +260,35 @@ int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_ve
     return SMAR_OK;
 }
 
+int smar_payload_value(const char *type, const char *json, size_t len, char **out, size_t *out_len)
+{
+    smar_span obj, value;
+    char why[8];
+    if (!out || !out_len || !type || !json)
+        return SMAR_E_INVALID;
+    *out = NULL;
+    *out_len = 0;
+    if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why) ||
+        smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
+        return SMAR_E_INVALID;
+    bool is_string = strcmp(type, "arbitrary") == 0 && smar_json_get(obj, "payload", &value) &&
+                     smar_json_kind_of(value) == SMAR_JSON_STRING;
+    size_t n = obj.n;
+    if (is_string)
+        (void)smar_json_string_decode(value, NULL, 0, &n);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return SMAR_E_NOMEM;
+    if (is_string)
+        (void)smar_json_string_decode(value, buf, n, &n);
+    else
+        memcpy(buf, obj.p, n);
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    return SMAR_OK;
+}
+
 /* ---- rendering ---------------------------------------------------------------------- */
 
 static int append_payload_members(smar_reader *r, const smar_secret *s, const smar_version *v,

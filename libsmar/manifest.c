@@ -346,6 +346,10 @@ int smar_secret_has_payload(const smar_secret *s)
 {
     return s->has_payload;
 }
+int smar_secret_lists_versions(const smar_secret *s)
+{
+    return s->nversions > 0 || (s->flags & SMAR_RECORD_HAS_VERSIONS) != 0;
+}
 size_t smar_secret_version_count(const smar_secret *s)
 {
     return s->nversions;
@@ -394,4 +398,21 @@ const char *smar_version_metadata_json(const smar_version *v, size_t *len)
     if (len)
         *len = ok ? v->meta_len : 0;
     return ok ? v->meta : NULL;
+}
+
+int smar_version_payload_available(const smar_version *v)
+{
+    smar_span value;
+    size_t len = 0;
+    const char *meta = smar_version_metadata_json(v, &len);
+    if (meta == NULL || !smar_json_get((smar_span){meta, len}, "payload_available", &value))
+        return -1;
+    switch (smar_json_kind_of(value)) {
+    case SMAR_JSON_TRUE:
+        return 1;
+    case SMAR_JSON_FALSE:
+        return 0;
+    default:
+        return -1;
+    }
 }

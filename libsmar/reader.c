@@ -82,6 +82,10 @@ const char *smar_reader_error(const smar_reader *r)
 
 int smar_reader_die(smar_reader *r, int rc)
 {
+    if (r->chunk_damaged) {
+        r->chunk_damaged = false;
+        return rc;
+    }
     if (rc == SMAR_E_AUTH || rc == SMAR_E_CORRUPT || rc == SMAR_E_FORMAT) {
         r->state = R_DEAD;
         drop_cache(r);
@@ -456,6 +460,7 @@ static int load_index_chunk_cached(smar_reader *r, uint32_t seq, const uint8_t *
 int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
                            size_t *len)
 {
+    r->chunk_damaged = false;
     if (seq >= r->counts[section])
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': section %u has no chunk #%u", r->name,
                          section, seq);
@@ -471,12 +476,32 @@ static void swap_slots(chunk_cache slots[2])
     slots[1] = t;
 }
 
+/*
+ * A chunk failed to open. Its stored bytes against the chunk table (authenticated by the
+ * root MAC at unlock) tell what happened: bytes that changed in storage are damage confined
+ * to this chunk (SMAR_E_CORRUPT, the handle stays usable for the others); bytes that match
+ * the table yet fail to authenticate were forged by a key holder (the handle dies).
+ */
+static int chunk_failed(smar_reader *r, const smar_table_entry *t, uint32_t number)
+{
+    uint8_t hash[SMAR_HASH_BYTES];
+    smar_hash(hash, NULL, r->stored.data, t->stored_len);
+    if (!smar_equal32(hash, t->hash)) {
+        r->chunk_damaged = true;
+        return smar_fail(&r->err, SMAR_E_CORRUPT,
+                         "'%s': chunk #%u is damaged (its bytes do not match the chunk table)",
+                         r->name, number);
+    }
+    return smar_err_prefix(&r->err, "'%s': ", r->name);
+}
+
 /* Decrypt a chunk through the section's two-chunk cache. */
 int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
                                     const uint8_t **raw, size_t *len)
 {
     chunk_cache *slots = r->cache[section], *c = &slots[0];
     int rc;
+    r->chunk_damaged = false;
     if (slots[1].seq == (int64_t)seq)
         swap_slots(slots); /* back to the chunk before: no read */
     if (c->seq != (int64_t)seq) {
@@ -511,7 +536,7 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
         size_t written = rc ? r->hdr.chunk_size : c->len;
         c->dirty = written > c->dirty ? written : c->dirty;
         if (rc)
-            return smar_err_prefix(&r->err, "'%s': ", r->name);
+            return chunk_failed(r, t, number);
         c->seq = seq;
         r->plain_len[number] = (uint32_t)c->len;
         if (r->ra && in_order)

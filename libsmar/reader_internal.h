@@ -46,6 +46,10 @@ struct smar_reader {
     smar_keys *keys;
     smar_chunker ck;
     bool have_ck;
+    /* The last chunk failure was damage in storage (its bytes do not hash to the
+     * authenticated chunk table), not a forgery: the handle stays usable for other
+     * chunks, so a restore can save what is intact (spec/FORMAT.md, section 17). */
+    bool chunk_damaged;
     smar_meta meta;
     /* Per section, the chunk used last [0] and the one before it [1]: rendering a secret
      * reads its current payload, then its versions' payloads, which lie just before it in
@@ -85,7 +89,8 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset);
 
-/* Mark the handle dead after an authentication failure; returns rc. */
+/* Mark the handle dead after an authentication failure; returns rc. A chunk damaged in
+ * storage (chunk_damaged) does not kill it. */
 int smar_reader_die(smar_reader *r, int rc);
 
 #endif

@@ -131,6 +131,9 @@ static void strset_free(strset *set)
 typedef struct series_archive {
     smar_reader *reader; /* borrowed */
     smar_time_ns snapshot;
+    char *instance; /* the instance's CRN (else guid) from the stored document, or NULL */
+    int damage;     /* SMAR_OK, or the status it failed with when damaged archives are skipped */
+    char *why;      /* the reader's message for that failure */
 } series_archive;
 
 struct smar_series {
@@ -138,10 +141,12 @@ struct smar_series {
     series_archive *archives; /* ascending snapshot time; equal times keep the add order */
     size_t count;
     size_t cap;
-    /* The last resolve: each archive's record of the secret (NULL where it lacks it) and
-     * the archives in describing order, both nfound long. */
+    bool skip_damaged;
+    /* The last resolve: each archive's record of the secret (NULL where it lacks it or is
+     * left out as damaged), nfound long, and the usable archives in describing order. */
     smar_secret **found;
     size_t *order;
+    size_t norder;
     size_t nfound;
 };
 
@@ -161,7 +166,7 @@ static void release_records(smar_series *s)
     free(s->order);
     s->found = NULL;
     s->order = NULL;
-    s->nfound = 0;
+    s->nfound = s->norder = 0;
 }
 
 void smar_series_free(smar_series *s)
@@ -169,6 +174,10 @@ void smar_series_free(smar_series *s)
     if (s == NULL)
         return;
     release_records(s);
+    for (size_t i = 0; i < s->count; i++) {
+        free(s->archives[i].instance);
+        free(s->archives[i].why);
+    }
     free(s->archives);
     free(s);
 }
@@ -178,6 +187,73 @@ const char *smar_series_error(const smar_series *s)
     return smar_err_message(s != NULL ? &s->err : NULL);
 }
 
+int smar_series_set_skip_damaged(smar_series *s, int skip)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    s->skip_damaged = skip != 0;
+    return SMAR_OK;
+}
+
+static const series_archive *archive_of(const smar_series *s, const smar_reader *r)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader == r)
+            return &s->archives[i];
+    }
+    return NULL;
+}
+
+int smar_series_archive_status(const smar_series *s, const smar_reader *r, const char **why)
+{
+    const series_archive *a = s != NULL ? archive_of(s, r) : NULL;
+    if (why != NULL)
+        *why = a != NULL && a->why != NULL ? a->why : "";
+    if (a == NULL)
+        return SMAR_E_INVALID;
+    return a->damage;
+}
+
+/* The instance an archive belongs to: "instance"."crn" of its stored document, else
+ * "instance"."guid"; NULL when the document names neither (an export without them). */
+static int instance_of(smar_series *s, smar_reader *r, char **out)
+{
+    const char *doc = NULL;
+    size_t len = 0;
+    smar_span value, instance, id;
+    char why[128];
+    *out = NULL;
+    int rc = smar_reader_document(r, &doc, &len);
+    if (rc != SMAR_OK)
+        return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
+    if (!smar_json_validate((smar_span){doc, len}, SMAR_JSON_MAX_DEPTH, &value, why, sizeof why))
+        return smar_fail(&s->err, SMAR_E_CORRUPT, "archive document: %s", why);
+    if (!smar_json_get(value, "instance", &instance) ||
+        smar_json_kind_of(instance) != SMAR_JSON_OBJECT)
+        return SMAR_OK;
+    if ((smar_json_get(instance, "crn", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING) ||
+        (smar_json_get(instance, "guid", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING)) {
+        *out = smar_json_string_dup(id);
+        if (*out == NULL)
+            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory reading the instance");
+    }
+    return SMAR_OK;
+}
+
+/* Archives of two instances never answer together: their secrets would be taken for
+ * each other's deletions. */
+static int check_same_instance(smar_series *s, const char *instance)
+{
+    for (size_t i = 0; instance != NULL && i < s->count; i++) {
+        const char *other = s->archives[i].instance;
+        if (other != NULL && strcmp(other, instance) != 0)
+            return smar_fail(&s->err, SMAR_E_INVALID,
+                             "archives of two different instances in one series: %s and %s", other,
+                             instance);
+    }
+    return SMAR_OK;
+}
+
 int smar_series_add(smar_series *s, smar_reader *r)
 {
     if (s == NULL)
@@ -185,19 +261,25 @@ int smar_series_add(smar_series *s, smar_reader *r)
     smar_err_clear(&s->err);
     if (r == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "no reader given");
-    for (size_t i = 0; i < s->count; i++) {
-        if (s->archives[i].reader == r)
-            return smar_fail(&s->err, SMAR_E_INVALID, "reader added to the series twice");
-    }
+    if (archive_of(s, r) != NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "reader added to the series twice");
     smar_archive_info info;
     int rc = smar_reader_info(r, &info);
     if (rc != SMAR_OK)
         return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
+    char *instance = NULL;
+    if ((rc = instance_of(s, r, &instance)) != SMAR_OK ||
+        (rc = check_same_instance(s, instance)) != SMAR_OK) {
+        free(instance);
+        return rc;
+    }
     if (s->count == s->cap) {
         size_t cap = s->cap == 0 ? 8 : s->cap * 2;
         series_archive *grown = realloc(s->archives, cap * sizeof *grown);
-        if (grown == NULL)
+        if (grown == NULL) {
+            free(instance);
             return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory adding an archive");
+        }
         s->archives = grown;
         s->cap = cap;
     }
@@ -208,9 +290,28 @@ int smar_series_add(smar_series *s, smar_reader *r)
         s->archives[i] = s->archives[i - 1];
         i--;
     }
-    s->archives[i] = (series_archive){r, snap};
+    s->archives[i] = (series_archive){r, snap, instance, SMAR_OK, NULL};
     s->count++;
     return SMAR_OK;
+}
+
+int smar_series_document(smar_series *s, smar_time_ns t, const char **json, size_t *len)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(&s->err);
+    if (json == NULL || len == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "document needs a result");
+    size_t pick = SIZE_MAX;
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].damage == SMAR_OK && (pick == SIZE_MAX || s->archives[i].snapshot <= t))
+            pick = i;
+    }
+    if (pick == SIZE_MAX)
+        return smar_fail(&s->err, SMAR_E_NOTFOUND, "the series has no usable archive");
+    smar_reader *r = s->archives[pick].reader;
+    int rc = smar_reader_document(r, json, len);
+    return rc == SMAR_OK ? SMAR_OK : smar_fail(&s->err, rc, "%s", smar_reader_error(r));
 }
 
 smar_time_ns smar_series_latest(const smar_series *s)
@@ -222,20 +323,54 @@ smar_time_ns smar_series_latest(const smar_series *s)
 
 /* ---- resolve -------------------------------------------------------------------------- */
 
-/* Newest snapshot at or before t going back, then those after t going forward. */
+static bool usable(const smar_series *s, size_t i)
+{
+    return s->archives[i].damage == SMAR_OK;
+}
+
+static size_t damaged_count(const smar_series *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->count; i++)
+        n += usable(s, i) ? 0 : 1;
+    return n;
+}
+
+/* Damage, as opposed to a missing file, a wrong key or no memory. */
+static bool is_damage(int rc)
+{
+    return rc == SMAR_E_CORRUPT || rc == SMAR_E_AUTH || rc == SMAR_E_FORMAT || rc == SMAR_E_LIMIT;
+}
+
+/* Leave archive i out of every answer from now on, keeping why. */
+static void set_damaged(smar_series *s, size_t i, int rc)
+{
+    series_archive *a = &s->archives[i];
+    a->damage = rc;
+    free(a->why);
+    a->why = strdup(smar_reader_error(a->reader));
+}
+
+/* The usable archives with snapshot at or before t newest first, then those after t
+ * oldest first. */
 static void build_order(smar_series *s, smar_time_ns t)
 {
     size_t k = 0;
     while (k < s->nfound && s->archives[k].snapshot <= t)
         k++;
     size_t j = 0;
-    for (size_t i = k; i > 0; i--)
-        s->order[j++] = i - 1;
-    for (size_t i = k; i < s->nfound; i++)
-        s->order[j++] = i;
+    for (size_t i = k; i > 0; i--) {
+        if (usable(s, i - 1))
+            s->order[j++] = i - 1;
+    }
+    for (size_t i = k; i < s->nfound; i++) {
+        if (usable(s, i))
+            s->order[j++] = i;
+    }
+    s->norder = j;
 }
 
-/* Ask every archive for id. *held counts the archives that have it. */
+/* Ask every usable archive for id. *held counts the archives that have it. */
 static int load_records(smar_series *s, const char *id, size_t *held)
 {
     size_t n = s->count > 0 ? s->count : 1;
@@ -248,9 +383,15 @@ static int load_records(smar_series *s, const char *id, size_t *held)
     for (size_t i = 0; i < s->count; i++) {
         smar_reader *r = s->archives[i].reader;
         smar_secret *rec = NULL;
+        if (!usable(s, i))
+            continue;
         int rc = smar_reader_find_id(r, id, &rec);
         if (rc == SMAR_E_NOTFOUND)
             continue;
+        if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
+            set_damaged(s, i, rc);
+            continue;
+        }
         if (rc != SMAR_OK)
             return smar_fail(&s->err, rc, "secret '%s': %s", id, smar_reader_error(r));
         s->found[i] = rec;
@@ -259,7 +400,21 @@ static int load_records(smar_series *s, const char *id, size_t *held)
     return SMAR_OK;
 }
 
-/* When the secret came to be: its created_at, else its oldest known version's. */
+/* The archive whose snapshot decides what existed at t: the newest usable one at or
+ * before t (so the last one for t after every snapshot); SIZE_MAX when t is earlier than
+ * every snapshot. */
+static size_t deciding_archive(const smar_series *s, smar_time_ns t)
+{
+    size_t d = SIZE_MAX;
+    for (size_t i = 0; i < s->nfound && s->archives[i].snapshot <= t; i++) {
+        if (usable(s, i))
+            d = i;
+    }
+    return d;
+}
+
+/* When the secret came to be: the describing record's created_at, else its oldest known
+ * version's. */
 static smar_time_ns secret_created(const smar_series *s, const smar_secret *desc)
 {
     smar_time_ns created = smar_secret_created(desc);
@@ -275,6 +430,37 @@ static smar_time_ns secret_created(const smar_series *s, const smar_secret *desc
     return created;
 }
 
+/*
+ * Whether the secret existed at t. The deciding snapshot holds it: it existed. It lacks it
+ * but an earlier snapshot held it: it was deleted (*gone: the first snapshot after the
+ * last one holding it). Otherwise no snapshot at or before t saw it: it existed at t only
+ * if it was created after the deciding snapshot (or before t when no snapshot is that
+ * old), as a later archive's record tells.
+ */
+static smar_at_status existence(const smar_series *s, size_t d, smar_time_ns t,
+                                smar_time_ns created, smar_time_ns *gone)
+{
+    if (d != SIZE_MAX) {
+        if (s->found[d] != NULL)
+            return SMAR_AT_FOUND;
+        size_t last = SIZE_MAX;
+        for (size_t i = 0; i < d; i++) {
+            if (s->found[i] != NULL)
+                last = i;
+        }
+        if (last != SIZE_MAX) {
+            for (size_t i = last + 1; i <= d && *gone == SMAR_TIME_NONE; i++) {
+                if (usable(s, i))
+                    *gone = s->archives[i].snapshot;
+            }
+            return SMAR_AT_DELETED;
+        }
+        if (created != SMAR_TIME_NONE && created <= s->archives[d].snapshot)
+            return SMAR_AT_NOT_CREATED; /* not in the snapshot taken after its creation */
+    }
+    return created != SMAR_TIME_NONE && created <= t ? SMAR_AT_FOUND : SMAR_AT_NOT_CREATED;
+}
+
 /* The newest version created at or before t in any record (the union by version id has
  * the same newest element as the newest of each record's newest). Ties keep the record
  * met first in describing order. */
@@ -282,7 +468,7 @@ static const smar_version *newest_version(const smar_series *s, smar_time_ns t,
                                           const smar_secret **holder)
 {
     const smar_version *best = NULL;
-    for (size_t j = 0; j < s->nfound; j++) {
+    for (size_t j = 0; j < s->norder; j++) {
         const smar_secret *rec = s->found[s->order[j]];
         const smar_version *v = rec != NULL ? smar_secret_version_at(rec, t) : NULL;
         if (v != NULL && (best == NULL || smar_version_created(v) > smar_version_created(best))) {
@@ -293,17 +479,13 @@ static const smar_version *newest_version(const smar_series *s, smar_time_ns t,
     return best;
 }
 
-/* The snapshot time of the first archive in [created, t] without the secret, or NONE. */
-static smar_time_ns deletion_seen(const smar_series *s, smar_time_ns created, smar_time_ns t)
+static bool any_versions(const smar_series *s)
 {
     for (size_t i = 0; i < s->nfound; i++) {
-        smar_time_ns snap = s->archives[i].snapshot;
-        if (snap > t)
-            break;
-        if (snap >= created && s->found[i] == NULL)
-            return snap;
+        if (s->found[i] != NULL && smar_secret_version_count(s->found[i]) > 0)
+            return true;
     }
-    return SMAR_TIME_NONE;
+    return false;
 }
 
 /* Where a version's payload is kept. */
@@ -321,7 +503,7 @@ typedef struct payload_loc {
  */
 static bool locate_secret_payload(const smar_series *s, const char *vid, payload_loc *loc)
 {
-    for (size_t j = 0; j < s->nfound; j++) {
+    for (size_t j = 0; j < s->norder; j++) {
         size_t i = s->order[j];
         const smar_secret *rec = s->found[i];
         size_t nv = rec != NULL ? smar_secret_version_count(rec) : 0;
@@ -338,7 +520,7 @@ static bool locate_secret_payload(const smar_series *s, const char *vid, payload
 /* An archive whose record of version vid holds that version's payload. */
 static bool locate_version_payload(const smar_series *s, const char *vid, payload_loc *loc)
 {
-    for (size_t j = 0; j < s->nfound; j++) {
+    for (size_t j = 0; j < s->norder; j++) {
         size_t i = s->order[j];
         const smar_secret *rec = s->found[i];
         const smar_version *v = rec != NULL ? smar_secret_version_by_id(rec, vid) : NULL;
@@ -396,35 +578,100 @@ static void payload_window(const smar_series *s, const smar_version *v, smar_at 
     out->payload_until = next[1] != INT64_MAX ? next[1] : SMAR_TIME_NONE;
 }
 
+static void set_payload(smar_at *out, const payload_loc *loc)
+{
+    out->status = SMAR_AT_FOUND;
+    out->payload_reader = loc->reader;
+    out->payload_secret = loc->secret;
+    out->payload_version = loc->version;
+}
+
+/* A secret that had no version at T: its payload, if any, is the secret-level one of the
+ * record describing it. */
+static void decide_versionless(smar_at *out)
+{
+    if (smar_secret_has_payload(out->secret)) {
+        payload_loc loc = {out->reader, out->secret, NULL};
+        set_payload(out, &loc);
+    } else {
+        out->status = SMAR_AT_NO_PAYLOAD_RECORDED;
+    }
+}
+
+/*
+ * The payload of the version at T. The deciding snapshot's own word comes first: a version
+ * it recorded with "payload_available": false had no payload at T (the service had none),
+ * whatever an older archive holds. Otherwise any archive holding the payload answers. A
+ * version the deciding snapshot recorded without a payload, which no archive holds, is
+ * restored as recorded; one it did not record (T before every snapshot, or a version made
+ * after it) had a payload nobody kept.
+ */
+static void decide_payload(const smar_series *s, size_t d, smar_at *out)
+{
+    const smar_version *v = out->version;
+    const smar_secret *snap = d != SIZE_MAX ? s->found[d] : NULL;
+    const smar_version *recorded =
+        snap ? smar_secret_version_by_id(snap, smar_version_id(v)) : NULL;
+    payload_loc loc;
+    out->payload_available =
+        recorded ? smar_version_payload_available(recorded) : smar_version_payload_available(v);
+    if (recorded != NULL && smar_version_has_payload(recorded)) {
+        loc = (payload_loc){s->archives[d].reader, snap, recorded};
+        set_payload(out, &loc);
+    } else if (recorded != NULL && out->payload_available == 0) {
+        out->status = SMAR_AT_NO_PAYLOAD_RECORDED;
+    } else if (locate_payload(s, smar_version_id(v), &loc)) {
+        set_payload(out, &loc);
+    } else if (recorded != NULL) {
+        out->status = SMAR_AT_NO_PAYLOAD_RECORDED;
+    } else {
+        out->status = SMAR_AT_NO_PAYLOAD;
+        payload_window(s, v, out);
+    }
+}
+
 static void decide_status(const smar_series *s, smar_time_ns t, smar_at *out)
 {
-    smar_time_ns created = secret_created(s, out->secret);
-    const smar_secret *holder = NULL;
-    const smar_version *v = NULL;
-    if (created != SMAR_TIME_NONE && created <= t)
-        v = newest_version(s, t, &holder);
-    if (v == NULL) {
-        out->status = SMAR_AT_NOT_CREATED;
+    size_t d = deciding_archive(s, t);
+    out->snapshot = d != SIZE_MAX ? s->archives[d].snapshot : SMAR_TIME_NONE;
+    out->created = secret_created(s, out->secret);
+    out->status = existence(s, d, t, out->created, &out->deleted_seen);
+    if (out->status != SMAR_AT_FOUND)
         return;
-    }
-    smar_time_ns gone = deletion_seen(s, created, t);
-    if (gone != SMAR_TIME_NONE) {
-        out->status = SMAR_AT_DELETED;
-        out->deleted_seen = gone;
+    const smar_secret *holder = NULL;
+    const smar_version *v = newest_version(s, t, &holder);
+    if (v == NULL) {
+        /* versions exist, all made after t, and no snapshot at or before t saw the secret */
+        if (any_versions(s) && (d == SIZE_MAX || s->found[d] == NULL))
+            out->status = SMAR_AT_NOT_CREATED;
+        else
+            decide_versionless(out);
         return;
     }
     out->version_secret = holder;
     out->version = v;
-    payload_loc loc;
-    if (locate_payload(s, smar_version_id(v), &loc)) {
-        out->status = SMAR_AT_FOUND;
-        out->payload_reader = loc.reader;
-        out->payload_secret = loc.secret;
-        out->payload_version = loc.version;
-        return;
+    decide_payload(s, d, out);
+}
+
+/* The describing record: the first in describing order that holds the secret. */
+static void pick_describing(smar_series *s, smar_at *out)
+{
+    for (size_t j = 0; j < s->norder && out->secret == NULL; j++) {
+        size_t i = s->order[j];
+        if (s->found[i] != NULL) {
+            out->reader = s->archives[i].reader;
+            out->secret = s->found[i];
+        }
     }
-    out->status = SMAR_AT_NO_PAYLOAD;
-    payload_window(s, v, out);
+}
+
+static void at_reset(smar_at *out, smar_time_ns t)
+{
+    memset(out, 0, sizeof *out);
+    out->at = t;
+    out->snapshot = out->created = out->deleted_seen = SMAR_TIME_NONE;
+    out->payload_from = out->payload_until = SMAR_TIME_NONE;
+    out->payload_available = -1;
 }
 
 int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
@@ -435,12 +682,11 @@ int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at 
     if (id == NULL || out == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "resolve needs a secret id and a result");
     release_records(s);
-    memset(out, 0, sizeof *out);
-    out->at = t;
-    out->deleted_seen = out->payload_from = out->payload_until = SMAR_TIME_NONE;
+    at_reset(out, t);
 
     size_t held = 0;
     int rc = load_records(s, id, &held);
+    out->damaged_archives = damaged_count(s);
     if (rc != SMAR_OK)
         goto done;
     if (held == 0) {
@@ -448,18 +694,48 @@ int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at 
         goto done;
     }
     build_order(s, t);
-    for (size_t j = 0; j < s->nfound && out->secret == NULL; j++) {
-        size_t i = s->order[j];
-        if (s->found[i] != NULL) {
-            out->reader = s->archives[i].reader;
-            out->secret = s->found[i];
-        }
-    }
+    pick_describing(s, out);
     decide_status(s, t, out);
 done:
     if (rc != SMAR_OK)
         release_records(s);
     return rc;
+}
+
+int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
+                                smar_at *out)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    if (version_id == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "resolve_version needs a version id");
+    int rc = smar_series_resolve(s, id, INT64_MAX, out);
+    if (rc != SMAR_OK)
+        return rc;
+    const smar_secret *holder = NULL;
+    const smar_version *v = NULL;
+    for (size_t j = 0; j < s->norder && v == NULL; j++) {
+        holder = s->found[s->order[j]];
+        v = holder != NULL ? smar_secret_version_by_id(holder, version_id) : NULL;
+    }
+    if (v == NULL)
+        return smar_fail(&s->err, SMAR_E_NOTFOUND,
+                         "secret '%s' has no version '%s' in any archive of the series", id,
+                         version_id);
+    at_reset(out, smar_version_created(v));
+    pick_describing(s, out);
+    out->version_secret = holder;
+    out->version = v;
+    out->payload_available = smar_version_payload_available(v);
+    out->damaged_archives = damaged_count(s);
+    payload_loc loc;
+    if (locate_payload(s, version_id, &loc)) {
+        set_payload(out, &loc);
+    } else {
+        out->status = SMAR_AT_NO_PAYLOAD;
+        payload_window(s, v, out);
+    }
+    return SMAR_OK;
 }
 
 /* ---- payloads and rendering ----------------------------------------------------------- */
@@ -553,20 +829,27 @@ static int splice_payload(smar_series *s, smar_buf *b, const payload_loc *loc, b
 }
 
 /*
- * One version object: its metadata, then its payload when some archive's record of the
- * version holds it. The metadata is then taken from that same record, so the pair is one
- * snapshot's view ("payload_available": true beside the payload, not a later snapshot's
- * false). A secret-level payload is not copied into a version that did not carry one.
+ * One version object: the metadata of the record describing it (the snapshot at T's word
+ * on aliases and "payload_available"), then its payload: the describing record's own when
+ * it holds one; none when that record says the service had none; else from any archive
+ * that holds it. A secret-level payload is never copied into a version that lacked one.
  */
+static smar_reader *reader_of(const smar_series *s, const smar_secret *rec)
+{
+    for (size_t i = 0; i < s->nfound; i++) {
+        if (s->found[i] == rec)
+            return s->archives[i].reader;
+    }
+    return NULL;
+}
+
 static int render_version(smar_series *s, smar_buf *b, const smar_secret *rec,
                           const smar_version *v)
 {
-    payload_loc loc;
-    bool held = locate_version_payload(s, smar_version_id(v), &loc);
-    if (held) {
-        rec = loc.secret;
-        v = loc.version;
-    }
+    payload_loc loc = {reader_of(s, rec), rec, v};
+    bool held = smar_version_has_payload(v);
+    if (!held && smar_version_payload_available(v) != 0)
+        held = locate_version_payload(s, smar_version_id(v), &loc);
     size_t n = 0;
     const char *meta = smar_version_metadata_json(v, &n);
     bool first = true;
@@ -602,73 +885,90 @@ static int version_ref_cmp(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : (a->seq > b->seq ? 1 : 0);
 }
 
-static int push_version(version_ref **refs, size_t *n, size_t *cap, version_ref ref)
+typedef struct version_list {
+    version_ref *refs;
+    size_t n, cap;
+    strset seen;
+} version_list;
+
+/* Add rec's version v unless a version with its id is listed already. */
+static int list_version(version_list *l, const smar_secret *rec, const smar_version *v)
 {
-    if (*n == *cap) {
-        size_t c = *cap == 0 ? 16 : *cap * 2;
-        version_ref *grown = realloc(*refs, c * sizeof *grown);
+    bool added = false;
+    int rc = strset_add(&l->seen, smar_version_id(v), &added);
+    if (rc != SMAR_OK || !added)
+        return rc;
+    if (l->n == l->cap) {
+        size_t c = l->cap == 0 ? 16 : l->cap * 2;
+        version_ref *grown = realloc(l->refs, c * sizeof *grown);
         if (grown == NULL)
             return SMAR_E_NOMEM;
-        *refs = grown;
-        *cap = c;
+        l->refs = grown;
+        l->cap = c;
     }
-    (*refs)[(*n)++] = ref;
+    l->refs[l->n] = (version_ref){rec, v, l->n};
+    l->n++;
     return SMAR_OK;
 }
 
-/* Every version created at or before t known to any record, once each (the record met
- * first in describing order describes it), oldest first. */
-static int collect_versions(smar_series *s, smar_time_ns t, version_ref **refs, size_t *n)
+static int list_record_versions(version_list *l, const smar_secret *rec, smar_time_ns t)
 {
-    strset seen = {0};
-    size_t cap = 0;
+    size_t nv = smar_secret_version_count(rec);
     int rc = SMAR_OK;
-    *refs = NULL;
-    *n = 0;
-    for (size_t j = 0; j < s->nfound && rc == SMAR_OK; j++) {
-        const smar_secret *rec = s->found[s->order[j]];
-        size_t nv = rec != NULL ? smar_secret_version_count(rec) : 0;
-        for (size_t k = 0; k < nv && rc == SMAR_OK; k++) {
-            const smar_version *v = smar_secret_version(rec, k);
-            bool added = false;
-            if (smar_version_created(v) > t)
-                continue;
-            rc = strset_add(&seen, smar_version_id(v), &added);
-            if (rc == SMAR_OK && added)
-                rc = push_version(refs, n, &cap, (version_ref){rec, v, *n});
-        }
+    for (size_t k = 0; k < nv && rc == SMAR_OK; k++) {
+        const smar_version *v = smar_secret_version(rec, k);
+        if (smar_version_created(v) <= t)
+            rc = list_version(l, rec, v);
     }
-    strset_free(&seen);
+    return rc;
+}
+
+/*
+ * The versions of the secret at T: those the describing record lists (created at or
+ * before T), the version at T when a later archive alone knows it, and with all_versions
+ * every other version created at or before T that any archive knows (described by the
+ * first record in describing order that lists it). Oldest first.
+ */
+static int collect_versions(smar_series *s, const smar_at *at, int all_versions, version_list *l)
+{
+    int rc = list_record_versions(l, at->secret, at->at);
+    if (rc == SMAR_OK && at->version != NULL)
+        rc = list_version(l, at->version_secret, at->version);
+    for (size_t j = 0; all_versions && j < s->norder && rc == SMAR_OK; j++) {
+        const smar_secret *rec = s->found[s->order[j]];
+        if (rec != NULL)
+            rc = list_record_versions(l, rec, at->at);
+    }
     if (rc != SMAR_OK)
         return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory listing versions");
-    if (*n > 1)
-        qsort(*refs, *n, sizeof **refs, version_ref_cmp);
+    if (l->n > 1)
+        qsort(l->refs, l->n, sizeof *l->refs, version_ref_cmp);
     return SMAR_OK;
 }
 
-static int render_versions(smar_series *s, smar_buf *b, const smar_at *at, int all_versions)
+static int render_versions(smar_series *s, smar_buf *b, const smar_at *at, int all_versions,
+                           bool *first)
 {
-    version_ref one = {at->version_secret, at->version, 0};
-    version_ref *refs = &one;
-    size_t n = 1;
-    int rc = SMAR_OK;
-    if (all_versions) {
-        rc = collect_versions(s, at->at, &refs, &n);
-        if (rc != SMAR_OK)
-            return rc;
-    }
-    if (smar_buf_append_str(b, "\"versions\":[") != SMAR_OK)
+    version_list l = {0};
+    int rc = collect_versions(s, at, all_versions, &l);
+    if (rc == SMAR_OK && l.n == 0 && !smar_secret_lists_versions(at->secret))
+        goto done; /* exported without a "versions" member */
+    if (rc == SMAR_OK && !*first && smar_buf_append(b, ",", 1) != SMAR_OK)
         rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    for (size_t k = 0; k < n && rc == SMAR_OK; k++) {
+    if (rc == SMAR_OK && smar_buf_append_str(b, "\"versions\":[") != SMAR_OK)
+        rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
+    for (size_t k = 0; k < l.n && rc == SMAR_OK; k++) {
         if (k > 0 && smar_buf_append(b, ",", 1) != SMAR_OK)
             rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
         else
-            rc = render_version(s, b, refs[k].rec, refs[k].v);
+            rc = render_version(s, b, l.refs[k].rec, l.refs[k].v);
     }
     if (rc == SMAR_OK && smar_buf_append(b, "]", 1) != SMAR_OK)
         rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    if (refs != &one)
-        free(refs);
+    *first = false;
+done:
+    free(l.refs);
+    strset_free(&l.seen);
     return rc;
 }
 
@@ -682,6 +982,25 @@ static bool is_current(const smar_series *s, const smar_at *at)
     return false;
 }
 
+/*
+ * The secret-level payload members: as the describing record carried them (its own
+ * current payload), or, when the version at T is newer than anything that record knows,
+ * that version's payload, so a restore into a new instance has the value at T.
+ */
+static int render_secret_payload(smar_series *s, smar_buf *b, const smar_at *at, bool *first)
+{
+    if (at->status != SMAR_AT_FOUND)
+        return SMAR_OK;
+    payload_loc loc = {at->payload_reader, at->payload_secret, at->payload_version};
+    if (at->version != NULL) {
+        bool described = smar_secret_version_by_id(at->secret, smar_version_id(at->version));
+        if (described && !smar_secret_has_payload(at->secret))
+            return SMAR_OK;
+        (void)locate_secret_payload(s, smar_version_id(at->version), &loc);
+    }
+    return splice_payload(s, b, &loc, first);
+}
+
 static int render_secret(smar_series *s, smar_buf *b, const smar_at *at, int all_versions)
 {
     bool first = true;
@@ -692,19 +1011,17 @@ static int render_secret(smar_series *s, smar_buf *b, const smar_at *at, int all
     int rc = splice_members(s, b, meta, n, &first, "the secret's metadata");
     if (rc != SMAR_OK)
         return smar_err_prefix(&s->err, "secret '%s': ", smar_secret_id(at->secret));
-    if (at->status == SMAR_AT_FOUND) {
-        payload_loc loc = {at->payload_reader, at->payload_secret, at->payload_version};
-        (void)locate_secret_payload(s, smar_version_id(at->version), &loc);
-        rc = splice_payload(s, b, &loc, &first);
-        if (rc != SMAR_OK)
-            return rc;
-    }
-    if (!first && smar_buf_append(b, ",", 1) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    rc = render_versions(s, b, at, all_versions);
+    rc = render_secret_payload(s, b, at, &first);
+    if (rc == SMAR_OK)
+        rc = render_versions(s, b, at, all_versions, &first);
     if (rc == SMAR_OK && smar_buf_append(b, "}", 1) != SMAR_OK)
         rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
     return rc;
+}
+
+static bool renderable(smar_at_status st)
+{
+    return st == SMAR_AT_FOUND || st == SMAR_AT_NO_PAYLOAD_RECORDED || st == SMAR_AT_NO_PAYLOAD;
 }
 
 int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char **out, size_t *len)
@@ -716,10 +1033,10 @@ int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char
         return smar_fail(&s->err, SMAR_E_INVALID, "render needs a result and buffers");
     *out = NULL;
     *len = 0;
-    if ((at->status != SMAR_AT_FOUND && at->status != SMAR_AT_NO_PAYLOAD) || at->version == NULL ||
-        at->version_secret == NULL || !is_current(s, at))
+    if (!renderable(at->status) || at->secret == NULL || !is_current(s, at))
         return smar_fail(&s->err, SMAR_E_INVALID,
-                         "only a found secret from the last resolve can be rendered");
+                         "only a secret that existed at T, from the last resolve, can be "
+                         "rendered");
 
     /* The output holds payloads: the buffer is wiped whenever it grows or is dropped. */
     smar_buf b = {.secure = true};
@@ -950,8 +1267,14 @@ int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb,
     select_ctx c = {.sets = &sets, .hits = &hits};
     int rc = sel_sets_make(s, sel, &sets);
     for (size_t i = 0; i < s->count && rc == SMAR_OK; i++) {
+        if (!usable(s, i))
+            continue;
         rc = scan_archive(s, s->archives[i].reader, &c);
         strset_free(&c.group_ids);
+        if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
+            set_damaged(s, i, rc);
+            rc = SMAR_OK;
+        }
     }
     for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++)
         rc = cb(hits.keys[k], payload);

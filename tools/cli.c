@@ -770,8 +770,32 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
     return cli_exit_archive(rc);
 }
 
-int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int n,
-                    char **paths)
+/* Open, unlock and add one archive. Returns 0, or an exit code after a message. */
+static int series_add_one(cli_series *cs, uint32_t threads, const char *path)
+{
+    smar_reader *r = NULL;
+    int ret = cli_open_archive(path, &r);
+    if (ret != 0)
+        return ret;
+    smar_reader_set_threads(r, threads);
+    if ((ret = cli_unlock_archive(path, r, cs->keys, cs->nkeys)) != 0) {
+        smar_reader_free(r);
+        return ret;
+    }
+    int rc = smar_series_add(cs->series, r);
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, smar_series_error(cs->series));
+        smar_reader_free(r);
+        return rc == SMAR_E_INVALID ? CLI_EXIT_FAILURE : cli_exit_archive(rc);
+    }
+    cs->readers[cs->n] = r;
+    cs->paths[cs->n] = path;
+    cs->n++;
+    return 0;
+}
+
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
+                    int n, char **paths)
 {
     memset(cs, 0, sizeof *cs);
     int ret = cli_load_keyrings(keypaths, &cs->keys, &cs->nkeys);
@@ -780,28 +804,38 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     size_t count = (size_t)n;
     cs->readers = cli_xmalloc(count * sizeof *cs->readers);
     cs->paths = cli_xmalloc(count * sizeof *cs->paths);
-    cs->snapshots = cli_xmalloc(count * sizeof *cs->snapshots);
     if (smar_series_new(&cs->series) != SMAR_OK)
         out_of_memory();
+    smar_series_set_skip_damaged(cs->series, skip_damaged);
     for (size_t i = 0; i < count; i++) {
-        smar_reader *r = NULL;
-        if ((ret = cli_open_archive(paths[i], &r)) != 0)
-            return ret;
-        smar_reader_set_threads(r, threads);
-        cs->readers[cs->n] = r;
-        cs->paths[cs->n] = paths[i];
-        cs->n++;
-        if ((ret = cli_unlock_archive(paths[i], r, cs->keys, cs->nkeys)) != 0)
-            return ret;
-        smar_archive_info in;
-        cs->snapshots[i] = smar_reader_info(r, &in) == SMAR_OK ? in.snapshot : SMAR_TIME_NONE;
-        int rc = smar_series_add(cs->series, r);
-        if (rc != SMAR_OK) {
-            cli_error_lib(paths[i], smar_series_error(cs->series));
-            return cli_exit_archive(rc);
+        ret = series_add_one(cs, threads, paths[i]);
+        if (ret == CLI_EXIT_DAMAGED && skip_damaged) {
+            cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);
+            cs->damaged++;
+            continue;
         }
+        if (ret != 0)
+            return ret;
+    }
+    if (cs->n == 0) {
+        cli_error("no archive could be read");
+        return CLI_EXIT_DAMAGED;
     }
     return 0;
+}
+
+size_t cli_series_report_damaged(const cli_series *cs)
+{
+    size_t n = cs->damaged;
+    for (size_t i = 0; i < cs->n; i++) {
+        const char *why = NULL;
+        if (smar_series_archive_status(cs->series, cs->readers[i], &why) == SMAR_OK)
+            continue;
+        cli_error_lib(cs->paths[i], why);
+        cli_error("%s: damaged, left out of the answers (--skip-damaged)", cs->paths[i]);
+        n++;
+    }
+    return n;
 }
 
 void cli_series_close(cli_series *cs)
@@ -811,72 +845,90 @@ void cli_series_close(cli_series *cs)
         smar_reader_free(cs->readers[i]);
     free(cs->readers);
     free(cs->paths);
-    free(cs->snapshots);
     cli_free_keyrings(cs->keys, cs->nkeys);
     memset(cs, 0, sizeof *cs);
 }
 
-size_t cli_series_reader_at(const cli_series *cs, smar_time_ns t)
+/* "secret <id> ("name")" for messages. */
+static const char *secret_words(char *who, size_t cap, const char *id, const smar_at *at)
 {
-    size_t best = 0, oldest = 0;
-    int found = 0;
-    for (size_t i = 0; i < cs->n; i++) {
-        if (cs->snapshots[i] < cs->snapshots[oldest])
-            oldest = i;
-        if (cs->snapshots[i] <= t && (!found || cs->snapshots[i] > cs->snapshots[best])) {
-            best = i;
-            found = 1;
-        }
-    }
-    return found ? best : oldest;
+    char nbuf[256], ibuf[128];
+    const char *name = at->secret ? smar_secret_name(at->secret) : "";
+    cli_printable(id, ibuf, sizeof ibuf);
+    if (*name)
+        snprintf(who, cap, "secret %s (\"%s\")", ibuf, cli_printable(name, nbuf, sizeof nbuf));
+    else
+        snprintf(who, cap, "secret %s", ibuf);
+    return who;
 }
 
-/* When a secret came into being: its oldest version, else its own created_at. */
-static smar_time_ns first_seen(const smar_secret *s)
+static void report_not_created(const char *who, const smar_at *at)
 {
-    if (smar_secret_version_count(s) > 0)
-        return smar_version_created(smar_secret_version(s, 0));
-    return smar_secret_created(s);
+    char t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE];
+    cli_time(t1, at->at);
+    if (at->created != SMAR_TIME_NONE && at->created > at->at)
+        cli_error("%s did not exist at %s: it was created at %s", who, t1,
+                  cli_time(t2, at->created));
+    else if (at->snapshot != SMAR_TIME_NONE)
+        cli_error("%s did not exist at %s: the snapshot of %s (the newest at or before it) does "
+                  "not hold it",
+                  who, t1, cli_time(t2, at->snapshot));
+    else
+        cli_error("%s did not exist at %s: it was created later", who, t1);
+}
+
+static void report_no_payload(const char *who, const smar_at *at)
+{
+    char vbuf[256], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE], t3[SMAR_TIME_BUFSIZE];
+    cli_printable(at->version ? smar_version_id(at->version) : "?", vbuf, sizeof vbuf);
+    cli_time(t1, at->at);
+    if (at->payload_until == SMAR_TIME_NONE)
+        cli_error("%s: version %s was current at %s but no given archive holds its payload; "
+                  "an archive with a snapshot time from %s on would hold it",
+                  who, vbuf, t1, cli_time(t2, at->payload_from));
+    else
+        cli_error("%s: version %s was current at %s but no given archive holds its payload; "
+                  "an archive with a snapshot time from %s until %s would have held it",
+                  who, vbuf, t1, cli_time(t2, at->payload_from), cli_time(t3, at->payload_until));
+}
+
+static void report_recorded(const char *who, const smar_at *at)
+{
+    char vbuf[256], t1[SMAR_TIME_BUFSIZE];
+    cli_time(t1, at->at);
+    if (at->version == NULL) {
+        cli_error("%s had no version and no payload at %s (as exported)", who, t1);
+        return;
+    }
+    cli_printable(smar_version_id(at->version), vbuf, sizeof vbuf);
+    if (at->payload_available == 0)
+        cli_error("%s: version %s had no payload at %s: the service had none "
+                  "(\"payload_available\": false; destroyed or expired)",
+                  who, vbuf, t1);
+    else
+        cli_error("%s: version %s: the snapshot holds no payload for it (the export did not "
+                  "carry one)",
+                  who, vbuf);
 }
 
 void cli_report_unavailable(const char *id, const smar_at *at)
 {
-    char who[512], nbuf[256], ibuf[128], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE],
-        t3[SMAR_TIME_BUFSIZE];
-    const char *name = at->secret ? smar_secret_name(at->secret) : "";
-    cli_printable(id, ibuf, sizeof ibuf);
-    if (*name)
-        snprintf(who, sizeof who, "secret %s (\"%s\")", ibuf,
-                 cli_printable(name, nbuf, sizeof nbuf));
-    else
-        snprintf(who, sizeof who, "secret %s", ibuf);
-    cli_time(t1, at->at);
+    char who[512], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE];
+    secret_words(who, sizeof who, id, at);
     switch (at->status) {
     case SMAR_AT_NOT_CREATED:
-        if (at->secret != NULL)
-            cli_error("%s did not exist at %s: it was created at %s", who, t1,
-                      cli_time(t2, first_seen(at->secret)));
-        else
-            cli_error("%s did not exist at %s: it was created later", who, t1);
+        report_not_created(who, at);
         break;
     case SMAR_AT_DELETED:
         cli_error("%s did not exist at %s: it was deleted (the snapshot of %s no longer has it)",
-                  who, t1, cli_time(t2, at->deleted_seen));
+                  who, cli_time(t1, at->at), cli_time(t2, at->deleted_seen));
         break;
-    case SMAR_AT_NO_PAYLOAD: {
-        const char *vid = at->version ? smar_version_id(at->version) : "?";
-        cli_printable(vid, nbuf, sizeof nbuf);
-        if (at->payload_until == SMAR_TIME_NONE)
-            cli_error("%s: version %s was current at %s but no given archive holds its payload; "
-                      "an archive with a snapshot time from %s on would hold it",
-                      who, nbuf, t1, cli_time(t2, at->payload_from));
-        else
-            cli_error("%s: version %s was current at %s but no given archive holds its payload; "
-                      "an archive with a snapshot time from %s until %s would have held it",
-                      who, nbuf, t1, cli_time(t2, at->payload_from),
-                      cli_time(t3, at->payload_until));
+    case SMAR_AT_NO_PAYLOAD:
+        report_no_payload(who, at);
         break;
-    }
+    case SMAR_AT_NO_PAYLOAD_RECORDED:
+        report_recorded(who, at);
+        break;
     case SMAR_AT_FOUND:
         break;
     }

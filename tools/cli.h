@@ -174,21 +174,21 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
 typedef struct cli_series {
     smar_keyring **keys;
     size_t nkeys;
-    smar_reader **readers;
+    smar_reader **readers; /* the archives in the series */
     const char **paths;
-    smar_time_ns *snapshots;
     size_t n;
+    size_t damaged; /* archives left out at open (skip_damaged) */
     smar_series *series;
 } cli_series;
 
-/* Returns 0, or an exit code after a message. */
-int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int n,
-                    char **paths);
+/* Returns 0, or an exit code after a message. With skip_damaged, an archive that is damaged
+ * (exit 3) is reported and left out, here and when it turns out damaged later. */
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads,
+                    int skip_damaged, int n, char **paths);
 void cli_series_close(cli_series *cs);
-/* Index of the reader describing time t: the newest snapshot <= t, else the oldest. */
-size_t cli_series_reader_at(const cli_series *cs, smar_time_ns t);
-/* Why secret id is not available at->at (status not FOUND), on stderr, with the snapshot
- * window that would have held its payload. */
+/* Report every archive left out as damaged; returns how many. */
+size_t cli_series_report_damaged(const cli_series *cs);
+/* Why secret id is not available at->at (status not FOUND), on stderr. */
 void cli_report_unavailable(const char *id, const smar_at *at);
 
 /* ---- progress on stderr ------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * cmd_cat.c - smar cat: one secret's payload on standard output, for piping. Nothing is
  * written to standard output unless the whole payload was found and authenticated.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,16 @@
 #include "cli.h"
 
 static const char cat_usage[] =
-    "usage: smar cat [--key FILE]... (--id ID | --name NAME [--type TYPE])\n"
-    "                [--at T | --version VERSION_ID] ARCHIVE...\n"
+    "usage: smar cat [--key FILE]... (--id ID | --name NAME [--type TYPE] [--group GROUP])\n"
+    "                [--at T | --version VERSION_ID] [--skip-damaged] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE       root keyring (default: $SMAR_KEY_FILE)\n"
     "    --id ID              the secret's id\n"
     "    --name NAME          the secret's name (names are unique per type only)\n"
     "    --type TYPE          the secret type, when NAME is used by several types\n"
+    "    --group GROUP        the secret group (id or name), when NAME is used in several\n"
+    "    --skip-damaged       leave damaged archives out of the series and answer from the\n"
+    "                         others (exit 3 if any was left out)\n"
     "    --at T               as it was at T (RFC 3339 or date), across all ARCHIVEs;\n"
     "                         default: the latest snapshot\n"
     "    --version ID         that version, from any ARCHIVE holding its payload\n"
@@ -29,29 +33,29 @@ struct cat_opts {
     const char *id;
     const char *name;
     const char *type;
+    const char *group;
     const char *version;
     smar_time_ns at;
+    int skip_damaged;
 };
 
 /* ---- output ------------------------------------------------------------------------- */
 
-/* For arbitrary secrets the payload string itself, else the payload object's text. */
+/* The payload's value (smar_payload_value): an arbitrary secret's string exactly, else
+ * the JSON object of its payload fields. */
 static int print_payload(const char *type, const char *json, size_t len)
 {
-    const char *v;
-    size_t vlen;
-    char *decoded = NULL;
-    size_t dlen = 0;
-    int r;
-    if (strcmp(type, "arbitrary") == 0 && cli_json_member(json, len, "payload", &v, &vlen) == 0 &&
-        vlen >= 2 && v[0] == '"' && cli_json_decode_string(v, vlen, &decoded, &dlen) == 0) {
-        r = cli_write_all(STDOUT_FILENO, decoded, dlen);
-        cli_wipe_free(decoded, dlen + 1);
-    } else {
-        r = cli_write_all(STDOUT_FILENO, json, len);
+    char *value = NULL;
+    size_t vlen = 0;
+    int rc = smar_payload_value(type, json, len, &value, &vlen);
+    if (rc != SMAR_OK) {
+        cli_error("the payload is not a JSON object");
+        return CLI_EXIT_DAMAGED;
     }
+    int r = cli_write_all(STDOUT_FILENO, value, vlen);
+    smar_secret_buffer_free(value, vlen);
     if (r != 0) {
-        cli_error("cannot write standard output");
+        cli_error("cannot write standard output: %s", strerror(errno));
         return CLI_EXIT_FAILURE;
     }
     return 0;
@@ -62,6 +66,7 @@ static int print_payload(const char *type, const char *json, size_t len)
 struct candidate {
     char *id;
     char *type;
+    char *group;
     smar_at_status status;
 };
 
@@ -76,6 +81,7 @@ static int collect_candidate(const char *id, void *payload)
     c->items = cli_xrealloc(c->items, (c->n + 1) * sizeof *c->items);
     c->items[c->n].id = cli_xstrdup(id);
     c->items[c->n].type = NULL;
+    c->items[c->n].group = NULL;
     c->items[c->n].status = SMAR_AT_NOT_CREATED;
     c->n++;
     return 0;
@@ -86,24 +92,33 @@ static void free_candidates(struct candidates *c)
     for (size_t i = 0; i < c->n; i++) {
         free(c->items[i].id);
         free(c->items[i].type);
+        free(c->items[i].group);
     }
     free(c->items);
 }
 
-/* Types differ among the candidates: a usage error that lists them. */
-static int ambiguous_types(const struct cat_opts *o, const struct candidates *c)
+static int exists_at(smar_at_status st)
 {
-    char list[2048] = "";
+    return st == SMAR_AT_FOUND || st == SMAR_AT_NO_PAYLOAD || st == SMAR_AT_NO_PAYLOAD_RECORDED;
+}
+
+/* Several secrets answer to the name: a usage error that lists each (id, type, group). */
+static int ambiguous_name(const struct cat_opts *o, const struct candidates *c, int only_existing)
+{
+    char list[4096] = "";
     size_t used = 0;
     for (size_t i = 0; i < c->n && used < sizeof list; i++) {
-        char type[64], id[128];
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%s)", i ? ", " : "",
+        char type[64], id[128], group[128];
+        if (only_existing && !exists_at(c->items[i].status))
+            continue;
+        used += (size_t)snprintf(list + used, sizeof list - used, "\n    id %s, type %s, group %s",
+                                 cli_printable(c->items[i].id, id, sizeof id),
                                  cli_printable(c->items[i].type, type, sizeof type),
-                                 cli_printable(c->items[i].id, id, sizeof id));
+                                 cli_printable(c->items[i].group, group, sizeof group));
     }
     return cli_usage_error(cat_usage,
-                           "name '%s' is used by secrets of several types: %s; "
-                           "add --type",
+                           "name '%s' is used by several secrets:%s\n"
+                           "use --id, or narrow with --type and --group",
                            o->name, list);
 }
 
@@ -118,9 +133,22 @@ static int classify(cli_series *cs, smar_time_ns t, struct candidates *c)
             return cli_exit_archive(rc);
         }
         c->items[i].type = cli_xstrdup(at.secret ? smar_secret_type(at.secret) : "?");
+        const char *gid = at.secret ? smar_secret_group_id(at.secret) : "";
+        c->items[i].group = cli_xstrdup(*gid ? gid : "(none)");
         c->items[i].status = at.status;
     }
     return 0;
+}
+
+/* Whether every candidate has the same type and group (one secret deleted and made again). */
+static int same_kind(const struct candidates *c)
+{
+    for (size_t i = 1; i < c->n; i++) {
+        if (strcmp(c->items[i].type, c->items[0].type) != 0 ||
+            strcmp(c->items[i].group, c->items[0].group) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 /* The id a --name (and --type) means at t: among the secrets with that name, the one that
@@ -130,12 +158,15 @@ static int id_for_name(cli_series *cs, const struct cat_opts *o, smar_time_ns t,
     struct candidates c = {NULL, 0};
     const char *names[1] = {o->name};
     const char *types[1] = {o->type};
+    const char *groups[1] = {o->group};
     smar_selection sel;
     memset(&sel, 0, sizeof sel);
     sel.names = names;
     sel.nnames = 1;
     sel.types = types;
     sel.ntypes = o->type ? 1 : 0;
+    sel.groups = groups;
+    sel.ngroups = o->group ? 1 : 0;
     int ret = 0;
     int rc = smar_series_select(cs->series, &sel, collect_candidate, &c);
     if (rc != SMAR_OK) {
@@ -151,16 +182,20 @@ static int id_for_name(cli_series *cs, const struct cat_opts *o, smar_time_ns t,
     }
     if ((ret = classify(cs, t, &c)) != 0)
         goto done;
-    for (size_t i = 1; i < c.n; i++)
-        if (strcmp(c.items[i].type, c.items[0].type) != 0) {
-            ret = ambiguous_types(o, &c);
-            goto done;
-        }
-    /* Prefer the one that existed at t; else the newest, whose error message explains. */
-    size_t pick = c.n - 1;
-    for (size_t i = 0; i < c.n; i++)
-        if (c.items[i].status == SMAR_AT_FOUND || c.items[i].status == SMAR_AT_NO_PAYLOAD)
+    /* Secrets can be deleted and made again under the same name: the one that existed at
+     * t is meant. Two that existed at t (other types or groups) are ambiguous; when none
+     * did, the newest explains why in its error message. */
+    size_t pick = c.n - 1, existing = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (exists_at(c.items[i].status)) {
             pick = i;
+            existing++;
+        }
+    }
+    if (existing > 1 || (existing == 0 && c.n > 1 && !same_kind(&c))) {
+        ret = ambiguous_name(o, &c, existing > 1);
+        goto done;
+    }
     *id_out = cli_xstrdup(c.items[pick].id);
 done:
     free_candidates(&c);
@@ -197,68 +232,38 @@ static int cat_at(cli_series *cs, const char *id, smar_time_ns t)
     return ret;
 }
 
-/* --version: the newest archive first, the first one holding the payload wins. */
+/* --version: that version, from any archive holding its payload. */
 static int cat_version(cli_series *cs, const char *id, const char *version_id)
 {
-    int known = 0, seen_secret = 0;
-    size_t *order = cli_xmalloc(cs->n * sizeof *order);
-    for (size_t i = 0; i < cs->n; i++)
-        order[i] = i;
-    for (size_t i = 1; i < cs->n; i++)
-        for (size_t j = i; j > 0 && cs->snapshots[order[j]] > cs->snapshots[order[j - 1]]; j--) {
-            size_t tmp = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = tmp;
-        }
-    int ret = -1;
-    for (size_t k = 0; k < cs->n && ret == -1; k++) {
-        smar_reader *r = cs->readers[order[k]];
-        smar_secret *s = NULL;
-        int rc = smar_reader_find_id(r, id, &s);
-        if (rc == SMAR_E_NOTFOUND)
-            continue;
-        if (rc != SMAR_OK) {
-            cli_error_lib(cs->paths[order[k]], smar_reader_error(r));
-            ret = cli_exit_archive(rc);
-            break;
-        }
-        seen_secret = 1;
-        const smar_version *v = smar_secret_version_by_id(s, version_id);
-        if (v != NULL) {
-            known = 1;
-            if (smar_version_has_payload(v)) {
-                char *payload = NULL;
-                size_t len = 0;
-                rc = smar_reader_read_payload(r, s, v, &payload, &len);
-                if (rc != SMAR_OK) {
-                    cli_error_lib(cs->paths[order[k]], smar_reader_error(r));
-                    ret = cli_exit_archive(rc);
-                } else {
-                    ret = print_payload(smar_secret_type(s), payload, len);
-                    smar_secret_buffer_free(payload, len);
-                }
-            }
-        }
-        smar_secret_free(s);
+    smar_at at;
+    int rc = smar_series_resolve_version(cs->series, id, version_id, &at);
+    if (rc != SMAR_OK) {
+        cli_error("%s", smar_series_error(cs->series));
+        return rc == SMAR_E_NOTFOUND ? CLI_EXIT_FAILURE : cli_exit_archive(rc);
     }
-    free(order);
-    if (ret != -1)
-        return ret;
-    if (!seen_secret)
-        cli_error("no secret with id '%s' in the given archives", id);
-    else if (!known)
-        cli_error("secret %s has no version '%s' in the given archives", id, version_id);
-    else
+    if (at.status != SMAR_AT_FOUND) {
         cli_error("secret %s version %s is known but no given archive holds its payload", id,
                   version_id);
-    return CLI_EXIT_FAILURE;
+        return CLI_EXIT_FAILURE;
+    }
+    char *payload = NULL;
+    size_t len = 0;
+    rc = smar_series_read_payload(cs->series, &at, &payload, &len);
+    if (rc != SMAR_OK) {
+        cli_error("%s", smar_series_error(cs->series));
+        return cli_exit_archive(rc);
+    }
+    int ret = print_payload(smar_secret_type(at.secret), payload, len);
+    smar_secret_buffer_free(payload, len);
+    return ret;
 }
 
 static int run_cat(int n, char **paths, const struct cat_opts *o)
 {
     cli_series cs;
     char *id = NULL;
-    int ret = cli_series_open(&cs, &o->keys, 1, n, paths); /* one secret: no read-ahead */
+    /* one secret: no read-ahead */
+    int ret = cli_series_open(&cs, &o->keys, 1, o->skip_damaged, n, paths);
     if (ret != 0)
         goto done;
     smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
@@ -266,6 +271,8 @@ static int run_cat(int n, char **paths, const struct cat_opts *o)
         goto done;
     const char *which = id ? id : o->id;
     ret = o->version ? cat_version(&cs, which, o->version) : cat_at(&cs, which, t);
+    if (cli_series_report_damaged(&cs) > 0)
+        ret = cli_exit_worst(ret, CLI_EXIT_DAMAGED);
 done:
     free(id);
     cli_series_close(&cs);
@@ -274,12 +281,14 @@ done:
 
 static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
 {
-    enum { OPT_AT = 256, OPT_VERSION };
+    enum { OPT_AT = 256, OPT_VERSION, OPT_SKIP_DAMAGED };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"id", required_argument, NULL, CLI_OPT_ID},
         {"name", required_argument, NULL, CLI_OPT_NAME},
         {"type", required_argument, NULL, CLI_OPT_TYPE},
+        {"group", required_argument, NULL, CLI_OPT_GROUP},
+        {"skip-damaged", no_argument, NULL, OPT_SKIP_DAMAGED},
         {"at", required_argument, NULL, OPT_AT},
         {"version", required_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -301,6 +310,12 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
         case CLI_OPT_TYPE:
             o->type = optarg;
             break;
+        case CLI_OPT_GROUP:
+            o->group = optarg;
+            break;
+        case OPT_SKIP_DAMAGED:
+            o->skip_damaged = 1;
+            break;
         case OPT_AT:
             if (cli_parse_time(optarg, &o->at) != 0)
                 return cli_usage_error(cat_usage, "--at '%s' is not an RFC 3339 time or a date",
@@ -317,8 +332,8 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
     }
     if ((o->id == NULL) == (o->name == NULL))
         return cli_usage_error(cat_usage, "give exactly one of --id and --name");
-    if (o->type != NULL && o->name == NULL)
-        return cli_usage_error(cat_usage, "--type goes with --name");
+    if ((o->type != NULL || o->group != NULL) && o->name == NULL)
+        return cli_usage_error(cat_usage, "--type and --group go with --name");
     if (o->version != NULL && o->at != SMAR_TIME_NONE)
         return cli_usage_error(cat_usage, "--at and --version exclude each other");
     if (optind >= argc)

@@ -15,7 +15,8 @@
 
 static const char extract_usage[] =
     "usage: smar extract [--key FILE]... [selection] [--at T] [--all-versions]\n"
-    "                    [--skip-missing] [--format export|dir|tar] [--threads N] -o OUT\n"
+    "                    [--skip-missing] [--skip-damaged] [--configurations]\n"
+    "                    [--format export|jsonl|dir|tar] [--threads N] -o OUT\n"
     "                    [--force] [-q]\n"
     "                    ARCHIVE...\n"
     "\n"
@@ -24,7 +25,11 @@ static const char extract_usage[] =
     "                           ARCHIVEs; default: the latest snapshot\n"
     "    --all-versions         every version known at T, not only the one current at T\n"
     "    --skip-missing         leave out secrets that cannot be restored, exit 0\n"
+    "    --skip-damaged         write every intact secret, list the damaged ones, exit 3\n"
+    "    --configurations       also write the export's configurations (credentials) on a\n"
+    "                           selective restore (a full restore always has them)\n"
     "    --format F             export (default): an instance export document;\n"
+    "                           jsonl: the same as JSONL (document line, then a secret a line);\n"
     "                           dir: one folder per secret; tar: that tree as a tar stream\n"
     "    --threads N            decrypt chunks ahead on N threads (default: all cores)\n"
     "    -o, --output OUT       file (export, tar; - for standard output) or folder (dir)\n"
@@ -33,7 +38,7 @@ static const char extract_usage[] =
     "selection (each repeatable: any of; different options combine: all of):\n"
     "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
 
-enum extract_format { FORMAT_EXPORT, FORMAT_DIR, FORMAT_TAR };
+enum extract_format { FORMAT_EXPORT, FORMAT_JSONL, FORMAT_DIR, FORMAT_TAR };
 
 struct extract_opts {
     cli_strlist keys;
@@ -41,6 +46,8 @@ struct extract_opts {
     smar_time_ns at;
     int all_versions;
     int skip_missing;
+    int skip_damaged;
+    int configurations;
     enum extract_format format;
     const char *output;
     int force;
@@ -53,6 +60,7 @@ struct pick {
     char *id;
     char *name;
     smar_at_status status;
+    int damaged; /* could not be read (--skip-damaged) */
 };
 
 struct picks {
@@ -67,6 +75,7 @@ static int collect_pick(const char *id, void *payload)
     p->items[p->n].id = cli_xstrdup(id);
     p->items[p->n].name = NULL;
     p->items[p->n].status = SMAR_AT_NOT_CREATED;
+    p->items[p->n].damaged = 0;
     p->n++;
     return 0;
 }
@@ -90,7 +99,14 @@ static int series_failed(cli_series *cs, int rc)
 
 static int exists_at(smar_at_status s)
 {
-    return s == SMAR_AT_FOUND || s == SMAR_AT_NO_PAYLOAD;
+    return s == SMAR_AT_FOUND || s == SMAR_AT_NO_PAYLOAD || s == SMAR_AT_NO_PAYLOAD_RECORDED;
+}
+
+/* Written as the snapshot recorded it: with its payload, or without one the service did
+ * not have (destroyed, expired, pre-activation, no versions). */
+static int restorable_at(smar_at_status s)
+{
+    return s == SMAR_AT_FOUND || s == SMAR_AT_NO_PAYLOAD_RECORDED;
 }
 
 /*
@@ -101,7 +117,7 @@ static int exists_at(smar_at_status s)
  */
 static int is_missing(const struct extract_opts *o, const struct picks *p, const struct pick *k)
 {
-    if (k->status == SMAR_AT_FOUND)
+    if (restorable_at(k->status))
         return 0;
     if (k->status == SMAR_AT_NO_PAYLOAD || cli_strlist_contains(&o->sel.ids, k->id))
         return 1;
@@ -150,6 +166,10 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
     for (size_t i = 0; i < p->n; i++) {
         smar_at at;
         rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
+        if (rc == SMAR_E_NOTFOUND && o->skip_damaged && at.damaged_archives > 0) {
+            p->items[i].damaged = 1; /* only a damaged archive held it */
+            continue;
+        }
         if (rc != SMAR_OK)
             return series_failed(cs, rc);
         p->items[i].status = at.status;
@@ -162,7 +182,7 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
     *restorable = 0;
     for (size_t i = 0; i < p->n; i++) {
         missing += is_missing(o, p, &p->items[i]) ? 1 : 0;
-        *restorable += p->items[i].status == SMAR_AT_FOUND ? 1 : 0;
+        *restorable += restorable_at(p->items[i].status) ? 1 : 0;
     }
     if (!cli_sel_is_empty(&o->sel) && p->n == 0 && missing == 0) {
         cli_error("no secret matches the selection");
@@ -181,39 +201,34 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
 
 struct sink {
     enum extract_format format;
-    cli_out out;    /* export */
-    cli_tree *tree; /* dir, tar */
+    cli_out out;                /* export, jsonl */
+    smar_export_writer *writer; /* export, jsonl */
+    cli_tree *tree;             /* dir, tar */
     size_t written;
     cli_groups groups; /* for folder names */
 };
 
-/* The export document's members, then "secrets": [ ... ] streamed one by one. */
-static int export_begin(struct sink *k, const char *doc, size_t len)
+static int sink_write(void *opaque, const void *buf, size_t len)
 {
-    size_t end = len;
-    while (end > 0 && doc[end - 1] != '}')
-        end--;
-    if (end == 0) {
-        cli_error("the stored export document is not a JSON object");
-        return CLI_EXIT_FAILURE;
-    }
-    int ret = cli_out_write(&k->out, doc, end - 1);
-    if (ret == 0) {
-        const char *sep = cli_json_object_is_empty(doc, len) ? "\n" : ",\n";
-        ret = cli_out_write(&k->out, sep, strlen(sep));
-    }
-    return ret ? ret : cli_out_write(&k->out, "\"secrets\": [", 12);
+    return cli_out_write(opaque, buf, len) == 0 ? 0 : -1;
+}
+
+/* An export writer error after cli_out already said what failed is not repeated. */
+static int writer_failed(struct sink *k, int rc)
+{
+    if (rc != SMAR_E_IO)
+        cli_error("%s", smar_export_writer_error(k->writer));
+    return rc == SMAR_E_IO ? CLI_EXIT_FAILURE : cli_exit_other(rc);
 }
 
 static int sink_secret(struct sink *k, const smar_secret *s, const char *json, size_t len)
 {
-    if (k->format == FORMAT_EXPORT) {
-        const char *sep = k->written ? ",\n" : "\n";
-        int ret = cli_out_write(&k->out, sep, strlen(sep));
-        if (ret == 0)
-            ret = cli_out_write(&k->out, json, len);
+    if (k->writer != NULL) {
+        int rc = smar_export_writer_add(k->writer, json, len);
+        if (rc != SMAR_OK)
+            return writer_failed(k, rc);
         k->written++;
-        return ret;
+        return 0;
     }
     const char *gid = smar_secret_group_id(s);
     const char *gname = cli_groups_name(&k->groups, gid);
@@ -221,6 +236,13 @@ static int sink_secret(struct sink *k, const smar_secret *s, const char *json, s
     return cli_tree_add_secret(k->tree, gname ? gname : (*gid ? gid : "no-group"),
                                smar_secret_type(s), smar_secret_name(s), smar_secret_id(s), json,
                                len);
+}
+
+/* A full restore (no selection) gives back the configurations; a selective one only when
+ * asked: they hold credentials the selected secrets do not need. */
+static int with_configurations(const struct extract_opts *o)
+{
+    return o->configurations || cli_sel_is_empty(&o->sel);
 }
 
 static int sink_open(struct sink *k, const struct extract_opts *o, const char *doc, size_t len,
@@ -232,60 +254,107 @@ static int sink_open(struct sink *k, const struct extract_opts *o, const char *d
         return cli_tree_open_dir(&k->tree, o->output, o->force);
     if (o->format == FORMAT_TAR)
         return cli_tree_open_tar(&k->tree, o->output, o->force, t);
+    unsigned flags = (o->format == FORMAT_JSONL ? SMAR_EXPORT_JSONL : 0) |
+                     (with_configurations(o) ? SMAR_EXPORT_CONFIGURATIONS : 0);
     int ret = cli_out_open(&k->out, o->output, o->force);
-    return ret ? ret : export_begin(k, doc, len);
+    if (ret != 0)
+        return ret;
+    if (smar_export_writer_new(&k->writer, flags, sink_write, &k->out) != SMAR_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int rc = smar_export_writer_begin(k->writer, doc, len);
+    return rc == SMAR_OK ? 0 : writer_failed(k, rc);
 }
 
 static int sink_close(struct sink *k)
 {
-    if (k->format != FORMAT_EXPORT) {
+    if (k->writer == NULL) {
         cli_tree *t = k->tree;
         k->tree = NULL;
         return cli_tree_close(t);
     }
-    int ret = cli_out_write(&k->out, "\n]}\n", 4);
-    return ret ? ret : cli_out_commit(&k->out);
+    int rc = smar_export_writer_finish(k->writer);
+    if (rc != SMAR_OK)
+        return writer_failed(k, rc);
+    return cli_out_commit(&k->out);
 }
 
 static void sink_free(struct sink *k)
 {
     cli_tree_abort(k->tree);
     cli_out_abort(&k->out);
+    smar_export_writer_free(k->writer);
     cli_groups_free(&k->groups);
 }
 
-static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
-                     const struct picks *p, size_t restorable)
+/* Damage is left out with --skip-damaged (the secret is listed at the end); anything else
+ * stops the restore. */
+static int secret_failed(cli_series *cs, const struct extract_opts *o, struct pick *k, int rc)
+{
+    int ret = series_failed(cs, rc);
+    if (ret == CLI_EXIT_DAMAGED && o->skip_damaged) {
+        k->damaged = 1;
+        return 0;
+    }
+    return ret;
+}
+
+/* Render and write one secret. */
+static int write_one(cli_series *cs, const struct extract_opts *o, smar_time_ns t, struct pick *k,
+                     struct sink *sk)
+{
+    smar_at at;
+    char *json = NULL;
+    size_t len = 0;
+    int rc = smar_series_resolve(cs->series, k->id, t, &at);
+    if (rc == SMAR_OK && !restorable_at(at.status)) {
+        /* an archive left out as damaged since pass 1 changed the answer */
+        cli_report_unavailable(k->id, &at);
+        k->damaged = 1;
+        return o->skip_damaged ? 0 : CLI_EXIT_DAMAGED;
+    }
+    if (rc == SMAR_OK)
+        rc = smar_series_render(cs->series, &at, o->all_versions, &json, &len);
+    if (rc != SMAR_OK)
+        return secret_failed(cs, o, k, rc);
+    int ret = sink_secret(sk, at.secret, json, len);
+    smar_secret_buffer_free(json, len);
+    return ret;
+}
+
+static size_t report_damaged_secrets(const struct picks *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->items[i].damaged)
+            continue;
+        char ibuf[128];
+        cli_error("secret %s: damaged, not restored",
+                  cli_printable(p->items[i].id, ibuf, sizeof ibuf));
+        n++;
+    }
+    return n;
+}
+
+static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t, struct picks *p,
+                     size_t restorable)
 {
     struct sink k;
     memset(&k, 0, sizeof k);
     k.out.fd = k.out.dirfd = k.out.slot = -1;
     const char *doc;
     size_t doclen;
-    size_t at_reader = cli_series_reader_at(cs, t);
-    int rc = smar_reader_document(cs->readers[at_reader], &doc, &doclen);
-    if (rc != SMAR_OK) {
-        cli_error_lib(cs->paths[at_reader], smar_reader_error(cs->readers[at_reader]));
-        return cli_exit_archive(rc);
-    }
+    int rc = smar_series_document(cs->series, t, &doc, &doclen);
+    if (rc != SMAR_OK)
+        return series_failed(cs, rc);
     cli_progress progress;
     cli_progress_init(&progress, o->quiet);
     int ret = sink_open(&k, o, doc, doclen, t);
     for (size_t i = 0; i < p->n && ret == 0; i++) {
-        if (p->items[i].status != SMAR_AT_FOUND)
+        if (!restorable_at(p->items[i].status))
             continue;
-        smar_at at;
-        char *json = NULL;
-        size_t len = 0;
-        rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
-        if (rc == SMAR_OK)
-            rc = smar_series_render(cs->series, &at, o->all_versions, &json, &len);
-        if (rc != SMAR_OK) {
-            ret = series_failed(cs, rc);
-            break;
-        }
-        ret = sink_secret(&k, at.secret, json, len);
-        smar_secret_buffer_free(json, len);
+        ret = write_one(cs, o, t, &p->items[i], &k);
         cli_progress_show(&progress, "extract: %zu of %zu secrets", k.written, restorable);
     }
     cli_progress_done(&progress);
@@ -314,12 +383,15 @@ static int run_extract(int n, char **paths, const struct extract_opts *o)
     cli_series cs;
     struct picks p = {NULL, 0};
     size_t restorable = 0;
-    int ret = cli_series_open(&cs, &o->keys, o->threads, n, paths);
+    int ret = cli_series_open(&cs, &o->keys, o->threads, o->skip_damaged, n, paths);
     if (ret == 0) {
         smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
         ret = resolve_all(&cs, o, t, &p, &restorable);
         if (ret == 0)
             ret = write_all(&cs, o, t, &p, restorable);
+        size_t damaged = report_damaged_secrets(&p) + cli_series_report_damaged(&cs);
+        if (damaged > 0)
+            ret = cli_exit_worst(ret, CLI_EXIT_DAMAGED);
     }
     free_picks(&p);
     cli_series_close(&cs);
@@ -332,6 +404,8 @@ static int parse_format(const char *text, enum extract_format *out)
 {
     if (strcmp(text, "export") == 0)
         *out = FORMAT_EXPORT;
+    else if (strcmp(text, "jsonl") == 0)
+        *out = FORMAT_JSONL;
     else if (strcmp(text, "dir") == 0)
         *out = FORMAT_DIR;
     else if (strcmp(text, "tar") == 0)
@@ -343,12 +417,22 @@ static int parse_format(const char *text, enum extract_format *out)
 
 static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
 {
-    enum { OPT_AT = 256, OPT_ALL, OPT_SKIP, OPT_FORMAT, OPT_THREADS };
+    enum {
+        OPT_AT = 256,
+        OPT_ALL,
+        OPT_SKIP,
+        OPT_SKIP_DAMAGED,
+        OPT_CONFIGURATIONS,
+        OPT_FORMAT,
+        OPT_THREADS
+    };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"at", required_argument, NULL, OPT_AT},
         {"all-versions", no_argument, NULL, OPT_ALL},
         {"skip-missing", no_argument, NULL, OPT_SKIP},
+        {"skip-damaged", no_argument, NULL, OPT_SKIP_DAMAGED},
+        {"configurations", no_argument, NULL, OPT_CONFIGURATIONS},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"output", required_argument, NULL, 'o'},
@@ -378,10 +462,16 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
         case OPT_SKIP:
             o->skip_missing = 1;
             break;
+        case OPT_SKIP_DAMAGED:
+            o->skip_damaged = 1;
+            break;
+        case OPT_CONFIGURATIONS:
+            o->configurations = 1;
+            break;
         case OPT_FORMAT:
             if (parse_format(optarg, &o->format) != 0)
-                return cli_usage_error(extract_usage,
-                                       "--format '%s' is not one of export, dir, tar", optarg);
+                return cli_usage_error(
+                    extract_usage, "--format '%s' is not one of export, jsonl, dir, tar", optarg);
             break;
         case OPT_THREADS:
             if (cli_parse_threads(optarg, extract_usage, &o->threads) != 0)

@@ -73,6 +73,11 @@ SMAR_API const char *smar_version_string(void);
  */
 SMAR_API void smar_secret_buffer_free(void *buf, size_t len);
 
+/** An output callback (archives, instance exports): called with the bytes in order; must
+ *  write all len bytes. Return 0, or -1 (the caller then fails with SMAR_E_IO; set errno
+ *  for a useful message). */
+typedef int (*smar_write_fn)(void *opaque, const void *buf, size_t len);
+
 /** Times are signed nanoseconds since 1970-01-01T00:00:00Z (UTC). */
 typedef int64_t smar_time_ns;
 #define SMAR_TIME_NONE INT64_MIN /**< "no time": the field was absent */

@@ -2,9 +2,9 @@
  * smar/export.h - reading instance exports (the input of `smar create`).
  *
  * An instance export is the JSON that Secrets Manager's API returns, gathered in one place
- * (see spec/EXPORT.md). This reader accepts every layout and hands out one secret at a time
- * as the original JSON text, so nothing is converted or lost, and a huge export is read as a
- * stream: memory holds one secret plus the small document-level members.
+ * (its layouts are in smar(1), "INPUTS"). This reader accepts every layout and hands out one secret
+ * at a time as the original JSON text, so nothing is converted or lost, and a huge export is read
+ * as a stream: memory holds one secret plus the small document-level members.
  *
  *   smar_export *ex; smar_export_new(&ex);
  *   if (smar_export_open(ex, "export.tar.zst") != SMAR_OK) report(smar_export_error(ex));
@@ -77,6 +77,49 @@ SMAR_API int smar_export_exported_at(const smar_export *ex, smar_time_ns *out);
  * Borrowed until smar_export_free(). Returns SMAR_OK or SMAR_E_INVALID (called too early).
  */
 SMAR_API int smar_export_document(smar_export *ex, const char **json, size_t *len);
+
+/* ---- writing instance exports (the output of `smar extract`) ------------------------ */
+
+/**
+ * The inverse of the reader above: an instance export written as one JSON document or as
+ * JSONL, from a stored document (smar_reader_document, smar_series_document) and rendered
+ * secrets (smar_series_render, smar_reader_render_secret). Every value is copied as text,
+ * never re-serialised, so it comes back byte for byte; only whitespace between tokens may
+ * change. Nothing is buffered: the bytes go to the write callback as they are made.
+ *
+ *   smar_export_writer *w; smar_export_writer_new(&w, 0, write_fn, fd);
+ *   smar_export_writer_begin(w, doc, doclen);
+ *   for each secret: smar_export_writer_add(w, json, len);
+ *   smar_export_writer_finish(w); smar_export_writer_free(w);
+ */
+typedef struct smar_export_writer smar_export_writer;
+
+/** JSONL: the document without "secrets" on the first line, then one secret per line. */
+#define SMAR_EXPORT_JSONL 1u
+/** Keep the document's "configurations" member. They hold credentials (a private CA's key,
+ *  an IAM API key): a selective restore leaves them out unless asked. */
+#define SMAR_EXPORT_CONFIGURATIONS 2u
+
+/** flags: SMAR_EXPORT_* bits. write is called with the output bytes; opaque is its
+ *  argument (borrowed until free). */
+SMAR_API int smar_export_writer_new(smar_export_writer **out, unsigned flags, smar_write_fn write,
+                                    void *opaque);
+SMAR_API void smar_export_writer_free(smar_export_writer *w);
+SMAR_API const char *smar_export_writer_error(const smar_export_writer *w);
+
+/** Start with the document's members (every member but "secrets", and "configurations"
+ *  only with SMAR_EXPORT_CONFIGURATIONS). SMAR_E_INPUT when doc is not a JSON object,
+ *  SMAR_E_IO when write fails. */
+SMAR_API int smar_export_writer_begin(smar_export_writer *w, const char *doc, size_t len);
+
+/** Add one secret object (its JSON text). SMAR_E_INPUT when it is not a JSON object. */
+SMAR_API int smar_export_writer_add(smar_export_writer *w, const char *secret, size_t len);
+
+/** Close the document. After it, only free. */
+SMAR_API int smar_export_writer_finish(smar_export_writer *w);
+
+/** Secrets added so far. */
+SMAR_API uint64_t smar_export_writer_count(const smar_export_writer *w);
 
 #ifdef __cplusplus
 }

@@ -170,6 +170,9 @@ SMAR_API const char *smar_secret_label(const smar_secret *s, size_t i);
 SMAR_API const char *smar_secret_metadata_json(const smar_secret *s, size_t *len);
 /** Whether the secret object itself carried payload fields (the current payload). */
 SMAR_API int smar_secret_has_payload(const smar_secret *s);
+/** Whether the exported secret object had a "versions" member (possibly empty): a secret
+ *  exported without one is rendered without one. */
+SMAR_API int smar_secret_lists_versions(const smar_secret *s);
 
 /** Versions, oldest first (by created_at, then input order). */
 SMAR_API size_t smar_secret_version_count(const smar_secret *s);
@@ -180,8 +183,12 @@ SMAR_API const smar_version *smar_secret_version_by_id(const smar_secret *s, con
 
 SMAR_API const char *smar_version_id(const smar_version *v);
 SMAR_API smar_time_ns smar_version_created(const smar_version *v);
-/** Whether this archive holds the version's payload. */
+/** Whether this archive holds the version's payload (the export carried it). */
 SMAR_API int smar_version_has_payload(const smar_version *v);
+/** What the service said of the version's payload when the export was made: its
+ *  "payload_available" member, 1 true, 0 false (destroyed, expired, or older than the
+ *  previous version: the service had no payload), -1 absent or not a boolean. */
+SMAR_API int smar_version_payload_available(const smar_version *v);
 SMAR_API uint64_t smar_version_payload_size(const smar_version *v);
 /** The version object as exported without payload fields (exact JSON text). Borrowed.
  *  NULL when not a JSON object, as for smar_secret_metadata_json(). */
@@ -196,6 +203,16 @@ SMAR_API const char *smar_version_metadata_json(const smar_version *v, size_t *l
  */
 SMAR_API int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_version *v,
                                       char **out, size_t *len);
+
+/**
+ * The value a user means by "the secret" of a payload read above: for an arbitrary secret
+ * whose payload object holds the string member "payload", that string decoded (its bytes
+ * exactly, which may include NUL); for every other type the payload object's JSON text
+ * itself. *out is allocated (NUL-terminated, *len excludes the NUL); free it with
+ * smar_secret_buffer_free(*out, *len). SMAR_E_INVALID when json is not a JSON object.
+ */
+SMAR_API int smar_payload_value(const char *type, const char *json, size_t len, char **out,
+                                size_t *out_len);
 
 /**
  * Render a secret as an instance-export secret object: its metadata members, then its

@@ -4,12 +4,20 @@
  * The service keeps the payload of only the current and the previous version of a secret,
  * so one archive can answer for a short window only; a series of nightly archives answers
  * for as far back as the series goes. The rules (spec/FORMAT.md, "Point-in-time queries"):
- *  - A secret's version at T is its newest version with created_at <= T found in any of
- *    the archives; its payload is taken from any archive that holds it.
- *  - A secret exists at T if it was created at or before T and no archive whose snapshot
- *    time lies between its creation and T lacks it (that archive shows it was deleted).
- *  - When the version at T is known but no archive holds its payload, the result says so,
- *    and which snapshot times would have held it.
+ *  - The deciding snapshot for T is the newest archive whose snapshot is at or before T
+ *    (the last one for T after every snapshot). A secret it holds existed at T, as it
+ *    recorded it (metadata, versions, aliases, "payload_available"); one it lacks, held by
+ *    an earlier archive, had been deleted; one no archive at or before T holds existed at T
+ *    only if a later archive shows it was created after that snapshot (or, for T before
+ *    every snapshot, at or before T).
+ *  - The version at T is the newest version with created_at <= T known to any archive;
+ *    its payload is taken from any archive that holds it, unless the deciding snapshot
+ *    recorded "payload_available": false for it (the service had none at T).
+ *  - "The service had no payload" (destroyed, expired, pre-activation, no versions, or an
+ *    export that did not carry it) is SMAR_AT_NO_PAYLOAD_RECORDED: restored as recorded.
+ *    "A payload existed but no given archive holds it" is SMAR_AT_NO_PAYLOAD, with the
+ *    snapshot times that would have held it.
+ *  - Archives of different instances (the document's instance CRN) are refused by add.
  *
  *   smar_series *s; smar_series_new(&s);
  *   smar_series_add(s, reader1); smar_series_add(s, reader2);     // unlocked readers
@@ -35,14 +43,37 @@ SMAR_API const char *smar_series_error(const smar_series *s);
 /** Add an unlocked reader. Borrowed: it must outlive the series. Order does not matter. */
 SMAR_API int smar_series_add(smar_series *s, smar_reader *r);
 
+/**
+ * With skip non-zero, an archive that turns out damaged while answering (a chunk, index
+ * or record fails its check: SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_E_FORMAT, SMAR_E_LIMIT) is
+ * left out of that and every later answer, and the others answer, instead of the call
+ * failing. smar_series_archive_status() tells which were left out. Default: off.
+ */
+SMAR_API int smar_series_set_skip_damaged(smar_series *s, int skip);
+
+/** SMAR_OK for an archive still in use, else the status it was left out with; *why (may be
+ *  NULL) receives the reader's message then ("" otherwise), borrowed from the series.
+ *  SMAR_E_INVALID when r is not in the series. */
+SMAR_API int smar_series_archive_status(const smar_series *s, const smar_reader *r,
+                                        const char **why);
+
+/** The export document (instance, exported_at, secret_groups, configurations) of the
+ *  deciding snapshot for t (else the oldest archive): what an export of the answer at t
+ *  begins with. Borrowed from that reader. */
+SMAR_API int smar_series_document(smar_series *s, smar_time_ns t, const char **json, size_t *len);
+
 /** The latest snapshot time of the series (what "now" means without --at). */
 SMAR_API smar_time_ns smar_series_latest(const smar_series *s);
 
 typedef enum smar_at_status {
-    SMAR_AT_FOUND = 0,       /**< version and payload found */
-    SMAR_AT_NOT_CREATED = 1, /**< created after T (or no version existed at T) */
-    SMAR_AT_DELETED = 2,     /**< an archive between its creation and T lacks it */
-    SMAR_AT_NO_PAYLOAD = 3,  /**< the version at T is known, no archive holds its payload */
+    SMAR_AT_FOUND = 0,       /**< existed at T; the payload of its version at T is found (for a
+                                  secret without versions: its secret-level payload) */
+    SMAR_AT_NOT_CREATED = 1, /**< did not exist yet at T (or was not in the snapshot at T) */
+    SMAR_AT_DELETED = 2,     /**< an earlier archive holds it, the deciding snapshot does not */
+    SMAR_AT_NO_PAYLOAD = 3,  /**< a payload existed at T, but no given archive holds it */
+    SMAR_AT_NO_PAYLOAD_RECORDED = 4, /**< existed at T without a payload: the deciding snapshot
+                                          recorded none (the service had none, or the export
+                                          did not carry it). Rendered as recorded. */
 } smar_at_status;
 
 /** The answer for one secret at one time. Pointers stay valid until the next resolve on
@@ -50,29 +81,49 @@ typedef enum smar_at_status {
 typedef struct smar_at {
     smar_at_status status;
     smar_time_ns at;
-    /** The record describing the secret: from the newest archive with snapshot <= T that
-     *  holds it, else the oldest archive holding it. */
+    /** The deciding snapshot's time (see above), SMAR_TIME_NONE for T before every one. */
+    smar_time_ns snapshot;
+    /** When the secret came to be: the describing record's created_at, else its oldest
+     *  known version's (SMAR_TIME_NONE when neither is known). */
+    smar_time_ns created;
+    /** The record describing the secret: the deciding snapshot's when it holds the
+     *  secret, else the nearest archive's in describing order (newest at or before T,
+     *  then oldest after T). */
     smar_reader *reader;
     const smar_secret *secret;
-    /** The version at T (NULL for NOT_CREATED/DELETED), from a record that lists it. */
+    /** The version at T, from a record that lists it; NULL when the secret had no version
+     *  at T, and for NOT_CREATED / DELETED. */
     const smar_secret *version_secret;
     const smar_version *version;
-    /** Where its payload is (FOUND): an archive whose record holds the payload. */
+    /** What the deciding snapshot (else the version's record) said of the version's payload:
+     *  its "payload_available", 1, 0, or -1 when absent. */
+    int payload_available;
+    /** Where its payload is (FOUND): an archive whose record holds the payload;
+     *  payload_version NULL means that record's secret-level payload. */
     smar_reader *payload_reader;
     const smar_secret *payload_secret;
     const smar_version *payload_version;
-    /** DELETED: the snapshot time of an archive that lacks the secret. */
+    /** DELETED: the snapshot time of the first archive that lacks the secret. */
     smar_time_ns deleted_seen;
     /** NO_PAYLOAD: snapshots taken at times in [payload_from, payload_until) would have
      *  held the payload (it was the current or previous version then); payload_until is
      *  SMAR_TIME_NONE when the window is still open. */
     smar_time_ns payload_from;
     smar_time_ns payload_until;
+    /** Archives left out as damaged so far (smar_series_set_skip_damaged). */
+    size_t damaged_archives;
 } smar_at;
 
 /** Resolve secret id at time t. SMAR_OK with *out filled (see status), SMAR_E_NOTFOUND
  *  when no archive of the series knows the id, other errors on damage or I/O. */
 SMAR_API int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at *out);
+
+/** One version by id, whenever it was made: out->status is SMAR_AT_FOUND with the archive
+ *  that holds its payload, or SMAR_AT_NO_PAYLOAD (with the window that would have held it);
+ *  out->secret describes the secret as the newest archive holding it does.
+ *  SMAR_E_NOTFOUND when no archive knows the secret or that version of it. */
+SMAR_API int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
+                                         smar_at *out);
 
 /** What to select: each list matches any of its entries; lists combine as all-of. Empty
  *  lists (n == 0) match everything. groups match a group id or a group name. */
@@ -101,10 +152,16 @@ SMAR_API int smar_series_select(smar_series *s, const smar_selection *sel, smar_
                                 void *payload);
 
 /**
- * Render the secret as it was at at->at, as an instance-export secret object: the
- * describing record's metadata, the payload members of the version at T, and "versions":
- * the version at T only, or with all_versions every known version created at or before T
- * (each with its payload when some archive holds it). Free with smar_secret_buffer_free.
+ * Render the secret as it was at at->at, as an instance-export secret object (status FOUND,
+ * NO_PAYLOAD_RECORDED or NO_PAYLOAD): the describing record's metadata; its secret-level
+ * payload members as that record carried them (or, when the version at T is newer than
+ * that record, the payload of the version at T); and "versions" (left out when the secret
+ * was exported without that member): the versions the describing record lists created at
+ * or before T, plus the version at T, or with all_versions every version created at or
+ * before T that any archive knows. Each version carries the metadata of the record listing
+ * it and its payload when an archive holds it and that record does not say the service had
+ * none. With one archive and T its snapshot, this is the exported secret exactly (member
+ * order normalised, spec/FORMAT.md section 12). Free with smar_secret_buffer_free.
  */
 SMAR_API int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char **out,
                                 size_t *len);

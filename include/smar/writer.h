@@ -58,10 +58,6 @@ typedef struct smar_writer_options {
         SMAR_WRITER_OPTIONS_VERSION, 0, 0, 0, SMAR_TIME_NONE, SMAR_TIME_NONE, 0                    \
     }
 
-/** Called with the archive's bytes in order; must write all len bytes. Return 0, or -1 (the
- *  writer then fails with SMAR_E_IO; set errno for a useful message). */
-typedef int (*smar_write_fn)(void *opaque, const void *buf, size_t len);
-
 SMAR_API int smar_writer_new(smar_writer **out);
 SMAR_API void smar_writer_free(smar_writer *w);
 SMAR_API const char *smar_writer_error(const smar_writer *w);

@@ -62,14 +62,14 @@ run 2 "$SMAR" cat a.smar
 assert_contains err.txt "give exactly one of --id and --name"
 run 2 "$SMAR" cat --id x --name y a.smar
 run 2 "$SMAR" cat --id x --type kv a.smar
-assert_contains err.txt "--type goes with --name"
+assert_contains err.txt "--type and --group go with --name"
 run 2 "$SMAR" cat --id x --at 2026-01-01 --version v a.smar
 run 2 "$SMAR" cat --id x --at 2026-13-01 a.smar
 run 2 "$SMAR" cat --id x
 run 2 "$SMAR" extract a.smar
 assert_contains err.txt "-o OUT is required"
 run 2 "$SMAR" extract --format zip -o x a.smar
-assert_contains err.txt "--format 'zip' is not one of export, dir, tar"
+assert_contains err.txt "--format 'zip' is not one of export, jsonl, dir, tar"
 run 2 "$SMAR" extract --format dir -o - a.smar
 run 2 "$SMAR" keygen
 assert_contains err.txt "-o FILE is required"

@@ -48,9 +48,9 @@ run 0 "$SMAR" create -q -o g.smar g1.json
 run 0 "$SMAR" ls g.smar
 assert_eq "$(($(wc -l <out.txt) - 1))" "$in_group" "secrets in the new archive"
 
-step "dir: one version file without --all-versions, all with it"
+step "dir: every version the snapshot recorded, with or without --all-versions"
 run 0 "$SMAR" extract -q --format dir --id "$ID0" -o d1 a.smar
-assert_eq "$(find d1 -path '*/versions/*' -type f | wc -l)" 1 "current version only"
+assert_eq "$(find d1 -path '*/versions/*' -type f | wc -l)" 4 "the snapshot's versions"
 run 0 "$SMAR" extract -q --format dir --all-versions --id "$ID0" -o d2 a.smar
 assert_eq "$(find d2 -path '*/versions/*' -type f | wc -l)" 4 "all versions"
 

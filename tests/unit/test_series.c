@@ -33,13 +33,17 @@
 
 /* ---- the instance ---------------------------------------------------------------------- */
 
-#define ID_A  "0a000000-0000-4000-8000-00000000000a"
-#define ID_B  "0b000000-0000-4000-8000-00000000000b"
-#define ID_C  "0c000000-0000-4000-8000-00000000000c"
-#define ID_E  "0e000000-0000-4000-8000-00000000000e"
-#define ID_F  "0f000000-0000-4000-8000-00000000000f"
-#define ID_G  "09000000-0000-4000-8000-000000000009"
-#define GROUP "9a000000-0000-4000-8000-000000000001"
+#define ID_A    "0a000000-0000-4000-8000-00000000000a"
+#define ID_B    "0b000000-0000-4000-8000-00000000000b"
+#define ID_C    "0c000000-0000-4000-8000-00000000000c"
+#define ID_E    "0e000000-0000-4000-8000-00000000000e"
+#define ID_F    "0f000000-0000-4000-8000-00000000000f"
+#define ID_G    "09000000-0000-4000-8000-000000000009"
+#define ID_H    "0d000000-0000-4000-8000-00000000000d"
+#define ID_V1   "0c000000-0000-4000-8000-0000000000c1"
+#define ID_V2   "0c000000-0000-4000-8000-0000000000c2"
+#define GROUP_X "7a000000-0000-4000-8000-000000000007"
+#define GROUP   "9a000000-0000-4000-8000-000000000001"
 
 #define T_S1 "2026-01-10T00:00:00Z"
 #define T_S2 "2026-01-20T00:00:00Z"
@@ -118,6 +122,24 @@ static const char F_S2[] =
 static const char G_S3[] = G_META ",\"rotation_hint\":{\"every\":\"1d\"},"
                                   "\"quantum_key_material\":\"m2\",\"versions\":[" G1 "," G2 "]}";
 
+/* H: in S1 and S3, missing from S2 (an export that missed it): S3 still decides. */
+static const char H_ANY[] =
+    "{\"id\":\"" ID_H "\",\"name\":\"h-note\",\"secret_type\":\"arbitrary\","
+    "\"secret_group_id\":\"" GROUP_X "\",\"created_at\":\"2026-01-02T00:00:00Z\","
+    "\"payload\":\"h-secret\",\"versions\":[{\"id\":\"00000000-0000-4000-8000-0000000000b8\","
+    "\"created_at\":\"2026-01-02T00:00:00Z\",\"payload_available\":true,\"payload\":\"h-secret\"}]"
+    "}";
+/* V1: exported without a "versions" member, its payload at secret level. V2: a
+ * pre-activation certificate with "versions": [] and no payload. */
+static const char V1_S3[] =
+    "{\"id\":\"" ID_V1 "\",\"name\":\"v1\",\"secret_type\":\"arbitrary\","
+    "\"secret_group_id\":\"" GROUP_X "\",\"created_at\":\"2026-01-26T00:00:00Z\","
+    "\"payload\":\"v1-secret\"}";
+static const char V2_S3[] =
+    "{\"id\":\"" ID_V2 "\",\"name\":\"v2\",\"secret_type\":\"public_cert\","
+    "\"secret_group_id\":\"" GROUP_X "\",\"created_at\":\"2026-01-27T00:00:00Z\","
+    "\"state\":0,\"versions\":[]}";
+
 #define DOC(at, gname)                                                                             \
     "{\"instance\":{\"guid\":\"inst\"},\"exported_at\":\"" at "\",\"secret_groups\":"              \
     "[{\"id\":\"default\",\"name\":\"default\"},{\"id\":\"" GROUP "\",\"name\":\"" gname "\"}]}"
@@ -126,13 +148,16 @@ typedef struct snapshot_def {
     const char *file;
     const char *at;
     const char *doc;
-    const char *secrets[5];
+    const char *secrets[8];
 } snapshot_def;
 
 static const snapshot_def SNAPSHOTS[3] = {
-    {"s1.smar", T_S1, DOC(T_S1, "prod"), {A_S1, B_ANY, E_ANY, NULL}},
+    {"s1.smar", T_S1, DOC(T_S1, "prod"), {A_S1, B_ANY, E_ANY, H_ANY, NULL}},
     {"s2.smar", T_S2, DOC(T_S2, "prod"), {A_S2, B_ANY, E_ANY, F_S2, NULL}},
-    {"s3.smar", T_S3, DOC(T_S3, "production"), {A_S3, E_ANY, C_S3, G_S3, NULL}},
+    {"s3.smar",
+     T_S3,
+     DOC(T_S3, "production"),
+     {A_S3, E_ANY, C_S3, G_S3, H_ANY, V1_S3, V2_S3, NULL}},
 };
 
 /* ---- fixture -------------------------------------------------------------------------- */
@@ -351,12 +376,14 @@ static void test_no_payload_window(void **state)
     assert_int_equal(smar_series_read_payload(f->s, &r, &p, &n), SMAR_E_INVALID);
     assert_null(p);
 
-    /* E's export never carried its api_key: still current, the window is open. */
+    /* E's snapshots say the service had no payload ("payload_available": false): it
+     * exists without one, as recorded, and no window is offered. */
     r = resolve_ok(f, ID_E, "2026-01-25T00:00:00Z");
-    assert_int_equal(r.status, SMAR_AT_NO_PAYLOAD);
+    assert_int_equal(r.status, SMAR_AT_NO_PAYLOAD_RECORDED);
+    assert_int_equal(r.payload_available, 0);
     assert_version(&r, "e1");
-    assert_true(r.payload_from == T("2026-01-01T00:00:00Z"));
-    assert_true(r.payload_until == SMAR_TIME_NONE);
+    assert_true(r.snapshot == T(T_S2));
+    assert_render(f, &r, 0, E_ANY);
 }
 
 static void test_created_and_deleted(void **state)
@@ -416,6 +443,40 @@ static void test_secret_level_payload(void **state)
     assert_render(f, &r, 1, F_S2);
 }
 
+/* The deciding snapshot (newest at or before T) decides existence: an older archive
+ * that lacks the secret does not make it deleted at a later snapshot that holds it. */
+static void test_deciding_snapshot(void **state)
+{
+    fixture *f = *state;
+    smar_at r = resolve_ok(f, ID_H, T_S3);
+    assert_int_equal(r.status, SMAR_AT_FOUND);
+    assert_ptr_equal(r.reader, f->r[2]);
+    assert_render(f, &r, 0, H_ANY);
+    r = resolve_ok(f, ID_H, "2026-01-21T00:00:00Z"); /* S2 decides: it lacks H */
+    assert_int_equal(r.status, SMAR_AT_DELETED);
+    assert_true(r.deleted_seen == T(T_S2));
+}
+
+/* Secrets without versions come back as they were exported. */
+static void test_versionless(void **state)
+{
+    fixture *f = *state;
+    smar_at r = resolve_ok(f, ID_V1, T_S3);
+    assert_int_equal(r.status, SMAR_AT_FOUND);
+    assert_null(r.version);
+    assert_null(r.payload_version);
+    assert_payload(f, &r, "{\"payload\":\"v1-secret\"}");
+    assert_render(f, &r, 0, V1_S3);
+    assert_render(f, &r, 1, V1_S3);
+
+    r = resolve_ok(f, ID_V2, T_S3);
+    assert_int_equal(r.status, SMAR_AT_NO_PAYLOAD_RECORDED);
+    assert_null(r.version);
+    assert_render(f, &r, 0, V2_S3);
+    r = resolve_ok(f, ID_V2, "2026-01-26T12:00:00Z"); /* before it was created */
+    assert_int_equal(r.status, SMAR_AT_NOT_CREATED);
+}
+
 /* ---- render --------------------------------------------------------------------------- */
 
 static void test_render_exact(void **state)
@@ -432,12 +493,14 @@ static void test_render_exact(void **state)
     assert_render(f, &r, 1,
                   A_META("3") ",\"payload\":\"a3-secret\",\"versions\":[" A0_NP "," A1_P "," A2_P
                               "," A3_P "]}");
+    /* At a snapshot time the secret is what that snapshot recorded: every version with
+     * its aliases and "payload_available", never an older archive's (a1, a2 had payloads
+     * in S1 that S3 says the service no longer had). */
     r = resolve_ok(f, ID_A, T_S2);
-    assert_render(f, &r, 0, A_META("4") ",\"payload\":\"a3-secret\",\"versions\":[" A3_P "]}");
+    assert_render(f, &r, 0, A_S2);
     r = resolve_ok(f, ID_A, T_S3);
-    assert_render(f, &r, 1,
-                  A_META("5") ",\"payload\":\"a4-secret\",\"versions\":[" A0_NP "," A1_P "," A2_P
-                              "," A3_P "," A4_P "]}");
+    assert_render(f, &r, 0, A_S3);
+    assert_render(f, &r, 1, A_S3);
 
     /* Without a payload: metadata and the version only. */
     r = resolve_ok(f, ID_A, "2025-12-16T00:00:00Z");
@@ -511,8 +574,8 @@ static void test_select_all(void **state)
 {
     fixture *f = *state;
     smar_selection all = {0};
-    expect_select(f, &all, LIST(ID_A, ID_B, ID_E, ID_F, ID_C, ID_G, NULL));
-    expect_select(f, NULL, LIST(ID_A, ID_B, ID_E, ID_F, ID_C, ID_G, NULL));
+    expect_select(f, &all, LIST(ID_A, ID_B, ID_E, ID_H, ID_F, ID_C, ID_G, ID_V1, ID_V2, NULL));
+    expect_select(f, NULL, LIST(ID_A, ID_B, ID_E, ID_H, ID_F, ID_C, ID_G, ID_V1, ID_V2, NULL));
 
     hits h = {.stop_after = 2};
     assert_int_equal(smar_series_select(f->s, &all, collect, &h), 7);
@@ -685,6 +748,8 @@ int main(void)
         cmocka_unit_test(test_no_payload_window),
         cmocka_unit_test(test_created_and_deleted),
         cmocka_unit_test(test_secret_level_payload),
+        cmocka_unit_test(test_deciding_snapshot),
+        cmocka_unit_test(test_versionless),
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_render_unknown_type),
         cmocka_unit_test(test_render_refused),
