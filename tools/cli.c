@@ -340,8 +340,15 @@ static size_t ninputs, inputs_cap;
 void cli_note_input(const char *path)
 {
     struct stat st;
-    if (path == NULL || strcmp(path, "-") == 0 || stat(path, &st) != 0)
-        return; /* standard input, or a file the reader will report as missing */
+    int is_stdin = path != NULL && strcmp(path, "-") == 0;
+    /* Standard input counts when it is a file ("-o X - <X"); a missing file is the
+     * reader's to report. */
+    if (path == NULL || (is_stdin ? fstat(STDIN_FILENO, &st) : stat(path, &st)) != 0)
+        return;
+    if (is_stdin && !S_ISREG(st.st_mode))
+        return;
+    if (is_stdin)
+        path = "standard input";
     if (ninputs == inputs_cap) {
         inputs_cap = inputs_cap ? 2 * inputs_cap : 8;
         inputs = cli_xrealloc(inputs, inputs_cap * sizeof *inputs);

@@ -125,8 +125,8 @@ void cli_install_signal_handlers(void);
 /* Whether path names standard output ("-", /dev/stdout, /dev/fd/1, /proc/self/fd/1). */
 int cli_out_is_stdout(const char *path);
 /* Record a file (or folder) the command reads, so that no output replaces it or is written
- * inside it. cli_open_archive and the key loaders note theirs. "-" and missing files are
- * ignored. */
+ * inside it. cli_open_archive and the key loaders note theirs. "-" is standard input (noted
+ * when it is a regular file); a missing file is ignored. */
 void cli_note_input(const char *path);
 /* Refuse early, before long work, an output that cli_out_open would refuse (exists without
  * force, not a regular file, an input noted so far). Returns 0, or an exit code after a

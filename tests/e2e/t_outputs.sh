@@ -90,6 +90,8 @@ assert_contains err.txt "'ex.json' is an input of this command (as 'ex-link.json
 ln ex.json ex-hard.json
 run 1 "$SMAR" create -q --force -o ex-hard.json ex.json
 assert_contains err.txt "is an input of this command"
+run 1 sh -c '"$0" create -q --force -o ex.json - <ex.json' "$SMAR"
+assert_contains err.txt "'ex.json' is an input of this command (as 'standard input')"
 run 1 "$SMAR" create -q --force -o root.key ex.json
 assert_contains err.txt "'root.key' is an input of this command"
 run 1 "$SMAR" extract -q --force -o a.smar a.smar
