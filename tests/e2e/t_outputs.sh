@@ -67,6 +67,32 @@ else
     echo "skipped: not root (a device is only writable by root)"
 fi
 
+step "the name is checked again right before the rename"
+# The export comes through a FIFO: while create waits for the rest of it (its temporary
+# file made), the regular file it is to replace becomes a FIFO; the rename must not follow.
+gen ex.jsonl --secrets 6 --layout jsonl
+echo old >late.smar
+mkfifo in.fifo
+"$SMAR" create -q --force -o late.smar - <in.fifo >out.txt 2>err.txt &
+pid=$!
+exec 3>in.fifo
+head -n 3 ex.jsonl >&3
+i=0
+while ! ls -a | grep -q '^\.late\.smar\.tmp-'; do
+    i=$((i + 1))
+    [ $i -lt 200 ] || fail "create made no temporary file"
+    sleep 0.1
+done
+rm late.smar
+mkfifo late.smar
+tail -n +4 ex.jsonl >&3
+exec 3>&-
+if wait $pid; then rc=0; else rc=$?; fi
+assert_eq "$rc" 1 "exit status of create when its output became a FIFO"
+assert_contains err.txt "'late.smar' is a FIFO: only a regular file is ever replaced"
+[ -p late.smar ] || fail "the FIFO was replaced"
+assert_no_temp .
+
 step "-, /dev/stdout, /dev/fd/1 and /proc/self/fd/1 are standard output"
 run 0 "$SMAR" extract -q -o - a.smar
 mv out.txt via-dash.json
