@@ -393,7 +393,7 @@ static const struct input_file *input_folder_holding(int dirfd)
     }
     if (fd >= 0)
         close(fd);
-    return found != NULL && found->is_dir ? found : NULL;
+    return found; /* a folder, so one of the input folders */
 }
 
 /* What an existing file that is not a regular one is, for messages. */
