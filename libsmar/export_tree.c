@@ -206,6 +206,57 @@ static int document_too_large(smar_export *ex, const char *where)
 
 /* ---- the directory layout ------------------------------------------------------------------ */
 
+/* What a file that should be a regular one is instead, for messages. */
+static const char *special_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "a special file";
+}
+
+/* Open a file of the export for reading without ever blocking: O_NONBLOCK, so a FIFO (or a
+ * device) planted in the folder cannot hang the open, and O_NOFOLLOW, so a link planted
+ * there cannot make smar read (and archive) a file from elsewhere on the system. Anything
+ * but a regular file is refused before a byte is read. Returns the descriptor, -1 when the
+ * file does not exist and is optional (*rc SMAR_OK), or -1 with *rc set. */
+static int open_regular_file(smar_export *ex, const char *path, bool optional, off_t *size, int *rc)
+{
+    *rc = SMAR_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+        if (optional && errno == ENOENT)
+            return -1;
+        *rc = errno == ELOOP
+                  ? smar_fail(
+                        &ex->err, SMAR_E_INPUT,
+                        "%s: not a regular file (a symbolic link, not followed in a folder export)",
+                        path)
+                  : smar_fail(&ex->err, SMAR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        *rc = smar_fail(&ex->err, SMAR_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        *rc = smar_fail(&ex->err, SMAR_E_INPUT, "%s: not a regular file (%s)", path,
+                        special_file_kind(st.st_mode));
+    /* A regular file reads the same either way; blocking reads keep the loop below simple. */
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        *rc = smar_fail(&ex->err, SMAR_E_IO, "%s: cannot read: %s", path, strerror(errno));
+    if (*rc != SMAR_OK) {
+        (void)close(fd);
+        return -1;
+    }
+    *size = st.st_size;
+    return fd;
+}
+
 /* Read a whole regular file into tr->file, at most limit bytes. *found is false (and the
  * result SMAR_OK) when the file does not exist and it is optional. */
 static int read_disk_file(smar_export *ex, smar_export_tree *tr, const char *path, size_t limit,
@@ -214,29 +265,18 @@ static int read_disk_file(smar_export *ex, smar_export_tree *tr, const char *pat
     int rc = SMAR_OK;
     *found = false;
     smar_buf_reset(&tr->file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (optional && errno == ENOENT)
-            return SMAR_OK;
-        return smar_fail(&ex->err, SMAR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = smar_fail(&ex->err, SMAR_E_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = smar_fail(&ex->err, SMAR_E_INPUT, "%s: not a regular file", path);
-        goto done;
-    }
-    if ((uint64_t)st.st_size > limit) {
+    off_t size = 0;
+    int fd = open_regular_file(ex, path, optional, &size, &rc);
+    if (fd < 0)
+        return rc;
+    if ((uint64_t)size > limit) {
         rc = too_large(ex, path, limit);
         goto done;
     }
     /* Read what fstat() announced plus one byte, so a file that grew after fstat() is
      * seen (and still caught by the limit); only what is asked for can be written, and
      * only that is wiped afterwards. */
-    size_t ask = (size_t)st.st_size + 1;
+    size_t ask = (size_t)size + 1;
     for (;;) {
         if (smar_buf_reserve(&tr->file, ask) != SMAR_OK) {
             rc = smar_export_nomem(ex);

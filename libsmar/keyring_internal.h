@@ -43,8 +43,10 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
 int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);
 
 /* Write data to path atomically: temporary file in the same folder with the given mode,
- * fsync, rename (refusing an existing path unless overwrite), fsync of the folder.
- * Shared by the keyring and signing-key savers. */
+ * fsync, rename (refusing an existing path unless overwrite), fsync of the folder. With
+ * overwrite a symbolic link is followed and its target replaced in the target's folder;
+ * only a regular file is ever replaced (SMAR_E_INVALID otherwise, checked before writing
+ * and again right before the rename). Shared by the keyring and signing-key savers. */
 int smar_atomic_write_file(const char *path, const void *data, size_t len, unsigned mode,
                            bool overwrite, smar_err *e);
 

@@ -310,10 +310,146 @@ int cli_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int cli_out_is_stdout(const char *path)
+{
+    static const char *const names[] = {"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(path, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int cli_path_exists(const char *path)
 {
     struct stat st;
-    return strcmp(path, "-") != 0 && lstat(path, &st) == 0;
+    return !cli_out_is_stdout(path) && lstat(path, &st) == 0;
+}
+
+/* ---- inputs, which no output may replace -------------------------------------------- */
+
+/* Every file the command reads, identified by device and inode (after following links, as
+ * the file is opened), so an output that is one of them under any name is refused. */
+static struct input_file {
+    dev_t dev;
+    ino_t ino;
+    int is_dir;
+    char *path;
+} * inputs;
+static size_t ninputs, inputs_cap;
+
+void cli_note_input(const char *path)
+{
+    struct stat st;
+    int is_stdin = path != NULL && strcmp(path, "-") == 0;
+    /* Standard input counts when it is a file ("-o X - <X"); a missing file is the
+     * reader's to report. */
+    if (path == NULL || (is_stdin ? fstat(STDIN_FILENO, &st) : stat(path, &st)) != 0)
+        return;
+    if (is_stdin && !S_ISREG(st.st_mode))
+        return;
+    if (is_stdin)
+        path = "standard input";
+    if (ninputs == inputs_cap) {
+        inputs_cap = inputs_cap ? 2 * inputs_cap : 8;
+        inputs = cli_xrealloc(inputs, inputs_cap * sizeof *inputs);
+    }
+    inputs[ninputs].dev = st.st_dev;
+    inputs[ninputs].ino = st.st_ino;
+    inputs[ninputs].is_dir = S_ISDIR(st.st_mode);
+    inputs[ninputs].path = cli_xstrdup(path);
+    ninputs++;
+}
+
+static const struct input_file *input_matching(const struct stat *st)
+{
+    for (size_t i = 0; i < ninputs; i++)
+        if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino)
+            return &inputs[i];
+    return NULL;
+}
+
+/* The input folder that dirfd is, or is somewhere below, or NULL. Walks up through ".."
+ * to the root: a file written there could replace or add to what is being read. */
+static const struct input_file *input_folder_holding(int dirfd)
+{
+    int has_folders = 0;
+    for (size_t i = 0; i < ninputs; i++)
+        has_folders |= inputs[i].is_dir;
+    if (!has_folders)
+        return NULL;
+    const struct input_file *found = NULL;
+    int fd = dup(dirfd);
+    for (int depth = 0; fd >= 0 && found == NULL && depth < 4096; depth++) {
+        struct stat here, up;
+        int parent = -1;
+        if (fstat(fd, &here) == 0) {
+            found = input_matching(&here);
+            parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        close(fd);
+        fd = parent;
+        if (fd >= 0 && fstat(fd, &up) == 0 && up.st_dev == here.st_dev && up.st_ino == here.st_ino)
+            break; /* the root is its own parent */
+    }
+    if (fd >= 0)
+        close(fd);
+    return found; /* a folder, so one of the input folders */
+}
+
+/* What an existing file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a regular file";
+}
+
+/*
+ * Whether name in dirfd may receive an output: nothing there, or (with force) a regular
+ * file that is none of the inputs. A link there is not followed and not replaced. Checked
+ * before the work and again right before the rename. Returns 0, or an exit code after a
+ * message.
+ */
+static int out_check_name(int dirfd, const char *name, const char *display, int force)
+{
+    const struct input_file *in = input_folder_holding(dirfd);
+    if (in != NULL) {
+        cli_error("'%s' would be written inside the input folder '%s'", display, in->path);
+        return CLI_EXIT_FAILURE;
+    }
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        cli_error("cannot check '%s': %s", display, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        cli_error("'%s' is %s: only a regular file is ever replaced", display,
+                  file_kind(st.st_mode));
+        return CLI_EXIT_FAILURE;
+    }
+    if ((in = input_matching(&st)) != NULL) {
+        if (strcmp(in->path, display) == 0)
+            cli_error("'%s' is an input of this command: it is never replaced", display);
+        else
+            cli_error("'%s' is an input of this command (as '%s'): it is never replaced", display,
+                      in->path);
+        return CLI_EXIT_FAILURE;
+    }
+    if (!force) {
+        cli_error("'%s' exists (use --force to replace it)", display);
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
 }
 
 static void random_suffix(char out[7])
@@ -345,18 +481,10 @@ int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display,
     o->force = force;
     o->display = cli_xstrdup(display);
     o->name = cli_xstrdup(name);
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!force) {
-            cli_error("'%s' exists (use --force to replace it)", display);
-            cli_out_abort(o);
-            return CLI_EXIT_FAILURE;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            cli_error("'%s' is a directory", display);
-            cli_out_abort(o);
-            return CLI_EXIT_FAILURE;
-        }
+    int ret = out_check_name(dirfd, name, display, force);
+    if (ret != 0) {
+        cli_out_abort(o);
+        return ret;
     }
     /* ".NAME.tmp-XXXXXX" with NAME cut so the whole stays within NAME_MAX. */
     size_t tmpcap = strlen(name) + 32;
@@ -380,31 +508,52 @@ int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display,
     return 0;
 }
 
-int cli_out_open(cli_out *o, const char *path, int force)
+/* Open the folder of path (a file name, not standard output); *base is the name in it.
+ * Returns the folder's descriptor, or -1 after a message. */
+static int out_open_folder(const char *path, const char **base)
 {
-    out_reset(o);
-    if (strcmp(path, "-") == 0) {
-        o->fd = STDOUT_FILENO;
-        o->is_stdout = 1;
-        o->display = cli_xstrdup("standard output");
-        return 0;
-    }
     const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+    *base = slash ? slash + 1 : path;
+    if (**base == '\0' || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
         cli_error("'%s' is not a file name", path);
-        return CLI_EXIT_FAILURE;
+        return -1;
     }
     char *dir = slash ? strndup(path, (size_t)(slash - path)) : cli_xstrdup(".");
     if (dir == NULL)
         out_of_memory();
     int dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
+    if (dirfd < 0)
         cli_error("cannot open the folder of '%s': %s", path, strerror(errno));
-        free(dir);
-        return CLI_EXIT_FAILURE;
-    }
     free(dir);
+    return dirfd;
+}
+
+int cli_out_check(const char *path, int force)
+{
+    if (cli_out_is_stdout(path))
+        return 0;
+    const char *base;
+    int dirfd = out_open_folder(path, &base);
+    if (dirfd < 0)
+        return CLI_EXIT_FAILURE;
+    int ret = out_check_name(dirfd, base, path, force);
+    close(dirfd);
+    return ret;
+}
+
+int cli_out_open(cli_out *o, const char *path, int force)
+{
+    out_reset(o);
+    if (cli_out_is_stdout(path)) {
+        o->fd = STDOUT_FILENO;
+        o->is_stdout = 1;
+        o->display = cli_xstrdup("standard output");
+        return 0;
+    }
+    const char *base;
+    int dirfd = out_open_folder(path, &base);
+    if (dirfd < 0)
+        return CLI_EXIT_FAILURE;
     int rc = cli_out_openat(o, dirfd, base, path, force);
     if (rc != 0) {
         close(dirfd);
@@ -490,9 +639,15 @@ static int rename_noreplace(int dirfd, const char *from, const char *to)
     return 0;
 }
 
-/* Give the temporary file its final name (never replacing without --force). */
+/* Give the temporary file its final name (never replacing without --force). With --force
+ * the name is checked again right before the rename: a device, FIFO, socket, folder or link
+ * put there while the output was being written is not replaced either. */
 static int out_rename(cli_out *o)
 {
+    if (o->force && out_check_name(o->dirfd, o->name, o->display, o->force) != 0) {
+        cli_out_abort(o);
+        return CLI_EXIT_FAILURE;
+    }
     int r = o->force ? renameat(o->dirfd, o->tmp, o->dirfd, o->name)
                      : rename_noreplace(o->dirfd, o->tmp, o->name);
     if (r != 0) {
@@ -661,6 +816,7 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
         *passphrase_out = NULL;
+    cli_note_input(path);
     int rc = smar_keyring_load(kr, path, NULL);
     if (rc == SMAR_E_PASSPHRASE) {
         char pass[CLI_PASSPHRASE_MAX];
@@ -680,6 +836,7 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 
 int cli_load_signkey(const char *path, smar_signkey *sk)
 {
+    cli_note_input(path);
     int rc = smar_signkey_load(sk, path, NULL);
     if (rc == SMAR_E_PASSPHRASE) {
         char pass[CLI_PASSPHRASE_MAX];
@@ -744,6 +901,7 @@ int cli_open_archive(const char *path, smar_reader **out)
     *out = NULL;
     if (smar_reader_new(&r) != SMAR_OK)
         out_of_memory();
+    cli_note_input(path);
     int rc = smar_reader_open(r, path);
     if (rc != SMAR_OK) {
         /* The library's message says "unsupported archive format version N". */

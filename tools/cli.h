@@ -99,8 +99,12 @@ const char *cli_printable(const char *s, char *buf, size_t cap);
 /*
  * An output file is written under a temporary name in its final folder
  * (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force an existing
- * destination is never replaced (checked before the work and again by the rename). The
- * temporary file is removed on failure and on SIGINT/SIGTERM/SIGHUP. "-" means stdout.
+ * destination is never replaced (checked before the work and again by the rename). Even
+ * with force only a regular file is replaced, never a device, FIFO, socket, folder or
+ * symbolic link (not followed), and never one of the command's inputs (cli_note_input), nor
+ * is anything written inside an input folder: checked before the work and again right
+ * before the rename. The temporary file is removed on failure and on
+ * SIGINT/SIGTERM/SIGHUP. "-", /dev/stdout, /dev/fd/1 and /proc/self/fd/1 mean stdout.
  */
 typedef struct cli_out {
     int fd;
@@ -118,6 +122,16 @@ typedef struct cli_out {
 } cli_out;
 
 void cli_install_signal_handlers(void);
+/* Whether path names standard output ("-", /dev/stdout, /dev/fd/1, /proc/self/fd/1). */
+int cli_out_is_stdout(const char *path);
+/* Record a file (or folder) the command reads, so that no output replaces it or is written
+ * inside it. cli_open_archive and the key loaders note theirs. "-" is standard input (noted
+ * when it is a regular file); a missing file is ignored. */
+void cli_note_input(const char *path);
+/* Refuse early, before long work, an output that cli_out_open would refuse (exists without
+ * force, not a regular file, an input noted so far). Returns 0, or an exit code after a
+ * message. */
+int cli_out_check(const char *path, int force);
 /* Open path ("-": stdout) for writing. Returns 0, or an exit code after a message. */
 int cli_out_open(cli_out *o, const char *path, int force);
 /* Open name inside dirfd (not followed if a symlink); display is used in messages. */
@@ -140,7 +154,7 @@ int cli_out_close_pending(cli_out *o);
 int cli_out_publish(cli_out *o);
 /* Drop the temporary file (no-op after commit). */
 void cli_out_abort(cli_out *o);
-/* Whether path ("-" never) exists already; used to fail before long work. */
+/* Whether path (standard output never) exists already; used to fail before long work. */
 int cli_path_exists(const char *path);
 
 /* Write all bytes to fd. 0 or -1 (errno set). */

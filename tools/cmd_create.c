@@ -356,16 +356,15 @@ static int open_inputs(struct create_state *st)
 static int run_create(struct create_state *st)
 {
     const struct create_opts *o = st->o;
-    if (strcmp(o->output, "-") == 0 && isatty(STDOUT_FILENO)) {
+    if (cli_out_is_stdout(o->output) && isatty(STDOUT_FILENO)) {
         cli_error("refusing to write an archive to a terminal");
         return CLI_EXIT_USAGE;
     }
-    /* Refuse an existing destination before reading anything. */
-    if (!o->force && cli_path_exists(o->output)) {
-        cli_error("'%s' exists (use --force to replace it)", o->output);
-        return CLI_EXIT_FAILURE;
-    }
-    int ret = open_inputs(st);
+    /* Refuse a destination that could never be written before reading anything. */
+    cli_note_input(o->input);
+    int ret = cli_out_check(o->output, o->force);
+    if (ret == 0)
+        ret = open_inputs(st);
     if (ret == 0)
         ret = cli_out_open(&st->out, o->output, o->force);
     if (ret != 0)

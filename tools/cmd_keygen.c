@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -75,6 +76,22 @@ done:
     return ret;
 }
 
+/* Whether a and b name one existing file, after following links: with --force the public
+ * key would then replace the secret key just written (FILE.pub a link to FILE). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static int refuse_same_file(const char *output, const char *pub)
+{
+    cli_error("'%s' and '%s' are the same file: the public key would replace the secret key",
+              output, pub);
+    return CLI_EXIT_FAILURE;
+}
+
 static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
 {
     size_t publen = strlen(o->output) + 5;
@@ -89,6 +106,10 @@ static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
         ret = CLI_EXIT_FAILURE;
         goto done;
     }
+    if (same_file(o->output, pub)) {
+        ret = refuse_same_file(o->output, pub);
+        goto done;
+    }
     if (smar_signkey_new(&sk) != SMAR_OK || smar_signkey_generate(sk) != SMAR_OK) {
         cli_error("cannot make a signing key: %s", sk ? smar_signkey_error(sk) : "out of memory");
         ret = CLI_EXIT_FAILURE;
@@ -98,6 +119,11 @@ static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
     int rc = smar_signkey_save(sk, o->output, passphrase, flags);
     if (rc != SMAR_OK) {
         ret = save_error(o->output, rc, smar_signkey_error(sk));
+        goto done;
+    }
+    /* Checked again: FILE.pub may be a link to FILE, which did not exist until now. */
+    if (same_file(o->output, pub)) {
+        ret = refuse_same_file(o->output, pub);
         goto done;
     }
     rc = smar_signkey_save_public(sk, pub, flags);

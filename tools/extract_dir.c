@@ -210,7 +210,13 @@ static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *d
 
 static int tar_fail(cli_tree *t)
 {
-    cli_error("cannot write the tar stream: %s", archive_error_string(t->tar));
+    /* libarchive's "Write error" alone does not say why: the errno does (disk full...). */
+    int err = archive_errno(t->tar);
+    if (err > 0)
+        cli_error("cannot write '%s': %s (%s)", t->out.display, strerror(err),
+                  archive_error_string(t->tar));
+    else
+        cli_error("cannot write '%s': %s", t->out.display, archive_error_string(t->tar));
     return CLI_EXIT_FAILURE;
 }
 

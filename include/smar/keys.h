@@ -56,8 +56,11 @@ SMAR_API int smar_keyring_load(smar_keyring *kr, const char *path, const char *p
 
 /**
  * Write the keyring to path atomically (temporary file in the same folder, mode 0600,
- * fsync, rename, fsync of the folder). Fails with SMAR_E_EXISTS when path exists unless
- * flags has SMAR_SAVE_OVERWRITE. With a passphrase, key material is sealed with a key from
+ * fsync, rename, fsync of the folder). Fails with SMAR_E_EXISTS when path exists (a
+ * symbolic link included) unless flags has SMAR_SAVE_OVERWRITE. With SMAR_SAVE_OVERWRITE a
+ * symbolic link is followed and the file it names is replaced in that file's folder (the
+ * link stays); only a regular file (or nothing) is replaced: a folder, device, FIFO or
+ * socket gives SMAR_E_INVALID. With a passphrase, key material is sealed with a key from
  * Argon2id (libsodium's crypto_pwhash, MODERATE limits).
  */
 SMAR_API int smar_keyring_save(const smar_keyring *kr, const char *path, const char *passphrase,

@@ -759,7 +759,9 @@ static void test_atomic_write_errors(void **state)
     assert_non_null(strstr(e.msg, "missing/dir"));
     assert_int_equal(smar_atomic_write_file(P(state, "dir/"), "x", 1, 0600, false, &e),
                      SMAR_E_INVALID);
-    assert_int_equal(smar_atomic_write_file(f->dir, "x", 1, 0600, true, &e), SMAR_E_IO);
+    /* A folder is never replaced, with or without overwrite. */
+    assert_int_equal(smar_atomic_write_file(f->dir, "x", 1, 0600, true, &e), SMAR_E_INVALID);
+    assert_non_null(strstr(e.msg, "is a folder"));
     assert_int_equal(smar_atomic_write_file(f->dir, "x", 1, 0600, false, &e), SMAR_E_EXISTS);
     assert_int_equal(count_temp_files(f->dir), 0);
 
@@ -784,6 +786,75 @@ static void test_atomic_write_errors(void **state)
     assert_string_equal(text, "s");
     free(text);
     assert_int_equal(count_temp_files(f->dir), 0);
+}
+
+/* Rotating a keyring kept behind a symbolic link (a relative one, through a second link)
+ * replaces the file the links name, in that file's folder; the links stay links. */
+static void test_save_through_symlink(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(mkdir(P(state, "real"), 0700), 0);
+    smar_keyring *kr = generated("linked");
+    save_ok(kr, P(state, "real/root.key"), NULL, 0);
+    assert_int_equal(symlink("real/root.key", P(state, "mid.key")), 0);
+    assert_int_equal(symlink("mid.key", P(state, "link.key")), 0);
+
+    assert_int_equal(smar_keyring_rotate(kr), SMAR_OK);
+    save_ok(kr, P(state, "link.key"), NULL, SMAR_SAVE_OVERWRITE);
+
+    struct stat st;
+    assert_int_equal(lstat(P(state, "link.key"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(P(state, "mid.key"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(P(state, "real/root.key"), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    smar_keyring *back = loaded(P(state, "real/root.key"), NULL);
+    assert_int_equal(smar_keyring_current_version(back), 2);
+    smar_keyring_free(back);
+    back = loaded(P(state, "link.key"), NULL);
+    assert_int_equal(smar_keyring_current_version(back), 2);
+    smar_keyring_free(back);
+    assert_int_equal(count_temp_files(f->dir), 0);
+    assert_int_equal(count_temp_files(P(state, "real")), 0);
+
+    /* Without overwrite a link is an existing name like any other. */
+    assert_int_equal(smar_keyring_save(kr, P(state, "link.key"), NULL, 0), SMAR_E_EXISTS);
+    /* A dangling link is followed too: the file is made where it points. */
+    assert_int_equal(symlink("real/new.key", P(state, "dangling.key")), 0);
+    save_ok(kr, P(state, "dangling.key"), NULL, SMAR_SAVE_OVERWRITE);
+    assert_int_equal(lstat(P(state, "real/new.key"), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    smar_keyring_free(kr);
+}
+
+/* Only a regular file is ever replaced: a FIFO (named or reached through a link) and a
+ * loop of links stay as they were, and no temporary file is left behind. */
+static void test_save_refuses_special_files(void **state)
+{
+    fixture *f = *state;
+    smar_keyring *kr = generated("special");
+    smar_err e = {0};
+    assert_int_equal(mkfifo(P(state, "fifo"), 0600), 0);
+    assert_int_equal(smar_keyring_save(kr, P(state, "fifo"), NULL, SMAR_SAVE_OVERWRITE),
+                     SMAR_E_INVALID);
+    assert_non_null(strstr(smar_keyring_error(kr), "is a FIFO"));
+    assert_int_equal(symlink("fifo", P(state, "to-fifo")), 0);
+    assert_int_equal(smar_keyring_save(kr, P(state, "to-fifo"), NULL, SMAR_SAVE_OVERWRITE),
+                     SMAR_E_INVALID);
+    struct stat st;
+    assert_int_equal(lstat(P(state, "fifo"), &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+
+    assert_int_equal(symlink("loop-b", P(state, "loop-a")), 0);
+    assert_int_equal(symlink("loop-a", P(state, "loop-b")), 0);
+    assert_int_equal(smar_atomic_write_file(P(state, "loop-a"), "x", 1, 0600, true, &e), SMAR_E_IO);
+    assert_non_null(strstr(e.msg, "symbolic link"));
+    assert_int_equal(lstat(P(state, "loop-a"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(count_temp_files(f->dir), 0);
+    smar_keyring_free(kr);
 }
 
 static void test_load_missing_file(void **state)
@@ -1022,6 +1093,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mode_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_overwrite_without_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_write_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_through_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_refuses_special_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_written_file_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_files, setup, teardown),
