@@ -6,7 +6,10 @@
 Each of LEFT and RIGHT is a JSON document, or an instance export as a JSONL stream (the
 document without `secrets` on the first line, one secret object on each further line): a file
 named *.jsonl, or any file holding more than one JSON value, is read that way and compared as
-the document with those secrets as its `secrets` array.
+the document with those secrets as its `secrets` array. A directory is an instance export in
+the directory layout (instance.json, secret_groups.json, optional configurations.json, one
+secrets/<id>.json per secret, in file name order), compared as the one document it stands for:
+the members of its files together (`total_count` left out: it is the listing's, not data).
 
 What "equal" means here (a backup must give back values, not a reformatting of them):
 - numbers keep their text: 12345678901234567890 != 12345678901234567000, 0.1 != 0.10,
@@ -25,6 +28,7 @@ values cut short); 2 usage error or input that is not strict JSON (NaN, invalid 
 """
 
 import json
+import os
 import sys
 
 EXIT_EQUAL, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
@@ -77,8 +81,37 @@ def _values(text, path):
         values.append(value)
 
 
+def _load_directory(path):
+    """The document an instance export directory stands for."""
+    document = {}
+    for name, required in (("instance.json", True), ("secret_groups.json", True),
+                           ("configurations.json", False)):
+        file = os.path.join(path, name)
+        if not required and not os.path.lexists(file):
+            continue
+        part = load(file)
+        if not isinstance(part, dict):
+            raise InputError(f"{file}: not a JSON object")
+        for key, value in part.items():
+            if key == "total_count":
+                continue
+            if key in document or key == "secrets":
+                raise InputError(f"{file}: member {json.dumps(key)} given twice")
+            document[key] = value
+    secrets_dir = os.path.join(path, "secrets")
+    try:
+        names = sorted(os.listdir(secrets_dir))
+    except OSError as err:
+        raise InputError(f"{secrets_dir}: {err.strerror}") from None
+    document["secrets"] = [load(os.path.join(secrets_dir, n)) for n in names if n.endswith(".json")]
+    return document
+
+
 def load(path):
-    """The document in PATH; a JSONL stream becomes the document with its `secrets`."""
+    """The document in PATH; a JSONL stream becomes the document with its `secrets`, a
+    directory the document of its files."""
+    if os.path.isdir(path):
+        return _load_directory(path)
     try:
         with open(path, "rb") as f:
             text = f.read().decode("utf-8")
@@ -109,11 +142,19 @@ def _member_path(path, key):
     return f"{path}[{json.dumps(key)}]"
 
 
-def _show(value, limit=80):
+def _text(value):
+    """VALUE as JSON text, numbers as they were written, non-ASCII escaped (visible NFD)."""
     if isinstance(value, Number):
-        text = str(value)
-    else:
-        text = json.dumps(value, ensure_ascii=True)
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _show(value, limit=80):
+    text = _text(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -105,3 +105,18 @@ printf '{"x":1,"secrets":[]}' >empty.json
 run 0 python3 "$JSON_EXACT" empty.jsonl empty.json
 printf '{"x":1,"secrets":[]}\n{"id":"s1"}\n' >bad.jsonl
 run 2 python3 "$JSON_EXACT" bad.jsonl empty.json
+
+step "a directory compares as the document its files stand for"
+mkdir -p tree/secrets
+printf '{"instance":{"crn":"c"},"exported_at":"2026-01-01T00:00:00Z"}\n' >tree/instance.json
+printf '{"secret_groups":[],"total_count":0}\n' >tree/secret_groups.json
+printf '{"id":"s1","v":[1,2]}\n' >tree/secrets/s1.json
+printf '{"id":"s2","v":0.1}\n' >tree/secrets/s2.json
+printf '{"instance":{"crn":"c"},"exported_at":"2026-01-01T00:00:00Z","secret_groups":[],%s\n' \
+    '"secrets":[{"id":"s2","v":0.1},{"id":"s1","v":[1,2]}]}' >tree.json
+run 0 python3 "$JSON_EXACT" --secrets-by-id tree tree.json
+printf '{"id":"s2","v":0.10}\n' >tree/secrets/s2.json
+run 1 python3 "$JSON_EXACT" --secrets-by-id tree.json tree
+assert_contains err.txt 'differ at $.secrets[id=s2].v: 0.1 vs 0.10'
+printf '{"secret_groups":[],"exported_at":"2026-01-01T00:00:00Z"}\n' >tree/secret_groups.json
+run 2 python3 "$JSON_EXACT" tree tree.json
