@@ -29,10 +29,12 @@ sources() {
 # Is a gzip-compressed single JSON document accepted as input (issue 10)? Until it is, its
 # case is skipped, but only for exactly that refusal.
 gzip_json_supported() {
-    if "$SMAR" create -q -o probe.smar "$1" >out.txt 2>err.txt; then
+    if "$SMAR" create -q -o probe.smar "$1" >out.txt 2>err.txt; then st=0; else st=$?; fi
+    if [ "$st" = 0 ]; then
         rm -f probe.smar
         return 0
     fi
+    assert_eq "$st" 1 "create's status for a gzip-compressed JSON document"
     assert_contains err.txt "not a recognisable export"
     return 1
 }

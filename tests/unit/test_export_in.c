@@ -738,7 +738,7 @@ static void test_not_an_export(void **state)
     const char *json;
     while (rc == SMAR_OK)
         rc = smar_export_next_secret(ex, &json, &len);
-    assert_true(rc == SMAR_E_INPUT || rc == SMAR_E_IO);
+    assert_int_equal(rc, SMAR_E_INPUT); /* damaged input, not an I/O error */
     smar_export_free(ex);
 }
 
@@ -1058,7 +1058,7 @@ static void test_truncations(void **state)
     for (size_t n = 1; n < len; n += 7) {
         assert_int_equal(tu_write_file(path, data, n), 0);
         int rc = read_through(path);
-        assert_true(rc == SMAR_E_INPUT || rc == SMAR_E_IO);
+        assert_int_equal(rc, SMAR_E_INPUT); /* damaged input, not an I/O error */
     }
     free(data);
 }
