@@ -120,5 +120,9 @@ for shape in '"state":0' '"versions":[]' '"state":5' '"payload_available":false'
     assert_contains all.json "$shape"
 done
 every_layout all
+gen again.json --secrets 12 --all-states
+assert_same again.json all.json
+gen other.json --secrets 12 --all-states --seed 2
+if cmp -s other.json all.json; then fail "--seed does not change the --all-states secrets"; fi
 
 [ -z "$failed" ] || fail "round trips that are not exact:$failed"
