@@ -14,6 +14,8 @@ for variant in release asan; do
     release) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
     asan) flags="-DCMAKE_BUILD_TYPE=Debug -DSMAR_SANITIZE=ON" ;;
     esac
+    # CI treats every warning as an error (a user's build does not: SMAR_WERROR is off by default)
+    flags="$flags -DSMAR_WERROR=ON"
     echo "== $variant build"
     # shellcheck disable=SC2086
     cmake -S . -B "build/$variant" $flags >/dev/null

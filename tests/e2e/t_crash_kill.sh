@@ -23,6 +23,16 @@ rand_ms() {
     awk -v seed="$2" -v max="$1" 'BEGIN { srand(seed); printf "%.3f", int(rand() * max) / 1000 }'
 }
 
+# The status of a run sent SIGKILL: 137 (128 + 9) if the kill came first, 0 if the run had
+# finished; anything else (an error exit, a crash) fails the trial.
+wait_killed_or_done() { # PID TRIAL
+    if wait "$1" 2>/dev/null; then st=0; else st=$?; fi
+    case $st in
+    0 | 137) ;;
+    *) fail "trial $2: exited $st, expected 0 (finished) or 137 (killed)" ;;
+    esac
+}
+
 complete=0
 absent=0
 i=0
@@ -33,7 +43,7 @@ while [ "$i" -lt "$trials" ]; do
     pid=$!
     sleep "$(rand_ms "$create_ms" "$i")"
     kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    wait_killed_or_done "$pid" "$i"
     if [ -e out.smar ]; then
         # whatever is there must be a complete archive with the same content
         "$SMAR" verify -q out.smar >verify.txt 2>&1 || fail "trial $i: partial archive under the final name"
@@ -71,7 +81,7 @@ while [ "$i" -lt "$trials" ]; do
     pid=$!
     sleep "$(rand_ms "$extract_ms" "$((i + 1000))")"
     kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    wait_killed_or_done "$pid" "$i"
     if [ -d tree ]; then
         # every file under a final name is complete: its path and checksum are in the
         # reference tree's list (temporary files start with a dot and are not final names)

@@ -181,6 +181,12 @@ static void expect_export(smar_export *ex, const char *const *want, size_t n, co
 static void check_message(const smar_export *ex, const char *substring)
 {
     const char *msg = smar_export_error(ex);
+    /* Every failure is explained. (Checked first and apart: cmocka's fail_msg returns, and
+     * strstr(msg, "") == NULL would otherwise mean msg == NULL to the optimiser.) */
+    if (msg == NULL || msg[0] == '\0') {
+        fail_msg("the failure has no message");
+        return;
+    }
     if (strstr(msg, substring) == NULL)
         fail_msg("message '%s' lacks '%s'", msg, substring);
     if (strstr(msg, "TOPSECRET") != NULL)
@@ -732,7 +738,7 @@ static void test_not_an_export(void **state)
     const char *json;
     while (rc == SMAR_OK)
         rc = smar_export_next_secret(ex, &json, &len);
-    assert_true(rc == SMAR_E_INPUT || rc == SMAR_E_IO);
+    assert_int_equal(rc, SMAR_E_INPUT); /* damaged input, not an I/O error */
     smar_export_free(ex);
 }
 
@@ -1052,7 +1058,7 @@ static void test_truncations(void **state)
     for (size_t n = 1; n < len; n += 7) {
         assert_int_equal(tu_write_file(path, data, n), 0);
         int rc = read_through(path);
-        assert_true(rc == SMAR_E_INPUT || rc == SMAR_E_IO);
+        assert_int_equal(rc, SMAR_E_INPUT); /* damaged input, not an I/O error */
     }
     free(data);
 }

@@ -115,6 +115,7 @@ typedef struct {
     unsigned of;       /* M */
     int64_t t_end;     /* exported_at of snapshot M */
     const char *region;
+    int all_states; /* --all-states: add the secrets of gen_states.c */
 
     /* derived */
     char account[33];
@@ -191,5 +192,18 @@ void gen_write_group(out_t *o, const gen_ctx *c, unsigned g);
 void gen_write_instance(out_t *o, const gen_ctx *c);
 void gen_write_configurations_array(out_t *o, const gen_ctx *c);
 unsigned gen_configurations_count(void);
+
+/* ---- --all-states (gen_states.c): one secret of every state and shape ---- */
+
+/* Number of such secrets (0 without --all-states); they are written after the slots. */
+unsigned gen_states_count(const gen_ctx *c);
+void gen_states_secret_id(const gen_ctx *c, unsigned row, char out[37]);
+/* Writes secret ROW (< gen_states_count) as of snapshot K as one line, no newline. */
+void gen_states_write(out_t *o, const gen_ctx *c, unsigned row, unsigned k);
+/* Its manifest lines ("secret state:<row> ..." and its "version" lines). */
+void gen_states_manifest(out_t *o, const gen_ctx *c, unsigned row);
+/* Configurations holding credentials, each with a leading comma (none without --all-states). */
+void gen_states_write_configurations(out_t *o, const gen_ctx *c);
+unsigned gen_states_configurations_count(const gen_ctx *c);
 
 #endif

@@ -55,6 +55,9 @@ static const char USAGE[] =
     "  --snapshot K         write snapshot K (1..M) of a series of M snapshots\n"
     "  --of M               (1 <= M <= 100; default K = M = 1; --of alone means K = M).\n"
     "  --manifest-out FILE  also write a plain-text manifest of this snapshot (format below).\n"
+    "  --all-states         also write, after the slots, one secret of every state and shape\n"
+    "                       real exports hold (below), and two configurations that hold\n"
+    "                       credentials (an IAM API key; a root CA's certificate and key).\n"
     "  -h, --help           this text.\n"
     "Options take their value as the next argument; long ones also after '=' (--seed=7).\n"
     "Exit status: 0 ok, 1 I/O error, 2 usage error.\n"
@@ -101,6 +104,25 @@ static const char USAGE[] =
     "configurations are the same in every snapshot.\n"
     "Every snapshot has N secrets while N >= k-1. Edge-case slots 0..11 survive all M\n"
     "snapshots when N >= 11 + M. A single export (M = 1) is snapshot 1 of 1.\n"
+    "\n"
+    "All states (--all-states): 12 secrets in group \"default\", the same in every snapshot,\n"
+    "ids from the seed; versions listed oldest first, one week apart, all before T_1:\n"
+    "  public_cert state 0 pre_activation, \"versions\": [], versions_total 0, no payload;\n"
+    "  username_password without a \"versions\" member (versions_total 2), no payload;\n"
+    "  arbitrary state 5 destroyed: 2 versions, payload_available false, no alias, no payload;\n"
+    "  imported_cert state 5, expired (expiration_date and validity in the past), no payload;\n"
+    "  username_password state 2 suspended and arbitrary state 3 deactivated, with payloads;\n"
+    "  arbitrary with its payload at secret level only (2 versions, payload_available true,\n"
+    "    no payload fields); kv with its payload at secret level and no \"versions\" member;\n"
+    "  \"hsm_wrapped_key\": an unknown type with unknown payload fields (wrapped_key,\n"
+    "    kek_material) and unknown metadata;\n"
+    "  arbitrary with versions_total 50 and 2 versions listed; arbitrary with 2 \"locks\";\n"
+    "  kv \"cafe\\u0301-values-\\ud83d\\udd11\" (raw NFD and emoji in the name) whose\n"
+    "    custom_metadata, version_custom_metadata and data hold 12345678901234567890, 0.1,\n"
+    "    0.10, 1e400, -0, -0.0, -1.5e-300, 6.02214076E+23 and strings with \\u0000, \\u00e9,\n"
+    "    raw and escaped NFD, raw and escaped emoji, escaped slashes \\/ and control escapes.\n"
+    "In the manifest their slot is \"state:<row>\" (0..11), version ids \"-\" when there is\n"
+    "no current or previous version (destroyed secrets have no alias).\n"
     "\n"
     "Manifest (--manifest-out): UTF-8 text, one record per line, fields separated by one\n"
     "space; names never contain spaces and come last on their line. Lines:\n"
@@ -206,7 +228,7 @@ static void parse_args(int argc, char **argv, options *op)
         static const char *const known[] = {
             "--seed", "--secrets",      "--groups",      "--payload-bytes",   "--layout",
             "-o",     "--output",       "--exported-at", "--instance-region", "--snapshot",
-            "--of",   "--manifest-out",
+            "--of",   "--manifest-out", "--all-states",
         };
         int found = 0;
         for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -214,6 +236,12 @@ static void parse_args(int argc, char **argv, options *op)
                 found = 1;
         if (!found)
             usage_error("unknown option", a);
+        if (strcmp(name, "--all-states") == 0) {
+            if (val != NULL)
+                usage_error("--all-states takes no value", a);
+            op->c.all_states = 1;
+            continue;
+        }
         if (val == NULL) {
             if (i + 1 >= argc)
                 usage_error("missing value for", name);
@@ -316,6 +344,17 @@ static int write_secrets_stream(out_t *o, const gen_ctx *c, int jsonl)
         first = 0;
         if (o->err != 0)
             break; /* reported by out_close */
+    }
+    for (unsigned row = 0; row < gen_states_count(c) && o->err == 0; row++) {
+        if (!jsonl) {
+            if (!first)
+                out_char(o, ',');
+            out_char(o, '\n');
+        }
+        gen_states_write(o, c, row, k);
+        if (jsonl)
+            out_char(o, '\n');
+        first = 0;
     }
     free(sec);
     return 0;
@@ -451,7 +490,7 @@ static int write_dir(const options *op)
             OUT_LIT(&o, "{\"configurations\":");
             gen_write_configurations_array(&o, c);
             OUT_LIT(&o, ",\"total_count\":");
-            out_u64(&o, gen_configurations_count());
+            out_u64(&o, gen_configurations_count() + gen_states_configurations_count(c));
             OUT_LIT(&o, "}\n");
             rc = out_close(&o);
         } else {
@@ -476,6 +515,20 @@ static int write_dir(const options *op)
         p = path_join(dir, "secrets", fname);
         if (out_open(&o, p) == 0) {
             gen_secret_write(&o, c, sec, k);
+            out_char(&o, '\n');
+            rc = out_close(&o);
+        } else {
+            rc = -1;
+        }
+        free(p);
+    }
+    for (unsigned row = 0; rc == 0 && row < gen_states_count(c); row++) {
+        char fname[48];
+        gen_states_secret_id(c, row, fname);
+        strcat(fname, ".json");
+        p = path_join(dir, "secrets", fname);
+        if (out_open(&o, p) == 0) {
+            gen_states_write(&o, c, row, k);
             out_char(&o, '\n');
             rc = out_close(&o);
         } else {
@@ -511,6 +564,7 @@ static int write_manifest(const options *op, out_t *mo)
     uint64_t count = 0, limit = gen_slot_limit(c, k);
     for (uint64_t s = 0; s < limit; s++)
         count += (uint64_t)gen_slot_exists(c, s, k);
+    count += gen_states_count(c);
     OUT_LIT(&o, "# smar-gen-export manifest 1\n");
     OUT_LIT(&o, "# see smar-gen-export --help for the format and the series rules\n");
     OUT_LIT(&o, "snapshot ");
@@ -599,6 +653,8 @@ static int write_manifest(const options *op, out_t *mo)
                 OUT_LIT(&o, " - false\n");
         }
     }
+    for (unsigned row = 0; row < gen_states_count(c); row++)
+        gen_states_manifest(&o, c, row);
     if (k >= 2) {
         char id[37];
         if (n + 1 >= k) {

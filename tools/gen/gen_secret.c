@@ -1300,5 +1300,6 @@ void gen_write_configurations_array(out_t *o, const gen_ctx *c)
         out_ts(o, created + (int64_t)(i % 3) * 7 * NS_PER_DAY);
         out_char(o, '}');
     }
+    gen_states_write_configurations(o, c);
     out_char(o, ']');
 }
