@@ -365,18 +365,19 @@ static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns 
         char tb[SMAR_TIME_BUFSIZE];
         fprintf(stderr, "extracted %zu secret%s as of %s to %s\n", k.written,
                 k.written == 1 ? "" : "s", cli_time(tb, t),
-                strcmp(o->output, "-") == 0 ? "standard output" : o->output);
+                cli_out_is_stdout(o->output) ? "standard output" : o->output);
     }
     return ret;
 }
 
 static int run_extract(int n, char **paths, const struct extract_opts *o)
 {
-    if (o->format != FORMAT_DIR && !o->force && cli_path_exists(o->output)) {
-        cli_error("'%s' exists (use --force to replace it)", o->output);
-        return CLI_EXIT_FAILURE;
+    if (o->format != FORMAT_DIR) {
+        int ret = cli_out_check(o->output, o->force);
+        if (ret != 0)
+            return ret;
     }
-    if (o->format == FORMAT_TAR && strcmp(o->output, "-") == 0 && isatty(STDOUT_FILENO)) {
+    if (o->format == FORMAT_TAR && cli_out_is_stdout(o->output) && isatty(STDOUT_FILENO)) {
         cli_error("refusing to write a tar stream to a terminal");
         return CLI_EXIT_USAGE;
     }

@@ -1,4 +1,4 @@
-# Round trips: an instance export in every layout -> smar create -> smar extract --all-versions
+# Round trips: an instance export in every layout -> smar create -> smar extract (no --at: the snapshot as recorded)
 # --format export (one archive, no --at) gives back the export exactly. "Exactly" is
 # tests/e2e/json_exact.py: number text kept (12345678901234567890, 0.1 vs 0.10, 1e400, -0),
 # strings decoded but never normalised (NFC vs NFD), objects as maps, arrays in order, the
@@ -42,7 +42,7 @@ gzip_json_supported() {
 # roundtrip CASE INPUT SOURCE: create from INPUT, extract everything, compare with SOURCE
 roundtrip() {
     run 0 "$SMAR" create -q -o "$1.smar" "$2"
-    run 0 "$SMAR" extract -q --all-versions --format export -o "$1.out.json" "$1.smar"
+    run 0 "$SMAR" extract -q --format export -o "$1.out.json" "$1.smar"
     run 0 python3 "$JSON_EXACT" --secrets-by-id "$3" "$1.out.json"
 }
 
