@@ -174,6 +174,14 @@ int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 
 int cli_parse_time(const char *text, smar_time_ns *out)
 {
+    if (strcmp(text, "now") == 0) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+            return -1;
+        *out = (smar_time_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        return 0;
+    }
+    /* The library's user-input mode: also a date, or a space instead of the 'T'. */
     return smar_time_parse(out, text, strlen(text), 1) == SMAR_OK ? 0 : -1;
 }
 

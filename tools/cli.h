@@ -79,7 +79,8 @@ int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
 uint32_t cli_default_threads(void);
 /* Parse --threads N (1..256); a usage error (exit 2) with the command's usage otherwise. */
 int cli_parse_threads(const char *arg, const char *usage, uint32_t *out);
-/* Parse an RFC 3339 time or a date. 0 on success, -1 otherwise. */
+/* Parse a time a user gave: RFC 3339 (a space may stand for the 'T'), a date, or "now"
+ * (the current time). 0 on success, -1 otherwise. */
 int cli_parse_time(const char *text, smar_time_ns *out);
 /* Format a time for output ("-" for SMAR_TIME_NONE). buf holds SMAR_TIME_BUFSIZE bytes. */
 const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t);

@@ -21,8 +21,8 @@ static const char create_usage[] =
     "    -k, --key FILE         root keyring wrapping the data key; repeat for one key\n"
     "                           slot per keyring (default: $SMAR_KEY_FILE)\n"
     "    --sign KEY             sign the archive with this producer signing key\n"
-    "    --snapshot-time T      snapshot time (RFC 3339 or date); default: the export's\n"
-    "                           exported_at\n"
+    "    --snapshot-time T      snapshot time (RFC 3339, a date or now), not before the\n"
+    "                           export's newest version; default: its exported_at\n"
     "    --chunk-size N         plaintext bytes per chunk, k and m suffixes allowed\n"
     "                           (64k..16m, default 1m)\n"
     "    --threads N            threads splitting secrets and sealing chunks (default: all cores)\n"
@@ -254,6 +254,12 @@ static int open_writer(struct create_state *st)
     }
     if (st->signer != NULL) {
         int rc = smar_writer_set_signer(st->w, st->signer);
+        if (rc != SMAR_OK)
+            return writer_error(st, rc);
+    }
+    /* A snapshot time the user gives must not be before anything the export holds. */
+    if (o->snapshot != SMAR_TIME_NONE) {
+        int rc = smar_writer_refuse_later_versions(st->w);
         if (rc != SMAR_OK)
             return writer_error(st, rc);
     }
