@@ -97,6 +97,23 @@ assert_same a.out streamed.out
 run 0 sh -c '"$SMAR" create -q -o - - < ex.json | cat > piped.smar'
 run 0 "$SMAR" verify piped.smar
 
+step "a compressed JSON or JSONL export, told by content, from a file or from -"
+gen ex.jsonl --secrets 30 --payload-bytes 3000 --layout jsonl
+for z in gzip zstd xz bzip2; do
+    have $z || continue
+    $z -c ex.json >ex.json.packed
+    run 0 "$SMAR" create -q --force -o z.smar ex.json.packed
+    run 0 "$SMAR" extract -q --all-versions --force -o z.out z.smar
+    assert_same z.out a.out
+    run 0 sh -c '"$SMAR" create -q --force -o z.smar - <ex.json.packed'
+    run 0 "$SMAR" extract -q --all-versions --force -o z.out z.smar
+    assert_same z.out a.out
+    $z -c ex.jsonl >ex.jsonl.packed
+    run 0 sh -c 'cat ex.jsonl.packed | "$SMAR" create -q --force -o zl.smar -'
+    run 0 "$SMAR" ls zl.smar
+    [ "$(wc -l <out.txt)" -ge 30 ] || fail "$z jsonl: fewer than 30 secrets listed"
+done
+
 step "several --key: one slot each, any of them opens the archive"
 run 0 "$SMAR" keygen --id dr-region -o dr.key
 run 0 "$SMAR" create -q --key root.key --key dr.key -o two.smar ex.json
