@@ -623,8 +623,115 @@ static int read_tty_line(int fd, char *buf, size_t cap)
     return 0;
 }
 
+/* --passphrase-file KEYFILE=PASSFILE, in the order given (the last one for a key wins). */
+static cli_strlist passphrase_keys, passphrase_files;
+
+int cli_passphrase_file_option(const char *arg, const char *usage)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg || eq[1] == '\0')
+        return cli_usage_error(usage, "--passphrase-file takes KEYFILE=PASSFILE, not '%s'", arg);
+    char *key = cli_xstrdup(arg); /* kept for the rest of the run, like the argument */
+    key[eq - arg] = '\0';
+    cli_strlist_push(&passphrase_keys, key);
+    cli_strlist_push(&passphrase_files, eq + 1);
+    return 0;
+}
+
+/* Whether a and b name the same file (the same inode), or failing that the same text. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+/* The passphrase file given for key file subject: its --passphrase-file, else
+ * $SMAR_PASSPHRASE_FILE, else NULL. *from names the source for messages. */
+static const char *passphrase_file_for(const char *subject, const char **from)
+{
+    for (size_t i = passphrase_keys.n; i-- > 0;) {
+        if (same_file(passphrase_keys.items[i], subject)) {
+            *from = "--passphrase-file";
+            return passphrase_files.items[i];
+        }
+    }
+    const char *env = getenv("SMAR_PASSPHRASE_FILE");
+    *from = "SMAR_PASSPHRASE_FILE";
+    return env != NULL && *env != '\0' ? env : NULL;
+}
+
+/* Read up to cap - 1 bytes of fd into buf, NUL-terminated; *len the count. -1 when the file
+ * holds more (or a read fails, errno set). */
+static int read_bounded(int fd, char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == cap) {
+            errno = EFBIG;
+            return -1;
+        }
+    }
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* The passphrase in file path, like a key file: a regular file that neither group nor
+ * others may read or write (refused otherwise, never just warned about), one line (its
+ * newline, LF or CRLF, is not part of it), not empty. buf is wiped on failure too. */
+static int read_passphrase_file(const char *path, const char *from, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        cli_error("cannot open passphrase file '%s' (%s): %s", path, from, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    size_t len = 0;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if ((st.st_mode & 077) != 0)
+        why = "group or others may read or write it (chmod 600 it)";
+    else if (read_bounded(fd, buf, cap, &len) != 0)
+        why = errno == EFBIG ? "too long for a passphrase" : strerror(errno);
+    close(fd);
+    if (why == NULL) {
+        if (len > 0 && buf[len - 1] == '\n')
+            buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
+        if (len == 0)
+            why = "it is empty";
+        else if (strlen(buf) != len || strchr(buf, '\n') != NULL)
+            why = "it holds more than one line, or a NUL byte";
+    }
+    if (why != NULL) {
+        explicit_bzero(buf, cap);
+        cli_error("passphrase file '%s' (%s): %s", path, from, why);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_get_passphrase(const char *subject, char *buf, size_t cap)
 {
+    const char *from;
+    const char *file = passphrase_file_for(subject, &from);
+    if (file != NULL)
+        return read_passphrase_file(file, from, buf, cap);
     const char *env = getenv("SMAR_PASSPHRASE");
     if (env != NULL && *env != '\0') {
         if (strlen(env) >= cap) {
@@ -636,7 +743,9 @@ int cli_get_passphrase(const char *subject, char *buf, size_t cap)
     }
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        cli_error("'%s' needs a passphrase: set SMAR_PASSPHRASE or run on a terminal", subject);
+        cli_error("'%s' needs a passphrase: give --passphrase-file %s=FILE, set "
+                  "SMAR_PASSPHRASE_FILE or SMAR_PASSPHRASE, or run on a terminal",
+                  subject, subject);
         return -1;
     }
     char prompt[512];

@@ -149,10 +149,17 @@ int cli_write_all(int fd, const void *buf, size_t len);
 
 /* ---- keys ------------------------------------------------------------------------------ */
 
-/* A passphrase for subject: env SMAR_PASSPHRASE, else asked on /dev/tty without echo.
+/* A passphrase for key file subject, from the first of: its --passphrase-file, the file
+ * named by $SMAR_PASSPHRASE_FILE, $SMAR_PASSPHRASE, /dev/tty (asked without echo).
  * Returns 0, or -1 after a message. Wipe buf after use. */
 int cli_get_passphrase(const char *subject, char *buf, size_t cap);
 #define CLI_PASSPHRASE_MAX 1024
+
+/* --passphrase-file KEYFILE=PASSFILE (repeatable), the same in every command that loads
+ * keys: {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE} in the option
+ * table, and cli_passphrase_file_option for it. Returns 0, or CLI_EXIT_USAGE after a message. */
+#define CLI_OPT_PASSPHRASE_FILE 400
+int cli_passphrase_file_option(const char *arg, const char *usage);
 
 /* Load the keyrings named by --key options, or env SMAR_KEY_FILE when there are none.
  * Returns 0, or an exit code after a message. */

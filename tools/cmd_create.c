@@ -21,6 +21,8 @@ static const char create_usage[] =
     "    -o, --output ARCHIVE   the archive to write (- for standard output)\n"
     "    -k, --key FILE         root keyring wrapping the data key; repeat for one key\n"
     "                           slot per keyring (default: $SMAR_KEY_FILE)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                           the passphrase of KEYFILE is in PASSFILE\n"
     "    --sign KEY             sign the archive with this producer signing key\n"
     "    --snapshot-time T      snapshot time (RFC 3339, a date or now), not before the\n"
     "                           export's newest version; default: its exported_at\n"
@@ -89,6 +91,7 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
     enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"sign", required_argument, NULL, OPT_SIGN},
         {"snapshot-time", required_argument, NULL, OPT_SNAPSHOT},
         {"chunk-size", required_argument, NULL, OPT_CHUNK},
@@ -105,6 +108,10 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         switch (c) {
         case 'k':
             cli_strlist_push(&o->keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, create_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_SIGN:
             o->sign = optarg;
