@@ -774,6 +774,24 @@ int cli_get_passphrase(const char *subject, char *buf, size_t cap)
     return 0;
 }
 
+/* A key file of the wrong kind gets a message saying which option takes it. Returns 1
+ * after that message, 0 when the file is not a signing key of either half. */
+static int explain_wrong_key_kind(const char *path)
+{
+    switch (smar_keyfile_kind_of(path)) {
+    case SMAR_KEYFILE_SIGNING_KEY:
+        cli_error("%s: this is a signing key, not a keyring; use it with --sign", path);
+        return 1;
+    case SMAR_KEYFILE_PUBLIC_KEY:
+        cli_error("%s: this is a producer public key, not a keyring; use it with --pubkey", path);
+        return 1;
+    case SMAR_KEYFILE_KEYRING:
+    case SMAR_KEYFILE_UNKNOWN:
+        break;
+    }
+    return 0;
+}
+
 int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
@@ -789,10 +807,45 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
         explicit_bzero(pass, sizeof pass);
     }
     if (rc != SMAR_OK) {
+        if ((rc == SMAR_E_FORMAT || rc == SMAR_E_INVALID) && explain_wrong_key_kind(path))
+            return CLI_EXIT_FAILURE;
         cli_error_lib(path, smar_keyring_error(kr));
         return CLI_EXIT_FAILURE;
     }
     return 0;
+}
+
+/* Why no keyring opened a slot: each slot's key id and version, and what the given
+ * keyrings of that id hold (their versions are always 1 to N, spec/KEYRING.md). */
+static void explain_no_slot(const char *path, const smar_reader *r, smar_keyring *const *keys,
+                            size_t n)
+{
+    char needs[1024] = "", held[1024] = "";
+    size_t nl = 0, hl = 0;
+    smar_archive_info info;
+    size_t slots = smar_reader_info(r, &info) == SMAR_OK ? info.slot_count : 0;
+    for (size_t i = 0; i < slots; i++) {
+        smar_slot_info si;
+        if (smar_reader_slot(r, i, &si) != SMAR_OK)
+            continue;
+        char id[160];
+        cli_printable(si.key_id, id, sizeof id);
+        if (nl < sizeof needs)
+            nl += (size_t)snprintf(needs + nl, sizeof needs - nl, "%skey %s version %u",
+                                   i > 0 ? " or " : "", id, si.key_version);
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(smar_keyring_id(keys[k]), si.key_id) != 0 || hl >= sizeof held)
+                continue;
+            size_t count = smar_keyring_version_count(keys[k]);
+            char versions[48] = "version 1";
+            if (count > 1)
+                snprintf(versions, sizeof versions, "versions 1 to %zu", count);
+            hl += (size_t)snprintf(held + hl, sizeof held - hl,
+                                   "; the given keyring of key %s holds %s only", id, versions);
+        }
+    }
+    cli_error("%s: none of the given keys opens a key slot of this archive: it needs %s%s", path,
+              needs, *held ? held : " (no given keyring has that key id)");
 }
 
 int cli_load_signkey(const char *path, smar_signkey *sk)
@@ -878,9 +931,7 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
     if (rc == SMAR_OK)
         return 0;
     if (rc == SMAR_E_KEY) {
-        cli_error("%s: none of the given keys opens a key slot of this archive "
-                  "(see smar inspect)",
-                  path);
+        explain_no_slot(path, r, keys, n);
         return CLI_EXIT_FAILURE;
     }
     cli_error_lib(path, smar_reader_error(r));

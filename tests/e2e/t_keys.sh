@@ -163,6 +163,27 @@ assert_contains err.txt "--passphrase-file takes KEYFILE=PASSFILE"
 # an unprotected key never reads the file
 run 0 "$SMAR" key show --passphrase-file root.key=missing.pass root.key
 
+step "a signing key or a public key given as --key: said what it is and where it goes"
+run 1 "$SMAR" ls --key sign.key before.smar
+assert_contains err.txt "sign.key: this is a signing key, not a keyring; use it with --sign"
+run 1 "$SMAR" create -q --key sign.key.pub -o pub.smar ex.json
+assert_contains err.txt "sign.key.pub: this is a producer public key, not a keyring; use it with --pubkey"
+assert_missing pub.smar
+run 1 "$SMAR" key rotate sign.key
+assert_contains err.txt "this is a signing key, not a keyring"
+
+step "a keyring without the archive's key version: which version is needed, which are held"
+run 0 "$SMAR" create -q --key named.key -o v3.smar ex.json
+# named.key is at version 3; another keyring with its id knows fewer versions
+run 0 "$SMAR" keygen --id kp-primary-2026 -o same-id.key
+run 1 "$SMAR" ls --key same-id.key v3.smar
+assert_contains err.txt "v3.smar: none of the given keys opens a key slot of this archive: it needs key kp-primary-2026 version 3; the given keyring of key kp-primary-2026 holds version 1 only"
+run 0 "$SMAR" key rotate same-id.key
+run 1 "$SMAR" extract -q --key same-id.key -o v3.out v3.smar
+assert_contains err.txt "it needs key kp-primary-2026 version 3; the given keyring of key kp-primary-2026 holds versions 1 to 2 only"
+run 1 "$SMAR" ls --key root.key v3.smar
+assert_contains err.txt "it needs key kp-primary-2026 version 3 (no given keyring has that key id)"
+
 step "a keyring readable by others is refused"
 cp root.key open.key
 chmod 644 open.key
