@@ -4,16 +4,22 @@
  *
  * The layout is decided by content: a directory is a directory; a file (or stdin) whose
  * first non-blank byte is '{' is JSON (a document or JSONL, told apart while reading, see
- * export_stream.c); anything else is handed to libarchive (export_tree.c).
+ * export_stream.c); so is a gzip, zstd, xz or bzip2 stream whose text starts that way (it
+ * is decompressed on the fly); anything else is handed to libarchive (export_tree.c). An
+ * smar archive or a JSON value that is not an object is refused here by name.
  */
 #include "export_in.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "format.h"
 
 /* How far to look for the first non-blank byte before deciding the input is not JSON. */
 #define PEEK_MAX SMAR_EXPORT_READ_CHUNK
@@ -43,6 +49,156 @@ void smar_export_set_location(smar_export *ex, const char *fmt, ...)
         ex->location[0] = '\0';
 }
 
+/* ---- a compressed JSON document or JSONL ----------------------------------------------- */
+
+/* libarchive's "raw" format behind its decompression filters gives the text of a gzip, zstd,
+ * xz or bzip2 stream. Until the text is known to be JSON every compressed byte read is also
+ * kept (`raw`), so that a compressed tar can still be handed whole to export_tree.c. */
+struct smar_export_unzip {
+    struct archive *ar;
+    smar_buf raw;     /* compressed bytes: those peeked at before, then (recording) all read */
+    size_t raw_pos;   /* next byte of raw to hand to libarchive */
+    bool recording;   /* keep every compressed byte in raw */
+    bool fd_eof;      /* the descriptor has no more bytes */
+    bool read_failed; /* the descriptor failed: ex->err says why */
+};
+
+static bool has_prefix(const smar_buf *b, const void *magic, size_t n)
+{
+    return b->len >= n && memcmp(b->data, magic, n) == 0;
+}
+
+/* gzip, zstd, xz, bzip2 (the compressions the tar layout takes too). */
+static bool looks_compressed(const smar_buf *b)
+{
+    return has_prefix(b, "\x1f\x8b", 2) || has_prefix(b, "\x28\xb5\x2f\xfd", 4) ||
+           has_prefix(b, "\xfd\x37\x7a\x58\x5a\x00", 6) ||
+           (has_prefix(b, "BZh", 3) && b->len > 3 && b->data[3] >= '1' && b->data[3] <= '9');
+}
+
+/* libarchive's read callback: the compressed bytes kept in raw first, then the descriptor. */
+static la_ssize_t unzip_feed(struct archive *a, void *data, const void **buf)
+{
+    smar_export *ex = data;
+    smar_export_unzip *u = ex->src.unzip;
+    if (u->raw_pos == u->raw.len && !u->recording) {
+        smar_buf_reset(&u->raw);
+        u->raw_pos = 0;
+    }
+    if (u->raw_pos == u->raw.len && !u->fd_eof) {
+        if (smar_buf_reserve(&u->raw, SMAR_EXPORT_READ_CHUNK) != SMAR_OK) {
+            u->read_failed = true;
+            smar_export_nomem(ex);
+            archive_set_error(a, ENOMEM, "out of memory");
+            return ARCHIVE_FATAL;
+        }
+        ssize_t n;
+        do {
+            n = read(ex->src.fd, u->raw.data + u->raw.len, SMAR_EXPORT_READ_CHUNK);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            u->read_failed = true;
+            smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
+            archive_set_error(a, EIO, "read error");
+            return ARCHIVE_FATAL;
+        }
+        u->fd_eof = n == 0;
+        u->raw.len += (size_t)n;
+        smar_export_note_buffer(ex, u->raw.cap);
+    }
+    *buf = u->raw.data + u->raw_pos;
+    size_t n = u->raw.len - u->raw_pos;
+    u->raw_pos = u->raw.len;
+    return (la_ssize_t)n;
+}
+
+static int unzip_failure(smar_export *ex, const char *what)
+{
+    smar_export_unzip *u = ex->src.unzip;
+    if (u->read_failed)
+        return ex->err.code;
+    const char *msg = archive_error_string(u->ar);
+    return smar_fail(&ex->err, SMAR_E_INPUT, "%s: %s: %s", ex->name, what,
+                     msg != NULL ? msg : "damaged compressed data");
+}
+
+/* Up to cap bytes of decompressed text into dst; *n = 0 at its end. */
+static int unzip_read(smar_export *ex, uint8_t *dst, size_t cap, ssize_t *n)
+{
+    la_ssize_t r = archive_read_data(ex->src.unzip->ar, dst, cap);
+    if (r < 0)
+        return unzip_failure(ex, "cannot decompress");
+    *n = (ssize_t)r;
+    return SMAR_OK;
+}
+
+static void unzip_free(smar_export_unzip *u)
+{
+    if (u == NULL)
+        return;
+    if (u->ar != NULL)
+        (void)archive_read_free(u->ar);
+    smar_buf_free(&u->raw);
+    free(u);
+}
+
+/* From now on the window holds decompressed text; the compressed bytes peeked at so far
+ * move to the decompressor's own buffer. */
+static int unzip_start(smar_export *ex)
+{
+    smar_export_src *s = &ex->src;
+    smar_export_unzip *u = calloc(1, sizeof *u);
+    if (u == NULL)
+        return smar_export_nomem(ex);
+    s->unzip = u;
+    u->raw.secure = true; /* compressed secrets are secrets too */
+    u->recording = true;
+    u->fd_eof = s->eof;
+    if (smar_buf_append(&u->raw, s->win.data, s->win.len) != SMAR_OK)
+        return smar_export_nomem(ex);
+    smar_buf_reset(&s->win);
+    s->eof = false;
+    s->keep = s->pos = 0;
+    u->ar = archive_read_new();
+    if (u->ar == NULL)
+        return smar_export_nomem(ex);
+    int (*const setup[])(struct archive *) = {
+        archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+        archive_read_support_filter_xz,   archive_read_support_filter_lzma,
+        archive_read_support_filter_zstd, archive_read_support_format_raw,
+    };
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(setup); i++)
+        if (setup[i](u->ar) < ARCHIVE_WARN)
+            return unzip_failure(ex, "cannot set up the decompressor");
+    struct archive_entry *ae;
+    if (archive_read_open(u->ar, ex, NULL, unzip_feed, NULL) < ARCHIVE_WARN ||
+        archive_read_next_header(u->ar, &ae) < ARCHIVE_WARN)
+        return unzip_failure(ex, "cannot decompress");
+    return SMAR_OK;
+}
+
+/* The text is JSON: compressed bytes need not be kept any more. */
+static void unzip_keep_going(smar_export *ex)
+{
+    ex->src.unzip->recording = false;
+}
+
+/* Not JSON (a compressed tar, say): give back the compressed bytes read so far, as if
+ * only peeked at, and read the descriptor directly again. */
+static int unzip_undo(smar_export *ex)
+{
+    smar_export_src *s = &ex->src;
+    smar_export_unzip *u = s->unzip;
+    smar_buf_reset(&s->win);
+    if (smar_buf_append(&s->win, u->raw.data, u->raw.len) != SMAR_OK)
+        return smar_export_nomem(ex);
+    s->eof = u->fd_eof;
+    s->keep = s->pos = 0;
+    s->unzip = NULL;
+    unzip_free(u);
+    return SMAR_OK;
+}
+
 /* Drop the consumed bytes, then read at least a little more into the free space. */
 int smar_export_src_fill(smar_export *ex)
 {
@@ -61,12 +217,18 @@ int smar_export_src_fill(smar_export *ex)
             return smar_export_nomem(ex);
         smar_export_note_buffer(ex, s->win.cap);
     }
-    ssize_t n;
-    do {
-        n = read(s->fd, s->win.data + s->win.len, smar_buf_room(&s->win));
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
+    ssize_t n = 0;
+    if (s->unzip != NULL) {
+        int rc = unzip_read(ex, s->win.data + s->win.len, smar_buf_room(&s->win), &n);
+        if (rc != SMAR_OK)
+            return rc;
+    } else {
+        do {
+            n = read(s->fd, s->win.data + s->win.len, smar_buf_room(&s->win));
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
+    }
     if (n == 0) {
         s->eof = true;
         return 0;
@@ -257,23 +419,124 @@ static int peek_first_byte(smar_export *ex, int *first)
     }
 }
 
+/* Read until the window holds at least n bytes or the whole input. */
+static int fill_at_least(smar_export *ex, size_t n)
+{
+    while (ex->src.win.len < n) {
+        int rc = smar_export_src_fill(ex);
+        if (rc <= 0)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
+/* A tar header's "ustar" magic, or a zip's local header: a file tree, not JSON. */
+static bool looks_like_tree(const smar_buf *b)
+{
+    return (b->len >= 262 && memcmp(b->data + 257, "ustar", 5) == 0) ||
+           has_prefix(b, "PK\x03\x04", 4) || has_prefix(b, "PK\x05\x06", 4);
+}
+
+/* What a JSON value starting with byte c is, or NULL when c starts none but an object. */
+static const char *json_kind_name(int c)
+{
+    switch (c) {
+    case '[':
+        return "a JSON array";
+    case '"':
+        return "a JSON string";
+    case 'n':
+        return "JSON null";
+    case 't':
+    case 'f':
+        return "a JSON boolean";
+    default:
+        return (c >= '0' && c <= '9') || c == '-' ? "a JSON number" : NULL;
+    }
+}
+
+/* An input that is plainly something else than an export gets a message saying what it is:
+ * an smar archive, or a JSON value that is not an object (null, [], 42...). */
+static int refuse_known_non_export(smar_export *ex, int first, const char *compressed)
+{
+    smar_export_src *s = &ex->src;
+    if (has_prefix(&s->win, SMAR_MAGIC, SMAR_MAGIC_BYTES))
+        return smar_fail(&ex->err, SMAR_E_INPUT,
+                         "%s: this is %san smar archive, not an instance export (smar extract "
+                         "gives back the export it holds)",
+                         ex->name, compressed);
+    const char *kind = json_kind_name(first);
+    if (kind == NULL)
+        return SMAR_OK;
+    int rc = fill_at_least(ex, 512); /* room for a tar header's magic */
+    if (rc < 0)
+        return rc;
+    if (looks_like_tree(&s->win))
+        return SMAR_OK;
+    smar_span text = {(const char *)s->win.data, s->win.len};
+    bool whole_value = s->eof && smar_json_validate(text, SMAR_JSON_MAX_DEPTH, NULL, NULL, 0);
+    if (!whole_value && first != '[')
+        return SMAR_OK; /* not JSON after all: let the archive reader say what it is */
+    return smar_fail(&ex->err, SMAR_E_INPUT,
+                     "%s: %s %s, not a JSON object: an instance export is one object "
+                     "{\"instance\": ..., \"secrets\": [...]}, JSONL, a folder, or a tar or "
+                     "zip of that folder",
+                     ex->name, whole_value ? "the export is" : "the export starts like", kind);
+}
+
+/* JSON, or (when compressed) the decompressed text is: the stream layout. */
+static int open_stream(smar_export *ex)
+{
+    ex->layout = SMAR_LAYOUT_STREAM;
+    return smar_export_stream_open(ex);
+}
+
+/* A compressed input: JSON or JSONL inside is read through the decompressor; anything else
+ * (a compressed tar) goes to the archive reader from its first compressed byte. */
+static int open_compressed(smar_export *ex, bool seekable)
+{
+    int rc = unzip_start(ex);
+    int first = -1;
+    if (rc == SMAR_OK)
+        rc = peek_first_byte(ex, &first);
+    if (rc != SMAR_OK)
+        return rc;
+    if (first < 0 && ex->src.eof)
+        return smar_fail(&ex->err, SMAR_E_INPUT, "%s: the export is empty (once decompressed)",
+                         ex->name);
+    if (first == '{' || first < 0) {
+        unzip_keep_going(ex);
+        return open_stream(ex);
+    }
+    if ((rc = refuse_known_non_export(ex, first, "a compressed ")) != SMAR_OK)
+        return rc;
+    if ((rc = unzip_undo(ex)) != SMAR_OK)
+        return rc;
+    ex->layout = SMAR_LAYOUT_ARCHIVE;
+    return smar_export_tree_open_archive(ex, seekable);
+}
+
 static int open_by_content(smar_export *ex, bool seekable)
 {
     int first;
-    int rc = peek_first_byte(ex, &first);
+    int rc = fill_at_least(ex, SMAR_MAGIC_BYTES); /* every magic looked for below */
+    if (rc >= 0)
+        rc = peek_first_byte(ex, &first);
     if (rc != SMAR_OK)
         return rc;
     if (first < 0 && ex->src.eof)
         return smar_fail(&ex->err, SMAR_E_INPUT, "%s: the export is empty", ex->name);
     /* A long blank prefix cannot start a tar or zip (their magic comes early): JSON. */
-    if (first == '{' || first < 0) {
-        ex->layout = SMAR_LAYOUT_STREAM;
-        return smar_export_stream_open(ex);
-    }
+    if (first == '{' || first < 0)
+        return open_stream(ex);
     if (first == 0xEF && ex->src.win.len >= 3 && memcmp(ex->src.win.data, "\xEF\xBB\xBF", 3) == 0)
         return smar_fail(&ex->err, SMAR_E_INPUT,
                          "%s: starts with a UTF-8 byte order mark, which JSON does not allow",
                          ex->name);
+    if (looks_compressed(&ex->src.win))
+        return open_compressed(ex, seekable);
+    if ((rc = refuse_known_non_export(ex, first, "")) != SMAR_OK)
+        return rc;
     ex->layout = SMAR_LAYOUT_ARCHIVE;
     return smar_export_tree_open_archive(ex, seekable);
 }
@@ -338,6 +601,7 @@ SMAR_API void smar_export_free(smar_export *ex)
         return;
     smar_export_stream_free(ex->stream);
     smar_export_tree_free(ex->tree);
+    unzip_free(ex->src.unzip);
     if (ex->src.own_fd && ex->src.fd >= 0)
         (void)close(ex->src.fd);
     smar_buf_free(&ex->src.win);

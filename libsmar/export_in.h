@@ -37,14 +37,18 @@ typedef enum smar_export_state {
 } smar_export_state;
 
 /*
- * The input byte stream: a file descriptor read into a window that keeps every byte from
+ * The input byte stream: a file descriptor (or, for a compressed JSON document or JSONL,
+ * its decompressed text) read into a window that keeps every byte from
  * `keep` on. Bytes before `keep` are consumed and may be dropped at the next fill, which
  * moves the kept bytes to the front (so offsets, not pointers, survive a fill).
  */
+typedef struct smar_export_unzip smar_export_unzip; /* export_in.c */
+
 typedef struct smar_export_src {
     int fd;
     bool own_fd;
     bool eof;
+    smar_export_unzip *unzip; /* a compressed JSON or JSONL: the window holds its text */
     smar_buf win;  /* win.len = bytes read and not dropped; secure: secrets pass through */
     size_t keep;   /* first byte still needed */
     size_t pos;    /* scan position, keep <= pos <= win.len */

@@ -15,6 +15,7 @@
  *    caller (sodium_base642bin), and on save are encoded straight into the secure buffer.
  */
 #include "keyfile.h"
+#include "smar/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -435,4 +436,36 @@ done:
     sodium_free(key);
     free(sealed);
     return rc;
+}
+
+/* ---- what a file is ------------------------------------------------------------------- */
+
+smar_keyfile_kind smar_keyfile_kind_of(const char *path)
+{
+    static const struct {
+        const char *type;
+        smar_keyfile_kind kind;
+    } kinds[] = {
+        {"smar-keyring", SMAR_KEYFILE_KEYRING},
+        {"smar-signing-key", SMAR_KEYFILE_SIGNING_KEY},
+        {"smar-signing-public-key", SMAR_KEYFILE_PUBLIC_KEY},
+    };
+    if (path == NULL)
+        return SMAR_KEYFILE_UNKNOWN;
+    smar_err e = {0};
+    smar_keyfile kf = {"key", path, NULL, &e};
+    smar_buf text = {.secure = true};
+    cJSON *root = NULL;
+    smar_keyfile_kind kind = SMAR_KEYFILE_UNKNOWN;
+    /* Not as a private file: a public key is 0644, and only its type is looked at. */
+    if (smar_keyfile_read(&kf, false, &text) == SMAR_OK &&
+        smar_keyfile_parse(&kf, &text, &root) == SMAR_OK) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+        for (size_t i = 0; i < SMAR_ARRAY_LEN(kinds) && cJSON_IsString(type); i++)
+            if (strcmp(type->valuestring, kinds[i].type) == 0)
+                kind = kinds[i].kind;
+    }
+    smar_keyfile_json_free(root);
+    smar_buf_free(&text);
+    return kind;
 }

@@ -1,10 +1,13 @@
 /*
  * rfc3339.c - strict RFC 3339 timestamps <-> signed nanoseconds since the Unix epoch.
  *
- * Accepted: YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM), 'T' and 'Z' in either case,
- * and (when asked) a bare YYYY-MM-DD. Leap seconds (:60) are rejected: smar_time_ns has
- * no way to represent them and exports do not produce them. The calendar arithmetic is
- * done here (proleptic Gregorian) so results never depend on timegm, TZ or the locale.
+ * Accepted: YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM), 'T' and 'Z' in either case.
+ * Typed by a user (allow_date), also a bare YYYY-MM-DD and one space instead of the 'T'
+ * (RFC 3339 section 5.6 lets applications take it "for the sake of readability"); times
+ * read from exports and key files (allow_date 0) stay strict. Leap seconds (:60) are rejected:
+ * smar_time_ns has no way to represent them and exports do not produce them. The calendar
+ * arithmetic is done here (proleptic Gregorian) so results never depend on timegm, TZ or the
+ * locale.
  */
 #include "internal.h"
 
@@ -179,7 +182,8 @@ int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_d
         return SMAR_E_INVALID;
     bool date_only = allow_date && c.p == c.end;
     if (!date_only) {
-        if (!take_char_ci(&c, 'T') || !parse_time_of_day(&c, &secs) || !parse_fraction(&c, &frac) ||
+        bool separated = take_char_ci(&c, 'T') || (allow_date && take_char(&c, ' '));
+        if (!separated || !parse_time_of_day(&c, &secs) || !parse_fraction(&c, &frac) ||
             !parse_offset(&c, &offset) || c.p != c.end)
             return SMAR_E_INVALID;
     }

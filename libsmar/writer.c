@@ -73,6 +73,12 @@ struct smar_writer {
 
     uint64_t secrets, versions, payloads;
     int64_t oldest, newest;
+    /* smar_writer_refuse_later_versions: the latest version or secret creation placed so
+     * far, and whose, to refuse a snapshot time before it. */
+    bool refuse_later;
+    int64_t latest;
+    char *latest_secret;
+    char *latest_version;  /* NULL: the secret's own created_at */
     smar_split split;      /* the secret being split and placed, with one thread */
     smar_splitq *splitq;   /* with more: secrets split by workers, placed in order */
     const smar_split *cur; /* the secret being placed */
@@ -90,7 +96,7 @@ int smar_writer_new(smar_writer **out)
     if (!w)
         return SMAR_E_NOMEM;
     w->sink.fd = -1;
-    w->oldest = w->newest = SMAR_TIME_NONE;
+    w->oldest = w->newest = w->latest = SMAR_TIME_NONE;
     w->stream[SMAR_SECTION_PAYLOAD].secure = true;
     w->sealed.secure = false;
     w->split.payload.secure = true;
@@ -116,6 +122,8 @@ void smar_writer_free(smar_writer *w)
     free(w->idset);
     free(w->table);
     smar_split_free(&w->split);
+    free(w->latest_secret);
+    free(w->latest_version);
     free(w);
 }
 
@@ -436,6 +444,34 @@ int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts)
     return smar_writer_open_cb(w, fd_write_all, &w->sink, opts);
 }
 
+/* "secret S: version V was created at C, after the snapshot time T" (version NULL: the
+ * secret itself). Not about one secret: the caller says which, if any. */
+static int later_than_snapshot(smar_writer *w, const char *secret, const char *version,
+                               int64_t created)
+{
+    char cbuf[SMAR_TIME_BUFSIZE], sbuf[SMAR_TIME_BUFSIZE];
+    smar_time_format(cbuf, created);
+    smar_time_format(sbuf, w->hdr.snapshot);
+    if (version == NULL)
+        return smar_fail(&w->err, SMAR_E_INPUT,
+                         "secret %s was created at %s, after the snapshot time %s", secret, cbuf,
+                         sbuf);
+    return smar_fail(&w->err, SMAR_E_INPUT,
+                     "secret %s: version %s was created at %s, after the snapshot time %s", secret,
+                     version, cbuf, sbuf);
+}
+
+int smar_writer_refuse_later_versions(smar_writer *w)
+{
+    if (!w)
+        return SMAR_E_INVALID;
+    if (w->state != W_NEW && w->state != W_OPEN)
+        return smar_fail(&w->err, SMAR_E_INVALID,
+                         "refuse_later_versions: call it before the first secret");
+    w->refuse_later = true;
+    return SMAR_OK;
+}
+
 int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t)
 {
     if (!w)
@@ -446,6 +482,10 @@ int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t)
     if (t == SMAR_TIME_NONE)
         return smar_fail(&w->err, SMAR_E_INVALID, "no snapshot time given");
     w->hdr.snapshot = t;
+    if (w->refuse_later && w->latest != SMAR_TIME_NONE && w->latest > t) {
+        w->failed = 0; /* about a secret placed earlier, not the last one added */
+        return die(w, later_than_snapshot(w, w->latest_secret, w->latest_version, w->latest));
+    }
     return SMAR_OK;
 }
 
@@ -542,12 +582,43 @@ static void note_time(smar_writer *w, int64_t t)
         w->newest = t;
 }
 
+/* A snapshot holds what existed at its time: with refuse_later, nothing created after it.
+ * When the snapshot time is not known yet, the latest creation is kept for
+ * smar_writer_set_snapshot_time to check. */
+static int check_not_after_snapshot(smar_writer *w, const char *version, int64_t created)
+{
+    if (!w->refuse_later || created == SMAR_TIME_NONE)
+        return SMAR_OK;
+    if (w->hdr.snapshot != SMAR_TIME_NONE) {
+        if (created > w->hdr.snapshot)
+            return later_than_snapshot(w, w->cur->id, version, created);
+        return SMAR_OK;
+    }
+    if (w->latest != SMAR_TIME_NONE && created <= w->latest)
+        return SMAR_OK;
+    char *secret_copy = strdup(w->cur->id);
+    char *version_copy = version ? strdup(version) : NULL;
+    if (!secret_copy || (version && !version_copy)) {
+        free(secret_copy);
+        free(version_copy);
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    }
+    free(w->latest_secret);
+    free(w->latest_version);
+    w->latest_secret = secret_copy;
+    w->latest_version = version_copy;
+    w->latest = created;
+    return SMAR_OK;
+}
+
 static int write_versions(smar_writer *w, smar_vrec *vr)
 {
     const smar_split *sp = w->cur;
     int rc;
     for (size_t i = 0; i < sp->nversions; i++) {
         const smar_split_version *v = &sp->versions[i];
+        if ((rc = check_not_after_snapshot(w, v->id, v->created)))
+            return rc;
         vr[i] = (smar_vrec){{v->id, strlen(v->id)},
                             v->created,
                             v->payload.len > 0,
@@ -627,7 +698,7 @@ static int place_secret(smar_writer *w, const smar_split *sp)
     }
     for (size_t i = 0; i < sp->nlabels; i++)
         labels[i] = (smar_str){sp->labels[i], strlen(sp->labels[i])};
-    if ((rc = write_versions(w, vr)))
+    if ((rc = check_not_after_snapshot(w, NULL, sp->created)) || (rc = write_versions(w, vr)))
         goto done;
     if (sp->payload.len > 0 && (rc = write_secret_payload(w, vr, &secret_payload)))
         goto done;

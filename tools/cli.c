@@ -174,6 +174,14 @@ int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 
 int cli_parse_time(const char *text, smar_time_ns *out)
 {
+    if (strcmp(text, "now") == 0) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+            return -1;
+        *out = (smar_time_ns)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        return 0;
+    }
+    /* The library's user-input mode: also a date, or a space instead of the 'T'. */
     return smar_time_parse(out, text, strlen(text), 1) == SMAR_OK ? 0 : -1;
 }
 
@@ -770,8 +778,115 @@ static int read_tty_line(int fd, char *buf, size_t cap)
     return 0;
 }
 
+/* --passphrase-file KEYFILE=PASSFILE, in the order given (the last one for a key wins). */
+static cli_strlist passphrase_keys, passphrase_files;
+
+int cli_passphrase_file_option(const char *arg, const char *usage)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg || eq[1] == '\0')
+        return cli_usage_error(usage, "--passphrase-file takes KEYFILE=PASSFILE, not '%s'", arg);
+    char *key = cli_xstrdup(arg); /* kept for the rest of the run, like the argument */
+    key[eq - arg] = '\0';
+    cli_strlist_push(&passphrase_keys, key);
+    cli_strlist_push(&passphrase_files, eq + 1);
+    return 0;
+}
+
+/* Whether a and b name the same file (the same inode), or failing that the same text. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+/* The passphrase file given for key file subject: its --passphrase-file, else
+ * $SMAR_PASSPHRASE_FILE, else NULL. *from names the source for messages. */
+static const char *passphrase_file_for(const char *subject, const char **from)
+{
+    for (size_t i = passphrase_keys.n; i-- > 0;) {
+        if (same_file(passphrase_keys.items[i], subject)) {
+            *from = "--passphrase-file";
+            return passphrase_files.items[i];
+        }
+    }
+    const char *env = getenv("SMAR_PASSPHRASE_FILE");
+    *from = "SMAR_PASSPHRASE_FILE";
+    return env != NULL && *env != '\0' ? env : NULL;
+}
+
+/* Read up to cap - 1 bytes of fd into buf, NUL-terminated; *len the count. -1 when the file
+ * holds more (or a read fails, errno set). */
+static int read_bounded(int fd, char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == cap) {
+            errno = EFBIG;
+            return -1;
+        }
+    }
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* The passphrase in file path, like a key file: a regular file that neither group nor
+ * others may read or write (refused otherwise, never just warned about), one line (its
+ * newline, LF or CRLF, is not part of it), not empty. buf is wiped on failure too. */
+static int read_passphrase_file(const char *path, const char *from, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        cli_error("cannot open passphrase file '%s' (%s): %s", path, from, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    size_t len = 0;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if ((st.st_mode & 077) != 0)
+        why = "group or others may read or write it (chmod 600 it)";
+    else if (read_bounded(fd, buf, cap, &len) != 0)
+        why = errno == EFBIG ? "too long for a passphrase" : strerror(errno);
+    close(fd);
+    if (why == NULL) {
+        if (len > 0 && buf[len - 1] == '\n')
+            buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
+        if (len == 0)
+            why = "it is empty";
+        else if (strlen(buf) != len || strchr(buf, '\n') != NULL)
+            why = "it holds more than one line, or a NUL byte";
+    }
+    if (why != NULL) {
+        explicit_bzero(buf, cap);
+        cli_error("passphrase file '%s' (%s): %s", path, from, why);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_get_passphrase(const char *subject, char *buf, size_t cap)
 {
+    const char *from;
+    const char *file = passphrase_file_for(subject, &from);
+    if (file != NULL)
+        return read_passphrase_file(file, from, buf, cap);
     const char *env = getenv("SMAR_PASSPHRASE");
     if (env != NULL && *env != '\0') {
         if (strlen(env) >= cap) {
@@ -783,7 +898,9 @@ int cli_get_passphrase(const char *subject, char *buf, size_t cap)
     }
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        cli_error("'%s' needs a passphrase: set SMAR_PASSPHRASE or run on a terminal", subject);
+        cli_error("'%s' needs a passphrase: give --passphrase-file %s=FILE, set "
+                  "SMAR_PASSPHRASE_FILE or SMAR_PASSPHRASE, or run on a terminal",
+                  subject, subject);
         return -1;
     }
     char prompt[512];
@@ -812,6 +929,24 @@ int cli_get_passphrase(const char *subject, char *buf, size_t cap)
     return 0;
 }
 
+/* A key file of the wrong kind gets a message saying which option takes it. Returns 1
+ * after that message, 0 when the file is not a signing key of either half. */
+static int explain_wrong_key_kind(const char *path)
+{
+    switch (smar_keyfile_kind_of(path)) {
+    case SMAR_KEYFILE_SIGNING_KEY:
+        cli_error("%s: this is a signing key, not a keyring; use it with --sign", path);
+        return 1;
+    case SMAR_KEYFILE_PUBLIC_KEY:
+        cli_error("%s: this is a producer public key, not a keyring; use it with --pubkey", path);
+        return 1;
+    case SMAR_KEYFILE_KEYRING:
+    case SMAR_KEYFILE_UNKNOWN:
+        break;
+    }
+    return 0;
+}
+
 int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
@@ -828,10 +963,45 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
         explicit_bzero(pass, sizeof pass);
     }
     if (rc != SMAR_OK) {
+        if ((rc == SMAR_E_FORMAT || rc == SMAR_E_INVALID) && explain_wrong_key_kind(path))
+            return CLI_EXIT_FAILURE;
         cli_error_lib(path, smar_keyring_error(kr));
         return CLI_EXIT_FAILURE;
     }
     return 0;
+}
+
+/* Why no keyring opened a slot: each slot's key id and version, and what the given
+ * keyrings of that id hold (their versions are always 1 to N, spec/KEYRING.md). */
+static void explain_no_slot(const char *path, const smar_reader *r, smar_keyring *const *keys,
+                            size_t n)
+{
+    char needs[1024] = "", held[1024] = "";
+    size_t nl = 0, hl = 0;
+    smar_archive_info info;
+    size_t slots = smar_reader_info(r, &info) == SMAR_OK ? info.slot_count : 0;
+    for (size_t i = 0; i < slots; i++) {
+        smar_slot_info si;
+        if (smar_reader_slot(r, i, &si) != SMAR_OK)
+            continue;
+        char id[160];
+        cli_printable(si.key_id, id, sizeof id);
+        if (nl < sizeof needs)
+            nl += (size_t)snprintf(needs + nl, sizeof needs - nl, "%skey %s version %u",
+                                   i > 0 ? " or " : "", id, si.key_version);
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(smar_keyring_id(keys[k]), si.key_id) != 0 || hl >= sizeof held)
+                continue;
+            size_t count = smar_keyring_version_count(keys[k]);
+            char versions[48] = "version 1";
+            if (count > 1)
+                snprintf(versions, sizeof versions, "versions 1 to %zu", count);
+            hl += (size_t)snprintf(held + hl, sizeof held - hl,
+                                   "; the given keyring of key %s holds %s only", id, versions);
+        }
+    }
+    cli_error("%s: none of the given keys opens a key slot of this archive: it needs %s%s", path,
+              needs, *held ? held : " (no given keyring has that key id)");
 }
 
 int cli_load_signkey(const char *path, smar_signkey *sk)
@@ -919,9 +1089,7 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
     if (rc == SMAR_OK)
         return 0;
     if (rc == SMAR_E_KEY) {
-        cli_error("%s: none of the given keys opens a key slot of this archive "
-                  "(see smar inspect)",
-                  path);
+        explain_no_slot(path, r, keys, n);
         return CLI_EXIT_FAILURE;
     }
     cli_error_lib(path, smar_reader_error(r));

@@ -79,7 +79,8 @@ int cli_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
 uint32_t cli_default_threads(void);
 /* Parse --threads N (1..256); a usage error (exit 2) with the command's usage otherwise. */
 int cli_parse_threads(const char *arg, const char *usage, uint32_t *out);
-/* Parse an RFC 3339 time or a date. 0 on success, -1 otherwise. */
+/* Parse a time a user gave: RFC 3339 (a space may stand for the 'T'), a date, or "now"
+ * (the current time). 0 on success, -1 otherwise. */
 int cli_parse_time(const char *text, smar_time_ns *out);
 /* Format a time for output ("-" for SMAR_TIME_NONE). buf holds SMAR_TIME_BUFSIZE bytes. */
 const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t);
@@ -162,10 +163,17 @@ int cli_write_all(int fd, const void *buf, size_t len);
 
 /* ---- keys ------------------------------------------------------------------------------ */
 
-/* A passphrase for subject: env SMAR_PASSPHRASE, else asked on /dev/tty without echo.
+/* A passphrase for key file subject, from the first of: its --passphrase-file, the file
+ * named by $SMAR_PASSPHRASE_FILE, $SMAR_PASSPHRASE, /dev/tty (asked without echo).
  * Returns 0, or -1 after a message. Wipe buf after use. */
 int cli_get_passphrase(const char *subject, char *buf, size_t cap);
 #define CLI_PASSPHRASE_MAX 1024
+
+/* --passphrase-file KEYFILE=PASSFILE (repeatable), the same in every command that loads
+ * keys: {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE} in the option
+ * table, and cli_passphrase_file_option for it. Returns 0, or CLI_EXIT_USAGE after a message. */
+#define CLI_OPT_PASSPHRASE_FILE 400
+int cli_passphrase_file_option(const char *arg, const char *usage);
 
 /* Load the keyrings named by --key options, or env SMAR_KEY_FILE when there are none.
  * Returns 0, or an exit code after a message. */

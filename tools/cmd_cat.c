@@ -15,6 +15,8 @@ static const char cat_usage[] =
     "                [--at T | --version VERSION_ID] [--skip-damaged] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE       root keyring (default: $SMAR_KEY_FILE)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                         the passphrase of KEYFILE is in PASSFILE\n"
     "    --id ID              the secret's id\n"
     "    --name NAME          the secret's name (names are unique per type only)\n"
     "    --type TYPE          the secret type, when NAME is used by several types\n"
@@ -284,6 +286,7 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
     enum { OPT_AT = 256, OPT_VERSION, OPT_SKIP_DAMAGED };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"id", required_argument, NULL, CLI_OPT_ID},
         {"name", required_argument, NULL, CLI_OPT_NAME},
         {"type", required_argument, NULL, CLI_OPT_TYPE},
@@ -300,6 +303,10 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
         switch (c) {
         case 'k':
             cli_strlist_push(&o->keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, cat_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case CLI_OPT_ID:
             o->id = optarg;

@@ -15,14 +15,17 @@ static const char create_usage[] =
     "usage: smar create [--key FILE]... [--sign KEY] [--snapshot-time T] [--chunk-size N]\n"
     "                   [--threads N] [--force] [-q] -o ARCHIVE INPUT\n"
     "\n"
-    "    INPUT                  an instance export: JSON, JSONL, a directory, a tar\n"
-    "                           (plain, gzip, zstd, xz, bzip2) or zip of one, or -\n"
+    "    INPUT                  an instance export: JSON or JSONL (plain or compressed),\n"
+    "                           a directory, a tar (plain, gzip, zstd, xz, bzip2) or\n"
+    "                           zip of one, or -\n"
     "    -o, --output ARCHIVE   the archive to write (- for standard output)\n"
     "    -k, --key FILE         root keyring wrapping the data key; repeat for one key\n"
     "                           slot per keyring (default: $SMAR_KEY_FILE)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                           the passphrase of KEYFILE is in PASSFILE\n"
     "    --sign KEY             sign the archive with this producer signing key\n"
-    "    --snapshot-time T      snapshot time (RFC 3339 or date); default: the export's\n"
-    "                           exported_at\n"
+    "    --snapshot-time T      snapshot time (RFC 3339, a date or now), not before the\n"
+    "                           export's newest version; default: its exported_at\n"
     "    --chunk-size N         plaintext bytes per chunk, k and m suffixes allowed\n"
     "                           (64k..16m, default 1m)\n"
     "    --threads N            threads splitting secrets and sealing chunks (default: all cores)\n"
@@ -88,6 +91,7 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
     enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"sign", required_argument, NULL, OPT_SIGN},
         {"snapshot-time", required_argument, NULL, OPT_SNAPSHOT},
         {"chunk-size", required_argument, NULL, OPT_CHUNK},
@@ -104,6 +108,10 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         switch (c) {
         case 'k':
             cli_strlist_push(&o->keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, create_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_SIGN:
             o->sign = optarg;
@@ -254,6 +262,12 @@ static int open_writer(struct create_state *st)
     }
     if (st->signer != NULL) {
         int rc = smar_writer_set_signer(st->w, st->signer);
+        if (rc != SMAR_OK)
+            return writer_error(st, rc);
+    }
+    /* A snapshot time the user gives must not be before anything the export holds. */
+    if (o->snapshot != SMAR_TIME_NONE) {
+        int rc = smar_writer_refuse_later_versions(st->w);
         if (rc != SMAR_OK)
             return writer_error(st, rc);
     }

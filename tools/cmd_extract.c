@@ -21,6 +21,8 @@ static const char extract_usage[] =
     "                    ARCHIVE...\n"
     "\n"
     "    -k, --key FILE         root keyring (default: $SMAR_KEY_FILE)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                           the passphrase of KEYFILE is in PASSFILE\n"
     "    --at T                 as the secrets were at T (RFC 3339 or date), across all\n"
     "                           ARCHIVEs; default: the latest snapshot\n"
     "    --all-versions         every version known at T, not only the one current at T\n"
@@ -429,6 +431,7 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
     };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"at", required_argument, NULL, OPT_AT},
         {"all-versions", no_argument, NULL, OPT_ALL},
         {"skip-missing", no_argument, NULL, OPT_SKIP},
@@ -451,6 +454,10 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
         switch (c) {
         case 'k':
             cli_strlist_push(&o->keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, extract_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_AT:
             if (cli_parse_time(optarg, &o->at) != 0)

@@ -13,7 +13,9 @@ static const char inspect_usage[] =
     "\n"
     "    --json          machine-readable output (see smar(1))\n"
     "    -k, --key FILE  also unlock the archive and summarise the snapshot: instance,\n"
-    "                    secrets by type and by group, version time range\n";
+    "                    secrets by type and by group, version time range\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                    the passphrase of KEYFILE is in PASSFILE\n";
 
 static const char *const section_names[5] = {NULL, "payload", "manifest", "index", "meta"};
 
@@ -300,6 +302,7 @@ int cmd_inspect(int argc, char **argv)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -313,6 +316,12 @@ int cmd_inspect(int argc, char **argv)
             break;
         case 'k':
             cli_strlist_push(&keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, inspect_usage) != 0) {
+                cli_strlist_free(&keys);
+                return CLI_EXIT_USAGE;
+            }
             break;
         case 'h':
             cli_strlist_free(&keys);

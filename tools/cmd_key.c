@@ -15,7 +15,9 @@ static const char key_usage[] = "usage: smar key rotate FILE\n"
                                 "    show        id, provider, versions and their dates of a\n"
                                 "                keyring, or the fingerprint of a signing key;\n"
                                 "                never key material\n"
-                                "    --json      machine-readable output (see smar(1))\n";
+                                "    --json      machine-readable output (see smar(1))\n"
+                                "    --passphrase-file KEYFILE=PASSFILE\n"
+                                "                the passphrase of KEYFILE is in PASSFILE\n";
 
 static int key_rotate(const char *path)
 {
@@ -146,6 +148,7 @@ int cmd_key(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -166,6 +169,10 @@ int cmd_key(int argc, char **argv)
             if (is_rotate)
                 return cli_usage_error(key_usage, "--json applies to key show");
             json = 1;
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, key_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case 'h':
             return cli_help(key_usage);

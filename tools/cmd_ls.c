@@ -13,6 +13,8 @@ static const char ls_usage[] =
     "usage: smar ls [--key FILE]... [--json] [selection] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE   root keyring (default: $SMAR_KEY_FILE)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                     the passphrase of KEYFILE is in PASSFILE\n"
     "    --json           machine-readable output (see smar(1))\n"
     "selection (each repeatable: any of; different options combine: all of):\n"
     "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
@@ -230,6 +232,7 @@ int cmd_ls(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         CLI_SELECTION_LONGOPTS,
@@ -245,6 +248,10 @@ int cmd_ls(int argc, char **argv)
         switch (c) {
         case 'k':
             cli_strlist_push(&o.keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, ls_usage) != 0)
+                ret = CLI_EXIT_USAGE;
             break;
         case 'j':
             o.json = 1;

@@ -13,6 +13,8 @@ static const char verify_usage[] =
     "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [--threads N] [-q] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE   also decrypt every chunk and check every payload (keyed)\n"
+    "    --passphrase-file KEYFILE=PASSFILE\n"
+    "                     the passphrase of KEYFILE is in PASSFILE\n"
     "    --pubkey PUB     require a valid signature by this producer public key\n"
     "    --threads N      read, hash and decrypt on N threads (default: all cores)\n"
     "    --json           machine-readable output (see smar(1))\n"
@@ -300,6 +302,7 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"pubkey", required_argument, NULL, OPT_PUBKEY},
         {"quiet", no_argument, NULL, 'q'},
         {"threads", required_argument, NULL, OPT_THREADS},
@@ -316,6 +319,10 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
             break;
         case 'k':
             cli_strlist_push(&o->keys, optarg);
+            break;
+        case CLI_OPT_PASSPHRASE_FILE:
+            if (cli_passphrase_file_option(optarg, verify_usage) != 0)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_PUBKEY:
             o->pubkey_path = optarg;

@@ -84,7 +84,8 @@ typedef int64_t smar_time_ns;
 
 /**
  * Parse an RFC 3339 timestamp ("2026-11-20T02:00:00Z", 0 to 9 fractional digits, "Z" or a
- * numeric offset) or, when allow_date is non-zero, a bare date "2026-11-20" meaning 00:00:00Z.
+ * numeric offset). allow_date non-zero is for times a user types: it also takes a bare date
+ * "2026-11-20" meaning 00:00:00Z and a space instead of the "T" ("2026-11-20 02:00:00Z").
  * Returns SMAR_OK or SMAR_E_INVALID. Rejects out-of-range fields and years outside 1678..2261.
  */
 SMAR_API int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_date);

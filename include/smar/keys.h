@@ -80,6 +80,21 @@ SMAR_API uint32_t smar_keyring_current_version(const smar_keyring *kr);
 /** Name of the provider holding the key: "local" for keyring files. */
 SMAR_API const char *smar_keyring_provider(const smar_keyring *kr);
 
+/** The kinds of smar key file (the "type" member, spec/KEYRING.md). */
+typedef enum smar_keyfile_kind {
+    SMAR_KEYFILE_UNKNOWN = 0, /**< unreadable, not JSON, or another "type" */
+    SMAR_KEYFILE_KEYRING,     /**< "smar-keyring" */
+    SMAR_KEYFILE_SIGNING_KEY, /**< "smar-signing-key" (the secret half) */
+    SMAR_KEYFILE_PUBLIC_KEY,  /**< "smar-signing-public-key" */
+} smar_keyfile_kind;
+
+/**
+ * What kind of key file path claims to be, from its "type" alone: nothing else is checked
+ * (not even the file mode), so this only serves messages such as "this is a signing key,
+ * not a keyring". The text read is wiped.
+ */
+SMAR_API smar_keyfile_kind smar_keyfile_kind_of(const char *path);
+
 /* ---- producer signing keys (Ed25519) ------------------------------------------------ */
 
 #define SMAR_SIGN_PUBLIC_BYTES 32

@@ -83,6 +83,15 @@ SMAR_API int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
 SMAR_API int smar_writer_set_snapshot_time(smar_writer *w, smar_time_ns t);
 
 /**
+ * Refuse a snapshot time earlier than what the export holds: any version (or secret) whose
+ * created_at is after the snapshot time then fails smar_writer_add_secret (or finish, or
+ * smar_writer_set_snapshot_time) with SMAR_E_INPUT, naming the secret and version. For a
+ * snapshot time the user chose; an export's own exported_at is taken as it is. Call before
+ * the first secret.
+ */
+SMAR_API int smar_writer_refuse_later_versions(smar_writer *w);
+
+/**
  * Add one secret: the exact JSON text of one secret object of an instance export, with its
  * "versions" array. The writer checks it (an object; "id" a non-empty string of printable
  * ASCII; "secret_type" a string; times RFC 3339; every version an object with an "id" and

@@ -48,6 +48,25 @@ bad empty "empty.json"
 head -c 3000 /dev/urandom >random.json
 bad random "random.json"
 
+step "JSON that is not an object, and an smar archive, are named for what they are"
+printf 'null\n' >null.json
+bad null "null.json: the export is JSON null, not a JSON object"
+printf '[]' >array.json
+bad array "array.json: the export is a JSON array, not a JSON object"
+printf '12345\n' >number.json
+bad number "number.json: the export is a JSON number, not a JSON object"
+cp good.smar archive.json
+bad archive "archive.json: this is an smar archive, not an instance export"
+run 1 "$SMAR" create -o fromstdin.smar - <good.smar
+assert_contains err.txt "this is an smar archive, not an instance export"
+assert_missing fromstdin.smar
+if have gzip; then
+    printf 'null' | gzip >nullgz.json
+    bad nullgz "nullgz.json: the export is JSON null, not a JSON object"
+    gzip -c good.json | head -c 100 >cutgz.json
+    bad cutgz "cutgz.json: cannot decompress"
+fi
+
 step "a secret without id, without secret_type"
 export_of "$(secret aaa)" '{"name":"noid","secret_type":"arbitrary","versions":[]}' >noid.json
 bad noid 'has no "id"'

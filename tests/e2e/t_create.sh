@@ -25,9 +25,52 @@ step "--snapshot-time overrides exported_at; dates allowed"
 run 0 "$SMAR" create -q --snapshot-time 2026-11-19T23:59:59.5Z -o snap.smar ex.json
 run 0 "$SMAR" inspect snap.smar
 assert_contains out.txt "snapshot:     2026-11-19T23:59:59.500Z"
-run 0 "$SMAR" create -q --snapshot-time 2026-10-01 -o snap2.smar ex.json
+run 0 "$SMAR" create -q --snapshot-time 2026-11-21 -o snap2.smar ex.json
 run 0 "$SMAR" inspect --json snap2.smar
-assert_contains out.txt '"snapshot":	"2026-10-01T00:00:00Z"'
+assert_contains out.txt '"snapshot":	"2026-11-21T00:00:00Z"'
+
+step "times a user types: a space for the T, and now (--snapshot-time, --at)"
+run 0 "$SMAR" create -q --snapshot-time "2026-11-19 23:59:59.5Z" -o space.smar ex.json
+run 0 "$SMAR" inspect space.smar
+assert_contains out.txt "snapshot:     2026-11-19T23:59:59.500Z"
+before=$(date -u +%Y-%m-%dT%H:%M:%S)
+run 0 "$SMAR" create -q --snapshot-time now -o now.smar ex.json
+run 0 "$SMAR" inspect --json now.smar
+snap=$(sed -n 's/.*"snapshot":[[:space:]]*"\([^".]*\).*/\1/p' out.txt)
+after=$(date -u +%Y-%m-%dT%H:%M:%S)
+[ "$snap" \> "$before" ] || [ "$snap" = "$before" ] || fail "now: snapshot $snap before $before"
+[ "$snap" \< "$after" ] || [ "$snap" = "$after" ] || fail "now: snapshot $snap after $after"
+run 0 "$SMAR" extract -q --all-versions -o at-T.out --at 2026-11-20T01:00:00Z a.smar
+run 0 "$SMAR" extract -q --all-versions -o at-space.out --at "2026-11-20 01:00:00Z" a.smar
+assert_same at-T.out at-space.out
+run 0 "$SMAR" extract -q --all-versions -o at-now.out --at now a.smar
+run 0 "$SMAR" extract -q --all-versions -o at-none.out a.smar
+assert_same at-now.out at-none.out
+id=$(grep -o '"secret_id":"[^"]*"' ex.json | sed -n '1s/.*:"\(.*\)"/\1/p')
+run 0 "$SMAR" cat --at now --id "$id" a.smar
+cp out.txt cat-now.txt
+run 0 "$SMAR" cat --at "2026-11-20 02:00:00Z" --id "$id" a.smar
+assert_same out.txt cat-now.txt
+run 2 "$SMAR" create -q --snapshot-time "2026-11-20  02:00:00Z" -o bad.smar ex.json
+assert_contains err.txt "is not an RFC 3339 time or a date"
+run 2 "$SMAR" extract -q --at NOW -o x.out a.smar
+
+step "--snapshot-time before the export's newest version is refused, naming it"
+newest=$(grep -o '"created_at":"[^"]*"' ex.json | sed 's/.*:"\(.*\)"/\1/' | sort | tail -n 1)
+run 1 "$SMAR" create -q --snapshot-time 2026-10-01 -o early.smar ex.json
+assert_contains err.txt "after the snapshot time 2026-10-01T00:00:00Z"
+assert_contains err.txt "smar: create: ex.json: secret #"
+assert_missing early.smar
+# one second before the newest version: that version is the one named
+early=$(date -u -d "$newest 1 second ago" +%Y-%m-%dT%H:%M:%SZ)
+for t in 1 4; do
+    run 1 "$SMAR" create -q --threads $t --snapshot-time "$early" -o early.smar ex.json
+    assert_contains err.txt "was created at $newest, after the snapshot time $early"
+    assert_contains err.txt ": version "
+    assert_missing early.smar
+done
+run 0 "$SMAR" create -q --snapshot-time "$newest" -o exact.smar ex.json
+assert_no_temp .
 
 step "--chunk-size and --threads"
 run 0 "$SMAR" create -q --chunk-size 64k --threads 4 -o small.smar ex.json
@@ -53,6 +96,23 @@ run 0 "$SMAR" extract -q --all-versions -o streamed.out streamed.smar
 assert_same a.out streamed.out
 run 0 sh -c '"$SMAR" create -q -o - - < ex.json | cat > piped.smar'
 run 0 "$SMAR" verify piped.smar
+
+step "a compressed JSON or JSONL export, told by content, from a file or from -"
+gen ex.jsonl --secrets 30 --payload-bytes 3000 --layout jsonl
+for z in gzip zstd xz bzip2; do
+    have $z || continue
+    $z -c ex.json >ex.json.packed
+    run 0 "$SMAR" create -q --force -o z.smar ex.json.packed
+    run 0 "$SMAR" extract -q --all-versions --force -o z.out z.smar
+    assert_same z.out a.out
+    run 0 sh -c '"$SMAR" create -q --force -o z.smar - <ex.json.packed'
+    run 0 "$SMAR" extract -q --all-versions --force -o z.out z.smar
+    assert_same z.out a.out
+    $z -c ex.jsonl >ex.jsonl.packed
+    run 0 sh -c 'cat ex.jsonl.packed | "$SMAR" create -q --force -o zl.smar -'
+    run 0 "$SMAR" ls zl.smar
+    [ "$(wc -l <out.txt)" -ge 30 ] || fail "$z jsonl: fewer than 30 secrets listed"
+done
 
 step "several --key: one slot each, any of them opens the archive"
 run 0 "$SMAR" keygen --id dr-region -o dr.key

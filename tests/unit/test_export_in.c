@@ -600,6 +600,87 @@ static void test_tar_flat(void **state)
     smar_export_free(ex);
 }
 
+/* ---- a compressed JSON document or JSONL ----------------------------------------------- */
+
+/* text compressed as a tar would be with `how` (gzip, zstd, xz, bzip2), as a plain stream */
+static const char *write_compressed(const char *name, packing how, const char *text)
+{
+    const char *path = tmp_path(name);
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_raw(a), ARCHIVE_OK);
+    add_filter(a, how);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    struct archive_entry *ae = archive_entry_new();
+    assert_non_null(ae);
+    archive_entry_set_pathname(ae, "data");
+    archive_entry_set_filetype(ae, AE_IFREG);
+    assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(a, text, strlen(text)), (la_ssize_t)strlen(text));
+    archive_entry_free(ae);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    return path;
+}
+
+static const packing compressions[] = {TAR_GZ, TAR_ZST, TAR_XZ, TAR_BZ2};
+
+static void read_from_stdin(const char *path, const char *const *want, size_t n, const char *doc,
+                            int exported_at_at_open);
+
+/* Recognised by content (the names say nothing), from a file and from standard input. */
+static void test_compressed_document(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(compressions); i++) {
+        const char *path = write_compressed("export.data", compressions[i], COMPACT_DOC);
+        smar_export *ex = open_ok(path);
+        expect_exported_at(ex, SMAR_OK);
+        expect_export(ex, compact_secrets, 3, COMPACT_DOC_WANT);
+        smar_export_free(ex);
+        read_from_stdin(path, compact_secrets, 3, COMPACT_DOC_WANT, SMAR_OK);
+
+        path = write_compressed("pretty.data", compressions[i], PRETTY_DOC);
+        ex = open_ok(path);
+        expect_export(ex, pretty_secrets, 3, PRETTY_DOC_WANT);
+        smar_export_free(ex);
+    }
+}
+
+static void test_compressed_jsonl(void **state)
+{
+    (void)state;
+    const char *text = JSONL_HEADER "\n" S1 "\n" S2 "\n" S3 "\n";
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(compressions); i++) {
+        const char *path = write_compressed("export.jsonl.z", compressions[i], text);
+        smar_export *ex = open_ok(path);
+        expect_export(ex, compact_secrets, 3, JSONL_DOC_WANT);
+        smar_export_free(ex);
+        read_from_stdin(path, compact_secrets, 3, JSONL_DOC_WANT, SMAR_OK);
+    }
+}
+
+/* Damage inside the compressed stream is an input error naming the file; so is a
+ * compressed value that is not an export. */
+static void test_compressed_errors(void **state)
+{
+    (void)state;
+    const char *path = write_compressed("cut.json.gz", TAR_GZ, COMPACT_DOC);
+    size_t len;
+    char *data = tu_read_file(path, &len);
+    assert_non_null(data);
+    assert_int_equal(tu_write_file(path, data, len - 12), 0); /* no CRC, no size */
+    free(data);
+    expect_failure(path, SMAR_E_INPUT, "cut.json.gz: cannot decompress");
+
+    expect_failure(write_compressed("null.gz", TAR_GZ, "null\n"), SMAR_E_INPUT,
+                   "null.gz: the export is JSON null, not a JSON object");
+    expect_failure(write_compressed("blank.zst", TAR_ZST, " \n\n "), SMAR_E_INPUT,
+                   "blank.zst: the export is empty");
+    expect_failure(write_compressed("text.xz", TAR_XZ, "hello"), SMAR_E_INPUT,
+                   "text.xz: not a recognisable export");
+}
+
 /* ---- standard input --------------------------------------------------------------------- */
 
 static void read_from_stdin(const char *path, const char *const *want, size_t n, const char *doc,
@@ -720,9 +801,22 @@ static void test_not_an_export(void **state)
     expect_text_failure("", SMAR_E_INPUT, "the export is empty");
     expect_text_failure(" \n\t\r\n", SMAR_E_INPUT, "the export is empty");
     expect_text_failure("hello TOPSECRET world\n", SMAR_E_INPUT, "not a recognisable export");
-    expect_text_failure("[" S1 "]", SMAR_E_INPUT, "not a recognisable export");
+    expect_text_failure("[" S1 "]", SMAR_E_INPUT, "the export is a JSON array, not a JSON object");
     expect_text_failure("\xEF\xBB\xBF{}", SMAR_E_INPUT, "byte order mark");
     expect_failure(tmp_path("does-not-exist"), SMAR_E_IO, "does-not-exist: cannot open");
+    /* JSON, but not an object: said so, with what it is. */
+    expect_text_failure("null", SMAR_E_INPUT,
+                        "bad.json: the export is JSON null, not a JSON object");
+    expect_text_failure(" []\n", SMAR_E_INPUT, "the export is a JSON array, not a JSON object");
+    expect_text_failure("42\n", SMAR_E_INPUT, "the export is a JSON number, not a JSON object");
+    expect_text_failure("-1.5e3", SMAR_E_INPUT, "the export is a JSON number");
+    expect_text_failure("\"x\"", SMAR_E_INPUT, "the export is a JSON string");
+    expect_text_failure("false", SMAR_E_INPUT, "the export is a JSON boolean");
+    expect_text_failure("[1,", SMAR_E_INPUT, "the export starts like a JSON array");
+    expect_text_failure("nothing here", SMAR_E_INPUT, "not a recognisable export");
+    /* An smar archive given as the export. */
+    expect_text_failure("\x89SMAR\r\n\x1a and more", SMAR_E_INPUT,
+                        "bad.json: this is an smar archive, not an instance export");
 
     /* A damaged archive: the first half of a compressed tar. */
     const char *path =
@@ -1139,6 +1233,9 @@ int main(void)
         T(test_tar_bz2),
         T(test_zip),
         T(test_tar_flat),
+        T(test_compressed_document),
+        T(test_compressed_jsonl),
+        T(test_compressed_errors),
         T(test_stdin_document),
         T(test_stdin_jsonl),
         T(test_stdin_archives),

@@ -118,6 +118,22 @@ static void test_parse_date_only(void **state)
     expect_invalid("1677-12-31", 1);
 }
 
+/* A user may type a space instead of the 'T' (RFC 3339 section 5.6 allows it "for the
+ * sake of readability"); exports and key files keep the strict form. */
+static void test_parse_space_for_user_input_only(void **state)
+{
+    (void)state;
+    expect_time("2026-11-20 02:00:00Z", 1, INT64_C(1795140000) * NS);
+    expect_time("2026-11-20 02:00:00.5z", 1, INT64_C(1795140000) * NS + 500000000);
+    expect_time("2026-11-20 03:30:00+01:30", 1, INT64_C(1795140000) * NS);
+    expect_invalid("2026-11-20 02:00:00Z", 0);
+    expect_invalid("2026-11-20  02:00:00Z", 1); /* one space only */
+    expect_invalid("2026-11-20\t02:00:00Z", 1);
+    expect_invalid("2026-11-20 02:00:00", 1); /* still needs its offset */
+    expect_invalid("2026-11-20 ", 1);
+    expect_invalid(" 2026-11-20 02:00:00Z", 1);
+}
+
 static void test_parse_rejects(void **state)
 {
     (void)state;
@@ -126,7 +142,6 @@ static void test_parse_rejects(void **state)
         "2026",
         "2026-11-20T02:00Z",               /* missing seconds */
         "2026-11-20T02:00:00",             /* missing offset */
-        "2026-11-20 02:00:00Z",            /* space separator */
         "2026-11-20T02:00:00 Z",           /* space before zone */
         " 2026-11-20T02:00:00Z",           /* leading space */
         "2026-11-20T02:00:00Z ",           /* trailing space */
@@ -347,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_parse_known_values),
         cmocka_unit_test(test_parse_offsets_convert_to_utc),
         cmocka_unit_test(test_parse_date_only),
+        cmocka_unit_test(test_parse_space_for_user_input_only),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_parse_respects_length),
         cmocka_unit_test(test_format_fraction_widths),
