@@ -229,9 +229,11 @@ static int sink_open(struct sink *k, const struct extract_opts *o, const char *d
     k->format = o->format;
     cli_groups_load(&k->groups, doc, len);
     if (o->format == FORMAT_DIR)
-        return cli_tree_open_dir(&k->tree, o->output, o->force);
+        return cli_tree_open_dir(&k->tree, o->output, o->force, doc, len,
+                                 cli_sel_is_empty(&o->sel));
     if (o->format == FORMAT_TAR)
-        return cli_tree_open_tar(&k->tree, o->output, o->force, t);
+        return cli_tree_open_tar(&k->tree, o->output, o->force, t, doc, len,
+                                 cli_sel_is_empty(&o->sel));
     int ret = cli_out_open(&k->out, o->output, o->force);
     return ret ? ret : export_begin(k, doc, len);
 }
