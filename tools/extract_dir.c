@@ -33,6 +33,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,6 +68,7 @@ struct cli_tree {
     cli_out out;
     struct archive *tar;
     smar_time_ns mtime;
+    locale_t utf8; /* for libarchive's name conversion, or (locale_t)0 */
     char **dirs_written; /* group and type folders emitted */
     size_t ndirs;
     char last_deep[TAR_DEEP_LEVELS][PATH_MAX_TREE]; /* last secret and versions folder */
@@ -220,7 +222,13 @@ static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct tex
     archive_entry_set_perm(e, is_dir ? 0700 : 0600);
     archive_entry_set_size(e, is_dir ? 0 : (la_int64_t)body->n);
     archive_entry_set_mtime(e, (time_t)(t->mtime / 1000000000), 0);
+    /* pax headers hold UTF-8 names, converted from the locale's charset: in the C locale
+     * every non-ASCII name fails. The names are valid UTF-8 already (paths.c encodes
+     * anything else), so this thread converts them in a UTF-8 locale. */
+    locale_t caller = t->utf8 != (locale_t)0 ? uselocale(t->utf8) : (locale_t)0;
     int r = archive_write_header(t->tar, e);
+    if (caller != (locale_t)0)
+        uselocale(caller);
     archive_entry_free(e);
     if (r != ARCHIVE_OK)
         return tar_fail(t);
@@ -380,6 +388,7 @@ int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns 
     t->is_tar = 1;
     t->rootfd = -1;
     t->mtime = mtime;
+    t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     int ret = cli_out_open(&t->out, path, force);
     if (ret != 0) {
         free(t);
@@ -711,6 +720,8 @@ void cli_tree_abort(cli_tree *t)
     for (size_t i = 0; i < t->ndirs; i++)
         free(t->dirs_written[i]);
     free(t->dirs_written);
+    if (t->utf8 != (locale_t)0)
+        freelocale(t->utf8);
     free(t->root);
     free(t);
 }
