@@ -289,7 +289,8 @@ int cli_path_folder(char out[CLI_NAME_MAX + 1], const char *name, int at_root);
 /* A secret folder: "<name>--<id>", the name part shortened to fit, the id whole (or just
  * "<id>" when the name is empty or there is no room); -1 when the id alone is too long. */
 int cli_path_secret(char out[CLI_NAME_MAX + 1], const char *name, const char *id);
-/* A version file: "<position, 4 digits or more>--<stamp>--<version id>.json". */
+/* A version file: "<position, 4 digits or more>--<stamp>--<version id>.json", the version
+ * id part shortened when it does not fit (the position keeps the name unique). */
 int cli_path_version(char out[CLI_NAME_MAX + 1], size_t position, const char *stamp,
                      const char *version_id);
 

@@ -423,7 +423,7 @@ struct secret_names {
 
 static int name_failed(const char *id, const char *what, const char *value)
 {
-    char idbuf[128], valbuf[128];
+    char idbuf[1024], valbuf[1024]; /* ids are at most 256 bytes: named whole */
     cli_error("secret '%s': its %s%s%s does not fit in a path component (%d bytes once "
               "encoded), and it is never cut; nothing of this secret written",
               cli_printable(id, idbuf, sizeof idbuf), what, value ? " " : "",

@@ -18,7 +18,9 @@
  *
  * Decoding (%XX back to its byte, anything else as is) gives the original string, which is
  * what makes the encoding injective. Only the readable name part of a secret folder is ever
- * shortened; a component that cannot hold the whole id is refused.
+ * shortened; a folder that cannot hold the whole id is refused. A version file is named
+ * first by its position, which is unique in its folder: its version id part may be
+ * shortened.
  */
 #include <stdio.h>
 #include <string.h>
@@ -162,14 +164,16 @@ int cli_path_secret(char out[CLI_NAME_MAX + 1], const char *name, const char *id
 int cli_path_version(char out[CLI_NAME_MAX + 1], size_t position, const char *stamp,
                      const char *version_id)
 {
-    char id_part[CLI_NAME_MAX + 1];
-    struct enc e = {id_part, CLI_NAME_MAX, 0, 0, 0};
-    encode(&e, version_id, 1);
-    id_part[e.cut ? 0 : e.n] = '\0';
-    int n = snprintf(out, CLI_NAME_MAX + 1, "%04zu--%s--%s.json", position, stamp, id_part);
-    if (e.cut || e.n == 0 || n < 0 || n > CLI_NAME_MAX) {
+    static const char suffix[] = ".json";
+    int n = snprintf(out, CLI_NAME_MAX + 1, "%04zu--%.*s--", position, SMAR_TIME_BUFSIZE, stamp);
+    if (n < 0 || (size_t)n + sizeof suffix > CLI_NAME_MAX) {
         out[0] = '\0';
         return -1;
     }
+    /* The position alone makes the name unique in versions/, and the version's id is in
+     * the file: a version id too long for the rest is shortened, not refused. */
+    struct enc e = {out + n, CLI_NAME_MAX - (size_t)n - (sizeof suffix - 1), 0, 0, 0};
+    encode(&e, version_id, 1);
+    memcpy(out + (size_t)n + e.kept, suffix, sizeof suffix);
     return 0;
 }
