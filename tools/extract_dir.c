@@ -68,7 +68,7 @@ struct cli_tree {
     cli_out out;
     struct archive *tar;
     smar_time_ns mtime;
-    locale_t utf8; /* for libarchive's name conversion, or (locale_t)0 */
+    locale_t utf8;       /* for libarchive's name conversion, or (locale_t)0 */
     char **dirs_written; /* group and type folders emitted */
     size_t ndirs;
     char last_deep[TAR_DEEP_LEVELS][PATH_MAX_TREE]; /* last secret and versions folder */
