@@ -4,11 +4,12 @@
  * use on rendered secrets and documents (cli_json_members, cli_json_elements,
  * cli_json_decode_string, cli_json_member), group names from a document
  * (cli_groups_load), the path components `extract` makes from secret names and types
- * (cli_path_component), and the --at parser (cli_parse_time; the selection options only
- * collect strings). Oracles: on strictly valid JSON the tool's helpers agree exactly with
- * the library's scanner (json.h); a path component is never empty, ".", "..", hidden, or
- * holds '/', a NUL or a non-portable byte, and keeps `keep` whole.
+ * (cli_path_folder, cli_path_secret), and the --at parser (cli_parse_time; the selection options
+ * only collect strings). Oracles: on strictly valid JSON the tool's helpers agree exactly with the
+ * library's scanner (json.h); a path component is never empty, ".", "..", hidden, or holds '/' or a
+ * control byte, and percent-decodes back to what it encodes (the id whole).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -115,24 +116,52 @@ static int count_element(const char *value, size_t value_len, void *payload)
     return ++*(size_t *)payload > 10000;
 }
 
-static void check_component(const char *name, const char *keep)
+/* A path component: not empty, hidden, "." or "..", no '/', no control byte. */
+static void check_safe_component(const char *out)
 {
-    char out[CLI_COMPONENT_MAX + 1];
-    cli_path_component(out, name, keep);
     size_t n = strlen(out);
-    FZ_CHECK(n >= 1 && n <= CLI_COMPONENT_MAX);
-    FZ_CHECK(out[0] != '.' && strcmp(out, "..") != 0);
+    FZ_CHECK(n >= 1 && n <= CLI_NAME_MAX);
+    FZ_CHECK(out[0] != '.');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)out[i];
-        FZ_CHECK(c > 0x20 && c < 0x7f && c != '/' && c != '\\');
+        FZ_CHECK(c > 0x20 && c != 0x7f && c != '/' && c != '\\');
     }
-    if (keep && *keep && strlen(keep) <= CLI_COMPONENT_MAX) {
-        char safe_keep[CLI_COMPONENT_MAX + 1];
-        cli_path_component(safe_keep, keep, NULL);
-        FZ_CHECK(n >= strlen(keep));
-        /* the kept tail is the sanitised keep (a leading dot of the whole aside) */
-        if (n > strlen(keep))
-            FZ_CHECK(strcmp(out + n - strlen(keep), safe_keep) == 0 || keep[0] == '.');
+}
+
+/* Percent-decoding gives the string back: the encoding is injective. */
+static void check_decodes_to(const char *enc, size_t len, const char *want)
+{
+    char dec[CLI_NAME_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned v;
+        if (enc[i] == '%' && i + 2 < len && sscanf(enc + i + 1, "%2x", &v) == 1) {
+            dec[n++] = (char)v;
+            i += 2;
+        } else {
+            dec[n++] = enc[i];
+        }
+    }
+    dec[n] = '\0';
+    FZ_CHECK(strcmp(dec, want) == 0);
+}
+
+static void check_component(const char *name, const char *keep)
+{
+    char out[CLI_NAME_MAX + 1];
+    if (cli_path_folder(out, name, 0) == 0) {
+        check_safe_component(out);
+        if (*name)
+            check_decodes_to(out, strlen(out), name);
+    }
+    if (keep && *keep && cli_path_secret(out, name, keep) == 0) {
+        check_safe_component(out);
+        /* the id is whole after the last "--" (or is the whole name) */
+        const char *sep = NULL;
+        for (const char *p = out; (p = strstr(p, "--")) != NULL; p++)
+            sep = p;
+        const char *id = sep ? sep + 2 : out;
+        check_decodes_to(id, strlen(id), keep);
     }
 }
 

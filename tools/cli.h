@@ -300,20 +300,42 @@ void cli_groups_free(cli_groups *g);
 
 /* ---- extract --------------------------------------------------------------------------- */
 
-/* tools/paths.c: one safe path component (no '/', no leading dot, no control or
- * non-portable bytes, at most CLI_COMPONENT_MAX bytes) into out. keep is appended whole
- * ("--<id>") and never cut. */
-#define CLI_COMPONENT_MAX 100
-void cli_path_component(char out[CLI_COMPONENT_MAX + 1], const char *name, const char *keep);
+/* tools/paths.c: path components for the folder tree, injective (different strings give
+ * different components: bytes are percent-encoded, never replaced or cut) and never empty,
+ * hidden, "." or "..", holding '/' or a control byte. Each returns 0, or -1 (out = "")
+ * when the component would be longer than CLI_NAME_MAX. */
+#define CLI_NAME_MAX 255 /* NAME_MAX */
+/* A group or type folder; at_root: a group, which never takes a name the root uses
+ * (instance.json, secret_groups.json, configurations.json, secrets). */
+int cli_path_folder(char out[CLI_NAME_MAX + 1], const char *name, int at_root);
+/* A secret folder: "<name>--<id>", the name part shortened to fit, the id whole (or just
+ * "<id>" when the name is empty or there is no room); -1 when the id alone is too long. */
+int cli_path_secret(char out[CLI_NAME_MAX + 1], const char *name, const char *id);
+/* A version file: "<position, 4 digits or more>--<stamp>--<version id>.json", the version
+ * id part shortened when it does not fit (the position keeps the name unique). */
+int cli_path_version(char out[CLI_NAME_MAX + 1], size_t position, const char *stamp,
+                     const char *version_id);
 
 /* tools/extract_dir.c: writing one rendered secret as a folder tree or tar entries. */
 typedef struct cli_tree cli_tree;
-int cli_tree_open_dir(cli_tree **out, const char *path, int force);
-int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime);
+/* Open the tree and write its root files from the export document (doc, len): instance.json
+ * (every member but secret_groups and configurations), secret_groups.json, and
+ * configurations.json when with_configurations (they hold credentials: only a full restore
+ * or an explicit request writes them). `smar create` takes the tree back. */
+int cli_tree_open_dir(cli_tree **out, const char *path, int force, const char *doc, size_t len,
+                      int with_configurations);
+int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime,
+                      const char *doc, size_t len, int with_configurations);
 /* Add a secret rendered as an instance-export object (smar_series_render) under
- * group/type/name--id/. Returns 0, or an exit code after a message. */
+ * group/type/name--id/: secret.json and versions/NNNN--created--vid.json. Every name is
+ * checked before anything of the secret is written. Returns 0, or an exit code after a
+ * message (1 when a name cannot hold the whole id). */
 int cli_tree_add_secret(cli_tree *t, const char *group, const char *type, const char *name,
                         const char *id, const char *rendered, size_t len);
+/* Whether a secret's folders can be named (id, group and type each fit in one component):
+ * 0, or 1 after a message naming the secret. For a first pass that must refuse before
+ * anything is written. */
+int cli_tree_check_secret(const char *group, const char *type, const char *name, const char *id);
 /* Finish (tar trailer, atomic rename). Returns 0 or an exit code. */
 int cli_tree_close(cli_tree *t);
 /* Drop what can be dropped after a failure (temporary files). */

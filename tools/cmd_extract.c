@@ -253,9 +253,11 @@ static int sink_open(struct sink *k, const struct extract_opts *o, const char *d
     k->format = o->format;
     cli_groups_load(&k->groups, doc, len);
     if (o->format == FORMAT_DIR)
-        return cli_tree_open_dir(&k->tree, o->output, o->force);
+        return cli_tree_open_dir(&k->tree, o->output, o->force, doc, len,
+                                 with_configurations(o));
     if (o->format == FORMAT_TAR)
-        return cli_tree_open_tar(&k->tree, o->output, o->force, t);
+        return cli_tree_open_tar(&k->tree, o->output, o->force, t, doc, len,
+                                 with_configurations(o));
     unsigned flags = (o->format == FORMAT_JSONL ? SMAR_EXPORT_JSONL : 0) |
                      (with_configurations(o) ? SMAR_EXPORT_CONFIGURATIONS : 0);
     int ret = cli_out_open(&k->out, o->output, o->force);

@@ -1,19 +1,39 @@
 /*
- * extract_dir.c - one rendered secret as files: a folder tree on disk or a tar stream.
+ * extract_dir.c - the selected secrets as a folder tree on disk or as a tar stream, in a
+ * layout that `smar create` takes back (libsmar/export_tree.c reads it):
  *
- *   <group>/<type>/<name>--<id>/secret.json                       the secret without versions
- *   <group>/<type>/<name>--<id>/versions/<created>--<vid>.json    each version with payload
+ *   instance.json                       {"instance": ..., "exported_at": ...}: every member
+ *                                       of the export document but the two below
+ *   secret_groups.json                  {"secret_groups": [...]}, when the document has it
+ *   configurations.json                 {"configurations": ...}, when the restore includes
+ *                                       them (a full restore or an explicit request)
+ *   <group>/<type>/<name>--<id>/secret.json
+ *                                       the secret object without "versions", its members'
+ *                                       text exactly as stored (payload at T included)
+ *   <group>/<type>/<name>--<id>/versions/<NNNN>--<created>--<version id>.json
+ *                                       each version object, NNNN its 1-based position in
+ *                                       "versions" (4 digits or more), created in ISO 8601
+ *                                       basic form (no ':'), or "undated"
+ *
+ * A secret without a "versions" member has no versions/ folder; one with "versions": []
+ * has an empty one. Names are percent-encoded (paths.c): two different ids, names, groups
+ * or types never share a path, the id is always whole in its folder's name, and a secret
+ * whose id (or group or type) does not fit in one path component is refused before any of
+ * its files is written. The group folder is the group's name when the document names it,
+ * else its id.
  *
  * On disk every folder is made and opened relative to its parent's descriptor with
  * O_NOFOLLOW, so neither a crafted name nor a symlink planted in the output folder can lead
  * outside it. Files are 0600, folders 0700, each file written atomically and never over an
- * existing one without --force. The tar form holds the same tree (pax, same modes).
+ * existing one without --force. The tar form holds the same tree (pax, same modes), the
+ * root files first, then each secret's files one after the other.
  */
 #define _GNU_SOURCE /* syncfs */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,16 +41,16 @@
 
 #include "cli.h"
 
-/* group/type/name--id is at most 3 components; with versions/<file> at most 5. */
-#define REL_MAX         (3 * (CLI_COMPONENT_MAX + 1) + 1)
-#define PATH_MAX_TREE   (REL_MAX + 10 + CLI_COMPONENT_MAX + 1)
+/* group/type/<secret folder> is 3 components; with versions/<file> 5. */
+#define REL_MAX         (3 * (CLI_NAME_MAX + 1))
+#define PATH_MAX_TREE   (REL_MAX + sizeof "versions/" + CLI_NAME_MAX + 1)
 #define TAR_DEEP_LEVELS 2  /* <name>--<id>/ and its versions/ */
 #define TYPE_DIRS_MAX   64 /* group/type folders kept open (dir form) */
 
 /* An open group/type folder. Secrets come in archive order, not by folder: entering both
  * folders again for every secret was a third of the system calls of a restore. */
 struct type_dir {
-    char rel[2 * (CLI_COMPONENT_MAX + 1)];
+    char rel[2 * (CLI_NAME_MAX + 1)];
     int fd;
 };
 
@@ -48,6 +68,7 @@ struct cli_tree {
     cli_out out;
     struct archive *tar;
     smar_time_ns mtime;
+    locale_t utf8;       /* for libarchive's name conversion, or (locale_t)0 */
     char **dirs_written; /* group and type folders emitted */
     size_t ndirs;
     char last_deep[TAR_DEEP_LEVELS][PATH_MAX_TREE]; /* last secret and versions folder */
@@ -89,74 +110,51 @@ static void text_free(struct text *t)
     memset(t, 0, sizeof *t);
 }
 
-/* A decoded member name back as a JSON string literal. */
-static void text_add_key(struct text *t, const char *key)
+/* ---- members as they are ---------------------------------------------------------- */
+
+/*
+ * Each member of an object text with its raw text, from the key's opening quote to the
+ * value's end: keys are copied as written, never decoded and written again (a key holding
+ * \u0000 came out cut at the NUL, two keys became one), and values keep every byte.
+ */
+typedef int (*raw_member_fn)(const char *key, const char *member, size_t member_len,
+                             const char *value, size_t value_len, void *payload);
+
+struct raw_walk {
+    const char *prev_end; /* where the previous member (or the text) ended */
+    raw_member_fn fn;
+    void *payload;
+};
+
+static int raw_member_cb(const char *key, const char *value, size_t value_len, void *payload)
 {
-    text_adds(t, "\"");
-    for (const char *p = key; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            text_add(t, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            text_adds(t, esc);
-        } else {
-            text_add(t, p, 1);
-        }
-    }
-    text_adds(t, "\"");
+    struct raw_walk *w = payload;
+    const char *m = w->prev_end;
+    while (m < value && *m != '"') /* over '{', ',' and blanks */
+        m++;
+    w->prev_end = value + value_len;
+    return w->fn(key, m, (size_t)(value + value_len - m), value, value_len, w->payload);
+}
+
+static int raw_members(const char *json, size_t len, raw_member_fn fn, void *payload)
+{
+    struct raw_walk w = {json, fn, payload};
+    return cli_json_members(json, len, raw_member_cb, &w);
+}
+
+/* Append one raw member to an object being built ("{" written by the first). */
+static void object_add(struct text *obj, const char *member, size_t len)
+{
+    text_adds(obj, obj->n == 0 ? "{\n  " : ",\n  ");
+    text_add(obj, member, len);
+}
+
+static void object_end(struct text *obj)
+{
+    text_adds(obj, obj->n == 0 ? "{}\n" : "\n}\n");
 }
 
 /* ---- creating the tree -------------------------------------------------------------- */
-
-int cli_tree_open_dir(cli_tree **out, const char *path, int force)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        cli_error("cannot make folder '%s': %s", path, strerror(errno));
-        return CLI_EXIT_FAILURE;
-    }
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot open folder '%s': %s", path, strerror(errno));
-        return CLI_EXIT_FAILURE;
-    }
-    cli_tree *t = cli_xmalloc(sizeof *t);
-    memset(t, 0, sizeof *t);
-    t->rootfd = fd;
-    t->root = cli_xstrdup(path);
-    t->force = force;
-    *out = t;
-    return 0;
-}
-
-int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime)
-{
-    cli_tree *t = cli_xmalloc(sizeof *t);
-    memset(t, 0, sizeof *t);
-    t->is_tar = 1;
-    t->rootfd = -1;
-    t->mtime = mtime;
-    int ret = cli_out_open(&t->out, path, force);
-    if (ret != 0) {
-        free(t);
-        return ret;
-    }
-    t->tar = archive_write_new();
-    /* No padding of the last block: the same bytes whether it goes to a file or a pipe. */
-    if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(t->tar, 1) != ARCHIVE_OK ||
-        archive_write_open_fd(t->tar, t->out.fd) != ARCHIVE_OK) {
-        cli_error("cannot start the tar stream: %s",
-                  t->tar ? archive_error_string(t->tar) : "out of memory");
-        cli_tree_abort(t);
-        return CLI_EXIT_FAILURE;
-    }
-    *out = t;
-    return 0;
-}
 
 /* Make (or enter) one folder below parent without following a symlink. */
 static int enter_dir(int parent, const char *name, const char *display)
@@ -230,7 +228,13 @@ static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct tex
     archive_entry_set_perm(e, is_dir ? 0700 : 0600);
     archive_entry_set_size(e, is_dir ? 0 : (la_int64_t)body->n);
     archive_entry_set_mtime(e, (time_t)(t->mtime / 1000000000), 0);
+    /* pax headers hold UTF-8 names, converted from the locale's charset: in the C locale
+     * every non-ASCII name fails. The names are valid UTF-8 already (paths.c encodes
+     * anything else), so this thread converts them in a UTF-8 locale. */
+    locale_t caller = t->utf8 != (locale_t)0 ? uselocale(t->utf8) : (locale_t)0;
     int r = archive_write_header(t->tar, e);
+    if (caller != (locale_t)0)
+        uselocale(caller);
     archive_entry_free(e);
     if (r != ARCHIVE_OK)
         return tar_fail(t);
@@ -239,7 +243,6 @@ static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct tex
     return 0;
 }
 
-/* Emit each folder of path once, parents first. */
 /* Whether folder `dir` (at depth 1, 2, ...) was emitted already. Group and type folders
  * repeat across secrets and are looked up in a list as long as groups times types; deeper
  * folders hold the secret id, and a secret's files come one after the other, so comparing
@@ -265,7 +268,7 @@ static void tar_dir_remember(cli_tree *t, const char *dir, int depth)
     t->dirs_written[t->ndirs++] = cli_xstrdup(dir);
 }
 
-/* Emit each folder of path once, parents first. */
+/* Emit each folder of path (up to its last '/') once, parents first. */
 static int tar_dirs(cli_tree *t, const char *path)
 {
     char buf[PATH_MAX_TREE];
@@ -287,40 +290,179 @@ static int tar_dirs(cli_tree *t, const char *path)
     return 0;
 }
 
-/* ---- splitting a rendered secret --------------------------------------------------- */
+/* ---- the root files ------------------------------------------------------------------- */
 
-struct split {
-    struct text secret;   /* members other than "versions" */
-    const char *versions; /* the "versions" array text */
-    size_t versions_len;
-    int first;
+static int put_root_file(cli_tree *t, const char *name, const struct text *body)
+{
+    if (t->is_tar)
+        return tar_entry(t, name, 0, body);
+    char display[4096];
+    snprintf(display, sizeof display, "%s/%s", t->root, name);
+    return write_file_at(t, t->rootfd, name, display, body);
+}
+
+struct doc_parts {
+    struct text instance; /* every member but the two below */
+    const char *groups, *configurations;
+    size_t groups_len, configurations_len;
 };
 
-static int split_member(const char *key, const char *value, size_t len, void *payload)
+static int doc_member(const char *key, const char *member, size_t member_len, const char *value,
+                      size_t value_len, void *payload)
 {
-    struct split *s = payload;
-    if (strcmp(key, "versions") == 0) {
-        s->versions = value;
-        s->versions_len = len;
-        return 0;
+    struct doc_parts *d = payload;
+    if (strcmp(key, "secret_groups") == 0) {
+        d->groups = value;
+        d->groups_len = value_len;
+    } else if (strcmp(key, "configurations") == 0) {
+        d->configurations = value;
+        d->configurations_len = value_len;
+    } else {
+        object_add(&d->instance, member, member_len);
     }
-    text_adds(&s->secret, s->first ? "\n  " : ",\n  ");
-    text_add_key(&s->secret, key);
-    text_adds(&s->secret, ": ");
-    text_add(&s->secret, value, len);
-    s->first = 0;
     return 0;
 }
 
-/* "<created>--<version id>.json": the time in ISO 8601 basic form, which sorts and is
- * portable (no ':'). */
-static void version_file_name(char out[CLI_COMPONENT_MAX + 1], const char *json, size_t len)
+/* {"<member>": value}: secret_groups.json and configurations.json. */
+static int put_part_file(cli_tree *t, const char *file, const char *member, const char *value,
+                         size_t len)
+{
+    struct text body = {0};
+    text_adds(&body, "{\"");
+    text_adds(&body, member);
+    text_adds(&body, "\": ");
+    text_add(&body, value, len);
+    text_adds(&body, "}\n");
+    int ret = put_root_file(t, file, &body);
+    text_free(&body); /* configurations hold credentials */
+    return ret;
+}
+
+static int put_root_files(cli_tree *t, const char *doc, size_t len, int with_configurations)
+{
+    struct doc_parts d;
+    memset(&d, 0, sizeof d);
+    if (raw_members(doc, len, doc_member, &d) != 0) {
+        cli_error("the stored export document is not a JSON object");
+        text_free(&d.instance);
+        return CLI_EXIT_FAILURE;
+    }
+    object_end(&d.instance);
+    int ret = put_root_file(t, "instance.json", &d.instance);
+    text_free(&d.instance);
+    if (ret == 0 && d.groups != NULL)
+        ret = put_part_file(t, "secret_groups.json", "secret_groups", d.groups, d.groups_len);
+    if (ret == 0 && d.configurations != NULL && with_configurations)
+        ret = put_part_file(t, "configurations.json", "configurations", d.configurations,
+                            d.configurations_len);
+    return ret;
+}
+
+int cli_tree_open_dir(cli_tree **out, const char *path, int force, const char *doc, size_t len,
+                      int with_configurations)
+{
+    *out = NULL;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot make folder '%s': %s", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot open folder '%s': %s", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    cli_tree *t = cli_xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->rootfd = fd;
+    t->root = cli_xstrdup(path);
+    t->force = force;
+    int ret = put_root_files(t, doc, len, with_configurations);
+    if (ret != 0) {
+        cli_tree_abort(t);
+        return ret;
+    }
+    *out = t;
+    return 0;
+}
+
+int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns mtime,
+                      const char *doc, size_t len, int with_configurations)
+{
+    *out = NULL;
+    cli_tree *t = cli_xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->is_tar = 1;
+    t->rootfd = -1;
+    t->mtime = mtime;
+    t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    int ret = cli_out_open(&t->out, path, force);
+    if (ret != 0) {
+        free(t);
+        return ret;
+    }
+    t->tar = archive_write_new();
+    /* No padding of the last block: the same bytes whether it goes to a file or a pipe. */
+    if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(t->tar, 1) != ARCHIVE_OK ||
+        archive_write_open_fd(t->tar, t->out.fd) != ARCHIVE_OK) {
+        cli_error("cannot start the tar stream: %s",
+                  t->tar ? archive_error_string(t->tar) : "out of memory");
+        cli_tree_abort(t);
+        return CLI_EXIT_FAILURE;
+    }
+    /* First in the stream, so a reader knows exported_at before any secret. */
+    ret = put_root_files(t, doc, len, with_configurations);
+    if (ret != 0) {
+        cli_tree_abort(t);
+        return ret;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+/* The folder names of a secret: group, type, <name>--<id>. */
+struct secret_names {
+    char comps[3][CLI_NAME_MAX + 1];
+};
+
+static int name_failed(const char *id, const char *what, const char *value)
+{
+    char idbuf[1024], valbuf[1024]; /* ids are at most 256 bytes: named whole */
+    cli_error("secret '%s': its %s%s%s does not fit in a path component (%d bytes once "
+              "encoded), and it is never cut; nothing of this secret written",
+              cli_printable(id, idbuf, sizeof idbuf), what, value ? " " : "",
+              value ? cli_printable(value, valbuf, sizeof valbuf) : "", CLI_NAME_MAX);
+    return CLI_EXIT_FAILURE;
+}
+
+static int secret_names(struct secret_names *sn, const char *group, const char *type,
+                        const char *name, const char *id)
+{
+    if (cli_path_folder(sn->comps[0], group, 1) != 0)
+        return name_failed(id, "group", group);
+    if (cli_path_folder(sn->comps[1], type, 0) != 0)
+        return name_failed(id, "type", type);
+    if (cli_path_secret(sn->comps[2], name, id) != 0)
+        return name_failed(id, "id", NULL);
+    return 0;
+}
+
+int cli_tree_check_secret(const char *group, const char *type, const char *name, const char *id)
+{
+    struct secret_names sn;
+    return secret_names(&sn, group, type, name, id);
+}
+
+/* A version's "created_at" in ISO 8601 basic form ("20261120T020000Z"), which sorts and is
+ * portable (no ':'), or "undated". */
+static void version_stamp(char stamp[SMAR_TIME_BUFSIZE], const char *json, size_t len)
 {
     const char *v;
-    size_t vlen;
-    char *id = NULL, *created = NULL;
-    size_t n;
-    char stamp[SMAR_TIME_BUFSIZE] = "";
+    size_t vlen, n;
+    char *created = NULL;
+    snprintf(stamp, SMAR_TIME_BUFSIZE, "undated");
     if (cli_json_member(json, len, "created_at", &v, &vlen) == 0 && v[0] == '"' &&
         cli_json_decode_string(v, vlen, &created, &n) == 0) {
         smar_time_ns t;
@@ -334,17 +476,99 @@ static void version_file_name(char out[CLI_COMPONENT_MAX + 1], const char *json,
             stamp[k] = '\0';
         }
     }
-    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || v[0] != '"' ||
-        cli_json_decode_string(v, vlen, &id, &n) != 0)
-        id = cli_xstrdup("unknown");
-    size_t keeplen = strlen(id) + 8;
-    char *keep = cli_xmalloc(keeplen);
-    snprintf(keep, keeplen, "--%s.json", id);
-    cli_path_component(out, stamp[0] ? stamp : "undated", keep);
-    free(keep);
-    free(id);
     free(created);
 }
+
+/* "<position>--<created>--<version id>.json"; -1 after a message when it does not fit. */
+static int version_file_name(char out[CLI_NAME_MAX + 1], size_t position, const char *json,
+                             size_t len, const char *secret_id)
+{
+    const char *v;
+    size_t vlen, n;
+    char *id = NULL;
+    char stamp[SMAR_TIME_BUFSIZE];
+    version_stamp(stamp, json, len);
+    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || v[0] != '"' ||
+        cli_json_decode_string(v, vlen, &id, &n) != 0 || n != strlen(id) || n == 0) {
+        free(id);
+        id = cli_xstrdup("unknown"); /* the position alone keeps the name unique */
+    }
+    int ret = 0;
+    if (cli_path_version(out, position, stamp, id) != 0)
+        ret = name_failed(secret_id, "version id", id);
+    free(id);
+    return ret;
+}
+
+/* ---- splitting a rendered secret --------------------------------------------------- */
+
+struct version_text {
+    const char *p;
+    size_t n;
+    char file[CLI_NAME_MAX + 1];
+};
+
+struct split {
+    struct text secret; /* members other than "versions" */
+    int has_versions;
+    const char *versions; /* the "versions" array text */
+    size_t versions_len;
+    struct version_text *items;
+    size_t nitems;
+};
+
+static int split_member(const char *key, const char *member, size_t member_len, const char *value,
+                        size_t value_len, void *payload)
+{
+    struct split *s = payload;
+    if (strcmp(key, "versions") == 0) {
+        s->has_versions = 1;
+        s->versions = value;
+        s->versions_len = value_len;
+        return 0;
+    }
+    object_add(&s->secret, member, member_len);
+    return 0;
+}
+
+static int collect_version(const char *value, size_t len, void *payload)
+{
+    struct split *s = payload;
+    s->items = cli_xrealloc(s->items, (s->nitems + 1) * sizeof *s->items);
+    s->items[s->nitems].p = value;
+    s->items[s->nitems].n = len;
+    s->items[s->nitems].file[0] = '\0';
+    s->nitems++;
+    return 0;
+}
+
+/* Take the rendered secret apart and name every version file: all before any write. */
+static int split_secret(struct split *sp, const char *id, const char *rendered, size_t len)
+{
+    if (raw_members(rendered, len, split_member, sp) != 0) {
+        cli_error("secret '%s': unexpected rendering", id);
+        return CLI_EXIT_FAILURE;
+    }
+    object_end(&sp->secret);
+    if (sp->has_versions &&
+        (sp->versions[0] != '[' ||
+         cli_json_elements(sp->versions, sp->versions_len, collect_version, sp) != 0)) {
+        cli_error("secret '%s': unexpected versions rendering", id);
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < sp->nitems; i++)
+        if (version_file_name(sp->items[i].file, i + 1, sp->items[i].p, sp->items[i].n, id) != 0)
+            return CLI_EXIT_FAILURE;
+    return 0;
+}
+
+static void split_free(struct split *sp)
+{
+    text_free(&sp->secret);
+    free(sp->items);
+}
+
+/* ---- writing a secret -------------------------------------------------------------- */
 
 struct place {
     cli_tree *t;
@@ -366,37 +590,37 @@ static int put_file(struct place *pl, int in_versions, const char *name, const s
     return write_file_at(pl->t, in_versions ? pl->versions_fd : pl->dirfd, name, display, body);
 }
 
-static int put_version(const char *value, size_t len, void *payload)
+/* The versions/ folder, also when it stays empty ("versions": [] is not no "versions"). */
+static int make_versions_dir(struct place *pl)
 {
-    struct place *pl = payload;
-    char name[CLI_COMPONENT_MAX + 1];
-    struct text body = {0};
-    version_file_name(name, value, len);
-    text_add(&body, value, len);
-    text_adds(&body, "\n");
-    int ret = put_file(pl, 1, name, &body);
-    text_free(&body);
-    return ret;
+    if (pl->t->is_tar) {
+        char path[PATH_MAX_TREE];
+        snprintf(path, sizeof path, "%s/versions/", pl->rel);
+        return tar_dirs(pl->t, path);
+    }
+    char display[sizeof pl->rel + 256 + 16];
+    snprintf(display, sizeof display, "%s/%s/versions", pl->t->root, pl->rel);
+    pl->versions_fd = enter_dir(pl->dirfd, "versions", display);
+    return pl->versions_fd < 0 ? CLI_EXIT_FAILURE : 0;
 }
 
 /* The open group/type folder (made when new): kept in t->type_dirs while there is room,
  * else *owned is set and the caller closes it. -1 on failure (reported). */
-static int open_type_dir(cli_tree *t, char comps[3][CLI_COMPONENT_MAX + 1], int *owned)
+static int open_type_dir(cli_tree *t, const struct secret_names *sn, int *owned)
 {
     char rel[sizeof t->type_dirs[0].rel];
     char display[sizeof rel + 256];
-    snprintf(rel, sizeof rel, "%.*s/%.*s", CLI_COMPONENT_MAX, comps[0], CLI_COMPONENT_MAX,
-             comps[1]);
+    snprintf(rel, sizeof rel, "%s/%s", sn->comps[0], sn->comps[1]);
     *owned = 0;
     for (size_t i = 0; i < t->ntype_dirs; i++)
         if (strcmp(t->type_dirs[i].rel, rel) == 0)
             return t->type_dirs[i].fd;
-    snprintf(display, sizeof display, "%s/%s", t->root, comps[0]);
-    int group = enter_dir(t->rootfd, comps[0], display);
+    snprintf(display, sizeof display, "%s/%s", t->root, sn->comps[0]);
+    int group = enter_dir(t->rootfd, sn->comps[0], display);
     if (group < 0)
         return -1;
     snprintf(display, sizeof display, "%s/%s", t->root, rel);
-    int fd = enter_dir(group, comps[1], display);
+    int fd = enter_dir(group, sn->comps[1], display);
     close(group);
     if (fd < 0)
         return -1;
@@ -409,76 +633,61 @@ static int open_type_dir(cli_tree *t, char comps[3][CLI_COMPONENT_MAX + 1], int 
     return fd;
 }
 
-/* Open group/type/name--id/ and its versions/ below the root (dir form). */
-static int open_place(struct place *pl, char comps[3][CLI_COMPONENT_MAX + 1])
+/* Open group/type/name--id/ below the root (dir form). */
+static int open_place(struct place *pl, const struct secret_names *sn)
 {
     char display[sizeof pl->rel + 256];
     int owned;
-    int type_fd = open_type_dir(pl->t, comps, &owned);
+    int type_fd = open_type_dir(pl->t, sn, &owned);
     if (type_fd < 0)
         return CLI_EXIT_FAILURE;
-    snprintf(pl->rel, sizeof pl->rel, "%.*s/%.*s/%.*s", CLI_COMPONENT_MAX, comps[0],
-             CLI_COMPONENT_MAX, comps[1], CLI_COMPONENT_MAX, comps[2]);
     snprintf(display, sizeof display, "%s/%s", pl->t->root, pl->rel);
-    pl->dirfd = enter_dir(type_fd, comps[2], display);
+    pl->dirfd = enter_dir(type_fd, sn->comps[2], display);
     if (owned)
         close(type_fd);
-    if (pl->dirfd < 0)
-        return CLI_EXIT_FAILURE;
-    snprintf(display, sizeof display, "%s/%s/versions", pl->t->root, pl->rel);
-    pl->versions_fd = enter_dir(pl->dirfd, "versions", display);
-    return pl->versions_fd < 0 ? CLI_EXIT_FAILURE : 0;
+    return pl->dirfd < 0 ? CLI_EXIT_FAILURE : 0;
+}
+
+static int put_version(struct place *pl, const struct version_text *v)
+{
+    struct text body = {0};
+    text_add(&body, v->p, v->n);
+    text_adds(&body, "\n");
+    int ret = put_file(pl, 1, v->file, &body);
+    text_free(&body);
+    return ret;
 }
 
 int cli_tree_add_secret(cli_tree *t, const char *group, const char *type, const char *name,
                         const char *id, const char *rendered, size_t len)
 {
-    char comps[3][CLI_COMPONENT_MAX + 1];
-    size_t keeplen = strlen(id) + 3;
-    char *keep = cli_xmalloc(keeplen);
-    snprintf(keep, keeplen, "--%s", id);
-    cli_path_component(comps[0], group, NULL);
-    cli_path_component(comps[1], type, NULL);
-    if (*name != '\0')
-        cli_path_component(comps[2], name, keep);
-    else
-        cli_path_component(comps[2], id, NULL);
-    free(keep);
-
+    struct secret_names sn;
+    struct split sp;
+    memset(&sp, 0, sizeof sp);
     struct place pl;
     memset(&pl, 0, sizeof pl);
     pl.t = t;
     pl.dirfd = pl.versions_fd = -1;
-    struct split sp;
-    memset(&sp, 0, sizeof sp);
-    sp.first = 1;
-    text_adds(&sp.secret, "{");
-    int ret = 0;
-    if (cli_json_members(rendered, len, split_member, &sp) != 0) {
-        cli_error("secret %s: unexpected rendering", id);
-        ret = CLI_EXIT_FAILURE;
+    int ret = secret_names(&sn, group, type, name, id);
+    if (ret == 0)
+        ret = split_secret(&sp, id, rendered, len);
+    if (ret != 0)
         goto done;
-    }
-    text_adds(&sp.secret, sp.first ? "}\n" : "\n}\n");
-    if (t->is_tar)
-        snprintf(pl.rel, sizeof pl.rel, "%s/%s/%s", comps[0], comps[1], comps[2]);
-    else if ((ret = open_place(&pl, comps)) != 0)
+    snprintf(pl.rel, sizeof pl.rel, "%s/%s/%s", sn.comps[0], sn.comps[1], sn.comps[2]);
+    if (!t->is_tar && (ret = open_place(&pl, &sn)) != 0)
         goto done;
     if ((ret = put_file(&pl, 0, "secret.json", &sp.secret)) != 0)
         goto done;
-    if (sp.versions != NULL) {
-        ret = cli_json_elements(sp.versions, sp.versions_len, put_version, &pl);
-        if (ret < 0) {
-            cli_error("secret %s: unexpected versions rendering", id);
-            ret = CLI_EXIT_FAILURE;
-        }
-    }
+    if (sp.has_versions && (ret = make_versions_dir(&pl)) != 0)
+        goto done;
+    for (size_t i = 0; i < sp.nitems && ret == 0; i++)
+        ret = put_version(&pl, &sp.items[i]);
 done:
     if (pl.dirfd >= 0)
         close(pl.dirfd);
     if (pl.versions_fd >= 0)
         close(pl.versions_fd);
-    text_free(&sp.secret);
+    split_free(&sp);
     return ret;
 }
 
@@ -517,6 +726,8 @@ void cli_tree_abort(cli_tree *t)
     for (size_t i = 0; i < t->ndirs; i++)
         free(t->dirs_written[i]);
     free(t->dirs_written);
+    if (t->utf8 != (locale_t)0)
+        freelocale(t->utf8);
     free(t->root);
     free(t);
 }

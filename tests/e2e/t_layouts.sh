@@ -10,13 +10,17 @@ gen ex.json --secrets 14
 gen ex.jsonl --secrets 14 --layout jsonl
 "$SMAR_GEN" --secrets 14 --layout dir -o exdir || fail "gen dir"
 
+# The trees' root files hold the document members with the layout's own whitespace: only
+# the secrets are compared here (the document is checked below).
+SECRETS_ONLY="-x instance.json -x secret_groups.json -x configurations.json"
+
 # create ARCHIVE INPUT: archive it, then unpack its secrets as a folder tree ARCHIVE.d
 check_layout() {
     run 0 "$SMAR" create -q -o "$1" "$2"
     assert_empty out.txt
     run 0 "$SMAR" extract -q --all-versions --format dir -o "$1.d" "$1"
     if [ -d reference.d ]; then
-        diff -r reference.d "$1.d" >/dev/null || fail "layout $2 gives other secrets than ex.json"
+        diff -r $SECRETS_ONLY reference.d "$1.d" >/dev/null || fail "layout $2 gives other secrets than ex.json"
     else
         mv "$1.d" reference.d
     fi
@@ -68,13 +72,13 @@ check_layout misnamed2.smar misnamed2.json
 step "standard input: json, jsonl, tar.gz"
 run 0 sh -c '"$SMAR" create -q -o stdin-json.smar - < ex.json'
 run 0 "$SMAR" extract -q --all-versions --format dir -o stdin-json.d stdin-json.smar
-diff -r reference.d stdin-json.d >/dev/null || fail "stdin json differs"
+diff -r $SECRETS_ONLY reference.d stdin-json.d >/dev/null || fail "stdin json differs"
 run 0 sh -c 'cat ex.jsonl | "$SMAR" create -q -o stdin-jsonl.smar -'
 run 0 "$SMAR" extract -q --all-versions --format dir -o stdin-jsonl.d stdin-jsonl.smar
-diff -r reference.d stdin-jsonl.d >/dev/null || fail "stdin jsonl differs"
+diff -r $SECRETS_ONLY reference.d stdin-jsonl.d >/dev/null || fail "stdin jsonl differs"
 run 0 sh -c 'cat ex.tar.gz | "$SMAR" create -q -o stdin-targz.smar -'
 run 0 "$SMAR" extract -q --all-versions --format dir -o stdin-targz.d stdin-targz.smar
-diff -r reference.d stdin-targz.d >/dev/null || fail "stdin tar.gz differs"
+diff -r $SECRETS_ONLY reference.d stdin-targz.d >/dev/null || fail "stdin tar.gz differs"
 
 step "the document (instance, groups, configurations) is kept for every layout"
 for a in json jsonl dir tar targz; do
