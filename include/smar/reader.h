@@ -50,7 +50,10 @@ SMAR_API const char *smar_reader_error(const smar_reader *r);
 /**
  * Open an archive file, or any source. Checks the trailer, header and chunk table for
  * structure and limits (without a key): SMAR_E_FORMAT (not an archive), SMAR_E_VERSION
- * (unknown major version), SMAR_E_CORRUPT (truncated, inconsistent), SMAR_E_LIMIT.
+ * (a newer format: an unknown version, flag, suite or compression that the file's bytes
+ * still hash to its root hash), SMAR_E_CORRUPT (truncated, inconsistent, or such an unknown
+ * value in a file that no longer hashes to its root hash: damage, spec/FORMAT.md §16),
+ * SMAR_E_LIMIT.
  * name is used in messages. The source is owned by the reader after SMAR_OK.
  */
 SMAR_API int smar_reader_open(smar_reader *r, const char *path);
@@ -112,8 +115,11 @@ SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
  * Open the archive with one of the keyrings: each key slot whose key id matches a keyring
  * holding that version is tried. Then the header MAC and the root MAC are checked, which
  * authenticates the header, every chunk's hash and the chunk table. Returns SMAR_OK,
- * SMAR_E_KEY (no keyring matches a slot), SMAR_E_AUTH (wrong key material or a forged
- * header/table). Keyrings are only used during the call.
+ * SMAR_E_KEY (no keyring matches a slot of an intact header), SMAR_E_CORRUPT (no keyring
+ * matches, or the suite is unavailable, and the header, table or trailer no longer hash to
+ * the root hash: a slot may have been changed), SMAR_E_AUTH (wrong key material or a forged
+ * header/table), SMAR_E_UNSUPPORTED (suite not available here, intact header). Keyrings
+ * are only used during the call.
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
 
