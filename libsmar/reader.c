@@ -223,6 +223,68 @@ static int read_table(smar_reader *r)
     return rc ? rc : map_sections(r);
 }
 
+/* ---- damage or a newer format? (spec/FORMAT.md §16, "Unknown values") -------------- */
+
+/* Whether a trailer's positions are sound enough to recompute the root hash from it. */
+static bool root_is_checkable(const uint8_t t[SMAR_TRAILER_BYTES], uint64_t size)
+{
+    uint64_t table_offset = smar_load_u64(t), count = smar_load_u32(t + 8);
+    uint64_t header_len = smar_load_u32(t + 32);
+    return memcmp(t + 208, SMAR_TAIL_MAGIC, 8) == 0 &&
+           smar_load_u32(t + 204) == SMAR_TRAILER_BYTES && count >= 1 && count <= SMAR_MAX_CHUNKS &&
+           table_offset <= size - SMAR_TRAILER_BYTES &&
+           count * SMAR_TABLE_ENTRY_BYTES == size - SMAR_TRAILER_BYTES - table_offset &&
+           header_len >= SMAR_HEADER_FIXED_BYTES + SMAR_HEADER_MAC_BYTES &&
+           header_len <= SMAR_HEADER_MAX_BYTES && header_len <= table_offset;
+}
+
+/* The file is damaged where it seemed to be of a newer format: say why, with what the
+ * reader met first when keep_what_was_met (an unknown flag or suite). */
+static int damaged_not_newer(smar_reader *r, bool keep_what_was_met, const char *why)
+{
+    char met[SMAR_ERRMSG_MAX];
+    snprintf(met, sizeof met, "%s", keep_what_was_met ? r->err.msg : "");
+    return smar_fail(&r->err, SMAR_E_CORRUPT, "damaged, not a newer format: %s%s%s", met,
+                     *met ? ", and " : "", why);
+}
+
+/*
+ * An unknown value in the clear header or trailer (SMAR_E_VERSION) was either written by a
+ * newer producer (unsupported: the user needs a newer smar) or is damage. The file tells:
+ * its two ends disagreeing on the major version means one end is format 1 and the other
+ * was changed; with both ends at format 1, the header, table and trailer must still hash
+ * to the root hash the trailer records, or they are not the bytes their producer wrote.
+ * Both ends at another major version, or a file too broken to tell, stay unsupported.
+ */
+static int classify_unknown(smar_reader *r, int rc)
+{
+    uint8_t t[SMAR_TRAILER_BYTES], fixed[SMAR_HEADER_FIXED_BYTES];
+    uint64_t size = r->src.size;
+    bool intact = true;
+    if (rc != SMAR_E_VERSION || size < SMAR_HEADER_FIXED_BYTES + SMAR_TRAILER_BYTES ||
+        r->src.read_at(r->src.opaque, t, sizeof t, size - sizeof t) != 0 ||
+        r->src.read_at(r->src.opaque, fixed, sizeof fixed, 0) != 0 ||
+        memcmp(fixed, SMAR_MAGIC, SMAR_MAGIC_BYTES) != 0)
+        return rc;
+    unsigned header_major = smar_load_u16(fixed + 8), trailer_major = smar_load_u16(t + 200);
+    if (header_major != trailer_major &&
+        (header_major == SMAR_FORMAT_VERSION_MAJOR || trailer_major == SMAR_FORMAT_VERSION_MAJOR)) {
+        char why[96];
+        snprintf(why, sizeof why, "the header says format version %u, the trailer %u", header_major,
+                 trailer_major);
+        return damaged_not_newer(r, false, why);
+    }
+    if (header_major != SMAR_FORMAT_VERSION_MAJOR || !root_is_checkable(t, size) ||
+        smar_root_matches_raw(t, smar_load_u32(t + 32), smar_load_u64(t),
+                              (uint64_t)smar_load_u32(t + 8) * SMAR_TABLE_ENTRY_BYTES,
+                              r->src.read_at, r->src.opaque, &intact) != 0 ||
+        intact)
+        return rc;
+    return damaged_not_newer(r, true,
+                             "the header, chunk table and trailer no longer hash to the root "
+                             "hash the trailer records");
+}
+
 int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name)
 {
     int rc;
@@ -233,6 +295,7 @@ int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *
     r->src = *src;
     r->name = strdup(name ? name : "archive");
     if ((rc = read_trailer(r)) || (rc = read_header(r)) || (rc = read_table(r))) {
+        rc = classify_unknown(r, rc);
         smar_err_prefix(&r->err, "'%s': ", r->name ? r->name : "archive");
         r->state = R_DEAD;
         r->src.close = NULL; /* on failure the caller keeps the source */
@@ -347,6 +410,26 @@ static int authenticate(smar_reader *r)
     return SMAR_OK;
 }
 
+/*
+ * A key that matches no slot (id, version, provider) and a suite this machine lacks are the
+ * user's problem only if the header is what its producer wrote: an altered key id, key
+ * version, provider or suite looks exactly like them. The root hash covers the header, so
+ * it tells them apart without a key: rc stands when it matches, else the file is damaged.
+ */
+static int key_problem_or_damage(smar_reader *r, int rc)
+{
+    uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
+    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
+                   (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
+    smar_root_hash(root, body, &r->trailer);
+    if (smar_equal32(root, r->trailer.root_hash))
+        return rc;
+    return smar_fail(&r->err, SMAR_E_CORRUPT,
+                     "'%s' is damaged: its header, chunk table or trailer no longer hash to the "
+                     "root hash it records, so its key slots cannot be trusted",
+                     r->name);
+}
+
 static int check_meta(smar_reader *r)
 {
     const smar_meta *m = &r->meta;
@@ -410,15 +493,18 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
                          r->state == R_UNLOCKED ? " (already unlocked)" : "");
     /* libsodium runs AES-NI instructions unconditionally: never reach them without it */
     if (!smar_suite_available(r->hdr.suite))
-        return smar_fail(&r->err, SMAR_E_UNSUPPORTED,
+        return key_problem_or_damage(
+            r, smar_fail(&r->err, SMAR_E_UNSUPPORTED,
                          "'%s': cipher suite %s is not available on this machine", r->name,
-                         smar_suite_name(r->hdr.suite));
+                         smar_suite_name(r->hdr.suite)));
     if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);
     if (rc == SMAR_OK && !(r->keys = smar_keys_derive(dek)))
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     smar_secure_free(dek);
+    if (rc == SMAR_E_KEY)
+        return key_problem_or_damage(r, rc);
     if (rc)
         return rc == SMAR_E_AUTH ? smar_reader_die(r, rc) : rc;
     if ((rc = authenticate(r)))

@@ -137,20 +137,63 @@ int smar_table_check(const smar_table_entry *t, uint32_t count, uint64_t header_
     return check_order(t, count, counts, e);
 }
 
+/* The body hash's fixed part: the label and the trailer bytes it covers, as stored. */
+static void body_begin(crypto_generichash_state *st, const uint8_t trailer[SMAR_TRAILER_BYTES])
+{
+    crypto_generichash_init(st, NULL, 0, SMAR_HASH_BYTES);
+    crypto_generichash_update(st, (const uint8_t *)SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
+    crypto_generichash_update(st, trailer, TRAILER_FIXED_BYTES);
+    crypto_generichash_update(st, trailer + TRAILER_TAIL_OFFSET,
+                              SMAR_TRAILER_BYTES - TRAILER_TAIL_OFFSET);
+}
+
 void smar_body_hash(uint8_t out[SMAR_HASH_BYTES], const smar_trailer *t, const uint8_t *header,
                     size_t header_len, const uint8_t *table, size_t table_len)
 {
     uint8_t fixed[SMAR_TRAILER_BYTES];
     crypto_generichash_state st;
     smar_trailer_encode(fixed, t);
-    crypto_generichash_init(&st, NULL, 0, SMAR_HASH_BYTES);
-    crypto_generichash_update(&st, (const uint8_t *)SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
-    crypto_generichash_update(&st, fixed, TRAILER_FIXED_BYTES);
-    crypto_generichash_update(&st, fixed + TRAILER_TAIL_OFFSET,
-                              SMAR_TRAILER_BYTES - TRAILER_TAIL_OFFSET);
+    body_begin(&st, fixed);
     crypto_generichash_update(&st, header, header_len);
     crypto_generichash_update(&st, table, table_len);
     crypto_generichash_final(&st, out, SMAR_HASH_BYTES);
+}
+
+/* Hash len bytes of the source at offset into st, a piece at a time. */
+static int hash_range(crypto_generichash_state *st, smar_raw_read_fn read_at, void *opaque,
+                      uint64_t offset, uint64_t len)
+{
+    uint8_t piece[16384];
+    while (len > 0) {
+        size_t n = len < sizeof piece ? (size_t)len : sizeof piece;
+        if (read_at(opaque, piece, n, offset) != 0)
+            return -1;
+        crypto_generichash_update(st, piece, n);
+        offset += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int smar_root_matches_raw(const uint8_t trailer[SMAR_TRAILER_BYTES], uint64_t header_len,
+                          uint64_t table_offset, uint64_t table_len, smar_raw_read_fn read_at,
+                          void *opaque, bool *matches)
+{
+    crypto_generichash_state st;
+    uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
+    body_begin(&st, trailer);
+    if (hash_range(&st, read_at, opaque, 0, header_len) != 0 ||
+        hash_range(&st, read_at, opaque, table_offset, table_len) != 0)
+        return -1;
+    crypto_generichash_final(&st, body, SMAR_HASH_BYTES);
+    /* root = H(L_ROOT || body || root_mac || signer), the last two as stored */
+    crypto_generichash_init(&st, NULL, 0, SMAR_HASH_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)SMAR_LABEL_ROOT, SMAR_LABEL_BYTES);
+    crypto_generichash_update(&st, body, SMAR_HASH_BYTES);
+    crypto_generichash_update(&st, trailer + 72, SMAR_HASH_BYTES + 32);
+    crypto_generichash_final(&st, root, SMAR_HASH_BYTES);
+    *matches = smar_equal32(root, trailer + 40);
+    return 0;
 }
 
 void smar_root_mac(uint8_t out[SMAR_HASH_BYTES], const uint8_t key[32],

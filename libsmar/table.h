@@ -64,6 +64,17 @@ void smar_root_mac(uint8_t out[SMAR_HASH_BYTES], const uint8_t key[32],
                    const uint8_t body[SMAR_HASH_BYTES]);
 void smar_root_hash(uint8_t out[SMAR_HASH_BYTES], const uint8_t body[SMAR_HASH_BYTES],
                     const smar_trailer *t);
+/*
+ * The root hash recomputed from a file's raw bytes: the trailer's 216 bytes as stored, the
+ * header (bytes 0..header_len) and the chunk table, read through read_at a piece at a time.
+ * *matches tells whether it equals the root hash the trailer records (bytes 40..72).
+ * Nothing but positions is interpreted, so it answers even when a field holds a value this
+ * reader does not know: were these the bytes their producer hashed? -1 on a read error.
+ */
+typedef int (*smar_raw_read_fn)(void *opaque, void *buf, size_t len, uint64_t offset);
+int smar_root_matches_raw(const uint8_t trailer[SMAR_TRAILER_BYTES], uint64_t header_len,
+                          uint64_t table_offset, uint64_t table_len, smar_raw_read_fn read_at,
+                          void *opaque, bool *matches);
 /* The message the producer signs: label || archive id || root hash. */
 #define SMAR_SIGNED_MSG_BYTES (SMAR_LABEL_BYTES + SMAR_ARCHIVE_ID_BYTES + SMAR_HASH_BYTES)
 void smar_signed_message(uint8_t out[SMAR_SIGNED_MSG_BYTES], const smar_trailer *t);

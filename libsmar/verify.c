@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include <sodium.h>
+
 #include "crypto.h"
 #include "reader_internal.h"
 
@@ -34,6 +36,7 @@ typedef struct verify_run {
     smar_index_entry *expect[SMAR_INDEX_TABLES];
     size_t nexpect[SMAR_INDEX_TABLES], capexpect[SMAR_INDEX_TABLES];
     bool oom;
+    bool secret_bad; /* the secret being checked has a problem: counted once */
 } verify_run;
 
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
@@ -176,6 +179,23 @@ static int report_chunks(verify_run *v)
     return SMAR_OK;
 }
 
+/* The signature covers the root hash as stored: it vouches for this file only when the
+ * file still hashes to that root. */
+static smar_signature_status signature_status(const smar_reader *r, bool root_ok,
+                                              const uint8_t *pubkey)
+{
+    const smar_trailer *t = &r->trailer;
+    if (!(t->flags & SMAR_TRAILER_SIGNED))
+        return SMAR_SIGNATURE_ABSENT;
+    bool self_valid = root_ok && smar_signature_ok(t, t->signer);
+    if (!self_valid)
+        return SMAR_SIGNATURE_INVALID;
+    if (!pubkey)
+        return SMAR_SIGNATURE_UNCHECKED;
+    return sodium_memcmp(pubkey, t->signer, 32) == 0 ? SMAR_SIGNATURE_VALID
+                                                     : SMAR_SIGNATURE_OTHER_SIGNER;
+}
+
 static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
 {
     smar_reader *r = v->r;
@@ -184,14 +204,7 @@ static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
                    (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
     smar_root_hash(root, body, &r->trailer);
     v->res->root_ok = smar_equal32(root, r->trailer.root_hash);
-    bool is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
-    if (!is_signed)
-        v->res->signature = pubkey ? -1 : 0;
-    else if (pubkey)
-        v->res->signature = v->res->root_ok && smar_signature_ok(&r->trailer, pubkey) ? 1 : -1;
-    else
-        v->res->signature =
-            v->res->root_ok && smar_signature_ok(&r->trailer, r->trailer.signer) ? 2 : -1;
+    v->res->signature = signature_status(r, v->res->root_ok, pubkey);
 }
 
 static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq, uint32_t offset,
@@ -216,7 +229,7 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
     smar_reader *r = v->r;
     smar_buf buf = {0};
     if (locator_touches_bad(v, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length)) {
-        v->res->secrets_bad++;
+        v->secret_bad = true;
         report(v, SMAR_PROBLEM_SECRET, r->section_chunks[SMAR_SECTION_PAYLOAD][loc->seq],
                SMAR_SECTION_PAYLOAD, s, ver, "payload lies in a damaged chunk");
         return;
@@ -228,7 +241,7 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
     if (rc == SMAR_OK)
         smar_hash(hash, r->keys->payload_hash, buf.data, buf.len);
     if (rc != SMAR_OK || !smar_equal32(hash, loc->hash)) {
-        v->res->secrets_bad++;
+        v->secret_bad = true;
         report(v, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SECTION_PAYLOAD, s, ver,
                "payload does not match its manifest hash");
     }
@@ -255,11 +268,28 @@ static void expect_entry(verify_run *v, int table, const char *key, const smar_s
     x->length = s->where.length;
 }
 
+/* The secret's own payload is stored once when it is a version's payload (FORMAT.md
+ * §11.2): both locators then name the same record, checked once and counted once, so the
+ * count of payloads is the stored records' (payload_count, as inspect shows it). */
+static bool shares_version_record(const smar_secret *s)
+{
+    for (size_t i = 0; i < s->nversions; i++) {
+        const smar_locator *l = &s->versions[i].payload;
+        if (s->versions[i].has_payload && l->seq == s->payload.seq &&
+            l->offset == s->payload.offset && l->length == s->payload.length &&
+            smar_equal32(l->hash, s->payload.hash))
+            return true;
+    }
+    return false;
+}
+
 static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
 {
     verify_run *v = vv;
     (void)r;
     v->res->secrets_checked++;
+    v->res->versions_checked += s->nversions;
+    v->secret_bad = false;
     expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
     if (s->name[0])
         expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
@@ -268,15 +298,22 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
     for (size_t i = 0; i < s->nversions && meta_ok; i++)
         meta_ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
     if (!meta_ok) {
-        v->res->secrets_bad++;
+        v->secret_bad = true;
         report(v, SMAR_PROBLEM_SECRET, 0, SMAR_SECTION_MANIFEST, s, NULL,
                "its metadata is not a JSON object");
     }
-    if (s->has_payload)
+    if (s->has_payload) {
         check_payload(v, s, NULL, &s->payload);
+        if (!shares_version_record(s))
+            v->res->payload_records_checked++;
+    }
     for (size_t i = 0; i < s->nversions; i++)
-        if (s->versions[i].has_payload)
+        if (s->versions[i].has_payload) {
             check_payload(v, s, &s->versions[i], &s->versions[i].payload);
+            v->res->payload_records_checked++;
+        }
+    if (v->secret_bad)
+        v->res->secrets_bad++;
     return v->oom ? SMAR_E_NOMEM : SMAR_OK;
 }
 
@@ -354,6 +391,19 @@ static int verify_keyed(verify_run *v)
     return rc;
 }
 
+/* Why a required signer was not met. */
+static const char *signature_failure(smar_signature_status status)
+{
+    switch (status) {
+    case SMAR_SIGNATURE_ABSENT:
+        return "the archive is not signed";
+    case SMAR_SIGNATURE_OTHER_SIGNER:
+        return "the archive is signed by another key than the given public key";
+    default:
+        return "the signature is not valid";
+    }
+}
+
 int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                        smar_verify_result *result, smar_problem_cb cb, smar_progress_cb progress,
                        void *payload)
@@ -394,10 +444,10 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s' is damaged: %llu bad chunk(s)%s", r->name,
                          (unsigned long long)v.res->chunks_bad,
                          v.res->root_ok ? "" : ", root hash mismatch");
-    if (v.res->signature < 0)
+    if (pubkey && v.res->signature != SMAR_SIGNATURE_VALID)
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': %s", r->name,
-                         (r->trailer.flags & SMAR_TRAILER_SIGNED)
-                             ? "the signature is not valid for the given public key"
-                             : "the archive is not signed");
+                         signature_failure(v.res->signature));
+    if (v.res->signature == SMAR_SIGNATURE_INVALID)
+        return smar_fail(&r->err, SMAR_E_AUTH, "'%s': the signature is not valid", r->name);
     return SMAR_OK;
 }

@@ -3,15 +3,21 @@
  * (chunk hashes, root hash, signature) or with one (also every chunk's decryption and
  * every payload's hash), and report every problem found.
  */
+#define _GNU_SOURCE /* O_TMPFILE */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 static const char verify_usage[] =
     "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [--threads N] [-q] ARCHIVE...\n"
     "\n"
+    "    ARCHIVE -        read one archive from standard input (spooled to $TMPDIR)\n"
     "    -k, --key FILE   also decrypt every chunk and check every payload (keyed)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                     the passphrase of KEYFILE is in PASSFILE\n"
@@ -35,6 +41,7 @@ struct problem {
 /* One archive's outcome. */
 struct report {
     const char *path;
+    int spool_fd; /* standard input spooled to an unlinked file, or -1 */
     int exit_code;
     char *error; /* why it could not be checked, or NULL */
     int checked; /* smar_reader_verify ran */
@@ -128,38 +135,140 @@ static void fail(struct report *rep, int exit_code, const char *msg)
 /* With --pubkey a missing or foreign signature is as bad as damage. */
 static void check_signature(struct report *rep, const struct verify_opts *o)
 {
-    if (o->pubkey_path == NULL)
+    if (o->pubkey_path == NULL || !rep->checked)
         return;
-    if (rep->res.signature == 0)
+    switch (rep->res.signature) {
+    case SMAR_SIGNATURE_VALID:
+        return;
+    case SMAR_SIGNATURE_ABSENT:
         fail(rep, CLI_EXIT_DAMAGED, "the archive is not signed");
-    else if (rep->res.signature < 0)
-        fail(rep, CLI_EXIT_DAMAGED, "the signature is not valid for the given public key");
+        return;
+    case SMAR_SIGNATURE_OTHER_SIGNER:
+        fail(rep, CLI_EXIT_DAMAGED, "the archive is signed by another key than the given one");
+        return;
+    default:
+        fail(rep, CLI_EXIT_DAMAGED, "the signature is not valid");
+    }
 }
 
-static void verify_one(struct report *rep, const struct verify_opts *o, smar_keyring **keys,
-                       size_t nkeys)
+/* ---- standard input -------------------------------------------------------------------- */
+
+static int spool_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
 {
-    smar_reader *r = NULL;
-    int ret = cli_open_archive(rep->path, &r);
-    if (ret != 0) {
-        fail(rep, ret, "cannot open the archive (see the message above)");
-        return;
+    int fd = (int)(intptr_t)opaque;
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
     }
-    smar_reader_set_threads(r, o->threads);
+    return 0;
+}
+
+static void spool_close(void *opaque)
+{
+    close((int)(intptr_t)opaque);
+}
+
+/* An unlinked file in $TMPDIR (O_TMPFILE where the file system has it). */
+static int open_spool_file(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    char tmpl[4096];
+    if (snprintf(tmpl, sizeof tmpl, "%s/.smar-verify-XXXXXX", dir) >= (int)sizeof tmpl) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(tmpl);
+    return fd;
+}
+
+/*
+ * Standard input copied to an unlinked temporary file. The chunk table that holds every
+ * chunk's hash comes last in an archive (spec/FORMAT.md §3) and chunks carry no length of
+ * their own, so no chunk can be checked as it arrives; and stdin is never held in memory.
+ */
+static int spool_stdin(int *out)
+{
+    const char *dir = getenv("TMPDIR");
+    char buf[65536];
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    int fd = open_spool_file(dir);
+    if (fd < 0) {
+        cli_error("cannot make a temporary file in %s for standard input: %s", dir,
+                  strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            break;
+        if (n < 0 || cli_write_all(fd, buf, (size_t)n) != 0) {
+            cli_error("%s standard input: %s", n < 0 ? "reading" : "spooling", strerror(errno));
+            close(fd);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Open the report's archive: its file, or the spooled standard input. */
+static int open_report_archive(const struct report *rep, smar_reader **out)
+{
+    struct stat st;
+    if (rep->spool_fd < 0)
+        return cli_open_archive(rep->path, out);
+    int fd = dup(rep->spool_fd);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        cli_error("%s: %s", rep->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return CLI_EXIT_FAILURE;
+    }
+    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, spool_read_at, spool_close};
+    smar_reader *r = NULL;
+    if (smar_reader_new(&r) != SMAR_OK) {
+        close(fd);
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int rc = smar_reader_open_source(r, &src, rep->path);
+    if (rc != SMAR_OK) {
+        close(fd); /* on failure the source stays the caller's */
+        cli_error_lib(rep->path, smar_reader_error(r));
+        smar_reader_free(r);
+        return cli_exit_archive(rc);
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- checking one archive ------------------------------------------------------------- */
+
+static void note_signer(struct report *rep, smar_reader *r)
+{
     smar_archive_info in;
     if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
         rep->is_signed = 1;
         smar_signkey_fingerprint(rep->signer, in.signer);
     }
-    if (nkeys > 0) {
-        ret = cli_unlock_archive(rep->path, r, keys, nkeys);
-        if (ret != 0) {
-            fail(rep, ret, "cannot unlock the archive (see the message above)");
-            smar_reader_free(r);
-            return;
-        }
-        rep->keyed = 1;
-    }
+}
+
+static void run_verify(struct report *rep, const struct verify_opts *o, smar_reader *r)
+{
     int rc =
         smar_reader_verify(r, rep->keyed ? SMAR_VERIFY_KEYED : 0, o->pubkey_path ? o->pubkey : NULL,
                            &rep->res, on_problem, on_progress, rep);
@@ -169,6 +278,52 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
         const char *msg = smar_reader_error(r);
         fail(rep, cli_exit_archive(rc), msg && *msg ? msg : smar_strerror(rc));
     }
+}
+
+/*
+ * The keys did not open the archive. The keyless checks decide what that means: damage
+ * found without a key is damage (exit 3, an altered key slot among the possibilities);
+ * only on an intact file is it the keys' fault (cli_unlock_archive says which, and how).
+ * A fresh handle: a failed unlock may have left the first one dead.
+ */
+static void keyless_after_failed_unlock(struct report *rep, const struct verify_opts *o,
+                                        smar_keyring **keys, size_t nkeys)
+{
+    smar_reader *r = NULL;
+    int ret = open_report_archive(rep, &r);
+    if (ret != 0) {
+        fail(rep, ret, "cannot open the archive (see the message above)");
+        return;
+    }
+    smar_reader_set_threads(r, o->threads);
+    run_verify(rep, o, r);
+    if (rep->exit_code == CLI_EXIT_OK) {
+        ret = cli_unlock_archive(rep->path, r, keys, nkeys);
+        fail(rep, ret != 0 ? ret : CLI_EXIT_FAILURE,
+             "cannot unlock the archive (see the message above)");
+    }
+    smar_reader_free(r);
+}
+
+static void verify_one(struct report *rep, const struct verify_opts *o, smar_keyring **keys,
+                       size_t nkeys)
+{
+    smar_reader *r = NULL;
+    int ret = open_report_archive(rep, &r);
+    if (ret != 0) {
+        fail(rep, ret, "cannot open the archive (see the message above)");
+        return;
+    }
+    smar_reader_set_threads(r, o->threads);
+    note_signer(rep, r);
+    if (nkeys > 0 && smar_reader_unlock(r, keys, nkeys) != SMAR_OK) {
+        smar_reader_free(r);
+        keyless_after_failed_unlock(rep, o, keys, nkeys);
+        check_signature(rep, o);
+        return;
+    }
+    rep->keyed = nkeys > 0;
+    run_verify(rep, o, r);
     check_signature(rep, o);
     smar_reader_free(r);
 }
@@ -179,7 +334,7 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
 static int only_signature_failed(const struct report *rep)
 {
     return rep->checked && rep->res.chunks_bad == 0 && rep->res.root_ok && rep->nproblems == 0 &&
-           rep->res.signature != 1;
+           rep->res.signature != SMAR_SIGNATURE_VALID;
 }
 
 static const char *status_word(const struct report *rep)
@@ -191,11 +346,22 @@ static const char *status_word(const struct report *rep)
     return only_signature_failed(rep) ? "not_authentic" : "damaged";
 }
 
+/* One of absent, valid, invalid, other-signer. Without --pubkey a signature that verifies
+ * for the key it names is "valid" too, with signer_checked false: it shows the archive is
+ * intact since signing, not who signed. */
 static const char *signature_word(const struct report *rep)
 {
-    if (rep->res.signature > 0)
+    switch (rep->res.signature) {
+    case SMAR_SIGNATURE_VALID:
+    case SMAR_SIGNATURE_UNCHECKED:
         return "valid";
-    return rep->res.signature < 0 ? "invalid" : "absent";
+    case SMAR_SIGNATURE_OTHER_SIGNER:
+        return "other-signer";
+    case SMAR_SIGNATURE_INVALID:
+        return "invalid";
+    default:
+        return "absent";
+    }
 }
 
 static void print_problem(const struct problem *q)
@@ -235,16 +401,20 @@ static void print_report_text(const struct report *rep, const struct verify_opts
                cli_bytes(b, rep->res.bytes_checked));
         printf("  root hash:  %s\n", rep->res.root_ok ? "ok" : "MISMATCH");
         printf("  signature:  %s", signature_word(rep));
+        if (rep->res.signature == SMAR_SIGNATURE_UNCHECKED)
+            printf(" for the key it names (who signed is not checked without --pubkey)");
         if (rep->is_signed)
             printf(", signer %s", rep->signer);
         if (o->pubkey_path != NULL)
             printf(", required signer %s", o->pubkey_fp);
         printf("\n");
+        /* the words and numbers of smar inspect: secrets, versions, (stored) payloads */
         if (rep->keyed)
-            printf("  secrets:    %llu checked, %llu bad; payloads: %llu checked\n",
+            printf("  secrets:    %llu checked (%llu versions, %llu payloads), %llu bad\n",
                    (unsigned long long)rep->res.secrets_checked,
-                   (unsigned long long)rep->res.secrets_bad,
-                   (unsigned long long)rep->res.payloads_checked);
+                   (unsigned long long)rep->res.versions_checked,
+                   (unsigned long long)rep->res.payload_records_checked,
+                   (unsigned long long)rep->res.secrets_bad);
         else
             printf("  secrets:    not checked (no --key)\n");
     }
@@ -273,10 +443,14 @@ static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
     cli_json_add_u64(j, "bytes_checked", rep->res.bytes_checked);
     cJSON_AddBoolToObject(j, "root_hash_ok", rep->checked && rep->res.root_ok);
     cJSON_AddStringToObject(j, "signature", signature_word(rep));
+    cJSON_AddBoolToObject(j, "signer_checked",
+                          rep->res.signature == SMAR_SIGNATURE_VALID ||
+                              rep->res.signature == SMAR_SIGNATURE_OTHER_SIGNER);
     add_string_or_null(j, "signer_fingerprint", rep->is_signed ? rep->signer : NULL);
     add_string_or_null(j, "required_signer_fingerprint", o->pubkey_path ? o->pubkey_fp : NULL);
     cli_json_add_u64(j, "secrets_checked", rep->res.secrets_checked);
-    cli_json_add_u64(j, "payloads_checked", rep->res.payloads_checked);
+    cli_json_add_u64(j, "versions_checked", rep->res.versions_checked);
+    cli_json_add_u64(j, "payloads_checked", rep->res.payload_records_checked);
     cli_json_add_u64(j, "secrets_bad", rep->res.secrets_bad);
     cJSON *probs = cJSON_AddArrayToObject(j, "problems");
     for (size_t i = 0; i < rep->nproblems; i++) {
@@ -342,6 +516,11 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
     }
     if (optind >= argc)
         return cli_usage_error(verify_usage, "at least one ARCHIVE is required");
+    int from_stdin = 0;
+    for (int i = optind; i < argc; i++)
+        from_stdin += strcmp(argv[i], "-") == 0;
+    if (from_stdin > 1)
+        return cli_usage_error(verify_usage, "standard input ('-') can be read only once");
     return 0;
 }
 
@@ -375,8 +554,18 @@ static int verify_all(int n, char **paths, struct verify_opts *o)
         struct report rep;
         memset(&rep, 0, sizeof rep);
         rep.path = paths[i];
+        rep.spool_fd = -1;
         rep.progress = &progress;
-        verify_one(&rep, o, keys, nkeys);
+        if (strcmp(paths[i], "-") == 0) {
+            rep.path = "(stdin)";
+            int sp = spool_stdin(&rep.spool_fd);
+            if (sp != 0)
+                fail(&rep, sp, "cannot read standard input (see the message above)");
+        }
+        if (rep.exit_code == CLI_EXIT_OK)
+            verify_one(&rep, o, keys, nkeys);
+        if (rep.spool_fd >= 0)
+            close(rep.spool_fd);
         if (list != NULL)
             cJSON_AddItemToArray(list, report_json(&rep, o));
         else

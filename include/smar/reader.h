@@ -50,7 +50,10 @@ SMAR_API const char *smar_reader_error(const smar_reader *r);
 /**
  * Open an archive file, or any source. Checks the trailer, header and chunk table for
  * structure and limits (without a key): SMAR_E_FORMAT (not an archive), SMAR_E_VERSION
- * (unknown major version), SMAR_E_CORRUPT (truncated, inconsistent), SMAR_E_LIMIT.
+ * (a newer format: an unknown version, flag, suite or compression that the file's bytes
+ * still hash to its root hash), SMAR_E_CORRUPT (truncated, inconsistent, or such an unknown
+ * value in a file that no longer hashes to its root hash: damage, spec/FORMAT.md §16),
+ * SMAR_E_LIMIT.
  * name is used in messages. The source is owned by the reader after SMAR_OK.
  */
 SMAR_API int smar_reader_open(smar_reader *r, const char *path);
@@ -112,8 +115,11 @@ SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
  * Open the archive with one of the keyrings: each key slot whose key id matches a keyring
  * holding that version is tried. Then the header MAC and the root MAC are checked, which
  * authenticates the header, every chunk's hash and the chunk table. Returns SMAR_OK,
- * SMAR_E_KEY (no keyring matches a slot), SMAR_E_AUTH (wrong key material or a forged
- * header/table). Keyrings are only used during the call.
+ * SMAR_E_KEY (no keyring matches a slot of an intact header), SMAR_E_CORRUPT (no keyring
+ * matches, or the suite is unavailable, and the header, table or trailer no longer hash to
+ * the root hash: a slot may have been changed), SMAR_E_AUTH (wrong key material or a forged
+ * header/table), SMAR_E_UNSUPPORTED (suite not available here, intact header). Keyrings
+ * are only used during the call.
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
 
@@ -252,19 +258,34 @@ typedef void (*smar_problem_cb)(const smar_problem *p, void *payload);
 /** Progress while verifying: bytes checked so far of total. */
 typedef void (*smar_progress_cb)(uint64_t done, uint64_t total, void *payload);
 
+/** What the producer's signature says (smar verify's "signature"). Failures are < 0. */
+typedef enum smar_signature_status {
+    SMAR_SIGNATURE_INVALID = -2,      /**< signed, but the signature does not verify for the
+                                           key it names over this file's root hash */
+    SMAR_SIGNATURE_OTHER_SIGNER = -1, /**< a valid signature by another key than the public
+                                           key given */
+    SMAR_SIGNATURE_ABSENT = 0,        /**< not signed (a failure when a public key is given) */
+    SMAR_SIGNATURE_VALID = 1,         /**< valid, made by the public key given */
+    SMAR_SIGNATURE_UNCHECKED = 2,     /**< valid for the key it names, but no public key was
+                                           given: integrity, not who signed */
+} smar_signature_status;
+
 typedef struct smar_verify_result {
     uint64_t chunks_checked;
     uint64_t chunks_bad;
     uint64_t bytes_checked;
-    int root_ok;   /**< root hash recomputed and equal */
-    int signature; /**< 0 absent; 1 valid for the given public key; 2 present and valid for
-                        the key it names, but no public key was given to check who signed;
-                        -1 invalid, made by another key, or absent when a key was given */
+    int root_ok; /**< root hash recomputed and equal */
+    smar_signature_status signature;
     uint64_t secrets_checked;  /**< keyed */
-    uint64_t payloads_checked; /**< keyed */
-    uint64_t secrets_bad;      /**< keyed */
+    uint64_t payloads_checked; /**< keyed: payload locators checked (a record shared by a
+                                    secret and its version is checked for each) */
+    uint64_t secrets_bad;      /**< keyed: secrets (distinct ids) with at least one problem */
     int index_ok;              /**< keyed: 1 the index holds exactly the manifest's secrets, sorted;
                                     0 it does not; -1 not checked */
+    uint64_t versions_checked; /**< keyed: versions over all secrets (as the meta section's
+                                    version_count) */
+    uint64_t payload_records_checked; /**< keyed: stored payload records checked, a shared
+                                           one once (as the meta section's payload_count) */
 } smar_verify_result;
 
 /**
@@ -272,9 +293,10 @@ typedef struct smar_verify_result {
  * root hash, and with pubkey (may be NULL) the producer's signature. With SMAR_VERIFY_KEYED
  * (after unlock) also every chunk's decryption, the manifest, that the index holds exactly
  * the manifest's secrets in order, and every payload's hash; each damaged chunk is reported with
- * the secrets it affects. Returns SMAR_OK when all is well, SMAR_E_CORRUPT or SMAR_E_AUTH when
- * anything is damaged (after reporting all problems through cb), other errors when it could not
- * check (I/O).
+ * the secrets it affects. Returns SMAR_OK when all is well, SMAR_E_CORRUPT when anything is
+ * damaged (after reporting all problems through cb), SMAR_E_AUTH when the bytes are intact but
+ * the signature is invalid, or pubkey is given and the signature is absent or another key's
+ * (result->signature says which), other errors when it could not check (I/O).
  */
 SMAR_API int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                                 smar_verify_result *result, smar_problem_cb cb,

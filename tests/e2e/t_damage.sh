@@ -1,5 +1,7 @@
-# Damaged or forged archives exit 3 (verify keyless and keyed, cat, extract); a wrong key
-# exits 1; --pubkey makes an unsigned or foreign-signed archive a failure (3).
+# Damaged or forged archives exit 3 (verify keyless and keyed, inspect, ls, cat, extract),
+# wherever the byte is: header fields, key slots, chunks, table, trailer; a wrong key on an
+# intact archive exits 1, as does a genuinely newer format; --pubkey makes an unsigned or
+# foreign-signed archive a failure (3); verify - reads standard input.
 . "$E2E_DIR/lib.sh"
 make_key
 run 0 "$SMAR" keygen --sign -o sign.key
@@ -7,10 +9,14 @@ run 0 "$SMAR" keygen --sign -o other.key
 gen ex.json --secrets 40 --payload-bytes 2000
 run 0 "$SMAR" create -q --sign sign.key -o good.smar ex.json
 
-# flip OFFSET FILE: invert one byte in place
+# byte_at OFFSET FILE: the byte's value
+byte_at() {
+    dd if="$2" bs=1 skip="$1" count=1 2>/dev/null | od -An -tu1 | tr -d ' '
+}
+# flip OFFSET FILE [MASK]: xor one byte in place with MASK (default 255)
 flip() {
-    v=$(dd if="$2" bs=1 skip="$1" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
-    printf "\\$(printf %o $((v ^ 255)))" | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null
+    v=$(byte_at "$1" "$2")
+    printf "\\$(printf %o $((v ^ ${3:-255})))" | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null
 }
 json_number() { # FILE KEY: the first number after "KEY": in cJSON's output
     sed -n "s/.*\"$2\":[[:space:]]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 1
@@ -21,7 +27,23 @@ run 0 "$SMAR" verify --pubkey sign.key.pub good.smar
 assert_contains out.txt "good.smar: ok"
 assert_contains out.txt "signature:  valid"
 run 0 "$SMAR" verify --key root.key --pubkey sign.key.pub good.smar
-assert_contains out.txt "secrets:    40 checked, 0 bad"
+assert_contains out.txt "secrets:    40 checked ("
+assert_contains out.txt "), 0 bad"
+
+step "inspect and verify count alike: secrets, versions, payloads, chunks"
+run 0 "$SMAR" inspect --key root.key good.smar
+INSPECT_COUNTS=$(sed -n 's/^secrets: *40 (\(.*\))$/\1/p' out.txt)
+INSPECT_CHUNKS=$(sed -n 's/^chunks: *\([0-9]*\)$/\1/p' out.txt)
+[ -n "$INSPECT_COUNTS" ] && [ -n "$INSPECT_CHUNKS" ] || fail "inspect shows no counts"
+run 0 "$SMAR" verify --key root.key good.smar
+assert_contains out.txt "secrets:    40 checked ($INSPECT_COUNTS), 0 bad"
+assert_contains out.txt "chunks:     $INSPECT_CHUNKS checked, 0 bad"
+run 0 "$SMAR" inspect --json --key root.key good.smar
+VERSIONS=$(json_number out.txt versions)
+PAYLOADS=$(json_number out.txt payloads)
+run 0 "$SMAR" verify --json --key root.key good.smar
+assert_eq "$(json_number out.txt versions_checked)" "$VERSIONS" "versions_checked"
+assert_eq "$(json_number out.txt payloads_checked)" "$PAYLOADS" "payloads_checked"
 
 step "one flipped byte in the payload section"
 run 0 "$SMAR" inspect --json good.smar
@@ -47,6 +69,11 @@ NAME=$(sed -n "s/^  problem: secret $ID \"\\([^\"]*\\)\".*/\\1/p" out.txt | head
 run 3 "$SMAR" verify --key root.key --json bad.smar
 assert_contains out.txt "\"secret_id\":	\"$ID\""
 assert_contains out.txt '"secret_name":'
+# secrets_bad counts secrets, not problems (a secret's versions share its chunk)
+DISTINCT=$(sed -n 's/.*"secret_id":[[:space:]]*"\([^"]*\)".*/\1/p' out.txt | sort -u | wc -l)
+PROBLEMS=$(count_lines out.txt '"secret_id":	"')
+[ "$PROBLEMS" -gt "$DISTINCT" ] || fail "expected several problems per secret ($PROBLEMS, $DISTINCT)"
+assert_eq "$(json_number out.txt secrets_bad)" "$DISTINCT" "secrets_bad"
 
 step "reading a damaged payload exits 3 and prints nothing"
 run 3 "$SMAR" cat --id "$ID" bad.smar
@@ -120,10 +147,111 @@ assert_contains out.txt "the archive is not signed"
 assert_contains out.txt "unsigned.smar: NOT AUTHENTIC"
 run 3 "$SMAR" verify --pubkey other.key.pub good.smar
 assert_contains out.txt "good.smar: NOT AUTHENTIC"
+assert_contains out.txt "signature:  other-signer"
 run 3 "$SMAR" verify --json --pubkey other.key.pub good.smar
-assert_contains out.txt '"signature":	"invalid"'
+assert_contains out.txt '"signature":	"other-signer"'
+assert_contains out.txt '"status":	"not_authentic"'
+run 3 "$SMAR" verify --json --pubkey sign.key.pub unsigned.smar
+assert_contains out.txt '"signature":	"absent"'
 assert_contains out.txt '"status":	"not_authentic"'
 run 0 "$SMAR" verify --json --pubkey sign.key.pub good.smar
 assert_contains out.txt '"signature":	"valid"'
+assert_contains out.txt '"signer_checked":	true'
 assert_contains out.txt '"status":	"ok"'
+# without --pubkey a signature is checked against the key it names only: said so
+run 0 "$SMAR" verify --json good.smar
+assert_contains out.txt '"signature":	"valid"'
+assert_contains out.txt '"signer_checked":	false'
+run 0 "$SMAR" verify good.smar
+assert_contains out.txt "signature:  valid for the key it names (who signed is not checked"
+# a signature byte changed (outside the root hash): invalid, with or without --pubkey
+TRAILER=$(($(stat -c %s good.smar) - 216))
+cp good.smar badsig.smar
+flip $((TRAILER + 140)) badsig.smar 1
+run 3 "$SMAR" verify --json --pubkey sign.key.pub badsig.smar
+assert_contains out.txt '"signature":	"invalid"'
+assert_contains out.txt '"root_hash_ok":	true'
+run 3 "$SMAR" verify badsig.smar
+assert_contains out.txt "signature:  invalid"
+
+step "verify - reads the archive from standard input"
+run 0 sh -c '"$0" verify --pubkey sign.key.pub - <good.smar' "$SMAR"
+assert_contains out.txt "(stdin): ok"
+assert_contains out.txt "signature:  valid"
+run 3 sh -c '"$0" verify - <bad.smar' "$SMAR"
+assert_contains out.txt "(stdin): DAMAGED"
+run 3 sh -c '"$0" verify --pubkey other.key.pub --json - <good.smar' "$SMAR"
+assert_contains out.txt '"signature":	"other-signer"'
+run 0 sh -c '"$0" verify --key root.key - <good.smar' "$SMAR"
+assert_contains out.txt "secrets:    40 checked ($INSPECT_COUNTS), 0 bad"
+run 3 sh -c 'cat good.smar | "$0" verify - bad.smar' "$SMAR"
+assert_contains out.txt "(stdin): ok"
+assert_contains out.txt "bad.smar: DAMAGED"
+run 3 sh -c '"$0" verify - <short.smar' "$SMAR"
+run 2 "$SMAR" verify - -
+assert_no_temp .
+
+step "a byte changed in any region is damage (3), keyless and with either slot's key"
+run 0 "$SMAR" keygen -o dr.key
+run 0 "$SMAR" create -q --key root.key --key dr.key --sign sign.key -o two.smar ex.json
+run 0 "$SMAR" inspect --json two.smar
+HDR2=$(json_number out.txt header_size)
+SIZE2=$(stat -c %s two.smar)
+T2=$((SIZE2 - 216))
+TAB2=$(json_number out.txt chunk_count)
+TAB2=$((T2 - 48 * TAB2))
+K0=$(byte_at 65 two.smar)  # slot 0: provider 64, key id length 65, key id 66..
+S1=$((64 + 2 + K0 + 4 + 2 + 72))
+K1=$(byte_at $((S1 + 1)) two.smar)
+# OFFSET:MASK pairs: header fields (version, minor, length, flags, suite, compression,
+# chunk size, archive id, times, slot count, reserved), every slot field (provider, key id
+# kept printable, key version, wrapped length, wrapped key), the MAC, a chunk, every field
+# of a table entry and of the trailer
+REGIONS="8:255 9:1 10:1 12:1 16:1 19:128 20:2 20:3 21:1 22:2 24:1 28:1 44:1 52:1 60:1 62:1
+64:2 65:1 66:1 $((66 + K0)):2 $((70 + K0)):1 $((72 + K0 + 30)):1
+$S1:2 $((S1 + 2)):1 $((S1 + 2 + K1)):2 $((S1 + 6 + K1)):1 $((S1 + 8 + K1 + 40)):1
+$((HDR2 - 1)):1 $((HDR2 + 5)):1 $(((HDR2 + TAB2) / 2)):1 $((TAB2 - 1)):1
+$TAB2:1 $((TAB2 + 8)):1 $((TAB2 + 12)):1 $((TAB2 + 13)):2 $((TAB2 + 14)):1 $((TAB2 + 20)):1
+$T2:1 $((T2 + 8)):1 $((T2 + 12)):2 $((T2 + 16)):1 $((T2 + 32)):1 $((T2 + 36)):1
+$((T2 + 40)):1 $((T2 + 72)):1 $((T2 + 104)):1 $((T2 + 140)):1 $((T2 + 200)):1
+$((T2 + 201)):1 $((T2 + 202)):1 $((T2 + 204)):1 $((T2 + 210)):1"
+for region in $REGIONS; do
+    off=${region%:*}
+    cp two.smar at.smar
+    flip "$off" at.smar "${region#*:}"
+    for keyopt in "" "--key root.key" "--key dr.key" "--pubkey sign.key.pub"; do
+        # shellcheck disable=SC2086
+        if "$SMAR" verify $keyopt at.smar >out.txt 2>err.txt; then rc=0; else rc=$?; fi
+        [ "$rc" = 3 ] || fail "byte $region changed: verify $keyopt exited $rc, expected 3"
+    done
+done
+
+step "what used to look unsupported or like a wrong key is damage for every command"
+cp two.smar flags.smar
+flip 16 flags.smar 1 # header flags
+run 3 "$SMAR" inspect flags.smar
+assert_contains err.txt "damaged, not a newer format"
+run 3 "$SMAR" ls --key root.key flags.smar
+cp two.smar slot.smar
+flip 66 slot.smar 1 # a key id byte of slot 0, still printable
+run 3 "$SMAR" verify --key root.key slot.smar
+assert_contains out.txt "slot.smar: DAMAGED"
+assert_contains out.txt "root hash:  MISMATCH"
+assert_not_contains err.txt "none of the given keys"
+run 3 "$SMAR" ls --key root.key slot.smar
+assert_contains err.txt "is damaged"
+run 3 "$SMAR" inspect --key root.key slot.smar
+run 3 "$SMAR" cat --key root.key --id "$ID" slot.smar
+assert_empty out.txt
+run 3 "$SMAR" extract --key root.key -o slot.json slot.smar
+assert_missing slot.json
+cp two.smar kver.smar
+flip $((66 + K0)) kver.smar 2 # slot 0's key version 1 -> 3 (the keyring lacks it)
+run 3 "$SMAR" ls --key root.key kver.smar
+run 3 "$SMAR" verify --key root.key kver.smar
+
+step "a newer format stays unsupported (1)"
+run 1 "$SMAR" verify "$E2E_DIR/../../spec/vectors/neg-version2.smar"
+assert_contains err.txt "unsupported archive format version 2"
+run 1 "$SMAR" inspect "$E2E_DIR/../../spec/vectors/neg-version2.smar"
 run 1 "$SMAR" verify --pubkey no-such.pub good.smar
