@@ -1,13 +1,13 @@
 /*
- * fuzz_cli.c - the parsers of the smar tool itself (tools/cli.c, tools/paths.c), which
- * read text that comes out of archives: the JSON text helpers `ls`, `cat` and `extract`
- * use on rendered secrets and documents (cli_json_members, cli_json_elements,
- * cli_json_decode_string, cli_json_member), group names from a document
- * (cli_groups_load), the path components `extract` makes from secret names and types
+ * fuzz_cli.c - what the smar tool reads from archives' text: the public JSON calls
+ * (smar/json.h: smar_json_each_member, smar_json_each_element, smar_json_unquote,
+ * smar_json_find_member) that `inspect`, `create` and `extract` use on rendered secrets and
+ * documents, the path components `extract` makes from secret names and types
  * (cli_path_folder, cli_path_secret), and the --at parser (cli_parse_time; the selection options
- * only collect strings). Oracles: on strictly valid JSON the tool's helpers agree exactly with the
- * library's scanner (json.h); a path component is never empty, ".", "..", hidden, or holds '/' or a
- * control byte, and percent-decodes back to what it encodes (the id whole).
+ * only collect strings). Oracles: on strictly valid JSON the public calls agree exactly with the
+ * library's internal scanner (json.h); on anything else they refuse it; a path component is never
+ * empty, ".", "..", hidden, or holds '/' or a control byte, and percent-decodes back to what it
+ * encodes (the id whole).
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,21 +21,20 @@ typedef struct expect_member {
     size_t n;
 } expect_member;
 
-/* Each member the tool sees is the next one the library sees. */
-static int member_cb(const char *key, const char *value, size_t value_len, void *payload)
+/* Each member the public call hands out is the next one the scanner sees, key decoded
+ * exactly (NUL bytes included) and the member text running from the key to the value. */
+static int member_cb(const smar_json_member *m, void *payload)
 {
     expect_member *x = payload;
     smar_span k, v;
     FZ_CHECK(smar_json_next_member(&x->it, &k, &v));
-    FZ_CHECK(v.p == value && v.n == value_len);
+    FZ_CHECK(v.p == m->value && v.n == m->value_len);
+    FZ_CHECK(m->member == k.p && m->member + m->member_len == v.p + v.n);
     size_t n;
     char *lib = malloc(k.n);
     FZ_CHECK(lib != NULL);
     FZ_CHECK(smar_json_string_decode(k, lib, k.n, &n));
-    size_t kl = strlen(key); /* the tool's key is a C string: it ends at a decoded NUL */
-    FZ_CHECK(kl <= n && memcmp(key, lib, kl) == 0);
-    if (memchr(lib, '\0', n) == NULL)
-        FZ_CHECK(kl == n);
+    FZ_CHECK(m->key_len == n && memcmp(m->key, lib, n) == 0 && m->key[n] == '\0');
     free(lib);
     x->n++;
     return 0;
@@ -55,7 +54,7 @@ static void compare_string(smar_span tok)
 {
     char *out = NULL;
     size_t len = 0, n = 0;
-    FZ_CHECK(cli_json_decode_string(tok.p, tok.n, &out, &len) == 0);
+    FZ_CHECK(smar_json_unquote(tok.p, tok.n, &out, &len) == SMAR_OK);
     FZ_CHECK(out[len] == '\0');
     char *lib = malloc(tok.n);
     FZ_CHECK(lib != NULL);
@@ -75,9 +74,8 @@ static void compare(smar_span v, unsigned depth)
     case SMAR_JSON_OBJECT:
         smar_json_iter_init(&x.it, v);
         x.n = 0;
-        FZ_CHECK(cli_json_members(v.p, v.n, member_cb, &x) == 0);
-        FZ_CHECK(!smar_json_next_member(&x.it, &key, &val)); /* the tool saw them all */
-        FZ_CHECK(cli_json_object_is_empty(v.p, v.n) == (x.n == 0));
+        FZ_CHECK(smar_json_each_member(v.p, v.n, member_cb, &x) == SMAR_OK);
+        FZ_CHECK(!smar_json_next_member(&x.it, &key, &val)); /* the call saw them all */
         smar_json_iter_init(&x.it, v);
         while (smar_json_next_member(&x.it, &key, &val)) {
             compare_string(key);
@@ -87,7 +85,7 @@ static void compare(smar_span v, unsigned depth)
     case SMAR_JSON_ARRAY:
         smar_json_iter_init(&x.it, v);
         x.n = 0;
-        FZ_CHECK(cli_json_elements(v.p, v.n, element_cb, &x) == 0);
+        FZ_CHECK(smar_json_each_element(v.p, v.n, element_cb, &x) == SMAR_OK);
         FZ_CHECK(!smar_json_next_element(&x.it, &val));
         smar_json_iter_init(&x.it, v);
         while (smar_json_next_element(&x.it, &val))
@@ -101,11 +99,9 @@ static void compare(smar_span v, unsigned depth)
     }
 }
 
-static int count_member(const char *key, const char *value, size_t value_len, void *payload)
+static int count_member(const smar_json_member *m, void *payload)
 {
-    (void)key;
-    (void)value;
-    (void)value_len;
+    (void)m;
     return ++*(size_t *)payload > 10000;
 }
 
@@ -169,25 +165,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_init();
     const char *text = (const char *)data;
-    /* the tool's helpers on anything: no crash, bounded */
+    /* the public calls on anything: no crash, bounded, and nothing from invalid JSON */
+    smar_span any;
+    char why[128];
+    bool valid =
+        smar_json_validate((smar_span){text, size}, SMAR_JSON_MAX_DEPTH, &any, why, sizeof why);
     size_t count = 0;
-    (void)cli_json_members(text, size, count_member, &count);
+    int rc = smar_json_each_member(text, size, count_member, &count);
+    FZ_CHECK(valid || (rc == SMAR_E_INPUT && count == 0));
     count = 0;
-    (void)cli_json_elements(text, size, count_element, &count);
+    rc = smar_json_each_element(text, size, count_element, &count);
+    FZ_CHECK(valid || (rc == SMAR_E_INPUT && count == 0));
     char *s = NULL;
     size_t slen;
-    if (cli_json_decode_string(text, size, &s, &slen) == 0)
-        FZ_CHECK(slen < size && s[slen] == '\0');
+    if (smar_json_unquote(text, size, &s, &slen) == SMAR_OK)
+        FZ_CHECK(valid && slen < size && s[slen] == '\0');
     free(s);
     const char *value;
     size_t vlen;
-    if (cli_json_member(text, size, "secret_groups", &value, &vlen) == 0)
-        FZ_CHECK(value >= text && value + vlen <= text + size);
-    cli_groups cg;
-    cli_groups_load(&cg, text, size);
-    for (size_t i = 0; i < cg.n; i++)
-        FZ_CHECK(cli_groups_name(&cg, cg.ids[i]) != NULL);
-    cli_groups_free(&cg);
+    if (smar_json_find_member(text, size, "secret_groups", &value, &vlen) == SMAR_OK)
+        FZ_CHECK(valid && value >= text && value + vlen <= text + size);
 
     /* on valid JSON, the tool and the library agree */
     smar_span v;

@@ -4,10 +4,11 @@
  * The API manual is in the module headers, read in this order:
  *   smar/common.h   status codes, init, times, conventions every call follows
  *   smar/keys.h     root keyrings (Key Protect style) and producer signing keys
- *   smar/export.h   reading instance exports (JSON, JSONL, directory, tar, zip)
+ *   smar/export.h   reading and writing instance exports (JSON, JSONL, directory, tar, zip)
  *   smar/writer.h   writing an archive in one forward pass
  *   smar/reader.h   opening, searching, reading and verifying archives
  *   smar/series.h   "what was this secret at time T" across several archives
+ *   smar/json.h     taking apart the JSON text smar hands out, without changing it
  * The archive format itself is specified in spec/FORMAT.md.
  */
 #ifndef SMAR_H
@@ -19,5 +20,6 @@
 #include "smar/writer.h"
 #include "smar/reader.h"
 #include "smar/series.h"
+#include "smar/json.h"
 
 #endif

@@ -43,6 +43,59 @@ int smar_reader_document(smar_reader *r, const char **json, size_t *len)
     return SMAR_OK;
 }
 
+/* Read the document's "secret_groups" into the id -> name table, once. Groups without a
+ * string id and name are passed over: the table only names folders and listings. */
+static int read_groups(smar_reader *r)
+{
+    smar_span doc, list, item, id, name;
+    char why[8];
+    r->groups_read = true;
+    if (!smar_json_validate((smar_span){r->meta.document, r->meta.document_len},
+                            SMAR_JSON_MAX_DEPTH, &doc, why, sizeof why) ||
+        !smar_json_get(doc, "secret_groups", &list) || smar_json_kind_of(list) != SMAR_JSON_ARRAY)
+        return SMAR_OK;
+    size_t n = 0;
+    smar_json_iter it;
+    smar_json_iter_init(&it, list);
+    while (smar_json_next_element(&it, &item))
+        n++;
+    if (n == 0)
+        return SMAR_OK;
+    if (!(r->group_ids = calloc(n, sizeof *r->group_ids)) ||
+        !(r->group_names = calloc(n, sizeof *r->group_names)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    smar_json_iter_init(&it, list);
+    while (smar_json_next_element(&it, &item) && r->ngroups < n) {
+        if (smar_json_kind_of(item) != SMAR_JSON_OBJECT || !smar_json_get(item, "id", &id) ||
+            !smar_json_get(item, "name", &name) || smar_json_kind_of(id) != SMAR_JSON_STRING ||
+            smar_json_kind_of(name) != SMAR_JSON_STRING)
+            continue;
+        char *gid = smar_json_string_dup(id), *gname = smar_json_string_dup(name);
+        if (!gid || !gname) {
+            free(gid);
+            free(gname);
+            continue; /* out of memory or a NUL in the text: no name for it */
+        }
+        r->group_ids[r->ngroups] = gid;
+        r->group_names[r->ngroups] = gname;
+        r->ngroups++;
+    }
+    return SMAR_OK;
+}
+
+const char *smar_reader_group_name(smar_reader *r, const char *group_id)
+{
+    if (require_unlocked(r) != SMAR_OK || group_id == NULL)
+        return NULL;
+    if (!r->groups_read && read_groups(r) != SMAR_OK)
+        return NULL;
+    for (size_t i = 0; i < r->ngroups; i++) {
+        if (strcmp(r->group_ids[i], group_id) == 0)
+            return r->group_names[i];
+    }
+    return NULL;
+}
+
 /* ---- index lookups ------------------------------------------------------------------ */
 
 typedef int (*entry_fn)(smar_reader *r, const smar_index_entry *x, void *ctx);

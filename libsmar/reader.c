@@ -63,6 +63,12 @@ void smar_reader_free(smar_reader *r)
         smar_chunker_free(&r->ck);
     smar_keys_free(r->keys);
     smar_meta_free(&r->meta);
+    for (size_t i = 0; i < r->ngroups; i++) {
+        free(r->group_ids[i]);
+        free(r->group_names[i]);
+    }
+    free(r->group_ids);
+    free(r->group_names);
     for (int s = 0; s < 5; s++)
         free(r->section_chunks[s]);
     free(r->seq_of);

@@ -51,6 +51,10 @@ struct smar_reader {
      * chunks, so a restore can save what is intact (spec/FORMAT.md, section 17). */
     bool chunk_damaged;
     smar_meta meta;
+    /* The document's secret groups (id -> name), read at the first smar_reader_group_name. */
+    char **group_ids, **group_names;
+    size_t ngroups;
+    bool groups_read;
     /* Per section, the chunk used last [0] and the one before it [1]: rendering a secret
      * reads its current payload, then its versions' payloads, which lie just before it in
      * the stream, often across a chunk boundary; with one chunk that read each such chunk

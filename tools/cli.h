@@ -1,6 +1,6 @@
 /*
  * cli.h - what the smar subcommands share: exit codes, messages, option helpers, atomic
- * output files, key loading, progress, JSON text helpers. Only the public libsmar API is
+ * output files, key loading, progress, --json output (cJSON). Only the public libsmar API is
  * used here and in every cmd_*.c: the tools know instance exports, never the archive format.
  */
 #ifndef SMAR_CLI_H
@@ -205,8 +205,8 @@ typedef struct cli_series {
 
 /* Returns 0, or an exit code after a message. With skip_damaged, an archive that is damaged
  * (exit 3) is reported and left out, here and when it turns out damaged later. */
-int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads,
-                    int skip_damaged, int n, char **paths);
+int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
+                    int n, char **paths);
 void cli_series_close(cli_series *cs);
 /* Report every archive left out as damaged; returns how many. */
 size_t cli_series_report_damaged(const cli_series *cs);
@@ -240,28 +240,6 @@ void cli_json_add_time(cJSON *obj, const char *name, smar_time_ns t);
 /* Add an unsigned count as a number (exact up to 2^53). */
 void cli_json_add_u64(cJSON *obj, const char *name, uint64_t v);
 
-/*
- * Helpers over JSON text that keep every value's bytes exactly as they are (cJSON would
- * reprint numbers). The text comes from libsmar and is well-formed; the helpers still
- * check bounds and return -1 on anything unexpected.
- */
-typedef int (*cli_json_member_fn)(const char *key, const char *value, size_t value_len,
-                                  void *payload);
-/* Call fn for each member of the object text (key decoded, value as raw text); stops and
- * returns fn's non-zero value. */
-int cli_json_members(const char *json, size_t len, cli_json_member_fn fn, void *payload);
-typedef int (*cli_json_element_fn)(const char *value, size_t value_len, void *payload);
-/* Call fn for each element of the array text. */
-int cli_json_elements(const char *json, size_t len, cli_json_element_fn fn, void *payload);
-/* Decode a JSON string literal (with its quotes) to bytes; *out is NUL-terminated and may
- * hold NUL bytes (*out_len counts them). Lone surrogates become U+FFFD. */
-int cli_json_decode_string(const char *text, size_t len, char **out, size_t *out_len);
-/* The value text of member key of an object text, or -1 when absent. */
-int cli_json_member(const char *json, size_t len, const char *key, const char **value,
-                    size_t *value_len);
-/* Whether the object text has no members. */
-int cli_json_object_is_empty(const char *json, size_t len);
-
 /* ---- selections (--id, --name, --type, --group, --label) -------------------------- */
 
 enum { CLI_OPT_ID = 1000, CLI_OPT_NAME, CLI_OPT_TYPE, CLI_OPT_GROUP, CLI_OPT_LABEL };
@@ -283,20 +261,6 @@ int cli_sel_is_empty(const cli_sel *s);
 /* The library's view of it (borrows the lists). */
 void cli_sel_to_smar(const cli_sel *s, smar_selection *out);
 void cli_sel_free(cli_sel *s);
-
-/* ---- group names ---------------------------------------------------------------------- */
-
-/* Group id -> name, from a document's "secret_groups". */
-typedef struct cli_groups {
-    char **ids;
-    char **names;
-    size_t n;
-} cli_groups;
-
-void cli_groups_load(cli_groups *g, const char *document, size_t len);
-/* The name of a group id, or NULL. */
-const char *cli_groups_name(const cli_groups *g, const char *id);
-void cli_groups_free(cli_groups *g);
 
 /* ---- extract --------------------------------------------------------------------------- */
 

@@ -163,9 +163,9 @@ static char *secret_id_of(const char *json, size_t len)
     const char *v;
     size_t vlen;
     char *id = NULL;
-    size_t idlen;
-    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || vlen < 2 || v[0] != '"' ||
-        cli_json_decode_string(v, vlen, &id, &idlen) != 0)
+    size_t idlen = 0;
+    if (smar_json_find_member(json, len, "id", &v, &vlen) != SMAR_OK ||
+        smar_json_unquote(v, vlen, &id, &idlen) != SMAR_OK)
         return cli_xstrdup("");
     return id;
 }

@@ -207,7 +207,6 @@ struct sink {
     smar_export_writer *writer; /* export, jsonl */
     cli_tree *tree;             /* dir, tar */
     size_t written;
-    cli_groups groups; /* for folder names */
 };
 
 static int sink_write(void *opaque, const void *buf, size_t len)
@@ -223,7 +222,7 @@ static int writer_failed(struct sink *k, int rc)
     return rc == SMAR_E_IO ? CLI_EXIT_FAILURE : cli_exit_other(rc);
 }
 
-static int sink_secret(struct sink *k, const smar_secret *s, const char *json, size_t len)
+static int sink_secret(struct sink *k, const smar_at *at, const char *json, size_t len)
 {
     if (k->writer != NULL) {
         int rc = smar_export_writer_add(k->writer, json, len);
@@ -232,8 +231,9 @@ static int sink_secret(struct sink *k, const smar_secret *s, const char *json, s
         k->written++;
         return 0;
     }
+    const smar_secret *s = at->secret;
     const char *gid = smar_secret_group_id(s);
-    const char *gname = cli_groups_name(&k->groups, gid);
+    const char *gname = smar_reader_group_name(at->reader, gid);
     k->written++;
     return cli_tree_add_secret(k->tree, gname ? gname : (*gid ? gid : "no-group"),
                                smar_secret_type(s), smar_secret_name(s), smar_secret_id(s), json,
@@ -251,10 +251,8 @@ static int sink_open(struct sink *k, const struct extract_opts *o, const char *d
                      smar_time_ns t)
 {
     k->format = o->format;
-    cli_groups_load(&k->groups, doc, len);
     if (o->format == FORMAT_DIR)
-        return cli_tree_open_dir(&k->tree, o->output, o->force, doc, len,
-                                 with_configurations(o));
+        return cli_tree_open_dir(&k->tree, o->output, o->force, doc, len, with_configurations(o));
     if (o->format == FORMAT_TAR)
         return cli_tree_open_tar(&k->tree, o->output, o->force, t, doc, len,
                                  with_configurations(o));
@@ -289,7 +287,6 @@ static void sink_free(struct sink *k)
     cli_tree_abort(k->tree);
     cli_out_abort(&k->out);
     smar_export_writer_free(k->writer);
-    cli_groups_free(&k->groups);
 }
 
 /* Damage is left out with --skip-damaged (the secret is listed at the end); anything else
@@ -322,7 +319,7 @@ static int write_one(cli_series *cs, const struct extract_opts *o, smar_time_ns 
         rc = smar_series_render(cs->series, &at, o->all_versions, &json, &len);
     if (rc != SMAR_OK)
         return secret_failed(cs, o, k, rc);
-    int ret = sink_secret(sk, at.secret, json, len);
+    int ret = sink_secret(sk, &at, json, len);
     smar_secret_buffer_free(json, len);
     return ret;
 }

@@ -53,7 +53,7 @@ struct summary {
     smar_snapshot_info snap;
     char *crn;
     char *region;
-    cli_groups groups;
+    smar_reader *reader; /* names the groups */
     struct tally by_type;
     struct tally by_group; /* by group id */
 };
@@ -68,10 +68,22 @@ static int count_secret(smar_reader *r, const smar_secret *s, void *payload)
     return 0;
 }
 
-static char *instance_field(const cJSON *instance, const char *name)
+/* A string member of the document's "instance" object, or NULL. */
+static char *instance_field(const char *doc, size_t len, const char *name)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(instance, name);
-    return cJSON_IsString(v) ? cli_xstrdup(v->valuestring) : NULL;
+    const char *inst, *v;
+    size_t ilen, vlen;
+    char *out = NULL;
+    size_t n = 0;
+    if (smar_json_find_member(doc, len, "instance", &inst, &ilen) != SMAR_OK ||
+        smar_json_find_member(inst, ilen, name, &v, &vlen) != SMAR_OK ||
+        smar_json_unquote(v, vlen, &out, &n) != SMAR_OK)
+        return NULL;
+    if (strlen(out) != n) { /* a NUL inside: not printable as a C string */
+        smar_secret_buffer_free(out, n);
+        return NULL;
+    }
+    return out;
 }
 
 static int load_summary(const char *path, smar_reader *r, struct summary *sum)
@@ -82,12 +94,9 @@ static int load_summary(const char *path, smar_reader *r, struct summary *sum)
     if (rc == SMAR_OK)
         rc = smar_reader_document(r, &doc, &doclen);
     if (rc == SMAR_OK) {
-        cJSON *root = cJSON_ParseWithLength(doc, doclen);
-        const cJSON *instance = cJSON_GetObjectItemCaseSensitive(root, "instance");
-        sum->crn = instance_field(instance, "crn");
-        sum->region = instance_field(instance, "region");
-        cJSON_Delete(root);
-        cli_groups_load(&sum->groups, doc, doclen);
+        sum->crn = instance_field(doc, doclen, "crn");
+        sum->region = instance_field(doc, doclen, "region");
+        sum->reader = r;
         rc = smar_reader_foreach(r, count_secret, sum);
     }
     if (rc != SMAR_OK) {
@@ -101,7 +110,6 @@ static void free_summary(struct summary *sum)
 {
     free(sum->crn);
     free(sum->region);
-    cli_groups_free(&sum->groups);
     tally_free(&sum->by_type);
     tally_free(&sum->by_group);
 }
@@ -152,13 +160,13 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
     return o;
 }
 
-static cJSON *tally_json(const struct tally *t, const cli_groups *groups)
+static cJSON *tally_json(const struct tally *t, smar_reader *groups)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < t->n; i++) {
         cJSON *e = cJSON_CreateObject();
         if (groups != NULL) {
-            const char *name = cli_groups_name(groups, t->names[i]);
+            const char *name = smar_reader_group_name(groups, t->names[i]);
             cJSON_AddStringToObject(e, "id", t->names[i]);
             if (name != NULL)
                 cJSON_AddStringToObject(e, "name", name);
@@ -191,7 +199,7 @@ static void add_summary_json(cJSON *o, const struct summary *sum)
     cli_json_add_time(s, "oldest_version", sum->snap.oldest_version);
     cli_json_add_time(s, "newest_version", sum->snap.newest_version);
     cJSON_AddItemToObject(s, "by_type", tally_json(&sum->by_type, NULL));
-    cJSON_AddItemToObject(s, "by_group", tally_json(&sum->by_group, &sum->groups));
+    cJSON_AddItemToObject(s, "by_group", tally_json(&sum->by_group, sum->reader));
 }
 
 /* ---- text ---------------------------------------------------------------------------- */
@@ -245,7 +253,7 @@ static void print_summary(const struct summary *sum)
     printf("by group:\n");
     for (size_t i = 0; i < sum->by_group.n; i++) {
         const char *id = sum->by_group.names[i];
-        const char *name = cli_groups_name(&sum->groups, id);
+        const char *name = smar_reader_group_name(sum->reader, id);
         char nbuf[256];
         if (name != NULL && strcmp(name, id) != 0)
             printf("  %s (%s) %llu\n", cli_printable(name, nbuf, sizeof nbuf),

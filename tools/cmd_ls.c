@@ -28,7 +28,7 @@ struct ls_opts {
 /* What is listed from one archive. */
 struct ls_archive {
     const char *path;
-    cli_groups groups;
+    smar_reader *reader;
     char **ids; /* selected ids, sorted; NULL when everything is listed */
     size_t nids;
     int json;
@@ -58,14 +58,14 @@ static int is_selected(const struct ls_archive *la, const char *id)
 
 static const char *group_label(const struct ls_archive *la, const char *group_id)
 {
-    const char *name = cli_groups_name(&la->groups, group_id);
+    const char *name = smar_reader_group_name(la->reader, group_id);
     return name ? name : group_id;
 }
 
 static void add_row_json(struct ls_archive *la, const smar_secret *s)
 {
     const char *gid = smar_secret_group_id(s);
-    const char *gname = cli_groups_name(&la->groups, gid);
+    const char *gname = smar_reader_group_name(la->reader, gid);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "id", smar_secret_id(s));
     cJSON_AddStringToObject(e, "type", smar_secret_type(s));
@@ -172,8 +172,7 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
     const char *doc;
     size_t doclen;
     int rc = smar_reader_document(r, &doc, &doclen);
-    if (rc == SMAR_OK)
-        cli_groups_load(&la.groups, doc, doclen);
+    la.reader = r;
     if (rc == SMAR_OK && !cli_sel_is_empty(&o->sel) &&
         (ret = select_ids(path, r, &o->sel, &la)) != 0)
         goto done;
@@ -200,7 +199,6 @@ done:
     for (size_t i = 0; i < la.nids; i++)
         free(la.ids[i]);
     free(la.ids);
-    cli_groups_free(&la.groups);
     smar_reader_free(r);
     return ret;
 }

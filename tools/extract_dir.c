@@ -114,32 +114,45 @@ static void text_free(struct text *t)
 
 /*
  * Each member of an object text with its raw text, from the key's opening quote to the
- * value's end: keys are copied as written, never decoded and written again (a key holding
- * \u0000 came out cut at the NUL, two keys became one), and values keep every byte.
+ * value's end (smar_json_each_member): keys are copied as written, never decoded and
+ * written again (a key holding \u0000 came out cut at the NUL, two keys became one), and
+ * values keep every byte.
  */
 typedef int (*raw_member_fn)(const char *key, const char *member, size_t member_len,
                              const char *value, size_t value_len, void *payload);
 
 struct raw_walk {
-    const char *prev_end; /* where the previous member (or the text) ended */
     raw_member_fn fn;
     void *payload;
 };
 
-static int raw_member_cb(const char *key, const char *value, size_t value_len, void *payload)
+static int raw_member_cb(const smar_json_member *m, void *payload)
 {
     struct raw_walk *w = payload;
-    const char *m = w->prev_end;
-    while (m < value && *m != '"') /* over '{', ',' and blanks */
-        m++;
-    w->prev_end = value + value_len;
-    return w->fn(key, m, (size_t)(value + value_len - m), value, value_len, w->payload);
+    return w->fn(m->key, m->member, m->member_len, m->value, m->value_len, w->payload);
 }
 
 static int raw_members(const char *json, size_t len, raw_member_fn fn, void *payload)
 {
-    struct raw_walk w = {json, fn, payload};
-    return cli_json_members(json, len, raw_member_cb, &w);
+    struct raw_walk w = {fn, payload};
+    return smar_json_each_member(json, len, raw_member_cb, &w);
+}
+
+/* A string member of an object text, decoded; NULL when absent, not a string, or holding a
+ * NUL byte. Free with free(). */
+static char *string_member(const char *json, size_t len, const char *name)
+{
+    const char *v;
+    size_t vlen, n = 0;
+    char *out = NULL;
+    if (smar_json_find_member(json, len, name, &v, &vlen) != SMAR_OK ||
+        smar_json_unquote(v, vlen, &out, &n) != SMAR_OK)
+        return NULL;
+    if (strlen(out) != n) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* Append one raw member to an object being built ("{" written by the first). */
@@ -459,14 +472,11 @@ int cli_tree_check_secret(const char *group, const char *type, const char *name,
  * portable (no ':'), or "undated". */
 static void version_stamp(char stamp[SMAR_TIME_BUFSIZE], const char *json, size_t len)
 {
-    const char *v;
-    size_t vlen, n;
-    char *created = NULL;
+    char *created = string_member(json, len, "created_at");
     snprintf(stamp, SMAR_TIME_BUFSIZE, "undated");
-    if (cli_json_member(json, len, "created_at", &v, &vlen) == 0 && v[0] == '"' &&
-        cli_json_decode_string(v, vlen, &created, &n) == 0) {
+    if (created != NULL) {
         smar_time_ns t;
-        if (smar_time_parse(&t, created, n, 0) == SMAR_OK) {
+        if (smar_time_parse(&t, created, strlen(created), 0) == SMAR_OK) {
             char full[SMAR_TIME_BUFSIZE];
             size_t k = 0;
             smar_time_format(full, t);
@@ -483,13 +493,10 @@ static void version_stamp(char stamp[SMAR_TIME_BUFSIZE], const char *json, size_
 static int version_file_name(char out[CLI_NAME_MAX + 1], size_t position, const char *json,
                              size_t len, const char *secret_id)
 {
-    const char *v;
-    size_t vlen, n;
-    char *id = NULL;
     char stamp[SMAR_TIME_BUFSIZE];
     version_stamp(stamp, json, len);
-    if (cli_json_member(json, len, "id", &v, &vlen) != 0 || v[0] != '"' ||
-        cli_json_decode_string(v, vlen, &id, &n) != 0 || n != strlen(id) || n == 0) {
+    char *id = string_member(json, len, "id");
+    if (id == NULL || id[0] == '\0') {
         free(id);
         id = cli_xstrdup("unknown"); /* the position alone keeps the name unique */
     }
@@ -552,7 +559,7 @@ static int split_secret(struct split *sp, const char *id, const char *rendered, 
     object_end(&sp->secret);
     if (sp->has_versions &&
         (sp->versions[0] != '[' ||
-         cli_json_elements(sp->versions, sp->versions_len, collect_version, sp) != 0)) {
+         smar_json_each_element(sp->versions, sp->versions_len, collect_version, sp) != 0)) {
         cli_error("secret '%s': unexpected versions rendering", id);
         return CLI_EXIT_FAILURE;
     }

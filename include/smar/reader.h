@@ -138,6 +138,10 @@ SMAR_API int smar_reader_snapshot(smar_reader *r, smar_snapshot_info *out);
  *  "{}" when none was stored. Borrowed from the reader. */
 SMAR_API int smar_reader_document(smar_reader *r, const char **json, size_t *len);
 
+/** After unlock: the name the document's "secret_groups" gives group_id, or NULL when it
+ *  names none. Borrowed from the reader. */
+SMAR_API const char *smar_reader_group_name(smar_reader *r, const char *group_id);
+
 /* ---- finding secrets ---------------------------------------------------------------- */
 
 /** Find a secret by id. *out is owned by the caller (smar_secret_free). SMAR_E_NOTFOUND. */
