@@ -157,9 +157,28 @@ static size_t report_unmatched(const struct extract_opts *o, const struct picks 
     return missing;
 }
 
+/* The folder a secret goes in (dir, tar): its group's name, else its id. */
+static const char *group_folder(const smar_at *at)
+{
+    const char *gid = smar_secret_group_id(at->secret);
+    const char *gname = smar_reader_group_name(at->reader, gid);
+    return gname ? gname : (*gid ? gid : "no-group");
+}
+
+/* dir and tar: a secret whose folders cannot be named is refused before anything is
+ * written. */
+static int unnamable(const struct extract_opts *o, const smar_at *at)
+{
+    if ((o->format != FORMAT_DIR && o->format != FORMAT_TAR) || !restorable_at(at->status))
+        return 0;
+    return cli_tree_check_secret(group_folder(at), smar_secret_type(at->secret),
+                                 smar_secret_name(at->secret), smar_secret_id(at->secret));
+}
+
 static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
                        struct picks *p, size_t *restorable)
 {
+    size_t refused = 0;
     smar_selection sel;
     cli_sel_to_smar(&o->sel, &sel);
     int rc = smar_series_select(cs->series, &sel, collect_pick, p);
@@ -179,6 +198,12 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
             p->items[i].name = cli_xstrdup(smar_secret_name(at.secret));
         if (is_missing(o, p, &p->items[i]))
             cli_report_unavailable(p->items[i].id, &at);
+        refused += (size_t)unnamable(o, &at);
+    }
+    if (refused > 0) {
+        cli_error("%zu secret%s cannot be written as folders; nothing written", refused,
+                  refused == 1 ? "" : "s");
+        return CLI_EXIT_FAILURE;
     }
     size_t missing = report_unmatched(o, p);
     *restorable = 0;
@@ -232,12 +257,9 @@ static int sink_secret(struct sink *k, const smar_at *at, const char *json, size
         return 0;
     }
     const smar_secret *s = at->secret;
-    const char *gid = smar_secret_group_id(s);
-    const char *gname = smar_reader_group_name(at->reader, gid);
     k->written++;
-    return cli_tree_add_secret(k->tree, gname ? gname : (*gid ? gid : "no-group"),
-                               smar_secret_type(s), smar_secret_name(s), smar_secret_id(s), json,
-                               len);
+    return cli_tree_add_secret(k->tree, group_folder(at), smar_secret_type(s), smar_secret_name(s),
+                               smar_secret_id(s), json, len);
 }
 
 /* A full restore (no selection) gives back the configurations; a selective one only when

@@ -192,10 +192,12 @@ run 1 "$SMAR" create -q -o bad4.smar bad4
 assert_contains err.txt "does not match its folder's name"
 assert_missing bad1.smar
 
-step "an id that does not fit in a folder name whole is refused, naming it, not cut"
+step "an id that does not fit in a folder name whole is refused, naming it, not cut; nothing is written, not even the secrets before it"
 HUGE_ID=$(printf 'h%.0s' $(seq 1 250))/////
 {
     printf '{"instance":{"crn":"crn:v1:x"},"exported_at":"2026-11-20T02:00:00Z","secrets":[\n'
+    printf '{"id":"aaa-first","name":"fine","secret_type":"arbitrary","created_at":"2026-01-01T00:00:00Z",'
+    printf '"payload":"p","versions":[{"id":"v1","created_at":"2026-01-01T00:00:00Z","payload":"p"}]},\n'
     printf '{"id":"%s","name":"huge","secret_type":"arbitrary","created_at":"2026-01-01T00:00:00Z",' "$HUGE_ID"
     printf '"payload":"p","versions":[{"id":"v1","created_at":"2026-01-01T00:00:00Z","payload":"p"}]}'
     printf '\n]}\n'
@@ -206,5 +208,6 @@ assert_contains err.txt "secret '$HUGE_ID': its id does not fit in a path compon
 assert_missing huge.tar
 run 1 "$SMAR" extract -q --format dir -o huge.d huge.smar
 assert_contains err.txt "secret '$HUGE_ID'"
-assert_eq "$(find huge.d -name secret.json | wc -l)" 0 "secret files written"
+assert_contains err.txt "nothing written"
+assert_missing huge.d
 assert_no_temp .
