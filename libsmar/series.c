@@ -15,116 +15,9 @@
 
 #include "internal.h"
 #include "json.h"
+#include "strset.h"
 
 #include <stdlib.h>
-
-/* ---- a set of strings, in insertion order --------------------------------------------- */
-
-/* Open addressing over indexes into `keys`, so a selection over a million secrets stays
- * linear and the ids come back in the order they were first added. */
-typedef struct strset {
-    char **keys; /* owned copies, insertion order */
-    size_t count;
-    size_t keys_cap;
-    size_t *slots; /* index + 1 into keys; 0 = empty */
-    size_t nslots; /* a power of two, or 0 */
-} strset;
-
-static uint64_t str_hash(const char *k)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)k; *p != '\0'; p++) {
-        h ^= *p;
-        h *= 1099511628211u;
-    }
-    return h;
-}
-
-/* The slot holding key, or the empty slot where it would go. nslots must be > 0. */
-static size_t strset_slot(const strset *set, const char *key)
-{
-    size_t mask = set->nslots - 1;
-    size_t i = (size_t)str_hash(key) & mask;
-    while (set->slots[i] != 0 && strcmp(set->keys[set->slots[i] - 1], key) != 0)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static bool strset_has(const strset *set, const char *key)
-{
-    if (set->nslots == 0)
-        return false;
-    return set->slots[strset_slot(set, key)] != 0;
-}
-
-static int strset_rehash(strset *set)
-{
-    size_t n = set->nslots == 0 ? 16 : set->nslots;
-    while (n / 2 < set->count + 1) {
-        if (n > SIZE_MAX / (2 * sizeof(size_t)))
-            return SMAR_E_NOMEM;
-        n *= 2;
-    }
-    size_t *slots = calloc(n, sizeof *slots);
-    if (slots == NULL)
-        return SMAR_E_NOMEM;
-    free(set->slots);
-    set->slots = slots;
-    set->nslots = n;
-    for (size_t k = 0; k < set->count; k++)
-        set->slots[strset_slot(set, set->keys[k])] = k + 1;
-    return SMAR_OK;
-}
-
-static int strset_push_key(strset *set, const char *key)
-{
-    if (set->count == set->keys_cap) {
-        size_t cap = set->keys_cap == 0 ? 16 : set->keys_cap * 2;
-        if (cap > SIZE_MAX / sizeof(char *))
-            return SMAR_E_NOMEM;
-        char **grown = realloc(set->keys, cap * sizeof *grown);
-        if (grown == NULL)
-            return SMAR_E_NOMEM;
-        set->keys = grown;
-        set->keys_cap = cap;
-    }
-    char *copy = strdup(key);
-    if (copy == NULL)
-        return SMAR_E_NOMEM;
-    set->keys[set->count++] = copy;
-    return SMAR_OK;
-}
-
-/* Add key unless present; *added (may be NULL) says which. SMAR_OK or SMAR_E_NOMEM. */
-static int strset_add(strset *set, const char *key, bool *added)
-{
-    if (added != NULL)
-        *added = false;
-    if (set->nslots / 2 < set->count + 1) {
-        int rc = strset_rehash(set);
-        if (rc != SMAR_OK)
-            return rc;
-    }
-    size_t i = strset_slot(set, key);
-    if (set->slots[i] != 0)
-        return SMAR_OK;
-    int rc = strset_push_key(set, key);
-    if (rc != SMAR_OK)
-        return rc;
-    set->slots[i] = set->count;
-    if (added != NULL)
-        *added = true;
-    return SMAR_OK;
-}
-
-static void strset_free(strset *set)
-{
-    for (size_t k = 0; k < set->count; k++)
-        free(set->keys[k]);
-    free(set->keys);
-    free(set->slots);
-    memset(set, 0, sizeof *set);
-}
 
 /* ---- the handle ----------------------------------------------------------------------- */
 
@@ -1054,200 +947,10 @@ int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char
 
 /* ---- select --------------------------------------------------------------------------- */
 
-/* The selection's lists as sets, so matching a secret costs the same for 1 or 10,000
- * entries. An empty set means "any". */
-typedef struct sel_sets {
-    strset ids, names, types, groups, labels;
-} sel_sets;
-
-static void sel_sets_free(sel_sets *ss)
-{
-    strset_free(&ss->ids);
-    strset_free(&ss->names);
-    strset_free(&ss->types);
-    strset_free(&ss->groups);
-    strset_free(&ss->labels);
-}
-
-static int fill_set(smar_series *s, strset *set, const char *const *list, size_t n,
-                    const char *what)
-{
-    if (n > 0 && list == NULL)
-        return smar_fail(&s->err, SMAR_E_INVALID, "selection: %s list missing", what);
-    for (size_t k = 0; k < n; k++) {
-        if (list[k] == NULL)
-            return smar_fail(&s->err, SMAR_E_INVALID, "selection: empty entry in %s", what);
-        if (strset_add(set, list[k], NULL) != SMAR_OK)
-            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory building the selection");
-    }
-    return SMAR_OK;
-}
-
-static int sel_sets_make(smar_series *s, const smar_selection *sel, sel_sets *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    if (sel == NULL)
-        return SMAR_OK;
-    int rc = fill_set(s, &ss->ids, sel->ids, sel->nids, "ids");
-    if (rc == SMAR_OK)
-        rc = fill_set(s, &ss->names, sel->names, sel->nnames, "names");
-    if (rc == SMAR_OK)
-        rc = fill_set(s, &ss->types, sel->types, sel->ntypes, "types");
-    if (rc == SMAR_OK)
-        rc = fill_set(s, &ss->groups, sel->groups, sel->ngroups, "groups");
-    if (rc == SMAR_OK)
-        rc = fill_set(s, &ss->labels, sel->labels, sel->nlabels, "labels");
-    return rc;
-}
-
-/* Ids of the groups whose name the selection gives, from this archive's document (group
- * names are unique per instance, but an id is only valid in the archive that names it). */
-static int named_group_ids(smar_series *s, smar_reader *r, const strset *groups, strset *ids)
-{
-    const char *doc = NULL;
-    size_t len = 0;
-    int rc = smar_reader_document(r, &doc, &len);
-    if (rc != SMAR_OK)
-        return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
-    smar_span value, list, item, name, id;
-    char why[128];
-    if (!smar_json_validate((smar_span){doc, len}, SMAR_JSON_MAX_DEPTH, &value, why, sizeof why))
-        return smar_fail(&s->err, SMAR_E_CORRUPT, "archive document: %s", why);
-    if (!smar_json_get(value, "secret_groups", &list) || smar_json_kind_of(list) != SMAR_JSON_ARRAY)
-        return SMAR_OK;
-    smar_json_iter it;
-    smar_json_iter_init(&it, list);
-    while (smar_json_next_element(&it, &item)) {
-        if (!smar_json_get(item, "name", &name) || !smar_json_get(item, "id", &id) ||
-            smar_json_kind_of(name) != SMAR_JSON_STRING ||
-            smar_json_kind_of(id) != SMAR_JSON_STRING)
-            continue;
-        char *n = smar_json_string_dup(name);
-        char *gid = n != NULL && strset_has(groups, n) ? smar_json_string_dup(id) : NULL;
-        rc = gid != NULL ? strset_add(ids, gid, NULL) : SMAR_OK;
-        free(n);
-        free(gid);
-        if (rc != SMAR_OK)
-            return smar_fail(&s->err, rc, "out of memory reading secret groups");
-    }
-    return SMAR_OK;
-}
-
-static bool labels_match(const smar_secret *rec, const strset *labels)
-{
-    size_t n = smar_secret_label_count(rec);
-    for (size_t k = 0; k < n; k++) {
-        const char *label = smar_secret_label(rec, k);
-        if (label != NULL && strset_has(labels, label))
-            return true;
-    }
-    return false;
-}
-
-/* What one archive's scan needs. */
-typedef struct select_ctx {
-    const sel_sets *sets;
-    strset group_ids; /* ids of the selected group names in the archive being scanned */
-    strset *hits;     /* matching ids, first met first */
-    int rc;
-} select_ctx;
-
-static bool matches(const select_ctx *c, const smar_secret *rec)
-{
-    const sel_sets *ss = c->sets;
-    if (ss->ids.count > 0 && !strset_has(&ss->ids, smar_secret_id(rec)))
-        return false;
-    if (ss->names.count > 0 && !strset_has(&ss->names, smar_secret_name(rec)))
-        return false;
-    if (ss->types.count > 0 && !strset_has(&ss->types, smar_secret_type(rec)))
-        return false;
-    if (ss->groups.count > 0) {
-        const char *gid = smar_secret_group_id(rec);
-        if (!strset_has(&ss->groups, gid) && !strset_has(&c->group_ids, gid))
-            return false;
-    }
-    return ss->labels.count == 0 || labels_match(rec, &ss->labels);
-}
-
-static int collect_cb(smar_reader *r, const smar_secret *rec, void *payload)
+static int collect_id(smar_reader *r, const smar_secret *rec, void *payload)
 {
     (void)r;
-    select_ctx *c = payload;
-    if (!matches(c, rec))
-        return 0;
-    c->rc = strset_add(c->hits, smar_secret_id(rec), NULL);
-    return c->rc != SMAR_OK ? 1 : 0;
-}
-
-/* Look the selected ids up in the index of one archive. */
-static int scan_ids(smar_reader *r, select_ctx *c)
-{
-    const strset *ids = &c->sets->ids;
-    for (size_t k = 0; k < ids->count; k++) {
-        smar_secret *rec = NULL;
-        if (ids->keys[k][0] == '\0')
-            continue; /* no secret has an empty id */
-        int rc = smar_reader_find_id(r, ids->keys[k], &rec);
-        if (rc == SMAR_E_NOTFOUND)
-            continue;
-        if (rc != SMAR_OK)
-            return rc;
-        (void)collect_cb(r, rec, c);
-        smar_secret_free(rec);
-        if (c->rc != SMAR_OK)
-            return c->rc;
-    }
-    return SMAR_OK;
-}
-
-static int scan_names(smar_reader *r, select_ctx *c)
-{
-    const strset *names = &c->sets->names;
-    for (size_t k = 0; k < names->count; k++) {
-        int rc = smar_reader_find_name(r, names->keys[k], NULL, collect_cb, c);
-        if (c->rc != SMAR_OK)
-            return c->rc;
-        if (rc != SMAR_OK)
-            return rc;
-    }
-    return SMAR_OK;
-}
-
-/* Up to this many lookups always go through the index. */
-#define SELECT_INDEX_LOOKUPS 64
-
-/* A lookup through the index may decrypt an index and a manifest chunk; a walk decrypts
- * every manifest chunk once. Past as many lookups as there are manifest chunks, walking is
- * the cheaper way to the same secrets. */
-static bool index_pays(const smar_reader *r, size_t lookups)
-{
-    smar_archive_info info;
-    if (lookups <= SELECT_INDEX_LOOKUPS || smar_reader_info(r, &info) != SMAR_OK)
-        return true;
-    return lookups <= info.section_chunks[SMAR_SECTION_MANIFEST];
-}
-
-static int scan_archive(smar_series *s, smar_reader *r, select_ctx *c)
-{
-    c->rc = SMAR_OK;
-    int rc = SMAR_OK;
-    if (c->sets->groups.count > 0)
-        rc = named_group_ids(s, r, &c->sets->groups, &c->group_ids);
-    if (rc != SMAR_OK)
-        return rc;
-    /* Ids and names go through the indexes; other criteria then only filter. */
-    const strset *ids = &c->sets->ids, *names = &c->sets->names;
-    if (ids->count > 0 && index_pays(r, ids->count))
-        rc = scan_ids(r, c);
-    else if (ids->count == 0 && names->count > 0 && index_pays(r, names->count))
-        rc = scan_names(r, c);
-    else
-        rc = smar_reader_foreach(r, collect_cb, c);
-    if (c->rc != SMAR_OK)
-        return smar_fail(&s->err, c->rc, "out of memory selecting secrets");
-    if (rc != SMAR_OK)
-        return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
-    return SMAR_OK;
+    return strset_add(payload, smar_secret_id(rec), NULL) == SMAR_OK ? 0 : 1;
 }
 
 /*
@@ -1262,23 +965,23 @@ int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb,
     smar_err_clear(&s->err);
     if (cb == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "select needs a callback");
-    sel_sets sets;
     strset hits = {0};
-    select_ctx c = {.sets = &sets, .hits = &hits};
-    int rc = sel_sets_make(s, sel, &sets);
+    int rc = SMAR_OK;
     for (size_t i = 0; i < s->count && rc == SMAR_OK; i++) {
+        smar_reader *r = s->archives[i].reader;
         if (!usable(s, i))
             continue;
-        rc = scan_archive(s, s->archives[i].reader, &c);
-        strset_free(&c.group_ids);
-        if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
+        rc = smar_reader_select(r, sel, collect_id, &hits);
+        if (rc == 1)
+            rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory selecting secrets");
+        else if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
             set_damaged(s, i, rc);
             rc = SMAR_OK;
-        }
+        } else if (rc != SMAR_OK)
+            rc = smar_fail(&s->err, rc, "%s", smar_reader_error(r));
     }
     for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++)
         rc = cb(hits.keys[k], payload);
     strset_free(&hits);
-    sel_sets_free(&sets);
     return rc;
 }

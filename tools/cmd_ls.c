@@ -29,32 +29,10 @@ struct ls_opts {
 struct ls_archive {
     const char *path;
     smar_reader *reader;
-    char **ids; /* selected ids, sorted; NULL when everything is listed */
-    size_t nids;
     int json;
     cJSON *rows;
     uint64_t count;
 };
-
-static int compare_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int collect_id(const char *id, void *payload)
-{
-    struct ls_archive *la = payload;
-    la->ids = cli_xrealloc(la->ids, (la->nids + 1) * sizeof *la->ids);
-    la->ids[la->nids++] = cli_xstrdup(id);
-    return 0;
-}
-
-static int is_selected(const struct ls_archive *la, const char *id)
-{
-    if (la->ids == NULL)
-        return 1;
-    return bsearch(&id, la->ids, la->nids, sizeof *la->ids, compare_str) != NULL;
-}
 
 static const char *group_label(const struct ls_archive *la, const char *group_id)
 {
@@ -109,36 +87,11 @@ static int list_secret(smar_reader *r, const smar_secret *s, void *payload)
 {
     (void)r;
     struct ls_archive *la = payload;
-    if (!is_selected(la, smar_secret_id(s)))
-        return 0;
     la->count++;
     if (la->json)
         add_row_json(la, s);
     else
         print_row(la, s);
-    return 0;
-}
-
-/* The selection is resolved by the library (smar_series_select) so that ls and extract
- * agree on what matches; the listing itself is one pass over the manifests. */
-static int select_ids(const char *path, smar_reader *r, const cli_sel *sel, struct ls_archive *la)
-{
-    smar_series *series = NULL;
-    smar_selection ssel;
-    cli_sel_to_smar(sel, &ssel);
-    la->ids = cli_xmalloc(sizeof *la->ids); /* non-NULL: a selection is in force */
-    int rc = smar_series_new(&series);
-    if (rc == SMAR_OK)
-        rc = smar_series_add(series, r);
-    if (rc == SMAR_OK)
-        rc = smar_series_select(series, &ssel, collect_id, la);
-    if (rc != SMAR_OK) {
-        cli_error_lib(path, series ? smar_series_error(series) : smar_strerror(rc));
-        smar_series_free(series);
-        return cli_exit_archive(rc);
-    }
-    smar_series_free(series);
-    qsort(la->ids, la->nids, sizeof *la->ids, compare_str);
     return 0;
 }
 
@@ -169,19 +122,15 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
         return ret;
     if ((ret = cli_unlock_archive(path, r, keys, nkeys)) != 0)
         goto done;
-    const char *doc;
-    size_t doclen;
-    int rc = smar_reader_document(r, &doc, &doclen);
     la.reader = r;
-    if (rc == SMAR_OK && !cli_sel_is_empty(&o->sel) &&
-        (ret = select_ids(path, r, &o->sel, &la)) != 0)
-        goto done;
     if (o->json)
         la.rows = cJSON_CreateArray();
     else
         print_header(path, r, several);
-    if (rc == SMAR_OK)
-        rc = smar_reader_foreach(r, list_secret, &la);
+    /* the library's selection rule, the one extract and cat follow */
+    smar_selection sel;
+    cli_sel_to_smar(&o->sel, &sel);
+    int rc = smar_reader_select(r, &sel, list_secret, &la);
     if (rc != SMAR_OK) {
         cli_error_lib(path, smar_reader_error(r));
         ret = cli_exit_archive(rc);
@@ -196,9 +145,6 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
         cJSON_AddItemToArray(archives, a);
     }
 done:
-    for (size_t i = 0; i < la.nids; i++)
-        free(la.ids[i]);
-    free(la.ids);
     smar_reader_free(r);
     return ret;
 }

@@ -158,6 +158,30 @@ typedef int (*smar_secret_cb)(smar_reader *r, const smar_secret *s, void *payloa
 SMAR_API int smar_reader_find_name(smar_reader *r, const char *name, const char *type,
                                    smar_secret_cb cb, void *payload);
 
+/** What to select: each list matches any of its entries; lists combine as all-of. Empty
+ *  lists (n == 0) match everything. groups match a group id or a group name. */
+typedef struct smar_selection {
+    const char *const *ids;
+    size_t nids;
+    const char *const *names;
+    size_t nnames;
+    const char *const *types;
+    size_t ntypes;
+    const char *const *groups;
+    size_t ngroups;
+    const char *const *labels;
+    size_t nlabels;
+} smar_selection;
+
+/**
+ * Every secret of this archive that sel selects (NULL: every secret), each once: through
+ * the index when sel names ids or names (in the order given), else in archive order. A
+ * group matches by id or by the name this archive's document gives it. Returns SMAR_OK,
+ * SMAR_E_INVALID (a NULL entry in a list), an error, or the callback's stop value.
+ */
+SMAR_API int smar_reader_select(smar_reader *r, const smar_selection *sel, smar_secret_cb cb,
+                                void *payload);
+
 /** Every secret, in the order they were added. Decrypts manifest chunks only. */
 SMAR_API int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload);
 

@@ -125,21 +125,6 @@ SMAR_API int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t,
 SMAR_API int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
                                          smar_at *out);
 
-/** What to select: each list matches any of its entries; lists combine as all-of. Empty
- *  lists (n == 0) match everything. groups match a group id or a group name. */
-typedef struct smar_selection {
-    const char *const *ids;
-    size_t nids;
-    const char *const *names;
-    size_t nnames;
-    const char *const *types;
-    size_t ntypes;
-    const char *const *groups;
-    size_t ngroups;
-    const char *const *labels;
-    size_t nlabels;
-} smar_selection;
-
 /** Called once per distinct secret id matching the selection in any archive. */
 typedef int (*smar_id_cb)(const char *id, void *payload);
 
