@@ -407,12 +407,12 @@ int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns 
     t->is_tar = 1;
     t->rootfd = -1;
     t->mtime = mtime;
-    t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     int ret = cli_out_open(&t->out, path, force);
     if (ret != 0) {
         free(t);
         return ret;
     }
+    t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     t->tar = archive_write_new();
     /* No padding of the last block: the same bytes whether it goes to a file or a pipe. */
     if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
