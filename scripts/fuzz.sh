@@ -56,7 +56,7 @@ if ! command -v "$CC" >/dev/null 2>&1; then
     exit 2
 fi
 echo "== building the harnesses in $build"
-CC=$CC cmake -S . -B "$build" -DSMAR_FUZZ=ON -DBUILD_TESTING=OFF \
+CC=$CC cmake -S . -B "$build" -DSMAR_FUZZ=ON -DBUILD_TESTING=OFF -DSMAR_WERROR=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target fuzzers -j "$jobs" >/dev/null
 
