@@ -119,22 +119,6 @@ static void target_close(target *t)
     free(t->path);
 }
 
-/* What an existing non-regular file is, for messages. */
-static const char *file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "a folder";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISCHR(mode) || S_ISBLK(mode))
-        return "a device";
-    return "not a regular file";
-}
-
 /* Only a regular file, or nothing, may be replaced. Checked before the work and again
  * right before the rename, without following a link at the final name. */
 static int check_replaceable(const target *t, const char *path, smar_err *e)
@@ -147,7 +131,7 @@ static int check_replaceable(const target *t, const char *path, smar_err *e)
     }
     if (!S_ISREG(st.st_mode))
         return smar_fail(e, SMAR_E_INVALID, "'%s' is %s: only a regular file is replaced", path,
-                         file_kind(st.st_mode));
+                         smar_file_kind(st.st_mode));
     return SMAR_OK;
 }
 

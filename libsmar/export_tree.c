@@ -234,20 +234,6 @@ static int document_too_large(smar_export *ex, const char *where)
 
 /* ---- the directory layout ------------------------------------------------------------------ */
 
-/* What a file that should be a regular one is instead, for messages. */
-static const char *special_file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "a folder";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISCHR(mode) || S_ISBLK(mode))
-        return "a device";
-    return "a special file";
-}
-
 /* Open a file of the export for reading without ever blocking: O_NONBLOCK, so a FIFO (or a
  * device) planted in the folder cannot hang the open, and O_NOFOLLOW, so a link planted
  * there cannot make smar read (and archive) a file from elsewhere on the system. Anything
@@ -273,7 +259,7 @@ static int open_regular_file(smar_export *ex, const char *path, bool optional, o
         *rc = smar_fail(&ex->err, SMAR_E_IO, "%s: cannot stat: %s", path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
         *rc = smar_fail(&ex->err, SMAR_E_INPUT, "%s: not a regular file (%s)", path,
-                        special_file_kind(st.st_mode));
+                        smar_file_kind(st.st_mode));
     /* A regular file reads the same either way; blocking reads keep the loop below simple. */
     else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
         *rc = smar_fail(&ex->err, SMAR_E_IO, "%s: cannot read: %s", path, strerror(errno));

@@ -68,6 +68,10 @@ int smar_buf_put_u64(smar_buf *b, uint64_t v);
 void smar_buf_reset(smar_buf *b); /* len = 0 (wipes the old bytes if secure) */
 void smar_buf_free(smar_buf *b);  /* wipes if secure; leaves an empty buffer */
 
+/* What a file that is not a regular one is ("a folder", "a FIFO", "a symbolic link",
+ * "a socket", "a device"), for messages. */
+const char *smar_file_kind(unsigned mode);
+
 /* Wipe then free heap memory that held secret material. Accepts NULL. */
 void smar_wipe_free(void *p, size_t n);
 

@@ -133,20 +133,25 @@ static void file_close(void *opaque)
     close((int)(intptr_t)opaque);
 }
 
-int smar_reader_open(smar_reader *r, const char *path)
+int smar_reader_open_fd(smar_reader *r, int fd, const char *name)
 {
     struct stat st;
+    if (!r || fd < 0 || !name)
+        return SMAR_E_INVALID;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return smar_fail(&r->err, SMAR_E_IO, "'%s' is not a regular file", name);
+    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, file_read_at, file_close};
+    return smar_reader_open_source(r, &src, name);
+}
+
+int smar_reader_open(smar_reader *r, const char *path)
+{
     if (!r || !path)
         return SMAR_E_INVALID;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return smar_fail(&r->err, SMAR_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return smar_fail(&r->err, SMAR_E_IO, "'%s' is not a regular file", path);
-    }
-    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, file_read_at, file_close};
-    int rc = smar_reader_open_source(r, &src, path);
+    int rc = smar_reader_open_fd(r, fd, path);
     if (rc != SMAR_OK)
         close(fd);
     return rc;

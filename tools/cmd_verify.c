@@ -153,28 +153,6 @@ static void check_signature(struct report *rep, const struct verify_opts *o)
 
 /* ---- standard input -------------------------------------------------------------------- */
 
-static int spool_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
-{
-    int fd = (int)(intptr_t)opaque;
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
-}
-
-static void spool_close(void *opaque)
-{
-    close((int)(intptr_t)opaque);
-}
-
 /* An unlinked file in $TMPDIR (O_TMPFILE where the file system has it). */
 static int open_spool_file(const char *dir)
 {
@@ -228,26 +206,22 @@ static int spool_stdin(int *out)
 /* Open the report's archive: its file, or the spooled standard input. */
 static int open_report_archive(const struct report *rep, smar_reader **out)
 {
-    struct stat st;
     if (rep->spool_fd < 0)
         return cli_open_archive(rep->path, out);
     int fd = dup(rep->spool_fd);
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd < 0) {
         cli_error("%s: %s", rep->path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return CLI_EXIT_FAILURE;
     }
-    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, spool_read_at, spool_close};
     smar_reader *r = NULL;
     if (smar_reader_new(&r) != SMAR_OK) {
         close(fd);
         cli_error("out of memory");
         return CLI_EXIT_FAILURE;
     }
-    int rc = smar_reader_open_source(r, &src, rep->path);
+    int rc = smar_reader_open_fd(r, fd, rep->path);
     if (rc != SMAR_OK) {
-        close(fd); /* on failure the source stays the caller's */
+        close(fd); /* on failure the descriptor stays the caller's */
         cli_error_lib(rep->path, smar_reader_error(r));
         smar_reader_free(r);
         return cli_exit_archive(rc);

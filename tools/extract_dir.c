@@ -69,6 +69,7 @@ struct cli_tree {
     struct archive *tar;
     smar_time_ns mtime;
     locale_t utf8;       /* for libarchive's name conversion, or (locale_t)0 */
+    int write_errno;     /* the first failed write of the stream (0: none) */
     char **dirs_written; /* group and type folders emitted */
     size_t ndirs;
     char last_deep[TAR_DEEP_LEVELS][PATH_MAX_TREE]; /* last secret and versions folder */
@@ -219,6 +220,29 @@ static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *d
 
 /* ---- tar entries -------------------------------------------------------------------- */
 
+/*
+ * The tar stream's bytes go out here. A failed write is remembered and reported by us, and
+ * libarchive is told it succeeded: a libarchive handle that saw a write fail goes FATAL and
+ * then never frees its output buffer (a leak ASan reports on a full disk).
+ */
+static la_ssize_t tar_write(struct archive *a, void *client, const void *buf, size_t len)
+{
+    (void)a;
+    cli_tree *t = client;
+    if (t->write_errno == 0 && cli_write_all(t->out.fd, buf, len) != 0)
+        t->write_errno = errno != 0 ? errno : EIO;
+    return (la_ssize_t)len;
+}
+
+/* After a write: 0, or an exit code after saying why the stream could not be written. */
+static int tar_written(const cli_tree *t)
+{
+    if (t->write_errno == 0)
+        return 0;
+    cli_error("cannot write '%s': %s", t->out.display, strerror(t->write_errno));
+    return CLI_EXIT_FAILURE;
+}
+
 static int tar_fail(cli_tree *t)
 {
     /* libarchive's "Write error" alone does not say why: the errno does (disk full...). */
@@ -253,7 +277,7 @@ static int tar_entry(cli_tree *t, const char *path, int is_dir, const struct tex
         return tar_fail(t);
     if (!is_dir && archive_write_data(t->tar, body->p, body->n) != (la_ssize_t)body->n)
         return tar_fail(t);
-    return 0;
+    return tar_written(t);
 }
 
 /* Whether folder `dir` (at depth 1, 2, ...) was emitted already. Group and type folders
@@ -417,7 +441,7 @@ int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns 
     /* No padding of the last block: the same bytes whether it goes to a file or a pipe. */
     if (t->tar == NULL || archive_write_set_format_pax_restricted(t->tar) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(t->tar, 1) != ARCHIVE_OK ||
-        archive_write_open_fd(t->tar, t->out.fd) != ARCHIVE_OK) {
+        archive_write_open2(t->tar, t, NULL, tar_write, NULL, NULL) != ARCHIVE_OK) {
         cli_error("cannot start the tar stream: %s",
                   t->tar ? archive_error_string(t->tar) : "out of memory");
         cli_tree_abort(t);
@@ -704,6 +728,8 @@ int cli_tree_close(cli_tree *t)
     if (t->is_tar) {
         if (archive_write_close(t->tar) != ARCHIVE_OK)
             ret = tar_fail(t);
+        else
+            ret = tar_written(t);
         archive_write_free(t->tar);
         t->tar = NULL;
         if (ret == 0)

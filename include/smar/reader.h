@@ -58,6 +58,10 @@ SMAR_API const char *smar_reader_error(const smar_reader *r);
  */
 SMAR_API int smar_reader_open(smar_reader *r, const char *path);
 SMAR_API int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name);
+/** Open an archive from a file descriptor of a regular file (read with pread, so it may be
+ *  shared with other threads). The descriptor is owned by the reader after SMAR_OK (closed
+ *  by smar_reader_free), and stays the caller's otherwise. */
+SMAR_API int smar_reader_open_fd(smar_reader *r, int fd, const char *name);
 
 /** Sections of an archive (the chunk table's section field). */
 enum smar_section {
