@@ -6,6 +6,7 @@
 
 #include "chunk.h"
 #include "crypto.h"
+#include "subkeys.h"
 #include "header.h"
 #include "keyring_internal.h"
 #include "table.h"

@@ -319,7 +319,6 @@ void fz_exercise_unlocked(smar_reader *r)
 
 /* ---- series --------------------------------------------------------------------------- */
 
-#ifdef SMAR_FUZZ_HAVE_SERIES
 typedef struct series_ids {
     char *ids[8];
     size_t n;
@@ -385,10 +384,3 @@ void fz_exercise_series(smar_reader *const *readers, size_t n)
         free(c.ids[i]);
     smar_series_free(s);
 }
-#else
-void fz_exercise_series(smar_reader *const *readers, size_t n)
-{
-    (void)readers;
-    (void)n;
-}
-#endif

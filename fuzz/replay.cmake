@@ -10,10 +10,7 @@ set(SMAR_FUZZ_DIR ${PROJECT_SOURCE_DIR}/fuzz)
 add_library(smar_fuzz_support STATIC ${SMAR_FUZZ_DIR}/common.c ${SMAR_FUZZ_DIR}/archive_builder.c
             ${SMAR_FUZZ_DIR}/export_read.c)
 target_compile_options(smar_fuzz_support PRIVATE ${SMAR_WARNINGS})
-if(EXISTS ${PROJECT_SOURCE_DIR}/libsmar/series.c)
-  target_compile_definitions(smar_fuzz_support PRIVATE SMAR_FUZZ_HAVE_SERIES)
-endif()
-target_include_directories(smar_fuzz_support PUBLIC ${SMAR_FUZZ_DIR} ${PROJECT_SOURCE_DIR}/libsmar)
+target_include_directories(smar_fuzz_support PUBLIC ${SMAR_FUZZ_DIR} ${SMAR_INTERNAL_INCLUDE_DIRS})
 target_link_libraries(smar_fuzz_support PUBLIC smar_static)
 
 file(GLOB SMAR_FUZZ_HARNESSES CONFIGURE_DEPENDS ${SMAR_FUZZ_DIR}/fuzz_*.c)

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "keyfile.h"
+#include "atomic_file.h"
 #include "keyring_internal.h"
 #include "testutil.h"
 

@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "reader_internal.h"
+#include "keyring_internal.h"
 #include "readahead.h"
 
 int smar_reader_new(smar_reader **out)
@@ -35,7 +36,7 @@ static void drop_cache(smar_reader *r)
     smar_readahead_free(r->ra); /* its workers read the tables and use the keys */
     r->ra = NULL;
     if (r->index_chunks) {
-        for (size_t i = 0; r->index_lens && i < r->counts[SMAR_SECTION_INDEX]; i++)
+        for (size_t i = 0; r->index_lens && i < r->counts[SMAR_SEC_INDEX]; i++)
             smar_wipe_free(r->index_chunks[i], r->index_lens[i]);
         free(r->index_chunks);
         free(r->index_lens);
@@ -444,7 +445,7 @@ static int key_problem_or_damage(smar_reader *r, int rc)
 static int check_meta(smar_reader *r)
 {
     const smar_meta *m = &r->meta;
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_INDEX; s++)
         if (m->section_chunks[s] != r->counts[s])
             return smar_fail(&r->err, SMAR_E_CORRUPT,
                              "'%s': section %d has %llu chunks, the archive wrote %u: chunks "
@@ -452,7 +453,7 @@ static int check_meta(smar_reader *r)
                              r->name, s, (unsigned long long)r->counts[s], m->section_chunks[s]);
     const smar_index_desc *byid = &m->tables[0], *byname = &m->tables[1];
     if (byid->first_seq != 0 || byname->first_seq != byid->nchunks ||
-        byid->nchunks + byname->nchunks != r->counts[SMAR_SECTION_INDEX] ||
+        byid->nchunks + byname->nchunks != r->counts[SMAR_SEC_INDEX] ||
         byid->nentries != m->secret_count)
         return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': the index does not match the meta section",
                          r->name);
@@ -471,10 +472,10 @@ static int load_meta(smar_reader *r)
 {
     smar_buf all = {0};
     int rc = SMAR_OK;
-    for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_META] && rc == SMAR_OK; seq++) {
+    for (uint32_t seq = 0; seq < r->counts[SMAR_SEC_META] && rc == SMAR_OK; seq++) {
         const uint8_t *raw = NULL;
         size_t len = 0;
-        if ((rc = smar_reader_load_chunk(r, SMAR_SECTION_META, seq, &raw, &len)) != SMAR_OK)
+        if ((rc = smar_reader_load_chunk(r, SMAR_SEC_META, seq, &raw, &len)) != SMAR_OK)
             break;
         if (len > SMAR_MAX_META_BYTES - all.len)
             rc =
@@ -534,14 +535,14 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
 
 static int load_index_chunk_cached(smar_reader *r, uint32_t seq, const uint8_t **raw, size_t *len)
 {
-    size_t n = r->counts[SMAR_SECTION_INDEX];
+    size_t n = r->counts[SMAR_SEC_INDEX];
     if (!r->index_chunks && (!(r->index_chunks = calloc(n, sizeof *r->index_chunks)) ||
                              !(r->index_lens = calloc(n, sizeof *r->index_lens))))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (!r->index_chunks[seq]) {
         const uint8_t *p;
         size_t plen;
-        int rc = smar_reader_load_chunk_uncached(r, SMAR_SECTION_INDEX, seq, &p, &plen);
+        int rc = smar_reader_load_chunk_uncached(r, SMAR_SEC_INDEX, seq, &p, &plen);
         if (rc)
             return rc;
         if (!(r->index_chunks[seq] = malloc(plen ? plen : 1)))
@@ -561,7 +562,7 @@ int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const 
     if (seq >= r->counts[section])
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': section %u has no chunk #%u", r->name,
                          section, seq);
-    if (section == SMAR_SECTION_INDEX)
+    if (section == SMAR_SEC_INDEX)
         return load_index_chunk_cached(r, seq, raw, len);
     return smar_reader_load_chunk_uncached(r, section, seq, raw, len);
 }
@@ -610,7 +611,7 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
         c->seq = -1;
         /* payloads and records are read front to back by extract and verify */
-        bool in_order = (section == SMAR_SECTION_PAYLOAD || section == SMAR_SECTION_MANIFEST) &&
+        bool in_order = (section == SMAR_SEC_PAYLOAD || section == SMAR_SEC_MANIFEST) &&
                         r->last_miss[section] >= 0 && (int64_t)seq == r->last_miss[section] + 1;
         r->last_miss[section] = seq;
         if (in_order && r->threads > 1 && !r->ra)
@@ -723,7 +724,7 @@ int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar
     smar_buf buf = {0};
     uint32_t body_len;
     *out = NULL;
-    int rc = smar_reader_read_stream(r, SMAR_SECTION_MANIFEST, seq, offset, 4, &buf);
+    int rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, seq, offset, 4, &buf);
     if (rc)
         goto done;
     body_len = smar_load_u32(buf.data);
@@ -733,12 +734,12 @@ int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar
         goto done;
     }
     uint32_t s = seq, o = offset;
-    if ((rc = advance(r, SMAR_SECTION_MANIFEST, &s, &o, 4)) ||
-        (rc = smar_reader_read_stream(r, SMAR_SECTION_MANIFEST, s, o, body_len, &buf)) ||
+    if ((rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, 4)) ||
+        (rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, s, o, body_len, &buf)) ||
         (rc = smar_record_decode(out, buf.data, body_len, &r->err)))
         goto done;
     (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}};
-    if (next_seq && (rc = advance(r, SMAR_SECTION_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
+    if (next_seq && (rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
         *next_seq = s;
         *next_offset = o;
     }

@@ -26,12 +26,6 @@ const char *smar_suite_name(int suite)
     }
 }
 
-size_t smar_suite_nonce_bytes(int suite)
-{
-    return suite == SMAR_SUITE_AES256GCM_ID ? crypto_aead_aes256gcm_NPUBBYTES
-                                            : crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-}
-
 void smar_aead_seal(int suite, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
                     size_t adlen, const uint8_t *nonce, const uint8_t key[SMAR_KEY_BYTES])
 {
@@ -72,40 +66,15 @@ void smar_secure_free(void *p)
         sodium_free(p); /* wipes and unlocks */
 }
 
-smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES])
+void smar_kdf_derive(uint8_t out[SMAR_KEY_BYTES], uint64_t subkey_id, const char context[8],
+                     const uint8_t key[SMAR_KEY_BYTES])
 {
-    smar_keys *k = sodium_malloc(sizeof *k);
-    if (!k)
-        return NULL;
-    static const struct {
-        uint64_t id;
-        size_t off;
-    } plan[] = {
-        {SMAR_SUBKEY_HEADER_MAC, offsetof(smar_keys, header_mac)},
-        {SMAR_SUBKEY_CHUNK, offsetof(smar_keys, chunk)},
-        {SMAR_SUBKEY_ROOT_MAC, offsetof(smar_keys, root_mac)},
-        {SMAR_SUBKEY_INDEX, offsetof(smar_keys, index)},
-        {SMAR_SUBKEY_PAYLOAD_HASH, offsetof(smar_keys, payload_hash)},
-    };
-    for (size_t i = 0; i < SMAR_ARRAY_LEN(plan); i++)
-        crypto_kdf_derive_from_key((uint8_t *)k + plan[i].off, SMAR_KEY_BYTES, plan[i].id,
-                                   SMAR_KDF_CONTEXT, dek);
-    return k;
-}
-
-void smar_keys_free(smar_keys *k)
-{
-    smar_secure_free(k);
+    crypto_kdf_derive_from_key(out, SMAR_KEY_BYTES, subkey_id, context, key);
 }
 
 void smar_hash(uint8_t out[SMAR_HASH_BYTES], const uint8_t *key, const void *m, size_t n)
 {
     crypto_generichash(out, SMAR_HASH_BYTES, m, n, key, key ? SMAR_KEY_BYTES : 0);
-}
-
-void smar_hash16(uint8_t out[16], const uint8_t key[SMAR_KEY_BYTES], const void *m, size_t n)
-{
-    crypto_generichash(out, 16, m, n, key, SMAR_KEY_BYTES);
 }
 
 bool smar_equal32(const uint8_t a[32], const uint8_t b[32])

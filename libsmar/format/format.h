@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "crypto.h" /* SMAR_HASH_BYTES, SMAR_TAG_BYTES, SMAR_KEY_BYTES, suite ids */
+
 /* Header: 0x89 'S' 'M' 'A' 'R' '\r' '\n' 0x1a, like PNG's, to catch text-mode damage. */
 #define SMAR_MAGIC       "\x89SMAR\r\n\x1a"
 #define SMAR_MAGIC_BYTES 8
@@ -19,8 +21,6 @@
 #define SMAR_TRAILER_BYTES      216
 #define SMAR_TABLE_ENTRY_BYTES  48
 #define SMAR_ARCHIVE_ID_BYTES   16
-#define SMAR_HASH_BYTES         32
-#define SMAR_TAG_BYTES          16
 #define SMAR_SIGNATURE_BYTES    64
 
 /* Limits a reader enforces before allocating or doing expensive work. */
@@ -47,6 +47,28 @@
 #define SMAR_LABEL_ROOTMAC "smar/v1 root-mac"
 #define SMAR_LABEL_SIGN    "smar/v1 signatur"
 #define SMAR_LABEL_BYTES   16
+
+/* Sections of an archive (the chunk table's section field; the public enum smar_section
+ * has the same values). */
+enum smar_section_id {
+    SMAR_SEC_PAYLOAD = 1,
+    SMAR_SEC_MANIFEST = 2,
+    SMAR_SEC_INDEX = 3,
+    SMAR_SEC_META = 4,
+};
+#define SMAR_SEC_COUNT 5 /* ids are 1..4: arrays indexed by section have 5 entries */
+
+/* Key slots: at most this many (the public SMAR_MAX_KEY_SLOTS), a data key of this size,
+ * provider ids as stored, and the largest wrapped-DEK blob any provider may produce
+ * (bounded before allocation). */
+#define SMAR_SLOTS_MAX 16
+/* Chunk sizes a header may declare (the public SMAR_CHUNK_SIZE_MIN/MAX). */
+#define SMAR_CHUNK_MIN       (64u << 10)
+#define SMAR_CHUNK_MAX       (16u << 20)
+#define SMAR_DEK_BYTES       32
+#define SMAR_PROVIDER_LOCAL  1
+#define SMAR_WRAPPED_MAX     512
+#define SMAR_SLOT_KEY_ID_MAX 64 /* the public SMAR_KEY_ID_MAX */
 
 /* crypto_kdf context and subkey ids derived from the DEK. */
 #define SMAR_KDF_CONTEXT "smar-v1\0"

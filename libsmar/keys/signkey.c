@@ -9,6 +9,8 @@
 
 #include <sodium.h>
 
+#include "atomic_file.h"
+
 #include "keyfile.h"
 
 #define SECRET_TYPE "smar-signing-key"

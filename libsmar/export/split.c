@@ -390,35 +390,3 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
         return rc;
     return SMAR_OK;
 }
-
-int smar_json_append_members(smar_buf *out, const char *obj, size_t len, bool *any)
-{
-    smar_json_iter it;
-    smar_span key, value;
-    int rc = SMAR_OK;
-    if (!obj || len == 0)
-        return SMAR_OK;
-    smar_json_iter_init(&it, (smar_span){obj, len});
-    while (rc == SMAR_OK && smar_json_next_member(&it, &key, &value)) {
-        rc = smar_buf_append(out, *any ? "," : "", *any ? 1 : 0);
-        *any = true;
-        if (!rc)
-            rc = smar_buf_append(out, key.p, key.n);
-        if (!rc)
-            rc = smar_buf_append(out, ":", 1);
-        if (!rc)
-            rc = smar_buf_append(out, value.p, value.n);
-    }
-    return rc;
-}
-
-int smar_json_merge(smar_buf *out, const char *a, size_t alen, const char *b, size_t blen)
-{
-    bool any = false;
-    int rc = smar_buf_append(out, "{", 1);
-    if (!rc)
-        rc = smar_json_append_members(out, a, alen, &any);
-    if (!rc)
-        rc = smar_json_append_members(out, b, blen, &any);
-    return rc ? rc : smar_buf_append(out, "}", 1);
-}

@@ -228,21 +228,20 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
 {
     smar_reader *r = v->r;
     smar_buf buf = {0};
-    if (locator_touches_bad(v, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length)) {
+    if (locator_touches_bad(v, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length)) {
         v->secret_bad = true;
-        report(v, SMAR_PROBLEM_SECRET, r->section_chunks[SMAR_SECTION_PAYLOAD][loc->seq],
-               SMAR_SECTION_PAYLOAD, s, ver, "payload lies in a damaged chunk");
+        report(v, SMAR_PROBLEM_SECRET, r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq],
+               SMAR_SEC_PAYLOAD, s, ver, "payload lies in a damaged chunk");
         return;
     }
     buf.secure = true;
-    int rc =
-        smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length, &buf);
+    int rc = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length, &buf);
     uint8_t hash[SMAR_HASH_BYTES];
     if (rc == SMAR_OK)
         smar_hash(hash, r->keys->payload_hash, buf.data, buf.len);
     if (rc != SMAR_OK || !smar_equal32(hash, loc->hash)) {
         v->secret_bad = true;
-        report(v, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SECTION_PAYLOAD, s, ver,
+        report(v, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, s, ver,
                "payload does not match its manifest hash");
     }
     v->res->payloads_checked++;
@@ -299,7 +298,7 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
         meta_ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
     if (!meta_ok) {
         v->secret_bad = true;
-        report(v, SMAR_PROBLEM_SECRET, 0, SMAR_SECTION_MANIFEST, s, NULL,
+        report(v, SMAR_PROBLEM_SECRET, 0, SMAR_SEC_MANIFEST, s, NULL,
                "its metadata is not a JSON object");
     }
     if (s->has_payload) {
@@ -339,8 +338,7 @@ static bool index_table_matches(verify_run *v, int table)
     for (uint32_t c = 0; c < d->nchunks; c++) {
         const uint8_t *raw = NULL;
         size_t len = 0;
-        if (smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, &raw, &len) !=
-                SMAR_OK ||
+        if (smar_reader_load_chunk(r, SMAR_SEC_INDEX, d->first_seq + c, &raw, &len) != SMAR_OK ||
             len % SMAR_INDEX_ENTRY_BYTES != 0 || len == 0 ||
             memcmp(raw, d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, SMAR_INDEX_KEY_BYTES) != 0)
             return false;
@@ -364,27 +362,27 @@ static void check_index(verify_run *v)
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
         if (!index_table_matches(v, t)) {
             v->res->index_ok = 0;
-            report(v, SMAR_PROBLEM_INDEX, 0, SMAR_SECTION_INDEX, NULL, NULL, what[t]);
+            report(v, SMAR_PROBLEM_INDEX, 0, SMAR_SEC_INDEX, NULL, NULL, what[t]);
         }
 }
 
 static int verify_keyed(verify_run *v)
 {
     smar_reader *r = v->r;
-    if (any_bad_in(v, SMAR_SECTION_META))
+    if (any_bad_in(v, SMAR_SEC_META))
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the meta section is damaged");
-    if (any_bad_in(v, SMAR_SECTION_MANIFEST)) {
+    if (any_bad_in(v, SMAR_SEC_MANIFEST)) {
         /* records behind a damaged manifest chunk cannot be read: name the chunks */
-        for (uint32_t seq = 0; seq < r->counts[SMAR_SECTION_MANIFEST]; seq++) {
-            uint32_t n = r->section_chunks[SMAR_SECTION_MANIFEST][seq];
+        for (uint32_t seq = 0; seq < r->counts[SMAR_SEC_MANIFEST]; seq++) {
+            uint32_t n = r->section_chunks[SMAR_SEC_MANIFEST][seq];
             if (v->bad[n])
-                report(v, SMAR_PROBLEM_SECRET, n, SMAR_SECTION_MANIFEST, NULL, NULL,
+                report(v, SMAR_PROBLEM_SECRET, n, SMAR_SEC_MANIFEST, NULL, NULL,
                        "manifest chunk damaged: the secrets recorded in it cannot be listed");
         }
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the manifest is damaged");
     }
     int rc = smar_reader_foreach(r, check_secret, v);
-    if (rc == SMAR_OK && !any_bad_in(v, SMAR_SECTION_INDEX))
+    if (rc == SMAR_OK && !any_bad_in(v, SMAR_SEC_INDEX))
         check_index(v);
     else if (rc == SMAR_OK)
         v->res->index_ok = 0;

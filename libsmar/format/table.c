@@ -6,7 +6,6 @@
 #include <sodium.h>
 
 #include "crypto.h"
-#include "smar/reader.h"
 
 /* Trailer bytes covered by the body hash: table_offset .. reserved, and the tail (versions,
  * trailer length, magic). The hashes and the signature between them are covered by the
@@ -32,7 +31,7 @@ bool smar_table_entry_decode(smar_table_entry *t, const uint8_t in[SMAR_TABLE_EN
     t->flags = in[13];
     memcpy(t->hash, in + 16, SMAR_HASH_BYTES);
     return in[14] == 0 && in[15] == 0 && (t->flags & ~SMAR_CHUNK_LAST) == 0 &&
-           t->section >= SMAR_SECTION_PAYLOAD && t->section <= SMAR_SECTION_META;
+           t->section >= SMAR_SEC_PAYLOAD && t->section <= SMAR_SEC_META;
 }
 
 void smar_trailer_encode(uint8_t out[SMAR_TRAILER_BYTES], const smar_trailer *t)
@@ -105,11 +104,11 @@ static int check_order(const smar_table_entry *t, uint32_t count, uint64_t count
         if (t[i].flags & SMAR_CHUNK_LAST)
             closed[s] = true;
     }
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_META; s++)
         if (counts[s] > 0 && !closed[s])
             return smar_fail(e, SMAR_E_CORRUPT, "section %d has no last chunk: chunks were dropped",
                              s);
-    if (counts[SMAR_SECTION_META] == 0)
+    if (counts[SMAR_SEC_META] == 0)
         return smar_fail(e, SMAR_E_CORRUPT, "archive has no meta section");
     return SMAR_OK;
 }

@@ -6,6 +6,7 @@
 #define SMAR_READER_INTERNAL_H
 
 #include "chunk.h"
+#include "subkeys.h"
 #include "header.h"
 #include "index.h"
 #include "manifest.h"

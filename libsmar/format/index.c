@@ -8,7 +8,6 @@
 #include <sodium.h>
 
 #include "crypto.h"
-#include "smar/reader.h"
 
 void smar_index_key(uint8_t out[SMAR_INDEX_KEY_BYTES], const uint8_t index_key[32], int table,
                     const char *s, size_t n)
@@ -80,7 +79,7 @@ int smar_meta_encode(const smar_meta *m, smar_buf *out)
     rc = rc ? rc : smar_buf_put_u64(out, m->payload_count);
     rc = rc ? rc : smar_buf_put_u64(out, (uint64_t)m->oldest);
     rc = rc ? rc : smar_buf_put_u64(out, (uint64_t)m->newest);
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_INDEX; s++)
         rc = rc ? rc : smar_buf_put_u32(out, m->section_chunks[s]);
     for (int t = 0; t < SMAR_INDEX_TABLES; t++) {
         const smar_index_desc *d = &m->tables[t];
@@ -136,7 +135,7 @@ static int decode_counts(smar_meta *m, smar_cursor *c, smar_err *e)
     smar_take_u64(c, &m->payload_count);
     smar_take_i64(c, &m->oldest);
     smar_take_i64(c, &m->newest);
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_INDEX; s++)
         smar_take_u32(c, &m->section_chunks[s]);
     if (!c->ok)
         return smar_fail(e, SMAR_E_FORMAT, "meta section is truncated");
@@ -155,7 +154,7 @@ int smar_meta_decode(smar_meta *m, const uint8_t *p, size_t n, smar_err *e)
     if ((rc = decode_counts(m, &c, e)))
         return rc;
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
-        if ((rc = decode_table(&m->tables[t], &c, m->section_chunks[SMAR_SECTION_INDEX], e)))
+        if ((rc = decode_table(&m->tables[t], &c, m->section_chunks[SMAR_SEC_INDEX], e)))
             goto fail;
     if (!smar_take_u32(&c, &doclen) || !smar_take_ptr(&c, &doc, doclen) || c.left != 0) {
         rc = smar_fail(e, SMAR_E_FORMAT, "meta section is malformed");

@@ -11,6 +11,8 @@
 
 #include <sodium.h>
 
+#include "atomic_file.h"
+
 #include "keyfile.h"
 #include "keyprov.h"
 

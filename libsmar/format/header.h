@@ -10,13 +10,11 @@
 
 #include "internal.h"
 #include "format.h"
-#include "keyring_internal.h"
-#include "smar/writer.h"
 
 typedef struct smar_slot {
     uint8_t provider;
     uint8_t key_id_len;
-    char key_id[SMAR_KEY_ID_MAX + 1]; /* NUL-terminated copy */
+    char key_id[SMAR_SLOT_KEY_ID_MAX + 1]; /* NUL-terminated copy */
     uint32_t key_version;
     uint16_t wrapped_len;
     uint8_t wrapped[SMAR_WRAPPED_MAX];
@@ -33,7 +31,7 @@ typedef struct smar_header {
     int64_t created;
     int64_t snapshot;
     uint16_t slot_count;
-    smar_slot slots[SMAR_MAX_KEY_SLOTS];
+    smar_slot slots[SMAR_SLOTS_MAX];
     uint8_t mac[SMAR_HEADER_MAC_BYTES];
 } smar_header;
 

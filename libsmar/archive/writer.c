@@ -20,15 +20,31 @@
 #include <sodium.h>
 
 #include "chunk.h"
+#include "subkeys.h"
 #include "pipeline.h"
 #include "splitq.h"
 #include "header.h"
+#include "keyring_internal.h"
 #include "index.h"
 #include "manifest.h"
 #include "split.h"
 #include "table.h"
 #include "smar/reader.h"
 #include "smar/writer.h"
+
+/* The format's limits are the API's. */
+_Static_assert(SMAR_SLOTS_MAX == SMAR_MAX_KEY_SLOTS, "slot limit");
+_Static_assert(SMAR_CHUNK_MIN == SMAR_CHUNK_SIZE_MIN && SMAR_CHUNK_MAX == SMAR_CHUNK_SIZE_MAX,
+               "chunk size limits");
+_Static_assert(SMAR_SUITE_XCHACHA20POLY1305_ID == SMAR_SUITE_XCHACHA20POLY1305 &&
+                   SMAR_SUITE_AES256GCM_ID == SMAR_SUITE_AES256GCM,
+               "suite ids");
+_Static_assert(SMAR_SLOT_KEY_ID_MAX == SMAR_KEY_ID_MAX, "key id limit");
+_Static_assert((int)SMAR_SEC_PAYLOAD == (int)SMAR_SECTION_PAYLOAD &&
+                   (int)SMAR_SEC_MANIFEST == (int)SMAR_SECTION_MANIFEST &&
+                   (int)SMAR_SEC_INDEX == (int)SMAR_SECTION_INDEX &&
+                   (int)SMAR_SEC_META == (int)SMAR_SECTION_META,
+               "section ids");
 
 enum writer_state { W_NEW, W_OPEN, W_STREAMING, W_DONE, W_DEAD };
 
@@ -97,7 +113,7 @@ int smar_writer_new(smar_writer **out)
         return SMAR_E_NOMEM;
     w->sink.fd = -1;
     w->oldest = w->newest = w->latest = SMAR_TIME_NONE;
-    w->stream[SMAR_SECTION_PAYLOAD].secure = true;
+    w->stream[SMAR_SEC_PAYLOAD].secure = true;
     w->sealed.secure = false;
     w->split.payload.secure = true;
     return SMAR_OK;
@@ -570,8 +586,7 @@ static int write_payload(smar_writer *w, const smar_buf *payload,
     memcpy(loc->hash, hash, SMAR_HASH_BYTES);
     loc->length = (uint32_t)payload->len;
     w->payloads++;
-    return stream_append(w, SMAR_SECTION_PAYLOAD, payload->data, payload->len, &loc->seq,
-                         &loc->offset);
+    return stream_append(w, SMAR_SEC_PAYLOAD, payload->data, payload->len, &loc->seq, &loc->offset);
 }
 
 static void note_time(smar_writer *w, int64_t t)
@@ -668,8 +683,7 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *lab
     smar_buf_reset(&w->record);
     if ((rc = smar_record_encode(&rec, &w->record, &w->err)))
         return rc;
-    if ((rc =
-             stream_append(w, SMAR_SECTION_MANIFEST, w->record.data, w->record.len, &seq, &offset)))
+    if ((rc = stream_append(w, SMAR_SEC_MANIFEST, w->record.data, w->record.len, &seq, &offset)))
         return rc;
     uint32_t len = (uint32_t)w->record.len;
     if ((rc = index_push(w, SMAR_INDEX_BY_ID, sp->id, seq, offset, len)))
@@ -813,7 +827,7 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
     int rc = SMAR_OK;
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
-    d->first_seq = w->seq[SMAR_SECTION_INDEX];
+    d->first_seq = w->seq[SMAR_SEC_INDEX];
     d->nentries = l->n;
     d->nchunks = (uint32_t)((l->n + SMAR_INDEX_PER_CHUNK - 1) / SMAR_INDEX_PER_CHUNK);
     d->fences = malloc((size_t)d->nchunks * SMAR_INDEX_KEY_BYTES + 1);
@@ -829,7 +843,7 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
             smar_index_entry_encode(raw + i * SMAR_INDEX_ENTRY_BYTES, &l->v[first + i]);
         memcpy(d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, l->v[first].key, SMAR_INDEX_KEY_BYTES);
         bool last = last_table && c + 1 == d->nchunks;
-        rc = write_chunk(w, SMAR_SECTION_INDEX, last, raw, n * SMAR_INDEX_ENTRY_BYTES);
+        rc = write_chunk(w, SMAR_SEC_INDEX, last, raw, n * SMAR_INDEX_ENTRY_BYTES);
     }
     free(raw);
     return rc;
@@ -844,7 +858,7 @@ static int write_meta(smar_writer *w, smar_meta *m)
     m->payload_count = w->payloads;
     m->oldest = w->oldest;
     m->newest = w->newest;
-    for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_INDEX; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_INDEX; s++)
         m->section_chunks[s] = w->seq[s];
     m->document = w->document.len ? (char *)w->document.data : (char *)"{}";
     m->document_len = w->document.len ? w->document.len : 2;
@@ -855,7 +869,7 @@ static int write_meta(smar_writer *w, smar_meta *m)
     rc = SMAR_OK;
     for (size_t off = 0; off < meta.len && rc == SMAR_OK; off += w->hdr.chunk_size) {
         size_t n = meta.len - off < w->hdr.chunk_size ? meta.len - off : w->hdr.chunk_size;
-        rc = write_chunk(w, SMAR_SECTION_META, off + n == meta.len, meta.data + off, n);
+        rc = write_chunk(w, SMAR_SEC_META, off + n == meta.len, meta.data + off, n);
     }
     smar_buf_free(&meta);
     return rc;
@@ -906,8 +920,8 @@ static int finish(smar_writer *w)
     smar_meta m = {0};
     int rc;
     if ((rc = place_all(w)) || (rc = emit_header(w)) ||
-        (rc = stream_flush(w, SMAR_SECTION_PAYLOAD, true)) ||
-        (rc = stream_flush(w, SMAR_SECTION_MANIFEST, true)))
+        (rc = stream_flush(w, SMAR_SEC_PAYLOAD, true)) ||
+        (rc = stream_flush(w, SMAR_SEC_MANIFEST, true)))
         return rc;
     bool names = w->index[SMAR_INDEX_BY_NAME].n > 0;
     if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||

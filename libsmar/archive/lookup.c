@@ -7,7 +7,6 @@
 #include "crypto.h"
 #include "json.h"
 #include "reader_internal.h"
-#include "split.h"
 
 static int require_unlocked(smar_reader *r)
 {
@@ -104,7 +103,7 @@ static int load_index_chunk(smar_reader *r, const smar_index_desc *d, uint32_t c
                             const uint8_t **raw, size_t *n)
 {
     size_t len = 0;
-    int rc = smar_reader_load_chunk(r, SMAR_SECTION_INDEX, d->first_seq + c, raw, &len);
+    int rc = smar_reader_load_chunk(r, SMAR_SEC_INDEX, d->first_seq + c, raw, &len);
     if (rc)
         return rc;
     uint64_t before = (uint64_t)c * SMAR_INDEX_PER_CHUNK;
@@ -243,7 +242,7 @@ int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload)
     int rc = require_unlocked(r);
     if (rc || !cb)
         return rc ? rc : SMAR_E_INVALID;
-    while (seq < r->counts[SMAR_SECTION_MANIFEST]) {
+    while (seq < r->counts[SMAR_SEC_MANIFEST]) {
         smar_secret *s;
         if ((rc = smar_reader_fetch_record(r, seq, offset, &s, &seq, &offset)))
             return smar_reader_die(r, rc);
@@ -268,8 +267,7 @@ static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator
                         smar_buf *out)
 {
     uint8_t hash[SMAR_HASH_BYTES];
-    int rc =
-        smar_reader_read_stream(r, SMAR_SECTION_PAYLOAD, loc->seq, loc->offset, loc->length, out);
+    int rc = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length, out);
     if (rc)
         return rc;
     smar_hash(hash, r->keys->payload_hash, out->data, out->len);

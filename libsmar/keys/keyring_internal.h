@@ -13,13 +13,9 @@
 #define SMAR_KEYRING_INTERNAL_H
 
 #include "internal.h"
+#include "format.h"
 #include "smar/keys.h"
 
-#define SMAR_DEK_BYTES 32
-/* Provider ids stored in key slots. */
-#define SMAR_PROVIDER_LOCAL 1
-/* Largest wrapped-DEK blob any provider may produce (bounded before allocation). */
-#define SMAR_WRAPPED_MAX 512
 /* The local provider's wrapped DEK: 24-byte nonce || 32-byte ciphertext || 16-byte tag. */
 #define SMAR_LOCAL_WRAPPED_BYTES 72
 
@@ -41,13 +37,5 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
 
 /* Sign msg with the producer key (Ed25519, detached). */
 int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);
-
-/* Write data to path atomically: temporary file in the same folder with the given mode,
- * fsync, rename (refusing an existing path unless overwrite), fsync of the folder. With
- * overwrite a symbolic link is followed and its target replaced in the target's folder;
- * only a regular file is ever replaced (SMAR_E_INVALID otherwise, checked before writing
- * and again right before the rename). Shared by the keyring and signing-key savers. */
-int smar_atomic_write_file(const char *path, const void *data, size_t len, unsigned mode,
-                           bool overwrite, smar_err *e);
 
 #endif

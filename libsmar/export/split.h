@@ -49,12 +49,4 @@ void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES]);
 /* Whether member `name` of a secret (or version) of `type` is payload. */
 bool smar_is_payload_field(const char *type, smar_span key, bool is_version);
 
-/* Append the members of a validated JSON object (without braces), with a leading comma
- * when *any; sets *any when a member was written. */
-int smar_json_append_members(smar_buf *out, const char *obj, size_t len, bool *any);
-
-/* Append object a's members then object b's members as one object ("{}" when both are
- * empty). Either may be NULL/empty. Both must be validated JSON objects. */
-int smar_json_merge(smar_buf *out, const char *a, size_t alen, const char *b, size_t blen);
-
 #endif

@@ -18,7 +18,7 @@
  *   5. fsync the folder so the new name itself is durable.
  * The temporary file is removed on every failure.
  */
-#include "keyring_internal.h"
+#include "atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

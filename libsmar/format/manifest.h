@@ -12,7 +12,7 @@
 
 #include "internal.h"
 #include "format.h"
-#include "smar/reader.h"
+#include "smar/reader.h" /* struct smar_secret and smar_version are defined here */
 
 /* Where a record lives in a section's byte stream. */
 typedef struct smar_locator {

@@ -7,7 +7,7 @@
 
 static bool key_id_is_valid(const char *id, size_t n)
 {
-    if (n == 0 || n > SMAR_KEY_ID_MAX)
+    if (n == 0 || n > SMAR_SLOT_KEY_ID_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
         if (id[i] <= 0x20 || id[i] >= 0x7f)
@@ -127,16 +127,16 @@ static int parse_fixed(smar_header *h, smar_cursor *c, smar_err *e)
     h->snapshot = (int64_t)snapshot;
     if (flags != 0 || reserved != 0)
         return smar_fail(e, SMAR_E_VERSION, "header uses flags this version does not know");
-    if (h->suite != SMAR_SUITE_XCHACHA20POLY1305 && h->suite != SMAR_SUITE_AES256GCM)
+    if (h->suite != SMAR_SUITE_XCHACHA20POLY1305_ID && h->suite != SMAR_SUITE_AES256GCM_ID)
         return smar_fail(e, SMAR_E_VERSION, "unknown cipher suite %u", h->suite);
     if (h->compression != SMAR_COMPRESSION_ZSTD)
         return smar_fail(e, SMAR_E_VERSION, "unknown compression %u", h->compression);
-    if (h->chunk_size < SMAR_CHUNK_SIZE_MIN || h->chunk_size > SMAR_CHUNK_SIZE_MAX)
+    if (h->chunk_size < SMAR_CHUNK_MIN || h->chunk_size > SMAR_CHUNK_MAX)
         return smar_fail(e, SMAR_E_LIMIT, "chunk size %u outside %u..%u", h->chunk_size,
-                         SMAR_CHUNK_SIZE_MIN, SMAR_CHUNK_SIZE_MAX);
-    if (h->slot_count == 0 || h->slot_count > SMAR_MAX_KEY_SLOTS)
+                         SMAR_CHUNK_MIN, SMAR_CHUNK_MAX);
+    if (h->slot_count == 0 || h->slot_count > SMAR_SLOTS_MAX)
         return smar_fail(e, SMAR_E_LIMIT, "%u key slots (allowed 1..%u)", h->slot_count,
-                         SMAR_MAX_KEY_SLOTS);
+                         SMAR_SLOTS_MAX);
     return SMAR_OK;
 }
 

@@ -1,0 +1,33 @@
+/*
+ * subkeys.c - deriving an archive's subkeys from its DEK (subkeys.h).
+ */
+#include "subkeys.h"
+
+#include <stddef.h>
+
+#include "format.h"
+
+smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES])
+{
+    smar_keys *k = (smar_keys *)smar_secure_alloc(sizeof *k);
+    if (!k)
+        return NULL;
+    static const struct {
+        uint64_t id;
+        size_t off;
+    } plan[] = {
+        {SMAR_SUBKEY_HEADER_MAC, offsetof(smar_keys, header_mac)},
+        {SMAR_SUBKEY_CHUNK, offsetof(smar_keys, chunk)},
+        {SMAR_SUBKEY_ROOT_MAC, offsetof(smar_keys, root_mac)},
+        {SMAR_SUBKEY_INDEX, offsetof(smar_keys, index)},
+        {SMAR_SUBKEY_PAYLOAD_HASH, offsetof(smar_keys, payload_hash)},
+    };
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(plan); i++)
+        smar_kdf_derive((uint8_t *)k + plan[i].off, plan[i].id, SMAR_KDF_CONTEXT, dek);
+    return k;
+}
+
+void smar_keys_free(smar_keys *k)
+{
+    smar_secure_free(k);
+}

@@ -1,0 +1,24 @@
+/*
+ * subkeys.h - the keys of one archive, derived from its DEK (spec/FORMAT.md section 4.2):
+ * one for each purpose, so no key is used for two things.
+ */
+#ifndef SMAR_SUBKEYS_H
+#define SMAR_SUBKEYS_H
+
+#include "crypto.h"
+
+/* The subkeys, kept in locked memory. */
+typedef struct smar_keys {
+    uint8_t header_mac[SMAR_KEY_BYTES];
+    uint8_t chunk[SMAR_KEY_BYTES];
+    uint8_t root_mac[SMAR_KEY_BYTES];
+    uint8_t index[SMAR_KEY_BYTES];
+    uint8_t payload_hash[SMAR_KEY_BYTES];
+} smar_keys;
+
+/* Derive every subkey from dek; NULL when out of (locked) memory. */
+smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES]);
+/* Wipe and free. Accepts NULL. */
+void smar_keys_free(smar_keys *k);
+
+#endif
