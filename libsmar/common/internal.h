@@ -2,14 +2,8 @@
  * internal.h - what every libsmar module shares: the per-handle error record, growable
  * byte buffers and little-endian field encoding. Nothing here is public API.
  *
- * Dependency direction inside libsmar (a module only includes modules above it):
- *   internal.h, json, rfc3339               bytes, text and time; depend on nothing
- *   crypto                                  AEAD suites, KDF, MACs, locked memory (libsodium)
- *   keyring, signkey                        root keys and the key provider interface
- *   header, chunk, table                    the on-disk pieces of format v1
- *   secret, manifest, index                 what the encrypted sections contain
- *   writer, reader, verify, series          whole archives
- *   export_in, export_out                   instance exports (libarchive, JSON)
+ * The layers of libsmar and which may use which are written once, in ARCHITECTURE.md,
+ * and enforced by the build (CMakeLists.txt: each folder sees only the layers below it).
  */
 #ifndef SMAR_INTERNAL_H
 #define SMAR_INTERNAL_H
