@@ -1,6 +1,8 @@
 /*
- * export_in.c - reading instance exports: the handle, layout detection, the document
- * members, and the public calls of smar/export.h.
+ * export_in.c - reading instance exports: the handle, layout detection and the public
+ * calls of smar/export.h. The layouts (export_stream.c, export_tree.c) read through the
+ * input window (export_input.c) and report into the document (export_doc.c); nothing
+ * below calls back up here.
  *
  * The layout is decided by content: a directory is a directory; a file (or stdin) whose
  * first non-blank byte is '{' is JSON (a document or JSONL, told apart while reading, see
@@ -23,320 +25,6 @@
 
 /* How far to look for the first non-blank byte before deciding the input is not JSON. */
 #define PEEK_MAX SMAR_EXPORT_READ_CHUNK
-/* Room for the member names and punctuation the directory layout's document adds. */
-#define DOCUMENT_OVERHEAD 64u
-
-/* ---- services for the layouts --------------------------------------------------------- */
-
-int smar_export_nomem(smar_export *ex)
-{
-    return smar_fail(&ex->err, SMAR_E_NOMEM, "%s: out of memory", ex->name ? ex->name : "export");
-}
-
-void smar_export_note_buffer(smar_export *ex, size_t cap)
-{
-    if (cap > ex->peak_buffer)
-        ex->peak_buffer = cap;
-}
-
-void smar_export_set_location(smar_export *ex, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(ex->location, sizeof ex->location, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        ex->location[0] = '\0';
-}
-
-/* ---- a compressed JSON document or JSONL ----------------------------------------------- */
-
-/* libarchive's "raw" format behind its decompression filters gives the text of a gzip, zstd,
- * xz or bzip2 stream. Until the text is known to be JSON every compressed byte read is also
- * kept (`raw`), so that a compressed tar can still be handed whole to export_tree.c. */
-struct smar_export_unzip {
-    struct archive *ar;
-    smar_buf raw;     /* compressed bytes: those peeked at before, then (recording) all read */
-    size_t raw_pos;   /* next byte of raw to hand to libarchive */
-    bool recording;   /* keep every compressed byte in raw */
-    bool fd_eof;      /* the descriptor has no more bytes */
-    bool read_failed; /* the descriptor failed: ex->err says why */
-};
-
-static bool has_prefix(const smar_buf *b, const void *magic, size_t n)
-{
-    return b->len >= n && memcmp(b->data, magic, n) == 0;
-}
-
-/* gzip, zstd, xz, bzip2 (the compressions the tar layout takes too). */
-static bool looks_compressed(const smar_buf *b)
-{
-    return has_prefix(b, "\x1f\x8b", 2) || has_prefix(b, "\x28\xb5\x2f\xfd", 4) ||
-           has_prefix(b, "\xfd\x37\x7a\x58\x5a\x00", 6) ||
-           (has_prefix(b, "BZh", 3) && b->len > 3 && b->data[3] >= '1' && b->data[3] <= '9');
-}
-
-/* libarchive's read callback: the compressed bytes kept in raw first, then the descriptor. */
-static la_ssize_t unzip_feed(struct archive *a, void *data, const void **buf)
-{
-    smar_export *ex = data;
-    smar_export_unzip *u = ex->src.unzip;
-    if (u->raw_pos == u->raw.len && !u->recording) {
-        smar_buf_reset(&u->raw);
-        u->raw_pos = 0;
-    }
-    if (u->raw_pos == u->raw.len && !u->fd_eof) {
-        if (smar_buf_reserve(&u->raw, SMAR_EXPORT_READ_CHUNK) != SMAR_OK) {
-            u->read_failed = true;
-            smar_export_nomem(ex);
-            archive_set_error(a, ENOMEM, "out of memory");
-            return ARCHIVE_FATAL;
-        }
-        ssize_t n;
-        do {
-            n = read(ex->src.fd, u->raw.data + u->raw.len, SMAR_EXPORT_READ_CHUNK);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            u->read_failed = true;
-            smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
-            archive_set_error(a, EIO, "read error");
-            return ARCHIVE_FATAL;
-        }
-        u->fd_eof = n == 0;
-        u->raw.len += (size_t)n;
-        smar_export_note_buffer(ex, u->raw.cap);
-    }
-    *buf = u->raw.data + u->raw_pos;
-    size_t n = u->raw.len - u->raw_pos;
-    u->raw_pos = u->raw.len;
-    return (la_ssize_t)n;
-}
-
-static int unzip_failure(smar_export *ex, const char *what)
-{
-    smar_export_unzip *u = ex->src.unzip;
-    if (u->read_failed)
-        return ex->err.code;
-    const char *msg = archive_error_string(u->ar);
-    return smar_fail(&ex->err, SMAR_E_INPUT, "%s: %s: %s", ex->name, what,
-                     msg != NULL ? msg : "damaged compressed data");
-}
-
-/* Up to cap bytes of decompressed text into dst; *n = 0 at its end. */
-static int unzip_read(smar_export *ex, uint8_t *dst, size_t cap, ssize_t *n)
-{
-    la_ssize_t r = archive_read_data(ex->src.unzip->ar, dst, cap);
-    if (r < 0)
-        return unzip_failure(ex, "cannot decompress");
-    *n = (ssize_t)r;
-    return SMAR_OK;
-}
-
-static void unzip_free(smar_export_unzip *u)
-{
-    if (u == NULL)
-        return;
-    if (u->ar != NULL)
-        (void)archive_read_free(u->ar);
-    smar_buf_free(&u->raw);
-    free(u);
-}
-
-/* From now on the window holds decompressed text; the compressed bytes peeked at so far
- * move to the decompressor's own buffer. */
-static int unzip_start(smar_export *ex)
-{
-    smar_export_src *s = &ex->src;
-    smar_export_unzip *u = calloc(1, sizeof *u);
-    if (u == NULL)
-        return smar_export_nomem(ex);
-    s->unzip = u;
-    u->raw.secure = true; /* compressed secrets are secrets too */
-    u->recording = true;
-    u->fd_eof = s->eof;
-    if (smar_buf_append(&u->raw, s->win.data, s->win.len) != SMAR_OK)
-        return smar_export_nomem(ex);
-    smar_buf_reset(&s->win);
-    s->eof = false;
-    s->keep = s->pos = 0;
-    u->ar = archive_read_new();
-    if (u->ar == NULL)
-        return smar_export_nomem(ex);
-    int (*const setup[])(struct archive *) = {
-        archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
-        archive_read_support_filter_xz,   archive_read_support_filter_lzma,
-        archive_read_support_filter_zstd, archive_read_support_format_raw,
-    };
-    for (size_t i = 0; i < SMAR_ARRAY_LEN(setup); i++)
-        if (setup[i](u->ar) < ARCHIVE_WARN)
-            return unzip_failure(ex, "cannot set up the decompressor");
-    struct archive_entry *ae;
-    if (archive_read_open(u->ar, ex, NULL, unzip_feed, NULL) < ARCHIVE_WARN ||
-        archive_read_next_header(u->ar, &ae) < ARCHIVE_WARN)
-        return unzip_failure(ex, "cannot decompress");
-    return SMAR_OK;
-}
-
-/* The text is JSON: compressed bytes need not be kept any more. */
-static void unzip_keep_going(smar_export *ex)
-{
-    ex->src.unzip->recording = false;
-}
-
-/* Not JSON (a compressed tar, say): give back the compressed bytes read so far, as if
- * only peeked at, and read the descriptor directly again. */
-static int unzip_undo(smar_export *ex)
-{
-    smar_export_src *s = &ex->src;
-    smar_export_unzip *u = s->unzip;
-    smar_buf_reset(&s->win);
-    if (smar_buf_append(&s->win, u->raw.data, u->raw.len) != SMAR_OK)
-        return smar_export_nomem(ex);
-    s->eof = u->fd_eof;
-    s->keep = s->pos = 0;
-    s->unzip = NULL;
-    unzip_free(u);
-    return SMAR_OK;
-}
-
-/* Drop the consumed bytes, then read at least a little more into the free space. */
-int smar_export_src_fill(smar_export *ex)
-{
-    smar_export_src *s = &ex->src;
-    if (s->eof)
-        return 0;
-    if (s->keep > 0) {
-        memmove(s->win.data, s->win.data + s->keep, s->win.len - s->keep);
-        s->win.len -= s->keep;
-        s->pos -= s->keep;
-        s->base += s->keep;
-        s->keep = 0;
-    }
-    if (s->win.cap - s->win.len < SMAR_EXPORT_READ_CHUNK / 4) {
-        if (smar_buf_reserve(&s->win, SMAR_EXPORT_READ_CHUNK) != SMAR_OK)
-            return smar_export_nomem(ex);
-        smar_export_note_buffer(ex, s->win.cap);
-    }
-    ssize_t n = 0;
-    if (s->unzip != NULL) {
-        int rc = unzip_read(ex, s->win.data + s->win.len, smar_buf_room(&s->win), &n);
-        if (rc != SMAR_OK)
-            return rc;
-    } else {
-        do {
-            n = read(s->fd, s->win.data + s->win.len, smar_buf_room(&s->win));
-        } while (n < 0 && errno == EINTR);
-        if (n < 0)
-            return smar_fail(&ex->err, SMAR_E_IO, "%s: read error: %s", ex->name, strerror(errno));
-    }
-    if (n == 0) {
-        s->eof = true;
-        return 0;
-    }
-    s->win.len += (size_t)n;
-    return 1;
-}
-
-/* The byte offset smar_json_validate() put in its reason ("... at byte 123"), if any. */
-static bool reason_offset(const char *reason, size_t *offset)
-{
-    const char *at = strstr(reason, " at byte ");
-    if (at == NULL)
-        return false;
-    size_t v = 0;
-    const char *p = at + strlen(" at byte ");
-    if (*p < '0' || *p > '9')
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (SIZE_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (size_t)(*p - '0');
-    }
-    *offset = v;
-    return true;
-}
-
-static size_t count_newlines(const char *p, size_t n)
-{
-    size_t lines = 0;
-    const char *end = p + n;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        lines++;
-        p++;
-    }
-    return lines;
-}
-
-int smar_export_validate(smar_export *ex, smar_span text, size_t first_line, const char *where,
-                         smar_span *value)
-{
-    char reason[128];
-    if (smar_json_validate(text, SMAR_JSON_MAX_DEPTH, value, reason, sizeof reason))
-        return SMAR_OK;
-    size_t line = first_line;
-    size_t offset;
-    if (reason_offset(reason, &offset))
-        line += count_newlines(text.p, offset < text.n ? offset : text.n);
-    return smar_fail(&ex->err, SMAR_E_INPUT, "%s:%zu: invalid JSON: %s", where, line, reason);
-}
-
-static size_t document_size(const smar_export *ex)
-{
-    return ex->members.len + ex->groups.len + ex->configurations.len + DOCUMENT_OVERHEAD;
-}
-
-static int check_document_room(smar_export *ex, size_t more, const char *where)
-{
-    if (more > ex->max_document || document_size(ex) > ex->max_document - more)
-        return smar_fail(&ex->err, SMAR_E_LIMIT,
-                         "%s: the document members (all but the secrets) are larger than %zu "
-                         "bytes",
-                         where, ex->max_document);
-    return SMAR_OK;
-}
-
-/* "exported_at" is kept as a status: a bad value only matters to whoever asks for it. */
-static void note_exported_at(smar_export *ex, smar_span value)
-{
-    char text[64];
-    size_t len;
-    ex->exported_at_rc = SMAR_E_INPUT;
-    if (smar_json_kind_of(value) != SMAR_JSON_STRING)
-        return;
-    if (!smar_json_string_decode(value, text, sizeof text, &len))
-        return;
-    if (smar_time_parse(&ex->exported_at, text, len, 0) == SMAR_OK)
-        ex->exported_at_rc = SMAR_OK;
-}
-
-int smar_export_add_member(smar_export *ex, smar_span key, smar_span value, const char *where)
-{
-    int rc = check_document_room(ex, key.n + value.n + 2, where);
-    if (rc != SMAR_OK)
-        return rc;
-    if ((ex->members.len > 0 && smar_buf_append(&ex->members, ",", 1) != SMAR_OK) ||
-        smar_buf_append(&ex->members, key.p, key.n) != SMAR_OK ||
-        smar_buf_append(&ex->members, ":", 1) != SMAR_OK ||
-        smar_buf_append(&ex->members, value.p, value.n) != SMAR_OK)
-        return smar_export_nomem(ex);
-    if (smar_json_string_eq(key, "exported_at"))
-        note_exported_at(ex, value);
-    return SMAR_OK;
-}
-
-int smar_export_set_part(smar_export *ex, smar_buf *part, bool *have, smar_span value,
-                         const char *where)
-{
-    if (*have)
-        return smar_fail(&ex->err, SMAR_E_INPUT, "%s: appears twice in the export", where);
-    int rc = check_document_room(ex, value.n, where);
-    if (rc != SMAR_OK)
-        return rc;
-    if (smar_buf_append(part, value.p, value.n) != SMAR_OK)
-        return smar_export_nomem(ex);
-    *have = true;
-    return SMAR_OK;
-}
 
 /* ---- the document, once the secrets are read ------------------------------------------ */
 
@@ -434,7 +122,7 @@ static int fill_at_least(smar_export *ex, size_t n)
 static bool looks_like_tree(const smar_buf *b)
 {
     return (b->len >= 262 && memcmp(b->data + 257, "ustar", 5) == 0) ||
-           has_prefix(b, "PK\x03\x04", 4) || has_prefix(b, "PK\x05\x06", 4);
+           smar_export_has_prefix(b, "PK\x03\x04", 4) || smar_export_has_prefix(b, "PK\x05\x06", 4);
 }
 
 /* What a JSON value starting with byte c is, or NULL when c starts none but an object. */
@@ -460,7 +148,7 @@ static const char *json_kind_name(int c)
 static int refuse_known_non_export(smar_export *ex, int first, const char *compressed)
 {
     smar_export_src *s = &ex->src;
-    if (has_prefix(&s->win, SMAR_MAGIC, SMAR_MAGIC_BYTES))
+    if (smar_export_has_prefix(&s->win, SMAR_MAGIC, SMAR_MAGIC_BYTES))
         return smar_fail(&ex->err, SMAR_E_INPUT,
                          "%s: this is %san smar archive, not an instance export (smar extract "
                          "gives back the export it holds)",
@@ -495,7 +183,7 @@ static int open_stream(smar_export *ex)
  * (a compressed tar) goes to the archive reader from its first compressed byte. */
 static int open_compressed(smar_export *ex, bool seekable)
 {
-    int rc = unzip_start(ex);
+    int rc = smar_export_unzip_start(ex);
     int first = -1;
     if (rc == SMAR_OK)
         rc = peek_first_byte(ex, &first);
@@ -505,12 +193,12 @@ static int open_compressed(smar_export *ex, bool seekable)
         return smar_fail(&ex->err, SMAR_E_INPUT, "%s: the export is empty (once decompressed)",
                          ex->name);
     if (first == '{' || first < 0) {
-        unzip_keep_going(ex);
+        smar_export_unzip_keep_going(ex);
         return open_stream(ex);
     }
     if ((rc = refuse_known_non_export(ex, first, "a compressed ")) != SMAR_OK)
         return rc;
-    if ((rc = unzip_undo(ex)) != SMAR_OK)
+    if ((rc = smar_export_unzip_undo(ex)) != SMAR_OK)
         return rc;
     ex->layout = SMAR_LAYOUT_ARCHIVE;
     return smar_export_tree_open_archive(ex, seekable);
@@ -533,7 +221,7 @@ static int open_by_content(smar_export *ex, bool seekable)
         return smar_fail(&ex->err, SMAR_E_INPUT,
                          "%s: starts with a UTF-8 byte order mark, which JSON does not allow",
                          ex->name);
-    if (looks_compressed(&ex->src.win))
+    if (smar_export_looks_compressed(&ex->src.win))
         return open_compressed(ex, seekable);
     if ((rc = refuse_known_non_export(ex, first, "")) != SMAR_OK)
         return rc;
@@ -601,7 +289,7 @@ SMAR_API void smar_export_free(smar_export *ex)
         return;
     smar_export_stream_free(ex->stream);
     smar_export_tree_free(ex->tree);
-    unzip_free(ex->src.unzip);
+    smar_export_unzip_free(ex->src.unzip);
     if (ex->src.own_fd && ex->src.fd >= 0)
         (void)close(ex->src.fd);
     smar_buf_free(&ex->src.win);

@@ -42,7 +42,7 @@ typedef enum smar_export_state {
  * `keep` on. Bytes before `keep` are consumed and may be dropped at the next fill, which
  * moves the kept bytes to the front (so offsets, not pointers, survive a fill).
  */
-typedef struct smar_export_unzip smar_export_unzip; /* export_in.c */
+typedef struct smar_export_unzip smar_export_unzip; /* export_input.c */
 
 typedef struct smar_export_src {
     int fd;
@@ -83,10 +83,23 @@ struct smar_export {
     char location[SMAR_ERRMSG_MAX];
 };
 
-/* ---- export_in.c: services for the layouts ----------------------------------------- */
+/* ---- export_input.c: the input window ---------------------------------------------- */
 
 /* Read more input into the window. Returns 1 (more bytes), 0 (end of input) or an error. */
 int smar_export_src_fill(smar_export *ex);
+/* Whether the window starts with n bytes of magic. */
+bool smar_export_has_prefix(const smar_buf *b, const void *magic, size_t n);
+/* Whether the window starts like a gzip, zstd, xz or bzip2 stream. */
+bool smar_export_looks_compressed(const smar_buf *b);
+/* Decompress the input from here on (the window's bytes first), recording every
+ * compressed byte until smar_export_unzip_keep_going (it is JSON) or smar_export_unzip_undo
+ * (it is not: the window gets the compressed bytes back for libarchive). */
+int smar_export_unzip_start(smar_export *ex);
+void smar_export_unzip_keep_going(smar_export *ex);
+int smar_export_unzip_undo(smar_export *ex);
+void smar_export_unzip_free(smar_export_unzip *u);
+
+/* ---- export_doc.c: the document and messages, shared by the layouts ------------------ */
 /* Note a buffer capacity for the peak statistic. */
 void smar_export_note_buffer(smar_export *ex, size_t cap);
 /* Append one document member (a validated key token and value). Checks the document limit
