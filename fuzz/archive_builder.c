@@ -10,6 +10,7 @@
 #include "header.h"
 #include "keyring_internal.h"
 #include "table.h"
+#include "root.h"
 
 #define FZ_ARCHIVE_ID "smar-fuzz-archiv"
 

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "index.h"
+#include "meta.h"
 
 static void candidates(const smar_index_desc *d, const uint8_t key[SMAR_INDEX_KEY_BYTES])
 {

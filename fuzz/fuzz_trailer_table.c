@@ -9,6 +9,7 @@
 #include "chunk.h"
 #include "common.h"
 #include "table.h"
+#include "root.h"
 
 #define MAX_ENTRIES 4096
 

@@ -9,8 +9,10 @@
 #include "subkeys.h"
 #include "header.h"
 #include "index.h"
+#include "meta.h"
 #include "manifest.h"
 #include "table.h"
+#include "root.h"
 #include "smar/reader.h"
 
 enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };

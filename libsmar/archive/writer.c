@@ -26,9 +26,11 @@
 #include "header.h"
 #include "keyring_internal.h"
 #include "index.h"
+#include "meta.h"
 #include "manifest.h"
 #include "split.h"
 #include "table.h"
+#include "root.h"
 #include "smar/reader.h"
 #include "smar/writer.h"
 

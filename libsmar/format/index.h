@@ -1,5 +1,5 @@
 /*
- * index.h - the sorted lookup tables of the index section, and the meta section.
+ * index.h - the sorted lookup tables of the index section.
  *
  * Two tables map keyed hashes of secret ids and of secret names to the place of each
  * secret's manifest record. Each table is sorted and cut into index chunks of
@@ -44,19 +44,5 @@ typedef struct smar_index_desc {
 /* The chunk range of a table that may hold key: [*from, *to). */
 void smar_index_candidates(const smar_index_desc *d, const uint8_t key[SMAR_INDEX_KEY_BYTES],
                            uint32_t *from, uint32_t *to);
-
-/* The decoded meta section. */
-typedef struct smar_meta {
-    uint64_t secret_count, version_count, payload_count;
-    int64_t oldest, newest;
-    uint32_t section_chunks[5]; /* payload, manifest, index counts (meta: implied) */
-    smar_index_desc tables[SMAR_INDEX_TABLES];
-    char *document;
-    size_t document_len;
-} smar_meta;
-
-int smar_meta_encode(const smar_meta *m, smar_buf *out);
-int smar_meta_decode(smar_meta *m, const uint8_t *p, size_t n, smar_err *e);
-void smar_meta_free(smar_meta *m);
 
 #endif

@@ -40,8 +40,10 @@
 #include "format.h"
 #include "header.h"
 #include "index.h"
+#include "meta.h"
 #include "manifest.h"
 #include "table.h"
+#include "root.h"
 
 /* The builder the fuzz harnesses use (a second translation unit would need a CMake
  * change; including it keeps this test self-contained). */

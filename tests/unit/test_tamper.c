@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "reader_internal.h"
 #include "table.h"
+#include "root.h"
 
 static smar_keyring *g_key, *g_key2;
 static smar_signkey *g_signer;
