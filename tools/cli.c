@@ -1158,7 +1158,9 @@ size_t cli_series_report_damaged(const cli_series *cs)
         if (smar_series_archive_status(cs->series, cs->readers[i], &why) == SMAR_OK)
             continue;
         cli_error_lib(cs->paths[i], why);
-        cli_error("%s: damaged, left out of the answers (--skip-damaged)", cs->paths[i]);
+        cli_error("%s: damaged; with --skip-damaged the answers came from the other archives "
+                  "where they could",
+                  cs->paths[i]);
         n++;
     }
     return n;

@@ -51,9 +51,12 @@ SMAR_API int smar_series_add(smar_series *s, smar_reader *r);
  */
 SMAR_API int smar_series_set_skip_damaged(smar_series *s, int skip);
 
-/** SMAR_OK for an archive still in use, else the status it was left out with; *why (may be
- *  NULL) receives the reader's message then ("" otherwise), borrowed from the series.
- *  SMAR_E_INVALID when r is not in the series. */
+/** SMAR_OK for an archive in which no damage was met; else the status of the first damage
+ *  met in it: either it was left out (its index or records are damaged), or only some
+ *  payload chunks were, and those payloads were taken from other archives holding the same
+ *  version (or the secret could not be rendered). *why (may be NULL) receives the reader's
+ *  message then ("" otherwise), borrowed from the series. SMAR_E_INVALID when r is not in
+ *  the series. */
 SMAR_API int smar_series_archive_status(const smar_series *s, const smar_reader *r,
                                         const char **why);
 
@@ -144,9 +147,11 @@ SMAR_API int smar_series_select(smar_series *s, const smar_selection *sel, smar_
  * was exported without that member): the versions the describing record lists created at
  * or before T, plus the version at T, or with all_versions every version created at or
  * before T that any archive knows. Each version carries the metadata of the record listing
- * it and its payload when an archive holds it and that record does not say the service had
- * none. With one archive and T its snapshot, this is the exported secret exactly (member
- * order normalised, spec/FORMAT.md section 12). Free with smar_secret_buffer_free.
+ * it (without its "alias" when the describing record does not list it and it is not the
+ * version at T: an older snapshot's "current" is not true at T) and its payload when an
+ * archive holds it and that record does not say the service had none. With one archive and T its
+ * snapshot, this is the exported secret exactly (member order normalised, spec/FORMAT.md section
+ * 12). Free with smar_secret_buffer_free.
  */
 SMAR_API int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char **out,
                                 size_t *len);

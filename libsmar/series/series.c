@@ -25,8 +25,9 @@ typedef struct series_archive {
     smar_reader *reader; /* borrowed */
     smar_time_ns snapshot;
     char *instance; /* the instance's CRN (else guid) from the stored document, or NULL */
-    int damage;     /* SMAR_OK, or the status it failed with when damaged archives are skipped */
-    char *why;      /* the reader's message for that failure */
+    int damage;     /* SMAR_OK, or the status of the first damage met when skipping damage */
+    bool left_out;  /* damaged where every answer needs it (index, records): not asked again */
+    char *why;      /* the reader's message for that damage */
 } series_archive;
 
 struct smar_series {
@@ -183,7 +184,7 @@ int smar_series_add(smar_series *s, smar_reader *r)
         s->archives[i] = s->archives[i - 1];
         i--;
     }
-    s->archives[i] = (series_archive){r, snap, instance, SMAR_OK, NULL};
+    s->archives[i] = (series_archive){r, snap, instance, SMAR_OK, false, NULL};
     s->count++;
     return SMAR_OK;
 }
@@ -197,7 +198,7 @@ int smar_series_document(smar_series *s, smar_time_ns t, const char **json, size
         return smar_fail(&s->err, SMAR_E_INVALID, "document needs a result");
     size_t pick = SIZE_MAX;
     for (size_t i = 0; i < s->count; i++) {
-        if (s->archives[i].damage == SMAR_OK && (pick == SIZE_MAX || s->archives[i].snapshot <= t))
+        if (!s->archives[i].left_out && (pick == SIZE_MAX || s->archives[i].snapshot <= t))
             pick = i;
     }
     if (pick == SIZE_MAX)
@@ -218,14 +219,14 @@ smar_time_ns smar_series_latest(const smar_series *s)
 
 static bool usable(const smar_series *s, size_t i)
 {
-    return s->archives[i].damage == SMAR_OK;
+    return !s->archives[i].left_out;
 }
 
 static size_t damaged_count(const smar_series *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
-        n += usable(s, i) ? 0 : 1;
+        n += s->archives[i].damage != SMAR_OK ? 1 : 0;
     return n;
 }
 
@@ -235,13 +236,21 @@ static bool is_damage(int rc)
     return rc == SMAR_E_CORRUPT || rc == SMAR_E_AUTH || rc == SMAR_E_FORMAT || rc == SMAR_E_LIMIT;
 }
 
-/* Leave archive i out of every answer from now on, keeping why. */
-static void set_damaged(smar_series *s, size_t i, int rc)
+/* Remember the first damage met in archive i (and why); with left_out, leave it out of
+ * every answer from now on. */
+static void note_damage(smar_series *s, size_t i, int rc, bool left_out)
 {
     series_archive *a = &s->archives[i];
+    a->left_out = a->left_out || left_out;
+    if (a->damage != SMAR_OK)
+        return;
     a->damage = rc;
-    free(a->why);
     a->why = strdup(smar_reader_error(a->reader));
+}
+
+static void set_damaged(smar_series *s, size_t i, int rc)
+{
+    note_damage(s, i, rc, true);
 }
 
 /* The usable archives with snapshot at or before t newest first, then those after t
@@ -633,6 +642,62 @@ int smar_series_resolve_version(smar_series *s, const char *id, const char *vers
 
 /* ---- payloads and rendering ----------------------------------------------------------- */
 
+static size_t archive_index(const smar_series *s, const smar_reader *r)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader == r)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* The id of the version whose payload loc holds (a secret-level payload: the record's
+ * newest version's), or NULL for a secret without versions. */
+static const char *loc_version_id(const payload_loc *loc)
+{
+    if (loc->version != NULL)
+        return smar_version_id(loc->version);
+    size_t nv = smar_secret_version_count(loc->secret);
+    return nv > 0 ? smar_version_id(smar_secret_version(loc->secret, nv - 1)) : NULL;
+}
+
+/* Another archive, not yet tried, whose record holds the same version's payload. */
+static bool locate_elsewhere(const smar_series *s, const char *vid, const bool *tried,
+                             payload_loc *loc)
+{
+    for (size_t j = 0; vid != NULL && j < s->norder; j++) {
+        size_t i = s->order[j];
+        const smar_secret *rec = s->found[i];
+        const smar_version *v = rec != NULL ? smar_secret_version_by_id(rec, vid) : NULL;
+        if (tried[i] || v == NULL)
+            continue;
+        if (smar_version_has_payload(v)) {
+            *loc = (payload_loc){s->archives[i].reader, rec, v};
+            return true;
+        }
+        size_t nv = smar_secret_version_count(rec);
+        if (smar_secret_has_payload(rec) && smar_secret_version(rec, nv - 1) == v) {
+            *loc = (payload_loc){s->archives[i].reader, rec, NULL};
+            return true;
+        }
+    }
+    return false;
+}
+
+static int payload_failed(smar_series *s, const payload_loc *loc, int rc)
+{
+    if (loc->version != NULL)
+        return smar_fail(&s->err, rc, "secret '%s', version '%s': %s", smar_secret_id(loc->secret),
+                         smar_version_id(loc->version), smar_reader_error(loc->reader));
+    return smar_fail(&s->err, rc, "secret '%s': %s", smar_secret_id(loc->secret),
+                     smar_reader_error(loc->reader));
+}
+
+/*
+ * Read the payload at loc. When damaged archives are skipped, a payload whose chunk is
+ * damaged is taken from another archive that holds the same version, and the damage is
+ * remembered for smar_series_archive_status (the archive stays in use for the rest).
+ */
 static int read_payload_at(smar_series *s, const payload_loc *loc, char **out, size_t *len)
 {
     int rc = smar_reader_read_payload(loc->reader, loc->secret, loc->version, out, len);
@@ -640,11 +705,27 @@ static int read_payload_at(smar_series *s, const payload_loc *loc, char **out, s
         return SMAR_OK;
     *out = NULL;
     *len = 0;
-    if (loc->version != NULL)
-        return smar_fail(&s->err, rc, "secret '%s', version '%s': %s", smar_secret_id(loc->secret),
-                         smar_version_id(loc->version), smar_reader_error(loc->reader));
-    return smar_fail(&s->err, rc, "secret '%s': %s", smar_secret_id(loc->secret),
-                     smar_reader_error(loc->reader));
+    size_t i = archive_index(s, loc->reader);
+    if (!s->skip_damaged || !is_damage(rc) || i == SIZE_MAX)
+        return payload_failed(s, loc, rc);
+    bool *tried = calloc(s->count, sizeof *tried);
+    if (tried == NULL)
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory reading a payload");
+    payload_loc at = *loc;
+    int first_rc = rc;
+    while (rc != SMAR_OK && is_damage(rc) && (i = archive_index(s, at.reader)) != SIZE_MAX) {
+        note_damage(s, i, rc, false);
+        tried[i] = true;
+        if (!locate_elsewhere(s, loc_version_id(&at), tried, &at))
+            break;
+        rc = smar_reader_read_payload(at.reader, at.secret, at.version, out, len);
+    }
+    free(tried);
+    if (rc == SMAR_OK)
+        return SMAR_OK;
+    *out = NULL;
+    *len = 0;
+    return payload_failed(s, loc, first_rc);
 }
 
 int smar_series_read_payload(smar_series *s, const smar_at *at, char **out, size_t *len)
@@ -736,8 +817,31 @@ static smar_reader *reader_of(const smar_series *s, const smar_secret *rec)
     return NULL;
 }
 
+/* A version's metadata members without its "alias": for a version the snapshot at T does
+ * not list, the alias an older snapshot gave it ("current") is no longer true at T. */
+static int splice_without_alias(smar_series *s, smar_buf *b, const char *meta, size_t n,
+                                bool *first)
+{
+    smar_span obj, key, value;
+    char why[8];
+    if (meta == NULL ||
+        !smar_json_validate((smar_span){meta, n}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
+        return smar_fail(&s->err, SMAR_E_CORRUPT, "a version's metadata is not a JSON object");
+    smar_json_iter it;
+    smar_json_iter_init(&it, obj);
+    while (smar_json_next_member(&it, &key, &value)) {
+        if (smar_json_string_eq(key, "alias"))
+            continue;
+        if ((!*first && smar_buf_append(b, ",", 1) != SMAR_OK) ||
+            smar_buf_append(b, key.p, (size_t)(value.p + value.n - key.p)) != SMAR_OK)
+            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
+        *first = false;
+    }
+    return SMAR_OK;
+}
+
 static int render_version(smar_series *s, smar_buf *b, const smar_secret *rec,
-                          const smar_version *v)
+                          const smar_version *v, bool stale_alias)
 {
     payload_loc loc = {reader_of(s, rec), rec, v};
     bool held = smar_version_has_payload(v);
@@ -748,7 +852,8 @@ static int render_version(smar_series *s, smar_buf *b, const smar_secret *rec,
     bool first = true;
     if (smar_buf_append(b, "{", 1) != SMAR_OK)
         return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    int rc = splice_members(s, b, meta, n, &first, "a version's metadata");
+    int rc = stale_alias ? splice_without_alias(s, b, meta, n, &first)
+                         : splice_members(s, b, meta, n, &first, "a version's metadata");
     if (rc != SMAR_OK)
         return smar_err_prefix(&s->err, "secret '%s', version '%s': ", smar_secret_id(rec),
                                smar_version_id(v));
@@ -854,7 +959,8 @@ static int render_versions(smar_series *s, smar_buf *b, const smar_at *at, int a
         if (k > 0 && smar_buf_append(b, ",", 1) != SMAR_OK)
             rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
         else
-            rc = render_version(s, b, l.refs[k].rec, l.refs[k].v);
+            rc = render_version(s, b, l.refs[k].rec, l.refs[k].v,
+                                l.refs[k].rec != at->secret && l.refs[k].v != at->version);
     }
     if (rc == SMAR_OK && smar_buf_append(b, "]", 1) != SMAR_OK)
         rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");

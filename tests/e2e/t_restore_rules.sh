@@ -306,6 +306,47 @@ ID=$(head -n 1 damaged-ids.txt)
 run 3 "$SMAR" cat --id "$ID" bad.smar
 assert_empty out.txt
 
+step "6b. a damaged payload chunk in the deciding archive: --skip-damaged takes those payloads from an older archive that holds the same versions"
+run 0 "$SMAR" create -q --chunk-size 64k --snapshot-time 2026-11-21T00:00:00Z -o big2.smar big.json
+run 0 "$SMAR" inspect --json big2.smar
+python3 - out.txt big2.smar bad2.smar <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+data = bytearray(open(sys.argv[2], "rb").read())
+data[info["header_size"] + info["sections"]["payload"]["bytes"] // 2] ^= 0x01
+open(sys.argv[3], "wb").write(data)
+PY
+run 3 "$SMAR" cat --id "$ID" big.smar bad2.smar
+assert_empty out.txt
+run 3 "$SMAR" cat --skip-damaged --id "$ID" big.smar bad2.smar
+run 0 "$SMAR" cat --id "$ID" big.smar
+cp out.txt want-payload
+run 3 "$SMAR" cat --skip-damaged --id "$ID" big.smar bad2.smar
+assert_same out.txt want-payload
+assert_contains err.txt "bad2.smar: damaged"
+run 3 "$SMAR" extract --skip-damaged -o series-salvage.json big.smar bad2.smar
+assert_contains err.txt "extracted 40 secrets"
+assert_not_contains err.txt "not restored"
+run 0 python3 "$JSON_EXACT" big.json series-salvage.json
+
+step "3b. --all-versions: a version the deciding snapshot no longer lists keeps no stale alias"
+q_doc() { # SNAPSHOT VERSIONS
+    printf '{"instance":{"crn":"crn:v1:q"},"exported_at":"%s","secrets":[{"id":"q","name":"q","secret_type":"arbitrary","created_at":"2026-01-01T00:00:00Z","payload":"%s","versions":[%s]}]}\n' "$@"
+}
+q_doc 2026-02-01T00:00:00Z one '{"id":"q1","created_at":"2026-01-01T00:00:00Z","alias":"current","payload_available":true,"payload":"one"}' >q1.json
+q_doc 2026-03-01T00:00:00Z two '{"id":"q2","created_at":"2026-02-15T00:00:00Z","alias":"current","payload_available":true,"payload":"two"}' >q2.json
+run 0 "$SMAR" create -q -o q1.smar q1.json
+run 0 "$SMAR" create -q -o q2.smar q2.json
+run 0 "$SMAR" extract -q --all-versions -o q.json q1.smar q2.smar
+python3 - q.json <<'PY' || fail "stale alias in q.json"
+import json, sys
+versions = json.load(open(sys.argv[1]))["secrets"][0]["versions"]
+assert [v["id"] for v in versions] == ["q1", "q2"], versions
+assert "alias" not in versions[0], versions[0]
+assert versions[0]["payload"] == "one", versions[0]
+assert versions[1]["alias"] == "current", versions[1]
+PY
+
 step "7. configurations (credentials) only on a full restore or with --configurations"
 run 0 "$SMAR" extract -q --id R -o sel.json s3.smar
 expect want-sel.json "$T3" - "$(sec_R 3)"
