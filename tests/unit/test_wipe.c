@@ -11,10 +11,10 @@
  *
  * The markers are in an instance export and a key file written by the setup. The tests
  * create archives from them (inline and with worker threads), then read one back the ways
- * the tools do - walk, find by id and name, cat each payload, render with payloads, the
- * document, keyed verify, with and without read-ahead - and assert no freed block held a
- * marker. Every leak is printed with its size, the marker and a backtrace (addresses;
- * addr2line -e test_wipe turns them into lines).
+ * the tools do - walk, find by id and name, cat each payload, render with payloads into an
+ * instance export with its configurations, the document, keyed verify, with and without
+ * read-ahead - and assert no freed block held a marker. Every leak is printed with its size, the
+ * marker and a backtrace (addresses; addr2line -e test_wipe turns them into lines).
  */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
@@ -376,7 +376,17 @@ static void skip_without_hook(void)
 
 typedef struct walk {
     uint64_t secrets, payloads;
+    smar_export_writer *out; /* `smar extract --format export --configurations` */
 } walk;
+
+/* The export written back goes nowhere: only the writer's own buffers matter here. */
+static int discard(void *opaque, const void *buf, size_t len)
+{
+    (void)opaque;
+    (void)buf;
+    (void)len;
+    return 0;
+}
 
 /* `smar cat`: one payload and the value a user means by it. */
 static void cat_payload(smar_reader *r, const smar_secret *s, const smar_version *v, walk *wk)
@@ -399,6 +409,7 @@ static int visit(smar_reader *r, const smar_secret *s, void *payload)
     size_t len = 0;
     assert_int_equal(smar_reader_render_secret(r, s, NULL, 0, 1, &json, &len), SMAR_OK);
     assert_non_null(memmem(json, len, "MARKER-", 7));
+    assert_int_equal(smar_export_writer_add(wk->out, json, len), SMAR_OK);
     smar_secret_buffer_free(json, len);
     if (smar_secret_has_payload(s))
         cat_payload(r, s, NULL, wk);
@@ -433,7 +444,7 @@ static void read_back(const char *path, unsigned threads)
 {
     smar_keyring *kr = load_key();
     smar_reader *r = NULL;
-    walk wk = {0, 0};
+    walk wk = {0, 0, NULL};
     const char *doc;
     size_t doclen;
     smar_verify_result vr;
@@ -444,7 +455,12 @@ static void read_back(const char *path, unsigned threads)
     assert_int_equal(smar_reader_document(r, &doc, &doclen), SMAR_OK);
     assert_non_null(memmem(doc, doclen, CONFIG_MARKER, strlen(CONFIG_MARKER)));
     assert_string_equal(smar_reader_group_name(r, "default"), "default");
+    assert_int_equal(smar_export_writer_new(&wk.out, SMAR_EXPORT_CONFIGURATIONS, discard, NULL),
+                     SMAR_OK);
+    assert_int_equal(smar_export_writer_begin(wk.out, doc, doclen), SMAR_OK);
     assert_int_equal(smar_reader_foreach(r, visit, &wk), SMAR_OK);
+    assert_int_equal(smar_export_writer_finish(wk.out), SMAR_OK);
+    smar_export_writer_free(wk.out);
     assert_int_equal(wk.secrets, SECRETS);
     assert_int_equal(wk.payloads, SECRETS / 2 * 3 + SECRETS / 2 * 2);
     find_some(r);
