@@ -492,52 +492,43 @@ static void test_hook_sees_an_unwiped_block(void **state)
     assert_string_equal(leaks[0].marker, "a payload");
 }
 
+/* How a test runs: its name in messages and the worker threads it asks for. */
+typedef struct run {
+    const char *what;
+    unsigned threads;
+} run;
+
+static run inline_run = {"inline", 0}, threaded_run = {"with three threads", 3};
+
 static void test_create_wipes(void **state)
 {
-    (void)state;
+    const run *how = *state;
     skip_without_hook();
-    char *path = tu_path_join(fx.dir, "created.smar");
+    char *path = tu_path_join(fx.dir, how->threads ? "threads.smar" : "inline.smar");
     arm();
-    create_archive(path, 0);
-    assert_no_leak("create");
+    create_archive(path, how->threads);
+    assert_no_leak(how->what);
     free(path);
 }
 
-static void test_create_with_threads_wipes(void **state)
-{
-    (void)state;
-    skip_without_hook();
-    char *path = tu_path_join(fx.dir, "created-threads.smar");
-    arm();
-    create_archive(path, 3);
-    assert_no_leak("create with threads");
-    free(path);
-}
-
+/* With threads the reader also reads ahead. */
 static void test_read_wipes(void **state)
 {
-    (void)state;
+    const run *how = *state;
     skip_without_hook();
     arm();
-    read_back(fx.archive_path, 0);
-    assert_no_leak("read");
-}
-
-static void test_read_ahead_wipes(void **state)
-{
-    (void)state;
-    skip_without_hook();
-    arm();
-    read_back(fx.archive_path, 3);
-    assert_no_leak("read with read-ahead");
+    read_back(fx.archive_path, how->threads);
+    assert_no_leak(how->what);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hook_sees_an_unwiped_block), cmocka_unit_test(test_create_wipes),
-        cmocka_unit_test(test_create_with_threads_wipes),  cmocka_unit_test(test_read_wipes),
-        cmocka_unit_test(test_read_ahead_wipes),
+        cmocka_unit_test(test_hook_sees_an_unwiped_block),
+        {"test_create_wipes, inline", test_create_wipes, NULL, NULL, &inline_run},
+        {"test_create_wipes, threads", test_create_wipes, NULL, NULL, &threaded_run},
+        {"test_read_wipes, inline", test_read_wipes, NULL, NULL, &inline_run},
+        {"test_read_wipes, threads (read-ahead)", test_read_wipes, NULL, NULL, &threaded_run},
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
