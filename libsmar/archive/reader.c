@@ -470,7 +470,7 @@ static bool document_ok(const char *p, size_t n)
 
 static int load_meta(smar_reader *r)
 {
-    smar_buf all = {0};
+    smar_buf all = {.secure = true}; /* holds the document */
     int rc = SMAR_OK;
     for (uint32_t seq = 0; seq < r->counts[SMAR_SEC_META] && rc == SMAR_OK; seq++) {
         const uint8_t *raw = NULL;
@@ -721,7 +721,7 @@ static int advance(smar_reader *r, uint8_t section, uint32_t *seq, uint32_t *off
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset)
 {
-    smar_buf buf = {0};
+    smar_buf buf = {.secure = true}; /* the record: metadata */
     uint32_t body_len;
     *out = NULL;
     int rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, seq, offset, 4, &buf);

@@ -115,7 +115,12 @@ int smar_writer_new(smar_writer **out)
         return SMAR_E_NOMEM;
     w->sink.fd = -1;
     w->oldest = w->newest = w->latest = SMAR_TIME_NONE;
-    w->stream[SMAR_SEC_PAYLOAD].secure = true;
+    /* Every buffer that holds plaintext is wiped: payloads, manifest records (metadata) and
+     * the document (configurations hold credentials). Sealed chunks are not secret. */
+    for (int s = 0; s < (int)(sizeof w->stream / sizeof w->stream[0]); s++)
+        w->stream[s].secure = true;
+    w->record.secure = true;
+    w->document.secure = true;
     w->sealed.secure = false;
     w->split.payload.secure = true;
     return SMAR_OK;
@@ -853,7 +858,7 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
 
 static int write_meta(smar_writer *w, smar_meta *m)
 {
-    smar_buf meta = {0};
+    smar_buf meta = {.secure = true}; /* holds the document */
     int rc;
     m->secret_count = w->secrets;
     m->version_count = w->versions;

@@ -81,8 +81,6 @@ const char *smar_err_message(const smar_err *e)
 
 #define SMAR_BUF_MIN_CAP 64
 
-/* Move a secure buffer to a new allocation so the old bytes can be wiped: realloc() might
- * leave a copy of them in freed memory. */
 /* The bytes a secure buffer may hold. */
 static size_t buf_written(const smar_buf *b)
 {
@@ -90,6 +88,8 @@ static size_t buf_written(const smar_buf *b)
     return n < b->cap ? n : b->cap;
 }
 
+/* Move a secure buffer to a new allocation so the old bytes can be wiped: realloc() might
+ * leave a copy of them in freed memory. */
 static int buf_move_secure(smar_buf *b, size_t new_cap)
 {
     uint8_t *fresh = malloc(new_cap);

@@ -209,6 +209,7 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
         if (!same)
             return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_id\" names another secret", what);
     }
+    v->meta.secure = true; /* the manifest record's metadata */
     v->payload.secure = true;
     if (split_members(&fields, s->type, true, &v->meta, &v->payload, NULL))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
@@ -314,6 +315,7 @@ static void split_reset(smar_split *s)
     free(s->labels);
     s->labels = NULL;
     s->nlabels = 0;
+    s->meta.secure = true; /* the manifest record's metadata */
     smar_buf_reset(&s->meta);
     s->payload.secure = true;
     smar_buf_reset(&s->payload);

@@ -3,6 +3,12 @@
  */
 #include "chunk.h"
 
+#include <stdint.h>
+#include <stdlib.h>
+
+/* For ZSTD_customMem and ZSTD_create?Ctx_advanced: in every libzstd since 1.0 (the build
+ * requires 1.4), exported by the shared library, only kept out of the stable section. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "format.h"
@@ -31,6 +37,42 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
     smar_store_u32(p + 10, pos->seq);
 }
 
+/* ---- zstd's memory: wiped before it is freed ------------------------------------------ */
+
+/* zstd's contexts keep plaintext in their workspaces (a compressor's literals and match
+ * window, a decompressor's literal buffer), so they allocate through zstd_alloc, which puts
+ * the block's size in a header in front of it, and free through zstd_free, which wipes the
+ * whole block first. */
+typedef union zstd_block_header {
+    size_t size;
+    max_align_t align; /* keeps the block behind it aligned as malloc's */
+} zstd_block_header;
+
+static void *zstd_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    if (size > SIZE_MAX - sizeof(zstd_block_header))
+        return NULL;
+    zstd_block_header *h = malloc(sizeof *h + size);
+    if (h == NULL)
+        return NULL;
+    h->size = size;
+    return h + 1;
+}
+
+static void zstd_free(void *opaque, void *block)
+{
+    (void)opaque;
+    if (block == NULL)
+        return;
+    zstd_block_header *h = (zstd_block_header *)block - 1;
+    smar_wipe_free(h, sizeof *h + h->size);
+}
+
+static const ZSTD_customMem zstd_wiping_mem = {zstd_alloc, zstd_free, NULL};
+
+/* ---- the chunker -------------------------------------------------------------------- */
+
 int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_size,
                       const uint8_t *key, const uint8_t *archive_id)
 {
@@ -41,8 +83,8 @@ int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_siz
     ck->key = key;
     ck->archive_id = archive_id;
     ck->scratch.secure = true;
-    ck->cctx = ZSTD_createCCtx();
-    ck->dctx = ZSTD_createDCtx();
+    ck->cctx = ZSTD_createCCtx_advanced(zstd_wiping_mem);
+    ck->dctx = ZSTD_createDCtx_advanced(zstd_wiping_mem);
     if (!ck->cctx || !ck->dctx) {
         smar_chunker_free(ck);
         return SMAR_E_NOMEM;
@@ -100,7 +142,9 @@ static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, uint8
     if (ZSTD_findFrameCompressedSize(frame, flen) != flen)
         return smar_fail(e, SMAR_E_FORMAT, "chunk %llu: not exactly one compressed frame",
                          (unsigned long long)pos->number);
-    size_t got = ZSTD_decompressDCtx(ck->dctx, raw, ck->chunk_size, frame, flen);
+    /* Exactly the declared size as capacity: zstd uses the free end of its output buffer as
+     * scratch for literals (plaintext), and callers wipe only the bytes a chunk returned. */
+    size_t got = ZSTD_decompressDCtx(ck->dctx, raw, (size_t)declared, frame, flen);
     if (ZSTD_isError(got) || got != declared)
         return smar_fail(e, SMAR_E_FORMAT, "chunk %llu: decompression failed",
                          (unsigned long long)pos->number);

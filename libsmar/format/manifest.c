@@ -260,8 +260,8 @@ void smar_secret_free(smar_secret *s)
 {
     if (!s)
         return;
-    free(s->raw);
-    free(s->arena);
+    smar_wipe_free(s->raw, s->raw_len);
+    smar_wipe_free(s->arena, s->arena_used);
     free(s->labels);
     free(s->versions);
     free(s);
@@ -281,7 +281,9 @@ int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_er
     memcpy(s->raw, body, n);
     s->raw_len = n;
     decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, ""};
-    if (!take_body(&d, s)) {
+    bool ok = take_body(&d, s);
+    s->arena_used = d.arena_used;
+    if (!ok) {
         smar_secret_free(s);
         if (d.over[0])
             return smar_fail(e, SMAR_E_LIMIT, "manifest record declares %s", d.over);

@@ -69,11 +69,13 @@ struct smar_version {
     size_t meta_len;
 };
 
+/* raw and arena hold the secret's metadata: smar_secret_free wipes both. */
 struct smar_secret {
     uint8_t flags;
     uint8_t *raw; /* the record body, kept for smar_secret_dup */
     size_t raw_len;
-    char *arena; /* NUL-terminated copies of every string */
+    char *arena;       /* NUL-terminated copies of every string */
+    size_t arena_used; /* bytes of arena written: what smar_secret_free wipes */
     const char *id, *type, *name, *group;
     int64_t created, updated;
     size_t nlabels;

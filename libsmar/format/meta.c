@@ -29,9 +29,10 @@ int smar_meta_encode(const smar_meta *m, smar_buf *out)
 
 void smar_meta_free(smar_meta *m)
 {
-    for (int t = 0; t < SMAR_INDEX_TABLES; t++)
-        free(m->tables[t].fences);
-    free(m->document);
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++) /* index keys, wiped as the index is */
+        smar_wipe_free(m->tables[t].fences, (size_t)m->tables[t].nchunks * SMAR_INDEX_KEY_BYTES);
+    /* the document's configurations hold credentials; + 1 for its NUL */
+    smar_wipe_free(m->document, m->document_len + 1);
     memset(m, 0, sizeof *m);
 }
 
