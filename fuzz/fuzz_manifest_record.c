@@ -9,15 +9,15 @@
 #include "common.h"
 #include "manifest.h"
 
-static smar_str str_of(const char *s)
+static smar_span str_of(const char *s)
 {
-    smar_str v = {s, strlen(s)};
+    smar_span v = {s, strlen(s)};
     return v;
 }
 
 static void round_trip(const smar_secret *s, const uint8_t *data, size_t size)
 {
-    smar_str *labels = calloc(s->nlabels ? s->nlabels : 1, sizeof *labels);
+    smar_span *labels = calloc(s->nlabels ? s->nlabels : 1, sizeof *labels);
     smar_vrec *versions = calloc(s->nversions ? s->nversions : 1, sizeof *versions);
     FZ_CHECK(labels && versions);
     for (size_t i = 0; i < s->nlabels; i++)

@@ -667,7 +667,7 @@ static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locato
     return write_payload(w, &sp->payload, sp->payload_hash, loc);
 }
 
-static int write_record(smar_writer *w, const smar_vrec *vr, const smar_str *labels,
+static int write_record(smar_writer *w, const smar_vrec *vr, const smar_span *labels,
                         const smar_locator *secret_payload)
 {
     const smar_split *sp = w->cur;
@@ -706,7 +706,7 @@ static int place_secret(smar_writer *w, const smar_split *sp)
 {
     smar_locator secret_payload = {0};
     smar_vrec *vr = NULL;
-    smar_str *labels = NULL;
+    smar_span *labels = NULL;
     int rc;
     w->cur = sp;
     if ((rc = check_new_id(w, sp->id)))
@@ -718,7 +718,7 @@ static int place_secret(smar_writer *w, const smar_split *sp)
         goto done;
     }
     for (size_t i = 0; i < sp->nlabels; i++)
-        labels[i] = (smar_str){sp->labels[i], strlen(sp->labels[i])};
+        labels[i] = (smar_span){sp->labels[i], strlen(sp->labels[i])};
     if ((rc = check_not_after_snapshot(w, NULL, sp->created)) || (rc = write_versions(w, vr)))
         goto done;
     if (sp->payload.len > 0 && (rc = write_secret_payload(w, vr, &secret_payload)))

@@ -8,7 +8,7 @@
 
 #include "json.h"
 
-static int put_str16(smar_buf *b, smar_str s)
+static int put_str16(smar_buf *b, smar_span s)
 {
     if (s.n > SMAR_MAX_STRING)
         return SMAR_E_LIMIT;
@@ -16,7 +16,7 @@ static int put_str16(smar_buf *b, smar_str s)
     return rc ? rc : smar_buf_append(b, s.p, s.n);
 }
 
-static int put_blob32(smar_buf *b, smar_str s)
+static int put_blob32(smar_buf *b, smar_span s)
 {
     int rc = smar_buf_put_u32(b, (uint32_t)s.n);
     return rc ? rc : smar_buf_append(b, s.p, s.n);

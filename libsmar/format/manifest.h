@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "format.h"
+#include "json.h"        /* smar_span */
 #include "smar/reader.h" /* struct smar_secret and smar_version are defined here */
 
 /* Where a record lives in a section's byte stream. */
@@ -22,18 +23,13 @@ typedef struct smar_locator {
     uint8_t hash[SMAR_HASH_BYTES];
 } smar_locator;
 
-typedef struct smar_str {
-    const char *p;
-    size_t n;
-} smar_str;
-
 /* A record being written (pointers borrowed from the writer's buffers). */
 typedef struct smar_vrec {
-    smar_str id;
+    smar_span id;
     int64_t created;
     bool has_payload;
     smar_locator payload;
-    smar_str meta;
+    smar_span meta;
 } smar_vrec;
 
 /* Record flags. */
@@ -41,11 +37,11 @@ typedef struct smar_vrec {
 
 typedef struct smar_srec {
     uint8_t flags;
-    smar_str id, type, name, group;
+    smar_span id, type, name, group;
     int64_t created, updated;
     size_t nlabels;
-    const smar_str *labels;
-    smar_str meta;
+    const smar_span *labels;
+    smar_span meta;
     bool has_payload;
     smar_locator payload;
     size_t nversions;

@@ -610,11 +610,11 @@ static void test_record_content_checked_on_read(void **state)
         smar_buf out = {0};
         smar_err e;
         smar_secret *s = NULL;
-        rec.id = (smar_str){cases[i].id, strlen(cases[i].id)};
-        rec.type = (smar_str){"kv", 2};
-        rec.name = (smar_str){cases[i].name, cases[i].name_len};
-        rec.group = (smar_str){"", 0};
-        rec.meta = (smar_str){cases[i].meta, strlen(cases[i].meta)};
+        rec.id = (smar_span){cases[i].id, strlen(cases[i].id)};
+        rec.type = (smar_span){"kv", 2};
+        rec.name = (smar_span){cases[i].name, cases[i].name_len};
+        rec.group = (smar_span){"", 0};
+        rec.meta = (smar_span){cases[i].meta, strlen(cases[i].meta)};
         assert_int_equal(smar_record_encode(&rec, &out, &e), SMAR_OK);
         int rc = smar_record_decode(&s, out.data + 4, out.len - 4, &e);
         if (i < 3) {
