@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "json.h"
+#include "render.h"
 #include "reader_internal.h"
 
 static int require_unlocked(smar_reader *r)
@@ -342,35 +343,58 @@ int smar_payload_value(const char *type, const char *json, size_t len, char **ou
 
 /* ---- rendering ---------------------------------------------------------------------- */
 
-static int append_payload_members(smar_reader *r, const smar_secret *s, const smar_version *v,
-                                  smar_buf *out, bool *any)
+static int add_payload(smar_reader *r, const smar_secret *s, const smar_version *v, smar_render *o)
 {
     char *p;
     size_t n = 0;
     int rc = smar_reader_read_payload(r, s, v, &p, &n);
     if (rc)
         return rc;
-    rc = smar_json_append_members(out, p, n, any);
+    rc = smar_render_members(o, p, n, NULL);
     smar_secret_buffer_free(p, n);
     return rc;
 }
 
 static int render_version(smar_reader *r, const smar_secret *s, const smar_version *v,
-                          int include_payloads, smar_buf *out)
+                          int include_payloads, smar_render *versions)
 {
-    bool any = false;
     size_t n;
     const char *meta = smar_version_metadata_json(v, &n);
     if (!meta)
         return smar_fail(&r->err, SMAR_E_CORRUPT,
                          "'%s': secret %s, version %s: metadata is not a JSON object", r->name,
                          s->id, v->id);
-    int rc = smar_buf_append(out, "{", 1);
+    smar_render o;
+    int rc = smar_render_element(versions, &o);
     if (!rc)
-        rc = smar_json_append_members(out, meta, n, &any);
+        rc = smar_render_members(&o, meta, n, NULL);
     if (!rc && include_payloads && v->has_payload)
-        rc = append_payload_members(r, s, v, out, &any);
-    return rc ? rc : smar_buf_append(out, "}", 1);
+        rc = add_payload(r, s, v, &o);
+    return rc ? rc : smar_render_end(&o);
+}
+
+static int render_into(smar_reader *r, const smar_secret *s, const smar_version *const *versions,
+                       size_t count, int include_payloads, smar_buf *buf)
+{
+    size_t metalen;
+    const char *meta = smar_secret_metadata_json(s, &metalen);
+    if (!meta)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': secret %s: metadata is not a JSON object",
+                         r->name, s->id);
+    smar_render o;
+    int rc = smar_render_begin(&o, buf);
+    if (!rc)
+        rc = smar_render_members(&o, meta, metalen, NULL);
+    if (!rc && include_payloads && s->has_payload)
+        rc = add_payload(r, s, NULL, &o);
+    bool list = count > 0 || smar_secret_lists_versions(s);
+    if (!rc && list)
+        rc = smar_render_array(&o, "versions");
+    for (size_t i = 0; i < count && rc == SMAR_OK; i++)
+        rc = render_version(r, s, versions ? versions[i] : &s->versions[i], include_payloads, &o);
+    if (!rc && list)
+        rc = smar_render_array_end(&o);
+    return rc ? rc : smar_render_end(&o);
 }
 
 int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
@@ -378,36 +402,13 @@ int smar_reader_render_secret(smar_reader *r, const smar_secret *s,
                               int include_payloads, char **out, size_t *len)
 {
     smar_buf buf = {0};
-    bool any = false;
     int rc = require_unlocked(r);
     if (rc || !s || !out || !len)
         return rc ? rc : SMAR_E_INVALID;
     buf.secure = true;
-    size_t count = versions ? nversions : s->nversions;
-    size_t metalen;
-    const char *meta = smar_secret_metadata_json(s, &metalen);
-    if (!meta)
-        return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': secret %s: metadata is not a JSON object",
-                         r->name, s->id);
-    rc = smar_buf_append(&buf, "{", 1);
+    rc = render_into(r, s, versions, versions ? nversions : s->nversions, include_payloads, &buf);
     if (!rc)
-        rc = smar_json_append_members(&buf, meta, metalen, &any);
-    if (!rc && include_payloads && s->has_payload)
-        rc = append_payload_members(r, s, NULL, &buf, &any);
-    bool list = count > 0 || (s->flags & SMAR_RECORD_HAS_VERSIONS);
-    if (!rc && list)
-        rc = smar_buf_append_str(&buf, any ? ",\"versions\":[" : "\"versions\":[");
-    for (size_t i = 0; i < count && rc == SMAR_OK; i++) {
-        if (i > 0)
-            rc = smar_buf_append(&buf, ",", 1);
-        if (!rc)
-            rc = render_version(r, s, versions ? versions[i] : &s->versions[i], include_payloads,
-                                &buf);
-    }
-    if (!rc && list)
-        rc = smar_buf_append(&buf, "]", 1);
-    if (!rc)
-        rc = smar_buf_append(&buf, "}", 2); /* with the NUL */
+        rc = smar_buf_append(&buf, "", 1); /* the NUL */
     if (rc) {
         smar_buf_free(&buf);
         return rc < 0 && rc != SMAR_E_NOMEM ? rc

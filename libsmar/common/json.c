@@ -983,24 +983,3 @@ int smar_json_quote(struct smar_buf *buf, const char *s, size_t n)
         return -1;
     return 0;
 }
-
-int smar_json_append_members(smar_buf *out, const char *obj, size_t len, bool *any)
-{
-    smar_json_iter it;
-    smar_span key, value;
-    int rc = SMAR_OK;
-    if (!obj || len == 0)
-        return SMAR_OK;
-    smar_json_iter_init(&it, (smar_span){obj, len});
-    while (rc == SMAR_OK && smar_json_next_member(&it, &key, &value)) {
-        rc = smar_buf_append(out, *any ? "," : "", *any ? 1 : 0);
-        *any = true;
-        if (!rc)
-            rc = smar_buf_append(out, key.p, key.n);
-        if (!rc)
-            rc = smar_buf_append(out, ":", 1);
-        if (!rc)
-            rc = smar_buf_append(out, value.p, value.n);
-    }
-    return rc;
-}

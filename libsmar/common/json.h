@@ -107,11 +107,6 @@ char *smar_json_string_dup(smar_span token);
 /* True when the decoded string token equals s exactly. */
 bool smar_json_string_eq(smar_span token, const char *s);
 
-/* Append the members of a validated JSON object (without braces), with a leading comma
- * when *any; sets *any when a member was written. */
-struct smar_buf;
-int smar_json_append_members(struct smar_buf *out, const char *obj, size_t len, bool *any);
-
 /* Append s (n bytes of UTF-8, may contain any byte) to buf as a JSON string token with
  * quotes, escaping ", \ and control characters. Returns 0 or -1 (no memory). */
 struct smar_buf;

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "render.h"
 #include "strset.h"
 
 #include <stdlib.h>
@@ -743,71 +744,28 @@ int smar_series_read_payload(smar_series *s, const smar_at *at, char **out, size
     return read_payload_at(s, &loc, out, len);
 }
 
-static bool is_blank(char c)
+/* A render step's status with the series' message: rendering fails only on memory or on
+ * a stored text that is not an object. */
+static int render_failed(smar_series *s, int rc, const smar_secret *rec, const char *what)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (rc == SMAR_E_NOMEM)
+        return smar_fail(&s->err, rc, "out of memory rendering");
+    return smar_fail(&s->err, rc, "secret '%s': %s is not a JSON object", smar_secret_id(rec),
+                     what);
 }
 
-/* The member text of an object's JSON text, without braces and outer blanks ("" for {}).
- * The texts come from authenticated archives: only their shape is checked here. */
-static bool object_members(const char *p, size_t n, smar_span *members)
-{
-    size_t a = 0, z = n;
-    while (a < z && is_blank(p[a]))
-        a++;
-    while (z > a && is_blank(p[z - 1]))
-        z--;
-    if (z - a < 2 || p[a] != '{' || p[z - 1] != '}')
-        return false;
-    a++;
-    z--;
-    while (a < z && is_blank(p[a]))
-        a++;
-    while (z > a && is_blank(p[z - 1]))
-        z--;
-    *members = (smar_span){p + a, z - a};
-    return true;
-}
-
-/* Splice an object's members into the object being built: the raw member texts are
- * copied, never re-serialised, so every value stays byte-exact. */
-static int splice_members(smar_series *s, smar_buf *b, const char *obj, size_t n, bool *first,
-                          const char *what)
-{
-    smar_span m;
-    if (obj == NULL || !object_members(obj, n, &m))
-        return smar_fail(&s->err, SMAR_E_CORRUPT, "%s is not a JSON object", what);
-    if (m.n == 0)
-        return SMAR_OK;
-    if (!*first && smar_buf_append(b, ",", 1) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    *first = false;
-    if (smar_buf_append(b, m.p, m.n) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    return SMAR_OK;
-}
-
-/* Splice the payload members held at loc; the temporary copy is wiped. */
-static int splice_payload(smar_series *s, smar_buf *b, const payload_loc *loc, bool *first)
+/* Add the payload members held at loc; the temporary copy is wiped. */
+static int add_payload(smar_series *s, smar_render *o, const payload_loc *loc)
 {
     char *p = NULL;
     size_t n = 0;
     int rc = read_payload_at(s, loc, &p, &n);
-    if (rc == SMAR_OK) {
-        rc = splice_members(s, b, p, n, first, "a payload");
-        if (rc != SMAR_OK)
-            smar_err_prefix(&s->err, "secret '%s': ", smar_secret_id(loc->secret));
-    }
+    if (rc == SMAR_OK && (rc = smar_render_members(o, p, n, NULL)) != SMAR_OK)
+        rc = render_failed(s, rc, loc->secret, "a payload");
     smar_secret_buffer_free(p, n);
     return rc;
 }
 
-/*
- * One version object: the metadata of the record describing it (the snapshot at T's word
- * on aliases and "payload_available"), then its payload: the describing record's own when
- * it holds one; none when that record says the service had none; else from any archive
- * that holds it. A secret-level payload is never copied into a version that lacked one.
- */
 static smar_reader *reader_of(const smar_series *s, const smar_secret *rec)
 {
     for (size_t i = 0; i < s->nfound; i++) {
@@ -817,30 +775,8 @@ static smar_reader *reader_of(const smar_series *s, const smar_secret *rec)
     return NULL;
 }
 
-/* A version's metadata members without its "alias": for a version the snapshot at T does
- * not list, the alias an older snapshot gave it ("current") is no longer true at T. */
-static int splice_without_alias(smar_series *s, smar_buf *b, const char *meta, size_t n,
-                                bool *first)
-{
-    smar_span obj, key, value;
-    char why[8];
-    if (meta == NULL ||
-        !smar_json_validate((smar_span){meta, n}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
-        return smar_fail(&s->err, SMAR_E_CORRUPT, "a version's metadata is not a JSON object");
-    smar_json_iter it;
-    smar_json_iter_init(&it, obj);
-    while (smar_json_next_member(&it, &key, &value)) {
-        if (smar_json_string_eq(key, "alias"))
-            continue;
-        if ((!*first && smar_buf_append(b, ",", 1) != SMAR_OK) ||
-            smar_buf_append(b, key.p, (size_t)(value.p + value.n - key.p)) != SMAR_OK)
-            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-        *first = false;
-    }
-    return SMAR_OK;
-}
-
-static int render_version(smar_series *s, smar_buf *b, const smar_secret *rec,
+/* One version object (stale_alias: without "alias", see smar_series_render). */
+static int render_version(smar_series *s, smar_render *versions, const smar_secret *rec,
                           const smar_version *v, bool stale_alias)
 {
     payload_loc loc = {reader_of(s, rec), rec, v};
@@ -849,22 +785,16 @@ static int render_version(smar_series *s, smar_buf *b, const smar_secret *rec,
         held = locate_version_payload(s, smar_version_id(v), &loc);
     size_t n = 0;
     const char *meta = smar_version_metadata_json(v, &n);
-    bool first = true;
-    if (smar_buf_append(b, "{", 1) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    int rc = stale_alias ? splice_without_alias(s, b, meta, n, &first)
-                         : splice_members(s, b, meta, n, &first, "a version's metadata");
+    smar_render o;
+    int rc = smar_render_element(versions, &o);
+    if (rc == SMAR_OK)
+        rc = smar_render_members(&o, meta, n, stale_alias ? "alias" : NULL);
     if (rc != SMAR_OK)
-        return smar_err_prefix(&s->err, "secret '%s', version '%s': ", smar_secret_id(rec),
-                               smar_version_id(v));
-    if (held) {
-        rc = splice_payload(s, b, &loc, &first);
-        if (rc != SMAR_OK)
-            return rc;
-    }
-    if (smar_buf_append(b, "}", 1) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    return SMAR_OK;
+        return render_failed(s, rc, rec, "a version's metadata");
+    if (held && (rc = add_payload(s, &o, &loc)) != SMAR_OK)
+        return rc;
+    rc = smar_render_end(&o);
+    return rc == SMAR_OK ? SMAR_OK : render_failed(s, rc, rec, "a version");
 }
 
 /* A version to render and the record whose metadata describes it. */
@@ -944,27 +874,19 @@ static int collect_versions(smar_series *s, const smar_at *at, int all_versions,
     return SMAR_OK;
 }
 
-static int render_versions(smar_series *s, smar_buf *b, const smar_at *at, int all_versions,
-                           bool *first)
+static int render_versions(smar_series *s, smar_render *o, const smar_at *at, int all_versions)
 {
     version_list l = {0};
     int rc = collect_versions(s, at, all_versions, &l);
     if (rc == SMAR_OK && l.n == 0 && !smar_secret_lists_versions(at->secret))
         goto done; /* exported without a "versions" member */
-    if (rc == SMAR_OK && !*first && smar_buf_append(b, ",", 1) != SMAR_OK)
-        rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    if (rc == SMAR_OK && smar_buf_append_str(b, "\"versions\":[") != SMAR_OK)
-        rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    for (size_t k = 0; k < l.n && rc == SMAR_OK; k++) {
-        if (k > 0 && smar_buf_append(b, ",", 1) != SMAR_OK)
-            rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-        else
-            rc = render_version(s, b, l.refs[k].rec, l.refs[k].v,
-                                l.refs[k].rec != at->secret && l.refs[k].v != at->version);
-    }
-    if (rc == SMAR_OK && smar_buf_append(b, "]", 1) != SMAR_OK)
-        rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    *first = false;
+    if (rc == SMAR_OK && (rc = smar_render_array(o, "versions")) != SMAR_OK)
+        rc = render_failed(s, rc, at->secret, "versions");
+    for (size_t k = 0; k < l.n && rc == SMAR_OK; k++)
+        rc = render_version(s, o, l.refs[k].rec, l.refs[k].v,
+                            l.refs[k].rec != at->secret && l.refs[k].v != at->version);
+    if (rc == SMAR_OK && (rc = smar_render_array_end(o)) != SMAR_OK)
+        rc = render_failed(s, rc, at->secret, "versions");
 done:
     free(l.refs);
     strset_free(&l.seen);
@@ -986,7 +908,7 @@ static bool is_current(const smar_series *s, const smar_at *at)
  * current payload), or, when the version at T is newer than anything that record knows,
  * that version's payload, so a restore into a new instance has the value at T.
  */
-static int render_secret_payload(smar_series *s, smar_buf *b, const smar_at *at, bool *first)
+static int render_secret_payload(smar_series *s, smar_render *o, const smar_at *at)
 {
     if (at->status != SMAR_AT_FOUND)
         return SMAR_OK;
@@ -997,24 +919,24 @@ static int render_secret_payload(smar_series *s, smar_buf *b, const smar_at *at,
             return SMAR_OK;
         (void)locate_secret_payload(s, smar_version_id(at->version), &loc);
     }
-    return splice_payload(s, b, &loc, first);
+    return add_payload(s, o, &loc);
 }
 
 static int render_secret(smar_series *s, smar_buf *b, const smar_at *at, int all_versions)
 {
-    bool first = true;
     size_t n = 0;
     const char *meta = smar_secret_metadata_json(at->secret, &n);
-    if (smar_buf_append(b, "{", 1) != SMAR_OK)
-        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
-    int rc = splice_members(s, b, meta, n, &first, "the secret's metadata");
-    if (rc != SMAR_OK)
-        return smar_err_prefix(&s->err, "secret '%s': ", smar_secret_id(at->secret));
-    rc = render_secret_payload(s, b, at, &first);
+    smar_render o;
+    int rc = smar_render_begin(&o, b);
     if (rc == SMAR_OK)
-        rc = render_versions(s, b, at, all_versions, &first);
-    if (rc == SMAR_OK && smar_buf_append(b, "}", 1) != SMAR_OK)
-        rc = smar_fail(&s->err, SMAR_E_NOMEM, "out of memory rendering");
+        rc = smar_render_members(&o, meta, n, NULL);
+    if (rc != SMAR_OK)
+        return render_failed(s, rc, at->secret, "the secret's metadata");
+    rc = render_secret_payload(s, &o, at);
+    if (rc == SMAR_OK)
+        rc = render_versions(s, &o, at, all_versions);
+    if (rc == SMAR_OK && smar_render_end(&o) != SMAR_OK)
+        rc = render_failed(s, SMAR_E_NOMEM, at->secret, "");
     return rc;
 }
 
