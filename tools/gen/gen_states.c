@@ -1,5 +1,6 @@
 /* smar-gen-export --all-states: secrets of every state and shape that real instance exports
- * hold (see the design note "instance-export.md", "States and shapes a backup must carry"),
+ * hold (pre-activation, destroyed, expired, without versions, payload only at secret level,
+ * unknown types: the states listed in smar(1) under INPUTS and spec/FORMAT.md section 18),
  * written after the ordinary slots in every layout, plus configurations that hold
  * credentials. Each is described by one row of a table; its ids, times and random material
  * derive from (seed, row), so the output is deterministic and the same in every snapshot of
