@@ -191,17 +191,84 @@ int smar_keyfile_get_string(const smar_keyfile *kf, smar_span obj, const char *n
     return SMAR_OK;
 }
 
-/* Digits only (the JSON grammar rules out leading zeros and signs other than '-'). */
-static bool parse_digits(smar_span number, uint64_t *out)
+/* A validated JSON number as value = digits * 10^exp10, digits without leading or trailing
+ * zeros (no digits: the value is zero). Zeros are held back until a non-zero digit follows,
+ * so 1.000...0 of any length stays short. */
+typedef struct decimal {
+    bool negative;
+    char digits[24]; /* more significant digits than this is no integer we accept */
+    size_t n;
+    size_t zeros; /* zeros seen since the last non-zero digit */
+    long exp10;
+    bool too_long;
+} decimal;
+
+static void decimal_digit(decimal *d, char c)
 {
-    uint64_t v = 0;
-    if (number.n == 0)
+    if (c == '0') {
+        if (d->n > 0)
+            d->zeros++;
+        return;
+    }
+    if (d->n + d->zeros + 1 > sizeof d->digits) {
+        d->too_long = true;
+        return;
+    }
+    for (; d->zeros > 0; d->zeros--)
+        d->digits[d->n++] = '0';
+    d->digits[d->n++] = c;
+}
+
+static bool is_digit(const char *p, const char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Split number into digits and exponent (spec/KEYRING.md: 1, 1.0 and 1e0 are the same
+ * integer). The text was validated, so it follows the JSON grammar. */
+static void decimal_parse(smar_span number, decimal *d)
+{
+    const char *p = number.p, *end = number.p + number.n;
+    memset(d, 0, sizeof *d);
+    if (p < end && *p == '-') {
+        d->negative = true;
+        p++;
+    }
+    for (; is_digit(p, end); p++)
+        decimal_digit(d, *p);
+    if (p < end && *p == '.')
+        for (p++; is_digit(p, end); p++, d->exp10--)
+            decimal_digit(d, *p);
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        bool neg = ++p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
+            p++;
+        long e = 0;
+        for (; is_digit(p, end); p++)
+            if (e < 100000) /* far beyond any value we accept, and no overflow */
+                e = e * 10 + (*p - '0');
+        d->exp10 += neg ? -e : e;
+    }
+    d->exp10 += (long)d->zeros; /* trailing zeros scale the digits */
+}
+
+/* The number's value when it is a non-negative integer that fits in 64 bits. */
+static bool number_to_uint(smar_span number, uint64_t *out)
+{
+    decimal d;
+    decimal_parse(number, &d);
+    if (d.n == 0) {
+        *out = 0; /* 0, -0, 0.0, 0e5 */
+        return true;
+    }
+    if (d.negative || d.too_long || d.exp10 < 0 || d.exp10 > 20)
         return false;
-    for (size_t i = 0; i < number.n; i++) {
-        char c = number.p[i];
-        if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10)
+    uint64_t v = 0;
+    for (size_t i = 0; i < d.n + (size_t)d.exp10; i++) {
+        unsigned digit = i < d.n ? (unsigned)(d.digits[i] - '0') : 0;
+        if (v > (UINT64_MAX - digit) / 10)
             return false;
-        v = v * 10 + (uint64_t)(c - '0');
+        v = v * 10 + digit;
     }
     *out = v;
     return true;
@@ -214,7 +281,7 @@ int smar_keyfile_get_uint(const smar_keyfile *kf, smar_span obj, const char *nam
     uint64_t v = 0;
     if (!smar_json_get(obj, name, &number))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is missing", name);
-    if (smar_json_kind_of(number) != SMAR_JSON_NUMBER || !parse_digits(number, &v) || v < min ||
+    if (smar_json_kind_of(number) != SMAR_JSON_NUMBER || !number_to_uint(number, &v) || v < min ||
         v > max)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" must be an integer from %llu to %llu",
                                  name, (unsigned long long)min, (unsigned long long)max);
