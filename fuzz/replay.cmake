@@ -11,7 +11,7 @@ add_library(smar_fuzz_support STATIC ${SMAR_FUZZ_DIR}/common.c ${SMAR_FUZZ_DIR}/
             ${SMAR_FUZZ_DIR}/export_read.c)
 target_compile_options(smar_fuzz_support PRIVATE ${SMAR_WARNINGS})
 target_include_directories(smar_fuzz_support PUBLIC ${SMAR_FUZZ_DIR} ${SMAR_INTERNAL_INCLUDE_DIRS})
-target_link_libraries(smar_fuzz_support PUBLIC smar_static)
+target_link_libraries(smar_fuzz_support PUBLIC smar_static PkgConfig::CJSON)
 
 file(GLOB SMAR_FUZZ_HARNESSES CONFIGURE_DEPENDS ${SMAR_FUZZ_DIR}/fuzz_*.c)
 foreach(src ${SMAR_FUZZ_HARNESSES})

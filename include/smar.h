@@ -4,6 +4,7 @@
  * The API manual is in the module headers, read in this order:
  *   smar/common.h   status codes, init, times, conventions every call follows
  *   smar/keys.h     root keyrings (Key Protect style) and producer signing keys
+ *   smar/provider.h key providers: HSM and KMS keys behind a keyring
  *   smar/export.h   reading and writing instance exports (JSON, JSONL, directory, tar, zip)
  *   smar/writer.h   writing an archive in one forward pass
  *   smar/reader.h   opening, searching, reading and verifying archives
@@ -16,6 +17,7 @@
 
 #include "smar/common.h"
 #include "smar/keys.h"
+#include "smar/provider.h"
 #include "smar/export.h"
 #include "smar/writer.h"
 #include "smar/reader.h"

@@ -83,6 +83,9 @@ int cli_exit_archive(int status)
     case SMAR_E_CORRUPT:
     case SMAR_E_AUTH:
         return CLI_EXIT_DAMAGED;
+    case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
+    case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
+        return CLI_EXIT_FAILURE;
     default:
         return CLI_EXIT_FAILURE;
     }
@@ -90,6 +93,8 @@ int cli_exit_archive(int status)
 
 int cli_exit_other(int status)
 {
+    /* Everything but success is a failure here, SMAR_E_DENIED and SMAR_E_UNAVAILABLE from
+     * a key provider included: never "damaged". */
     return status == SMAR_OK ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
 

@@ -49,6 +49,9 @@ typedef enum smar_status {
     SMAR_E_EXISTS = -12,      /**< the destination exists and overwriting was not asked */
     SMAR_E_UNSUPPORTED = -13, /**< e.g. AES-256-GCM without hardware support */
     SMAR_E_PASSPHRASE = -14,  /**< the keyring needs a passphrase, or the passphrase is wrong */
+    SMAR_E_DENIED = -15,      /**< a key provider refused: no permission for that key or use */
+    SMAR_E_UNAVAILABLE = -16, /**< a key provider cannot be reached (network, service, HSM
+                                   absent): nothing is wrong with the data; try again */
 } smar_status;
 
 /**

@@ -7,10 +7,12 @@
  * The DEK itself never changes when a root key rotates: archives made before a rotation
  * still open with the rotated keyring.
  *
- * v1 ships one provider, a local keyring file (JSON, mode 0600, optionally protected by a
- * passphrase through Argon2id). Key access goes through a provider interface inside the
- * library, so HSM and KMS providers can be added without changing the archive format.
- * Key material lives in locked memory (sodium_malloc) and is wiped on free.
+ * A keyring is a root key held by a key provider (smar/provider.h). libsmar ships one, the
+ * "local" provider: a keyring file (JSON, mode 0600, optionally protected by a passphrase
+ * through Argon2id), made by smar_keyring_generate/load and changed by rotate/save. An
+ * application adds HSM or KMS keys with smar_keyring_from_provider; every call taking a
+ * keyring works with either. Local key material lives in locked memory (sodium_malloc)
+ * and is wiped on free.
  *
  *   smar_keyring *kr; smar_keyring_new(&kr);
  *   smar_keyring_generate(kr, NULL);             // root key, version 1
@@ -23,6 +25,7 @@
 #define SMAR_KEYS_H
 
 #include "smar/common.h"
+#include "smar/provider.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,8 +46,22 @@ SMAR_API int smar_keyring_new(smar_keyring **out);
 SMAR_API void smar_keyring_free(smar_keyring *kr);
 SMAR_API const char *smar_keyring_error(const smar_keyring *kr);
 
-/** Make a new root key with version 1. key_id NULL picks a random id ("rk-" + 32 hex). */
+/** Make a new local root key with version 1. key_id NULL picks a random id ("rk-" + 32
+ *  hex). SMAR_E_INVALID when the keyring already holds a key or key_id is not valid. */
 SMAR_API int smar_keyring_generate(smar_keyring *kr, const char *key_id);
+
+/**
+ * Make kr (new, empty) hold the root key of an application's key provider. provider is
+ * copied; its version must be SMAR_PROVIDER_VERSION, name, key_id, current_version, wrap
+ * and unwrap must be set and slot_id must not be SMAR_PROVIDER_SLOT_LOCAL (else
+ * SMAR_E_INVALID). The provider's key id is asked now (its status is returned as it is,
+ * e.g. SMAR_E_UNAVAILABLE) and must be a valid key id (else SMAR_E_INVALID). On SMAR_OK
+ * the keyring owns ctx (provider->free(ctx) at smar_keyring_free); on failure ctx stays
+ * the caller's. Such a keyring wraps and unwraps through the provider; it lists no
+ * versions (smar_keyring_version_count() is 0), smar_keyring_current_version() asks the
+ * provider, and rotate and save give SMAR_E_UNSUPPORTED (the provider manages its key).
+ */
+SMAR_API int smar_keyring_from_provider(smar_keyring *kr, const smar_provider *provider, void *ctx);
 
 /**
  * Load a keyring file. Refused (SMAR_E_INVALID) when the file is readable or writable by
@@ -61,23 +78,28 @@ SMAR_API int smar_keyring_load(smar_keyring *kr, const char *path, const char *p
  * symbolic link is followed and the file it names is replaced in that file's folder (the
  * link stays); only a regular file (or nothing) is replaced: a folder, device, FIFO or
  * socket gives SMAR_E_INVALID. With a passphrase, key material is sealed with a key from
- * Argon2id (libsodium's crypto_pwhash, MODERATE limits).
+ * Argon2id (libsodium's crypto_pwhash, MODERATE limits). Local keyrings only
+ * (SMAR_E_UNSUPPORTED for a provider's).
  */
 SMAR_API int smar_keyring_save(const smar_keyring *kr, const char *path, const char *passphrase,
                                unsigned flags);
 
-/** Add a new version; it becomes the one used to wrap. Older versions still unwrap. */
+/** Add a new version; it becomes the one used to wrap. Older versions still unwrap.
+ *  Local keyrings only (SMAR_E_UNSUPPORTED for a provider's). */
 SMAR_API int smar_keyring_rotate(smar_keyring *kr);
 
 /** The root key's id (borrowed). */
 SMAR_API const char *smar_keyring_id(const smar_keyring *kr);
-/** How many versions the keyring holds, and version i's number and creation time. */
+/** How many versions the keyring holds, and version i's number and creation time (local
+ *  keyrings; 0 for a provider's, which does not list its versions). */
 SMAR_API size_t smar_keyring_version_count(const smar_keyring *kr);
 SMAR_API int smar_keyring_version_info(const smar_keyring *kr, size_t i, uint32_t *version,
                                        smar_time_ns *created);
-/** The version new archives are wrapped with (the newest). */
+/** The version new archives are wrapped with (the newest). A provider's keyring asks the
+ *  provider; 0 when it cannot answer (smar_keyring_error() says why) or holds no key. */
 SMAR_API uint32_t smar_keyring_current_version(const smar_keyring *kr);
-/** Name of the provider holding the key: "local" for keyring files. */
+/** Name of the provider holding the key: "local" for keyring files, else the name of the
+ *  smar_provider given to smar_keyring_from_provider; "" while the keyring is empty. */
 SMAR_API const char *smar_keyring_provider(const smar_keyring *kr);
 
 /** The kinds of smar key file (the "type" member, spec/KEYRING.md). */

@@ -122,8 +122,10 @@ SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
  * SMAR_E_KEY (no keyring matches a slot of an intact header), SMAR_E_CORRUPT (no keyring
  * matches, or the suite is unavailable, and the header, table or trailer no longer hash to
  * the root hash: a slot may have been changed), SMAR_E_AUTH (wrong key material or a forged
- * header/table), SMAR_E_UNSUPPORTED (suite not available here, intact header). Keyrings
- * are only used during the call.
+ * header/table), SMAR_E_UNSUPPORTED (suite not available here, intact header),
+ * SMAR_E_DENIED or SMAR_E_UNAVAILABLE (no slot opened and a key provider refused or could
+ * not be reached: nothing is said about the archive, and unlock may be called again).
+ * Keyrings are only used during the call.
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
 

@@ -371,12 +371,21 @@ void smar_archive_id_hex(char out[33], const uint8_t id[16])
 
 /* ---- unlock ------------------------------------------------------------------------- */
 
-/* Try every slot against every keyring holding its key id. */
+/* A key provider that refused or could not be reached says nothing about the archive. */
+static bool provider_problem(int rc)
+{
+    return rc == SMAR_E_DENIED || rc == SMAR_E_UNAVAILABLE;
+}
+
+/* Try every slot against every keyring holding its key id. When none opens, a provider
+ * that refused or was unreachable is reported as such (the slot it held was not tried), not
+ * as a key that does not fit. */
 static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, uint8_t *dek)
 {
     uint8_t aad[SMAR_SLOT_AAD_MAX];
     bool id_matched = false, auth_failed = false;
-    smar_err scratch = {0};
+    int provider_rc = SMAR_OK;
+    smar_err scratch = {0}, provider_err = {0};
     for (unsigned i = 0; i < r->hdr.slot_count; i++) {
         const smar_slot *s = &r->hdr.slots[i];
         size_t aadlen = smar_slot_aad(aad, &r->hdr, s);
@@ -389,10 +398,17 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
                                          s->wrapped_len, dek, &scratch);
             if (rc == SMAR_OK)
                 return SMAR_OK;
-            if (rc != SMAR_E_NOTFOUND)
+            if (provider_problem(rc) && provider_rc == SMAR_OK) {
+                provider_rc = rc;
+                provider_err = scratch;
+            } else if (!provider_problem(rc) && rc != SMAR_E_NOTFOUND) {
                 auth_failed = true;
+            }
         }
     }
+    if (provider_rc != SMAR_OK)
+        return smar_fail(&r->err, provider_rc, "'%s': %s", r->name,
+                         smar_err_message(&provider_err));
     if (auth_failed)
         return smar_fail(&r->err, SMAR_E_AUTH,
                          "'%s': the key does not open this archive (wrong key material, or the "

@@ -369,9 +369,10 @@ static int make_slots(smar_writer *w)
         s->provider = smar_keyring_provider_id(w->keyrings[i]);
         s->key_id_len = (uint8_t)strlen(id);
         memcpy(s->key_id, id, s->key_id_len);
-        s->key_version = smar_keyring_current_version(w->keyrings[i]);
+        int rc = smar_keyring_wrap_version(w->keyrings[i], &s->key_version, &w->err);
         size_t aadlen = smar_slot_aad(aad, &w->hdr, s);
-        int rc = smar_keyring_wrap(w->keyrings[i], aad, aadlen, w->dek, s->wrapped, &wlen, &used,
+        if (rc == SMAR_OK)
+            rc = smar_keyring_wrap(w->keyrings[i], aad, aadlen, w->dek, s->wrapped, &wlen, &used,
                                    &w->err);
         if (rc)
             return smar_err_prefix(&w->err, "key '%s': ", id);

@@ -52,6 +52,10 @@ const char *smar_strerror(int status)
         return "not supported on this system";
     case SMAR_E_PASSPHRASE:
         return "passphrase missing or wrong";
+    case SMAR_E_DENIED:
+        return "the key provider denied access";
+    case SMAR_E_UNAVAILABLE:
+        return "the key provider is unavailable";
     default:
         return "unknown error";
     }

@@ -2,17 +2,14 @@
  * keyfile.c - reading, field access, writing helpers and passphrase sealing shared by the
  * keyring and signing-key files (see keyfile.h, spec/KEYRING.md).
  *
- * Where key material can end up, and why cJSON is acceptable here:
+ * Where key material can end up:
  *  - The file is read with read(2) (no stdio buffer keeping a copy) into a secure smar_buf,
  *    wiped when freed or grown.
- *  - cJSON copies every string value (base64 key text included) into its own heap
- *    allocations, through process-global hooks we must not change. So the tree is wiped
- *    string by string before cJSON_Delete (smar_keyfile_json_free). cJSON frees a partial
- *    tree *without* that wipe when a parse fails half-way; to rule that out the text is first
- *    validated with the strict smar_json_validate, after which cJSON can only fail for lack
- *    of memory.
- *  - Decoded key bytes go straight from the base64 text to locked memory supplied by the
- *    caller (sodium_base642bin), and on save are encoded straight into the secure buffer.
+ *  - The text is validated strictly (smar_json_validate) and then read in place: members
+ *    are spans of it (json.h), so parsing copies nothing. Short values that are never
+ *    secret (names, ids, times) are decoded into small buffers of the caller.
+ *  - Base64 key material is decoded from the text straight into locked memory supplied by
+ *    the caller (sodium_base642bin), and on save encoded straight into the secure buffer.
  */
 #include "keyfile.h"
 #include "smar/keys.h"
@@ -26,8 +23,6 @@
 #include <unistd.h>
 
 #include <sodium.h>
-
-#include "json.h"
 
 #define B64_VARIANT      sodium_base64_VARIANT_ORIGINAL
 #define SEAL_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -112,118 +107,205 @@ int smar_keyfile_read(const smar_keyfile *kf, bool private_file, smar_buf *text)
     return rc;
 }
 
-int smar_keyfile_parse(const smar_keyfile *kf, const smar_buf *text, cJSON **root)
+int smar_keyfile_parse(const smar_keyfile *kf, const smar_buf *text, smar_span *root)
 {
-    *root = NULL;
+    *root = (smar_span){NULL, 0};
     char why[128];
-    smar_span span = {(const char *)text->data, text->len};
-    if (text->data == NULL || !smar_json_validate(span, KEYFILE_JSON_DEPTH, NULL, why, sizeof why))
+    smar_span span = {(const char *)text->data, text->len}, value;
+    if (text->data == NULL ||
+        !smar_json_validate(span, KEYFILE_JSON_DEPTH, &value, why, sizeof why))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "not valid JSON (%s)",
                                  text->data == NULL ? "empty" : why);
-    cJSON *r = cJSON_ParseWithLength(span.p, span.n);
-    if (r == NULL)
-        return smar_keyfile_fail(kf, SMAR_E_NOMEM, "out of memory while parsing");
-    if (!cJSON_IsObject(r)) {
-        smar_keyfile_json_free(r);
+    if (smar_json_kind_of(value) != SMAR_JSON_OBJECT)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "not a JSON object");
-    }
-    *root = r;
+    *root = value;
     return SMAR_OK;
-}
-
-/* Recursion is bounded by KEYFILE_JSON_DEPTH (the text was validated). */
-static void wipe_strings(cJSON *item)
-{
-    for (; item != NULL; item = item->next) {
-        if (item->valuestring != NULL)
-            sodium_memzero(item->valuestring, strlen(item->valuestring));
-        wipe_strings(item->child);
-    }
-}
-
-void smar_keyfile_json_free(cJSON *root)
-{
-    if (root == NULL)
-        return;
-    wipe_strings(root);
-    cJSON_Delete(root);
 }
 
 /* Member names are only echoed when short printable ASCII: a file must not be able to put
  * arbitrary bytes (or a pasted key) into our messages. */
-static bool echoable(const char *s)
+static bool echoable(const char *s, size_t n)
 {
-    size_t n = 0;
-    for (; s[n] != '\0'; n++)
-        if (n >= 32 || s[n] < 0x20 || s[n] > 0x7e)
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
             return false;
     return true;
 }
 
-int smar_keyfile_check_members(const smar_keyfile *kf, const cJSON *obj, const char *const *allowed,
+static bool is_allowed(smar_span key, const char *const *allowed)
+{
+    for (size_t i = 0; allowed[i] != NULL; i++)
+        if (smar_json_string_eq(key, allowed[i]))
+            return true;
+    return false;
+}
+
+int smar_keyfile_check_members(const smar_keyfile *kf, smar_span obj, const char *const *allowed,
                                const char *where)
 {
-    const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
-        size_t i = 0;
-        while (allowed[i] != NULL && strcmp(allowed[i], m->string) != 0)
-            i++;
-        if (allowed[i] == NULL) {
-            if (echoable(m->string))
-                return smar_keyfile_fail(kf, SMAR_E_FORMAT, "unknown member \"%s\" in %s",
-                                         m->string, where);
-            return smar_keyfile_fail(kf, SMAR_E_FORMAT, "unknown member in %s", where);
+    smar_json_iter it;
+    smar_span key, value;
+    smar_json_iter_init(&it, obj);
+    while (smar_json_next_member(&it, &key, &value)) {
+        if (is_allowed(key, allowed))
+            continue;
+        char name[33];
+        size_t len = 0;
+        if (smar_json_string_decode(key, name, sizeof name - 1, &len) && echoable(name, len)) {
+            name[len] = '\0';
+            return smar_keyfile_fail(kf, SMAR_E_FORMAT, "unknown member \"%s\" in %s", name, where);
         }
+        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "unknown member in %s", where);
     }
     return SMAR_OK;
 }
 
-int smar_keyfile_get_string(const smar_keyfile *kf, const cJSON *obj, const char *name,
-                            const char **out)
+bool smar_keyfile_has(smar_span obj, const char *name, smar_span *value)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (it == NULL)
+    smar_span ignored;
+    return smar_json_get(obj, name, value != NULL ? value : &ignored);
+}
+
+/* The member's value when it is present and of the kind wanted. */
+static int get_member(const smar_keyfile *kf, smar_span obj, const char *name, smar_json_kind kind,
+                      const char *what, smar_span *value)
+{
+    if (!smar_json_get(obj, name, value))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is missing", name);
-    if (!cJSON_IsString(it) || it->valuestring == NULL)
-        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" must be a string", name);
-    *out = it->valuestring;
+    if (smar_json_kind_of(*value) != kind)
+        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" must be %s", name, what);
     return SMAR_OK;
 }
 
-int smar_keyfile_get_uint(const smar_keyfile *kf, const cJSON *obj, const char *name, uint64_t min,
-                          uint64_t max, uint64_t *out)
+int smar_keyfile_get_string(const smar_keyfile *kf, smar_span obj, const char *name, char *out,
+                            size_t cap)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (it == NULL)
-        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is missing", name);
-    /* The range check comes first so the conversion below is defined; the bounds used
-     * here are all far below 2^53, where doubles hold integers exactly. */
-    double d = cJSON_IsNumber(it) ? it->valuedouble : -1.0;
-    if (!(d >= (double)min && d <= (double)max) || d != (double)(uint64_t)d)
-        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" must be an integer from %llu to %llu",
-                                 name, (unsigned long long)min, (unsigned long long)max);
-    *out = (uint64_t)d;
-    return SMAR_OK;
-}
-
-int smar_keyfile_get_time(const smar_keyfile *kf, const cJSON *obj, const char *name,
-                          smar_time_ns *out)
-{
-    const char *s = NULL;
-    int rc = smar_keyfile_get_string(kf, obj, name, &s);
+    smar_span token;
+    int rc = get_member(kf, obj, name, SMAR_JSON_STRING, "a string", &token);
     if (rc != SMAR_OK)
         return rc;
-    if (smar_time_parse(out, s, strlen(s), 0) != SMAR_OK)
+    size_t len = 0;
+    if (!smar_json_string_decode(token, out, cap - 1, &len) || memchr(out, '\0', len) != NULL)
+        len = 0;
+    out[len] = '\0';
+    return SMAR_OK;
+}
+
+/* A validated JSON number as value = digits * 10^exp10, digits without leading or trailing
+ * zeros (no digits: the value is zero). Zeros are held back until a non-zero digit follows,
+ * so 1.000...0 of any length stays short. */
+typedef struct decimal {
+    bool negative;
+    char digits[24]; /* more significant digits than this is no integer we accept */
+    size_t n;
+    size_t zeros; /* zeros seen since the last non-zero digit */
+    long exp10;
+    bool too_long;
+} decimal;
+
+static void decimal_digit(decimal *d, char c)
+{
+    if (c == '0') {
+        if (d->n > 0)
+            d->zeros++;
+        return;
+    }
+    if (d->n + d->zeros + 1 > sizeof d->digits) {
+        d->too_long = true;
+        return;
+    }
+    for (; d->zeros > 0; d->zeros--)
+        d->digits[d->n++] = '0';
+    d->digits[d->n++] = c;
+}
+
+static bool is_digit(const char *p, const char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Split number into digits and exponent (spec/KEYRING.md: 1, 1.0 and 1e0 are the same
+ * integer). The text was validated, so it follows the JSON grammar. */
+static void decimal_parse(smar_span number, decimal *d)
+{
+    const char *p = number.p, *end = number.p + number.n;
+    memset(d, 0, sizeof *d);
+    if (p < end && *p == '-') {
+        d->negative = true;
+        p++;
+    }
+    for (; is_digit(p, end); p++)
+        decimal_digit(d, *p);
+    if (p < end && *p == '.')
+        for (p++; is_digit(p, end); p++, d->exp10--)
+            decimal_digit(d, *p);
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        bool neg = ++p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
+            p++;
+        long e = 0;
+        for (; is_digit(p, end); p++)
+            if (e < 100000) /* far beyond any value we accept, and no overflow */
+                e = e * 10 + (*p - '0');
+        d->exp10 += neg ? -e : e;
+    }
+    d->exp10 += (long)d->zeros; /* trailing zeros scale the digits */
+}
+
+/* The number's value when it is a non-negative integer that fits in 64 bits. */
+static bool number_to_uint(smar_span number, uint64_t *out)
+{
+    decimal d;
+    decimal_parse(number, &d);
+    if (d.n == 0) {
+        *out = 0; /* 0, -0, 0.0, 0e5 */
+        return true;
+    }
+    if (d.negative || d.too_long || d.exp10 < 0 || d.exp10 > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < d.n + (size_t)d.exp10; i++) {
+        unsigned digit = i < d.n ? (unsigned)(d.digits[i] - '0') : 0;
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}
+
+int smar_keyfile_get_uint(const smar_keyfile *kf, smar_span obj, const char *name, uint64_t min,
+                          uint64_t max, uint64_t *out)
+{
+    smar_span number;
+    uint64_t v = 0;
+    if (!smar_json_get(obj, name, &number))
+        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is missing", name);
+    if (smar_json_kind_of(number) != SMAR_JSON_NUMBER || !number_to_uint(number, &v) || v < min ||
+        v > max)
+        return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" must be an integer from %llu to %llu",
+                                 name, (unsigned long long)min, (unsigned long long)max);
+    *out = v;
+    return SMAR_OK;
+}
+
+int smar_keyfile_get_time(const smar_keyfile *kf, smar_span obj, const char *name,
+                          smar_time_ns *out)
+{
+    char text[64];
+    int rc = smar_keyfile_get_string(kf, obj, name, text, sizeof text);
+    if (rc != SMAR_OK)
+        return rc;
+    if (smar_time_parse(out, text, strlen(text), 0) != SMAR_OK)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is not an RFC 3339 timestamp", name);
     return SMAR_OK;
 }
 
-int smar_keyfile_check_type(const smar_keyfile *kf, const cJSON *root, const char *want)
+int smar_keyfile_check_type(const smar_keyfile *kf, smar_span root, const char *want)
 {
-    const char *type = NULL;
+    char type[64];
     uint64_t format = 0;
-    int rc = smar_keyfile_get_string(kf, root, "type", &type);
+    int rc = smar_keyfile_get_string(kf, root, "type", type, sizeof type);
     if (rc != SMAR_OK)
         return rc;
     if (strcmp(type, want) != 0)
@@ -239,20 +321,23 @@ int smar_keyfile_check_type(const smar_keyfile *kf, const cJSON *root, const cha
     return SMAR_OK;
 }
 
-int smar_keyfile_get_b64(const smar_keyfile *kf, const cJSON *obj, const char *name, uint8_t *out,
+int smar_keyfile_get_b64(const smar_keyfile *kf, smar_span obj, const char *name, uint8_t *out,
                          size_t n)
 {
-    const char *s = NULL;
-    int rc = smar_keyfile_get_string(kf, obj, name, &s);
+    smar_span token;
+    int rc = get_member(kf, obj, name, SMAR_JSON_STRING, "a string", &token);
     if (rc != SMAR_OK)
         return rc;
-    /* Padded base64 of n bytes has one exact length; checking it first also bounds what
-     * sodium_base642bin may write (never more than n bytes). One message for every way
-     * the text can be wrong: it must never quote the text, which may be key material. */
-    size_t len = strlen(s);
+    /* Decoded from the token's text in place (base64 needs no JSON escapes; one written
+     * with them is refused). Padded base64 of n bytes has one exact length; checking it
+     * first also bounds what sodium_base642bin may write (never more than n bytes). One
+     * message for every way the text can be wrong: it must never quote the text, which may
+     * be key material. */
+    const char *b64 = token.p + 1;
+    size_t len = token.n - 2;
     size_t bin_len = 0;
     if (len != sodium_base64_ENCODED_LEN(n, B64_VARIANT) - 1 ||
-        sodium_base642bin(out, n, s, len, NULL, &bin_len, NULL, B64_VARIANT) != 0 || bin_len != n)
+        sodium_base642bin(out, n, b64, len, NULL, &bin_len, NULL, B64_VARIANT) != 0 || bin_len != n)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT,
                                  "\"%s\" is not the base64 (with padding) of %zu bytes", name, n);
     return SMAR_OK;
@@ -362,30 +447,29 @@ done:
     return rc;
 }
 
-bool smar_keyfile_is_sealed(const cJSON *root)
+bool smar_keyfile_is_sealed(smar_span root)
 {
-    return cJSON_GetObjectItemCaseSensitive(root, "protection") != NULL ||
-           cJSON_GetObjectItemCaseSensitive(root, "sealed") != NULL;
+    return smar_keyfile_has(root, "protection", NULL) || smar_keyfile_has(root, "sealed", NULL);
 }
 
 /* Check "protection" and read its parameters. Nothing here costs more than parsing, so a
  * hostile file is rejected before Argon2id runs with its parameters. */
-static int read_protection(const smar_keyfile *kf, const cJSON *root,
+static int read_protection(const smar_keyfile *kf, smar_span root,
                            uint8_t salt[crypto_pwhash_SALTBYTES], uint64_t *opslimit,
                            uint64_t *memlimit)
 {
     static const char *const allowed[] = {"kdf", "salt", "opslimit", "memlimit", NULL};
     smar_keyfile sub = *kf;
     sub.where = "protection";
-    const cJSON *prot = cJSON_GetObjectItemCaseSensitive(root, "protection");
-    if (prot == NULL)
+    smar_span prot;
+    if (!smar_keyfile_has(root, "protection", &prot))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"sealed\" without \"protection\"");
-    if (!cJSON_IsObject(prot))
+    if (smar_json_kind_of(prot) != SMAR_JSON_OBJECT)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"protection\" must be an object");
-    const char *kdf = NULL;
+    char kdf[32];
     int rc = smar_keyfile_check_members(kf, prot, allowed, "\"protection\"");
     if (rc == SMAR_OK)
-        rc = smar_keyfile_get_string(&sub, prot, "kdf", &kdf);
+        rc = smar_keyfile_get_string(&sub, prot, "kdf", kdf, sizeof kdf);
     if (rc == SMAR_OK && strcmp(kdf, SMAR_KEYFILE_KDF) != 0)
         rc = smar_keyfile_fail(&sub, SMAR_E_FORMAT, "unknown \"kdf\" (this version knows \"%s\")",
                                SMAR_KEYFILE_KDF);
@@ -400,7 +484,7 @@ static int read_protection(const smar_keyfile *kf, const cJSON *root,
     return rc;
 }
 
-int smar_keyfile_unseal(const smar_keyfile *kf, const cJSON *root, const char *passphrase,
+int smar_keyfile_unseal(const smar_keyfile *kf, smar_span root, const char *passphrase,
                         const uint8_t *aad, size_t aad_len, uint8_t *plain, size_t plain_len)
 {
     uint8_t salt[crypto_pwhash_SALTBYTES];
@@ -455,17 +539,16 @@ smar_keyfile_kind smar_keyfile_kind_of(const char *path)
     smar_err e = {0};
     smar_keyfile kf = {"key", path, NULL, &e};
     smar_buf text = {.secure = true};
-    cJSON *root = NULL;
+    smar_span root, type;
     smar_keyfile_kind kind = SMAR_KEYFILE_UNKNOWN;
     /* Not as a private file: a public key is 0644, and only its type is looked at. */
     if (smar_keyfile_read(&kf, false, &text) == SMAR_OK &&
-        smar_keyfile_parse(&kf, &text, &root) == SMAR_OK) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-        for (size_t i = 0; i < SMAR_ARRAY_LEN(kinds) && cJSON_IsString(type); i++)
-            if (strcmp(type->valuestring, kinds[i].type) == 0)
+        smar_keyfile_parse(&kf, &text, &root) == SMAR_OK && smar_json_get(root, "type", &type) &&
+        smar_json_kind_of(type) == SMAR_JSON_STRING) {
+        for (size_t i = 0; i < SMAR_ARRAY_LEN(kinds); i++)
+            if (smar_json_string_eq(type, kinds[i].type))
                 kind = kinds[i].kind;
     }
-    smar_keyfile_json_free(root);
     smar_buf_free(&text);
     return kind;
 }

@@ -1,48 +1,67 @@
 /*
- * keyprov.h - the key provider interface behind a smar_keyring, and the one provider v1
- * ships: "local", root key versions held in locked memory and saved in a keyring file.
+ * keyprov.h - inside the keys layer: what the generic keyring (keyring.c), the local
+ * provider (keyprov_local.c) and the local keyring's life cycle and file format
+ * (keyring_file.c) share.
  *
- * A keyring (keyring.c) owns what every provider has: the key id, the list of versions
- * (1..N, with creation times) and the error record. A provider owns the key material, or a
- * handle to wherever it lives (an HSM session, a KMS client), and does the wrap/unwrap
- * itself; the DEK crosses the interface, root key material never does. Adding an HSM or
- * KMS provider means a new ops table and a new provider id, not a new archive format.
+ * A keyring (keyring.c) is a handle around any smar_provider (smar/provider.h): it keeps
+ * the provider, its ctx, the key id and the error record, and checks every answer the
+ * provider gives. The "local" provider is one smar_provider among others; what only local
+ * keys have - generation, rotation, a version list with creation times, a file - is in
+ * keyring_file.c, on top of the calls below.
  */
 #ifndef SMAR_KEYPROV_H
 #define SMAR_KEYPROV_H
 
 #include "keyring_internal.h"
 
-struct smar_key_provider_ops {
-    const char *name; /* as in keyring files and smar_keyring_provider(): "local" */
-    uint8_t id;       /* SMAR_PROVIDER_* stored in key slots */
-    /* Wrap dek with `version` (which has_version() accepts). Blob <= SMAR_WRAPPED_MAX. */
-    int (*wrap)(void *state, uint32_t version, const uint8_t *aad, size_t aad_len,
-                const uint8_t dek[SMAR_DEK_BYTES], uint8_t out[SMAR_WRAPPED_MAX], size_t *out_len,
-                smar_err *e);
-    /* Same contract as smar_keyring_unwrap(): FORMAT, NOTFOUND, AUTH; dek only on success. */
-    int (*unwrap)(void *state, uint32_t version, const uint8_t *aad, size_t aad_len,
-                  const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
-                  smar_err *e);
-    bool (*has_version)(const void *state, uint32_t version);
-    /* Rotation: create version N+1, where N is the newest the provider holds. */
-    int (*add_version)(void *state, smar_err *e);
-    void (*free)(void *state);
-};
-
-extern const struct smar_key_provider_ops smar_keyprov_local_ops;
-
-/* ---- local provider: access to its material for the keyring file code --------------- */
+/* ---- the local provider (keyprov_local.c) ---------------------------------------------- */
 
 #define SMAR_LOCAL_KEY_BYTES 32
 
-/* New local state holding `count` versions (1..count) whose SMAR_LOCAL_KEY_BYTES-byte keys
- * are to be filled in by the caller, contiguously in version order, at *material (locked,
- * writable memory). Call smar_keyprov_local_seal() once they are in place. */
-int smar_keyprov_local_create(void **state, uint32_t count, uint8_t **material, smar_err *e);
-/* Make the material read-only from now on (until the state is freed or grows). */
-void smar_keyprov_local_seal(void *state);
-/* The material (count * SMAR_LOCAL_KEY_BYTES bytes, version order), for saving. */
-const uint8_t *smar_keyprov_local_material(const void *state, uint32_t *count);
+/* The local provider: its ctx is a smar_local_key. */
+extern const smar_provider smar_provider_local;
+
+/* A local root key: id, versions 1..count with their creation times, and each version's
+ * SMAR_LOCAL_KEY_BYTES of key material in one guarded, locked allocation. */
+typedef struct smar_local_key smar_local_key;
+
+/* A new local key holding `count` versions whose keys are to be filled in by the caller,
+ * contiguously in version order, at *material (locked, writable memory), and their
+ * creation times at *created (count entries). Call smar_local_key_seal() once they are in
+ * place. key_id must be valid (smar_key_id_valid). */
+int smar_local_key_new(smar_local_key **out, const char *key_id, smar_time_ns created_at,
+                       uint32_t count, uint8_t **material, smar_time_ns **created, smar_err *e);
+/* Make the material read-only from now on (until the key is freed or grows). */
+void smar_local_key_seal(smar_local_key *lk);
+/* Add version count + 1 with fresh random material, made at `now`. */
+int smar_local_key_add_version(smar_local_key *lk, smar_time_ns now, smar_err *e);
+void smar_local_key_free(smar_local_key *lk);
+
+/* Read access, for the keyring's version list and for saving. */
+const char *smar_local_key_id(const smar_local_key *lk);
+smar_time_ns smar_local_key_created(const smar_local_key *lk);
+uint32_t smar_local_key_count(const smar_local_key *lk);
+/* Version i + 1's creation time (i < count). */
+smar_time_ns smar_local_key_version_created(const smar_local_key *lk, uint32_t i);
+/* The material: count * SMAR_LOCAL_KEY_BYTES bytes, version order. */
+const uint8_t *smar_local_key_material(const smar_local_key *lk);
+
+/* ---- the generic keyring, for keyring_file.c (keyring.c) -------------------------------- */
+
+/* Printable ASCII without spaces, 1..SMAR_KEY_ID_MAX bytes. */
+bool smar_key_id_valid(const char *id);
+
+/* The keyring's error record (writable through a const handle). */
+smar_err *smar_keyring_err(const smar_keyring *kr);
+
+/* SMAR_E_INVALID (recorded) when the keyring already holds a key / holds none. */
+int smar_keyring_require_empty(const smar_keyring *kr);
+int smar_keyring_require_key(const smar_keyring *kr, smar_err *e);
+
+/* Make an empty keyring hold a local key; it takes lk over. */
+void smar_keyring_install_local(smar_keyring *kr, smar_local_key *lk);
+
+/* The keyring's local key, or NULL when it holds none or another provider's. */
+smar_local_key *smar_keyring_local_key(const smar_keyring *kr);
 
 #endif

@@ -221,7 +221,7 @@ static int check_pair(const smar_keyfile *kf, const uint8_t *secret,
 }
 
 /* Fill the handle's fields from a parsed secret key file; secret is locked memory. */
-static int parse_secret(const smar_keyfile *kf, const cJSON *root, const char *passphrase,
+static int parse_secret(const smar_keyfile *kf, smar_span root, const char *passphrase,
                         smar_signkey *sk, uint8_t *secret)
 {
     int rc = smar_keyfile_check_members(kf, root, secret_members, "the top-level object");
@@ -233,7 +233,7 @@ static int parse_secret(const smar_keyfile *kf, const cJSON *root, const char *p
         rc = smar_keyfile_get_b64(kf, root, "public_key", sk->pk, SMAR_SIGN_PUBLIC_BYTES);
     if (rc != SMAR_OK)
         return rc;
-    bool has_secret = cJSON_GetObjectItemCaseSensitive(root, "secret_key") != NULL;
+    bool has_secret = smar_keyfile_has(root, "secret_key", NULL);
     if (smar_keyfile_is_sealed(root)) {
         if (has_secret)
             return smar_keyfile_fail(kf, SMAR_E_FORMAT,
@@ -262,7 +262,7 @@ int smar_signkey_load(smar_signkey *sk, const char *path, const char *passphrase
         return rc;
     smar_keyfile kf = {"signing key", path, NULL, sk->err};
     smar_buf text = {.secure = true};
-    cJSON *root = NULL;
+    smar_span root;
     uint8_t *secret = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     if (secret == NULL)
         rc = smar_fail(sk->err, SMAR_E_NOMEM, "out of locked memory");
@@ -281,19 +281,19 @@ int smar_signkey_load(smar_signkey *sk, const char *path, const char *passphrase
         sk->created_at = 0;
     }
     sodium_free(secret);
-    smar_keyfile_json_free(root);
     smar_buf_free(&text);
     return rc;
 }
 
 /* The public key of a parsed public or secret key file. */
-static int parse_public(const smar_keyfile *kf, const cJSON *root,
-                        uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
+static int parse_public(const smar_keyfile *kf, smar_span root, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
 {
     static const char *const public_members[] = {"type", "format", "public_key", NULL};
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    bool secret = cJSON_IsString(type) && strcmp(type->valuestring, SECRET_TYPE) == 0;
-    if (!secret && !(cJSON_IsString(type) && strcmp(type->valuestring, PUBLIC_TYPE) == 0))
+    smar_span type;
+    bool is_string =
+        smar_keyfile_has(root, "type", &type) && smar_json_kind_of(type) == SMAR_JSON_STRING;
+    bool secret = is_string && smar_json_string_eq(type, SECRET_TYPE);
+    if (!secret && !(is_string && smar_json_string_eq(type, PUBLIC_TYPE)))
         return smar_keyfile_fail(kf, SMAR_E_FORMAT,
                                  "not a signing key file (\"type\" is neither \"%s\" nor \"%s\")",
                                  PUBLIC_TYPE, SECRET_TYPE);
@@ -316,7 +316,7 @@ int smar_signkey_load_public(uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], const char *pat
     /* A secret key file may be read here too; its text is still wiped like any key file. */
     smar_keyfile kf = {"public key", path, NULL, &e};
     smar_buf text = {.secure = true};
-    cJSON *root = NULL;
+    smar_span root;
     uint8_t found[SMAR_SIGN_PUBLIC_BYTES];
     if (rc == SMAR_OK)
         rc = smar_keyfile_read(&kf, false, &text);
@@ -326,7 +326,6 @@ int smar_signkey_load_public(uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], const char *pat
         rc = parse_public(&kf, root, found);
     if (rc == SMAR_OK)
         memcpy(pk, found, SMAR_SIGN_PUBLIC_BYTES);
-    smar_keyfile_json_free(root);
     smar_buf_free(&text);
     if (err != NULL && errlen > 0)
         (void)snprintf(err, errlen, "%s", rc == SMAR_OK ? "" : smar_err_message(&e));

@@ -1,7 +1,8 @@
 /*
  * test_keyring.c - root keys: generation, the local provider's wrap/unwrap, rotation,
  * keyring files (plain and passphrase-sealed), permissions, atomic saves and malformed files
- * (libsmar/keyring.c, keyprov_local.c, keyfile.c, atomic_file.c; spec/KEYRING.md).
+ * (libsmar/keys/keyring.c, keyring_file.c, keyprov_local.c, keyfile.c, io/atomic_file.c;
+ * spec/KEYRING.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -900,6 +901,32 @@ static void test_hand_written_file_loads(void **state)
     smar_keyring_free(kr);
 }
 
+/* Integers are JSON numbers with an integral value (spec/KEYRING.md): 1.0 and 1e0 are 1. */
+static void test_integers_in_any_notation(void **state)
+{
+    const char *path = P(state, "num.key");
+    write_text(path, "{\"type\":\"smar-keyring\",\"format\":1.0,\"provider\":\"local\","
+                     "\"key_id\":\"rk-test\",\"created_at\":" T0 ",\"versions\":["
+                     "{\"version\":1e0,\"created_at\":" T0 ",\"key\":\"" K32 "\"},"
+                     "{\"version\":0.2E1,\"created_at\":" T0 ",\"key\":\"" K32 "\"},"
+                     "{\"version\":3.000000000000000000000000000000,\"created_at\":" T0
+                     ",\"key\":\"" K32 "\"},"
+                     "{\"version\":40e-1,\"created_at\":" T0 ",\"key\":\"" K32 "\"}]}");
+    smar_keyring *kr = loaded(path, NULL);
+    assert_int_equal(smar_keyring_current_version(kr), 4);
+    smar_keyring_free(kr);
+    static const char *const not_one[] = {"1.5", "0.1e0", "-1", "10e-2", "1e400", "2", "0"};
+    char text[1024];
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(not_one); i++) {
+        snprintf(text, sizeof text,
+                 "{\"type\":\"smar-keyring\",\"format\":1,\"provider\":\"local\","
+                 "\"key_id\":\"k\",\"created_at\":" T0 ",\"versions\":["
+                 "{\"version\":%s,\"created_at\":" T0 ",\"key\":\"" K32 "\"}]}",
+                 not_one[i]);
+        expect_malformed(state, text, NULL, not_one[i]);
+    }
+}
+
 static void test_malformed_files(void **state)
 {
     static const struct {
@@ -918,6 +945,15 @@ static void test_malformed_files(void **state)
                      "\"key_id\":\"k\",\"created_at\":" T0 ",\"versions\":[" V(1, K32) "]}"},
         {"format 1.5", "{\"type\":\"smar-keyring\",\"format\":1.5,\"provider\":\"local\","
                        "\"key_id\":\"k\",\"created_at\":" T0 ",\"versions\":[" V(1, K32) "]}"},
+        {"key id of 65 bytes",
+         "{\"type\":\"smar-keyring\",\"format\":1,\"provider\":\"local\",\"key_id\":"
+         "\"k1234567890123456789012345678901234567890123456789012345678901234\","
+         "\"created_at\":" T0 ",\"versions\":[" V(1, K32) "]}"},
+        {"key id with NUL",
+         "{\"type\":\"smar-keyring\",\"format\":1,\"provider\":\"local\","
+         "\"key_id\":\"a\\u0000b\",\"created_at\":" T0 ",\"versions\":[" V(1, K32) "]}"},
+        {"escaped base64",
+         HEAD "\"versions\":[" V(1, "\\u0041AECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") "]}"},
         {"format string", "{\"type\":\"smar-keyring\",\"format\":\"1\",\"provider\":\"local\","
                           "\"key_id\":\"k\",\"created_at\":" T0 ",\"versions\":[" V(1, K32) "]}"},
         {"unknown provider",
@@ -1098,6 +1134,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_refuses_special_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hand_written_file_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integers_in_any_notation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_truncations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_sealed, setup, teardown),
