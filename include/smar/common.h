@@ -49,6 +49,7 @@ typedef enum smar_status {
     SMAR_E_EXISTS = -12,      /**< the destination exists and overwriting was not asked */
     SMAR_E_UNSUPPORTED = -13, /**< e.g. AES-256-GCM without hardware support */
     SMAR_E_PASSPHRASE = -14,  /**< the keyring needs a passphrase, or the passphrase is wrong */
+    SMAR_E_CANCELLED = -15,   /**< a source or sink callback cancelled the call (smar/io.h) */
 } smar_status;
 
 /**
