@@ -128,8 +128,9 @@ static int check_name(smar_file_sink *fs)
     if (!(fs->flags & SMAR_FILE_SINK_REPLACE))
         return smar_fail(&fs->err, SMAR_E_EXISTS, "'%s' already exists", fs->display);
     if (!S_ISREG(st.st_mode))
-        return smar_fail(&fs->err, SMAR_E_INVALID, "'%s' is %s: only a regular file is replaced",
-                         fs->display, smar_file_kind(st.st_mode));
+        return smar_fail(&fs->err, SMAR_E_INVALID,
+                         "'%s' is %s: only a regular file is ever replaced", fs->display,
+                         smar_file_kind(st.st_mode));
     return SMAR_OK;
 }
 
