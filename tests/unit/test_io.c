@@ -197,25 +197,48 @@ static void test_round_trip_through_test_sink_and_source(void **state)
     smar_keyring_free(kr);
 }
 
+/* Write n secrets through ts and expect the writer to fail with want (why in its message
+ * when not NULL), the sink to end with exactly `commits` commits and `aborts` aborts, and
+ * the handle to be dead; freeing it ends nothing more. */
+static void expect_failure(test_sink *ts, size_t n, int want, const char *why, int commits,
+                           int aborts)
+{
+    smar_keyring *kr = new_key();
+    smar_sink sink = sink_of(ts);
+    smar_writer *w;
+    assert_int_equal(write_archive(&w, &sink, kr, n, 0), want);
+    if (why != NULL)
+        assert_non_null(strstr(smar_writer_error(w), why));
+    assert_int_equal(smar_writer_finish(w), SMAR_E_INVALID);
+    smar_writer_free(w);
+    assert_int_equal(ts->commits, commits);
+    assert_int_equal(ts->aborts, aborts);
+    free(ts->data);
+    smar_keyring_free(kr);
+}
+
+/* Open a writer on ts with o, then free it unfinished; the status of the open. */
+static int open_then_free(test_sink *ts, const smar_writer_options *o, int version)
+{
+    smar_keyring *kr = new_key();
+    smar_sink sink = sink_of(ts);
+    sink.version = version;
+    smar_writer *w;
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
+    int rc = smar_writer_open_sink(w, &sink, o);
+    smar_writer_free(w);
+    smar_keyring_free(kr);
+    return rc;
+}
+
 /* A sink write failing midway fails the writer with SMAR_E_IO and the sink's reason, and
  * aborts the sink once: never a commit. */
 static void test_failed_sink_write_aborts_once(void **state)
 {
     (void)state;
-    smar_keyring *kr = new_key();
     test_sink ts = {.fail_after = 100000};
-    smar_sink sink = sink_of(&ts);
-    smar_writer *w;
-    assert_int_equal(write_archive(&w, &sink, kr, 2000, 0), SMAR_E_IO);
-    assert_non_null(strstr(smar_writer_error(w), "the test store is full"));
-    assert_int_equal(ts.aborts, 1);
-    assert_int_equal(ts.commits, 0);
-    assert_int_equal(smar_writer_finish(w), SMAR_E_INVALID); /* the handle is dead */
-    smar_writer_free(w);
-    assert_int_equal(ts.aborts, 1);
-    assert_int_equal(ts.commits, 0);
-    free(ts.data);
-    smar_keyring_free(kr);
+    expect_failure(&ts, 2000, SMAR_E_IO, "the test store is full", 0, 1);
 }
 
 /* A failed commit fails finish; it is the sink's only end (no abort after it). A writer
@@ -223,62 +246,34 @@ static void test_failed_sink_write_aborts_once(void **state)
 static void test_commit_or_abort_exactly_once(void **state)
 {
     (void)state;
-    smar_keyring *kr = new_key();
     test_sink ts = {.fail_commit = 1};
-    smar_sink sink = sink_of(&ts);
-    smar_writer *w;
-    assert_int_equal(write_archive(&w, &sink, kr, 10, 0), SMAR_E_IO);
-    assert_non_null(strstr(smar_writer_error(w), "the upload was refused"));
-    smar_writer_free(w);
-    assert_int_equal(ts.commits, 1);
-    assert_int_equal(ts.aborts, 0);
+    expect_failure(&ts, 10, SMAR_E_IO, "the upload was refused", 1, 0);
 
-    test_sink unfinished = {0};
-    sink = sink_of(&unfinished);
     smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
     o.snapshot_time = 1780000000000000000LL;
-    assert_int_equal(smar_writer_new(&w), SMAR_OK);
-    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_sink(w, &sink, &o), SMAR_OK);
-    smar_writer_free(w);
+    test_sink unfinished = {0};
+    assert_int_equal(open_then_free(&unfinished, &o, SMAR_SINK_VERSION), SMAR_OK);
     assert_int_equal(unfinished.aborts, 1);
     assert_int_equal(unfinished.commits, 0);
 
     test_sink bad_open = {0};
-    sink = sink_of(&bad_open);
     o.chunk_size = 1; /* outside the format's bounds */
-    assert_int_equal(smar_writer_new(&w), SMAR_OK);
-    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_sink(w, &sink, &o), SMAR_E_LIMIT);
-    smar_writer_free(w);
+    assert_int_equal(open_then_free(&bad_open, &o, SMAR_SINK_VERSION), SMAR_E_LIMIT);
     assert_int_equal(bad_open.aborts, 1);
     assert_int_equal(bad_open.writes + bad_open.commits, 0);
 
     /* An unknown sink version is refused before any callback. */
     test_sink unknown = {0};
-    sink = sink_of(&unknown);
-    sink.version = SMAR_SINK_VERSION + 1;
-    assert_int_equal(smar_writer_new(&w), SMAR_OK);
-    assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_sink(w, &sink, NULL), SMAR_E_INVALID);
-    smar_writer_free(w);
+    assert_int_equal(open_then_free(&unknown, NULL, SMAR_SINK_VERSION + 1), SMAR_E_INVALID);
     assert_int_equal(unknown.aborts + unknown.writes + unknown.commits, 0);
-    smar_keyring_free(kr);
 }
 
 /* A sink that cancels stops the writer with SMAR_E_CANCELLED, not SMAR_E_IO. */
 static void test_sink_cancel(void **state)
 {
     (void)state;
-    smar_keyring *kr = new_key();
     test_sink ts = {.cancel = 1};
-    smar_sink sink = sink_of(&ts);
-    smar_writer *w;
-    assert_int_equal(write_archive(&w, &sink, kr, 2000, 0), SMAR_E_CANCELLED);
-    assert_int_equal(ts.aborts, 1);
-    assert_int_equal(ts.commits, 0);
-    smar_writer_free(w);
-    smar_keyring_free(kr);
+    expect_failure(&ts, 2000, SMAR_E_CANCELLED, "cancelled", 0, 1);
 }
 
 /* A source that cancels stops verify and reads with SMAR_E_CANCELLED, with and without
