@@ -149,19 +149,21 @@ smar_signkey *fz_signkey(void)
 
 /* ---- memory source -------------------------------------------------------------------- */
 
-static int mem_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
+static smar_io_result mem_read_at(void *opaque, void *buf, size_t len, uint64_t offset,
+                                  char err[SMAR_IO_ERROR_MAX])
 {
+    (void)err;
     const fz_mem *m = opaque;
     if (offset > m->n || len > m->n - offset)
-        return -1;
+        return SMAR_IO_FAILED;
     if (len)
         memcpy(buf, m->p + offset, len);
-    return 0;
+    return SMAR_IO_OK;
 }
 
 smar_source fz_mem_source(fz_mem *m)
 {
-    smar_source s = {m, m->n, mem_read_at, NULL};
+    smar_source s = {SMAR_SOURCE_VERSION, m, m->n, mem_read_at, NULL};
     return s;
 }
 

@@ -6,6 +6,7 @@
  *   smar/keys.h     root keyrings (Key Protect style) and producer signing keys
  *   smar/provider.h key providers: HSM and KMS keys behind a keyring
  *   smar/export.h   reading and writing instance exports (JSON, JSONL, directory, tar, zip)
+ *   smar/io.h       sources and sinks: where archives are read from and written to
  *   smar/writer.h   writing an archive in one forward pass
  *   smar/reader.h   opening, searching, reading and verifying archives
  *   smar/series.h   "what was this secret at time T" across several archives
@@ -19,6 +20,7 @@
 #include "smar/keys.h"
 #include "smar/provider.h"
 #include "smar/export.h"
+#include "smar/io.h"
 #include "smar/writer.h"
 #include "smar/reader.h"
 #include "smar/series.h"

@@ -10,16 +10,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1u << 0)
-#endif
 
 /* ---- messages ------------------------------------------------------------------------ */
 
@@ -465,20 +459,6 @@ static int out_check_name(int dirfd, const char *name, const char *display, int 
     return 0;
 }
 
-static void random_suffix(char out[7])
-{
-    static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    unsigned char r[6];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        /* Uniqueness only, not secrecy: O_EXCL catches collisions. */
-        for (size_t i = 0; i < sizeof r; i++)
-            r[i] = (unsigned char)(rand() & 0xff);
-    }
-    for (int i = 0; i < 6; i++)
-        out[i] = set[r[i] % (sizeof set - 1)];
-    out[6] = '\0';
-}
-
 static void out_reset(cli_out *o)
 {
     memset(o, 0, sizeof *o);
@@ -490,7 +470,6 @@ static void out_reset(cli_out *o)
 int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display, int force)
 {
     out_reset(o);
-    o->dirfd = dirfd;
     o->force = force;
     o->display = cli_xstrdup(display);
     o->name = cli_xstrdup(name);
@@ -499,25 +478,19 @@ int cli_out_openat(cli_out *o, int dirfd, const char *name, const char *display,
         cli_out_abort(o);
         return ret;
     }
-    /* ".NAME.tmp-XXXXXX" with NAME cut so the whole stays within NAME_MAX. */
-    size_t tmpcap = strlen(name) + 32;
-    o->tmp = cli_xmalloc(tmpcap);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        char suffix[7];
-        random_suffix(suffix);
-        snprintf(o->tmp, tmpcap, ".%.200s.tmp-%s", name, suffix);
-        o->fd = openat(dirfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (o->fd >= 0 || errno != EEXIST)
-            break;
-    }
-    if (o->fd < 0) {
-        cli_error("cannot create a temporary file beside '%s': %s", display, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
+    /* libsmar's file sink makes ".NAME.tmp-XXXXXX" (mode 0600) and publishes it. */
+    smar_file_sink_options so = SMAR_FILE_SINK_OPTIONS_INIT;
+    so.flags = force ? SMAR_FILE_SINK_REPLACE : 0;
+    if (smar_file_sink_new(&o->sink) != SMAR_OK)
+        out_of_memory();
+    if (smar_file_sink_openat(o->sink, dirfd, name, display, &so) != SMAR_OK) {
+        cli_error("%s", smar_file_sink_error(o->sink));
         cli_out_abort(o);
         return CLI_EXIT_FAILURE;
     }
-    o->slot = temp_register(dirfd, o->tmp);
+    o->fd = smar_file_sink_fd(o->sink);
+    o->dirfd = smar_file_sink_temp_dirfd(o->sink); /* the sink's own: valid until it is freed */
+    o->slot = temp_register(o->dirfd, smar_file_sink_temp_name(o->sink));
     return 0;
 }
 
@@ -568,12 +541,8 @@ int cli_out_open(cli_out *o, const char *path, int force)
     if (dirfd < 0)
         return CLI_EXIT_FAILURE;
     int rc = cli_out_openat(o, dirfd, base, path, force);
-    if (rc != 0) {
-        close(dirfd);
-        return rc;
-    }
-    o->own_dirfd = 1;
-    return 0;
+    close(dirfd); /* the sink keeps its own */
+    return rc;
 }
 
 /* Writes up to this size are gathered: an export extract otherwise made two write(2)
@@ -583,8 +552,12 @@ int cli_out_open(cli_out *o, const char *path, int force)
 
 static int out_write_now(cli_out *o, const void *buf, size_t len)
 {
-    if (cli_write_all(o->fd, buf, len) != 0) {
+    if (o->is_stdout && cli_write_all(o->fd, buf, len) != 0) {
         cli_error("cannot write '%s': %s", o->display, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    if (!o->is_stdout && smar_file_sink_write(o->sink, buf, len) != SMAR_OK) {
+        cli_error("%s", smar_file_sink_error(o->sink)); /* "cannot write 'NAME': why" */
         return CLI_EXIT_FAILURE;
     }
     return 0;
@@ -637,45 +610,27 @@ int cli_out_write(cli_out *o, const void *buf, size_t len)
     return 0;
 }
 
-/* Rename without replacing: renameat2(RENAME_NOREPLACE), or link+unlink where the
- * filesystem lacks it. Both fail with EEXIST instead of replacing. */
-static int rename_noreplace(int dirfd, const char *from, const char *to)
-{
-    long r = syscall(SYS_renameat2, dirfd, from, dirfd, to, RENAME_NOREPLACE);
-    if (r == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-        return -1;
-    if (linkat(dirfd, from, dirfd, to, 0) != 0)
-        return -1;
-    unlinkat(dirfd, from, 0);
-    return 0;
-}
-
-/* Give the temporary file its final name (never replacing without --force). With --force
- * the name is checked again right before the rename: a device, FIFO, socket, folder or link
- * put there while the output was being written is not replaced either. */
-static int out_rename(cli_out *o)
+/* With --force the name is checked again before it is replaced: an input, or a device,
+ * FIFO, socket, folder or link put there while the output was being written, is not
+ * replaced (the sink checks the kind once more right before its rename). */
+static int out_recheck(cli_out *o)
 {
     if (o->force && out_check_name(o->dirfd, o->name, o->display, o->force) != 0) {
         cli_out_abort(o);
         return CLI_EXIT_FAILURE;
     }
-    int r = o->force ? renameat(o->dirfd, o->tmp, o->dirfd, o->name)
-                     : rename_noreplace(o->dirfd, o->tmp, o->name);
-    if (r != 0) {
-        if (errno == EEXIST)
-            cli_error("'%s' exists (use --force to replace it)", o->display);
-        else
-            cli_error("cannot rename into '%s': %s", o->display, strerror(errno));
-        cli_out_abort(o);
-        return CLI_EXIT_FAILURE;
-    }
-    temp_unregister(o->slot);
-    o->slot = -1;
-    free(o->tmp);
-    o->tmp = NULL;
     return 0;
+}
+
+/* Report a failed commit or publish of the sink (which removed its temporary file). */
+static int out_publish_failed(cli_out *o, int rc)
+{
+    if (rc == SMAR_E_EXISTS)
+        cli_error("'%s' exists (use --force to replace it)", o->display);
+    else
+        cli_error("%s", smar_file_sink_error(o->sink));
+    cli_out_abort(o);
+    return CLI_EXIT_FAILURE;
 }
 
 int cli_out_commit(cli_out *o)
@@ -693,16 +648,12 @@ int cli_out_commit(cli_out *o)
         cli_out_abort(o);
         return 0;
     }
-    if (fsync(o->fd) != 0 || close(o->fd) != 0) {
-        o->fd = -1;
-        cli_error("cannot write '%s': %s", o->display, strerror(errno));
-        cli_out_abort(o);
+    if (out_recheck(o) != 0)
         return CLI_EXIT_FAILURE;
-    }
-    o->fd = -1;
-    if (out_rename(o) != 0)
-        return CLI_EXIT_FAILURE;
-    fsync(o->dirfd); /* the rename itself must survive a crash */
+    /* fsync, rename into place, fsync the folder (the rename itself must survive a crash) */
+    int rc = smar_file_sink_commit(o->sink);
+    if (rc != SMAR_OK)
+        return out_publish_failed(o, rc);
     cli_out_abort(o);
     return 0;
 }
@@ -714,33 +665,22 @@ int cli_out_close_pending(cli_out *o)
         return CLI_EXIT_FAILURE;
     }
     out_drop_buffer(o);
-    int err = close(o->fd) != 0 ? errno : 0;
     o->fd = -1;
-    if (err) {
-        cli_error("cannot write '%s': %s", o->display, strerror(err));
+    if (smar_file_sink_close_unsynced(o->sink) != SMAR_OK) {
+        cli_error("%s", smar_file_sink_error(o->sink));
         cli_out_abort(o);
         return CLI_EXIT_FAILURE;
-    }
-    if (!o->own_dirfd) {
-        /* the caller's folder descriptor may be closed before publishing: keep our own */
-        int d = dup(o->dirfd);
-        if (d < 0) {
-            cli_error("cannot keep the folder of '%s' open: %s", o->display, strerror(errno));
-            cli_out_abort(o);
-            return CLI_EXIT_FAILURE;
-        }
-        temp_unregister(o->slot);
-        o->dirfd = d;
-        o->own_dirfd = 1;
-        o->slot = temp_register(d, o->tmp);
     }
     return 0;
 }
 
 int cli_out_publish(cli_out *o)
 {
-    if (out_rename(o) != 0)
+    if (out_recheck(o) != 0)
         return CLI_EXIT_FAILURE;
+    int rc = smar_file_sink_publish(o->sink);
+    if (rc != SMAR_OK)
+        return out_publish_failed(o, rc);
     cli_out_abort(o);
     return 0;
 }
@@ -748,15 +688,9 @@ int cli_out_publish(cli_out *o)
 void cli_out_abort(cli_out *o)
 {
     out_drop_buffer(o);
-    if (o->tmp != NULL) {
-        if (o->fd >= 0)
-            close(o->fd);
-        unlinkat(o->dirfd, o->tmp, 0);
-        temp_unregister(o->slot);
-        free(o->tmp);
-    }
-    if (o->own_dirfd && o->dirfd >= 0)
-        close(o->dirfd);
+    /* Out of the signal handler's list before the sink closes the folder it names. */
+    temp_unregister(o->slot);
+    smar_file_sink_free(o->sink); /* removes the temporary file unless it was published */
     free(o->name);
     free(o->display);
     out_reset(o);

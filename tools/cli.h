@@ -98,8 +98,8 @@ const char *cli_printable(const char *s, char *buf, size_t cap);
 /* ---- output files written atomically ------------------------------------------------- */
 
 /*
- * An output file is written under a temporary name in its final folder
- * (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force an existing
+ * An output file is written through libsmar's file sink (smar/io.h): under a temporary
+ * name in its final folder (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force an existing
  * destination is never replaced (checked before the work and again by the rename). Even
  * with force only a regular file is replaced, never a device, FIFO, socket, folder or
  * symbolic link (not followed), and never one of the command's inputs (cli_note_input), nor
@@ -108,14 +108,13 @@ const char *cli_printable(const char *s, char *buf, size_t cap);
  * SIGINT/SIGTERM/SIGHUP. "-", /dev/stdout, /dev/fd/1 and /proc/self/fd/1 mean stdout.
  */
 typedef struct cli_out {
-    int fd;
-    int dirfd;
-    int own_dirfd;
+    smar_file_sink *sink; /* libsmar's atomic publish; NULL for standard output */
+    int fd;               /* where the bytes go: stdout, or the sink's temporary file */
+    int dirfd;            /* the output's folder (the sink's descriptor), or -1 */
     int is_stdout;
     int force;
     int slot; /* entry in the signal handler's list, or -1 */
     char *name;
-    char *tmp;
     char *display;
     /* small writes are gathered here (wiped after each flush: it may hold secrets) */
     char *buf;

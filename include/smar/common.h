@@ -52,6 +52,7 @@ typedef enum smar_status {
     SMAR_E_DENIED = -15,      /**< a key provider refused: no permission for that key or use */
     SMAR_E_UNAVAILABLE = -16, /**< a key provider cannot be reached (network, service, HSM
                                    absent): nothing is wrong with the data; try again */
+    SMAR_E_CANCELLED = -17,   /**< a source or sink callback cancelled the call (smar/io.h) */
 } smar_status;
 
 /**

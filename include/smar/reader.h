@@ -23,6 +23,7 @@
 #define SMAR_READER_H
 
 #include "smar/common.h"
+#include "smar/io.h" /* smar_source */
 #include "smar/keys.h"
 
 #ifdef __cplusplus
@@ -32,16 +33,6 @@ extern "C" {
 typedef struct smar_reader smar_reader;
 typedef struct smar_secret smar_secret;
 typedef struct smar_version smar_version;
-
-/** Random-access input, e.g. an object-storage client doing range reads. */
-typedef struct smar_source {
-    void *opaque;
-    uint64_t size; /**< total size of the archive in bytes */
-    /** Read exactly len bytes at offset into buf. Return 0, or -1 on error. */
-    int (*read_at)(void *opaque, void *buf, size_t len, uint64_t offset);
-    /** Called by smar_reader_free(); may be NULL. */
-    void (*close)(void *opaque);
-} smar_source;
 
 SMAR_API int smar_reader_new(smar_reader **out);
 SMAR_API void smar_reader_free(smar_reader *r);
@@ -53,14 +44,18 @@ SMAR_API const char *smar_reader_error(const smar_reader *r);
  * (a newer format: an unknown version, flag, suite or compression that the file's bytes
  * still hash to its root hash), SMAR_E_CORRUPT (truncated, inconsistent, or such an unknown
  * value in a file that no longer hashes to its root hash: damage, spec/FORMAT.md §16),
- * SMAR_E_LIMIT.
- * name is used in messages. The source is owned by the reader after SMAR_OK.
+ * SMAR_E_LIMIT; through a source also SMAR_E_IO (a read failed: the message says why) and
+ * SMAR_E_CANCELLED (the source cancelled). Every later call that reads returns those two
+ * the same way.
+ * name is used in messages. The source (smar/io.h; its callbacks are copied, src itself is
+ * not kept) is owned by the reader after SMAR_OK: its close is called by smar_reader_free.
+ * On failure it stays the caller's.
  */
 SMAR_API int smar_reader_open(smar_reader *r, const char *path);
 SMAR_API int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name);
-/** Open an archive from a file descriptor of a regular file (read with pread, so it may be
- *  shared with other threads). The descriptor is owned by the reader after SMAR_OK (closed
- *  by smar_reader_free), and stays the caller's otherwise. */
+/** Open an archive from a file descriptor of a regular file, through smar_fd_source (read
+ *  with pread, so it may be shared with other threads). The descriptor is owned by the reader after
+ * SMAR_OK (closed by smar_reader_free), and stays the caller's otherwise. */
 SMAR_API int smar_reader_open_fd(smar_reader *r, int fd, const char *name);
 
 /** Sections of an archive (the chunk table's section field). */

@@ -10,19 +10,21 @@
  *   smar_writer_add_key(w, primary);           // one key slot per root key
  *   smar_writer_add_key(w, dr_region);
  *   smar_writer_set_signer(w, producer);       // optional Ed25519 signature
- *   smar_writer_open_fd(w, fd, &opts);
+ *   smar_writer_open_sink(w, &sink, &opts);     // or smar_writer_open_fd(w, fd, &opts)
  *   while (next secret) smar_writer_add_secret(w, json, len);
  *   smar_writer_set_document(w, doc, doclen);  // instance, exported_at, groups, ...
- *   smar_writer_finish(w);                     // index, chunk table, trailer, signature
+ *   smar_writer_finish(w);                     // index, table, trailer, signature; commit
  *   smar_writer_free(w);
  *
  * Any error makes the handle dead: later calls return SMAR_E_INVALID and the partial output
- * must be discarded (the tools write to a temporary file and only rename after finish).
+ * is discarded (the sink's abort; smar_file_sink writes a temporary file and only gives it
+ * its name at commit).
  */
 #ifndef SMAR_WRITER_H
 #define SMAR_WRITER_H
 
 #include "smar/common.h"
+#include "smar/io.h" /* smar_sink */
 #include "smar/keys.h"
 
 #ifdef __cplusplus
@@ -70,7 +72,22 @@ SMAR_API int smar_writer_add_key(smar_writer *w, smar_keyring *kr);
 /** Sign the archive's root hash with this producer key (borrowed until finish). */
 SMAR_API int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk);
 
-/** Start the archive, writing to fd (not closed by the writer) or through a callback. */
+/**
+ * Start the archive, writing it through sink (smar/io.h; its callbacks are copied, sink
+ * itself is not kept; sink->opaque must outlive the writer's use of it). From this call
+ * on, the writer calls exactly one of the sink's commit or abort: commit at the end of a
+ * smar_writer_finish that wrote the whole archive (a failed commit fails the finish with
+ * SMAR_E_IO), abort as soon as the writer fails, the open included, or at
+ * smar_writer_free when the archive was not finished. A sink callback's failure makes the
+ * call under way return SMAR_E_IO with the sink's text, its cancellation
+ * SMAR_E_CANCELLED; both make the handle dead. SMAR_E_INVALID when sink is not a usable
+ * sink (unknown version, no write or no commit); the sink is then not called.
+ */
+SMAR_API int smar_writer_open_sink(smar_writer *w, const smar_sink *sink,
+                                   const smar_writer_options *opts);
+
+/** Start the archive, writing to fd (not closed, not synced: the caller finishes the file)
+ *  or through a callback: shorthands for a sink whose commit does nothing. */
 SMAR_API int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts);
 SMAR_API int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
                                  const smar_writer_options *opts);

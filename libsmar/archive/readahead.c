@@ -55,10 +55,11 @@ static int open_chunk(smar_readahead *ra, worker *w, slot *s)
     smar_chunk_pos pos = {number, s->section, t->flags, s->seq};
     smar_err scratch;
     smar_buf_reset(&s->stored);
-    if (t->offset > r->src.size || t->stored_len > r->src.size - t->offset ||
-        smar_buf_reserve(&s->stored, t->stored_len) ||
-        r->src.read_at(r->src.opaque, s->stored.data, t->stored_len, t->offset) != 0)
-        return SMAR_E_IO;
+    if (smar_buf_reserve(&s->stored, t->stored_len))
+        return SMAR_E_NOMEM;
+    int read = smar_source_read(&r->src, s->stored.data, t->stored_len, t->offset, &scratch);
+    if (read != SMAR_OK)
+        return read; /* the reader reads this chunk again itself and reports why */
     int rc =
         smar_chunk_open(&w->ck, &pos, s->stored.data, t->stored_len, s->raw, &s->len, &scratch);
     size_t written = rc ? r->hdr.chunk_size : s->len;

@@ -102,46 +102,16 @@ int smar_reader_die(smar_reader *r, int rc)
 
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset)
 {
-    if (offset > r->src.size || n > r->src.size - offset)
-        return smar_fail(&r->err, SMAR_E_CORRUPT, "read past the end of the archive");
-    if (r->src.read_at(r->src.opaque, buf, n, offset) != 0)
-        return smar_fail(&r->err, SMAR_E_IO, "reading %zu bytes at offset %llu failed", n,
-                         (unsigned long long)offset);
-    return SMAR_OK;
-}
-
-/* ---- file source -------------------------------------------------------------------- */
-
-static int file_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
-{
-    int fd = (int)(intptr_t)opaque;
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
-}
-
-static void file_close(void *opaque)
-{
-    close((int)(intptr_t)opaque);
+    return smar_source_read(&r->src, buf, n, offset, &r->err);
 }
 
 int smar_reader_open_fd(smar_reader *r, int fd, const char *name)
 {
-    struct stat st;
+    smar_source src;
     if (!r || fd < 0 || !name)
         return SMAR_E_INVALID;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    if (smar_fd_source(&src, fd) != SMAR_OK)
         return smar_fail(&r->err, SMAR_E_IO, "'%s' is not a regular file", name);
-    smar_source src = {(void *)(intptr_t)fd, (uint64_t)st.st_size, file_read_at, file_close};
     return smar_reader_open_source(r, &src, name);
 }
 
@@ -260,6 +230,13 @@ static int damaged_not_newer(smar_reader *r, bool keep_what_was_met, const char 
                      *met ? ", and " : "", why);
 }
 
+/* A read for the root check of classify_unknown, which only needs to know it failed. */
+static int raw_read(void *opaque, void *buf, size_t n, uint64_t offset)
+{
+    smar_err scratch;
+    return smar_source_read(opaque, buf, n, offset, &scratch) == SMAR_OK ? 0 : -1;
+}
+
 /*
  * An unknown value in the clear header or trailer (SMAR_E_VERSION) was either written by a
  * newer producer (unsupported: the user needs a newer smar) or is damage. The file tells:
@@ -274,8 +251,8 @@ static int classify_unknown(smar_reader *r, int rc)
     uint64_t size = r->src.size;
     bool intact = true;
     if (rc != SMAR_E_VERSION || size < SMAR_HEADER_FIXED_BYTES + SMAR_TRAILER_BYTES ||
-        r->src.read_at(r->src.opaque, t, sizeof t, size - sizeof t) != 0 ||
-        r->src.read_at(r->src.opaque, fixed, sizeof fixed, 0) != 0 ||
+        raw_read(&r->src, t, sizeof t, size - sizeof t) != 0 ||
+        raw_read(&r->src, fixed, sizeof fixed, 0) != 0 ||
         memcmp(fixed, SMAR_MAGIC, SMAR_MAGIC_BYTES) != 0)
         return rc;
     unsigned header_major = smar_load_u16(fixed + 8), trailer_major = smar_load_u16(t + 200);
@@ -288,8 +265,8 @@ static int classify_unknown(smar_reader *r, int rc)
     }
     if (header_major != SMAR_FORMAT_VERSION_MAJOR || !root_is_checkable(t, size) ||
         smar_root_matches_raw(t, smar_load_u32(t + 32), smar_load_u64(t),
-                              (uint64_t)smar_load_u32(t + 8) * SMAR_TABLE_ENTRY_BYTES,
-                              r->src.read_at, r->src.opaque, &intact) != 0 ||
+                              (uint64_t)smar_load_u32(t + 8) * SMAR_TABLE_ENTRY_BYTES, raw_read,
+                              &r->src, &intact) != 0 ||
         intact)
         return rc;
     return damaged_not_newer(r, true,
@@ -300,7 +277,7 @@ static int classify_unknown(smar_reader *r, int rc)
 int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *name)
 {
     int rc;
-    if (!r || !src || !src->read_at)
+    if (!r || !smar_source_usable(src))
         return SMAR_E_INVALID;
     if (r->state != R_NEW)
         return smar_fail(&r->err, SMAR_E_INVALID, "reader already opened");

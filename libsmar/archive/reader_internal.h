@@ -14,6 +14,7 @@
 #include "table.h"
 #include "root.h"
 #include "smar/reader.h"
+#include "source.h"
 
 enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };
 

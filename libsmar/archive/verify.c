@@ -56,7 +56,7 @@ static void tick(verify_run *v)
 
 /* ---- the chunk scan: every chunk read once, hashed, and (keyed) opened ------------- */
 
-enum chunk_status { CHUNK_OK = 0, CHUNK_HASH, CHUNK_AUTH, CHUNK_IO };
+enum chunk_status { CHUNK_OK = 0, CHUNK_HASH, CHUNK_AUTH, CHUNK_IO, CHUNK_CANCELLED };
 
 typedef struct scanner {
     verify_run *v;
@@ -74,8 +74,15 @@ static void scan_chunk(scanner *sc, uint32_t i)
     smar_err scratch;
     size_t len = 0;
     smar_buf_reset(&sc->stored);
-    if (smar_buf_reserve(&sc->stored, t->stored_len) ||
-        r->src.read_at(r->src.opaque, sc->stored.data, t->stored_len, t->offset) != 0) {
+    int read = smar_buf_reserve(&sc->stored, t->stored_len)
+                   ? SMAR_E_IO
+                   : smar_source_read(&r->src, sc->stored.data, t->stored_len, t->offset, &scratch);
+    if (read == SMAR_E_CANCELLED) {
+        sc->v->status[i] = CHUNK_CANCELLED;
+        atomic_store(&sc->v->next_chunk, r->trailer.chunk_count); /* no scanner takes more */
+        return;
+    }
+    if (read != SMAR_OK) {
         sc->v->status[i] = CHUNK_IO;
         return;
     }
@@ -167,6 +174,8 @@ static int report_chunks(verify_run *v)
         const smar_table_entry *t = &r->table[i];
         if (v->status[i] == CHUNK_IO)
             return smar_fail(&r->err, SMAR_E_IO, "'%s': reading chunk %u failed", r->name, i);
+        if (v->status[i] == CHUNK_CANCELLED)
+            return smar_fail(&r->err, SMAR_E_CANCELLED, "'%s': verify was cancelled", r->name);
         v->res->chunks_checked++;
         v->res->bytes_checked += t->stored_len;
         if (v->status[i] == CHUNK_OK)

@@ -61,13 +61,18 @@ struct smar_writer {
     smar_keyring *keyrings[SMAR_MAX_KEY_SLOTS];
     size_t nkeyrings;
     const smar_signkey *signer;
-    smar_write_fn write;
-    void *opaque;
-    struct fd_sink {
+    smar_sink out;
+    bool out_ended; /* commit or abort was called: the sink is done with */
+    /* smar_writer_open_fd and smar_writer_open_cb: what their sinks write to */
+    struct fd_out {
         int fd;
         bool writeback; /* false once the fd refused sync_file_range (a pipe, say) */
         uint64_t written, kicked;
-    } sink;
+    } fd_out;
+    struct cb_out {
+        smar_write_fn fn;
+        void *opaque;
+    } cb_out;
     int zstd_level;
 
     uint8_t *dek;
@@ -107,13 +112,15 @@ struct smar_writer {
     smar_buf document;
 };
 
+static void end_output(smar_writer *w, bool committed);
+
 int smar_writer_new(smar_writer **out)
 {
     smar_writer *w = calloc(1, sizeof *w);
     *out = w;
     if (!w)
         return SMAR_E_NOMEM;
-    w->sink.fd = -1;
+    w->fd_out.fd = -1;
     w->oldest = w->newest = w->latest = SMAR_TIME_NONE;
     /* Every buffer that holds plaintext is wiped: payloads, manifest records (metadata) and
      * the document (configurations hold credentials). Sealed chunks are not secret. */
@@ -130,6 +137,7 @@ void smar_writer_free(smar_writer *w)
 {
     if (!w)
         return;
+    end_output(w, false); /* unfinished: the sink discards what it has */
     smar_splitq_free(w->splitq);
     smar_pipeline_free(w->pipeline); /* joins the workers before the keys go */
     smar_keys_free(w->keys);
@@ -155,11 +163,24 @@ const char *smar_writer_error(const smar_writer *w)
     return w ? smar_err_message(&w->err) : "no writer";
 }
 
-/* Any failure after open kills the handle: a half-written archive must not be finished. */
+/* Abort the sink once, unless it was committed (which ends it too). */
+static void end_output(smar_writer *w, bool committed)
+{
+    if (w->out.write == NULL || w->out_ended)
+        return;
+    w->out_ended = true;
+    if (!committed && w->out.abort != NULL)
+        w->out.abort(w->out.opaque);
+}
+
+/* Any failure after open kills the handle: a half-written archive must not be finished,
+ * and the sink is told at once to discard it. */
 static int die(smar_writer *w, int rc)
 {
     if (rc != SMAR_OK && w->state != W_NEW)
         w->state = W_DEAD;
+    if (rc != SMAR_OK && w->state == W_DEAD)
+        end_output(w, false);
     return rc;
 }
 
@@ -214,7 +235,7 @@ _Static_assert(SMAR_WRITER_SPLIT_DEPTH(SMAR_WRITER_MAX_THREADS) * SMAR_SPLITQ_BA
  * caller's final fsync then has little left to flush, instead of the whole archive: on a
  * slow disk that fsync was most of the wall time of `smar create`. Only a hint; errors
  * just turn it off (pipes, file systems without it). */
-static void fd_writeback(struct fd_sink *s)
+static void fd_writeback(struct fd_out *s)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
     if (s->writeback && s->written - s->kicked >= WRITEBACK_STEP) {
@@ -228,32 +249,75 @@ static void fd_writeback(struct fd_sink *s)
 #endif
 }
 
-static int fd_write_all(void *opaque, const void *buf, size_t len)
+static smar_io_result fd_out_write(void *opaque, const void *buf, size_t len,
+                                   char err[SMAR_IO_ERROR_MAX])
 {
-    struct fd_sink *s = opaque;
+    struct fd_out *s = opaque;
     const uint8_t *p = buf;
     while (len > 0) {
         ssize_t n = write(s->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return -1;
+        if (n <= 0) {
+            (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s",
+                           n == 0 ? "the output took no data" : strerror(errno));
+            return SMAR_IO_FAILED;
+        }
         p += n;
         len -= (size_t)n;
         s->written += (uint64_t)n;
     }
     fd_writeback(s);
-    return 0;
+    return SMAR_IO_OK;
+}
+
+static smar_io_result cb_out_write(void *opaque, const void *buf, size_t len,
+                                   char err[SMAR_IO_ERROR_MAX])
+{
+    struct cb_out *c = opaque;
+    errno = 0;
+    if (c->fn(c->opaque, buf, len) == 0)
+        return SMAR_IO_OK;
+    (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", errno ? strerror(errno) : "");
+    return SMAR_IO_FAILED;
+}
+
+/* The fd and callback outputs are the caller's to finish (sync, rename, close). */
+static smar_io_result caller_commits(void *opaque, char err[SMAR_IO_ERROR_MAX])
+{
+    (void)opaque;
+    (void)err;
+    return SMAR_IO_OK;
+}
+
+/* "what failed: why", with the sink's reason when it gave one. */
+static int output_failed(smar_writer *w, smar_io_result res, const char *what,
+                         const char why[SMAR_IO_ERROR_MAX])
+{
+    if (res == SMAR_IO_CANCELLED)
+        return smar_fail(&w->err, SMAR_E_CANCELLED, "%s was cancelled", what);
+    return smar_fail(&w->err, SMAR_E_IO, "%s failed: %.*s", what, SMAR_IO_ERROR_MAX - 1,
+                     why[0] ? why : "the output refused the data");
 }
 
 static int emit(smar_writer *w, const void *p, size_t n)
 {
-    errno = 0;
-    if (w->write(w->opaque, p, n) != 0)
-        return smar_fail(&w->err, SMAR_E_IO, "writing the archive failed: %s",
-                         errno ? strerror(errno) : "the output refused the data");
+    char why[SMAR_IO_ERROR_MAX] = "";
+    smar_io_result res = w->out.write(w->out.opaque, p, n, why);
+    if (res != SMAR_IO_OK)
+        return output_failed(w, res, "writing the archive", why);
     w->offset += n;
     return SMAR_OK;
+}
+
+/* The archive is complete: the sink publishes it. Commit ends the sink even when it
+ * fails (a failed commit discards the output itself). */
+static int commit_output(smar_writer *w)
+{
+    char why[SMAR_IO_ERROR_MAX] = "";
+    smar_io_result res = w->out.commit(w->out.opaque, why);
+    end_output(w, true);
+    return res == SMAR_IO_OK ? SMAR_OK : output_failed(w, res, "committing the archive", why);
 }
 
 static int emit_header(smar_writer *w)
@@ -446,14 +510,36 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
     return SMAR_OK;
 }
 
+static bool sink_usable(const smar_sink *sink)
+{
+    return sink != NULL && sink->version == SMAR_SINK_VERSION && sink->write != NULL &&
+           sink->commit != NULL;
+}
+
+int smar_writer_open_sink(smar_writer *w, const smar_sink *sink, const smar_writer_options *opts)
+{
+    if (!w || !sink_usable(sink))
+        return SMAR_E_INVALID;
+    if (w->state != W_NEW || w->out.write != NULL)
+        return smar_fail(&w->err, SMAR_E_INVALID, "writer already opened");
+    w->out = *sink;
+    int rc = open_common(w, opts);
+    if (rc != SMAR_OK) {
+        end_output(w, false); /* the sink was given: it hears of the failure */
+        w->out = (smar_sink){0};
+        w->out_ended = false;
+    }
+    return rc;
+}
+
 int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
                         const smar_writer_options *opts)
 {
     if (!w || !fn)
         return SMAR_E_INVALID;
-    w->write = fn;
-    w->opaque = opaque;
-    return die(w, open_common(w, opts));
+    w->cb_out = (struct cb_out){fn, opaque};
+    smar_sink sink = {SMAR_SINK_VERSION, &w->cb_out, cb_out_write, caller_commits, NULL};
+    return smar_writer_open_sink(w, &sink, opts);
 }
 
 int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts)
@@ -464,8 +550,9 @@ int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts)
     off_t at = lseek(fd, 0, SEEK_CUR); /* the archive may start inside the file */
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0;
     uint64_t start = regular ? (uint64_t)at : 0;
-    w->sink = (struct fd_sink){fd, regular, start, start};
-    return smar_writer_open_cb(w, fd_write_all, &w->sink, opts);
+    w->fd_out = (struct fd_out){fd, regular, start, start};
+    smar_sink sink = {SMAR_SINK_VERSION, &w->fd_out, fd_out_write, caller_commits, NULL};
+    return smar_writer_open_sink(w, &sink, opts);
 }
 
 /* "secret S: version V was created at C, after the snapshot time T" (version NULL: the
@@ -935,9 +1022,10 @@ static int finish(smar_writer *w)
     if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||
         (rc = write_index_table(w, SMAR_INDEX_BY_NAME, &m.tables[SMAR_INDEX_BY_NAME], true)))
         goto done;
-    if ((rc = write_meta(w, &m)) || (rc = smar_pipeline_drain(w->pipeline, &w->err)))
+    if ((rc = write_meta(w, &m)) || (rc = smar_pipeline_drain(w->pipeline, &w->err)) ||
+        (rc = write_table_and_trailer(w)))
         goto done;
-    rc = write_table_and_trailer(w);
+    rc = commit_output(w);
 done:
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
         free(m.tables[t].fences);

@@ -50,6 +50,8 @@ const char *smar_strerror(int status)
         return "destination exists";
     case SMAR_E_UNSUPPORTED:
         return "not supported on this system";
+    case SMAR_E_CANCELLED:
+        return "cancelled";
     case SMAR_E_PASSPHRASE:
         return "passphrase missing or wrong";
     case SMAR_E_DENIED:

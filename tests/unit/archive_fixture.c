@@ -32,14 +32,16 @@ typedef struct mem_src {
 
 atomic_ullong fx_bytes_read;
 
-static int mem_read_at(void *opaque, void *buf, size_t len, uint64_t offset)
+static smar_io_result mem_read_at(void *opaque, void *buf, size_t len, uint64_t offset,
+                                  char err[SMAR_IO_ERROR_MAX])
 {
+    (void)err;
     mem_src *m = opaque;
     if (offset > m->len || len > m->len - offset)
-        return -1;
+        return SMAR_IO_FAILED;
     memcpy(buf, m->data + offset, len);
     atomic_fetch_add(&fx_bytes_read, len);
-    return 0;
+    return SMAR_IO_OK;
 }
 
 static void mem_close(void *opaque)
@@ -55,7 +57,7 @@ int fx_open_mem(smar_reader **r, const uint8_t *data, size_t len)
     m->data = malloc(len ? len : 1);
     memcpy(m->data, data, len);
     m->len = len;
-    smar_source src = {m, len, mem_read_at, mem_close};
+    smar_source src = {SMAR_SOURCE_VERSION, m, len, mem_read_at, mem_close};
     if (smar_reader_new(r) != SMAR_OK) {
         mem_close(m);
         return SMAR_E_NOMEM;
