@@ -7,6 +7,7 @@
  * into spare buffers, and the reader takes them instead of opening them itself. Only a
  * hint: a chunk that is not ready, or failed, is opened by the reader as before (so every
  * error is reported the usual way). Memory: 2 x threads chunks and their stored bytes.
+ * The workers are a pool (io/pool.h); chunks are read and opened by smar_chunk_fetch.
  */
 #ifndef SMAR_READAHEAD_H
 #define SMAR_READAHEAD_H
@@ -23,10 +24,8 @@ void smar_readahead_free(smar_readahead *ra);
 /* Chunk seq of section was just read, in order: queue the ones after it. */
 void smar_readahead_after(smar_readahead *ra, uint8_t section, uint32_t seq);
 
-/* If chunk seq of section was queued, wait for it and, when it opened, swap it into
- * *raw (a chunk_size buffer of which *dirty bytes were written, handed over in exchange)
- * and set *len and *dirty; true then. */
-bool smar_readahead_take(smar_readahead *ra, uint8_t section, uint32_t seq, uint8_t **raw,
-                         size_t *len, size_t *dirty);
+/* If chunk seq of section was queued, wait for it and, when it opened, swap it with *plain
+ * (a chunk_size buffer, handed over in exchange); true then. */
+bool smar_readahead_take(smar_readahead *ra, uint8_t section, uint32_t seq, smar_plain *plain);
 
 #endif

@@ -45,10 +45,8 @@ static void drop_cache(smar_reader *r)
     }
     for (int s = 0; s < 5; s++) {
         for (int k = 0; k < 2; k++) {
-            chunk_cache *c = &r->cache[s][k];
-            if (c->raw)
-                smar_wipe_free(c->raw, c->dirty);
-            *c = (chunk_cache){.seq = -1};
+            smar_plain_free(&r->cache[s][k].plain);
+            r->cache[s][k].seq = -1;
         }
     }
 }
@@ -567,23 +565,46 @@ static void swap_slots(chunk_cache slots[2])
     slots[1] = t;
 }
 
-/*
- * A chunk failed to open. Its stored bytes against the chunk table (authenticated by the
- * root MAC at unlock) tell what happened: bytes that changed in storage are damage confined
- * to this chunk (SMAR_E_CORRUPT, the handle stays usable for the others); bytes that match
- * the table yet fail to authenticate were forged by a key holder (the handle dies).
- */
-static int chunk_failed(smar_reader *r, const smar_table_entry *t, uint32_t number)
+/* Fetch a chunk the reader itself opens. A chunk damaged in storage (its bytes do not
+ * match the chunk table, authenticated by the root MAC at unlock) is confined to itself:
+ * chunk_damaged keeps the handle usable for the others (smar_reader_die). */
+static int fetch_into(smar_reader *r, uint32_t number, smar_plain *plain)
 {
-    uint8_t hash[SMAR_HASH_BYTES];
-    smar_hash(hash, NULL, r->stored.data, t->stored_len);
-    if (!smar_equal32(hash, t->hash)) {
-        r->chunk_damaged = true;
-        return smar_fail(&r->err, SMAR_E_CORRUPT,
-                         "'%s': chunk #%u is damaged (its bytes do not match the chunk table)",
-                         r->name, number);
-    }
-    return smar_err_prefix(&r->err, "'%s': ", r->name);
+    smar_fetch_fault fault;
+    int rc = smar_chunk_fetch(r, number, 0, &r->ck, &r->stored, plain, &fault, &r->err);
+    r->chunk_damaged = fault == SMAR_FETCH_DAMAGED;
+    return rc;
+}
+
+/* Payloads and records are read front to back by extract and verify: when a chunk of
+ * theirs is the one after the last missed, start (or keep) opening the next ones ahead. */
+static bool read_in_order(smar_reader *r, uint8_t section, uint32_t seq)
+{
+    bool in_order = (section == SMAR_SEC_PAYLOAD || section == SMAR_SEC_MANIFEST) &&
+                    r->last_miss[section] >= 0 && (int64_t)seq == r->last_miss[section] + 1;
+    r->last_miss[section] = seq;
+    if (in_order && r->threads > 1 && !r->ra)
+        (void)smar_readahead_new(&r->ra, r, r->threads); /* a hint: none is fine */
+    return in_order;
+}
+
+/* Open chunk seq of a section into c: taken from the read-ahead when it has it. */
+static int load_missed_chunk(smar_reader *r, uint8_t section, uint32_t seq, chunk_cache *c)
+{
+    uint32_t number = r->section_chunks[section][seq];
+    int rc;
+    if (smar_plain_alloc(&c->plain, r->hdr.chunk_size))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    c->seq = -1;
+    bool in_order = read_in_order(r, section, seq);
+    bool ahead = r->ra && smar_readahead_take(r->ra, section, seq, &c->plain);
+    if (!ahead && (rc = fetch_into(r, number, &c->plain)))
+        return rc;
+    c->seq = seq;
+    r->plain_len[number] = (uint32_t)c->plain.len;
+    if (r->ra && (ahead || in_order))
+        smar_readahead_after(r->ra, section, seq);
+    return SMAR_OK;
 }
 
 /* Decrypt a chunk through the section's two-chunk cache. */
@@ -597,44 +618,11 @@ int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t se
         swap_slots(slots); /* back to the chunk before: no read */
     if (c->seq != (int64_t)seq) {
         swap_slots(slots); /* the current chunk becomes the one before; reuse the older buffer */
-        uint32_t number = r->section_chunks[section][seq];
-        const smar_table_entry *t = &r->table[number];
-        smar_chunk_pos pos = {number, section, t->flags, seq};
-        if (!c->raw && !(c->raw = malloc(r->hdr.chunk_size)))
-            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-        c->seq = -1;
-        /* payloads and records are read front to back by extract and verify */
-        bool in_order = (section == SMAR_SEC_PAYLOAD || section == SMAR_SEC_MANIFEST) &&
-                        r->last_miss[section] >= 0 && (int64_t)seq == r->last_miss[section] + 1;
-        r->last_miss[section] = seq;
-        if (in_order && r->threads > 1 && !r->ra)
-            (void)smar_readahead_new(&r->ra, r, r->threads); /* a hint: none is fine */
-        if (r->ra && smar_readahead_take(r->ra, section, seq, &c->raw, &c->len, &c->dirty)) {
-            c->seq = seq;
-            r->plain_len[number] = (uint32_t)c->len;
-            smar_readahead_after(r->ra, section, seq);
-            *raw = c->raw;
-            *len = c->len;
-            return SMAR_OK;
-        }
-        smar_buf_reset(&r->stored);
-        if (smar_buf_reserve(&r->stored, t->stored_len))
-            return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-        if ((rc = smar_reader_read_at(r, r->stored.data, t->stored_len, t->offset)))
+        if ((rc = load_missed_chunk(r, section, seq, c)))
             return rc;
-        rc = smar_chunk_open(&r->ck, &pos, r->stored.data, t->stored_len, c->raw, &c->len, &r->err);
-        /* a failed decompression may have written anywhere in the buffer */
-        size_t written = rc ? r->hdr.chunk_size : c->len;
-        c->dirty = written > c->dirty ? written : c->dirty;
-        if (rc)
-            return chunk_failed(r, t, number);
-        c->seq = seq;
-        r->plain_len[number] = (uint32_t)c->len;
-        if (r->ra && in_order)
-            smar_readahead_after(r->ra, section, seq);
     }
-    *raw = c->raw;
-    *len = c->len;
+    *raw = c->plain.raw;
+    *len = c->plain.len;
     return SMAR_OK;
 }
 

@@ -6,6 +6,7 @@
 #define SMAR_READER_INTERNAL_H
 
 #include "chunk.h"
+#include "fetch.h"
 #include "subkeys.h"
 #include "header.h"
 #include "index.h"
@@ -19,13 +20,8 @@
 enum reader_state { R_NEW, R_OPEN, R_UNLOCKED, R_DEAD };
 
 typedef struct chunk_cache {
-    int64_t seq;  /* -1: empty */
-    uint8_t *raw; /* chunk_size bytes */
-    size_t len;
-    /* Bytes of raw ever written: only these are wiped on free. Wiping all chunk_size bytes
-     * would touch (and fault in) pages no chunk ever used, which costs a one-secret restore
-     * more than its decryption does. */
-    size_t dirty;
+    int64_t seq; /* -1: empty */
+    smar_plain plain;
 } chunk_cache;
 
 struct smar_reader {
@@ -83,8 +79,8 @@ int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
 int smar_reader_load_chunk(smar_reader *r, uint8_t section, uint32_t seq, const uint8_t **raw,
                            size_t *len);
 
-/* The same through the section's two-chunk cache only (the verifier's scan of the index
- * uses it). */
+/* The same through the section's two-chunk cache only (the index cache fills itself
+ * through it). */
 int smar_reader_load_chunk_uncached(smar_reader *r, uint8_t section, uint32_t seq,
                                     const uint8_t **raw, size_t *len);
 

@@ -9,13 +9,13 @@
  * reported chunk by chunk, with the secrets it touches, and checking goes on past it so
  * one report shows everything a restore would miss.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include <sodium.h>
 
 #include "crypto.h"
+#include "pool.h"
 #include "reader_internal.h"
 
 typedef struct verify_run {
@@ -29,9 +29,7 @@ typedef struct verify_run {
     uint8_t *status; /* per chunk: enum chunk_status, written by the scanners */
     uint64_t total;
     unsigned nthreads;
-    struct scanner *scanners;
-    atomic_uint next_chunk;
-    atomic_ullong scanned_bytes;
+    uint64_t scanned_bytes;
     /* keyed: the index entries the manifest implies, compared with the stored index */
     smar_index_entry *expect[SMAR_INDEX_TABLES];
     size_t nexpect[SMAR_INDEX_TABLES], capexpect[SMAR_INDEX_TABLES];
@@ -51,114 +49,132 @@ static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int se
 static void tick(verify_run *v)
 {
     if (v->progress)
-        v->progress(atomic_load(&v->scanned_bytes), v->total, v->payload);
+        v->progress(v->scanned_bytes, v->total, v->payload);
 }
 
 /* ---- the chunk scan: every chunk read once, hashed, and (keyed) opened ------------- */
 
 enum chunk_status { CHUNK_OK = 0, CHUNK_HASH, CHUNK_AUTH, CHUNK_IO, CHUNK_CANCELLED };
 
+/* One pool worker's buffers and (keyed) chunker. */
 typedef struct scanner {
-    verify_run *v;
-    pthread_t thread;
     smar_buf stored;
-    uint8_t *raw;
+    smar_plain plain;
     smar_chunker ck;
 } scanner;
 
-static void scan_chunk(scanner *sc, uint32_t i)
+/* One chunk to scan: a job of the pool. */
+typedef struct scan_job {
+    smar_pool_job job;
+    uint32_t chunk;
+} scan_job;
+
+typedef struct scan {
+    verify_run *v;
+    scanner *scanners; /* one per pool worker */
+    unsigned nscanners;
+    bool keyed;
+    atomic_bool cancelled; /* a read was cancelled: no worker reads again, nothing more is sent */
+} scan;
+
+/* The pool's job: read one chunk, check its hash and (keyed) open it. */
+static void scan_chunk(void *ctx, unsigned worker, smar_pool_job *job)
+{
+    scan *sc = ctx;
+    scanner *w = &sc->scanners[worker];
+    uint32_t i = SMAR_POOL_ENTRY(job, scan_job, job)->chunk;
+    smar_fetch_fault fault;
+    smar_err scratch;
+    if (atomic_load(&sc->cancelled)) {
+        sc->v->status[i] = CHUNK_CANCELLED;
+        return;
+    }
+    static const uint8_t status_of[] = {[SMAR_FETCH_OK] = CHUNK_OK,
+                                        [SMAR_FETCH_UNREAD] = CHUNK_IO,
+                                        [SMAR_FETCH_DAMAGED] = CHUNK_HASH,
+                                        [SMAR_FETCH_UNOPENED] = CHUNK_AUTH};
+    int rc = smar_chunk_fetch(sc->v->r, i, SMAR_FETCH_HASH, sc->keyed ? &w->ck : NULL, &w->stored,
+                              &w->plain, &fault, &scratch);
+    if (rc == SMAR_E_CANCELLED)
+        atomic_store(&sc->cancelled, true);
+    sc->v->status[i] = rc == SMAR_E_CANCELLED ? CHUNK_CANCELLED : status_of[fault];
+}
+
+static void scanners_free(scan *sc)
+{
+    for (unsigned i = 0; sc->scanners && i < sc->nscanners; i++) {
+        smar_buf_free(&sc->scanners[i].stored);
+        smar_plain_free(&sc->scanners[i].plain);
+        smar_chunker_free(&sc->scanners[i].ck); /* zeroed when never set up: fine */
+    }
+    free(sc->scanners);
+}
+
+static int scanners_init(scan *sc)
 {
     smar_reader *r = sc->v->r;
-    const smar_table_entry *t = &r->table[i];
-    uint8_t hash[SMAR_HASH_BYTES];
-    smar_err scratch;
-    size_t len = 0;
-    smar_buf_reset(&sc->stored);
-    int read = smar_buf_reserve(&sc->stored, t->stored_len)
-                   ? SMAR_E_IO
-                   : smar_source_read(&r->src, sc->stored.data, t->stored_len, t->offset, &scratch);
-    if (read == SMAR_E_CANCELLED) {
-        sc->v->status[i] = CHUNK_CANCELLED;
-        atomic_store(&sc->v->next_chunk, r->trailer.chunk_count); /* no scanner takes more */
-        return;
-    }
-    if (read != SMAR_OK) {
-        sc->v->status[i] = CHUNK_IO;
-        return;
-    }
-    smar_hash(hash, NULL, sc->stored.data, t->stored_len);
-    if (!smar_equal32(hash, t->hash)) {
-        sc->v->status[i] = CHUNK_HASH;
-    } else if (sc->raw) {
-        smar_chunk_pos pos = {i, t->section, t->flags, r->seq_of[i]};
-        if (smar_chunk_open(&sc->ck, &pos, sc->stored.data, t->stored_len, sc->raw, &len,
-                            &scratch) != SMAR_OK)
-            sc->v->status[i] = CHUNK_AUTH;
-    }
-    atomic_fetch_add(&sc->v->scanned_bytes, t->stored_len);
-}
-
-static void *scan_loop(void *arg)
-{
-    scanner *sc = arg;
-    uint32_t n = sc->v->r->trailer.chunk_count;
-    for (uint32_t i; (i = atomic_fetch_add(&sc->v->next_chunk, 1)) < n;) {
-        scan_chunk(sc, i);
-        if (sc == &sc->v->scanners[0])
-            tick(sc->v);
-    }
-    return NULL;
-}
-
-static void scanner_free(scanner *sc, size_t chunk_size)
-{
-    smar_buf_free(&sc->stored);
-    if (sc->raw) {
-        smar_wipe_free(sc->raw, chunk_size);
-        smar_chunker_free(&sc->ck);
-    }
-}
-
-static int scanner_init(verify_run *v, scanner *sc)
-{
-    smar_reader *r = v->r;
-    sc->v = v;
-    if (!(v->flags & SMAR_VERIFY_KEYED))
-        return SMAR_OK;
-    if (!(sc->raw = malloc(r->hdr.chunk_size)))
+    if (!(sc->scanners = calloc(sc->nscanners, sizeof *sc->scanners)))
         return SMAR_E_NOMEM;
-    if (smar_chunker_init(&sc->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
-                          r->hdr.archive_id)) {
-        free(sc->raw);
-        sc->raw = NULL;
-        return SMAR_E_NOMEM;
+    for (unsigned i = 0; sc->keyed && i < sc->nscanners; i++) {
+        scanner *w = &sc->scanners[i];
+        if (smar_plain_alloc(&w->plain, r->hdr.chunk_size) ||
+            smar_chunker_init(&w->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
+                              r->hdr.archive_id))
+            return SMAR_E_NOMEM;
     }
     return SMAR_OK;
 }
 
-/* Scan every chunk on v->nthreads threads (this one included). Source reads happen in
- * parallel: smar_reader_set_threads documents that read_at must allow it. */
+/* A scanned chunk is back: count its bytes, tell the progress callback. */
+static void scanned(verify_run *v, smar_pool *pool)
+{
+    uint32_t i = SMAR_POOL_ENTRY(smar_pool_take(pool), scan_job, job)->chunk;
+    if (v->status[i] != CHUNK_IO)
+        v->scanned_bytes += v->r->table[i].stored_len;
+    tick(v);
+}
+
+/* Submit every chunk to the pool, taking them back in order as the ring fills; after a
+ * cancelled read the rest are marked cancelled, not sent. */
+static void scan_all(scan *sc, smar_pool *pool, scan_job *jobs, size_t depth)
+{
+    verify_run *v = sc->v;
+    uint32_t n = v->r->trailer.chunk_count;
+    for (uint32_t i = 0; i < n; i++) {
+        if (smar_pool_full(pool))
+            scanned(v, pool);
+        if (atomic_load(&sc->cancelled)) {
+            for (uint32_t k = i; k < n; k++)
+                v->status[k] = CHUNK_CANCELLED;
+            break;
+        }
+        jobs[i % depth].chunk = i;
+        smar_pool_submit(pool, &jobs[i % depth].job);
+    }
+    while (smar_pool_pending(pool) > 0)
+        scanned(v, pool);
+}
+
+/* Scan every chunk on v->nthreads workers (none with one: inline). Source reads happen in
+ * parallel: smar_reader_set_threads documents that read_at must allow it. Progress is
+ * reported on this thread, in chunk order. */
 static int scan_chunks(verify_run *v)
 {
-    smar_reader *r = v->r;
-    unsigned n = v->nthreads, started = 1;
-    int rc = SMAR_OK;
-    if (!(v->scanners = calloc(n, sizeof *v->scanners)))
-        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-    for (unsigned i = 0; i < n && rc == SMAR_OK; i++)
-        rc = scanner_init(v, &v->scanners[i]);
-    for (; rc == SMAR_OK && started < n; started++)
-        if (pthread_create(&v->scanners[started].thread, NULL, scan_loop, &v->scanners[started]))
-            break;
+    unsigned workers = v->nthreads > 1 ? v->nthreads : 0;
+    size_t depth = workers ? 2 * (size_t)workers : 1;
+    scan sc = {
+        .v = v, .nscanners = workers ? workers : 1, .keyed = (v->flags & SMAR_VERIFY_KEYED) != 0};
+    smar_pool *pool = NULL;
+    scan_job *jobs = calloc(depth, sizeof *jobs);
+    int rc = jobs ? scanners_init(&sc) : SMAR_E_NOMEM;
     if (rc == SMAR_OK)
-        scan_loop(&v->scanners[0]);
-    for (unsigned i = 1; i < started; i++)
-        pthread_join(v->scanners[i].thread, NULL);
-    for (unsigned i = 0; i < n; i++)
-        scanner_free(&v->scanners[i], r->hdr.chunk_size);
-    free(v->scanners);
-    v->scanners = NULL;
-    return rc ? smar_fail(&r->err, rc, "out of memory") : SMAR_OK;
+        rc = smar_pool_new(&pool, workers, depth, scan_chunk, &sc);
+    if (rc == SMAR_OK)
+        scan_all(&sc, pool, jobs, depth);
+    smar_pool_free(pool);
+    scanners_free(&sc);
+    free(jobs);
+    return rc ? smar_fail(&v->r->err, rc, "out of memory") : SMAR_OK;
 }
 
 static const char *const status_detail[] = {
@@ -431,8 +447,6 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                     .nthreads = r->threads ? r->threads : 1};
     memset(v.res, 0, sizeof *v.res);
     v.res->index_ok = -1;
-    atomic_init(&v.next_chunk, 0);
-    atomic_init(&v.scanned_bytes, 0);
     v.bad = calloc(r->trailer.chunk_count, 1);
     v.status = calloc(r->trailer.chunk_count, 1);
     int rc = v.bad && v.status ? SMAR_OK : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
