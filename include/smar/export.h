@@ -112,7 +112,9 @@ SMAR_API const char *smar_export_writer_error(const smar_export_writer *w);
  *  SMAR_E_IO when write fails. */
 SMAR_API int smar_export_writer_begin(smar_export_writer *w, const char *doc, size_t len);
 
-/** Add one secret object (its JSON text). SMAR_E_INPUT when it is not a JSON object. */
+/** Add one secret object: its JSON text as smar_series_render or smar_reader_render_secret
+ *  give it. Only its outer braces are checked (SMAR_E_INPUT without them): the renderers'
+ *  output is valid by construction, and parsing it again would double a restore's cost. */
 SMAR_API int smar_export_writer_add(smar_export_writer *w, const char *secret, size_t len);
 
 /** Close the document. After it, only free. */

@@ -136,6 +136,21 @@ int smar_export_writer_begin(smar_export_writer *w, const char *doc, size_t len)
     return rc;
 }
 
+/* The object text without outer blanks, when it is braced. Rendered secrets are valid
+ * JSON by construction: parsing each again would double the cost of a full restore. */
+static bool braced(const char *text, size_t len, smar_span *obj)
+{
+    size_t a = 0, z = len;
+    while (text != NULL && a < z && strchr(" \t\r\n", text[a]) != NULL)
+        a++;
+    while (text != NULL && z > a && strchr(" \t\r\n", text[z - 1]) != NULL)
+        z--;
+    if (text == NULL || z - a < 2 || text[a] != '{' || text[z - 1] != '}')
+        return false;
+    *obj = (smar_span){text + a, z - a};
+    return true;
+}
+
 int smar_export_writer_add(smar_export_writer *w, const char *secret, size_t len)
 {
     smar_span obj;
@@ -143,7 +158,7 @@ int smar_export_writer_add(smar_export_writer *w, const char *secret, size_t len
         return SMAR_E_INVALID;
     if (w->state != W_BEGUN)
         return smar_fail(&w->err, SMAR_E_INVALID, "add: the export is not begun or has failed");
-    if (!object_of(secret, len, &obj))
+    if (!braced(secret, len, &obj))
         return smar_fail(&w->err, SMAR_E_INPUT, "a secret to write is not a JSON object");
     bool jsonl = (w->flags & SMAR_EXPORT_JSONL) != 0;
     int rc = jsonl ? SMAR_OK : put_str(w, w->count > 0 ? ",\n" : "\n");

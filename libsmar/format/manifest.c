@@ -337,9 +337,18 @@ const char *smar_secret_label(const smar_secret *s, size_t i)
 {
     return i < s->nlabels ? s->labels[i] : NULL;
 }
+/* Check a stored text once: later calls read the answer. The record is the caller's (one
+ * handle, one thread), so filling the cache through a const accessor is safe. */
+static bool checked_once(smar_meta_check *check, const char *text, size_t n)
+{
+    if (*check == SMAR_META_UNCHECKED)
+        *check = json_object_ok(text, n) ? SMAR_META_OK : SMAR_META_BAD;
+    return *check == SMAR_META_OK;
+}
+
 const char *smar_secret_metadata_json(const smar_secret *s, size_t *len)
 {
-    bool ok = json_object_ok(s->meta, s->meta_len);
+    bool ok = checked_once((smar_meta_check *)(uintptr_t)&s->meta_check, s->meta, s->meta_len);
     if (len)
         *len = ok ? s->meta_len : 0;
     return ok ? s->meta : NULL;
@@ -396,13 +405,13 @@ uint64_t smar_version_payload_size(const smar_version *v)
 }
 const char *smar_version_metadata_json(const smar_version *v, size_t *len)
 {
-    bool ok = json_object_ok(v->meta, v->meta_len);
+    bool ok = checked_once((smar_meta_check *)(uintptr_t)&v->meta_check, v->meta, v->meta_len);
     if (len)
         *len = ok ? v->meta_len : 0;
     return ok ? v->meta : NULL;
 }
 
-int smar_version_payload_available(const smar_version *v)
+static int8_t read_payload_available(const smar_version *v)
 {
     smar_span value;
     size_t len = 0;
@@ -417,4 +426,11 @@ int smar_version_payload_available(const smar_version *v)
     default:
         return -1;
     }
+}
+
+int smar_version_payload_available(const smar_version *v)
+{
+    if (v->available == 0)
+        ((smar_version *)(uintptr_t)v)->available = (int8_t)(read_payload_available(v) + 2);
+    return v->available - 2;
 }
