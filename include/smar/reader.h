@@ -331,6 +331,19 @@ SMAR_API int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *p
                                 smar_verify_result *result, smar_problem_cb cb,
                                 smar_progress_cb progress, void *payload);
 
+/**
+ * Pin the producer: check, without a key and without decrypting anything, that the opened
+ * archive is signed by one of ntrusted public keys: trusted holds them one after the other,
+ * SMAR_SIGN_PUBLIC_BYTES each (smar_signkey_load_public). The root hash is
+ * recomputed from the header, chunk table and trailer as opened and the Ed25519 signature
+ * over it is verified. After unlock the root MAC ties every chunk's hash in the table to
+ * that root, so a pinned root pins every chunk. Returns SMAR_OK, SMAR_E_INVALID (not open,
+ * no key given), or SMAR_E_AUTH (the handle is then dead) with a message saying "not signed
+ * by a trusted producer" and why: "unsigned", "signed by FINGERPRINT" (another key,
+ * smar_signkey_fingerprint), or that the trusted signer's signature does not verify.
+ */
+SMAR_API int smar_reader_check_signer(smar_reader *r, const uint8_t *trusted, size_t ntrusted);
+
 #ifdef __cplusplus
 }
 #endif

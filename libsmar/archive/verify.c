@@ -221,15 +221,21 @@ static smar_signature_status signature_status(const smar_reader *r, bool root_ok
                                                      : SMAR_SIGNATURE_OTHER_SIGNER;
 }
 
-static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
+/* Whether the header, chunk table and trailer as opened still hash to the root hash the
+ * trailer records (the one the signature covers). */
+static bool root_recomputes(const smar_reader *r)
 {
-    smar_reader *r = v->r;
     uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
     smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
                    (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
     smar_root_hash(root, body, &r->trailer);
-    v->res->root_ok = smar_equal32(root, r->trailer.root_hash);
-    v->res->signature = signature_status(r, v->res->root_ok, pubkey);
+    return smar_equal32(root, r->trailer.root_hash);
+}
+
+static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
+{
+    v->res->root_ok = root_recomputes(v->r);
+    v->res->signature = signature_status(v->r, v->res->root_ok, pubkey);
 }
 
 static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq, uint32_t offset,
@@ -470,5 +476,55 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                          signature_failure(v.res->signature));
     if (v.res->signature == SMAR_SIGNATURE_INVALID)
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': the signature is not valid", r->name);
+    return SMAR_OK;
+}
+
+/* ---- pinning the producer ------------------------------------------------------------ */
+
+static bool is_trusted(const uint8_t signer[SMAR_SIGN_PUBLIC_BYTES], const uint8_t *trusted,
+                       size_t ntrusted)
+{
+    for (size_t i = 0; i < ntrusted; i++)
+        if (sodium_memcmp(signer, trusted + i * SMAR_SIGN_PUBLIC_BYTES, SMAR_SIGN_PUBLIC_BYTES) ==
+            0)
+            return true;
+    return false;
+}
+
+/* A refused signer makes the handle dead, whatever chunk damage was seen before. */
+static int refuse_signer(smar_reader *r)
+{
+    r->chunk_damaged = false;
+    return smar_reader_die(r, SMAR_E_AUTH);
+}
+
+int smar_reader_check_signer(smar_reader *r, const uint8_t *trusted, size_t ntrusted)
+{
+    if (!r || (r->state != R_OPEN && r->state != R_UNLOCKED))
+        return r ? smar_fail(&r->err, SMAR_E_INVALID, "check signer: the archive is not open")
+                 : SMAR_E_INVALID;
+    if (!trusted || ntrusted == 0)
+        return smar_fail(&r->err, SMAR_E_INVALID, "check signer: no trusted public key given");
+    const smar_trailer *t = &r->trailer;
+    if (!(t->flags & SMAR_TRAILER_SIGNED)) {
+        smar_fail(&r->err, SMAR_E_AUTH, "'%s': not signed by a trusted producer: unsigned",
+                  r->name);
+        return refuse_signer(r);
+    }
+    char fp[33];
+    smar_signkey_fingerprint(fp, t->signer);
+    if (!is_trusted(t->signer, trusted, ntrusted)) {
+        smar_fail(&r->err, SMAR_E_AUTH, "'%s': not signed by a trusted producer: signed by %s",
+                  r->name, fp);
+        return refuse_signer(r);
+    }
+    /* The signer is one we trust: its signature must cover these very bytes. */
+    if (!root_recomputes(r) || !smar_signature_ok(t, t->signer)) {
+        smar_fail(&r->err, SMAR_E_AUTH,
+                  "'%s': not signed by a trusted producer: the signature of %s does not verify "
+                  "over this file (altered)",
+                  r->name, fp);
+        return refuse_signer(r);
+    }
     return SMAR_OK;
 }
