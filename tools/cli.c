@@ -1002,6 +1002,75 @@ void cli_free_keyrings(smar_keyring **keys, size_t n)
     free(keys);
 }
 
+/* ---- pinned producers ------------------------------------------------------------------ */
+
+static cli_strlist pubkey_paths;    /* --pubkey, in the order given */
+static uint8_t *pinned_keys = NULL; /* cli_pin_producers: trusted signers, 32 bytes each */
+static size_t npinned = 0;
+
+void cli_pubkey_option(const char *path)
+{
+    cli_strlist_push(&pubkey_paths, path);
+}
+
+static int load_pubkey(const char *path, uint8_t *keys, size_t *n)
+{
+    char err[256];
+    cli_note_input(path);
+    if (smar_signkey_load_public(keys + *n * SMAR_SIGN_PUBLIC_BYTES, path, err, sizeof err) !=
+        SMAR_OK) {
+        cli_error_lib(path, err);
+        return CLI_EXIT_FAILURE;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* $SMAR_PUBKEY split at ':' into paths (pointing into a copy the caller frees). */
+static char *pubkeys_from_env(cli_strlist *paths)
+{
+    const char *env = getenv("SMAR_PUBKEY");
+    if (env == NULL || *env == '\0')
+        return NULL;
+    char *copy = cli_xstrdup(env);
+    for (char *p = copy, *next; p != NULL; p = next) {
+        next = strchr(p, ':');
+        if (next != NULL)
+            *next++ = '\0';
+        if (*p != '\0')
+            cli_strlist_push(paths, p);
+    }
+    return copy;
+}
+
+int cli_load_pubkeys(uint8_t **keys, size_t *n)
+{
+    cli_strlist env_paths = {0};
+    char *env_copy = pubkey_paths.n ? NULL : pubkeys_from_env(&env_paths);
+    const cli_strlist *use = pubkey_paths.n ? &pubkey_paths : &env_paths;
+    int rc = 0;
+    *keys = NULL;
+    *n = 0;
+    if (use->n > 0)
+        *keys = cli_xmalloc(use->n * SMAR_SIGN_PUBLIC_BYTES);
+    for (size_t i = 0; i < use->n && rc == 0; i++)
+        rc = load_pubkey(use->items[i], *keys, n);
+    cli_strlist_free(&env_paths);
+    free(env_copy);
+    if (rc != 0) {
+        free(*keys);
+        *keys = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int cli_pin_producers(void)
+{
+    free(pinned_keys);
+    return cli_load_pubkeys(&pinned_keys, &npinned);
+}
+
 /* ---- archives ------------------------------------------------------------------------ */
 
 int cli_open_archive(const char *path, smar_reader **out)
@@ -1014,6 +1083,12 @@ int cli_open_archive(const char *path, smar_reader **out)
     int rc = smar_reader_open(r, path);
     if (rc != SMAR_OK) {
         /* The library's message says "unsupported archive format version N". */
+        cli_error_lib(path, smar_reader_error(r));
+        smar_reader_free(r);
+        return cli_exit_archive(rc);
+    }
+    /* The one place every reading command passes: a pinned producer is checked here. */
+    if (npinned > 0 && (rc = smar_reader_check_signer(r, pinned_keys, npinned)) != SMAR_OK) {
         cli_error_lib(path, smar_reader_error(r));
         smar_reader_free(r);
         return cli_exit_archive(rc);

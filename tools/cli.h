@@ -184,9 +184,28 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out);
 /* Load a secret signing key the same way. */
 int cli_load_signkey(const char *path, smar_signkey *sk);
 
+/* ---- pinned producers ------------------------------------------------------------------ */
+
+/* --pubkey FILE (repeatable: any of them) on every command that reads archives:
+ * {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY} in the option table, and
+ * cli_pubkey_option for it. Without one, $SMAR_PUBKEY (one file, or several separated by
+ * ':') is the default. */
+#define CLI_OPT_PUBKEY 401
+void cli_pubkey_option(const char *path);
+/* Load the public keys named by --pubkey or $SMAR_PUBKEY (SMAR_SIGN_PUBLIC_BYTES each, one
+ * after the other; *keys NULL and *n 0 when none is named). Returns 0, or an exit code
+ * after a message naming the file. Free *keys with free(). */
+int cli_load_pubkeys(uint8_t **keys, size_t *n);
+/* Pin the producers for this command: from now on cli_open_archive refuses (exit 3) an
+ * archive not signed by one of the keys cli_load_pubkeys finds. Nothing is pinned when none
+ * is named. Returns 0, or an exit code after a message. */
+int cli_pin_producers(void);
+
 /* ---- archives ------------------------------------------------------------------------- */
 
-/* Open an archive; on failure print a message and return an exit code (*out NULL). */
+/* Open an archive; on failure print a message and return an exit code (*out NULL). With
+ * producers pinned (cli_pin_producers), an archive not signed by one of them is refused
+ * here, before anything of it is read or printed: exit 3. */
 int cli_open_archive(const char *path, smar_reader **out);
 /* Unlock an opened archive with the keyrings; message and exit code on failure. */
 int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, size_t n);

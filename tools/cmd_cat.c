@@ -11,12 +11,15 @@
 #include "cli.h"
 
 static const char cat_usage[] =
-    "usage: smar cat [--key FILE]... (--id ID | --name NAME [--type TYPE] [--group GROUP])\n"
+    "usage: smar cat [--key FILE]... [--pubkey PUB]... (--id ID | --name NAME [--type TYPE] "
+    "[--group GROUP])\n"
     "                [--at T | --version VERSION_ID] [--skip-damaged] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE       root keyring (default: $SMAR_KEY_FILE)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                         the passphrase of KEYFILE is in PASSFILE\n"
+    "    --pubkey PUB         refuse an archive not signed by this producer public key\n"
+    "                         (repeatable: any of them; default: $SMAR_PUBKEY)\n"
     "    --id ID              the secret's id\n"
     "    --name NAME          the secret's name (names are unique per type only)\n"
     "    --type TYPE          the secret type, when NAME is used by several types\n"
@@ -286,6 +289,7 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
     enum { OPT_AT = 256, OPT_VERSION, OPT_SKIP_DAMAGED };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"id", required_argument, NULL, CLI_OPT_ID},
         {"name", required_argument, NULL, CLI_OPT_NAME},
@@ -307,6 +311,9 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
         case CLI_OPT_PASSPHRASE_FILE:
             if (cli_passphrase_file_option(optarg, cat_usage) != 0)
                 return CLI_EXIT_USAGE;
+            break;
+        case CLI_OPT_PUBKEY:
+            cli_pubkey_option(optarg);
             break;
         case CLI_OPT_ID:
             o->id = optarg;
@@ -354,7 +361,7 @@ int cmd_cat(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.at = SMAR_TIME_NONE;
     int ret = parse_cat_args(argc, argv, &o);
-    if (ret == 0)
+    if (ret == 0 && (ret = cli_pin_producers()) == 0)
         ret = run_cat(argc - optind, argv + optind, &o);
     else if (ret < 0)
         ret = cli_help(cat_usage);

@@ -14,7 +14,8 @@
 #include "cli.h"
 
 static const char extract_usage[] =
-    "usage: smar extract [--key FILE]... [selection] [--at T] [--all-versions]\n"
+    "usage: smar extract [--key FILE]... [--pubkey PUB]... [--verify] [selection] [--at T] "
+    "[--all-versions]\n"
     "                    [--skip-missing] [--skip-damaged] [--configurations]\n"
     "                    [--format export|jsonl|dir|tar] [--threads N] -o OUT\n"
     "                    [--force] [-q]\n"
@@ -23,6 +24,10 @@ static const char extract_usage[] =
     "    -k, --key FILE         root keyring (default: $SMAR_KEY_FILE)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                           the passphrase of KEYFILE is in PASSFILE\n"
+    "    --pubkey PUB           refuse an archive not signed by this producer public key\n"
+    "                           (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --verify               check every archive whole (as smar verify --key) before\n"
+    "                           writing anything; a damaged one: nothing written, exit 3\n"
     "    --at T                 as the secrets were at T (RFC 3339 or date), across all\n"
     "                           ARCHIVEs; default: the latest snapshot\n"
     "    --all-versions         every version known at T, not only the one current at T\n"
@@ -50,6 +55,7 @@ struct extract_opts {
     int skip_missing;
     int skip_damaged;
     int configurations;
+    int verify_first;
     enum extract_format format;
     const char *output;
     int force;
@@ -393,6 +399,26 @@ static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns 
     return ret;
 }
 
+/* --verify: every archive of the series checked whole, keyless and keyed (chunk hashes,
+ * root, signature, every chunk's decryption and every payload's hash), before anything is
+ * written: verify and restore in one command read the same bytes, so an object cannot be
+ * swapped between them. */
+static int verify_series(const cli_series *cs)
+{
+    int ret = 0;
+    for (size_t i = 0; i < cs->n; i++) {
+        int rc =
+            smar_reader_verify(cs->readers[i], SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
+        if (rc != SMAR_OK) {
+            cli_error_lib(cs->paths[i], smar_reader_error(cs->readers[i]));
+            ret = cli_exit_worst(ret, cli_exit_archive(rc));
+        }
+    }
+    if (ret != 0)
+        cli_error("--verify: nothing written");
+    return ret;
+}
+
 static int run_extract(int n, char **paths, const struct extract_opts *o)
 {
     if (o->format != FORMAT_DIR) {
@@ -408,6 +434,8 @@ static int run_extract(int n, char **paths, const struct extract_opts *o)
     struct picks p = {NULL, 0};
     size_t restorable = 0;
     int ret = cli_series_open(&cs, &o->keys, o->threads, o->skip_damaged, n, paths);
+    if (ret == 0 && o->verify_first)
+        ret = verify_series(&cs);
     if (ret == 0) {
         smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
         ret = resolve_all(&cs, o, t, &p, &restorable);
@@ -448,10 +476,13 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
         OPT_SKIP_DAMAGED,
         OPT_CONFIGURATIONS,
         OPT_FORMAT,
-        OPT_THREADS
+        OPT_THREADS,
+        OPT_VERIFY
     };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"verify", no_argument, NULL, OPT_VERIFY},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"at", required_argument, NULL, OPT_AT},
         {"all-versions", no_argument, NULL, OPT_ALL},
@@ -479,6 +510,12 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
         case CLI_OPT_PASSPHRASE_FILE:
             if (cli_passphrase_file_option(optarg, extract_usage) != 0)
                 return CLI_EXIT_USAGE;
+            break;
+        case CLI_OPT_PUBKEY:
+            cli_pubkey_option(optarg);
+            break;
+        case OPT_VERIFY:
+            o->verify_first = 1;
             break;
         case OPT_AT:
             if (cli_parse_time(optarg, &o->at) != 0)
@@ -537,7 +574,7 @@ int cmd_extract(int argc, char **argv)
     o.at = SMAR_TIME_NONE;
     o.threads = cli_default_threads();
     int ret = parse_extract_args(argc, argv, &o);
-    if (ret == 0)
+    if (ret == 0 && (ret = cli_pin_producers()) == 0)
         ret = run_extract(argc - optind, argv + optind, &o);
     else if (ret < 0)
         ret = cli_help(extract_usage);

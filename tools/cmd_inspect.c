@@ -9,11 +9,13 @@
 #include "cli.h"
 
 static const char inspect_usage[] =
-    "usage: smar inspect [--json] [--key FILE]... ARCHIVE\n"
+    "usage: smar inspect [--json] [--key FILE]... [--pubkey PUB]... ARCHIVE\n"
     "\n"
     "    --json          machine-readable output (see smar(1))\n"
     "    -k, --key FILE  also unlock the archive and summarise the snapshot: instance,\n"
     "                    secrets by type and by group, version time range\n"
+    "    --pubkey PUB    refuse an archive not signed by this producer public key\n"
+    "                    (repeatable: any of them; default: $SMAR_PUBKEY)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                    the passphrase of KEYFILE is in PASSFILE\n";
 
@@ -310,6 +312,7 @@ int cmd_inspect(int argc, char **argv)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
+        {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -324,6 +327,9 @@ int cmd_inspect(int argc, char **argv)
             break;
         case 'k':
             cli_strlist_push(&keys, optarg);
+            break;
+        case CLI_OPT_PUBKEY:
+            cli_pubkey_option(optarg);
             break;
         case CLI_OPT_PASSPHRASE_FILE:
             if (cli_passphrase_file_option(optarg, inspect_usage) != 0) {
@@ -342,7 +348,7 @@ int cmd_inspect(int argc, char **argv)
     int ret;
     if (optind + 1 != argc)
         ret = cli_usage_error(inspect_usage, "exactly one ARCHIVE is required");
-    else
+    else if ((ret = cli_pin_producers()) == 0)
         ret = inspect_one(argv[optind], &keys, json);
     cli_strlist_free(&keys);
     return ret;

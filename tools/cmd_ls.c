@@ -10,11 +10,13 @@
 #include "cli.h"
 
 static const char ls_usage[] =
-    "usage: smar ls [--key FILE]... [--json] [selection] ARCHIVE...\n"
+    "usage: smar ls [--key FILE]... [--pubkey PUB]... [--json] [selection] ARCHIVE...\n"
     "\n"
     "    -k, --key FILE   root keyring (default: $SMAR_KEY_FILE)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                     the passphrase of KEYFILE is in PASSFILE\n"
+    "    --pubkey PUB     refuse an archive not signed by this producer public key\n"
+    "                     (repeatable: any of them; default: $SMAR_PUBKEY)\n"
     "    --json           machine-readable output (see smar(1))\n"
     "selection (each repeatable: any of; different options combine: all of):\n"
     "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
@@ -177,6 +179,7 @@ int cmd_ls(int argc, char **argv)
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
+        {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         CLI_SELECTION_LONGOPTS,
@@ -197,6 +200,9 @@ int cmd_ls(int argc, char **argv)
             if (cli_passphrase_file_option(optarg, ls_usage) != 0)
                 ret = CLI_EXIT_USAGE;
             break;
+        case CLI_OPT_PUBKEY:
+            cli_pubkey_option(optarg);
+            break;
         case 'j':
             o.json = 1;
             break;
@@ -210,7 +216,7 @@ int cmd_ls(int argc, char **argv)
     if (ret == -1) {
         if (optind >= argc)
             ret = cli_usage_error(ls_usage, "at least one ARCHIVE is required");
-        else
+        else if ((ret = cli_pin_producers()) == 0)
             ret = ls_all(argc - optind, argv + optind, &o);
     }
     cli_strlist_free(&o.keys);

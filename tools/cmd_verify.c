@@ -320,15 +320,16 @@ static const char *status_word(const struct report *rep)
     return only_signature_failed(rep) ? "not_authentic" : "damaged";
 }
 
-/* One of absent, valid, invalid, other-signer. Without --pubkey a signature that verifies
- * for the key it names is "valid" too, with signer_checked false: it shows the archive is
- * intact since signing, not who signed. */
+/* One of absent, valid, valid-unpinned, invalid, other-signer. Without --pubkey a signature
+ * that verifies for the key it names is "valid-unpinned", never plain "valid": it shows the
+ * archive is intact since signing, not who signed (anyone can re-sign a file). */
 static const char *signature_word(const struct report *rep)
 {
     switch (rep->res.signature) {
     case SMAR_SIGNATURE_VALID:
-    case SMAR_SIGNATURE_UNCHECKED:
         return "valid";
+    case SMAR_SIGNATURE_UNCHECKED:
+        return "valid-unpinned";
     case SMAR_SIGNATURE_OTHER_SIGNER:
         return "other-signer";
     case SMAR_SIGNATURE_INVALID:
@@ -376,7 +377,7 @@ static void print_report_text(const struct report *rep, const struct verify_opts
         printf("  root hash:  %s\n", rep->res.root_ok ? "ok" : "MISMATCH");
         printf("  signature:  %s", signature_word(rep));
         if (rep->res.signature == SMAR_SIGNATURE_UNCHECKED)
-            printf(" for the key it names (who signed is not checked without --pubkey)");
+            printf(" (valid for the key it names; who signed is not checked without --pubkey)");
         if (rep->is_signed)
             printf(", signer %s", rep->signer);
         if (o->pubkey_path != NULL)

@@ -12,7 +12,7 @@ base=${SMAR_TEST_TMP:-${TMPDIR:-/tmp}}
 mkdir -p "$base"
 dir=$(mktemp -d "$base/$name.XXXXXX")
 # The tests decide the environment: nothing from the caller's shell leaks in.
-unset SMAR_KEY_FILE SMAR_PASSPHRASE || true
+unset SMAR_KEY_FILE SMAR_PASSPHRASE SMAR_PUBKEY || true
 umask 022
 # A sanitizer report must never pass for an expected failure (exit 1): give it its own code.
 ASAN_OPTIONS="exitcode=86:${ASAN_OPTIONS:-}"
