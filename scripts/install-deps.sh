@@ -3,7 +3,7 @@
 # Safe to run again: it only asks apt-get for missing packages.
 set -eu
 need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libcmocka-dev
-      tar gzip xz-utils zstd zip bzip2 jq util-linux python3"
+      tar gzip xz-utils zstd zip bzip2 jq util-linux python3 python3-cryptography"
 [ "${SMAR_WITH_FUZZ:-0}" = 1 ] && need="$need clang libclang-rt-14-dev"
 [ "${SMAR_WITH_VALGRIND:-0}" = 1 ] && need="$need valgrind"
 missing=""

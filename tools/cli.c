@@ -1007,6 +1007,9 @@ void cli_free_keyrings(smar_keyring **keys, size_t n)
 static cli_strlist pubkey_paths;    /* --pubkey, in the order given */
 static uint8_t *pinned_keys = NULL; /* cli_pin_producers: trusted signers, 32 bytes each */
 static size_t npinned = 0;
+/* The last cli_open_archive refused its archive's signer: not damage that --skip-damaged may
+ * pass over, but a file nobody trusted (the whole command is refused). */
+static int signer_refused = 0;
 
 void cli_pubkey_option(const char *path)
 {
@@ -1089,6 +1092,7 @@ int cli_open_archive(const char *path, smar_reader **out)
     }
     /* The one place every reading command passes: a pinned producer is checked here. */
     if (npinned > 0 && (rc = smar_reader_check_signer(r, pinned_keys, npinned)) != SMAR_OK) {
+        signer_refused = 1;
         cli_error_lib(path, smar_reader_error(r));
         smar_reader_free(r);
         return cli_exit_archive(rc);
@@ -1148,8 +1152,9 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
         out_of_memory();
     smar_series_set_skip_damaged(cs->series, skip_damaged);
     for (size_t i = 0; i < count; i++) {
+        signer_refused = 0;
         ret = series_add_one(cs, threads, paths[i]);
-        if (ret == CLI_EXIT_DAMAGED && skip_damaged) {
+        if (ret == CLI_EXIT_DAMAGED && skip_damaged && !signer_refused) {
             cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);
             cs->damaged++;
             continue;

@@ -65,6 +65,10 @@ step "a series: every archive must pass"
 refused "unsigned" "$SMAR" extract -q --pubkey a.key.pub -o refused.json by-a.smar unsigned.smar
 assert_missing refused.json
 refused "$FP_B" "$SMAR" cat --pubkey a.key.pub --id "$ID" by-a.smar by-b.smar
+# --skip-damaged passes over damage, never over an archive nobody trusted
+refused "$FP_B" "$SMAR" cat --skip-damaged --pubkey a.key.pub --id "$ID" by-a.smar by-b.smar
+refused "unsigned" "$SMAR" extract -q --skip-damaged --pubkey a.key.pub -o skip.json by-a.smar unsigned.smar
+assert_missing skip.json
 
 step "SMAR_PUBKEY: one file, or several separated by ':'; --pubkey wins"
 run 0 env SMAR_PUBKEY=$PWD/a.key.pub "$SMAR" ls by-a.smar
