@@ -293,7 +293,7 @@ static int count_named(smar_reader *r, const smar_secret *s, void *payload)
 
 void fz_exercise_unlocked(smar_reader *r)
 {
-    smar_snapshot_info si;
+    smar_snapshot_info si = SMAR_SNAPSHOT_INFO_INIT;
     const char *doc;
     size_t doclen, named = 0;
     seen sn = {0};
@@ -350,7 +350,7 @@ void fz_exercise_series(smar_reader *const *readers, size_t n)
         for (size_t i = 0; i < c.n; i++) {
             smar_time_ns times[] = {latest, latest - 1, INT64_MIN + 1, INT64_MAX, 0};
             for (size_t t = 0; t < SMAR_ARRAY_LEN(times); t++) {
-                smar_at at;
+                smar_at at = SMAR_AT_INIT;
                 char *out;
                 size_t len;
                 if (smar_series_resolve(s, c.ids[i], times[t], &at) != SMAR_OK)

@@ -81,7 +81,7 @@ static void verify_keyed(const smar_buf *archive, uint8_t mode, long corrupt)
     smar_reader *r = open_unlocked(archive, &mem);
     if (!r)
         return;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
     smar_signkey_public(fz_signkey(), pk);
     if (mode & 32)

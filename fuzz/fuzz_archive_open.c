@@ -19,8 +19,8 @@ static void on_problem(const smar_problem *p, void *payload)
 
 static void inspect(smar_reader *r)
 {
-    smar_archive_info info;
-    smar_slot_info slot;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    smar_slot_info slot = SMAR_SLOT_INFO_INIT;
     char hex[33];
     FZ_CHECK(smar_reader_info(r, &info) == SMAR_OK);
     FZ_CHECK(info.suite != NULL && info.compression != NULL);
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int rc = smar_reader_open_source(r, &src, "fuzz");
     if (rc == SMAR_OK) {
-        smar_verify_result res;
+        smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
         inspect(r);
         rc = smar_reader_verify(r, 0, NULL, &res, on_problem, NULL, NULL);
         FZ_CHECK(res.chunks_bad <= res.chunks_checked);
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_exercise_unlocked(r); /* only with a slot this process made: not expected */
     } else {
         FZ_CHECK(rc < 0 && smar_reader_error(r) != NULL);
-        smar_archive_info info;
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
         (void)smar_reader_info(r, &info); /* a failed open still answers */
     }
     smar_reader_free(r);

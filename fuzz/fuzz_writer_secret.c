@@ -156,7 +156,7 @@ static void read_back(const smar_buf *archive, const part *added, size_t nadded)
         smar_secret_free(s);
         free(ids);
     }
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     FZ_CHECK(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL) == SMAR_OK);
     FZ_CHECK(res.secrets_checked == nadded);
     smar_reader_free(r);

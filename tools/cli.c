@@ -912,15 +912,14 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 
 /* Why no keyring opened a slot: each slot's key id and version, and what the given
  * keyrings of that id hold (their versions are always 1 to N, spec/KEYRING.md). */
-static void explain_no_slot(const char *path, const smar_reader *r, smar_keyring *const *keys,
-                            size_t n)
+static void explain_no_slot(const char *path, smar_reader *r, smar_keyring *const *keys, size_t n)
 {
     char needs[1024] = "", held[1024] = "";
     size_t nl = 0, hl = 0;
-    smar_archive_info info;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     size_t slots = smar_reader_info(r, &info) == SMAR_OK ? info.slot_count : 0;
     for (size_t i = 0; i < slots; i++) {
-        smar_slot_info si;
+        smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) != SMAR_OK)
             continue;
         char id[160];
@@ -1227,7 +1226,7 @@ static void report_not_created(const char *who, const smar_at *at)
 static void report_no_payload(const char *who, const smar_at *at)
 {
     char vbuf[256], t1[SMAR_TIME_BUFSIZE], t2[SMAR_TIME_BUFSIZE], t3[SMAR_TIME_BUFSIZE];
-    cli_printable(at->version ? smar_version_id(at->version) : "?", vbuf, sizeof vbuf);
+    cli_printable(at->version_at ? smar_version_id(at->version_at) : "?", vbuf, sizeof vbuf);
     cli_time(t1, at->at);
     if (at->payload_until == SMAR_TIME_NONE)
         cli_error("%s: version %s was current at %s but no given archive holds its payload; "
@@ -1243,11 +1242,11 @@ static void report_recorded(const char *who, const smar_at *at)
 {
     char vbuf[256], t1[SMAR_TIME_BUFSIZE];
     cli_time(t1, at->at);
-    if (at->version == NULL) {
+    if (at->version_at == NULL) {
         cli_error("%s had no version and no payload at %s (as exported)", who, t1);
         return;
     }
-    cli_printable(smar_version_id(at->version), vbuf, sizeof vbuf);
+    cli_printable(smar_version_id(at->version_at), vbuf, sizeof vbuf);
     if (at->payload_available == 0)
         cli_error("%s: version %s had no payload at %s: the service had none "
                   "(\"payload_available\": false; destroyed or expired)",

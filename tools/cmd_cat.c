@@ -131,7 +131,7 @@ static int ambiguous_name(const struct cat_opts *o, const struct candidates *c, 
 static int classify(cli_series *cs, smar_time_ns t, struct candidates *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        smar_at at;
+        smar_at at = SMAR_AT_INIT;
         int rc = smar_series_resolve(cs->series, c->items[i].id, t, &at);
         if (rc != SMAR_OK) {
             cli_error("%s", smar_series_error(cs->series));
@@ -211,7 +211,7 @@ done:
 
 static int cat_at(cli_series *cs, const char *id, smar_time_ns t)
 {
-    smar_at at;
+    smar_at at = SMAR_AT_INIT;
     int rc = smar_series_resolve(cs->series, id, t, &at);
     if (rc == SMAR_E_NOTFOUND) {
         cli_error("no secret with id '%s' in the given archives", id);
@@ -240,7 +240,7 @@ static int cat_at(cli_series *cs, const char *id, smar_time_ns t)
 /* --version: that version, from any archive holding its payload. */
 static int cat_version(cli_series *cs, const char *id, const char *version_id)
 {
-    smar_at at;
+    smar_at at = SMAR_AT_INIT;
     int rc = smar_series_resolve_version(cs->series, id, version_id, &at);
     if (rc != SMAR_OK) {
         cli_error("%s", smar_series_error(cs->series));

@@ -191,7 +191,7 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
     if (rc != SMAR_OK)
         return series_failed(cs, rc);
     for (size_t i = 0; i < p->n; i++) {
-        smar_at at;
+        smar_at at = SMAR_AT_INIT;
         rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
         if (rc == SMAR_E_NOTFOUND && o->skip_damaged && at.damaged_archives > 0) {
             p->items[i].damaged = 1; /* only a damaged archive held it */
@@ -333,7 +333,7 @@ static int secret_failed(cli_series *cs, const struct extract_opts *o, struct pi
 static int write_one(cli_series *cs, const struct extract_opts *o, smar_time_ns t, struct pick *k,
                      struct sink *sk)
 {
-    smar_at at;
+    smar_at at = SMAR_AT_INIT;
     char *json = NULL;
     size_t len = 0;
     int rc = smar_series_resolve(cs->series, k->id, t, &at);

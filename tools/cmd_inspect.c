@@ -143,7 +143,7 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
     }
     cJSON *slots = cJSON_AddArrayToObject(o, "key_slots");
     for (size_t i = 0; i < in->slot_count; i++) {
-        smar_slot_info si;
+        smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) != SMAR_OK)
             continue;
         cJSON *e = cJSON_CreateObject();
@@ -226,7 +226,7 @@ static void print_info(const char *path, smar_reader *r, const smar_archive_info
                (unsigned long long)in->section_chunks[s], (unsigned long long)in->section_bytes[s]);
     printf("key slots:    %zu\n", in->slot_count);
     for (size_t i = 0; i < in->slot_count; i++) {
-        smar_slot_info si;
+        smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) == SMAR_OK)
             printf("  %s version %u (%s)\n", si.key_id, si.key_version, si.provider);
     }
@@ -272,12 +272,11 @@ static int inspect_one(const char *path, const cli_strlist *keypaths, int json)
     smar_reader *r = NULL;
     smar_keyring **keys = NULL;
     size_t nkeys = 0;
-    struct summary sum;
-    memset(&sum, 0, sizeof sum);
+    struct summary sum = {.snap = SMAR_SNAPSHOT_INFO_INIT};
     int ret = cli_open_archive(path, &r);
     if (ret != 0)
         return ret;
-    smar_archive_info in;
+    smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
     if (smar_reader_info(r, &in) != SMAR_OK) {
         cli_error_lib(path, smar_reader_error(r));
         ret = CLI_EXIT_FAILURE;

@@ -99,7 +99,7 @@ static int list_secret(smar_reader *r, const smar_secret *s, void *payload)
 
 static void print_header(const char *path, smar_reader *r, int several)
 {
-    smar_archive_info in;
+    smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
     char t[SMAR_TIME_BUFSIZE];
     if (several) {
         if (smar_reader_info(r, &in) == SMAR_OK)
@@ -138,7 +138,7 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
         ret = cli_exit_archive(rc);
     }
     if (o->json) {
-        smar_archive_info in;
+        smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
         cJSON *a = cJSON_CreateObject();
         cJSON_AddStringToObject(a, "archive", path);
         if (smar_reader_info(r, &in) == SMAR_OK)

@@ -234,7 +234,7 @@ static int open_report_archive(const struct report *rep, smar_reader **out)
 
 static void note_signer(struct report *rep, smar_reader *r)
 {
-    smar_archive_info in;
+    smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
     if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
         rep->is_signed = 1;
         smar_signkey_fingerprint(rep->signer, in.signer);
@@ -526,8 +526,7 @@ static int verify_all(int n, char **paths, struct verify_opts *o)
     cJSON *list = o->json ? cJSON_CreateArray() : NULL;
     int worst = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
-        struct report rep;
-        memset(&rep, 0, sizeof rep);
+        struct report rep = {.res = SMAR_VERIFY_RESULT_INIT};
         rep.path = paths[i];
         rep.spool_fd = -1;
         rep.progress = &progress;

@@ -9,6 +9,15 @@
  *    smar_<type>_error(); the message names the file, chunk or secret id concerned and never
  *    contains secret values, key material or a data key.
  *  - Output parameters come first after the handle; callback payloads come last.
+ *  - Versioned structs: a struct the caller fills for the library (options, a source, a
+ *    provider) or hands to the library to fill (smar_archive_info, smar_slot_info,
+ *    smar_snapshot_info, smar_verify_result, smar_at) begins with `int version`. Declare it
+ *    with its macro, e.g. `smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;`, which sets the
+ *    version this header describes (SMAR_ARCHIVE_INFO_VERSION). A later library appends
+ *    members and a new version; it still fills only the members of the version the caller
+ *    set, so a program built against an older header keeps working. A version the library
+ *    does not know (0 included: a struct not made with its _INIT macro) is refused with
+ *    SMAR_E_INVALID and a message naming the struct, before anything is written to it.
  *  - Strings returned by accessors are borrowed from the handle and stay valid until the
  *    handle is freed, unless the call's comment says otherwise.
  *  - The library never prints, never calls exit() and never aborts on bad input.

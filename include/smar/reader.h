@@ -77,8 +77,10 @@ enum smar_section {
  */
 SMAR_API int smar_reader_set_threads(smar_reader *r, unsigned threads);
 
-/** What the archive says about itself in clear. */
+/** What the archive says about itself in clear. Versioned (smar/common.h): declare it
+ *  as `smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;`. */
 typedef struct smar_archive_info {
+    int version; /**< SMAR_ARCHIVE_INFO_VERSION: set by the caller, kept by the library */
     uint16_t version_major;
     uint16_t version_minor;
     uint8_t archive_id[16];
@@ -97,15 +99,34 @@ typedef struct smar_archive_info {
     uint8_t signer[32]; /**< the signer's public key when is_signed */
 } smar_archive_info;
 
-SMAR_API int smar_reader_info(const smar_reader *r, smar_archive_info *out);
+#define SMAR_ARCHIVE_INFO_VERSION 1
+#define SMAR_ARCHIVE_INFO_INIT                                                                     \
+    {                                                                                              \
+        .version = SMAR_ARCHIVE_INFO_VERSION                                                       \
+    }
 
+/** Fill out (its version set by the caller) once an archive is open. SMAR_OK;
+ *  SMAR_E_INVALID when nothing is open or out->version is unknown. Strings are borrowed
+ *  from the reader. */
+SMAR_API int smar_reader_info(smar_reader *r, smar_archive_info *out);
+
+/** Key slot i of the archive, in clear. Versioned like smar_archive_info. */
 typedef struct smar_slot_info {
+    int version; /**< SMAR_SLOT_INFO_VERSION */
     const char *key_id;
     uint32_t key_version;
     const char *provider; /**< "local" */
 } smar_slot_info;
 
-SMAR_API int smar_reader_slot(const smar_reader *r, size_t i, smar_slot_info *out);
+#define SMAR_SLOT_INFO_VERSION 1
+#define SMAR_SLOT_INFO_INIT                                                                        \
+    {                                                                                              \
+        .version = SMAR_SLOT_INFO_VERSION                                                          \
+    }
+
+/** Fill out with slot i (0 to slot_count - 1). SMAR_OK, or SMAR_E_INVALID (nothing open, i
+ *  out of range, unknown out->version). Strings are borrowed from the reader. */
+SMAR_API int smar_reader_slot(smar_reader *r, size_t i, smar_slot_info *out);
 
 /** Archive id as 32 lowercase hex characters plus NUL. */
 SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
@@ -124,8 +145,9 @@ SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
 
-/** After unlock: what the snapshot holds. */
+/** After unlock: what the snapshot holds. Versioned like smar_archive_info. */
 typedef struct smar_snapshot_info {
+    int version; /**< SMAR_SNAPSHOT_INFO_VERSION */
     uint64_t secret_count;
     uint64_t version_count;
     uint64_t payload_count;      /**< stored payload records */
@@ -133,6 +155,14 @@ typedef struct smar_snapshot_info {
     smar_time_ns newest_version;
 } smar_snapshot_info;
 
+#define SMAR_SNAPSHOT_INFO_VERSION 1
+#define SMAR_SNAPSHOT_INFO_INIT                                                                    \
+    {                                                                                              \
+        .version = SMAR_SNAPSHOT_INFO_VERSION                                                      \
+    }
+
+/** Fill out after unlock. SMAR_OK; SMAR_E_INVALID when not unlocked or out->version is
+ *  unknown. */
 SMAR_API int smar_reader_snapshot(smar_reader *r, smar_snapshot_info *out);
 
 /** After unlock: the export's document without secrets (see smar_writer_set_document), or
@@ -299,7 +329,9 @@ typedef enum smar_signature_status {
                                            given: integrity, not who signed */
 } smar_signature_status;
 
+/** What smar_reader_verify found. Versioned like smar_archive_info. */
 typedef struct smar_verify_result {
+    int version; /**< SMAR_VERIFY_RESULT_VERSION */
     uint64_t chunks_checked;
     uint64_t chunks_bad;
     uint64_t bytes_checked;
@@ -317,6 +349,12 @@ typedef struct smar_verify_result {
                                            one once (as the meta section's payload_count) */
 } smar_verify_result;
 
+#define SMAR_VERIFY_RESULT_VERSION 1
+#define SMAR_VERIFY_RESULT_INIT                                                                    \
+    {                                                                                              \
+        .version = SMAR_VERIFY_RESULT_VERSION                                                      \
+    }
+
 /**
  * Check the archive. Keyless (flags 0): every chunk's BLAKE2b against the chunk table, the
  * root hash, and with pubkey (may be NULL) the producer's signature. With SMAR_VERIFY_KEYED
@@ -326,6 +364,8 @@ typedef struct smar_verify_result {
  * damaged (after reporting all problems through cb), SMAR_E_AUTH when the bytes are intact but
  * the signature is invalid, or pubkey is given and the signature is absent or another key's
  * (result->signature says which), other errors when it could not check (I/O).
+ * result may be NULL; else its version must be set (SMAR_VERIFY_RESULT_INIT; SMAR_E_INVALID
+ * before anything is read otherwise), and it is filled whatever the return.
  */
 SMAR_API int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
                                 smar_verify_result *result, smar_problem_cb cb,

@@ -80,8 +80,10 @@ typedef enum smar_at_status {
 } smar_at_status;
 
 /** The answer for one secret at one time. Pointers stay valid until the next resolve on
- *  this series or its free. */
+ *  this series or its free. Versioned (smar/common.h): declare it as
+ *  `smar_at at = SMAR_AT_INIT;` before resolving into it. */
 typedef struct smar_at {
+    int version; /**< SMAR_AT_VERSION: set by the caller, kept by resolve */
     smar_at_status status;
     smar_time_ns at;
     /** The deciding snapshot's time (see above), SMAR_TIME_NONE for T before every one. */
@@ -97,7 +99,7 @@ typedef struct smar_at {
     /** The version at T, from a record that lists it; NULL when the secret had no version
      *  at T, and for NOT_CREATED / DELETED. */
     const smar_secret *version_secret;
-    const smar_version *version;
+    const smar_version *version_at;
     /** What the deciding snapshot (else the version's record) said of the version's payload:
      *  its "payload_available", 1, 0, or -1 when absent. */
     int payload_available;
@@ -117,8 +119,16 @@ typedef struct smar_at {
     size_t damaged_archives;
 } smar_at;
 
+#define SMAR_AT_VERSION 1
+#define SMAR_AT_INIT                                                                               \
+    {                                                                                              \
+        .version = SMAR_AT_VERSION                                                                 \
+    }
+
 /** Resolve secret id at time t. SMAR_OK with *out filled (see status), SMAR_E_NOTFOUND
- *  when no archive of the series knows the id, other errors on damage or I/O. */
+ *  when no archive of the series knows the id, SMAR_E_INVALID when out->version is
+ *  unknown, other errors on damage or I/O. The calls taking an smar_at back check its
+ *  version too. */
 SMAR_API int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at *out);
 
 /** One version by id, whenever it was made: out->status is SMAR_AT_FOUND with the archive

@@ -20,16 +20,25 @@ static int require_unlocked(smar_reader *r)
                                         : "the archive is not unlocked");
 }
 
+/* Bytes of each version of smar_snapshot_info (SMAR_VERSIONED_SIZE). */
+static const size_t snapshot_info_sizes[] = {sizeof(smar_snapshot_info)};
+
 int smar_reader_snapshot(smar_reader *r, smar_snapshot_info *out)
 {
     int rc = require_unlocked(r);
     if (rc || !out)
         return rc ? rc : SMAR_E_INVALID;
-    out->secret_count = r->meta.secret_count;
-    out->version_count = r->meta.version_count;
-    out->payload_count = r->meta.payload_count;
-    out->oldest_version = r->meta.oldest;
-    out->newest_version = r->meta.newest;
+    rc =
+        smar_check_version(&r->err, out->version, SMAR_SNAPSHOT_INFO_VERSION, "smar_snapshot_info");
+    if (rc != SMAR_OK)
+        return rc;
+    smar_snapshot_info snap = {.version = out->version};
+    snap.secret_count = r->meta.secret_count;
+    snap.version_count = r->meta.version_count;
+    snap.payload_count = r->meta.payload_count;
+    snap.oldest_version = r->meta.oldest;
+    snap.newest_version = r->meta.newest;
+    memcpy(out, &snap, SMAR_VERSIONED_SIZE(snapshot_info_sizes, out->version));
     return SMAR_OK;
 }
 

@@ -300,37 +300,62 @@ int smar_reader_set_threads(smar_reader *r, unsigned threads)
     return SMAR_OK;
 }
 
-int smar_reader_info(const smar_reader *r, smar_archive_info *out)
+/* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): version 1 is the
+ * whole struct today; a version 2 appends members and adds its size here. */
+static const size_t archive_info_sizes[] = {sizeof(smar_archive_info)};
+static const size_t slot_info_sizes[] = {sizeof(smar_slot_info)};
+
+static int check_open(smar_reader *r, const void *out)
 {
     if (!r || !out || r->state == R_NEW)
-        return SMAR_E_INVALID;
-    memset(out, 0, sizeof *out);
-    out->version_major = r->hdr.version_major;
-    out->version_minor = r->hdr.version_minor;
-    memcpy(out->archive_id, r->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
-    out->created = r->hdr.created;
-    out->snapshot = r->hdr.snapshot;
-    out->suite = smar_suite_name(r->hdr.suite);
-    out->compression = "zstd";
-    out->chunk_size = r->hdr.chunk_size;
-    out->slot_count = r->hdr.slot_count;
-    out->chunk_count = r->trailer.chunk_count;
-    memcpy(out->section_chunks, r->counts, sizeof r->counts);
-    memcpy(out->section_bytes, r->bytes, sizeof r->bytes);
-    out->file_size = r->src.size;
-    out->header_size = r->hdr.header_len;
-    out->is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
-    memcpy(out->signer, r->trailer.signer, 32);
+        return r && out ? smar_fail(&r->err, SMAR_E_INVALID, "no archive is open") : SMAR_E_INVALID;
     return SMAR_OK;
 }
 
-int smar_reader_slot(const smar_reader *r, size_t i, smar_slot_info *out)
+int smar_reader_info(smar_reader *r, smar_archive_info *out)
 {
-    if (!r || !out || r->state == R_NEW || i >= r->hdr.slot_count)
-        return SMAR_E_INVALID;
-    out->key_id = r->hdr.slots[i].key_id;
-    out->key_version = r->hdr.slots[i].key_version;
-    out->provider = r->hdr.slots[i].provider == SMAR_PROVIDER_LOCAL ? "local" : "unknown";
+    int rc = check_open(r, out);
+    if (rc == SMAR_OK)
+        rc = smar_check_version(&r->err, out->version, SMAR_ARCHIVE_INFO_VERSION,
+                                "smar_archive_info");
+    if (rc != SMAR_OK)
+        return rc;
+    smar_archive_info info = {.version = out->version};
+    info.version_major = r->hdr.version_major;
+    info.version_minor = r->hdr.version_minor;
+    memcpy(info.archive_id, r->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
+    info.created = r->hdr.created;
+    info.snapshot = r->hdr.snapshot;
+    info.suite = smar_suite_name(r->hdr.suite);
+    info.compression = "zstd";
+    info.chunk_size = r->hdr.chunk_size;
+    info.slot_count = r->hdr.slot_count;
+    info.chunk_count = r->trailer.chunk_count;
+    memcpy(info.section_chunks, r->counts, sizeof r->counts);
+    memcpy(info.section_bytes, r->bytes, sizeof r->bytes);
+    info.file_size = r->src.size;
+    info.header_size = r->hdr.header_len;
+    info.is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
+    memcpy(info.signer, r->trailer.signer, 32);
+    memcpy(out, &info, SMAR_VERSIONED_SIZE(archive_info_sizes, out->version));
+    return SMAR_OK;
+}
+
+int smar_reader_slot(smar_reader *r, size_t i, smar_slot_info *out)
+{
+    int rc = check_open(r, out);
+    if (rc == SMAR_OK)
+        rc = smar_check_version(&r->err, out->version, SMAR_SLOT_INFO_VERSION, "smar_slot_info");
+    if (rc != SMAR_OK)
+        return rc;
+    if (i >= r->hdr.slot_count)
+        return smar_fail(&r->err, SMAR_E_INVALID, "there is no key slot %zu (the archive has %zu)",
+                         i, (size_t)r->hdr.slot_count);
+    smar_slot_info slot = {.version = out->version};
+    slot.key_id = r->hdr.slots[i].key_id;
+    slot.key_version = r->hdr.slots[i].key_version;
+    slot.provider = r->hdr.slots[i].provider == SMAR_PROVIDER_LOCAL ? "local" : "unknown";
+    memcpy(out, &slot, SMAR_VERSIONED_SIZE(slot_info_sizes, out->version));
     return SMAR_OK;
 }
 

@@ -172,9 +172,9 @@ static int walk_names(smar_reader *r, select_walk *w)
 /* A lookup through the index may decrypt an index and a manifest chunk; a walk decrypts
  * every manifest chunk once. Past as many lookups as there are manifest chunks, walking is
  * the cheaper way to the same secrets. */
-static bool index_pays(const smar_reader *r, size_t lookups)
+static bool index_pays(smar_reader *r, size_t lookups)
 {
-    smar_archive_info info;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     if (lookups <= SELECT_INDEX_LOOKUPS || smar_reader_info(r, &info) != SMAR_OK)
         return true;
     return lookups <= info.section_chunks[SMAR_SECTION_MANIFEST];

@@ -433,25 +433,19 @@ static const char *signature_failure(smar_signature_status status)
     }
 }
 
-int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
-                       smar_verify_result *result, smar_problem_cb cb, smar_progress_cb progress,
+/* The whole check, into res (the library's own full struct). */
+static int verify_into(smar_reader *r, unsigned flags, const uint8_t *pubkey,
+                       smar_verify_result *res, smar_problem_cb cb, smar_progress_cb progress,
                        void *payload)
 {
-    smar_verify_result scratch;
-    if (!r || (r->state != R_OPEN && r->state != R_UNLOCKED))
-        return r ? smar_fail(&r->err, SMAR_E_INVALID, "verify: the archive is not open")
-                 : SMAR_E_INVALID;
-    if ((flags & SMAR_VERIFY_KEYED) && r->state != R_UNLOCKED)
-        return smar_fail(&r->err, SMAR_E_INVALID, "keyed verify needs the archive unlocked");
     verify_run v = {.r = r,
                     .flags = flags,
-                    .res = result ? result : &scratch,
+                    .res = res,
                     .cb = cb,
                     .progress = progress,
                     .payload = payload,
                     .total = r->src.size,
                     .nthreads = r->threads ? r->threads : 1};
-    memset(v.res, 0, sizeof *v.res);
     v.res->index_ok = -1;
     v.bad = calloc(r->trailer.chunk_count, 1);
     v.status = calloc(r->trailer.chunk_count, 1);
@@ -477,6 +471,28 @@ int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
     if (v.res->signature == SMAR_SIGNATURE_INVALID)
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': the signature is not valid", r->name);
     return SMAR_OK;
+}
+
+/* Bytes of each version of smar_verify_result (SMAR_VERSIONED_SIZE). */
+static const size_t verify_result_sizes[] = {sizeof(smar_verify_result)};
+
+int smar_reader_verify(smar_reader *r, unsigned flags, const uint8_t *pubkey,
+                       smar_verify_result *result, smar_problem_cb cb, smar_progress_cb progress,
+                       void *payload)
+{
+    if (!r || (r->state != R_OPEN && r->state != R_UNLOCKED))
+        return r ? smar_fail(&r->err, SMAR_E_INVALID, "verify: the archive is not open")
+                 : SMAR_E_INVALID;
+    if ((flags & SMAR_VERIFY_KEYED) && r->state != R_UNLOCKED)
+        return smar_fail(&r->err, SMAR_E_INVALID, "keyed verify needs the archive unlocked");
+    if (result != NULL && smar_check_version(&r->err, result->version, SMAR_VERIFY_RESULT_VERSION,
+                                             "smar_verify_result") != SMAR_OK)
+        return SMAR_E_INVALID;
+    smar_verify_result full = {.version = result ? result->version : SMAR_VERIFY_RESULT_VERSION};
+    int rc = verify_into(r, flags, pubkey, &full, cb, progress, payload);
+    if (result != NULL)
+        memcpy(result, &full, SMAR_VERSIONED_SIZE(verify_result_sizes, result->version));
+    return rc;
 }
 
 /* ---- pinning the producer ------------------------------------------------------------ */

@@ -29,6 +29,14 @@ int smar_fail(smar_err *e, int code, const char *fmt, ...) __attribute__((format
 /* Prefix the existing message with context ("archive 'x': ") and return its code. */
 int smar_err_prefix(smar_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smar_err_clear(smar_err *e);
+
+/* A versioned struct the caller hands in (smar/common.h, "Versioned structs"): SMAR_OK
+ * when version is 1..newest, else SMAR_E_INVALID with a message naming the struct. */
+int smar_check_version(smar_err *e, int version, int newest, const char *what);
+
+/* How many bytes of a versioned struct a caller of that version has: sizes[version],
+ * where sizes lists, for each version from 1 on, where its last member ends. */
+#define SMAR_VERSIONED_SIZE(sizes, version) ((sizes)[(version)-1])
 /* The message to show for a handle's error record: the message, or the code's description. */
 const char *smar_err_message(const smar_err *e);
 

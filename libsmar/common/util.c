@@ -26,6 +26,16 @@ int smar_fail(smar_err *e, int code, const char *fmt, ...)
     return code;
 }
 
+int smar_check_version(smar_err *e, int version, int newest, const char *what)
+{
+    if (version >= 1 && version <= newest)
+        return SMAR_OK;
+    return smar_fail(e, SMAR_E_INVALID,
+                     "%s has version %d, which this library does not know (1 to %d): "
+                     "initialise it with its _INIT macro",
+                     what, version, newest);
+}
+
 /* Copy as much of src as fits in dst (size >= 1) with a terminator; returns the length. */
 static size_t copy_truncated(char *dst, size_t size, const char *src)
 {

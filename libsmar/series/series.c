@@ -158,7 +158,7 @@ int smar_series_add(smar_series *s, smar_reader *r)
         return smar_fail(&s->err, SMAR_E_INVALID, "no reader given");
     if (archive_of(s, r) != NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "reader added to the series twice");
-    smar_archive_info info;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     int rc = smar_reader_info(r, &info);
     if (rc != SMAR_OK)
         return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
@@ -511,7 +511,7 @@ static void decide_versionless(smar_at *out)
  */
 static void decide_payload(const smar_series *s, size_t d, smar_at *out)
 {
-    const smar_version *v = out->version;
+    const smar_version *v = out->version_at;
     const smar_secret *snap = d != SIZE_MAX ? s->found[d] : NULL;
     const smar_version *recorded =
         snap ? smar_secret_version_by_id(snap, smar_version_id(v)) : NULL;
@@ -552,7 +552,7 @@ static void decide_status(const smar_series *s, smar_time_ns t, smar_at *out)
         return;
     }
     out->version_secret = holder;
-    out->version = v;
+    out->version_at = v;
     decide_payload(s, d, out);
 }
 
@@ -570,20 +570,33 @@ static void pick_describing(smar_series *s, smar_at *out)
 
 static void at_reset(smar_at *out, smar_time_ns t)
 {
+    int version = out->version;
     memset(out, 0, sizeof *out);
+    out->version = version;
     out->at = t;
     out->snapshot = out->created = out->deleted_seen = SMAR_TIME_NONE;
     out->payload_from = out->payload_until = SMAR_TIME_NONE;
     out->payload_available = -1;
 }
 
-int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
+/* Bytes of each version of smar_at (SMAR_VERSIONED_SIZE). */
+static const size_t at_sizes[] = {sizeof(smar_at)};
+
+/* An smar_at the caller hands in or back: its version must be one this library knows. */
+static int check_at(smar_series *s, const smar_at *at)
 {
-    if (s == NULL)
-        return SMAR_E_INVALID;
-    smar_err_clear(&s->err);
-    if (id == NULL || out == NULL)
-        return smar_fail(&s->err, SMAR_E_INVALID, "resolve needs a secret id and a result");
+    return smar_check_version(&s->err, at->version, SMAR_AT_VERSION, "smar_at");
+}
+
+/* Give the caller the members of *full that its version of smar_at has. */
+static void at_copy_out(smar_at *out, const smar_at *full)
+{
+    memcpy(out, full, SMAR_VERSIONED_SIZE(at_sizes, out->version));
+}
+
+/* The resolve itself, into the library's own full smar_at. */
+static int resolve_into(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
+{
     release_records(s);
     at_reset(out, t);
 
@@ -605,16 +618,27 @@ done:
     return rc;
 }
 
-int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
-                                smar_at *out)
+int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
 {
     if (s == NULL)
         return SMAR_E_INVALID;
-    if (version_id == NULL)
-        return smar_fail(&s->err, SMAR_E_INVALID, "resolve_version needs a version id");
-    int rc = smar_series_resolve(s, id, INT64_MAX, out);
+    smar_err_clear(&s->err);
+    if (id == NULL || out == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "resolve needs a secret id and a result");
+    int rc = check_at(s, out);
     if (rc != SMAR_OK)
         return rc;
+    smar_at full = {.version = out->version};
+    rc = resolve_into(s, id, t, &full);
+    if (rc == SMAR_OK)
+        at_copy_out(out, &full);
+    return rc;
+}
+
+/* After a resolve of id at the end of time: the answer for one version of it. */
+static int resolve_version_into(smar_series *s, const char *id, const char *version_id,
+                                smar_at *out)
+{
     const smar_secret *holder = NULL;
     const smar_version *v = NULL;
     for (size_t j = 0; j < s->norder && v == NULL; j++) {
@@ -628,7 +652,7 @@ int smar_series_resolve_version(smar_series *s, const char *id, const char *vers
     at_reset(out, smar_version_created(v));
     pick_describing(s, out);
     out->version_secret = holder;
-    out->version = v;
+    out->version_at = v;
     out->payload_available = smar_version_payload_available(v);
     out->damaged_archives = damaged_count(s);
     payload_loc loc;
@@ -639,6 +663,27 @@ int smar_series_resolve_version(smar_series *s, const char *id, const char *vers
         payload_window(s, v, out);
     }
     return SMAR_OK;
+}
+
+int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
+                                smar_at *out)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(&s->err);
+    if (id == NULL || version_id == NULL || out == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID,
+                         "resolve_version needs a secret id, a version id and a result");
+    int rc = check_at(s, out);
+    if (rc != SMAR_OK)
+        return rc;
+    smar_at full = {.version = out->version};
+    rc = resolve_into(s, id, INT64_MAX, &full);
+    if (rc == SMAR_OK)
+        rc = resolve_version_into(s, id, version_id, &full);
+    if (rc == SMAR_OK)
+        at_copy_out(out, &full);
+    return rc;
 }
 
 /* ---- payloads and rendering ----------------------------------------------------------- */
@@ -738,6 +783,8 @@ int smar_series_read_payload(smar_series *s, const smar_at *at, char **out, size
         return smar_fail(&s->err, SMAR_E_INVALID, "read_payload needs a result and buffers");
     *out = NULL;
     *len = 0;
+    if (check_at(s, at) != SMAR_OK)
+        return SMAR_E_INVALID;
     if (at->status != SMAR_AT_FOUND || at->payload_reader == NULL || at->payload_secret == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "no payload to read for this result");
     payload_loc loc = {at->payload_reader, at->payload_secret, at->payload_version};
@@ -860,8 +907,8 @@ static int list_record_versions(version_list *l, const smar_secret *rec, smar_ti
 static int collect_versions(smar_series *s, const smar_at *at, int all_versions, version_list *l)
 {
     int rc = list_record_versions(l, at->secret, at->at);
-    if (rc == SMAR_OK && at->version != NULL)
-        rc = list_version(l, at->version_secret, at->version);
+    if (rc == SMAR_OK && at->version_at != NULL)
+        rc = list_version(l, at->version_secret, at->version_at);
     for (size_t j = 0; all_versions && j < s->norder && rc == SMAR_OK; j++) {
         const smar_secret *rec = s->found[s->order[j]];
         if (rec != NULL)
@@ -884,7 +931,7 @@ static int render_versions(smar_series *s, smar_render *o, const smar_at *at, in
         rc = render_failed(s, rc, at->secret, "versions");
     for (size_t k = 0; k < l.n && rc == SMAR_OK; k++)
         rc = render_version(s, o, l.refs[k].rec, l.refs[k].v,
-                            l.refs[k].rec != at->secret && l.refs[k].v != at->version);
+                            l.refs[k].rec != at->secret && l.refs[k].v != at->version_at);
     if (rc == SMAR_OK && (rc = smar_render_array_end(o)) != SMAR_OK)
         rc = render_failed(s, rc, at->secret, "versions");
 done:
@@ -913,11 +960,11 @@ static int render_secret_payload(smar_series *s, smar_render *o, const smar_at *
     if (at->status != SMAR_AT_FOUND)
         return SMAR_OK;
     payload_loc loc = {at->payload_reader, at->payload_secret, at->payload_version};
-    if (at->version != NULL) {
-        bool described = smar_secret_version_by_id(at->secret, smar_version_id(at->version));
+    if (at->version_at != NULL) {
+        bool described = smar_secret_version_by_id(at->secret, smar_version_id(at->version_at));
         if (described && !smar_secret_has_payload(at->secret))
             return SMAR_OK;
-        (void)locate_secret_payload(s, smar_version_id(at->version), &loc);
+        (void)locate_secret_payload(s, smar_version_id(at->version_at), &loc);
     }
     return add_payload(s, o, &loc);
 }
@@ -954,6 +1001,8 @@ int smar_series_render(smar_series *s, const smar_at *at, int all_versions, char
         return smar_fail(&s->err, SMAR_E_INVALID, "render needs a result and buffers");
     *out = NULL;
     *len = 0;
+    if (check_at(s, at) != SMAR_OK)
+        return SMAR_E_INVALID;
     if (!renderable(at->status) || at->secret == NULL || !is_current(s, at))
         return smar_fail(&s->err, SMAR_E_INVALID,
                          "only a secret that existed at T, from the last resolve, can be "

@@ -53,7 +53,7 @@ static void round_trip(size_t n, uint32_t chunk_size)
     char want[128];
     assert_int_equal(fx_make_archive(&a, n, &kr, 1, NULL, chunk_size), SMAR_OK);
     assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
-    smar_snapshot_info si;
+    smar_snapshot_info si = SMAR_SNAPSHOT_INFO_INIT;
     assert_int_equal(smar_reader_snapshot(r, &si), SMAR_OK);
     assert_int_equal(si.secret_count, n);
     assert_int_equal(si.version_count, 2 * n);
@@ -464,7 +464,7 @@ static void test_rotated_keyring_still_opens(void **state)
     smar_reader_free(r);
     assert_int_equal(fx_make_archive(&b, 3, &kr, 1, NULL, 0), SMAR_OK);
     assert_int_equal(fx_open_mem(&r, b.data, b.len), SMAR_OK);
-    smar_slot_info si;
+    smar_slot_info si = SMAR_SLOT_INFO_INIT;
     assert_int_equal(smar_reader_slot(r, 0, &si), SMAR_OK);
     assert_int_equal(si.key_version, 2);
     assert_string_equal(si.key_id, "rk-test");
@@ -472,6 +472,50 @@ static void test_rotated_keyring_still_opens(void **state)
     smar_keyring_free(kr);
     free(a.data);
     free(b.data);
+}
+
+/* The structs the reader fills carry a version the caller sets (SMAR_*_INIT): an unknown
+ * one is refused with SMAR_E_INVALID and a message naming the struct, and nothing is
+ * written into it. */
+static void test_filled_structs_versioned(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 2, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+
+    smar_archive_info info = {.version = 0};
+    assert_int_equal(smar_reader_info(r, &info), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_reader_error(r), "smar_archive_info"));
+    assert_int_equal(info.slot_count, 0);
+    info.version = SMAR_ARCHIVE_INFO_VERSION + 1;
+    assert_int_equal(smar_reader_info(r, &info), SMAR_E_INVALID);
+    smar_slot_info slot = {.version = 0};
+    assert_int_equal(smar_reader_slot(r, 0, &slot), SMAR_E_INVALID);
+    assert_null(slot.key_id);
+    smar_snapshot_info snap = {.version = 0};
+    assert_int_equal(smar_reader_snapshot(r, &snap), SMAR_E_INVALID);
+    assert_int_equal(snap.secret_count, 0);
+    smar_verify_result res = {.version = 0};
+    assert_int_equal(smar_reader_verify(r, 0, NULL, &res, NULL, NULL, NULL), SMAR_E_INVALID);
+    assert_int_equal(res.chunks_checked, 0);
+
+    smar_archive_info good = SMAR_ARCHIVE_INFO_INIT;
+    assert_int_equal(smar_reader_info(r, &good), SMAR_OK);
+    assert_int_equal(good.version, SMAR_ARCHIVE_INFO_VERSION);
+    assert_int_equal(good.slot_count, 1);
+    smar_snapshot_info good_snap = SMAR_SNAPSHOT_INFO_INIT;
+    assert_int_equal(smar_reader_snapshot(r, &good_snap), SMAR_OK);
+    assert_int_equal(good_snap.secret_count, 2);
+    smar_verify_result good_res = SMAR_VERIFY_RESULT_INIT;
+    assert_int_equal(smar_reader_verify(r, 0, NULL, &good_res, NULL, NULL, NULL), SMAR_OK);
+    assert_int_equal(good_res.version, SMAR_VERIFY_RESULT_VERSION);
+    assert_true(good_res.root_ok);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
 }
 
 static void test_two_slots_each_opens(void **state)
@@ -502,7 +546,7 @@ static void test_signature(void **state)
     uint8_t pk[32], other_pk[32];
     mem_archive a;
     smar_reader *r;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     assert_int_equal(smar_signkey_new(&sk), SMAR_OK);
     assert_int_equal(smar_signkey_generate(sk), SMAR_OK);
     assert_int_equal(smar_signkey_new(&other), SMAR_OK);
@@ -650,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),
         cmocka_unit_test(test_rotated_keyring_still_opens),
+        cmocka_unit_test(test_filled_structs_versioned),
         cmocka_unit_test(test_two_slots_each_opens),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_bad_secrets_rejected),

@@ -228,11 +228,11 @@ static void test_roundtrip(void **state)
     assert_int_equal(t.wrap_calls, 1);
     smar_reader *r = NULL;
     assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
-    smar_slot_info si;
+    smar_slot_info si = SMAR_SLOT_INFO_INIT;
     assert_int_equal(smar_reader_slot(r, 0, &si), SMAR_OK);
     assert_string_equal(si.key_id, "kms-key-1");
     assert_int_equal(si.key_version, 1);
-    smar_archive_info info;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     assert_int_equal(smar_reader_info(r, &info), SMAR_OK);
     smar_reader_free(r);
 

@@ -257,7 +257,7 @@ static int teardown(void **state)
 
 static smar_at resolve_ok(fixture *f, const char *id, const char *at)
 {
-    smar_at r;
+    smar_at r = SMAR_AT_INIT;
     int rc = smar_series_resolve(f->s, id, T(at), &r);
     if (rc != SMAR_OK)
         print_error("resolve: %s\n", smar_series_error(f->s));
@@ -272,9 +272,9 @@ static void assert_version(const smar_at *r, const char *suffix)
 {
     char want[64];
     snprintf(want, sizeof want, "00000000-0000-4000-8000-0000000000%s", suffix);
-    assert_non_null(r->version);
+    assert_non_null(r->version_at);
     assert_non_null(r->version_secret);
-    assert_string_equal(smar_version_id(r->version), want);
+    assert_string_equal(smar_version_id(r->version_at), want);
 }
 
 static void assert_payload(fixture *f, const smar_at *r, const char *want)
@@ -315,7 +315,7 @@ static void test_latest(void **state)
     smar_series *empty = NULL;
     assert_int_equal(smar_series_new(&empty), SMAR_OK);
     assert_true(smar_series_latest(empty) == SMAR_TIME_NONE);
-    smar_at r;
+    smar_at r = SMAR_AT_INIT;
     assert_int_equal(smar_series_resolve(empty, ID_A, T(T_S1), &r), SMAR_E_NOTFOUND);
     smar_series_free(empty);
     assert_int_equal(smar_series_add(f->s, f->r[0]), SMAR_E_INVALID); /* already in */
@@ -391,7 +391,7 @@ static void test_created_and_deleted(void **state)
     fixture *f = *state;
     smar_at r = resolve_ok(f, ID_A, "2025-12-14T23:59:59Z");
     assert_int_equal(r.status, SMAR_AT_NOT_CREATED);
-    assert_null(r.version);
+    assert_null(r.version_at);
 
     r = resolve_ok(f, ID_B, "2026-01-25T00:00:00Z"); /* between S2 and S3: still there */
     assert_int_equal(r.status, SMAR_AT_FOUND);
@@ -402,7 +402,7 @@ static void test_created_and_deleted(void **state)
     r = resolve_ok(f, ID_B, T_S3); /* S3 lacks it */
     assert_int_equal(r.status, SMAR_AT_DELETED);
     assert_true(r.deleted_seen == T(T_S3));
-    assert_null(r.version);
+    assert_null(r.version_at);
     assert_ptr_equal(r.reader, f->r[1]); /* the newest record before T still describes it */
 
     r = resolve_ok(f, ID_C, "2026-01-21T00:00:00Z");
@@ -422,7 +422,7 @@ static void test_created_and_deleted(void **state)
     assert_int_equal(r.status, SMAR_AT_DELETED);
     assert_true(r.deleted_seen == T(T_S3));
 
-    smar_at none;
+    smar_at none = SMAR_AT_INIT;
     assert_int_equal(
         smar_series_resolve(f->s, "00000000-dead-4000-8000-000000000000", T(T_S3), &none),
         SMAR_E_NOTFOUND);
@@ -463,7 +463,7 @@ static void test_versionless(void **state)
     fixture *f = *state;
     smar_at r = resolve_ok(f, ID_V1, T_S3);
     assert_int_equal(r.status, SMAR_AT_FOUND);
-    assert_null(r.version);
+    assert_null(r.version_at);
     assert_null(r.payload_version);
     assert_payload(f, &r, "{\"payload\":\"v1-secret\"}");
     assert_render(f, &r, 0, V1_S3);
@@ -471,7 +471,7 @@ static void test_versionless(void **state)
 
     r = resolve_ok(f, ID_V2, T_S3);
     assert_int_equal(r.status, SMAR_AT_NO_PAYLOAD_RECORDED);
-    assert_null(r.version);
+    assert_null(r.version_at);
     assert_render(f, &r, 0, V2_S3);
     r = resolve_ok(f, ID_V2, "2026-01-26T12:00:00Z"); /* before it was created */
     assert_int_equal(r.status, SMAR_AT_NOT_CREATED);
@@ -533,6 +533,27 @@ static void test_render_refused(void **state)
     assert_int_equal(smar_series_render(f->s, &r, 0, &out, &n), SMAR_E_INVALID);
     assert_null(out);
     assert_int_equal(smar_series_render(f->s, NULL, 0, &out, &n), SMAR_E_INVALID);
+}
+
+/* An smar_at whose version the library does not know is refused, going in and coming back. */
+static void test_at_version_checked(void **state)
+{
+    fixture *f = *state;
+    smar_at r = {.version = 0};
+    smar_time_ns t;
+    assert_int_equal(smar_time_parse(&t, T_S3, strlen(T_S3), 0), SMAR_OK);
+    assert_int_equal(smar_series_resolve(f->s, ID_A, t, &r), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_series_error(f->s), "smar_at"));
+    r.version = SMAR_AT_VERSION + 1;
+    assert_int_equal(smar_series_resolve_version(f->s, ID_A, "x", &r), SMAR_E_INVALID);
+    r = resolve_ok(f, ID_A, T_S3);
+    assert_int_equal(r.version, SMAR_AT_VERSION);
+    char *out = NULL;
+    size_t n = 0;
+    r.version = 0;
+    assert_int_equal(smar_series_render(f->s, &r, 0, &out, &n), SMAR_E_INVALID);
+    assert_int_equal(smar_series_read_payload(f->s, &r, &out, &n), SMAR_E_INVALID);
+    assert_null(out);
 }
 
 /* ---- select --------------------------------------------------------------------------- */
@@ -730,7 +751,7 @@ static void test_select_many(void **state)
     assert_int_equal(h.n, (MANY + MANY / 2) / 10);
     print_message("select over %d secrets x 2 archives: %.2fs\n", MANY, tu_now() - t0);
 
-    smar_at at;
+    smar_at at = SMAR_AT_INIT;
     many_id(idbuf[0], MANY / 2);
     assert_int_equal(smar_series_resolve(s, idbuf[0], T(T_S3), &at), SMAR_OK);
     assert_int_equal(at.status, SMAR_AT_FOUND);
@@ -753,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_render_unknown_type),
         cmocka_unit_test(test_render_refused),
+        cmocka_unit_test(test_at_version_checked),
         cmocka_unit_test(test_select_all),
         cmocka_unit_test(test_select_ids_names),
         cmocka_unit_test(test_select_types_groups_labels),

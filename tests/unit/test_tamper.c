@@ -468,7 +468,7 @@ static void test_index_resealed_wrong(void **state)
     (void)state;
     mem_archive a;
     smar_reader *r;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     assert_int_equal(fx_make_archive(&a, 5, &g_key, 1, NULL, 0), SMAR_OK);
     reseal_index_swapped(&a);
     assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK); /* authentic bytes */
@@ -488,7 +488,7 @@ static void test_metadata_resealed_not_json(void **state)
     mem_archive a;
     smar_reader *r;
     smar_secret *s;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     char *json = NULL;
     size_t len;
     assert_int_equal(fx_make_archive(&a, 5, &g_key, 1, NULL, 0), SMAR_OK);
@@ -748,7 +748,7 @@ static void test_secrets_bad_counts_secrets(void **state)
     (void)state;
     mem_archive a;
     smar_reader *r;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     assert_int_equal(fx_make_archive(&a, 3, &g_key, 1, NULL, 0), SMAR_OK);
     assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK);
     assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL),
@@ -777,7 +777,7 @@ static void test_signature_statuses(void **state)
     (void)state;
     mem_archive a;
     smar_reader *r;
-    smar_verify_result res;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
     uint8_t other_pk[32];
     memcpy(other_pk, g_pk, 32);
     other_pk[0] ^= 0x01; /* not a key that signed anything */

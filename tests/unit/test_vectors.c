@@ -1181,8 +1181,8 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
                          rendered *rd)
 {
     smar_reader *r;
-    smar_archive_info in;
-    smar_verify_result vr;
+    smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
+    smar_verify_result vr = SMAR_VERIFY_RESULT_INIT;
     char hex[65];
     char *path = vpath(file);
     assert_int_equal(smar_reader_new(&r), SMAR_OK);
@@ -1201,7 +1201,7 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
               in.compression, in.chunk_size, in.header_size);
     sb_printf(o, "key_slots: %zu\n", in.slot_count);
     for (size_t i = 0; i < in.slot_count; i++) {
-        smar_slot_info si;
+        smar_slot_info si = SMAR_SLOT_INFO_INIT;
         assert_int_equal(smar_reader_slot(r, i, &si), SMAR_OK);
         sb_printf(o, "key_slot %zu: provider %s, key_id %s, key_version %u\n", i, si.provider,
                   si.key_id, si.key_version);
@@ -1228,7 +1228,7 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
     smar_keyring *kr = keyring(keyring_file);
     if (smar_reader_unlock(r, &kr, 1) != SMAR_OK)
         fail_msg("%s: unlock with %s: %s", file, keyring_file, smar_reader_error(r));
-    smar_snapshot_info sn;
+    smar_snapshot_info sn = SMAR_SNAPSHOT_INFO_INIT;
     assert_int_equal(smar_reader_snapshot(r, &sn), SMAR_OK);
     sb_printf(o,
               "secret_count: %" PRIu64 "\nversion_count: %" PRIu64 "\npayload_count: %" PRIu64 "\n",

@@ -451,7 +451,7 @@ static void read_back(const char *path, unsigned threads)
     walk wk = {0, 0, NULL};
     const char *doc;
     size_t doclen;
-    smar_verify_result vr;
+    smar_verify_result vr = SMAR_VERIFY_RESULT_INIT;
     assert_int_equal(smar_reader_new(&r), SMAR_OK);
     assert_int_equal(smar_reader_open(r, path), SMAR_OK);
     assert_int_equal(smar_reader_set_threads(r, threads), SMAR_OK);
