@@ -9,6 +9,12 @@
  *    smar_<type>_error(); the message names the file, chunk or secret id concerned and never
  *    contains secret values, key material or a data key.
  *  - Output parameters come first after the handle; callback payloads come last.
+ *  - Iteration callbacks (smar_secret_cb, smar_id_cb, smar_json_member_cb,
+ *    smar_json_element_cb) return 0 to go on or a positive value to stop, conventionally
+ *    SMAR_STOP; the iterating call then returns that value. Stop values and status codes
+ *    never meet: a callback that returns a negative value is refused, and the call returns
+ *    SMAR_E_INVALID ("callback returned a status code"), so a stop can never look like,
+ *    say, SMAR_E_IO. A callback that failed keeps its own status in its payload and stops.
  *  - Versioned structs: a struct the caller fills for the library (options, a source, a
  *    provider) or hands to the library to fill (smar_archive_info, smar_slot_info,
  *    smar_snapshot_info, smar_verify_result, smar_at) begins with `int version`. Declare it
@@ -63,6 +69,9 @@ typedef enum smar_status {
                                    absent): nothing is wrong with the data; try again */
     SMAR_E_CANCELLED = -17,   /**< a source or sink callback cancelled the call (smar/io.h) */
 } smar_status;
+
+/** The conventional value an iteration callback returns to stop early (see above). */
+#define SMAR_STOP 1
 
 /**
  * Initialise the library (libsodium and its CPU feature detection). Call once before any

@@ -32,18 +32,21 @@ typedef struct smar_json_member {
 } smar_json_member;
 
 /** Called for each member in order; m and its key are valid during the call only. Return
- *  0 to go on, a positive value to stop: the walking call then returns it. */
+ *  0 to go on, a positive value (SMAR_STOP) to stop: the walking call then returns it. A
+ *  negative return is refused: the walking call returns SMAR_E_INVALID. */
 typedef int (*smar_json_member_cb)(const smar_json_member *m, void *payload);
 /** Called for each element of an array with its raw text; same return rule. */
 typedef int (*smar_json_element_cb)(const char *value, size_t len, void *payload);
 
 /** Every member of the object text json. SMAR_OK, SMAR_E_INPUT (not one valid JSON object),
- *  SMAR_E_NOMEM, or the callback's stop value. */
+ *  SMAR_E_NOMEM, SMAR_E_INVALID (no callback, or it returned a negative value), or the
+ *  callback's stop value. */
 SMAR_API int smar_json_each_member(const char *json, size_t len, smar_json_member_cb cb,
                                    void *payload);
 
 /** Every element of the array text json. SMAR_OK, SMAR_E_INPUT (not one valid JSON array),
- *  or the callback's stop value. */
+ *  SMAR_E_INVALID (no callback, or it returned a negative value), or the callback's stop
+ *  value. */
 SMAR_API int smar_json_each_element(const char *json, size_t len, smar_json_element_cb cb,
                                     void *payload);
 

@@ -180,7 +180,8 @@ SMAR_API int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **o
 
 /**
  * Called for each secret found. s is borrowed for the duration of the call (smar_secret_dup
- * keeps it). Return 0 to go on, anything else to stop: the iterating call then returns it.
+ * keeps it). Return 0 to go on or a positive value (SMAR_STOP) to stop: the iterating call
+ * then returns it. A negative return is refused: the call returns SMAR_E_INVALID.
  */
 typedef int (*smar_secret_cb)(smar_reader *r, const smar_secret *s, void *payload);
 

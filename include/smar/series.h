@@ -138,7 +138,8 @@ SMAR_API int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t,
 SMAR_API int smar_series_resolve_version(smar_series *s, const char *id, const char *version_id,
                                          smar_at *out);
 
-/** Called once per distinct secret id matching the selection in any archive. */
+/** Called once per distinct secret id matching the selection in any archive. Return 0 to
+ *  go on or a positive value (SMAR_STOP) to stop; a negative return gives SMAR_E_INVALID. */
 typedef int (*smar_id_cb)(const char *id, void *payload);
 
 /**

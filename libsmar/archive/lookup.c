@@ -227,7 +227,7 @@ static int match_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     if (rc)
         return rc;
     if (strcmp(s->name, ctx->name) == 0 && (!ctx->type || strcmp(s->type, ctx->type) == 0))
-        rc = ctx->cb(r, s, ctx->payload);
+        rc = smar_callback_result(&r->err, ctx->cb(r, s, ctx->payload));
     smar_secret_free(s);
     return rc;
 }
@@ -257,7 +257,7 @@ int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload)
         if ((rc = smar_reader_fetch_record(r, seq, offset, &s, &seq, &offset)))
             return smar_reader_die(r, rc);
         seen++;
-        rc = cb(r, s, payload);
+        rc = smar_callback_result(&r->err, cb(r, s, payload));
         smar_secret_free(s);
         if (rc)
             return rc;

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "reader_internal.h" /* the reader's error record, for a refused callback value */
 #include "strset.h"
 
 /* The selection's lists as sets, so matching a secret costs the same for 1 or 10,000
@@ -147,7 +148,7 @@ static int walk_ids(smar_reader *r, select_walk *w)
             continue;
         if (rc != SMAR_OK)
             return rc;
-        rc = filter_cb(r, rec, w);
+        rc = smar_callback_result(&r->err, filter_cb(r, rec, w));
         smar_secret_free(rec);
         if (rc != 0)
             return rc;

@@ -344,7 +344,7 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
         }
     if (v->secret_bad)
         v->res->secrets_bad++;
-    return v->oom ? SMAR_E_NOMEM : SMAR_OK;
+    return v->oom ? SMAR_STOP : 0;
 }
 
 static bool any_bad_in(const verify_run *v, int section)
@@ -413,6 +413,8 @@ static int verify_keyed(verify_run *v)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the manifest is damaged");
     }
     int rc = smar_reader_foreach(r, check_secret, v);
+    if (rc == SMAR_STOP)
+        rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (rc == SMAR_OK && !any_bad_in(v, SMAR_SEC_INDEX))
         check_index(v);
     else if (rc == SMAR_OK)

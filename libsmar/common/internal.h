@@ -34,6 +34,11 @@ void smar_err_clear(smar_err *e);
  * when version is 1..newest, else SMAR_E_INVALID with a message naming the struct. */
 int smar_check_version(smar_err *e, int version, int newest, const char *what);
 
+/* What an application's iteration callback returned (smar/common.h, "Callbacks"): 0 go on,
+ * > 0 stop with that value; < 0 is refused with SMAR_E_INVALID, so a stop never reads as a
+ * status code the library chose. */
+int smar_callback_result(smar_err *e, int rc);
+
 /* How many bytes of a versioned struct a caller of that version has: sizes[version],
  * where sizes lists, for each version from 1 on, where its last member ends. */
 #define SMAR_VERSIONED_SIZE(sizes, version) ((sizes)[(version)-1])

@@ -53,7 +53,7 @@ int smar_json_each_member(const char *json, size_t len, smar_json_member_cb cb, 
         rc = decode_key(key, &name, &cap, &m.key_len);
         m.key = name;
         if (rc == SMAR_OK)
-            rc = cb(&m, payload);
+            rc = smar_callback_result(NULL, cb(&m, payload));
     }
     free(name);
     return rc;
@@ -70,7 +70,7 @@ int smar_json_each_element(const char *json, size_t len, smar_json_element_cb cb
     smar_json_iter it;
     smar_json_iter_init(&it, arr);
     while (rc == SMAR_OK && smar_json_next_element(&it, &value))
-        rc = cb(value.p, value.n, payload);
+        rc = smar_callback_result(NULL, cb(value.p, value.n, payload));
     return rc;
 }
 

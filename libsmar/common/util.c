@@ -36,6 +36,16 @@ int smar_check_version(smar_err *e, int version, int newest, const char *what)
                      what, version, newest);
 }
 
+int smar_callback_result(smar_err *e, int rc)
+{
+    if (rc >= 0)
+        return rc;
+    return smar_fail(e, SMAR_E_INVALID,
+                     "callback returned a status code (%d): return 0 to go on or a positive "
+                     "value (SMAR_STOP) to stop",
+                     rc);
+}
+
 /* Copy as much of src as fits in dst (size >= 1) with a terminator; returns the length. */
 static size_t copy_truncated(char *dst, size_t size, const char *src)
 {

@@ -1058,7 +1058,7 @@ int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb,
             rc = smar_fail(&s->err, rc, "%s", smar_reader_error(r));
     }
     for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++)
-        rc = cb(hits.keys[k], payload);
+        rc = smar_callback_result(&s->err, cb(hits.keys[k], payload));
     strset_free(&hits);
     return rc;
 }

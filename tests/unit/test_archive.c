@@ -199,8 +199,8 @@ static int check_payloads_cb(smar_reader *r, const smar_secret *s, void *p)
         size_t n;
         int rc = smar_reader_read_payload(r, s, smar_secret_version(s, v), &got, &n);
         if (rc != SMAR_OK) {
-            w->rc = rc;
-            return rc;
+            w->rc = rc; /* a status goes in the payload: callbacks return stop values */
+            return SMAR_STOP;
         }
         snprintf(want, sizeof want, "{\"payload\":\"value-%zu-%zu\"}", i, v + 1);
         if (n != strlen(want) || memcmp(got, want, n) != 0)
@@ -258,7 +258,7 @@ static void test_read_ahead(void **state)
     assert_int_equal(fx_open_mem(&r, copy, a.len), SMAR_OK);
     assert_int_equal(smar_reader_set_threads(r, 4), SMAR_OK);
     assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
-    assert_int_equal(smar_reader_foreach(r, check_payloads_cb, &w), SMAR_E_CORRUPT);
+    assert_int_equal(smar_reader_foreach(r, check_payloads_cb, &w), SMAR_STOP);
     assert_int_equal(w.rc, SMAR_E_CORRUPT);
     assert_true(w.seen > 0 && w.seen < 5000);
     assert_non_null(strstr(smar_reader_error(r), "is damaged"));
@@ -314,9 +314,7 @@ static int render_order_cb(smar_reader *r, const smar_secret *s, void *p)
     for (size_t k = 0; k < 3; k++) {
         char *got;
         size_t n;
-        int rc = smar_reader_read_payload(r, s, order[k], &got, &n);
-        if (rc != SMAR_OK)
-            return rc;
+        assert_int_equal(smar_reader_read_payload(r, s, order[k], &got, &n), SMAR_OK);
         smar_secret_buffer_free(got, n);
     }
     return 0;
@@ -338,6 +336,49 @@ static int name_cb(smar_reader *r, const smar_secret *s, void *p)
     (void)r;
     *(char **)p = strdup(smar_secret_id(s));
     return 0;
+}
+
+/* A secret callback returning what its payload says. */
+static int return_cb(smar_reader *r, const smar_secret *s, void *p)
+{
+    (void)r;
+    (void)s;
+    return *(const int *)p;
+}
+
+/* Callbacks return 0 or a positive stop value, which the call returns; a negative return
+ * (a status code) is refused with SMAR_E_INVALID, so a stop never looks like SMAR_E_IO,
+ * and the reader stays usable. Every iterating call: foreach, find_name, select by id
+ * (through the index) and by type (a walk). */
+static void test_callback_stop_values(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    assert_int_equal(fx_make_archive(&a, 5, &kr, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+    const char *ids[] = {"00000000-0000-4000-8000-000000000003"};
+    const char *types[] = {"arbitrary"};
+    smar_selection by_id = {.ids = ids, .nids = 1}, by_type = {.types = types, .ntypes = 1};
+    int status = SMAR_E_IO, stop = 7;
+
+    assert_int_equal(smar_reader_foreach(r, return_cb, &status), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_reader_error(r), "callback returned a status code"));
+    assert_int_equal(smar_reader_foreach(r, return_cb, &stop), 7);
+    assert_int_equal(smar_reader_find_name(r, "secret-3", NULL, return_cb, &status),
+                     SMAR_E_INVALID);
+    assert_int_equal(smar_reader_find_name(r, "secret-3", NULL, return_cb, &stop), 7);
+    assert_int_equal(smar_reader_select(r, &by_id, return_cb, &status), SMAR_E_INVALID);
+    assert_int_equal(smar_reader_select(r, &by_id, return_cb, &stop), 7);
+    assert_int_equal(smar_reader_select(r, &by_type, return_cb, &status), SMAR_E_INVALID);
+    assert_int_equal(smar_reader_select(r, &by_type, return_cb, &stop), 7);
+    smar_secret *s;
+    assert_int_equal(smar_reader_find_id(r, ids[0], &s), SMAR_OK); /* still usable */
+    smar_secret_free(s);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
 }
 
 static void test_find_by_name_and_time(void **state)
@@ -696,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_rotated_keyring_still_opens),
         cmocka_unit_test(test_filled_structs_versioned),
         cmocka_unit_test(test_two_slots_each_opens),
+        cmocka_unit_test(test_callback_stop_values),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_bad_secrets_rejected),
         cmocka_unit_test(test_record_content_checked_on_read),

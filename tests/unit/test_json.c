@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "smar/json.h"
 #include "testutil.h"
 
 /* A span over a string literal; sizeof keeps embedded NUL bytes. */
@@ -1100,6 +1101,36 @@ static void test_secure_buffer_wipes_what_was_written(void **state)
     smar_buf_free(&b);
 }
 
+static int member_returns(const smar_json_member *m, void *payload)
+{
+    (void)m;
+    return *(const int *)payload;
+}
+
+static int element_returns(const char *value, size_t len, void *payload)
+{
+    (void)value;
+    (void)len;
+    return *(const int *)payload;
+}
+
+/* The public walkers (smar/json.h): a positive stop value comes back as it is, a negative
+ * return (a status code) is refused with SMAR_E_INVALID. */
+static void test_walk_callback_stop_values(void **state)
+{
+    (void)state;
+    const char *obj = "{\"a\":1,\"b\":2}", *arr = "[1,2]";
+    int status = -3, stop = 7, go_on = 0;
+    assert_int_equal(smar_json_each_member(obj, strlen(obj), member_returns, &status),
+                     SMAR_E_INVALID);
+    assert_int_equal(smar_json_each_member(obj, strlen(obj), member_returns, &stop), 7);
+    assert_int_equal(smar_json_each_member(obj, strlen(obj), member_returns, &go_on), SMAR_OK);
+    assert_int_equal(smar_json_each_element(arr, strlen(arr), element_returns, &status),
+                     SMAR_E_INVALID);
+    assert_int_equal(smar_json_each_element(arr, strlen(arr), element_returns, &stop), 7);
+    assert_int_equal(smar_json_each_element(arr, strlen(arr), element_returns, &go_on), SMAR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1113,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_very_deep_input_is_rejected_quickly),
         cmocka_unit_test(test_iterate_members_raw),
         cmocka_unit_test(test_iterate_elements_raw),
+        cmocka_unit_test(test_walk_callback_stop_values),
         cmocka_unit_test(test_iterate_empty_and_non_containers),
         cmocka_unit_test(test_nested_iteration),
         cmocka_unit_test(test_kind_of),

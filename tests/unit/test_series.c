@@ -591,6 +591,13 @@ static void expect_select(fixture *f, const smar_selection *sel, const char *con
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__})
 
+static int return_status(const char *id, void *payload)
+{
+    (void)id;
+    (void)payload;
+    return SMAR_E_IO;
+}
+
 static void test_select_all(void **state)
 {
     fixture *f = *state;
@@ -601,6 +608,9 @@ static void test_select_all(void **state)
     hits h = {.stop_after = 2};
     assert_int_equal(smar_series_select(f->s, &all, collect, &h), 7);
     assert_int_equal(h.n, 2);
+    /* a callback returning a status code is refused: a stop never reads as an error */
+    assert_int_equal(smar_series_select(f->s, &all, return_status, NULL), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_series_error(f->s), "callback returned a status code"));
 }
 
 static void test_select_ids_names(void **state)

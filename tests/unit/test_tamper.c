@@ -64,17 +64,19 @@ static int keyless_status(const uint8_t *d, size_t n, const uint8_t *pk)
     return rc;
 }
 
+/* Callbacks return stop values, not statuses: the first error goes to *(int *)p. */
 static int check_secret_exact(smar_reader *r, const smar_secret *s, void *p)
 {
     char want[128];
     size_t i = strtoul(smar_secret_id(s) + 24, NULL, 16);
-    (void)p;
     for (size_t v = 0; v < smar_secret_version_count(s); v++) {
         char *out;
         size_t n;
         int rc = smar_reader_read_payload(r, s, smar_secret_version(s, v), &out, &n);
-        if (rc != SMAR_OK)
-            return rc;
+        if (rc != SMAR_OK) {
+            *(int *)p = rc;
+            return SMAR_STOP;
+        }
         snprintf(want, sizeof want, "{\"payload\":\"value-%zu-%zu\"}", i, v + 1);
         if (n != strlen(want) || memcmp(out, want, n) != 0)
             fail_msg("tampered archive returned wrong data for secret %zu", i);
@@ -88,13 +90,14 @@ static int check_secret_exact(smar_reader *r, const smar_secret *s, void *p)
 static int keyed_status_with(const uint8_t *d, size_t n, smar_keyring *key)
 {
     smar_reader *r;
+    int failed = SMAR_OK;
     int rc = fx_open_mem(&r, d, n);
     if (rc == SMAR_OK)
         rc = smar_reader_set_threads(r, 2); /* the parallel chunk scan meets every attack */
     if (rc == SMAR_OK)
         rc = smar_reader_unlock(r, &key, 1);
-    if (rc == SMAR_OK)
-        rc = smar_reader_foreach(r, check_secret_exact, NULL);
+    if (rc == SMAR_OK && (rc = smar_reader_foreach(r, check_secret_exact, &failed)) == SMAR_STOP)
+        rc = failed;
     if (rc == SMAR_OK)
         rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
     smar_reader_free(r);

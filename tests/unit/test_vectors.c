@@ -1102,7 +1102,7 @@ static int render_cb(smar_reader *r, const smar_secret *s, void *p)
     size_t len;
     int rc = smar_reader_render_secret(r, s, NULL, 0, 1, &out, &len);
     if (rc != SMAR_OK)
-        return rc;
+        return SMAR_STOP; /* the caller reports the reader's error */
     sb_add(&rd->text, out, len);
     sb_str(&rd->text, "\n");
     smar_secret_buffer_free(out, len);
@@ -1403,15 +1403,17 @@ static const negative NEGATIVES[] = {
      SMAR_OK, SMAR_OK},
 };
 
+/* Callbacks return stop values, not statuses: the error goes to *(int *)p. */
 static int read_all_cb(smar_reader *r, const smar_secret *s, void *p)
 {
     char *out;
     size_t len;
-    (void)p;
     int rc = smar_reader_render_secret(r, s, NULL, 0, 1, &out, &len);
     if (rc == SMAR_OK)
         smar_secret_buffer_free(out, len);
-    return rc;
+    else
+        *(int *)p = rc;
+    return rc == SMAR_OK ? 0 : SMAR_STOP;
 }
 
 static int open_file(smar_reader **r, const char *file)
@@ -1433,8 +1435,10 @@ static int lib_stage(const negative *v, int stage, const uint8_t *pk)
         rc = smar_reader_verify(r, 0, pk, NULL, NULL, NULL, NULL);
     if (rc == SMAR_OK && stage >= 2)
         rc = smar_reader_unlock(r, &kr, 1);
-    if (rc == SMAR_OK && stage == 3)
-        rc = smar_reader_foreach(r, read_all_cb, NULL);
+    int failed = SMAR_OK;
+    if (rc == SMAR_OK && stage == 3 &&
+        (rc = smar_reader_foreach(r, read_all_cb, &failed)) == SMAR_STOP)
+        rc = failed;
     if (rc == SMAR_OK && stage == 4)
         rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
     smar_reader_free(r);
