@@ -30,7 +30,7 @@ static void inspect(smar_reader *r)
     for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
         chunks += info.section_chunks[s];
     FZ_CHECK(chunks == info.chunk_count && info.section_chunks[SMAR_SECTION_META] > 0);
-    smar_archive_id_hex(hex, info.archive_id);
+    smar_archive_id_hex(info.archive_id, hex);
     for (size_t i = 0; i < info.slot_count; i++) {
         FZ_CHECK(smar_reader_slot(r, i, &slot) == SMAR_OK);
         FZ_CHECK(strlen(slot.key_id) >= 1 && strlen(slot.key_id) <= SMAR_KEY_ID_MAX);

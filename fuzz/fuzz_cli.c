@@ -204,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_component(str, "0b5f6d2e-1c1a-4f3e-9a55-1f0f3a6b7c01");
     smar_time_ns t;
     if (cli_parse_time(str, &t) == 0 && strcmp(str, "now") != 0)
-        FZ_CHECK(smar_time_parse(&t, str, strlen(str), 1) == SMAR_OK);
+        FZ_CHECK(smar_time_parse(str, strlen(str), 1, &t) == SMAR_OK);
     uint32_t u;
     if (cli_parse_u32(str, 1, 64, &u) == 0)
         FZ_CHECK(u >= 1 && u <= 64);

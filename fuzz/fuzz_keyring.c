@@ -66,7 +66,7 @@ static void load_signkey(const char *path, const char *passphrase)
         return;
     if (smar_signkey_load(sk, path, passphrase) == SMAR_OK) {
         smar_signkey_public(sk, pk);
-        smar_signkey_fingerprint(fp, pk);
+        smar_signkey_fingerprint(pk, fp);
     } else {
         FZ_CHECK(smar_signkey_error(sk)[0] != '\0');
     }
@@ -76,7 +76,6 @@ static void load_signkey(const char *path, const char *passphrase)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
-    char err[256];
     fz_init();
     const char *path = fz_tmp_path("key");
     if (fz_write_file(path, data, size, 0600) != 0)
@@ -88,8 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     load_signkey(path, NULL);
     if (cheap)
         load_signkey(path, "x");
-    err[0] = '\0';
-    if (smar_signkey_load_public(pk, path, err, sizeof err) != SMAR_OK)
-        FZ_CHECK(err[0] != '\0');
+    smar_signkey *pub = NULL;
+    FZ_CHECK(smar_signkey_new(&pub) == SMAR_OK);
+    if (smar_signkey_load_public(pub, path) == SMAR_OK)
+        smar_signkey_public(pub, pk);
+    else
+        FZ_CHECK(smar_signkey_error(pub)[0] != '\0');
+    smar_signkey_free(pub);
     return 0;
 }

@@ -13,9 +13,9 @@ static void round_trip(smar_time_ns t, bool must_parse)
 {
     char buf[SMAR_TIME_BUFSIZE];
     smar_time_ns back = 0;
-    const char *text = smar_time_format(buf, t);
+    const char *text = smar_time_format(t, buf);
     FZ_CHECK(text == buf && strlen(buf) < SMAR_TIME_BUFSIZE);
-    int rc = smar_time_parse(&back, buf, strlen(buf), 0);
+    int rc = smar_time_parse(buf, strlen(buf), 0, &back);
     if (must_parse)
         FZ_CHECK(rc == SMAR_OK);
     if (rc == SMAR_OK)
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     smar_time_ns t;
     fz_init();
     for (int allow_date = 0; allow_date <= 1; allow_date++) {
-        if (smar_time_parse(&t, (const char *)data, size, allow_date) == SMAR_OK) {
+        if (smar_time_parse((const char *)data, size, allow_date, &t) == SMAR_OK) {
             FZ_CHECK(t != SMAR_TIME_NONE);
             /* at most a day (the largest offset) outside the accepted years */
             FZ_CHECK(t >= year_lo - 86400LL * 1000000000LL &&
@@ -48,9 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* a date-time accepted without dates is accepted with them, to the same time */
             smar_time_ns t2;
             if (!allow_date)
-                FZ_CHECK(smar_time_parse(&t2, (const char *)data, size, 1) == SMAR_OK && t2 == t);
+                FZ_CHECK(smar_time_parse((const char *)data, size, 1, &t2) == SMAR_OK && t2 == t);
         } else {
-            FZ_CHECK(smar_time_parse(&t, (const char *)data, size, allow_date) != SMAR_OK);
+            FZ_CHECK(smar_time_parse((const char *)data, size, allow_date, &t) != SMAR_OK);
         }
     }
     /* the bytes as a time value */

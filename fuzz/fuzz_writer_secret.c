@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int rc = smar_writer_add_key(w, fz_keyring());
     if (rc == SMAR_OK)
-        rc = smar_writer_open_cb(w, mem_write, &archive, &o);
+        rc = smar_writer_open_cb(w, &o, mem_write, &archive);
     FZ_CHECK(rc == SMAR_OK);
     for (size_t i = 0; i < nparts && rc == SMAR_OK; i++) {
         if (parts[i].n > 0 && parts[i].p[0] == SEP_DOCUMENT) {

@@ -165,7 +165,7 @@ static void write_archive(smar_buf *out, smar_keyring *const *keys, size_t nkeys
     if (!rc && signer)
         rc = smar_writer_set_signer(w, signer);
     if (!rc)
-        rc = smar_writer_open_cb(w, mem_write, out, &o);
+        rc = smar_writer_open_cb(w, &o, mem_write, out);
     for (size_t i = 0; i < nsmall && !rc; i++)
         rc = smar_writer_add_secret(w, small[i], strlen(small[i]));
     for (size_t i = 0; i < nbig && !rc; i++) {

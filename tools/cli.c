@@ -181,7 +181,7 @@ int cli_parse_time(const char *text, smar_time_ns *out)
         return 0;
     }
     /* The library's user-input mode: also a date, or a space instead of the 'T'. */
-    return smar_time_parse(out, text, strlen(text), 1) == SMAR_OK ? 0 : -1;
+    return smar_time_parse(text, strlen(text), 1, out) == SMAR_OK ? 0 : -1;
 }
 
 const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t)
@@ -190,7 +190,7 @@ const char *cli_time(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t)
         strcpy(buf, "-");
         return buf;
     }
-    return smar_time_format(buf, t);
+    return smar_time_format(t, buf);
 }
 
 static void out_of_memory(void)
@@ -1362,7 +1362,7 @@ void cli_json_add_time(cJSON *obj, const char *name, smar_time_ns t)
     if (t == SMAR_TIME_NONE)
         cJSON_AddNullToObject(obj, name);
     else
-        cJSON_AddStringToObject(obj, name, smar_time_format(buf, t));
+        cJSON_AddStringToObject(obj, name, smar_time_format(t, buf));
 }
 
 void cli_json_add_u64(cJSON *obj, const char *name, uint64_t v)

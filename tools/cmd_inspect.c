@@ -125,7 +125,7 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
     cJSON_AddStringToObject(o, "archive", path);
     snprintf(ver, sizeof ver, "%u.%u", in->version_major, in->version_minor);
     cJSON_AddStringToObject(o, "format_version", ver);
-    smar_archive_id_hex(hex, in->archive_id);
+    smar_archive_id_hex(in->archive_id, hex);
     cJSON_AddStringToObject(o, "archive_id", hex);
     cli_json_add_time(o, "created", in->created);
     cli_json_add_time(o, "snapshot", in->snapshot);
@@ -154,7 +154,7 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
     }
     cJSON_AddBoolToObject(o, "signed", in->is_signed);
     if (in->is_signed) {
-        smar_signkey_fingerprint(fp, in->signer);
+        smar_signkey_fingerprint(in->signer, fp);
         cJSON_AddStringToObject(o, "signer_fingerprint", fp);
     } else {
         cJSON_AddNullToObject(o, "signer_fingerprint");
@@ -209,7 +209,7 @@ static void add_summary_json(cJSON *o, const struct summary *sum)
 static void print_info(const char *path, smar_reader *r, const smar_archive_info *in)
 {
     char hex[33], fp[33], t1[SMAR_TIME_BUFSIZE], b[32];
-    smar_archive_id_hex(hex, in->archive_id);
+    smar_archive_id_hex(in->archive_id, hex);
     printf("archive:      %s\n", path);
     printf("format:       %u.%u\n", in->version_major, in->version_minor);
     printf("archive id:   %s\n", hex);
@@ -231,7 +231,7 @@ static void print_info(const char *path, smar_reader *r, const smar_archive_info
             printf("  %s version %u (%s)\n", si.key_id, si.key_version, si.provider);
     }
     if (in->is_signed) {
-        smar_signkey_fingerprint(fp, in->signer);
+        smar_signkey_fingerprint(in->signer, fp);
         printf("signed:       yes, signer %s\n", fp);
     } else {
         printf("signed:       no\n");

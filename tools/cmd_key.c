@@ -65,7 +65,7 @@ static int is_secret_signkey(const char *path)
 static int show_signkey(const char *path, const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], int json)
 {
     char fp[33];
-    smar_signkey_fingerprint(fp, pk);
+    smar_signkey_fingerprint(pk, fp);
     int secret = is_secret_signkey(path);
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -124,14 +124,17 @@ static int show_keyring_text(const char *path, const smar_keyring *kr)
 static int key_show(const char *path, int json)
 {
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
-    char err[256] = "";
-    int rc = smar_signkey_load_public(pk, path, err, sizeof err);
+    smar_signkey *pub = NULL;
+    int rc = smar_signkey_new(&pub);
+    if (rc == SMAR_OK && (rc = smar_signkey_load_public(pub, path)) == SMAR_OK)
+        smar_signkey_public(pub, pk);
+    if (rc == SMAR_E_IO || rc == SMAR_E_NOMEM)
+        cli_error_lib(path, pub ? smar_signkey_error(pub) : smar_strerror(rc));
+    smar_signkey_free(pub);
     if (rc == SMAR_OK)
         return show_signkey(path, pk, json);
-    if (rc == SMAR_E_IO) {
-        cli_error_lib(path, err);
+    if (rc == SMAR_E_IO || rc == SMAR_E_NOMEM)
         return CLI_EXIT_FAILURE;
-    }
     smar_keyring *kr = NULL;
     if (smar_keyring_new(&kr) != SMAR_OK) {
         cli_error("out of memory");

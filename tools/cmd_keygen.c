@@ -134,7 +134,7 @@ static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
     char fp[33];
     smar_signkey_public(sk, pk);
-    smar_signkey_fingerprint(fp, pk);
+    smar_signkey_fingerprint(pk, fp);
     printf("signing key written to %s, public key to %s\nfingerprint %s\n", o->output, pub, fp);
 done:
     smar_signkey_free(sk);

@@ -237,7 +237,7 @@ static void note_signer(struct report *rep, smar_reader *r)
     smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
     if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
         rep->is_signed = 1;
-        smar_signkey_fingerprint(rep->signer, in.signer);
+        smar_signkey_fingerprint(in.signer, rep->signer);
     }
 }
 
@@ -503,12 +503,18 @@ static int load_pubkey(struct verify_opts *o)
 {
     if (o->pubkey_path == NULL)
         return 0;
-    char err[256] = "";
-    if (smar_signkey_load_public(o->pubkey, o->pubkey_path, err, sizeof err) != SMAR_OK) {
-        cli_error_lib(o->pubkey_path, err);
+    smar_signkey *pub = NULL;
+    int rc = smar_signkey_new(&pub);
+    if (rc == SMAR_OK)
+        rc = smar_signkey_load_public(pub, o->pubkey_path);
+    if (rc != SMAR_OK) {
+        cli_error_lib(o->pubkey_path, pub ? smar_signkey_error(pub) : smar_strerror(rc));
+        smar_signkey_free(pub);
         return CLI_EXIT_FAILURE;
     }
-    smar_signkey_fingerprint(o->pubkey_fp, o->pubkey);
+    smar_signkey_public(pub, o->pubkey);
+    smar_signkey_free(pub);
+    smar_signkey_fingerprint(o->pubkey, o->pubkey_fp);
     return 0;
 }
 

@@ -500,10 +500,10 @@ static void version_stamp(char stamp[SMAR_TIME_BUFSIZE], const char *json, size_
     snprintf(stamp, SMAR_TIME_BUFSIZE, "undated");
     if (created != NULL) {
         smar_time_ns t;
-        if (smar_time_parse(&t, created, strlen(created), 0) == SMAR_OK) {
+        if (smar_time_parse(created, strlen(created), 0, &t) == SMAR_OK) {
             char full[SMAR_TIME_BUFSIZE];
             size_t k = 0;
-            smar_time_format(full, t);
+            smar_time_format(t, full);
             for (const char *p = full; *p; p++)
                 if (*p != '-' && *p != ':')
                     stamp[k++] = *p;

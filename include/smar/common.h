@@ -7,8 +7,16 @@
  *  - Objects are opaque handles made by smar_<type>_new() and released by smar_<type>_free().
  *    free() accepts NULL. A handle keeps the message of its last error, retrievable with
  *    smar_<type>_error(); the message names the file, chunk or secret id concerned and never
- *    contains secret values, key material or a data key.
- *  - Output parameters come first after the handle; callback payloads come last.
+ *    contains secret values, key material or a data key. Calls without a handle
+ *    (smar_time_parse, smar_payload_value, smar_json_*, smar_keyfile_kind_of, ...) report a
+ *    status code only; whatever needs a message (a file that failed to load) is done
+ *    through a handle (e.g. smar_signkey_load_public).
+ *  - Parameter order. Constructors (smar_<type>_new, smar_export_writer_new,
+ *    smar_fd_source) take the address of what they make first. Every other call takes its
+ *    handle first (the keyring being filled, for smar_keyring_from_provider), then its
+ *    inputs, then its output parameters, then a callback and its payload last (several
+ *    callbacks share the one payload after them). Callback types follow their own
+ *    documented order (ctx or opaque first).
  *  - Iteration callbacks (smar_secret_cb, smar_id_cb, smar_json_member_cb,
  *    smar_json_element_cb) return 0 to go on or a positive value to stop, conventionally
  *    SMAR_STOP; the iterating call then returns that value. Stop values and status codes
@@ -110,14 +118,14 @@ typedef int64_t smar_time_ns;
  * "2026-11-20" meaning 00:00:00Z and a space instead of the "T" ("2026-11-20 02:00:00Z").
  * Returns SMAR_OK or SMAR_E_INVALID. Rejects out-of-range fields and years outside 1678..2261.
  */
-SMAR_API int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_date);
+SMAR_API int smar_time_parse(const char *text, size_t len, int allow_date, smar_time_ns *out);
 
 /**
  * Format a time as RFC 3339 UTC with "Z", with the fractional part only as long as needed
  * (0, 3, 6 or 9 digits). buf must hold SMAR_TIME_BUFSIZE bytes. Returns buf.
  */
 #define SMAR_TIME_BUFSIZE 40
-SMAR_API char *smar_time_format(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t);
+SMAR_API char *smar_time_format(smar_time_ns t, char buf[SMAR_TIME_BUFSIZE]);
 
 #ifdef __cplusplus
 }

@@ -133,19 +133,23 @@ SMAR_API int smar_signkey_save(const smar_signkey *sk, const char *path, const c
                                unsigned flags);
 /** Save only the public key, for auditors (mode 0644, atomic). */
 SMAR_API int smar_signkey_save_public(const smar_signkey *sk, const char *path, unsigned flags);
-/** The public key. */
+/** The public key (all zero bytes when the handle holds none). */
 SMAR_API void smar_signkey_public(const smar_signkey *sk, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES]);
 
 /**
- * Read a public key file written by smar_signkey_save_public() (or a secret key file, whose
- * public half is used). Returns SMAR_OK, SMAR_E_IO or SMAR_E_FORMAT; err (may be NULL)
- * receives a message of up to errlen bytes.
+ * Load only the public key from a public key file written by smar_signkey_save_public() (or
+ * from a secret key file, whose public half is used; no passphrase is needed, the file mode
+ * is not checked), into a new, empty handle: smar_signkey_public() then gives it and
+ * smar_signkey_save_public() writes it; signing, smar_signkey_save and
+ * smar_writer_set_signer give SMAR_E_INVALID. Returns SMAR_OK, SMAR_E_IO (unreadable),
+ * SMAR_E_FORMAT (not a signing key file, malformed) or SMAR_E_INVALID (path NULL, or the
+ * handle holds a key already); smar_signkey_error() says why, naming the file.
  */
-SMAR_API int smar_signkey_load_public(uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], const char *path,
-                                      char *err, size_t errlen);
+SMAR_API int smar_signkey_load_public(smar_signkey *sk, const char *path);
 
-/** Lowercase hex fingerprint of a public key (first 16 bytes of BLAKE2b-256), 33 bytes. */
-SMAR_API void smar_signkey_fingerprint(char out[33], const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES]);
+/** Lowercase hex fingerprint of a public key (first 16 bytes of BLAKE2b-256), written to
+ *  out as 32 characters and a NUL. */
+SMAR_API void smar_signkey_fingerprint(const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], char out[33]);
 
 #ifdef __cplusplus
 }

@@ -129,7 +129,7 @@ typedef struct smar_slot_info {
 SMAR_API int smar_reader_slot(smar_reader *r, size_t i, smar_slot_info *out);
 
 /** Archive id as 32 lowercase hex characters plus NUL. */
-SMAR_API void smar_archive_id_hex(char out[33], const uint8_t id[16]);
+SMAR_API void smar_archive_id_hex(const uint8_t id[16], char out[33]);
 
 /**
  * Open the archive with one of the keyrings: each key slot whose key id matches a keyring

@@ -69,7 +69,9 @@ SMAR_API const char *smar_writer_error(const smar_writer *w);
 #define SMAR_MAX_KEY_SLOTS 16
 SMAR_API int smar_writer_add_key(smar_writer *w, smar_keyring *kr);
 
-/** Sign the archive's root hash with this producer key (borrowed until finish). */
+/** Sign the archive's root hash with this producer key (borrowed until finish).
+ *  SMAR_E_INVALID after open, or when sk holds no secret key (empty, or only a public key
+ *  from smar_signkey_load_public). */
 SMAR_API int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk);
 
 /**
@@ -89,8 +91,8 @@ SMAR_API int smar_writer_open_sink(smar_writer *w, const smar_sink *sink,
 /** Start the archive, writing to fd (not closed, not synced: the caller finishes the file)
  *  or through a callback: shorthands for a sink whose commit does nothing. */
 SMAR_API int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts);
-SMAR_API int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
-                                 const smar_writer_options *opts);
+SMAR_API int smar_writer_open_cb(smar_writer *w, const smar_writer_options *opts, smar_write_fn fn,
+                                 void *opaque);
 
 /**
  * Set the snapshot time when it was not known at open (an export whose exported_at comes

@@ -359,7 +359,7 @@ int smar_reader_slot(smar_reader *r, size_t i, smar_slot_info *out)
     return SMAR_OK;
 }
 
-void smar_archive_id_hex(char out[33], const uint8_t id[16])
+void smar_archive_id_hex(const uint8_t id[16], char out[33])
 {
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {

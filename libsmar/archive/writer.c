@@ -214,6 +214,9 @@ int smar_writer_set_signer(smar_writer *w, const smar_signkey *sk)
     if (!w || !sk || w->state != W_NEW)
         return w ? smar_fail(&w->err, SMAR_E_INVALID, "set the signer before open")
                  : SMAR_E_INVALID;
+    if (!smar_signkey_can_sign(sk))
+        return smar_fail(&w->err, SMAR_E_INVALID,
+                         "the signer holds no secret key (a public key cannot sign)");
     w->signer = sk;
     return SMAR_OK;
 }
@@ -532,8 +535,8 @@ int smar_writer_open_sink(smar_writer *w, const smar_sink *sink, const smar_writ
     return rc;
 }
 
-int smar_writer_open_cb(smar_writer *w, smar_write_fn fn, void *opaque,
-                        const smar_writer_options *opts)
+int smar_writer_open_cb(smar_writer *w, const smar_writer_options *opts, smar_write_fn fn,
+                        void *opaque)
 {
     if (!w || !fn)
         return SMAR_E_INVALID;
@@ -561,8 +564,8 @@ static int later_than_snapshot(smar_writer *w, const char *secret, const char *v
                                int64_t created)
 {
     char cbuf[SMAR_TIME_BUFSIZE], sbuf[SMAR_TIME_BUFSIZE];
-    smar_time_format(cbuf, created);
-    smar_time_format(sbuf, w->hdr.snapshot);
+    smar_time_format(created, cbuf);
+    smar_time_format(w->hdr.snapshot, sbuf);
     if (version == NULL)
         return smar_fail(&w->err, SMAR_E_INPUT,
                          "secret %s was created at %s, after the snapshot time %s", secret, cbuf,

@@ -172,7 +172,7 @@ static bool parse_offset(tcur *c, int64_t *offset)
     return true;
 }
 
-int smar_time_parse(smar_time_ns *out, const char *text, size_t len, int allow_date)
+int smar_time_parse(const char *text, size_t len, int allow_date, smar_time_ns *out)
 {
     if (out == NULL || text == NULL)
         return SMAR_E_INVALID;
@@ -223,7 +223,7 @@ static int fraction_width(int64_t ns)
     return 9;
 }
 
-char *smar_time_format(char buf[SMAR_TIME_BUFSIZE], smar_time_ns t)
+char *smar_time_format(smar_time_ns t, char buf[SMAR_TIME_BUFSIZE])
 {
     /* Floor division: the fraction is always in [0, 1e9) even before 1970. Safe for the
      * whole int64 range including INT64_MIN (which only yields a 1677 date). */

@@ -109,7 +109,7 @@ static void note_exported_at(smar_export *ex, smar_span value)
         return;
     if (!smar_json_string_decode(value, text, sizeof text, &len))
         return;
-    if (smar_time_parse(&ex->exported_at, text, len, 0) == SMAR_OK)
+    if (smar_time_parse(text, len, 0, &ex->exported_at) == SMAR_OK)
         ex->exported_at_rc = SMAR_OK;
 }
 

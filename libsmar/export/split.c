@@ -135,7 +135,7 @@ static int get_time(int64_t *out, const smar_json_fields *obj, const char *field
         return required ? smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field) : SMAR_OK;
     if (smar_json_kind_of(v) != SMAR_JSON_STRING ||
         !smar_json_string_decode(v, text, sizeof text, &len) ||
-        smar_time_parse(out, text, len, 0) != SMAR_OK)
+        smar_time_parse(text, len, 0, out) != SMAR_OK)
         return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp", what, field);
     return SMAR_OK;
 }

@@ -296,7 +296,7 @@ int smar_keyfile_get_time(const smar_keyfile *kf, smar_span obj, const char *nam
     int rc = smar_keyfile_get_string(kf, obj, name, text, sizeof text);
     if (rc != SMAR_OK)
         return rc;
-    if (smar_time_parse(out, text, strlen(text), 0) != SMAR_OK)
+    if (smar_time_parse(text, strlen(text), 0, out) != SMAR_OK)
         return smar_keyfile_fail(kf, SMAR_E_FORMAT, "\"%s\" is not an RFC 3339 timestamp", name);
     return SMAR_OK;
 }
@@ -366,7 +366,7 @@ int smar_keyfile_put_b64(smar_buf *b, const uint8_t *bin, size_t n)
 int smar_keyfile_put_time(smar_buf *b, smar_time_ns t)
 {
     char text[SMAR_TIME_BUFSIZE];
-    return smar_keyfile_put_string(b, smar_time_format(text, t));
+    return smar_keyfile_put_string(b, smar_time_format(t, text));
 }
 
 smar_time_ns smar_keyfile_now(void)

@@ -45,6 +45,8 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
                         smar_err *e);
 
 /* Sign msg with the producer key (Ed25519, detached). */
+/* Whether sk holds a secret key (not only a public one): what signing needs. */
+bool smar_signkey_can_sign(const smar_signkey *sk);
 int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);
 
 #endif

@@ -24,6 +24,7 @@ struct smar_signkey {
     smar_err err_rec;
     uint8_t *sk; /* crypto_sign_SECRETKEYBYTES (seed || pk), sodium_malloc; NULL: no key */
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
+    bool has_public; /* pk is set: with sk, or alone after smar_signkey_load_public */
     smar_time_ns created_at;
 };
 
@@ -54,7 +55,7 @@ const char *smar_signkey_error(const smar_signkey *sk)
 
 static int require_empty(const smar_signkey *sk)
 {
-    if (sk->sk != NULL)
+    if (sk->has_public)
         return smar_fail(sk->err, SMAR_E_INVALID,
                          "the handle already holds a signing key; use a new handle");
     return SMAR_OK;
@@ -72,6 +73,7 @@ int smar_signkey_generate(smar_signkey *sk)
     if (sk->sk == NULL)
         return smar_fail(sk->err, SMAR_E_NOMEM, "out of locked memory");
     crypto_sign_keypair(sk->pk, sk->sk);
+    sk->has_public = true;
     sodium_mprotect_readonly(sk->sk);
     sk->created_at = smar_keyfile_now();
     return SMAR_OK;
@@ -79,17 +81,29 @@ int smar_signkey_generate(smar_signkey *sk)
 
 void smar_signkey_public(const smar_signkey *sk, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
 {
-    if (sk != NULL && sk->sk != NULL)
+    if (sk != NULL && sk->has_public)
         memcpy(pk, sk->pk, SMAR_SIGN_PUBLIC_BYTES);
     else
         memset(pk, 0, SMAR_SIGN_PUBLIC_BYTES);
 }
 
-void smar_signkey_fingerprint(char out[33], const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
+void smar_signkey_fingerprint(const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], char out[33])
 {
     uint8_t h[32];
     crypto_generichash(h, sizeof h, pk, SMAR_SIGN_PUBLIC_BYTES, NULL, 0);
     sodium_bin2hex(out, 33, h, 16);
+}
+
+/* Why the handle cannot sign or save its secret key. */
+static const char *no_secret_key(const smar_signkey *sk)
+{
+    return sk->has_public ? "the handle holds only a public key (smar_signkey_load_public)"
+                          : "the handle holds no signing key";
+}
+
+bool smar_signkey_can_sign(const smar_signkey *sk)
+{
+    return sk != NULL && sk->sk != NULL;
 }
 
 int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, uint8_t sig[64])
@@ -97,7 +111,7 @@ int smar_signkey_sign(const smar_signkey *sk, const uint8_t *msg, size_t len, ui
     if (sk == NULL || sig == NULL || (msg == NULL && len > 0))
         return SMAR_E_INVALID;
     if (sk->sk == NULL)
-        return smar_fail(sk->err, SMAR_E_INVALID, "the handle holds no signing key");
+        return smar_fail(sk->err, SMAR_E_INVALID, "%s", no_secret_key(sk));
     crypto_sign_detached(sig, NULL, msg, len, sk->sk);
     return SMAR_OK;
 }
@@ -146,12 +160,12 @@ static int build_secret_file(const smar_signkey *sk, const smar_keyfile *kf, con
     return SMAR_OK;
 }
 
-static int check_save_args(const smar_signkey *sk, const char *path, unsigned flags)
+static int check_save_args(const smar_signkey *sk, const char *path, unsigned flags, bool secret)
 {
     if (path == NULL || (flags & ~SMAR_SAVE_OVERWRITE) != 0)
         return smar_fail(sk->err, SMAR_E_INVALID, "invalid argument to save");
-    if (sk->sk == NULL)
-        return smar_fail(sk->err, SMAR_E_INVALID, "the handle holds no signing key");
+    if (secret ? sk->sk == NULL : !sk->has_public)
+        return smar_fail(sk->err, SMAR_E_INVALID, "%s", no_secret_key(sk));
     return SMAR_OK;
 }
 
@@ -161,7 +175,7 @@ int smar_signkey_save(const smar_signkey *sk, const char *path, const char *pass
     if (sk == NULL)
         return SMAR_E_INVALID;
     smar_err_clear(sk->err);
-    int rc = check_save_args(sk, path, flags);
+    int rc = check_save_args(sk, path, flags, true);
     if (rc != SMAR_OK)
         return rc;
     smar_keyfile kf = {"signing key", path, NULL, sk->err};
@@ -179,7 +193,7 @@ int smar_signkey_save_public(const smar_signkey *sk, const char *path, unsigned 
     if (sk == NULL)
         return SMAR_E_INVALID;
     smar_err_clear(sk->err);
-    int rc = check_save_args(sk, path, flags);
+    int rc = check_save_args(sk, path, flags, false);
     if (rc != SMAR_OK)
         return rc;
     smar_buf text = {0};
@@ -275,6 +289,7 @@ int smar_signkey_load(smar_signkey *sk, const char *path, const char *passphrase
     if (rc == SMAR_OK) {
         sodium_mprotect_readonly(secret);
         sk->sk = secret;
+        sk->has_public = true;
         secret = NULL;
     } else {
         memset(sk->pk, 0, sizeof sk->pk);
@@ -306,28 +321,30 @@ static int parse_public(const smar_keyfile *kf, smar_span root, uint8_t pk[SMAR_
     return rc;
 }
 
-int smar_signkey_load_public(uint8_t pk[SMAR_SIGN_PUBLIC_BYTES], const char *path, char *err,
-                             size_t errlen)
+int smar_signkey_load_public(smar_signkey *sk, const char *path)
 {
-    smar_err e = {0};
-    int rc = SMAR_OK;
-    if (pk == NULL || path == NULL)
-        rc = smar_fail(&e, SMAR_E_INVALID, "no public key file given");
+    if (sk == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(sk->err);
+    if (path == NULL)
+        return smar_fail(sk->err, SMAR_E_INVALID, "no public key file given");
+    int rc = require_empty(sk);
+    if (rc != SMAR_OK)
+        return rc;
     /* A secret key file may be read here too; its text is still wiped like any key file. */
-    smar_keyfile kf = {"public key", path, NULL, &e};
+    smar_keyfile kf = {"public key", path, NULL, sk->err};
     smar_buf text = {.secure = true};
     smar_span root;
     uint8_t found[SMAR_SIGN_PUBLIC_BYTES];
-    if (rc == SMAR_OK)
-        rc = smar_keyfile_read(&kf, false, &text);
+    rc = smar_keyfile_read(&kf, false, &text);
     if (rc == SMAR_OK)
         rc = smar_keyfile_parse(&kf, &text, &root);
     if (rc == SMAR_OK)
         rc = parse_public(&kf, root, found);
-    if (rc == SMAR_OK)
-        memcpy(pk, found, SMAR_SIGN_PUBLIC_BYTES);
+    if (rc == SMAR_OK) {
+        memcpy(sk->pk, found, SMAR_SIGN_PUBLIC_BYTES);
+        sk->has_public = true;
+    }
     smar_buf_free(&text);
-    if (err != NULL && errlen > 0)
-        (void)snprintf(err, errlen, "%s", rc == SMAR_OK ? "" : smar_err_message(&e));
     return rc;
 }

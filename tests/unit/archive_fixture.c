@@ -103,7 +103,7 @@ int fx_make_archive(mem_archive *out, size_t n, smar_keyring *const *keys, size_
     if (!rc && signer)
         rc = smar_writer_set_signer(w, signer);
     if (!rc)
-        rc = smar_writer_open_cb(w, fx_mem_write, out, &o);
+        rc = smar_writer_open_cb(w, &o, fx_mem_write, out);
     for (size_t i = 0; i < n && !rc; i++) {
         fx_secret_json(buf, sizeof buf, i);
         rc = smar_writer_add_secret(w, buf, strlen(buf));

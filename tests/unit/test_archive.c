@@ -124,7 +124,7 @@ static int add_with_bad(unsigned threads, size_t n, size_t bad, const char *brok
     o.threads = threads;
     assert_int_equal(smar_writer_new(&w), SMAR_OK);
     assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, &a), SMAR_OK);
     int rc = SMAR_OK;
     *failing_call = 0;
     for (size_t i = 1; i <= n && rc == SMAR_OK; i++) {
@@ -401,11 +401,11 @@ static void test_find_by_name_and_time(void **state)
     smar_secret *s;
     smar_time_ns t;
     assert_int_equal(smar_reader_find_id(r, "00000000-0000-4000-8000-000000000003", &s), SMAR_OK);
-    assert_int_equal(smar_time_parse(&t, "2025-12-31", 10, 1), SMAR_OK);
+    assert_int_equal(smar_time_parse("2025-12-31", 10, 1, &t), SMAR_OK);
     assert_null(smar_secret_version_at(s, t));
-    assert_int_equal(smar_time_parse(&t, "2026-02-01T00:00:00.4Z", 22, 0), SMAR_OK);
+    assert_int_equal(smar_time_parse("2026-02-01T00:00:00.4Z", 22, 0, &t), SMAR_OK);
     assert_string_equal(smar_version_id(smar_secret_version_at(s, t)), "v1-3");
-    assert_int_equal(smar_time_parse(&t, "2026-02-01T00:00:00.5Z", 22, 0), SMAR_OK);
+    assert_int_equal(smar_time_parse("2026-02-01T00:00:00.5Z", 22, 0, &t), SMAR_OK);
     assert_string_equal(smar_version_id(smar_secret_version_at(s, t)), "v2-3");
     assert_int_equal(smar_secret_label_count(s), 1);
     assert_string_equal(smar_secret_label(s, 0), "l3");
@@ -434,7 +434,7 @@ static void test_exact_values_and_render(void **state)
         "\"payload\":\"\\u0000bin\\u00e9e\\u0301\\ud83d\\ude00\"}]}";
     assert_int_equal(smar_writer_new(&w), SMAR_OK);
     assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, &a), SMAR_OK);
     assert_int_equal(smar_writer_add_secret(w, secret, strlen(secret)), SMAR_OK);
     assert_int_equal(smar_writer_finish(w), SMAR_OK);
     smar_writer_free(w);
@@ -651,7 +651,7 @@ static void test_bad_secrets_rejected(void **state)
         mem_archive a = {0};
         assert_int_equal(smar_writer_new(&w), SMAR_OK);
         assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-        assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+        assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, &a), SMAR_OK);
         assert_int_equal(smar_writer_add_secret(w, cases[i].json, strlen(cases[i].json)),
                          cases[i].rc);
         if (!strstr(smar_writer_error(w), cases[i].msg))
@@ -667,7 +667,7 @@ static void test_bad_secrets_rejected(void **state)
     fx_secret_json(buf, sizeof buf, 1);
     assert_int_equal(smar_writer_new(&w), SMAR_OK);
     assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
-    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, &a, &o), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, &a), SMAR_OK);
     assert_int_equal(smar_writer_add_secret(w, buf, strlen(buf)), SMAR_OK);
     assert_int_equal(smar_writer_add_secret(w, buf, strlen(buf)), SMAR_E_INPUT);
     assert_non_null(strstr(smar_writer_error(w), "appears twice"));

@@ -130,7 +130,7 @@ static void make_dir(const char *name)
 static smar_time_ns exported_at_value(void)
 {
     smar_time_ns t;
-    assert_int_equal(smar_time_parse(&t, "2026-11-20T02:00:00Z", 20, 0), SMAR_OK);
+    assert_int_equal(smar_time_parse("2026-11-20T02:00:00Z", 20, 0, &t), SMAR_OK);
     return t;
 }
 

@@ -173,7 +173,7 @@ static int write_archive(mem_archive *out, smar_keyring **keys, size_t nkeys, ch
     for (size_t k = 0; k < nkeys && rc == SMAR_OK; k++)
         rc = smar_writer_add_key(w, keys[k]);
     if (rc == SMAR_OK)
-        rc = smar_writer_open_cb(w, fx_mem_write, out, &o);
+        rc = smar_writer_open_cb(w, &o, fx_mem_write, out);
     char secret[1024];
     for (size_t i = 0; i < 3 && rc == SMAR_OK; i++) {
         fx_secret_json(secret, sizeof secret, i);

@@ -172,7 +172,7 @@ typedef struct fixture {
 static smar_time_ns T(const char *text)
 {
     smar_time_ns t = SMAR_TIME_NONE;
-    assert_int_equal(smar_time_parse(&t, text, strlen(text), 0), SMAR_OK);
+    assert_int_equal(smar_time_parse(text, strlen(text), 0, &t), SMAR_OK);
     return t;
 }
 
@@ -541,7 +541,7 @@ static void test_at_version_checked(void **state)
     fixture *f = *state;
     smar_at r = {.version = 0};
     smar_time_ns t;
-    assert_int_equal(smar_time_parse(&t, T_S3, strlen(T_S3), 0), SMAR_OK);
+    assert_int_equal(smar_time_parse(T_S3, strlen(T_S3), 0, &t), SMAR_OK);
     assert_int_equal(smar_series_resolve(f->s, ID_A, t, &r), SMAR_E_INVALID);
     assert_non_null(strstr(smar_series_error(f->s), "smar_at"));
     r.version = SMAR_AT_VERSION + 1;

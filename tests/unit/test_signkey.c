@@ -17,6 +17,7 @@
 
 #include "keyfile.h"
 #include "keyring_internal.h"
+#include "smar/writer.h"
 #include "testutil.h"
 
 #define PW "signing passphrase"
@@ -83,6 +84,21 @@ static int load_rc(const char *path, const char *pw, smar_signkey **out, char *m
         *out = sk;
     else
         smar_signkey_free(sk);
+    return rc;
+}
+
+/* smar_signkey_load_public on a fresh handle: the public key into pk on success (else pk
+ * is untouched) and the handle's message into msg (may be NULL). */
+static int load_public_rc(const char *path, uint8_t pk[32], char *msg, size_t msglen)
+{
+    smar_signkey *sk = NULL;
+    assert_int_equal(smar_signkey_new(&sk), SMAR_OK);
+    int rc = smar_signkey_load_public(sk, path);
+    if (msg != NULL)
+        snprintf(msg, msglen, "%s", rc == SMAR_OK ? "" : smar_signkey_error(sk));
+    if (rc == SMAR_OK)
+        smar_signkey_public(sk, pk);
+    smar_signkey_free(sk);
     return rc;
 }
 
@@ -178,18 +194,18 @@ static void test_fingerprint(void **state)
     /* BLAKE2b-256 of 32 zero bytes, and of the bytes 0..31, first 16 bytes in hex. */
     uint8_t pk[32] = {0};
     char fp[33];
-    smar_signkey_fingerprint(fp, pk);
+    smar_signkey_fingerprint(pk, fp);
     assert_string_equal(fp, "89eb0d6a8a691dae2cd15ed0369931ce");
     for (int i = 0; i < 32; i++)
         pk[i] = (uint8_t)i;
-    smar_signkey_fingerprint(fp, pk);
+    smar_signkey_fingerprint(pk, fp);
     assert_string_equal(fp, "cb2f5160fc1f7e05a55ef49d340b48da");
 
     smar_signkey *sk = generated();
     char a[33], b[33];
     smar_signkey_public(sk, pk);
-    smar_signkey_fingerprint(a, pk);
-    smar_signkey_fingerprint(b, pk);
+    smar_signkey_fingerprint(pk, a);
+    smar_signkey_fingerprint(pk, b);
     assert_string_equal(a, b);
     assert_int_equal(strlen(a), 32);
     smar_signkey_free(sk);
@@ -246,19 +262,18 @@ static void test_public_file(void **state)
 
     char err[256] = "untouched";
     memset(got, 0, sizeof got);
-    assert_int_equal(smar_signkey_load_public(got, pub, err, sizeof err), SMAR_OK);
+    assert_int_equal(load_public_rc(pub, got, err, sizeof err), SMAR_OK);
     assert_memory_equal(got, pk, 32);
     assert_string_equal(err, "");
 
     /* The public half of secret key files, plain or sealed, needs no passphrase. */
     save_ok(sk, P(state, "plain.key"), NULL, 0);
     memset(got, 0, sizeof got);
-    assert_int_equal(smar_signkey_load_public(got, P(state, "plain.key"), NULL, 0), SMAR_OK);
+    assert_int_equal(load_public_rc(P(state, "plain.key"), got, NULL, 0), SMAR_OK);
     assert_memory_equal(got, pk, 32);
     save_ok(sk, P(state, "sealed.key"), PW, 0);
     memset(got, 0, sizeof got);
-    assert_int_equal(smar_signkey_load_public(got, P(state, "sealed.key"), err, sizeof err),
-                     SMAR_OK);
+    assert_int_equal(load_public_rc(P(state, "sealed.key"), got, err, sizeof err), SMAR_OK);
     assert_memory_equal(got, pk, 32);
 
     /* A secret key cannot be loaded from a public file. */
@@ -271,15 +286,43 @@ static void test_public_file(void **state)
 
     uint8_t before[32];
     memcpy(before, got, 32);
-    assert_int_equal(smar_signkey_load_public(got, P(state, "none.pub"), err, sizeof err),
-                     SMAR_E_IO);
+    assert_int_equal(load_public_rc(P(state, "none.pub"), got, err, sizeof err), SMAR_E_IO);
     assert_non_null(strstr(err, "none.pub"));
     assert_memory_equal(got, before, 32);
-    /* A short error buffer is truncated, not overrun. */
-    char tiny[8];
-    assert_int_equal(smar_signkey_load_public(got, P(state, "none.pub"), tiny, sizeof tiny),
-                     SMAR_E_IO);
-    assert_int_equal(strlen(tiny), sizeof tiny - 1);
+    smar_signkey_free(sk);
+}
+
+/* smar_signkey_load_public follows the library's error pattern: status codes, and the
+ * message on the handle (naming the file). The handle then holds the public key only: it
+ * gives and saves it, and refuses to sign, to save a secret key or to be a signer. */
+static void test_public_only_handle(void **state)
+{
+    char pub[4096];
+    snprintf(pub, sizeof pub, "%s", P(state, "only.pub")); /* P's buffer is reused */
+    smar_signkey *sk = generated();
+    uint8_t want[32], got[32], sig[64];
+    smar_signkey_public(sk, want);
+    assert_int_equal(smar_signkey_save_public(sk, pub, 0), SMAR_OK);
+    assert_int_equal(smar_signkey_load_public(sk, pub), SMAR_E_INVALID); /* holds a key */
+    smar_signkey_free(sk);
+
+    assert_int_equal(smar_signkey_new(&sk), SMAR_OK);
+    assert_int_equal(smar_signkey_load_public(sk, P(state, "none.pub")), SMAR_E_IO);
+    assert_non_null(strstr(smar_signkey_error(sk), "none.pub"));
+    assert_int_equal(smar_signkey_load_public(sk, pub), SMAR_OK);
+    smar_signkey_public(sk, got);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(smar_signkey_sign(sk, want, 32, sig), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_signkey_error(sk), "only a public key"));
+    assert_int_equal(smar_signkey_save(sk, P(state, "only.key"), NULL, 0), SMAR_E_INVALID);
+    assert_int_equal(smar_signkey_save_public(sk, P(state, "again.pub"), 0), SMAR_OK);
+    assert_int_equal(load_public_rc(P(state, "again.pub"), got, NULL, 0), SMAR_OK);
+    assert_memory_equal(got, want, 32);
+    smar_writer *w;
+    assert_int_equal(smar_writer_new(&w), SMAR_OK);
+    assert_int_equal(smar_writer_set_signer(w, sk), SMAR_E_INVALID);
+    assert_non_null(strstr(smar_writer_error(w), "no secret key"));
+    smar_writer_free(w);
     smar_signkey_free(sk);
 }
 
@@ -362,7 +405,7 @@ static void test_mode_and_overwrite(void **state)
     assert_non_null(strstr(msg, "chmod 600"));
     /* The public half stays readable from it. */
     uint8_t pk[32], want[32];
-    assert_int_equal(smar_signkey_load_public(pk, path, NULL, 0), SMAR_OK);
+    assert_int_equal(load_public_rc(path, pk, NULL, 0), SMAR_OK);
     smar_signkey_public(sk, want);
     assert_memory_equal(pk, want, 32);
 
@@ -393,7 +436,7 @@ static void expect_malformed_public(void **state, const char *text, const char *
     write_text(path, text);
     char err[SMAR_ERRMSG_MAX];
     uint8_t pk[32];
-    int rc = smar_signkey_load_public(pk, path, err, sizeof err);
+    int rc = load_public_rc(path, pk, err, sizeof err);
     if (rc != SMAR_E_FORMAT)
         fail_msg("%s: got %d (%s), want SMAR_E_FORMAT", why, rc, err);
     assert_non_null(strstr(err, path));
@@ -462,7 +505,7 @@ static void test_malformed(void **state)
     snprintf(text, sizeof text,
              "{\"type\":\"smar-signing-public-key\",\"format\":1,\"public_key\":\"%s\"}", pk_b);
     write_text(P(state, "good.pub"), text);
-    assert_int_equal(smar_signkey_load_public(got, P(state, "good.pub"), NULL, 0), SMAR_OK);
+    assert_int_equal(load_public_rc(P(state, "good.pub"), got, NULL, 0), SMAR_OK);
     assert_memory_equal(got, pk, 32);
     snprintf(text, sizeof text,
              "{\"type\":\"smar-signing-public-key\",\"format\":3,\"public_key\":\"%s\"}", pk_b);
@@ -496,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_load_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_public_only_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passphrase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode_and_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

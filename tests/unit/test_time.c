@@ -17,7 +17,7 @@
 
 static int parse(const char *s, int allow_date, smar_time_ns *out)
 {
-    return smar_time_parse(out, s, strlen(s), allow_date);
+    return smar_time_parse(s, strlen(s), allow_date, out);
 }
 
 static void expect_time(const char *s, int allow_date, int64_t want)
@@ -39,7 +39,7 @@ static void expect_invalid(const char *s, int allow_date)
 static void expect_format(int64_t t, const char *want)
 {
     char buf[SMAR_TIME_BUFSIZE];
-    assert_string_equal(smar_time_format(buf, t), want);
+    assert_string_equal(smar_time_format(t, buf), want);
 }
 
 static void test_parse_known_values(void **state)
@@ -205,16 +205,16 @@ static void test_parse_respects_length(void **state)
     /* Only len bytes are looked at: a longer buffer or an embedded NUL must not matter. */
     const char text[] = "2026-11-20T02:00:00Zjunk";
     smar_time_ns t;
-    assert_int_equal(smar_time_parse(&t, text, 20, 0), SMAR_OK);
+    assert_int_equal(smar_time_parse(text, 20, 0, &t), SMAR_OK);
     assert_true(t == INT64_C(1795140000) * NS);
-    assert_int_equal(smar_time_parse(&t, text, 19, 0), SMAR_E_INVALID);
-    assert_int_equal(smar_time_parse(&t, text, 10, 1), SMAR_OK);
-    assert_int_equal(smar_time_parse(&t, text, 21, 0), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse(text, 19, 0, &t), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse(text, 10, 1, &t), SMAR_OK);
+    assert_int_equal(smar_time_parse(text, 21, 0, &t), SMAR_E_INVALID);
     const char with_nul[] = "2026-11-20T02:00:00Z\0";
-    assert_int_equal(smar_time_parse(&t, with_nul, sizeof with_nul - 1, 0), SMAR_E_INVALID);
-    assert_int_equal(smar_time_parse(&t, "", 0, 1), SMAR_E_INVALID);
-    assert_int_equal(smar_time_parse(NULL, text, 20, 0), SMAR_E_INVALID);
-    assert_int_equal(smar_time_parse(&t, NULL, 0, 0), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse(with_nul, sizeof with_nul - 1, 0, &t), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse("", 0, 1, &t), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse(text, 20, 0, NULL), SMAR_E_INVALID);
+    assert_int_equal(smar_time_parse(NULL, 0, 0, &t), SMAR_E_INVALID);
 }
 
 static void test_format_fraction_widths(void **state)
@@ -244,7 +244,7 @@ static void test_format_extremes(void **state)
     expect_format(INT64_C(-9214560000) * NS, "1678-01-01T00:00:00Z");
     expect_format(INT64_C(9214646399) * NS + 999999999, "2261-12-31T23:59:59.999999999Z");
     char buf[SMAR_TIME_BUFSIZE];
-    assert_ptr_equal(smar_time_format(buf, 0), buf);
+    assert_ptr_equal(smar_time_format(0, buf), buf);
 }
 
 static void test_round_trip_canonical(void **state)
@@ -307,7 +307,7 @@ static void test_every_day_of_range(void **state)
                 if (parse(date, 1, &t) != SMAR_OK || t != expected)
                     fail_msg("%s: got %lld want %lld", date, (long long)t, (long long)expected);
                 char buf[SMAR_TIME_BUFSIZE];
-                smar_time_format(buf, t);
+                smar_time_format(t, buf);
                 if (strncmp(buf, date, 10) != 0 || strcmp(buf + 10, "T00:00:00Z") != 0)
                     fail_msg("%s formatted as %s", date, buf);
                 expected += 86400 * NS;
@@ -349,7 +349,7 @@ static void test_random_round_trip(void **state)
         if (t < lo)
             t += NS;
         char buf[SMAR_TIME_BUFSIZE];
-        smar_time_format(buf, t);
+        smar_time_format(t, buf);
         smar_time_ns back;
         if (parse(buf, 0, &back) != SMAR_OK || back != t)
             fail_msg("%lld -> %s -> %lld", (long long)t, buf, (long long)back);

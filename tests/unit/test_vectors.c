@@ -1073,10 +1073,13 @@ static char *keyring_text(const char *file)
 
 static void load_pk(const char *file, uint8_t pk[32])
 {
-    char err[256];
     char *path = vpath(file);
-    if (smar_signkey_load_public(pk, path, err, sizeof err) != SMAR_OK)
-        fail_msg("%s: %s", file, err);
+    smar_signkey *pub = NULL;
+    assert_int_equal(smar_signkey_new(&pub), SMAR_OK);
+    if (smar_signkey_load_public(pub, path) != SMAR_OK)
+        fail_msg("%s: %s", file, smar_signkey_error(pub));
+    smar_signkey_public(pub, pk);
+    smar_signkey_free(pub);
     free(path);
 }
 
@@ -1086,7 +1089,7 @@ static void put_time(sb *o, const char *label, smar_time_ns t)
     if (t == SMAR_TIME_NONE)
         sb_printf(o, "%s: none\n", label);
     else
-        sb_printf(o, "%s: %s (%" PRId64 " ns)\n", label, smar_time_format(buf, t), t);
+        sb_printf(o, "%s: %s (%" PRId64 " ns)\n", label, smar_time_format(t, buf), t);
 }
 
 typedef struct rendered {
@@ -1193,7 +1196,7 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
     sb_printf(o, "archive: %s\n", file);
     sb_printf(o, "file_size: %" PRIu64 "\n", in.file_size);
     sb_printf(o, "format_version: %u.%u\n", in.version_major, in.version_minor);
-    smar_archive_id_hex(hex, in.archive_id);
+    smar_archive_id_hex(in.archive_id, hex);
     sb_printf(o, "archive_id: %s\n", hex);
     put_time(o, "created", in.created);
     put_time(o, "snapshot", in.snapshot);
@@ -1210,7 +1213,7 @@ static void lib_describe(const char *file, const char *keyring_file, const uint8
     if (in.is_signed) {
         sb_str(o, "signer: ");
         sb_hex(o, in.signer, 32);
-        smar_signkey_fingerprint(hex, in.signer);
+        smar_signkey_fingerprint(in.signer, hex);
         sb_printf(o, "\nsigner_fingerprint: %s\n", hex);
     }
     sb_printf(o, "chunk_count: %" PRIu64 "\n", in.chunk_count);
@@ -1611,7 +1614,7 @@ static void make_archive(mem_archive *out, smar_keyring **keys, size_t nkeys,
         assert_int_equal(smar_writer_add_key(w, keys[k]), SMAR_OK);
     if (signer)
         assert_int_equal(smar_writer_set_signer(w, signer), SMAR_OK);
-    assert_int_equal(smar_writer_open_cb(w, fx_mem_write, out, &o), SMAR_OK);
+    assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, out), SMAR_OK);
     for (size_t i = 0; i < n; i++)
         if (smar_writer_add_secret(w, secrets[i], strlen(secrets[i])) != SMAR_OK)
             fail_msg("secret %zu: %s", i, smar_writer_error(w));
