@@ -1,6 +1,6 @@
 /*
  * extract_dir.c - the selected secrets as a folder tree on disk or as a tar stream, in a
- * layout that `smar create` takes back (libsmar/export_tree.c reads it):
+ * layout that `smar create` takes back (libsmar/export/export_tree.c reads it):
  *
  *   instance.json                       {"instance": ..., "exported_at": ...}: every member
  *                                       of the export document but the two below

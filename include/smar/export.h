@@ -2,9 +2,10 @@
  * smar/export.h - reading instance exports (the input of `smar create`).
  *
  * An instance export is the JSON that Secrets Manager's API returns, gathered in one place
- * (its layouts are in smar(1), "INPUTS"). This reader accepts every layout and hands out one secret
- * at a time as the original JSON text, so nothing is converted or lost, and a huge export is read
- * as a stream: memory holds one secret plus the small document-level members.
+ * (its layouts are in smar(1), under "create"). This reader accepts every layout and hands
+ * out one secret at a time as the original JSON text, so nothing is converted or lost, and
+ * a huge export is read as a stream: memory holds one secret plus the small document-level
+ * members.
  *
  *   smar_export *ex; smar_export_new(&ex);
  *   if (smar_export_open(ex, "export.tar.zst") != SMAR_OK) report(smar_export_error(ex));

@@ -203,7 +203,7 @@ static int read_table(smar_reader *r)
     return rc ? rc : map_sections(r);
 }
 
-/* ---- damage or a newer format? (spec/FORMAT.md §16, "Unknown values") -------------- */
+/* ---- damage or a newer format? (spec/FORMAT.md §16, "Unknown value or damage?") ----- */
 
 /* Whether a trailer's positions are sound enough to recompute the root hash from it. */
 static bool root_is_checkable(const uint8_t t[SMAR_TRAILER_BYTES], uint64_t size)

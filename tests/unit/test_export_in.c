@@ -1,5 +1,5 @@
 /*
- * test_export_in.c - reading instance exports in every layout (libsmar/export_in.c,
+ * test_export_in.c - reading instance exports in every layout (libsmar/export/export_in.c,
  * export_stream.c, export_tree.c): exact secret and document texts, "exported_at",
  * errors with their locations, limits, and bounded memory on a large stream.
  */

@@ -1,6 +1,6 @@
 /*
  * test_json.c - strict JSON validation, raw spans, string decoding and quoting
- * (libsmar/json.c).
+ * (libsmar/common/json.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>

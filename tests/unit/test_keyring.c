@@ -1,7 +1,7 @@
 /*
  * test_keyring.c - root keys: generation, the local provider's wrap/unwrap, rotation,
  * keyring files (plain and passphrase-sealed), permissions, atomic saves and malformed files
- * (libsmar/keys/keyring.c, keyring_file.c, keyprov_local.c, keyfile.c, io/atomic_file.c;
+ * (libsmar/keys/keyring.c, keyring_file.c, keyprov_local.c, keyfile.c, io/file_sink.c;
  * spec/KEYRING.md).
  */
 #include <setjmp.h>

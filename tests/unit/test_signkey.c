@@ -1,6 +1,6 @@
 /*
  * test_signkey.c - producer signing keys: Ed25519 signing, secret and public key files,
- * passphrase sealing, permissions and malformed files (libsmar/signkey.c, keyfile.c).
+ * passphrase sealing, permissions and malformed files (libsmar/keys/signkey.c, keyfile.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
