@@ -1015,15 +1015,25 @@ void cli_pubkey_option(const char *path)
     cli_strlist_push(&pubkey_paths, path);
 }
 
+int cli_load_public_key(const char *path, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
+{
+    smar_signkey *pub = NULL;
+    int rc = smar_signkey_new(&pub);
+    if (rc == SMAR_OK)
+        rc = smar_signkey_load_public(pub, path);
+    if (rc == SMAR_OK)
+        smar_signkey_public(pub, pk);
+    else
+        cli_error_lib(path, pub ? smar_signkey_error(pub) : smar_strerror(rc));
+    smar_signkey_free(pub);
+    return rc == SMAR_OK ? 0 : CLI_EXIT_FAILURE;
+}
+
 static int load_pubkey(const char *path, uint8_t *keys, size_t *n)
 {
-    char err[256];
     cli_note_input(path);
-    if (smar_signkey_load_public(keys + *n * SMAR_SIGN_PUBLIC_BYTES, path, err, sizeof err) !=
-        SMAR_OK) {
-        cli_error_lib(path, err);
+    if (cli_load_public_key(path, keys + *n * SMAR_SIGN_PUBLIC_BYTES) != 0)
         return CLI_EXIT_FAILURE;
-    }
     (*n)++;
     return 0;
 }

@@ -99,8 +99,8 @@ const char *cli_printable(const char *s, char *buf, size_t cap);
 
 /*
  * An output file is written through libsmar's file sink (smar/io.h): under a temporary
- * name in its final folder (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force an existing
- * destination is never replaced (checked before the work and again by the rename). Even
+ * name in its final folder (".NAME.tmp-XXXXXX", mode 0600), then fsync'd and renamed. Without force
+ * an existing destination is never replaced (checked before the work and again by the rename). Even
  * with force only a regular file is replaced, never a device, FIFO, socket, folder or
  * symbolic link (not followed), and never one of the command's inputs (cli_note_input), nor
  * is anything written inside an input folder: checked before the work and again right
@@ -192,6 +192,9 @@ int cli_load_signkey(const char *path, smar_signkey *sk);
  * ':') is the default. */
 #define CLI_OPT_PUBKEY 401
 void cli_pubkey_option(const char *path);
+/* Read the public key file path (or a secret key file's public half) into pk: 0, or an
+ * error naming the file and CLI_EXIT_FAILURE. */
+int cli_load_public_key(const char *path, uint8_t pk[SMAR_SIGN_PUBLIC_BYTES]);
 /* Load the public keys named by --pubkey or $SMAR_PUBKEY (SMAR_SIGN_PUBLIC_BYTES each, one
  * after the other; *keys NULL and *n 0 when none is named). Returns 0, or an exit code
  * after a message naming the file. Free *keys with free(). */

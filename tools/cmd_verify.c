@@ -503,17 +503,8 @@ static int load_pubkey(struct verify_opts *o)
 {
     if (o->pubkey_path == NULL)
         return 0;
-    smar_signkey *pub = NULL;
-    int rc = smar_signkey_new(&pub);
-    if (rc == SMAR_OK)
-        rc = smar_signkey_load_public(pub, o->pubkey_path);
-    if (rc != SMAR_OK) {
-        cli_error_lib(o->pubkey_path, pub ? smar_signkey_error(pub) : smar_strerror(rc));
-        smar_signkey_free(pub);
+    if (cli_load_public_key(o->pubkey_path, o->pubkey) != 0)
         return CLI_EXIT_FAILURE;
-    }
-    smar_signkey_public(pub, o->pubkey);
-    smar_signkey_free(pub);
     smar_signkey_fingerprint(o->pubkey, o->pubkey_fp);
     return 0;
 }

@@ -530,7 +530,7 @@ int smar_reader_check_signer(smar_reader *r, const uint8_t *trusted, size_t ntru
         return refuse_signer(r);
     }
     char fp[33];
-    smar_signkey_fingerprint(fp, t->signer);
+    smar_signkey_fingerprint(t->signer, fp);
     if (!is_trusted(t->signer, trusted, ntrusted)) {
         smar_fail(&r->err, SMAR_E_AUTH, "'%s': not signed by a trusted producer: signed by %s",
                   r->name, fp);

@@ -100,7 +100,7 @@ static void test_other_signer_refused(void **state)
     (void)state;
     mem_archive a;
     char msg[512], fp[33];
-    smar_signkey_fingerprint(fp, g_pk_b);
+    smar_signkey_fingerprint(g_pk_b, fp);
     assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_b, 0), SMAR_OK);
     assert_int_equal(check(&a, g_pk_a, 1, msg, sizeof msg), SMAR_E_AUTH);
     assert_non_null(strstr(msg, "not signed by a trusted producer"));
@@ -126,7 +126,7 @@ static void test_resigned_refused_and_dead(void **state)
     (void)state;
     mem_archive a;
     char msg[512], fp[33];
-    smar_signkey_fingerprint(fp, g_pk_b);
+    smar_signkey_fingerprint(g_pk_b, fp);
     assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_a, 0), SMAR_OK);
     resign(&a, g_b);
     assert_int_equal(check(&a, g_pk_b, 1, NULL, 0), SMAR_OK);
