@@ -209,6 +209,21 @@ done:
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
+/* Read the payload a resolve found and print its value. */
+static int print_found(cli_series *cs, const smar_at *at)
+{
+    char *payload = NULL;
+    size_t len = 0;
+    int rc = smar_series_read_payload(cs->series, at, &payload, &len);
+    if (rc != SMAR_OK) {
+        cli_error("%s", smar_series_error(cs->series));
+        return cli_exit_archive(rc);
+    }
+    int ret = print_payload(smar_secret_type(at->secret), payload, len);
+    smar_secret_buffer_free(payload, len);
+    return ret;
+}
+
 static int cat_at(cli_series *cs, const char *id, smar_time_ns t)
 {
     smar_at at = SMAR_AT_INIT;
@@ -225,16 +240,7 @@ static int cat_at(cli_series *cs, const char *id, smar_time_ns t)
         cli_report_unavailable(id, &at);
         return CLI_EXIT_FAILURE;
     }
-    char *payload = NULL;
-    size_t len = 0;
-    rc = smar_series_read_payload(cs->series, &at, &payload, &len);
-    if (rc != SMAR_OK) {
-        cli_error("%s", smar_series_error(cs->series));
-        return cli_exit_archive(rc);
-    }
-    int ret = print_payload(smar_secret_type(at.secret), payload, len);
-    smar_secret_buffer_free(payload, len);
-    return ret;
+    return print_found(cs, &at);
 }
 
 /* --version: that version, from any archive holding its payload. */
@@ -251,16 +257,7 @@ static int cat_version(cli_series *cs, const char *id, const char *version_id)
                   version_id);
         return CLI_EXIT_FAILURE;
     }
-    char *payload = NULL;
-    size_t len = 0;
-    rc = smar_series_read_payload(cs->series, &at, &payload, &len);
-    if (rc != SMAR_OK) {
-        cli_error("%s", smar_series_error(cs->series));
-        return cli_exit_archive(rc);
-    }
-    int ret = print_payload(smar_secret_type(at.secret), payload, len);
-    smar_secret_buffer_free(payload, len);
-    return ret;
+    return print_found(cs, &at);
 }
 
 static int run_cat(int n, char **paths, const struct cat_opts *o)
