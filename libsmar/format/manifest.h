@@ -58,7 +58,11 @@ int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e);
 /* The decoded, owned form handed out by the reader (opaque in the public API). */
 /* What the accessors learnt of a stored JSON text, so that each is checked once per record
  * however often it is used (a restore asks for a version's metadata three times). */
-typedef enum smar_meta_check { SMAR_META_UNCHECKED = 0, SMAR_META_OK, SMAR_META_BAD } smar_meta_check;
+typedef enum smar_meta_check {
+    SMAR_META_UNCHECKED = 0,
+    SMAR_META_OK,
+    SMAR_META_BAD
+} smar_meta_check;
 
 struct smar_version {
     const char *id;
@@ -76,9 +80,9 @@ struct smar_secret {
     uint8_t flags;
     uint8_t *raw; /* the record body, kept for smar_secret_dup */
     size_t raw_len;
-    char *arena;       /* NUL-terminated copies of every string */
+    char *arena;                /* NUL-terminated copies of every string */
     smar_meta_check meta_check; /* as for versions */
-    size_t arena_used; /* bytes of arena written: what smar_secret_free wipes */
+    size_t arena_used;          /* bytes of arena written: what smar_secret_free wipes */
     const char *id, *type, *name, *group;
     int64_t created, updated;
     size_t nlabels;
