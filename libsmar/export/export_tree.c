@@ -814,15 +814,24 @@ static int dir_next_folder(smar_export *ex, smar_export_tree *tr, smar_span *sec
     return rc;
 }
 
-int smar_export_tree_open_dir(smar_export *ex, const char *path)
+/* A new tree reader on ex: its buffers hold secrets, so they are wiped. */
+static smar_export_tree *tree_new(smar_export *ex)
 {
     smar_export_tree *tr = calloc(1, sizeof *tr);
     if (tr == NULL)
-        return smar_export_nomem(ex);
+        return NULL;
     tr->file.secure = true;
     tr->parts.secure = true;
     tr->assembled.secure = true;
     ex->tree = tr;
+    return tr;
+}
+
+int smar_export_tree_open_dir(smar_export *ex, const char *path)
+{
+    smar_export_tree *tr = tree_new(ex);
+    if (tr == NULL)
+        return smar_export_nomem(ex);
     int rc = find_dir_root(ex, tr, path);
     if (rc == SMAR_OK)
         rc = load_dir_file(ex, tr, "instance.json", ENTRY_INSTANCE);
@@ -1299,14 +1308,10 @@ static int first_pass(smar_export *ex, smar_export_tree *tr)
 
 int smar_export_tree_open_archive(smar_export *ex, bool seekable)
 {
-    smar_export_tree *tr = calloc(1, sizeof *tr);
+    smar_export_tree *tr = tree_new(ex);
     if (tr == NULL)
         return smar_export_nomem(ex);
-    tr->file.secure = true;
-    tr->parts.secure = true;
-    tr->assembled.secure = true;
     tr->seekable = seekable;
-    ex->tree = tr;
     int rc = seekable ? first_pass(ex, tr) : SMAR_OK;
     if (rc == SMAR_OK)
         rc = start_archive(ex, tr);
