@@ -744,7 +744,7 @@ int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar
         (rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, s, o, body_len, &buf)) ||
         (rc = smar_record_decode(out, buf.data, body_len, &r->err)))
         goto done;
-    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}};
+    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4};
     if (next_seq && (rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
         *next_seq = s;
         *next_offset = o;
