@@ -283,8 +283,7 @@ int smar_keyring_wrap_version(const smar_keyring *kr, uint32_t *version, smar_er
     rc = kr->provider.current_version(kr->ctx, &v, msg, sizeof msg);
     if (rc != SMAR_OK)
         return provider_failed(kr, rc, msg, e);
-    if (v < 1)
-        return provider_bug(kr, "gave version 0 as its current version", e);
+    /* version 0: the provider keeps its version inside the blob (format 2, version kind 0) */
     *version = v;
     return SMAR_OK;
 }
@@ -310,8 +309,6 @@ int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
         return provider_failed(kr, rc, msg, e);
     if (len < 1 || len > SMAR_WRAPPED_MAX)
         return provider_bug(kr, "returned a wrapped data key of a length outside 1..512", e);
-    if (v < 1)
-        return provider_bug(kr, "wrapped with version 0", e);
     *out_len = len;
     *version = v;
     return SMAR_OK;
