@@ -251,7 +251,7 @@ run 3 "$SMAR" ls --key root.key kver.smar
 run 3 "$SMAR" verify --key root.key kver.smar
 
 step "a newer format stays unsupported (1)"
-run 1 "$SMAR" verify "$E2E_DIR/../../spec/vectors/neg-version2.smar"
+run 1 "$SMAR" verify "$E2E_DIR/../../spec/vectors/v1/neg-version2.smar"
 assert_contains err.txt "unsupported archive format version 2"
-run 1 "$SMAR" inspect "$E2E_DIR/../../spec/vectors/neg-version2.smar"
+run 1 "$SMAR" inspect "$E2E_DIR/../../spec/vectors/v1/neg-version2.smar"
 run 1 "$SMAR" verify --pubkey no-such.pub good.smar
