@@ -742,7 +742,8 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
     if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);
-    /* the DEK is wiped as soon as the subkeys exist (its commitment was checked) */
+    /* the DEK is wiped as soon as the subkeys exist (its commitment was checked), unless
+     * smar_rewrap asked to keep it until its new slots exist */
     if (rc == SMAR_OK && !(r->keys = smar_keys_derive_format(r->format, dek)))
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     if (rc == SMAR_OK && r->keep_dek)
