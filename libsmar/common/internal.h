@@ -81,6 +81,9 @@ const char *smar_file_kind(unsigned mode);
 
 /* Wipe then free heap memory that held secret material. Accepts NULL. */
 void smar_wipe_free(void *p, size_t n);
+/* The same for a NUL-terminated string (a secret's id, name, group or label: manifest
+ * record fields, confidential like the rest of the record). Accepts NULL. */
+void smar_wipe_free_str(char *s);
 
 /* ---- little-endian fields ---------------------------------------------------------- */
 
