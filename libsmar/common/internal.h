@@ -45,6 +45,9 @@ int smar_callback_result(smar_err *e, int rc);
 /* The message to show for a handle's error record: the message, or the code's description. */
 const char *smar_err_message(const smar_err *e);
 
+/* Record that key memory could not be locked (smar_memory_locked() then returns 0). */
+void smar_note_memory_unlocked(void);
+
 /* ---- growable byte buffer ---------------------------------------------------------- */
 
 /* A buffer whose contents may be secret is created with secure = true: it is wiped
