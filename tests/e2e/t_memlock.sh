@@ -36,6 +36,9 @@ step "keygen, create, verify --key, cat, extract work without locked memory and 
 run 0 unlocked "$SMAR" keygen -o other.key
 warned_once
 assert_exists other.key
+run 0 unlocked "$SMAR" keygen --recipient -o id.key
+warned_once
+assert_exists id.key.pub
 run 0 unlocked "$SMAR" create -q --key root.key --key other.key --threads 3 -o b.smar export.json
 warned_once
 run 0 unlocked "$SMAR" verify -q --key other.key b.smar
