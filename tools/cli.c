@@ -75,8 +75,10 @@ int cli_exit_archive(int status)
     case SMAR_E_FORMAT:
     case SMAR_E_LIMIT:
     case SMAR_E_CORRUPT:
-    case SMAR_E_AUTH:
+    case SMAR_E_AUTH: /* a MAC, tag or signature, or a slot a matching key does not open */
         return CLI_EXIT_DAMAGED;
+    case SMAR_E_KEY:         /* no given key opens a slot (a provider: "no such key") */
+    case SMAR_E_NOTFOUND:    /* no such secret or version */
     case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
     case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
         return CLI_EXIT_FAILURE;
