@@ -890,6 +890,8 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
         *passphrase_out = NULL;
+    if (cli_is_kms_key(path))
+        return cli_load_kms_keyring(path, kr);
     cli_note_input(path);
     int rc = smar_keyring_load(kr, path, NULL);
     if (rc == SMAR_E_PASSPHRASE) {
