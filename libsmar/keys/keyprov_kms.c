@@ -242,7 +242,14 @@ static int ensure_token(kms_ctx *c, char *msg, size_t msg_len)
         rc = say(msg, msg_len, SMAR_E_DENIED,
                  "the IAM token service refused the API key (HTTP %ld)", resp.status);
     else if (rc == SMAR_E_INVALID || rc == SMAR_E_NOTFOUND || rc == SMAR_E_LIMIT)
-        rc = say(msg, msg_len, SMAR_E_UNAVAILABLE, "the IAM token service: HTTP %ld", resp.status);
+        rc = say(msg, msg_len, SMAR_E_UNAVAILABLE, "the IAM token service is unavailable: HTTP %ld",
+                 resp.status);
+    else if (rc == SMAR_E_UNAVAILABLE) {
+        char http[SMAR_PROVIDER_MSG_MIN * 2];
+        (void)snprintf(http, sizeof http, "%s", msg);
+        rc =
+            say(msg, msg_len, SMAR_E_UNAVAILABLE, "the IAM token service is unavailable: %s", http);
+    }
     if (rc == SMAR_OK)
         rc = take_token(c, &resp.body, msg, msg_len);
     smar_http_response_free(&resp);
