@@ -913,6 +913,8 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
         *passphrase_out = NULL;
+    if (cli_is_kms_key(path))
+        return cli_load_kms_keyring(path, kr);
     cli_note_input(path);
     smar_keyfile_kind kind = smar_keyfile_kind_of(path);
     if (kind == SMAR_KEYFILE_IDENTITY || kind == SMAR_KEYFILE_RECIPIENT)
