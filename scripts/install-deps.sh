@@ -4,6 +4,7 @@
 set -eu
 need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libcmocka-dev
       tar gzip xz-utils zstd zip bzip2 jq util-linux python3 python3-cryptography"
+need="$need libcurl4-openssl-dev openssl"  # Key Protect provider (HTTP) and its tests (test CA)
 [ "${SMAR_WITH_FUZZ:-0}" = 1 ] && need="$need clang libclang-rt-14-dev"
 [ "${SMAR_WITH_VALGRIND:-0}" = 1 ] && need="$need valgrind"
 missing=""

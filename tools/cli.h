@@ -181,6 +181,10 @@ void cli_free_keyrings(smar_keyring **keys, size_t n);
 /* Load one keyring, asking for its passphrase when it has one. *passphrase_out (may be
  * NULL) receives a copy of the passphrase used (or NULL) for saving it back. */
 int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out);
+/* Key Protect keys (cli_kms.c): whether a --key value is a keyprotect:// URL, and opening
+ * one into an empty keyring. Returns 0, or an exit code after a message. */
+int cli_is_kms_key(const char *arg);
+int cli_load_kms_keyring(const char *url, smar_keyring *kr);
 /* Load a secret signing key the same way. */
 int cli_load_signkey(const char *path, smar_signkey *sk);
 
@@ -203,6 +207,18 @@ int cli_load_pubkeys(uint8_t **keys, size_t *n);
  * archive not signed by one of the keys cli_load_pubkeys finds. Nothing is pinned when none
  * is named. Returns 0, or an exit code after a message. */
 int cli_pin_producers(void);
+
+/* --no-signer-check on every command that reads archives: {"no-signer-check", no_argument,
+ * NULL, CLI_OPT_NO_SIGNER_CHECK} and cli_no_signer_check_option for it. Unsafe: it lets an
+ * archive opened through a public-key recipient (which anyone can encrypt to) be read
+ * without knowing who made it. */
+#define CLI_OPT_NO_SIGNER_CHECK 402
+void cli_no_signer_check_option(void);
+/* After unlock: an archive opened through a public-key recipient is refused (exit 3, after
+ * a message) unless the producer is pinned (producer_pinned: its signature is or will be
+ * checked against --pubkey/$SMAR_PUBKEY) or --no-signer-check was given. Returns 0 or 3.
+ * cli_unlock_archive calls it. */
+int cli_check_opener(const char *path, smar_reader *r, int producer_pinned);
 
 /* ---- archives ------------------------------------------------------------------------- */
 

@@ -65,8 +65,8 @@ void smar_reader_free(smar_reader *r)
     smar_keys_free(r->keys);
     smar_meta_free(&r->meta);
     for (size_t i = 0; i < r->ngroups; i++) {
-        free(r->group_ids[i]);
-        free(r->group_names[i]);
+        smar_wipe_free_str(r->group_ids[i]);
+        smar_wipe_free_str(r->group_names[i]);
     }
     free(r->group_ids);
     free(r->group_names);
@@ -569,8 +569,10 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
                                  "commits to: the slot or header was altered",
                                  r->name, i);
             }
-            if (rc == SMAR_OK)
+            if (rc == SMAR_OK) {
+                smar_reader_note_opener(r, i, keys[k]);
                 return SMAR_OK;
+            }
             if (provider_problem(rc) && provider_rc == SMAR_OK) {
                 provider_rc = rc;
                 provider_err = scratch;

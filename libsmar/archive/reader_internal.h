@@ -55,6 +55,12 @@ struct smar_reader {
     unsigned threads;
 
     smar_keys *keys;
+    /* Which key slot opened the archive and whether its keyring wraps to a public key
+     * (unlock_info.c; recorded by open_slot, as keyrings are not kept after unlock). */
+    struct smar_unlock_info {
+        unsigned slot; /* meaningful once unlocked */
+        bool public_wrap;
+    } opened_by;
     smar_chunker ck;
     bool have_ck;
     /* The last chunk failure was damage in storage (its bytes do not hash to the
@@ -117,6 +123,9 @@ bool smar_reader_signature_ok(const smar_reader *r);
 /* Format 2: decode a stored payload record (buf, as read) into the record, in place. */
 int smar_reader_decode_payload(smar_reader *r, smar_chunker *ck, const smar_locator *loc,
                                smar_buf *buf);
+
+/* Record that slot `slot` opened the archive with keyring kr (unlock_info.c). */
+void smar_reader_note_opener(smar_reader *r, unsigned slot, const smar_keyring *kr);
 
 /* Mark the handle dead after an authentication failure; returns rc. A chunk damaged in
  * storage (chunk_damaged) does not kill it. */
