@@ -66,6 +66,19 @@ assert_same orig.json new.json
 run 1 "$SMAR" ls --key a.key orig.smar
 assert_contains err.txt "version 1 of key $A_ID was destroyed"
 
+step "a sealed keyring: destroy-version keeps it sealed, the marker is bound to it"
+SECRET_PASS='pp words' run 0 "$SMAR" keygen --passphrase-env SECRET_PASS -o pp.key
+SMAR_PASSPHRASE='pp words' run 0 "$SMAR" key rotate pp.key
+SMAR_PASSPHRASE='pp words' run 0 "$SMAR" key destroy-version --version 1 --yes pp.key
+assert_contains pp.key '"destroyed_at"'
+assert_contains pp.key '"sealed"'
+SMAR_PASSPHRASE='pp words' run 0 "$SMAR" key show pp.key
+assert_contains out.txt "(destroyed)"
+python3 -c 'import sys,re
+p=sys.argv[1]; s=open(p).read()
+s=re.sub(r", \"destroyed_at\": \"[^\"]*\"", "", s, count=1); open(p,"w").write(s)' pp.key
+SMAR_PASSPHRASE='pp words' run 1 "$SMAR" key show pp.key
+
 step "--add-key a recipient, open with its identity (pinned); --remove-key A leaves B only"
 run 0 "$SMAR" rewrap --key a.key --add-key b.pub -o withb.smar new.smar
 assert_contains out.txt "slots 1 -> 2 (0 rewrapped, 1 added, 0 removed, 1 kept)"
