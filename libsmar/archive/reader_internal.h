@@ -115,6 +115,9 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset);
 
+/* Record that slot `slot` opened the archive with keyring kr (unlock_info.c). */
+void smar_reader_note_opener(smar_reader *r, unsigned slot, const smar_keyring *kr);
+
 /* Whether the header, table, slot area and trailer as opened still hash to the root hash
  * the trailer records; whether its signature verifies (by the signer it names). */
 bool smar_reader_root_recomputes(const smar_reader *r);
@@ -123,9 +126,6 @@ bool smar_reader_signature_ok(const smar_reader *r);
 /* Format 2: decode a stored payload record (buf, as read) into the record, in place. */
 int smar_reader_decode_payload(smar_reader *r, smar_chunker *ck, const smar_locator *loc,
                                smar_buf *buf);
-
-/* Record that slot `slot` opened the archive with keyring kr (unlock_info.c). */
-void smar_reader_note_opener(smar_reader *r, unsigned slot, const smar_keyring *kr);
 
 /* Mark the handle dead after an authentication failure; returns rc. A chunk damaged in
  * storage (chunk_damaged) does not kill it. */

@@ -39,7 +39,7 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
 
 /* ---- the chunker -------------------------------------------------------------------- */
 
-/* Every zstd context libsmar makes: allocated through the wiping allocator. */
+/* The chunker's zstd contexts, from common/zstd_mem.c: their memory is wiped when freed. */
 static int zstd_contexts_new(smar_chunker *ck)
 {
     ck->cctx = smar_zstd_cctx_new();
