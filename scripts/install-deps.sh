@@ -2,8 +2,11 @@
 # Install whatever smar needs on Debian 12 that is not there yet.
 # Safe to run again: it only asks apt-get for missing packages.
 set -eu
-need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libcmocka-dev
-      tar gzip xz-utils zstd zip bzip2 jq util-linux python3 python3-cryptography"
+need="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev libcjson-dev libp11-kit-dev
+      libcmocka-dev tar gzip xz-utils zstd zip bzip2 jq util-linux python3 python3-cryptography"
+# the PKCS#11 tests' token (SoftHSM2), key generator (pkcs11-tool) and p11-kit's module
+# registry; SMAR_WITH_TESTS=0 leaves them out when the tests are not built
+[ "${SMAR_WITH_TESTS:-1}" = 1 ] && need="$need softhsm2 opensc p11-kit"
 [ "${SMAR_WITH_FUZZ:-0}" = 1 ] && need="$need clang libclang-rt-14-dev"
 [ "${SMAR_WITH_VALGRIND:-0}" = 1 ] && need="$need valgrind"
 missing=""
