@@ -80,12 +80,17 @@ void smar_keyring_install_local(smar_keyring *kr, smar_local_key *lk)
     install(kr, &smar_provider_local, lk, smar_local_key_id(lk));
 }
 
-smar_local_key *smar_keyring_local_key(const smar_keyring *kr)
+void *smar_keyring_provider_ctx(const smar_keyring *kr, const smar_provider *p)
 {
-    /* The local provider is recognised by its callbacks: a copy of its table is it. */
-    if (kr == NULL || !kr->has_key || kr->provider.wrap != smar_provider_local.wrap)
+    /* A provider is recognised by its callbacks: a copy of its table is it. */
+    if (kr == NULL || !kr->has_key || kr->provider.wrap != p->wrap)
         return NULL;
     return kr->ctx;
+}
+
+smar_local_key *smar_keyring_local_key(const smar_keyring *kr)
+{
+    return smar_keyring_provider_ctx(kr, &smar_provider_local);
 }
 
 /* ---- provider answers ------------------------------------------------------------------ */
