@@ -664,6 +664,15 @@ static CK_RV unwrap_kwp(smar_p11_key *k, CK_OBJECT_HANDLE key, const uint8_t *bl
                       plain_len);
 }
 
+/* Whether the token still answers in this session: tells "this blob does not open" (a
+ * generic CKR_GENERAL_ERROR, as SoftHSM2 reports a GCM tag that fails) from a token that
+ * went away mid-call. */
+static bool session_alive(smar_p11_key *k)
+{
+    CK_SESSION_INFO info;
+    return k->module->C_GetSessionInfo(k->session, &info) == CKR_OK;
+}
+
 /* The blob's layout from its tag and length alone, before the token sees it. */
 static int check_blob(const uint8_t *wrapped, size_t wrapped_len, char *msg, size_t msg_len)
 {
@@ -702,8 +711,9 @@ static int p11_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
                    : unwrap_kwp(k, v->handle, wrapped, plain, &len);
     if (rv != CKR_OK) {
         rc = p11_failed(msg, msg_len, rv, true, "the token does not open the wrapped data key");
-        /* A mechanism the token lacks says nothing about the archive. */
-        if (rc == SMAR_E_UNSUPPORTED)
+        /* A mechanism the token lacks, or a token gone (a generic failure whose session is
+         * dead too), says nothing about the archive. */
+        if (rc == SMAR_E_UNSUPPORTED || (rc == SMAR_E_AUTH && !session_alive(k)))
             rc = SMAR_E_UNAVAILABLE;
     } else if (len != (gcm ? SMAR_DEK_BYTES : SMAR_P11_KWP_PLAIN_BYTES)) {
         rc = say(msg, msg_len, SMAR_E_AUTH, "the token opened the wrapped data key to %zu bytes",
