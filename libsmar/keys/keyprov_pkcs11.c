@@ -280,9 +280,28 @@ int smar_p11_key_id(const char *token, const char *object, char *out, size_t out
 
 /* ---- the token ------------------------------------------------------------------------ */
 
+/* Whether the URI's slot attributes (slot-id, slot-description...) and token attributes
+ * (token, serial, model, manufacturer) all match this slot and its token. */
+static bool slot_matches(const smar_p11_key *k, P11KitUri *uri, CK_SLOT_ID slot,
+                         CK_TOKEN_INFO *token)
+{
+    CK_SLOT_INFO info;
+    CK_SLOT_ID wanted = p11_kit_uri_get_slot_id(uri);
+    return (wanted == (CK_SLOT_ID)-1 || wanted == slot) &&
+           k->module->C_GetSlotInfo(slot, &info) == CKR_OK &&
+           p11_kit_uri_match_slot_info(uri, &info) &&
+           k->module->C_GetTokenInfo(slot, token) == CKR_OK &&
+           p11_kit_uri_match_token_info(uri, token);
+}
+
 /* The first slot whose token the URI matches; its label into k->token. */
 static int find_token(smar_p11_key *k, P11KitUri *uri, smar_err *e)
 {
+    CK_INFO module_info;
+    if (k->module->C_GetInfo(&module_info) == CKR_OK &&
+        !p11_kit_uri_match_module_info(uri, &module_info))
+        return smar_fail(e, SMAR_E_UNAVAILABLE,
+                         "PKCS#11: the module is not the one the URI names (library-*)");
     CK_ULONG n = 0;
     CK_RV rv = k->module->C_GetSlotList(CK_TRUE, NULL, &n);
     CK_SLOT_ID *slots = NULL;
@@ -294,8 +313,7 @@ static int find_token(smar_p11_key *k, P11KitUri *uri, smar_err *e)
     int rc = SMAR_E_UNAVAILABLE;
     for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
         CK_TOKEN_INFO info;
-        if (k->module->C_GetTokenInfo(slots[i], &info) != CKR_OK ||
-            !p11_kit_uri_match_token_info(uri, &info))
+        if (!slot_matches(k, uri, slots[i], &info))
             continue;
         k->slot = slots[i];
         size_t len = p11_kit_space_strlen(info.label, sizeof info.label);

@@ -35,13 +35,14 @@ printf '4711\n' >pin
 chmod 600 pin
 
 # token_key LABEL VERSION [pkcs11-tool options]: an AES-256 key object, CKA_ID = VERSION as
-# a big-endian u32, sensitive (and not extractable unless --extractable is given)
+# a big-endian u32, sensitive, private (usable only after login) and not extractable unless
+# --extractable is given
 token_key() {
     label=$1
     id=$(printf '%08x' "$2")
     shift 2
     pkcs11-tool --module "$MODULE" --token-label smar-e2e --login --pin 4711 --keygen \
-        --key-type AES:32 --label "$label" --id "$id" --sensitive "$@" >keygen.log 2>&1 ||
+        --key-type AES:32 --label "$label" --id "$id" --sensitive --private "$@" >keygen.log 2>&1 ||
         fail "pkcs11-tool --keygen $label: $(cat keygen.log)"
 }
 token_key root 1
@@ -114,6 +115,15 @@ assert_not_contains err.txt "98765"
 assert_missing bad.smar
 run 1 "$SMAR" key show "$KEY_ID?module-path=$MODULE&pin-value=98765"
 assert_not_contains err.txt "98765"
+
+step "no PIN at all: the private key is not visible, and the message says why"
+run 1 "$SMAR" create -q --key "$KEY_ID?module-path=$MODULE" -o nopin.smar ex.json
+assert_contains err.txt "no PIN was given"
+assert_missing nopin.smar
+
+step "slot attributes of the URI are honoured"
+run 1 "$SMAR" key show "pkcs11:slot-id=987654;token=smar-e2e;object=root?$Q"
+assert_contains err.txt "no token"
 
 step "an extractable key is refused"
 token_key leaky 1 --extractable
