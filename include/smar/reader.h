@@ -145,6 +145,15 @@ SMAR_API void smar_archive_id_hex(const uint8_t id[16], char out[33]);
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
 
+/**
+ * After unlock: 1 when the key slot that opened the archive was made for a public-key
+ * recipient (a keyring of the "x25519" provider, smar/keys.h), else 0; SMAR_E_INVALID when
+ * the archive is not unlocked. Anyone holding a recipient file can make an archive that its
+ * identity opens, so such an archive says nothing about its producer: a reader should
+ * refuse it unless the producer's signature is checked (smar_reader_check_signer).
+ */
+SMAR_API int smar_reader_unlocked_by_public_key(smar_reader *r);
+
 /** After unlock: what the snapshot holds. Versioned like smar_archive_info. */
 typedef struct smar_snapshot_info {
     int version; /**< SMAR_SNAPSHOT_INFO_VERSION */

@@ -396,8 +396,10 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
             id_matched = true;
             int rc = smar_keyring_unwrap(keys[k], s->key_version, aad, aadlen, s->wrapped,
                                          s->wrapped_len, dek, &scratch);
-            if (rc == SMAR_OK)
+            if (rc == SMAR_OK) {
+                smar_reader_note_opener(r, i, keys[k]);
                 return SMAR_OK;
+            }
             if (provider_problem(rc) && provider_rc == SMAR_OK) {
                 provider_rc = rc;
                 provider_err = scratch;

@@ -44,6 +44,12 @@ struct smar_reader {
     unsigned threads;
 
     smar_keys *keys;
+    /* Which key slot opened the archive and whether its keyring wraps to a public key
+     * (unlock_info.c; recorded by open_slot, as keyrings are not kept after unlock). */
+    struct smar_unlock_info {
+        unsigned slot; /* meaningful once unlocked */
+        bool public_wrap;
+    } opened_by;
     smar_chunker ck;
     bool have_ck;
     /* The last chunk failure was damage in storage (its bytes do not hash to the
@@ -92,6 +98,9 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
  * NULL) receive where the following record starts. */
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset);
+
+/* Record that slot `slot` opened the archive with keyring kr (unlock_info.c). */
+void smar_reader_note_opener(smar_reader *r, unsigned slot, const smar_keyring *kr);
 
 /* Mark the handle dead after an authentication failure; returns rc. A chunk damaged in
  * storage (chunk_damaged) does not kill it. */

@@ -533,6 +533,8 @@ smar_keyfile_kind smar_keyfile_kind_of(const char *path)
         {"smar-keyring", SMAR_KEYFILE_KEYRING},
         {"smar-signing-key", SMAR_KEYFILE_SIGNING_KEY},
         {"smar-signing-public-key", SMAR_KEYFILE_PUBLIC_KEY},
+        {"smar-recipient-identity", SMAR_KEYFILE_IDENTITY},
+        {"smar-recipient", SMAR_KEYFILE_RECIPIENT},
     };
     if (path == NULL)
         return SMAR_KEYFILE_UNKNOWN;

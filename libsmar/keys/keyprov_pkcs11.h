@@ -12,6 +12,9 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+/* The slot provider id of a PKCS#11 key (archive format 2 assigns 3 to pkcs11). */
+#define SMAR_PROVIDER_SLOT_PKCS11 3
+
 /* Longest CKA_LABEL (bytes) smar looks keys up by. */
 #define SMAR_P11_LABEL_MAX 255
 /* Longest PIN (bytes) read from a PIN file or the URI. */
