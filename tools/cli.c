@@ -76,8 +76,10 @@ int cli_exit_archive(int status)
     case SMAR_E_FORMAT:
     case SMAR_E_LIMIT:
     case SMAR_E_CORRUPT:
-    case SMAR_E_AUTH:
+    case SMAR_E_AUTH: /* a MAC, tag or signature, or a slot a matching key does not open */
         return CLI_EXIT_DAMAGED;
+    case SMAR_E_KEY:         /* no given key opens a slot (a provider: "no such key") */
+    case SMAR_E_NOTFOUND:    /* no such secret or version */
     case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
     case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
         return CLI_EXIT_FAILURE;
@@ -914,6 +916,8 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
         *passphrase_out = NULL;
     if (cli_is_pkcs11_uri(path))
         return cli_load_pkcs11_keyring(path, kr);
+    if (cli_is_kms_key(path))
+        return cli_load_kms_keyring(path, kr);
     cli_note_input(path);
     smar_keyfile_kind kind = smar_keyfile_kind_of(path);
     if (kind == SMAR_KEYFILE_IDENTITY || kind == SMAR_KEYFILE_RECIPIENT)

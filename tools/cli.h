@@ -181,6 +181,10 @@ void cli_free_keyrings(smar_keyring **keys, size_t n);
 /* Load one keyring, asking for its passphrase when it has one. *passphrase_out (may be
  * NULL) receives a copy of the passphrase used (or NULL) for saving it back. */
 int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out);
+/* Key Protect keys (cli_kms.c): whether a --key value is a keyprotect:// URL, and opening
+ * one into an empty keyring. Returns 0, or an exit code after a message. */
+int cli_is_kms_key(const char *arg);
+int cli_load_kms_keyring(const char *url, smar_keyring *kr);
 /* Load a secret signing key the same way. */
 int cli_load_signkey(const char *path, smar_signkey *sk);
 

@@ -63,6 +63,56 @@ SMAR_API int smar_keyring_generate(smar_keyring *kr, const char *key_id);
  */
 SMAR_API int smar_keyring_from_provider(smar_keyring *kr, const smar_provider *provider, void *ctx);
 
+/* ---- Key Protect and Hyper Protect Crypto Services (REST) ---------------------------- */
+
+/** The slot provider id of Key Protect / HPCS keys ("kms", archive format 2's id 4). */
+#define SMAR_PROVIDER_SLOT_KMS 4
+
+/** The smar_kms_options layout this header describes. */
+#define SMAR_KMS_OPTIONS_VERSION 1
+
+/**
+ * How to reach Key Protect (or Hyper Protect Crypto Services, which has the same key API).
+ * Start from SMAR_KMS_OPTIONS_INIT; later versions only append members. Strings are copied
+ * by smar_keyring_open_kms (the API key into locked memory, wiped at smar_keyring_free).
+ */
+typedef struct smar_kms_options {
+    int version;              /**< SMAR_KMS_OPTIONS_VERSION */
+    const char *api_key;      /**< IBM Cloud API key (required); never logged or put in messages */
+    const char *endpoint;     /**< base URL the /api/v2/... paths go under; NULL:
+                               *   https://REGION.kms.cloud.ibm.com (REGION from the key URL) */
+    const char *iam_endpoint; /**< base URL of the token service (/identity/token is
+                               *   appended); NULL: https://iam.cloud.ibm.com */
+    const char *ca_file;      /**< CA bundle for TLS; NULL: $CURL_CA_BUNDLE, $SSL_CERT_FILE,
+                               *   else the system's. TLS is always verified. */
+    unsigned timeout_ms;      /**< one HTTP attempt; 0: 30 s */
+    unsigned max_attempts;    /**< attempts per call on 429, 5xx, connection errors; 0: 5 */
+    unsigned retry_budget_ms; /**< all attempts and waits of one call; 0: 60 s */
+} smar_kms_options;
+
+#define SMAR_KMS_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        SMAR_KMS_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0                                  \
+    }
+
+/**
+ * Make kr (new, empty) hold a Key Protect root key named by url:
+ *   keyprotect://INSTANCE_ID/KEY_ID_OR_ALIAS?region=REGION
+ * (region may be left out when opts->endpoint is given). Wrap, unwrap and rewrap are the
+ * service's actions (POST /api/v2/keys/{id}/actions/wrap|unwrap|rewrap, header
+ * bluemix-instance); the slot AAD goes in "aad" as lowercase hex, in strings of at most 255
+ * characters; the service's ciphertext (base64 text) is the slot's wrapped key. The API key
+ * is exchanged for a bearer token at {iam_endpoint}/identity/token when first needed and the
+ * token is reused until shortly before it expires. Nothing is sent by this call: SMAR_OK,
+ * or SMAR_E_INVALID for a malformed url or options (smar_keyring_error says what), or
+ * SMAR_E_NOMEM. Later calls return the provider statuses of smar/provider.h: SMAR_E_DENIED
+ * (HTTP 401/403, or the token service refused the API key), SMAR_E_NOTFOUND (no such key),
+ * SMAR_E_UNAVAILABLE (5xx, 429, timeouts, connection and TLS failures after the retries).
+ * The keyring's key id is KEY_ID_OR_ALIAS as written in url: open an archive with the
+ * same spelling it was made with.
+ */
+SMAR_API int smar_keyring_open_kms(smar_keyring *kr, const char *url, const smar_kms_options *opts);
+
 /**
  * Load a keyring file. Refused (SMAR_E_INVALID) when the file is readable or writable by
  * group or others, so a key never sits readable on a shared host. passphrase is needed

@@ -81,8 +81,8 @@ static int read_groups(smar_reader *r)
             continue;
         char *gid = smar_json_string_dup(id), *gname = smar_json_string_dup(name);
         if (!gid || !gname) {
-            free(gid);
-            free(gname);
+            smar_wipe_free_str(gid);
+            smar_wipe_free_str(gname);
             continue; /* out of memory or a NUL in the text: no name for it */
         }
         r->group_ids[r->ngroups] = gid;

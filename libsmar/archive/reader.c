@@ -63,8 +63,8 @@ void smar_reader_free(smar_reader *r)
     smar_keys_free(r->keys);
     smar_meta_free(&r->meta);
     for (size_t i = 0; i < r->ngroups; i++) {
-        free(r->group_ids[i]);
-        free(r->group_names[i]);
+        smar_wipe_free_str(r->group_ids[i]);
+        smar_wipe_free_str(r->group_names[i]);
     }
     free(r->group_ids);
     free(r->group_names);

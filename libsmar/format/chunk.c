@@ -6,12 +6,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* For ZSTD_customMem and ZSTD_create?Ctx_advanced: in every libzstd since 1.0 (the build
- * requires 1.4), exported by the shared library, only kept out of the stable section. */
-#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "format.h"
+#include "zstd_mem.h" /* contexts whose memory is wiped */
 
 #define CHUNK_AAD_BYTES (SMAR_LABEL_BYTES + SMAR_ARCHIVE_ID_BYTES + 8 + 1 + 1 + 4)
 
@@ -37,40 +35,6 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
     smar_store_u32(p + 10, pos->seq);
 }
 
-/* ---- zstd's memory: wiped before it is freed ------------------------------------------ */
-
-/* zstd's contexts keep plaintext in their workspaces (a compressor's literals and match
- * window, a decompressor's literal buffer), so they allocate through zstd_alloc, which puts
- * the block's size in a header in front of it, and free through zstd_free, which wipes the
- * whole block first. */
-typedef union zstd_block_header {
-    size_t size;
-    max_align_t align; /* keeps the block behind it aligned as malloc's */
-} zstd_block_header;
-
-static void *zstd_alloc(void *opaque, size_t size)
-{
-    (void)opaque;
-    if (size > SIZE_MAX - sizeof(zstd_block_header))
-        return NULL;
-    zstd_block_header *h = malloc(sizeof *h + size);
-    if (h == NULL)
-        return NULL;
-    h->size = size;
-    return h + 1;
-}
-
-static void zstd_free(void *opaque, void *block)
-{
-    (void)opaque;
-    if (block == NULL)
-        return;
-    zstd_block_header *h = (zstd_block_header *)block - 1;
-    smar_wipe_free(h, sizeof *h + h->size);
-}
-
-static const ZSTD_customMem zstd_wiping_mem = {zstd_alloc, zstd_free, NULL};
-
 /* ---- the chunker -------------------------------------------------------------------- */
 
 int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_size,
@@ -83,8 +47,8 @@ int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_siz
     ck->key = key;
     ck->archive_id = archive_id;
     ck->scratch.secure = true;
-    ck->cctx = ZSTD_createCCtx_advanced(zstd_wiping_mem);
-    ck->dctx = ZSTD_createDCtx_advanced(zstd_wiping_mem);
+    ck->cctx = smar_zstd_cctx_new();
+    ck->dctx = smar_zstd_dctx_new();
     if (!ck->cctx || !ck->dctx) {
         smar_chunker_free(ck);
         return SMAR_E_NOMEM;

@@ -16,6 +16,7 @@
  */
 #include "keyprov_x25519.h"
 #include "keyfile.h"
+#include "crypto.h" /* smar_secure_alloc: key memory whose lock is checked */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,7 +125,7 @@ static int x25519_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
     const smar_x25519_key *xk = ctx;
     if (out_cap < SMAR_X25519_WRAPPED_BYTES)
         return say(msg, msg_len, SMAR_E_INVALID, "no room for a wrapped data key");
-    scratch *s = sodium_malloc(sizeof *s);
+    scratch *s = (scratch *)smar_secure_alloc(sizeof *s);
     if (s == NULL)
         return say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
     uint8_t eph_pk[SMAR_X25519_KEY_BYTES];
@@ -160,7 +161,7 @@ static int x25519_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t
     if (xk->sk == NULL)
         return say(msg, msg_len, SMAR_E_NOTFOUND,
                    "a recipient (public key) cannot open archives; use its identity file");
-    scratch *s = sodium_malloc(sizeof *s);
+    scratch *s = (scratch *)smar_secure_alloc(sizeof *s);
     if (s == NULL)
         return say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
     const uint8_t *eph_pk = wrapped;
@@ -216,7 +217,7 @@ int smar_x25519_key_new(smar_x25519_key **out, const char *key_id, const uint8_t
     smar_x25519_key *xk = calloc(1, sizeof *xk);
     if (xk == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
-    if (secret != NULL && (xk->sk = sodium_malloc(SMAR_X25519_KEY_BYTES)) == NULL) {
+    if (secret != NULL && (xk->sk = smar_secure_alloc(SMAR_X25519_KEY_BYTES)) == NULL) {
         free(xk);
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
     }
@@ -247,7 +248,7 @@ int smar_x25519_key_seal(smar_x25519_key *xk, smar_err *e)
 int smar_x25519_key_generate(smar_x25519_key **out, const char *key_id, smar_err *e)
 {
     uint8_t pk[SMAR_X25519_KEY_BYTES];
-    uint8_t *sk = sodium_malloc(SMAR_X25519_KEY_BYTES);
+    uint8_t *sk = smar_secure_alloc(SMAR_X25519_KEY_BYTES);
     *out = NULL;
     if (sk == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");

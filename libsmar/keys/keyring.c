@@ -112,14 +112,32 @@ static bool provider_status_known(int rc)
     }
 }
 
-/* Record a failed callback's status and message in e as "root key 'id': message". */
+/* What a provider's status means, in the words a user needs to tell the classes apart. */
+static const char *provider_class(int rc)
+{
+    switch (rc) {
+    case SMAR_E_NOTFOUND:
+        return "no such key";
+    case SMAR_E_DENIED:
+        return "access denied";
+    case SMAR_E_UNAVAILABLE:
+        return "unavailable, try again later";
+    case SMAR_E_AUTH:
+        return "authentication failed";
+    default:
+        return smar_strerror(rc);
+    }
+}
+
+/* Record a failed callback's status and message in e as "key provider 'name', root key
+ * 'id': class: message", so that an outage never reads like a wrong key or damage. */
 static int provider_failed(const smar_keyring *kr, int rc, const char *msg, smar_err *e)
 {
     if (!provider_status_known(rc))
         return smar_fail(e, SMAR_E_INVALID, "root key '%s': provider '%s' returned status %d",
                          kr->key_id, kr->name, rc);
-    return smar_fail(e, rc, "root key '%s': %s", kr->key_id,
-                     msg[0] != '\0' ? msg : smar_strerror(rc));
+    return smar_fail(e, rc, "key provider '%s', root key '%s': %s%s%s", kr->name, kr->key_id,
+                     provider_class(rc), msg[0] != '\0' ? ": " : "", msg);
 }
 
 static int provider_bug(const smar_keyring *kr, const char *what, smar_err *e)
