@@ -21,6 +21,8 @@
  */
 #include "keyprov_pkcs11.h"
 
+#include "crypto.h" /* smar_secure_alloc */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -51,7 +53,7 @@ typedef struct smar_p11_key {
     bool session_open;
     int failed; /* a failed session start, given again */
     char failed_msg[P11_MSG_BYTES];
-    char *pin;      /* sodium_malloc, NUL-terminated; NULL: none or used */
+    char *pin;      /* smar_secure_alloc, NUL-terminated; NULL: none or used */
     char token[33]; /* the token's label */
     char object[SMAR_P11_LABEL_MAX + 1];
     char key_id[SMAR_KEY_ID_MAX + 1];
@@ -203,7 +205,7 @@ static int uri_module_and_pin(smar_p11_uri *u, smar_err *e)
         if (n == 0 || n > SMAR_P11_PIN_MAX)
             return smar_fail(e, SMAR_E_INVALID, "PKCS#11 URI: pin-value must be 1 to %d bytes",
                              SMAR_P11_PIN_MAX);
-        if ((u->pin_value = sodium_malloc(n + 1)) == NULL)
+        if ((u->pin_value = (char *)smar_secure_alloc(n + 1)) == NULL)
             return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
         memcpy(u->pin_value, value, n + 1);
     }
@@ -244,7 +246,7 @@ void smar_p11_uri_clear(smar_p11_uri *u)
     }
     free(u->module_path);
     free(u->pin_file);
-    sodium_free(u->pin_value); /* wipes */
+    smar_secure_free(u->pin_value); /* wipes */
     memset(u, 0, sizeof *u);
 }
 
@@ -336,7 +338,7 @@ static int read_pin_file(const char *path, char **pin, smar_err *e)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return smar_fail(e, SMAR_E_IO, "PIN file '%s': %s", path, strerror(errno));
-    char *buf = sodium_malloc(SMAR_P11_PIN_MAX + 2);
+    char *buf = (char *)smar_secure_alloc(SMAR_P11_PIN_MAX + 2);
     if (buf == NULL) {
         close(fd);
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
@@ -349,7 +351,7 @@ static int read_pin_file(const char *path, char **pin, smar_err *e)
     int saved = errno;
     close(fd);
     if (got < 0) {
-        sodium_free(buf);
+        smar_secure_free(buf);
         return smar_fail(e, SMAR_E_IO, "PIN file '%s': %s", path, strerror(saved));
     }
     /* One line: a final newline (and carriage return) is not part of the PIN. */
@@ -358,7 +360,7 @@ static int read_pin_file(const char *path, char **pin, smar_err *e)
     if (len > 0 && buf[len - 1] == '\r')
         len--;
     if (len == 0 || len > SMAR_P11_PIN_MAX || memchr(buf, '\0', len) != NULL) {
-        sodium_free(buf);
+        smar_secure_free(buf);
         return smar_fail(e, SMAR_E_INVALID, "PIN file '%s' must hold one line of 1 to %d bytes",
                          path, SMAR_P11_PIN_MAX);
     }
@@ -412,7 +414,7 @@ static void p11_key_free(void *ctx)
         (void)p11_kit_module_finalize(k->module);
         p11_kit_module_release(k->module);
     }
-    sodium_free(k->pin);
+    smar_secure_free(k->pin);
     free(k->versions);
     free(k);
 }
@@ -519,7 +521,7 @@ static int log_in(smar_p11_key *k, char *msg, size_t msg_len)
     if (k->pin == NULL)
         return SMAR_OK;
     CK_RV rv = k->module->C_Login(k->session, CKU_USER, (CK_UTF8CHAR *)k->pin, strlen(k->pin));
-    sodium_free(k->pin); /* wipes: used once, right or wrong */
+    smar_secure_free(k->pin); /* wipes: used once, right or wrong */
     k->pin = NULL;
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
         return SMAR_OK;

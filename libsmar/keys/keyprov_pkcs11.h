@@ -35,7 +35,7 @@ typedef struct smar_p11_uri {
     char object[SMAR_P11_LABEL_MAX + 1]; /* the key's CKA_LABEL (object=) */
     char *module_path;                   /* module-path=, or NULL */
     char *pin_file;                      /* pin-source= without "file:", or NULL */
-    char *pin_value;                     /* pin-value= (sodium_malloc), or NULL */
+    char *pin_value;                     /* pin-value= (smar_secure_alloc), or NULL */
 } smar_p11_uri;
 
 /* Parse text (SMAR_E_INVALID with a message that never repeats a pin-value). On success
