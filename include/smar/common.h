@@ -102,7 +102,7 @@ SMAR_API int smar_memory_locked(void);
 SMAR_API const char *smar_version_string(void);
 
 /** Highest archive format major version this library reads and the one it writes. */
-#define SMAR_FORMAT_VERSION_MAJOR 1
+#define SMAR_FORMAT_VERSION_MAJOR 2
 #define SMAR_FORMAT_VERSION_MINOR 0
 
 /**

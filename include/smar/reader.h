@@ -114,11 +114,16 @@ SMAR_API int smar_reader_info(smar_reader *r, smar_archive_info *out);
 typedef struct smar_slot_info {
     int version; /**< SMAR_SLOT_INFO_VERSION */
     const char *key_id;
-    uint32_t key_version;
-    const char *provider; /**< "local" */
+    uint32_t key_version; /**< 0 when the slot has no number (version_kind 0 or 2) */
+    const char *provider; /**< "local", "x25519", "pkcs11", "kms" or "unknown" */
+    /* version 2 (format 2 slots; a format 1 slot reads kind 1, flags 0): */
+    int version_kind;           /**< 0 none (inside the blob), 1 number, 2 string */
+    const char *version_string; /**< kind 2: the version; else NULL */
+    unsigned provider_id;       /**< the provider id as stored (1 local, 2 x25519, ...) */
+    unsigned flags;             /**< provider-defined slot flags */
 } smar_slot_info;
 
-#define SMAR_SLOT_INFO_VERSION 1
+#define SMAR_SLOT_INFO_VERSION 2
 #define SMAR_SLOT_INFO_INIT                                                                        \
     {                                                                                              \
         .version = SMAR_SLOT_INFO_VERSION                                                          \

@@ -302,22 +302,6 @@ static int require_slot_id(const smar_keyring *kr, smar_err *e)
  * only, so its writer cannot make such a slot: UNSUPPORTED, not a provider bug. The check
  * goes away by itself when the writer writes format 2 (SMAR_FORMAT_VERSION_MAJOR 2).
  */
-static int check_wrap_version(const smar_keyring *kr, uint32_t v, smar_err *e)
-{
-#if SMAR_FORMAT_VERSION_MAJOR < 2
-    if (v == 0)
-        return smar_fail(e, SMAR_E_UNSUPPORTED,
-                         "root key '%s': provider '%s' records no key version (version 0), "
-                         "which needs archive format 2",
-                         kr->key_id, kr->name);
-#else
-    (void)kr;
-    (void)v;
-    (void)e;
-#endif
-    return SMAR_OK;
-}
-
 int smar_keyring_wrap_version(const smar_keyring *kr, uint32_t *version, smar_err *e)
 {
     int rc = smar_keyring_require_key(kr, e);
@@ -328,8 +312,7 @@ int smar_keyring_wrap_version(const smar_keyring *kr, uint32_t *version, smar_er
     rc = kr->provider.current_version(kr->ctx, &v, msg, sizeof msg);
     if (rc != SMAR_OK)
         return provider_failed(kr, rc, msg, e);
-    if ((rc = check_wrap_version(kr, v, e)) != SMAR_OK)
-        return rc;
+    /* version 0: the provider keeps its version inside the blob (format 2, version kind 0) */
     *version = v;
     return SMAR_OK;
 }
@@ -355,8 +338,6 @@ int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
         return provider_failed(kr, rc, msg, e);
     if (len < 1 || len > SMAR_WRAPPED_MAX)
         return provider_bug(kr, "returned a wrapped data key of a length outside 1..512", e);
-    if ((rc = check_wrap_version(kr, v, e)) != SMAR_OK)
-        return rc;
     *out_len = len;
     *version = v;
     return SMAR_OK;
