@@ -2,6 +2,7 @@
  * cli.c - helpers shared by the smar subcommands (see cli.h).
  */
 #include "cli.h"
+#include "cli_pkcs11.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -913,6 +914,8 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
 {
     if (passphrase_out != NULL)
         *passphrase_out = NULL;
+    if (cli_is_pkcs11_uri(path))
+        return cli_load_pkcs11_keyring(path, kr);
     if (cli_is_kms_key(path))
         return cli_load_kms_keyring(path, kr);
     cli_note_input(path);

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_pkcs11.h"
 
 static const char key_usage[] = "usage: smar key rotate FILE\n"
                                 "   or: smar key destroy-version --version N --yes FILE\n"
-                                "   or: smar key show [--json] FILE\n"
+                                "   or: smar key show [--json] FILE|pkcs11:URI\n"
                                 "\n"
                                 "    rotate      add a version to a root keyring; new archives\n"
                                 "                are wrapped with it, old ones still open\n"
@@ -19,7 +20,8 @@ static const char key_usage[] = "usage: smar key rotate FILE\n"
                                 "                wrapped only with it no longer open: rewrap\n"
                                 "                them first (smar rewrap). Needs --yes\n"
                                 "    show        id, provider, versions and their dates of a\n"
-                                "                keyring, or the fingerprint of a signing key;\n"
+                                "                keyring or a PKCS#11 token's key, or the\n"
+                                "                fingerprint of a signing key;\n"
                                 "                never key material\n"
                                 "    --json      machine-readable output (see smar(1))\n"
                                 "    --passphrase-file KEYFILE=PASSFILE\n"
@@ -156,6 +158,8 @@ static int show_keyring_text(const char *path, const smar_keyring *kr)
 
 static int key_show(const char *path, int json)
 {
+    if (cli_is_pkcs11_uri(path))
+        return cli_pkcs11_show(path, json);
     uint8_t pk[SMAR_SIGN_PUBLIC_BYTES];
     smar_signkey *pub = NULL;
     int rc = smar_signkey_new(&pub);

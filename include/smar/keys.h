@@ -166,6 +166,56 @@ SMAR_API uint32_t smar_keyring_current_version(const smar_keyring *kr);
  *  smar_provider given to smar_keyring_from_provider; "" while the keyring is empty. */
 SMAR_API const char *smar_keyring_provider(const smar_keyring *kr);
 
+/* ---- PKCS#11 root keys (an HSM or a token: "pkcs11" provider) ------------------------- */
+
+/**
+ * Defaults for smar_keyring_open_pkcs11, used only where the URI does not say: what a tool
+ * takes from its environment (smar: SMAR_PKCS11_MODULE, SMAR_PKCS11_PIN_FILE). libsmar
+ * itself never reads the environment. Declare with SMAR_PKCS11_OPTIONS_INIT.
+ */
+typedef struct smar_pkcs11_options {
+    int version;             /**< SMAR_PKCS11_OPTIONS_VERSION */
+    const char *module_path; /**< the PKCS#11 module (.so) when the URI has no module-path */
+    const char *pin_file;    /**< a file holding the user PIN (one line) when the URI has
+                                  neither pin-value nor pin-source; NULL: no login */
+} smar_pkcs11_options;
+
+#define SMAR_PKCS11_OPTIONS_VERSION 1
+#define SMAR_PKCS11_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        SMAR_PKCS11_OPTIONS_VERSION, NULL, NULL                                                    \
+    }
+
+/**
+ * Make kr (new, empty) hold a root key kept in a PKCS#11 token, named by an RFC 7512 URI:
+ *   pkcs11:token=T;object=O?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/p
+ * object= is the key's CKA_LABEL (required); token= and the other token attributes pick
+ * the token (the first that matches); module-path, pin-source (a file: URI or a path) and
+ * pin-value win over opts (NULL: no defaults). Each key version is one AES-256 secret key
+ * object with that label and CKA_ID = the version as a big-endian u32 (00000001 ...);
+ * rotating the key is adding an object with a larger CKA_ID, and new archives use the
+ * largest. Every version must be sensitive and not extractable, else it is refused.
+ *
+ * The module is loaded now (through p11-kit) and the token found; the session and login
+ * wait for the first use (the PIN is kept in locked memory until then and wiped after it).
+ * The keyring's id is the URI reduced to token and object ("pkcs11:token=T;object=O"),
+ * never a module path or a PIN. Returns SMAR_OK, SMAR_E_INVALID (bad URI, no module),
+ * SMAR_E_IO (unreadable PIN file), SMAR_E_UNAVAILABLE (module does not load, no such token
+ * present) or SMAR_E_NOMEM; smar_keyring_error() says why, never with the PIN. Later calls
+ * through the keyring add SMAR_E_DENIED (wrong or locked PIN), SMAR_E_NOTFOUND (no such
+ * key or version), SMAR_E_UNAVAILABLE (device errors) and SMAR_E_AUTH (blob does not open).
+ */
+SMAR_API int smar_keyring_open_pkcs11(smar_keyring *kr, const char *uri,
+                                      const smar_pkcs11_options *opts);
+
+/**
+ * The versions of kr's PKCS#11 key found on its token, ascending: up to cap of them to
+ * versions, how many there are to *count (so a short array can be sized). Logs in when not
+ * done yet. SMAR_E_INVALID when kr holds no PKCS#11 key; else as smar_keyring_open_pkcs11.
+ */
+SMAR_API int smar_keyring_pkcs11_versions(smar_keyring *kr, uint32_t *versions, size_t cap,
+                                          size_t *count);
+
 /** The kinds of smar key file (the "type" member, spec/KEYRING.md). */
 typedef enum smar_keyfile_kind {
     SMAR_KEYFILE_UNKNOWN = 0, /**< unreadable, not JSON, or another "type" */
