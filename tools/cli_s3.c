@@ -87,6 +87,15 @@ int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_
     so.cancelled = upload_interrupted;
     if (force)
         so.flags |= SMAR_S3_REPLACE;
+    const char *part_mib = env("SMAR_S3_PART_SIZE_MIB");
+    if (part_mib != NULL) {
+        uint32_t v;
+        if (cli_parse_u32(part_mib, 5, 512, &v) != 0) {
+            cli_error("SMAR_S3_PART_SIZE_MIB must be 5..512");
+            return CLI_EXIT_USAGE;
+        }
+        so.part_size_mib = v;
+    }
     smar_s3_sink *s = NULL;
     int rc = smar_s3_sink_open(&s, url, &so);
     if (rc != SMAR_OK) {

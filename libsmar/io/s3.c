@@ -14,6 +14,7 @@
 #include "pool.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <sodium.h>
 
 #define TAIL_BYTES          65536u /* the suffix read when opening: trailer, table, meta */
+#define HEAD_BYTES          16384u /* the first read at the start: the whole header */
 #define XML_MAX             (1u << 20)
 #define DEFAULT_PART_MIB    8u
 #define DEFAULT_IN_FLIGHT   4u
@@ -416,6 +418,12 @@ typedef struct s3_source {
     uint64_t size;
     uint8_t *tail; /* the object's last tail_len bytes, read when opening */
     size_t tail_len;
+    /* The object's first head_len bytes, read by the first read that falls inside them:
+     * the reader reads the header in two steps (fixed part, then the rest), which would
+     * otherwise be two sequential requests. */
+    pthread_mutex_t head_lock;
+    uint8_t *head;
+    size_t head_len;
 } s3_source;
 
 /* Parse "bytes FIRST-LAST/TOTAL". */
@@ -458,6 +466,32 @@ static int get_range(const s3_client *c, void *buf, size_t len, uint64_t offset,
     return rc;
 }
 
+/* Serve [offset, offset + len) from the head block, reading it first if need be: SMAR_OK,
+ * SMAR_E_NOTFOUND when the range is not inside it, or why reading it failed. */
+static int read_head(s3_source *s, void *buf, size_t len, uint64_t offset, smar_err *e)
+{
+    size_t head_max = s->size < HEAD_BYTES ? (size_t)s->size : HEAD_BYTES;
+    if (offset >= head_max || len > head_max - offset)
+        return SMAR_E_NOTFOUND;
+    int rc = SMAR_OK;
+    pthread_mutex_lock(&s->head_lock);
+    if (s->head == NULL) {
+        uint8_t *head = malloc(head_max);
+        rc = head == NULL ? smar_fail(e, SMAR_E_NOMEM, "out of memory")
+                          : get_range(&s->c, head, head_max, 0, e);
+        if (rc == SMAR_OK) {
+            s->head = head;
+            s->head_len = head_max;
+        } else {
+            free(head);
+        }
+    }
+    if (rc == SMAR_OK)
+        memcpy(buf, s->head + offset, len);
+    pthread_mutex_unlock(&s->head_lock);
+    return rc;
+}
+
 static smar_io_result source_read_at(void *opaque, void *buf, size_t len, uint64_t offset,
                                      char err[SMAR_IO_ERROR_MAX])
 {
@@ -470,7 +504,9 @@ static smar_io_result source_read_at(void *opaque, void *buf, size_t len, uint64
         return SMAR_IO_OK;
     }
     smar_err e = {0};
-    int rc = get_range(&s->c, buf, len, offset, &e);
+    int rc = read_head(s, buf, len, offset, &e);
+    if (rc == SMAR_E_NOTFOUND)
+        rc = get_range(&s->c, buf, len, offset, &e);
     if (rc == SMAR_OK)
         return SMAR_IO_OK;
     (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", smar_err_message(&e));
@@ -483,6 +519,8 @@ static void source_close(void *opaque)
     if (s == NULL)
         return;
     client_clear(&s->c);
+    pthread_mutex_destroy(&s->head_lock);
+    free(s->head);
     free(s->tail);
     free(s);
 }
@@ -573,7 +611,8 @@ int smar_s3_source_open(smar_source *out, const char *url, const smar_s3_options
         return SMAR_E_INVALID;
     }
     s3_source *s = calloc(1, sizeof *s);
-    if (s == NULL) {
+    if (s == NULL || pthread_mutex_init(&s->head_lock, NULL) != 0) {
+        free(s);
         (void)smar_fail(&e, SMAR_E_NOMEM, "out of memory");
         copy_error(err, &e);
         return SMAR_E_NOMEM;

@@ -94,7 +94,8 @@ s3_start() {
     trap s3_stop EXIT INT TERM
     unset AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_PROFILE SMAR_S3_PATH_STYLE || true
     AWS_ACCESS_KEY_ID=S3RVER
-    AWS_SECRET_ACCESS_KEY=S3RVER
+    # s3rver knows the access key id S3RVER; the secret is checked by the proxy alone.
+    AWS_SECRET_ACCESS_KEY=test-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
     AWS_REGION=us-east-1
     AWS_DEFAULT_REGION=us-east-1
     AWS_CONFIG_FILE=/dev/null
