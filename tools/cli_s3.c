@@ -73,8 +73,11 @@ int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_M
     int rc = smar_s3_source_open(&src, url, &o, err);
     if (rc != SMAR_OK)
         return rc;
-    /* The reader owns the source from here, whatever the outcome. */
-    return smar_reader_open_source(r, &src, url);
+    /* The reader owns the source once it opened; on failure it is still ours. */
+    rc = smar_reader_open_source(r, &src, url);
+    if (rc != SMAR_OK && src.close != NULL)
+        src.close(src.opaque);
+    return rc;
 }
 
 int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_t *interrupt_flag)

@@ -13,7 +13,7 @@
  *   o.access_key_id = ...; o.secret_access_key = ...;
  *   smar_source src; char err[SMAR_IO_ERROR_MAX];
  *   smar_s3_source_open(&src, "s3://backups/nightly.smar", &o, err);
- *   smar_reader_open_source(r, &src, "s3://backups/nightly.smar");   // reader owns src
+ *   smar_reader_open_source(r, &src, "s3://backups/nightly.smar");  // owns src if OK
  *
  *   smar_s3_sink *s; smar_s3_sink_open(&s, "s3://backups/new.smar", &o);
  *   smar_sink sink; smar_s3_sink_as_sink(s, &sink);
@@ -92,8 +92,8 @@ SMAR_API int smar_s3_is_url(const char *text);
  * SMAR_E_INVALID (a malformed url or options), SMAR_E_NOTFOUND (no such object or bucket),
  * SMAR_E_DENIED (403: credentials refused), SMAR_E_UNAVAILABLE (network, 5xx after the
  * retries), SMAR_E_CORRUPT (the server's answers contradict each other), SMAR_E_CANCELLED,
- * SMAR_E_NOMEM; err says why. out->close frees the source: give it to the reader, which
- * owns it (smar_reader_open_source), or call it yourself.
+ * SMAR_E_NOMEM; err says why. out->close frees the source: the reader calls it once
+ * smar_reader_open_source succeeded; before that, and when that call fails, call it yourself.
  */
 SMAR_API int smar_s3_source_open(smar_source *out, const char *url, const smar_s3_options *opts,
                                  char err[SMAR_IO_ERROR_MAX]);
