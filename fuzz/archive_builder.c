@@ -21,8 +21,8 @@ static int make_header(smar_header *h, smar_keyring *kr, const uint8_t *dek, int
     size_t wlen;
     uint32_t used;
     memset(h, 0, sizeof *h);
-    h->version_major = SMAR_FORMAT_VERSION_MAJOR;
-    h->version_minor = SMAR_FORMAT_VERSION_MINOR;
+    h->version_major = SMAR_FORMAT_V1;
+    h->version_minor = 0;
     h->suite = (uint16_t)suite;
     h->compression = SMAR_COMPRESSION_ZSTD;
     h->chunk_size = chunk_size;
@@ -102,8 +102,8 @@ static int finish(smar_buf *out, const smar_buf *table, const smar_header *h, co
     t.flags = o->signer ? SMAR_TRAILER_SIGNED : 0;
     memcpy(t.archive_id, h->archive_id, SMAR_ARCHIVE_ID_BYTES);
     t.header_len = h->header_len;
-    t.version_major = SMAR_FORMAT_VERSION_MAJOR;
-    t.version_minor = SMAR_FORMAT_VERSION_MINOR;
+    t.version_major = SMAR_FORMAT_V1;
+    t.version_minor = 0;
     smar_body_hash(body, &t, header, h->header_len, table->data, table->len);
     smar_root_mac(t.root_mac, keys->root_mac, body);
     if (o->signer)

@@ -21,9 +21,7 @@ foreach(src ${SMAR_FUZZ_HARNESSES})
   target_compile_options(replay_${name} PRIVATE ${SMAR_WARNINGS})
   target_link_libraries(replay_${name} PRIVATE smar_fuzz_support)
   if(name STREQUAL "cli") # the tool's own parsers
-    target_sources(replay_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tools/cli.c
-                   ${PROJECT_SOURCE_DIR}/tools/paths.c ${PROJECT_SOURCE_DIR}/tools/cli_kms.c
-                   ${PROJECT_SOURCE_DIR}/tools/cli_s3.c)
+    target_sources(replay_${name} PRIVATE ${SMAR_CLI_CORE_SOURCES})
     target_include_directories(replay_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tools)
   endif()
   add_test(NAME fuzz.replay.${name}

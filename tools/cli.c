@@ -75,8 +75,10 @@ int cli_exit_archive(int status)
     case SMAR_E_FORMAT:
     case SMAR_E_LIMIT:
     case SMAR_E_CORRUPT:
-    case SMAR_E_AUTH:
+    case SMAR_E_AUTH: /* a MAC, tag or signature, or a slot a matching key does not open */
         return CLI_EXIT_DAMAGED;
+    case SMAR_E_KEY:         /* no given key opens a slot (a provider: "no such key") */
+    case SMAR_E_NOTFOUND:    /* no such secret or version */
     case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
     case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
         return CLI_EXIT_FAILURE;
@@ -907,8 +909,29 @@ static int explain_wrong_key_kind(const char *path)
         cli_error("%s: this is a producer public key, not a keyring; use it with --pubkey", path);
         return 1;
     case SMAR_KEYFILE_KEYRING:
+    case SMAR_KEYFILE_IDENTITY:
+    case SMAR_KEYFILE_RECIPIENT:
     case SMAR_KEYFILE_UNKNOWN:
         break;
+    }
+    return 0;
+}
+
+/* An X25519 identity (opens and wraps) or recipient (wraps only) given as --key. */
+static int load_recipient_key(const char *path, smar_keyfile_kind kind, smar_keyring *kr)
+{
+    int rc = kind == SMAR_KEYFILE_RECIPIENT ? smar_keyring_load_recipient(kr, path)
+                                            : smar_keyring_load_identity(kr, path, NULL);
+    if (rc == SMAR_E_PASSPHRASE) {
+        char pass[CLI_PASSPHRASE_MAX];
+        if (cli_get_passphrase(path, pass, sizeof pass) != 0)
+            return CLI_EXIT_FAILURE;
+        rc = smar_keyring_load_identity(kr, path, pass);
+        explicit_bzero(pass, sizeof pass);
+    }
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, smar_keyring_error(kr));
+        return CLI_EXIT_FAILURE;
     }
     return 0;
 }
@@ -920,6 +943,9 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
     if (cli_is_kms_key(path))
         return cli_load_kms_keyring(path, kr);
     cli_note_input(path);
+    smar_keyfile_kind kind = smar_keyfile_kind_of(path);
+    if (kind == SMAR_KEYFILE_IDENTITY || kind == SMAR_KEYFILE_RECIPIENT)
+        return load_recipient_key(path, kind, kr);
     int rc = smar_keyring_load(kr, path, NULL);
     if (rc == SMAR_E_PASSPHRASE) {
         char pass[CLI_PASSPHRASE_MAX];
@@ -969,6 +995,30 @@ static void explain_no_slot(const char *path, smar_reader *r, smar_keyring *cons
     }
     cli_error("%s: none of the given keys opens a key slot of this archive: it needs %s%s", path,
               needs, *held ? held : " (no given keyring has that key id)");
+}
+
+/* A recipient given for a slot it was made for cannot open it: say so, and what can.
+ * Returns 1 after that message, else 0. */
+static int explain_recipient_only(const char *path, smar_reader *r, smar_keyring *const *keys,
+                                  size_t n)
+{
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    size_t slots = smar_reader_info(r, &info) == SMAR_OK ? info.slot_count : 0;
+    for (size_t i = 0; i < slots; i++) {
+        smar_slot_info si = SMAR_SLOT_INFO_INIT;
+        if (smar_reader_slot(r, i, &si) != SMAR_OK)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            if (!smar_keyring_is_recipient(keys[k]) || strcmp(smar_keyring_id(keys[k]), si.key_id))
+                continue;
+            char id[160];
+            cli_error("%s: key %s: a recipient (public key) cannot open archives; use its "
+                      "identity file",
+                      path, cli_printable(si.key_id, id, sizeof id));
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int cli_load_signkey(const char *path, smar_signkey *sk)
@@ -1112,6 +1162,24 @@ int cli_pin_producers(void)
     return cli_load_pubkeys(&pinned_keys, &npinned);
 }
 
+static int no_signer_check = 0; /* --no-signer-check */
+
+void cli_no_signer_check_option(void)
+{
+    no_signer_check = 1;
+}
+
+int cli_check_opener(const char *path, smar_reader *r, int producer_pinned)
+{
+    if (producer_pinned || no_signer_check || smar_reader_unlocked_by_public_key(r) != 1)
+        return 0;
+    signer_refused = 1; /* not damage: --skip-damaged does not pass over it */
+    cli_error("%s: opened with a public-key recipient, which anyone can encrypt to: pin the "
+              "producer with --pubkey (or --no-signer-check)",
+              path);
+    return CLI_EXIT_DAMAGED;
+}
+
 /* ---- archives ------------------------------------------------------------------------ */
 
 int cli_open_archive(const char *path, smar_reader **out)
@@ -1144,8 +1212,10 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
 {
     int rc = smar_reader_unlock(r, keys, n);
     if (rc == SMAR_OK)
-        return 0;
+        return cli_check_opener(path, r, npinned > 0);
     if (rc == SMAR_E_KEY) {
+        if (explain_recipient_only(path, r, keys, n))
+            return CLI_EXIT_FAILURE;
         explain_no_slot(path, r, keys, n);
         return CLI_EXIT_FAILURE;
     }

@@ -223,6 +223,18 @@ int cli_load_pubkeys(uint8_t **keys, size_t *n);
  * is named. Returns 0, or an exit code after a message. */
 int cli_pin_producers(void);
 
+/* --no-signer-check on every command that reads archives: {"no-signer-check", no_argument,
+ * NULL, CLI_OPT_NO_SIGNER_CHECK} and cli_no_signer_check_option for it. Unsafe: it lets an
+ * archive opened through a public-key recipient (which anyone can encrypt to) be read
+ * without knowing who made it. */
+#define CLI_OPT_NO_SIGNER_CHECK 402
+void cli_no_signer_check_option(void);
+/* After unlock: an archive opened through a public-key recipient is refused (exit 3, after
+ * a message) unless the producer is pinned (producer_pinned: its signature is or will be
+ * checked against --pubkey/$SMAR_PUBKEY) or --no-signer-check was given. Returns 0 or 3.
+ * cli_unlock_archive calls it. */
+int cli_check_opener(const char *path, smar_reader *r, int producer_pinned);
+
 /* ---- archives ------------------------------------------------------------------------- */
 
 /* Open an archive; on failure print a message and return an exit code (*out NULL). With

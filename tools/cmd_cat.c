@@ -13,13 +13,16 @@
 static const char cat_usage[] =
     "usage: smar cat [--key FILE]... [--pubkey PUB]... (--id ID | --name NAME [--type TYPE] "
     "[--group GROUP])\n"
-    "                [--at T | --version VERSION_ID] [--skip-damaged] ARCHIVE...\n"
+    "                [--at T | --version VERSION_ID] [--skip-damaged] [--no-signer-check] "
+    "ARCHIVE...\n"
     "\n"
     "    -k, --key FILE       root keyring (default: $SMAR_KEY_FILE)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                         the passphrase of KEYFILE is in PASSFILE\n"
     "    --pubkey PUB         refuse an archive not signed by this producer public key\n"
     "                         (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --no-signer-check    read an archive opened through a public-key recipient\n"
+    "                         without a pinned producer (unsafe: anyone can make one)\n"
     "    --id ID              the secret's id\n"
     "    --name NAME          the secret's name (names are unique per type only)\n"
     "    --type TYPE          the secret type, when NAME is used by several types\n"
@@ -287,6 +290,7 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"id", required_argument, NULL, CLI_OPT_ID},
         {"name", required_argument, NULL, CLI_OPT_NAME},
@@ -311,6 +315,9 @@ static int parse_cat_args(int argc, char **argv, struct cat_opts *o)
             break;
         case CLI_OPT_PUBKEY:
             cli_pubkey_option(optarg);
+            break;
+        case CLI_OPT_NO_SIGNER_CHECK:
+            cli_no_signer_check_option();
             break;
         case CLI_OPT_ID:
             o->id = optarg;

@@ -16,7 +16,7 @@
 static const char extract_usage[] =
     "usage: smar extract [--key FILE]... [--pubkey PUB]... [--verify] [selection] [--at T] "
     "[--all-versions]\n"
-    "                    [--skip-missing] [--skip-damaged] [--configurations]\n"
+    "                    [--skip-missing] [--skip-damaged] [--configurations] [--no-signer-check]\n"
     "                    [--format export|jsonl|dir|tar] [--threads N] -o OUT\n"
     "                    [--force] [-q]\n"
     "                    ARCHIVE...\n"
@@ -26,6 +26,8 @@ static const char extract_usage[] =
     "                           the passphrase of KEYFILE is in PASSFILE\n"
     "    --pubkey PUB           refuse an archive not signed by this producer public key\n"
     "                           (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --no-signer-check      read an archive opened through a public-key recipient\n"
+    "                           without a pinned producer (unsafe: anyone can make one)\n"
     "    --verify               check every archive whole (as smar verify --key) before\n"
     "                           writing anything; a damaged one: nothing written, exit 3\n"
     "    --at T                 as the secrets were at T (RFC 3339 or date), across all\n"
@@ -482,6 +484,7 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"verify", no_argument, NULL, OPT_VERIFY},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"at", required_argument, NULL, OPT_AT},
@@ -513,6 +516,9 @@ static int parse_extract_args(int argc, char **argv, struct extract_opts *o)
             break;
         case CLI_OPT_PUBKEY:
             cli_pubkey_option(optarg);
+            break;
+        case CLI_OPT_NO_SIGNER_CHECK:
+            cli_no_signer_check_option();
             break;
         case OPT_VERIFY:
             o->verify_first = 1;

@@ -9,13 +9,16 @@
 #include "cli.h"
 
 static const char inspect_usage[] =
-    "usage: smar inspect [--json] [--key FILE]... [--pubkey PUB]... ARCHIVE\n"
+    "usage: smar inspect [--json] [--key FILE]... [--pubkey PUB]... [--no-signer-check] ARCHIVE\n"
     "\n"
     "    --json          machine-readable output (see smar(1))\n"
     "    -k, --key FILE  also unlock the archive and summarise the snapshot: instance,\n"
     "                    secrets by type and by group, version time range\n"
     "    --pubkey PUB    refuse an archive not signed by this producer public key\n"
     "                    (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --no-signer-check\n"
+    "                    read an archive opened through a public-key recipient without a\n"
+    "                    pinned producer (unsafe: anyone can make one)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                    the passphrase of KEYFILE is in PASSFILE\n";
 
@@ -312,6 +315,7 @@ int cmd_inspect(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
         {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -329,6 +333,9 @@ int cmd_inspect(int argc, char **argv)
             break;
         case CLI_OPT_PUBKEY:
             cli_pubkey_option(optarg);
+            break;
+        case CLI_OPT_NO_SIGNER_CHECK:
+            cli_no_signer_check_option();
             break;
         case CLI_OPT_PASSPHRASE_FILE:
             if (cli_passphrase_file_option(optarg, inspect_usage) != 0) {

@@ -1,5 +1,6 @@
 /*
- * cmd_keygen.c - smar keygen: a new local root keyring, or a producer signing key pair.
+ * cmd_keygen.c - smar keygen: a new local root keyring, a producer signing key pair, or an
+ * X25519 identity and its recipient (public key) for hosts that must not open archives.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,10 +12,14 @@
 static const char keygen_usage[] =
     "usage: smar keygen -o FILE [--id ID] [--passphrase-env VAR] [--force]\n"
     "   or: smar keygen --sign -o FILE [--passphrase-env VAR] [--force]\n"
+    "   or: smar keygen --recipient -o FILE [--id ID] [--passphrase-env VAR] [--force]\n"
     "\n"
     "    -o, --output FILE       where to write the key (mode 0600)\n"
-    "    --id ID                 root key id (default: rk- and 32 random hex digits)\n"
+    "    --id ID                 root key id (default: rk- and 32 random hex digits), or\n"
+    "                            recipient id (default: x25519- and 16 hex digits of its key)\n"
     "    --sign                  make an Ed25519 signing key pair: FILE and FILE.pub (0644)\n"
+    "    --recipient             make an X25519 identity (FILE, opens archives) and its\n"
+    "                            recipient FILE.pub (0644, for `create --key`: wraps only)\n"
     "    --passphrase-env VAR    protect the key with the passphrase in environment VAR\n"
     "    -f, --force             replace existing files\n";
 
@@ -23,6 +28,7 @@ struct keygen_opts {
     const char *id;
     const char *passphrase_env;
     int sign;
+    int recipient;
     int force;
 };
 
@@ -92,24 +98,36 @@ static int refuse_same_file(const char *output, const char *pub)
     return CLI_EXIT_FAILURE;
 }
 
-static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
+/* FILE.pub, for a key pair written to FILE (free() it). */
+static char *public_name(const char *output)
 {
-    size_t publen = strlen(o->output) + 5;
+    size_t publen = strlen(output) + 5;
     char *pub = cli_xmalloc(publen);
-    snprintf(pub, publen, "%s.pub", o->output);
-    smar_signkey *sk = NULL;
-    int ret = 0;
-    /* Check both names first so a refusal never leaves half a key pair behind. */
+    snprintf(pub, publen, "%s.pub", output);
+    return pub;
+}
+
+/* Before a key pair is made: both names are free (or --force) and distinct. Checked
+ * first so a refusal never leaves half a key pair behind. Returns 0 or an exit code. */
+static int check_pair_names(const struct keygen_opts *o, const char *pub)
+{
     if (!o->force && (cli_path_exists(o->output) || cli_path_exists(pub))) {
         cli_error("'%s' exists (use --force to replace it)",
                   cli_path_exists(o->output) ? o->output : pub);
-        ret = CLI_EXIT_FAILURE;
-        goto done;
+        return CLI_EXIT_FAILURE;
     }
-    if (same_file(o->output, pub)) {
-        ret = refuse_same_file(o->output, pub);
+    if (same_file(o->output, pub))
+        return refuse_same_file(o->output, pub);
+    return 0;
+}
+
+static int keygen_sign(const struct keygen_opts *o, const char *passphrase)
+{
+    char *pub = public_name(o->output);
+    smar_signkey *sk = NULL;
+    int ret = check_pair_names(o, pub);
+    if (ret != 0)
         goto done;
-    }
     if (smar_signkey_new(&sk) != SMAR_OK || smar_signkey_generate(sk) != SMAR_OK) {
         cli_error("cannot make a signing key: %s", sk ? smar_signkey_error(sk) : "out of memory");
         ret = CLI_EXIT_FAILURE;
@@ -142,13 +160,57 @@ done:
     return ret;
 }
 
+/* An X25519 identity to FILE (0600) and its recipient to FILE.pub (0644). */
+static int keygen_recipient(const struct keygen_opts *o, const char *passphrase)
+{
+    char *pub = public_name(o->output);
+    smar_keyring *kr = NULL;
+    int ret = check_pair_names(o, pub);
+    if (ret != 0)
+        goto done;
+    if (smar_keyring_new(&kr) != SMAR_OK) {
+        cli_error("out of memory");
+        ret = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    int rc = smar_keyring_generate_identity(kr, o->id);
+    if (rc != SMAR_OK) {
+        cli_error("cannot make a recipient: %s", smar_keyring_error(kr));
+        ret = rc == SMAR_E_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        goto done;
+    }
+    unsigned flags = o->force ? SMAR_SAVE_OVERWRITE : 0;
+    rc = smar_keyring_save_identity(kr, o->output, passphrase, flags);
+    if (rc != SMAR_OK) {
+        ret = save_error(o->output, rc, smar_keyring_error(kr));
+        goto done;
+    }
+    /* Checked again: FILE.pub may be a link to FILE, which did not exist until now. */
+    if (same_file(o->output, pub)) {
+        ret = refuse_same_file(o->output, pub);
+        goto done;
+    }
+    rc = smar_keyring_save_recipient(kr, pub, flags);
+    if (rc != SMAR_OK) {
+        ret = save_error(pub, rc, smar_keyring_error(kr));
+        goto done;
+    }
+    printf("identity %s written to %s (keep it off the backup host), recipient to %s\n",
+           smar_keyring_id(kr), o->output, pub);
+done:
+    smar_keyring_free(kr);
+    free(pub);
+    return ret;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
-    enum { OPT_ID = 256, OPT_SIGN, OPT_PASSENV };
+    enum { OPT_ID = 256, OPT_SIGN, OPT_RECIPIENT, OPT_PASSENV };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"id", required_argument, NULL, OPT_ID},
         {"sign", no_argument, NULL, OPT_SIGN},
+        {"recipient", no_argument, NULL, OPT_RECIPIENT},
         {"passphrase-env", required_argument, NULL, OPT_PASSENV},
         {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
@@ -168,6 +230,9 @@ int cmd_keygen(int argc, char **argv)
         case OPT_SIGN:
             o.sign = 1;
             break;
+        case OPT_RECIPIENT:
+            o.recipient = 1;
+            break;
         case OPT_PASSENV:
             o.passphrase_env = optarg;
             break;
@@ -184,13 +249,19 @@ int cmd_keygen(int argc, char **argv)
         return cli_usage_error(keygen_usage, "unexpected argument '%s'", argv[optind]);
     if (o.output == NULL)
         return cli_usage_error(keygen_usage, "-o FILE is required");
+    if (o.sign && o.recipient)
+        return cli_usage_error(keygen_usage, "--sign and --recipient make different keys: "
+                                             "choose one");
     if (o.sign && o.id != NULL)
-        return cli_usage_error(keygen_usage, "--id applies to root keys, not to --sign");
+        return cli_usage_error(keygen_usage,
+                               "--id applies to root keys and recipients, not to --sign");
     if (strcmp(o.output, "-") == 0)
         return cli_usage_error(keygen_usage, "a key is never written to standard output");
     const char *passphrase = NULL;
     int rc = keygen_passphrase(&o, &passphrase);
     if (rc != 0)
         return rc;
+    if (o.recipient)
+        return keygen_recipient(&o, passphrase);
     return o.sign ? keygen_sign(&o, passphrase) : keygen_root(&o, passphrase);
 }

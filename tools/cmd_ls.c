@@ -10,13 +10,16 @@
 #include "cli.h"
 
 static const char ls_usage[] =
-    "usage: smar ls [--key FILE]... [--pubkey PUB]... [--json] [selection] ARCHIVE...\n"
+    "usage: smar ls [--key FILE]... [--pubkey PUB]... [--no-signer-check] [--json] [selection]\n"
+    "               ARCHIVE...\n"
     "\n"
     "    -k, --key FILE   root keyring (default: $SMAR_KEY_FILE)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                     the passphrase of KEYFILE is in PASSFILE\n"
     "    --pubkey PUB     refuse an archive not signed by this producer public key\n"
     "                     (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --no-signer-checkread an archive opened through a public-key recipient\n"
+    "                     without a pinned producer (unsafe: anyone can make one)\n"
     "    --json           machine-readable output (see smar(1))\n"
     "selection (each repeatable: any of; different options combine: all of):\n"
     "    --id ID  --name NAME  --type TYPE  --group GROUP (id or name)  --label LABEL\n";
@@ -180,6 +183,7 @@ int cmd_ls(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         CLI_SELECTION_LONGOPTS,
@@ -202,6 +206,9 @@ int cmd_ls(int argc, char **argv)
             break;
         case CLI_OPT_PUBKEY:
             cli_pubkey_option(optarg);
+            break;
+        case CLI_OPT_NO_SIGNER_CHECK:
+            cli_no_signer_check_option();
             break;
         case 'j':
             o.json = 1;

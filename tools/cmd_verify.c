@@ -15,13 +15,18 @@
 #include "cli.h"
 
 static const char verify_usage[] =
-    "usage: smar verify [--json] [--key FILE]... [--pubkey PUB] [--threads N] [-q] ARCHIVE...\n"
+    "usage: smar verify [--json] [--key FILE]... [--pubkey PUB]... [--no-signer-check]\n"
+    "                   [--threads N] [-q] ARCHIVE...\n"
     "\n"
     "    ARCHIVE -        read one archive from standard input (spooled to $TMPDIR)\n"
     "    -k, --key FILE   also decrypt every chunk and check every payload (keyed)\n"
     "    --passphrase-file KEYFILE=PASSFILE\n"
     "                     the passphrase of KEYFILE is in PASSFILE\n"
     "    --pubkey PUB     require a valid signature by this producer public key\n"
+    "                     (repeatable: any of them; default: $SMAR_PUBKEY)\n"
+    "    --no-signer-check\n"
+    "                     with --key: accept an archive opened through a public-key\n"
+    "                     recipient without a pinned producer (unsafe)\n"
     "    --threads N      read, hash and decrypt on N threads (default: all cores)\n"
     "    --json           machine-readable output (see smar(1))\n"
     "    -q, --quiet      no progress; report only archives with problems\n"
@@ -48,7 +53,10 @@ struct report {
     int keyed;
     smar_verify_result res;
     int is_signed;
+    uint8_t signer_pk[SMAR_SIGN_PUBLIC_BYTES];
     char signer[33];
+    /* opened through a public-key recipient with no producer pinned: not authentic */
+    int untrusted_opener;
     struct problem *problems;
     size_t nproblems;
     cli_progress *progress;
@@ -56,9 +64,10 @@ struct report {
 
 struct verify_opts {
     cli_strlist keys;
-    const char *pubkey_path;
-    uint8_t pubkey[SMAR_SIGN_PUBLIC_BYTES];
-    char pubkey_fp[33];
+    /* --pubkey/$SMAR_PUBKEY: npinned keys, SMAR_SIGN_PUBLIC_BYTES each; a signature by any
+     * of them passes */
+    uint8_t *pinned;
+    size_t npinned;
     int json;
     int quiet;
     uint32_t threads;
@@ -135,7 +144,7 @@ static void fail(struct report *rep, int exit_code, const char *msg)
 /* With --pubkey a missing or foreign signature is as bad as damage. */
 static void check_signature(struct report *rep, const struct verify_opts *o)
 {
-    if (o->pubkey_path == NULL || !rep->checked)
+    if (o->npinned == 0 || !rep->checked)
         return;
     switch (rep->res.signature) {
     case SMAR_SIGNATURE_VALID:
@@ -144,7 +153,7 @@ static void check_signature(struct report *rep, const struct verify_opts *o)
         fail(rep, CLI_EXIT_DAMAGED, "the archive is not signed");
         return;
     case SMAR_SIGNATURE_OTHER_SIGNER:
-        fail(rep, CLI_EXIT_DAMAGED, "the archive is signed by another key than the given one");
+        fail(rep, CLI_EXIT_DAMAGED, "the archive is signed by another key than the given ones");
         return;
     default:
         fail(rep, CLI_EXIT_DAMAGED, "the signature is not valid");
@@ -237,15 +246,28 @@ static void note_signer(struct report *rep, smar_reader *r)
     smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
     if (smar_reader_info(r, &in) == SMAR_OK && in.is_signed) {
         rep->is_signed = 1;
+        memcpy(rep->signer_pk, in.signer, sizeof rep->signer_pk);
         smar_signkey_fingerprint(in.signer, rep->signer);
     }
 }
 
+/* The pinned key to check the signature against: the one the archive names when it is
+ * pinned, else the first (the result is then "other-signer" or "absent"); NULL when none is
+ * pinned. */
+static const uint8_t *required_key(const struct report *rep, const struct verify_opts *o)
+{
+    for (size_t i = 0; rep->is_signed && i < o->npinned; i++) {
+        const uint8_t *pk = o->pinned + i * SMAR_SIGN_PUBLIC_BYTES;
+        if (memcmp(pk, rep->signer_pk, SMAR_SIGN_PUBLIC_BYTES) == 0)
+            return pk;
+    }
+    return o->npinned > 0 ? o->pinned : NULL;
+}
+
 static void run_verify(struct report *rep, const struct verify_opts *o, smar_reader *r)
 {
-    int rc =
-        smar_reader_verify(r, rep->keyed ? SMAR_VERIFY_KEYED : 0, o->pubkey_path ? o->pubkey : NULL,
-                           &rep->res, on_problem, on_progress, rep);
+    int rc = smar_reader_verify(r, rep->keyed ? SMAR_VERIFY_KEYED : 0, required_key(rep, o),
+                                &rep->res, on_problem, on_progress, rep);
     cli_progress_done(rep->progress);
     rep->checked = 1;
     if (rc != SMAR_OK) {
@@ -297,6 +319,15 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
         return;
     }
     rep->keyed = nkeys > 0;
+    /* Opened through a public-key recipient: only a pinned signer says who made it. */
+    if (rep->keyed && cli_check_opener(rep->path, r, o->npinned > 0) != 0) {
+        rep->untrusted_opener = 1;
+        fail(rep, CLI_EXIT_DAMAGED,
+             "refused: opened through a public-key recipient, no producer pinned (see the "
+             "message above)");
+        smar_reader_free(r);
+        return;
+    }
     run_verify(rep, o, r);
     check_signature(rep, o);
     smar_reader_free(r);
@@ -317,7 +348,7 @@ static const char *status_word(const struct report *rep)
         return "ok";
     if (rep->exit_code != CLI_EXIT_DAMAGED)
         return "failed";
-    return only_signature_failed(rep) ? "not_authentic" : "damaged";
+    return only_signature_failed(rep) || rep->untrusted_opener ? "not_authentic" : "damaged";
 }
 
 /* One of absent, valid, valid-unpinned, invalid, other-signer. Without --pubkey a signature
@@ -356,6 +387,16 @@ static void print_problem(const struct problem *q)
            section_name(q->section), q->detail ? q->detail : kind_name(q->kind));
 }
 
+/* ", required signer A[ or B...]" */
+static void print_required_signers(const struct verify_opts *o)
+{
+    for (size_t i = 0; i < o->npinned; i++) {
+        char fp[33];
+        smar_signkey_fingerprint(o->pinned + i * SMAR_SIGN_PUBLIC_BYTES, fp);
+        printf("%s%s", i == 0 ? ", required signer " : " or ", fp);
+    }
+}
+
 static void print_report_text(const struct report *rep, const struct verify_opts *o)
 {
     char b[32];
@@ -380,8 +421,7 @@ static void print_report_text(const struct report *rep, const struct verify_opts
             printf(" (valid for the key it names; who signed is not checked without --pubkey)");
         if (rep->is_signed)
             printf(", signer %s", rep->signer);
-        if (o->pubkey_path != NULL)
-            printf(", required signer %s", o->pubkey_fp);
+        print_required_signers(o);
         printf("\n");
         /* the words and numbers of smar inspect: secrets, versions, (stored) payloads */
         if (rep->keyed)
@@ -405,6 +445,22 @@ static void add_string_or_null(cJSON *o, const char *name, const char *v)
         cJSON_AddNullToObject(o, name);
 }
 
+/* required_signer_fingerprint: the pinned key the signature was checked against (the one
+ * the archive names when it is pinned, else the first), or null; and every pinned key. */
+static void add_required_signers(cJSON *j, const struct report *rep, const struct verify_opts *o)
+{
+    const uint8_t *req = required_key(rep, o);
+    char fp[33];
+    if (req != NULL)
+        smar_signkey_fingerprint(req, fp);
+    add_string_or_null(j, "required_signer_fingerprint", req != NULL ? fp : NULL);
+    cJSON *all = cJSON_AddArrayToObject(j, "required_signer_fingerprints");
+    for (size_t i = 0; i < o->npinned; i++) {
+        smar_signkey_fingerprint(o->pinned + i * SMAR_SIGN_PUBLIC_BYTES, fp);
+        cJSON_AddItemToArray(all, cJSON_CreateString(fp));
+    }
+}
+
 static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
 {
     cJSON *j = cJSON_CreateObject();
@@ -422,7 +478,7 @@ static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
                           rep->res.signature == SMAR_SIGNATURE_VALID ||
                               rep->res.signature == SMAR_SIGNATURE_OTHER_SIGNER);
     add_string_or_null(j, "signer_fingerprint", rep->is_signed ? rep->signer : NULL);
-    add_string_or_null(j, "required_signer_fingerprint", o->pubkey_path ? o->pubkey_fp : NULL);
+    add_required_signers(j, rep, o);
     cli_json_add_u64(j, "secrets_checked", rep->res.secrets_checked);
     cli_json_add_u64(j, "versions_checked", rep->res.versions_checked);
     cli_json_add_u64(j, "payloads_checked", rep->res.payload_records_checked);
@@ -447,12 +503,13 @@ static cJSON *report_json(const struct report *rep, const struct verify_opts *o)
 
 static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
 {
-    enum { OPT_PUBKEY = 256, OPT_THREADS };
+    enum { OPT_THREADS = 256 };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"key", required_argument, NULL, 'k'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
-        {"pubkey", required_argument, NULL, OPT_PUBKEY},
+        {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
+        {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"quiet", no_argument, NULL, 'q'},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"help", no_argument, NULL, 'h'},
@@ -473,8 +530,11 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
             if (cli_passphrase_file_option(optarg, verify_usage) != 0)
                 return CLI_EXIT_USAGE;
             break;
-        case OPT_PUBKEY:
-            o->pubkey_path = optarg;
+        case CLI_OPT_PUBKEY:
+            cli_pubkey_option(optarg);
+            break;
+        case CLI_OPT_NO_SIGNER_CHECK:
+            cli_no_signer_check_option();
             break;
         case OPT_THREADS:
             if (cli_parse_threads(optarg, verify_usage, &o->threads) != 0)
@@ -499,21 +559,11 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
     return 0;
 }
 
-static int load_pubkey(struct verify_opts *o)
-{
-    if (o->pubkey_path == NULL)
-        return 0;
-    if (cli_load_public_key(o->pubkey_path, o->pubkey) != 0)
-        return CLI_EXIT_FAILURE;
-    smar_signkey_fingerprint(o->pubkey, o->pubkey_fp);
-    return 0;
-}
-
 static int verify_all(int n, char **paths, struct verify_opts *o)
 {
     smar_keyring **keys = NULL;
     size_t nkeys = 0;
-    int ret = load_pubkey(o);
+    int ret = cli_load_pubkeys(&o->pinned, &o->npinned);
     if (ret == 0 && o->keys.n > 0)
         ret = cli_load_keyrings(&o->keys, &keys, &nkeys);
     if (ret != 0)
@@ -566,5 +616,6 @@ int cmd_verify(int argc, char **argv)
     else if (ret < 0)
         ret = cli_help(verify_usage);
     cli_strlist_free(&o.keys);
+    free(o.pinned);
     return ret;
 }

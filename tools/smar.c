@@ -2,6 +2,7 @@
  * smar.c - the smar command: dispatch to one cmd_<name>() per subcommand (git style).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -64,6 +65,17 @@ static int run_help(int argc, char **argv)
     return cmd->fn(2, help_argv);
 }
 
+/* Once per process, at exit: the library only records that key memory was not locked. */
+static void warn_if_memory_unlocked(void)
+{
+    if (!smar_memory_locked()) {
+        fflush(stdout); /* after what the command printed, when both go to a terminal */
+        fputs("smar: warning: cannot lock key memory (RLIMIT_MEMLOCK): keys may be swapped to "
+              "disk\n",
+              stderr);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -91,6 +103,7 @@ int main(int argc, char **argv)
         fputs("smar: cannot initialise the crypto library\n", stderr);
         return CLI_EXIT_FAILURE;
     }
+    (void)atexit(warn_if_memory_unlocked); /* C11 guarantees room for 32 handlers */
     cli_install_signal_handlers();
     cli_set_command(cmd->name);
     return cmd->fn(argc - 1, argv + 1);

@@ -90,11 +90,19 @@ SMAR_API int smar_init(void);
 /** A short constant English description of a status code, e.g. "authentication failed". */
 SMAR_API const char *smar_strerror(int status);
 
+/**
+ * 1 while every piece of key memory the library allocated so far in this process could be
+ * locked into RAM (mlock), 0 once one could not (RLIMIT_MEMLOCK too low, see ulimit -l):
+ * keys then work but may be written to swap. Not an error; the library never prints it,
+ * an application may warn once. Thread-safe.
+ */
+SMAR_API int smar_memory_locked(void);
+
 /** The library version, e.g. "0.1.0". */
 SMAR_API const char *smar_version_string(void);
 
 /** Highest archive format major version this library reads and the one it writes. */
-#define SMAR_FORMAT_VERSION_MAJOR 1
+#define SMAR_FORMAT_VERSION_MAJOR 2
 #define SMAR_FORMAT_VERSION_MINOR 0
 
 /**

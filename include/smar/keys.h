@@ -158,6 +158,8 @@ typedef enum smar_keyfile_kind {
     SMAR_KEYFILE_KEYRING,     /**< "smar-keyring" */
     SMAR_KEYFILE_SIGNING_KEY, /**< "smar-signing-key" (the secret half) */
     SMAR_KEYFILE_PUBLIC_KEY,  /**< "smar-signing-public-key" */
+    SMAR_KEYFILE_IDENTITY,    /**< "smar-recipient-identity" (X25519, the secret half) */
+    SMAR_KEYFILE_RECIPIENT,   /**< "smar-recipient" (X25519, the public half) */
 } smar_keyfile_kind;
 
 /**
@@ -166,6 +168,59 @@ typedef enum smar_keyfile_kind {
  * not a keyring". The text read is wiped.
  */
 SMAR_API smar_keyfile_kind smar_keyfile_kind_of(const char *path);
+
+/* ---- public-key recipients (X25519) ------------------------------------------------ */
+
+/*
+ * A recipient lets a producer encrypt archives it cannot open: the backup host holds only
+ * the recipient file (the public half) and `create` wraps each archive's DEK to it; only
+ * the identity file (the secret half) opens them. Both load into a keyring of provider
+ * "x25519" (key slots of provider id 2, key version 0 "none": archive format 2). Anyone
+ * holding the recipient file can make an archive that the identity opens, so a reader
+ * that opened an archive through such a slot must check who produced it
+ * (smar_reader_unlocked_by_public_key, smar_reader_check_signer).
+ *
+ *   smar_keyring_generate_identity(kr, NULL);             // id "x25519-" + 16 hex
+ *   smar_keyring_save_identity(kr, "dr.key", NULL, 0);    // 0600: keep it offline
+ *   smar_keyring_save_recipient(kr, "dr.key.pub", 0);     // 0644: for the backup host
+ *   ...
+ *   smar_keyring_load_recipient(kr2, "dr.key.pub");       // wraps; unwrap: SMAR_E_NOTFOUND
+ */
+
+/** X25519 public key bytes. */
+#define SMAR_RECIPIENT_PUBLIC_BYTES 32
+
+/** Make a new X25519 identity in kr (new, empty). key_id NULL: "x25519-" and the first 8
+ *  bytes of the public key in hex. SMAR_E_INVALID when kr holds a key or key_id is not a
+ *  valid key id (1..SMAR_KEY_ID_MAX printable ASCII bytes, no spaces). */
+SMAR_API int smar_keyring_generate_identity(smar_keyring *kr, const char *key_id);
+
+/** Load an identity file into kr (new, empty): same rules as smar_keyring_load (mode
+ *  checked, passphrase when sealed: SMAR_E_PASSPHRASE). The keyring wraps and unwraps. */
+SMAR_API int smar_keyring_load_identity(smar_keyring *kr, const char *path, const char *passphrase);
+
+/** Load a recipient file (or the public half of an identity file, read without its
+ *  secret) into kr (new, empty); the file mode is not checked. The keyring wraps; its
+ *  unwrap fails with SMAR_E_NOTFOUND ("a recipient (public key) cannot open archives; use
+ *  its identity file"), so a reader reports SMAR_E_KEY. SMAR_E_IO, SMAR_E_FORMAT (not a
+ *  recipient file, malformed, or a low-order public key). */
+SMAR_API int smar_keyring_load_recipient(smar_keyring *kr, const char *path);
+
+/** Save an identity (0600, atomic, flags and passphrase as smar_keyring_save).
+ *  SMAR_E_INVALID when kr holds no identity (a recipient, another provider's key). */
+SMAR_API int smar_keyring_save_identity(const smar_keyring *kr, const char *path,
+                                        const char *passphrase, unsigned flags);
+
+/** Save the recipient (public half) of an identity or recipient keyring (0644, atomic). */
+SMAR_API int smar_keyring_save_recipient(const smar_keyring *kr, const char *path, unsigned flags);
+
+/** 1 when kr holds a recipient only (it wraps, never unwraps), else 0. */
+SMAR_API int smar_keyring_is_recipient(const smar_keyring *kr);
+
+/** The X25519 public key of an identity or recipient keyring: SMAR_OK, or SMAR_E_INVALID
+ *  (another provider's keyring; pk is then zeroed). */
+SMAR_API int smar_keyring_recipient_public(const smar_keyring *kr,
+                                           uint8_t pk[SMAR_RECIPIENT_PUBLIC_BYTES]);
 
 /* ---- producer signing keys (Ed25519) ------------------------------------------------ */
 

@@ -114,11 +114,16 @@ SMAR_API int smar_reader_info(smar_reader *r, smar_archive_info *out);
 typedef struct smar_slot_info {
     int version; /**< SMAR_SLOT_INFO_VERSION */
     const char *key_id;
-    uint32_t key_version;
-    const char *provider; /**< "local" */
+    uint32_t key_version; /**< 0 when the slot has no number (version_kind 0 or 2) */
+    const char *provider; /**< "local", "x25519", "pkcs11", "kms" or "unknown" */
+    /* version 2 (format 2 slots; a format 1 slot reads kind 1, flags 0): */
+    int version_kind;           /**< 0 none (inside the blob), 1 number, 2 string */
+    const char *version_string; /**< kind 2: the version; else NULL */
+    unsigned provider_id;       /**< the provider id as stored (1 local, 2 x25519, ...) */
+    unsigned flags;             /**< provider-defined slot flags */
 } smar_slot_info;
 
-#define SMAR_SLOT_INFO_VERSION 1
+#define SMAR_SLOT_INFO_VERSION 2
 #define SMAR_SLOT_INFO_INIT                                                                        \
     {                                                                                              \
         .version = SMAR_SLOT_INFO_VERSION                                                          \
@@ -144,6 +149,15 @@ SMAR_API void smar_archive_id_hex(const uint8_t id[16], char out[33]);
  * Keyrings are only used during the call.
  */
 SMAR_API int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys);
+
+/**
+ * After unlock: 1 when the key slot that opened the archive was made for a public-key
+ * recipient (a keyring of the "x25519" provider, smar/keys.h), else 0; SMAR_E_INVALID when
+ * the archive is not unlocked. Anyone holding a recipient file can make an archive that its
+ * identity opens, so such an archive says nothing about its producer: a reader should
+ * refuse it unless the producer's signature is checked (smar_reader_check_signer).
+ */
+SMAR_API int smar_reader_unlocked_by_public_key(smar_reader *r);
 
 /** After unlock: what the snapshot holds. Versioned like smar_archive_info. */
 typedef struct smar_snapshot_info {

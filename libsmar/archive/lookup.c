@@ -81,8 +81,8 @@ static int read_groups(smar_reader *r)
             continue;
         char *gid = smar_json_string_dup(id), *gname = smar_json_string_dup(name);
         if (!gid || !gname) {
-            free(gid);
-            free(gname);
+            smar_wipe_free_str(gid);
+            smar_wipe_free_str(gname);
             continue; /* out of memory or a NUL in the text: no name for it */
         }
         r->group_ids[r->ngroups] = gid;
@@ -273,12 +273,22 @@ int smar_reader_foreach(smar_reader *r, smar_secret_cb cb, void *payload)
 
 /* ---- payloads ----------------------------------------------------------------------- */
 
+/* Format 2: the stored record (raw, or its own zstd frame) in out becomes the record. */
+static int decode_stored_payload(smar_reader *r, const smar_secret *s, const smar_locator *loc,
+                                 smar_buf *out)
+{
+    int rc = smar_reader_decode_payload(r, &r->ck, loc, out);
+    return rc ? smar_err_prefix(&r->err, "'%s': secret %s: ", r->name, s->id) : SMAR_OK;
+}
+
 static int read_locator(smar_reader *r, const smar_secret *s, const smar_locator *loc,
                         smar_buf *out)
 {
     uint8_t hash[SMAR_HASH_BYTES];
     int rc = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length, out);
     if (rc)
+        return rc;
+    if (r->format == SMAR_FORMAT_V2 && (rc = decode_stored_payload(r, s, loc, out)))
         return rc;
     smar_hash(hash, r->keys->payload_hash, out->data, out->len);
     if (!smar_equal32(hash, loc->hash))

@@ -15,7 +15,8 @@
 typedef struct slot {
     smar_pool_job job;
     smar_chunk_pos pos;
-    smar_buf raw; /* secure: plaintext */
+    uint64_t pad_base; /* SMAR_NO_PADDING, or what smar_chunk_seal_padded pads after */
+    smar_buf raw;      /* secure: plaintext */
     smar_buf sealed;
     uint8_t hash[SMAR_HASH_BYTES];
     int rc;
@@ -38,8 +39,8 @@ static void seal_slot(void *ctx, unsigned worker, smar_pool_job *job)
 {
     smar_pipeline *p = ctx;
     slot *s = SMAR_POOL_ENTRY(job, slot, job);
-    s->rc = smar_chunk_seal(&p->chunkers[worker], &s->pos, s->raw.data, s->raw.len, &s->sealed,
-                            &s->err);
+    s->rc = smar_chunk_seal_padded(&p->chunkers[worker], &s->pos, s->pad_base, s->raw.data,
+                                   s->raw.len, &s->sealed, &s->err);
     if (s->rc == SMAR_OK)
         smar_hash(s->hash, NULL, s->sealed.data, s->sealed.len);
     smar_buf_reset(&s->raw); /* wipes the plaintext */
@@ -56,14 +57,15 @@ static int write_oldest(smar_pipeline *p, smar_err *e)
     return p->fn(p->ctx, &s->pos, s->sealed.data, s->sealed.len, s->hash);
 }
 
-int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
-                         smar_err *e)
+int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
+                         const uint8_t *raw, size_t n, smar_err *e)
 {
     int rc;
     if (smar_pool_full(p->pool) && (rc = write_oldest(p, e)))
         return rc;
     slot *s = &p->slots[p->submitted % p->nslots];
     s->pos = *pos;
+    s->pad_base = pad_base;
     smar_buf_reset(&s->raw);
     if (smar_buf_append(&s->raw, raw, n))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
@@ -99,7 +101,7 @@ void smar_pipeline_free(smar_pipeline *p)
     free(p);
 }
 
-int smar_pipeline_new(smar_pipeline **out, unsigned threads, int suite, int level,
+int smar_pipeline_new(smar_pipeline **out, unsigned threads, int format, int suite, int level,
                       uint32_t chunk_size, const uint8_t *key, const uint8_t *archive_id,
                       smar_sealed_fn fn, void *ctx)
 {
@@ -118,7 +120,8 @@ int smar_pipeline_new(smar_pipeline **out, unsigned threads, int suite, int leve
     for (size_t i = 0; i < p->nslots; i++)
         p->slots[i].raw.secure = true;
     for (unsigned i = 0; i < p->nchunkers; i++)
-        if (smar_chunker_init(&p->chunkers[i], suite, level, chunk_size, key, archive_id))
+        if (smar_chunker_init_format(&p->chunkers[i], format, suite, level, chunk_size, key,
+                                     archive_id))
             goto fail;
     /* the chunkers are ready before a worker can use them */
     if (smar_pool_new(&p->pool, workers, p->nslots, seal_slot, p))

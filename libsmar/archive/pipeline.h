@@ -17,12 +17,13 @@ typedef struct smar_pipeline smar_pipeline;
 typedef int (*smar_sealed_fn)(void *ctx, const smar_chunk_pos *pos, const uint8_t *stored, size_t n,
                               const uint8_t hash[SMAR_HASH_BYTES]);
 
-int smar_pipeline_new(smar_pipeline **out, unsigned threads, int suite, int level,
+int smar_pipeline_new(smar_pipeline **out, unsigned threads, int format, int suite, int level,
                       uint32_t chunk_size, const uint8_t *key, const uint8_t *archive_id,
                       smar_sealed_fn fn, void *ctx);
-/* Queue raw[0..n) (copied) to be sealed at pos. May write out earlier chunks. */
-int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
-                         smar_err *e);
+/* Queue raw[0..n) (copied) to be sealed at pos, padded after pad_base bytes of its group
+ * (SMAR_NO_PADDING: not padded; smar_chunk_seal_padded). May write out earlier chunks. */
+int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
+                         const uint8_t *raw, size_t n, smar_err *e);
 /* Wait for every queued chunk and write them all. */
 int smar_pipeline_drain(smar_pipeline *p, smar_err *e);
 void smar_pipeline_free(smar_pipeline *p);

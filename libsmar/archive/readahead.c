@@ -78,8 +78,8 @@ int smar_readahead_new(smar_readahead **out, smar_reader *r, unsigned threads)
         if (smar_plain_alloc(&ra->slots[i].plain, r->hdr.chunk_size))
             goto fail;
     for (unsigned i = 0; i < threads; i++)
-        if (smar_chunker_init(&ra->chunkers[i], r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
-                              r->hdr.archive_id))
+        if (smar_chunker_init_format(&ra->chunkers[i], r->format, r->hdr.suite, 0,
+                                     r->hdr.chunk_size, r->keys->chunk, r->hdr.archive_id))
             goto fail;
     if (smar_pool_new(&ra->pool, threads, ra->nslots, open_slot, ra))
         goto fail;

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "crypto.h"
 #include "json.h"
 #include "reader_internal.h"
@@ -63,8 +65,8 @@ void smar_reader_free(smar_reader *r)
     smar_keys_free(r->keys);
     smar_meta_free(&r->meta);
     for (size_t i = 0; i < r->ngroups; i++) {
-        free(r->group_ids[i]);
-        free(r->group_names[i]);
+        smar_wipe_free_str(r->group_ids[i]);
+        smar_wipe_free_str(r->group_names[i]);
     }
     free(r->group_ids);
     free(r->group_names);
@@ -73,6 +75,7 @@ void smar_reader_free(smar_reader *r)
     free(r->seq_of);
     free(r->plain_len);
     free(r->header_bytes);
+    free(r->slot_bytes);
     free(r->table_bytes);
     free(r->table);
     free(r->name);
@@ -139,34 +142,148 @@ static int read_trailer(smar_reader *r)
         return rc;
     if ((rc = smar_trailer_decode(&r->trailer, raw, &r->err)))
         return rc;
-    uint64_t table_len = (uint64_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    /* format 2: the slot area lies between the table and the trailer */
+    uint64_t table_len =
+        (uint64_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES + r->trailer.slot_area_len;
     if (r->trailer.table_offset > size - SMAR_TRAILER_BYTES ||
         table_len != size - SMAR_TRAILER_BYTES - r->trailer.table_offset)
         return smar_fail(&r->err, SMAR_E_CORRUPT,
                          "the chunk table does not fit the file: truncated or extended");
+    r->format = r->trailer.version_major;
     return SMAR_OK;
 }
 
-static int read_header(smar_reader *r)
+/* Format 1 slots as format 2 views, so that choosing and reporting slots is one path. */
+static void view_v1_slots(smar_reader *r)
 {
-    uint8_t fixed[SMAR_HEADER_FIXED_BYTES];
-    uint32_t len;
-    int rc;
-    if ((rc = smar_reader_read_at(r, fixed, sizeof fixed, 0)) ||
-        (rc = smar_header_peek(fixed, sizeof fixed, &len, &r->err)))
-        return rc;
+    r->nslots = r->hdr.slot_count;
+    for (unsigned i = 0; i < r->nslots; i++) {
+        const smar_slot *v1 = &r->hdr.slots[i];
+        smar_slot2 *s = &r->slots[i];
+        memset(s, 0, sizeof *s);
+        s->provider = v1->provider;
+        s->key_id_len = v1->key_id_len;
+        memcpy(s->key_id, v1->key_id, (size_t)v1->key_id_len + 1);
+        s->version_kind = SMAR_VKIND_NUMBER;
+        s->version_number = v1->key_version;
+        s->wrapped_len = v1->wrapped_len;
+        s->wrapped = v1->wrapped;
+    }
+}
+
+/* Seconds to the API's nanoseconds (format 2's created); absent stays absent. */
+static int64_t seconds_to_ns(int64_t s)
+{
+    if (s == SMAR_TIME_NONE)
+        return SMAR_TIME_NONE;
+    if (s > INT64_MAX / 1000000000)
+        return INT64_MAX;
+    if (s < INT64_MIN / 1000000000 + 1)
+        return INT64_MIN + 1;
+    return s * 1000000000;
+}
+
+/* The shared fields of a format 2 header, where the rest of the reader reads them. */
+static void share_v2_fields(smar_reader *r)
+{
+    const smar_header2 *h = &r->hdr2;
+    r->hdr.version_major = h->version_major;
+    r->hdr.version_minor = h->version_minor;
+    r->hdr.header_len = h->header_len;
+    r->hdr.suite = h->suite;
+    r->hdr.compression = h->compression;
+    r->hdr.chunk_size = h->chunk_size;
+    memcpy(r->hdr.archive_id, h->archive_id, SMAR_ARCHIVE_ID_BYTES);
+    r->hdr.created = seconds_to_ns(h->created);
+    r->hdr.snapshot = h->snapshot;
+}
+
+static int read_header_bytes(smar_reader *r, uint32_t len)
+{
     if (len != r->trailer.header_len || len > r->trailer.table_offset)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "header length disagrees with the trailer");
     if (!(r->header_bytes = malloc(len)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-    if ((rc = smar_reader_read_at(r, r->header_bytes, len, 0)) ||
+    return smar_reader_read_at(r, r->header_bytes, len, 0);
+}
+
+static int read_header_v1(smar_reader *r, const uint8_t *fixed, size_t n)
+{
+    uint32_t len;
+    int rc;
+    if ((rc = smar_header_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)) ||
         (rc = smar_header_parse(&r->hdr, r->header_bytes, len, &r->err)))
+        return rc;
+    view_v1_slots(r);
+    return SMAR_OK;
+}
+
+static int read_header_v2(smar_reader *r, const uint8_t *fixed, size_t n)
+{
+    uint32_t len;
+    int rc;
+    if ((rc = smar_header2_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)) ||
+        (rc = smar_header2_parse(&r->hdr2, r->header_bytes, len, &r->err)))
+        return rc;
+    share_v2_fields(r);
+    return SMAR_OK;
+}
+
+/* The header, by the major version it states (it must be the trailer's). */
+static int read_header(smar_reader *r)
+{
+    uint8_t fixed[SMAR_HEADER2_BYTES];
+    size_t n = r->src.size < sizeof fixed ? (size_t)r->src.size : sizeof fixed;
+    int rc;
+    if ((rc = smar_reader_read_at(r, fixed, n, 0)))
+        return rc;
+    if (n < SMAR_HEADER_FIXED_BYTES || memcmp(fixed, SMAR_MAGIC, SMAR_MAGIC_BYTES) != 0)
+        return smar_fail(&r->err, SMAR_E_FORMAT, "not an smar archive (bad magic)");
+    uint16_t major = smar_load_u16(fixed + 8);
+    if (major != SMAR_FORMAT_V1 && major != SMAR_FORMAT_V2)
+        return smar_fail(&r->err, SMAR_E_VERSION,
+                         "unsupported archive format version %u (this smar reads versions 1 "
+                         "and 2)",
+                         major);
+    if (major != r->format)
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer disagree on the version");
+    rc = major == SMAR_FORMAT_V1 ? read_header_v1(r, fixed, n) : read_header_v2(r, fixed, n);
+    if (rc)
         return rc;
     if (r->hdr.version_minor != r->trailer.version_minor)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer disagree on the version");
     if (memcmp(r->hdr.archive_id, r->trailer.archive_id, SMAR_ARCHIVE_ID_BYTES) != 0)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "header and trailer name different archives");
     return SMAR_OK;
+}
+
+/* Format 2: the key slot area after the chunk table. */
+static int read_slots(smar_reader *r)
+{
+    if (r->format != SMAR_FORMAT_V2)
+        return SMAR_OK;
+    uint32_t n = r->trailer.slot_area_len; /* 4..65536, fits the file (read_trailer) */
+    uint64_t at =
+        r->trailer.table_offset + (uint64_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    int rc;
+    if (!(r->slot_bytes = malloc(n)))
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if ((rc = smar_reader_read_at(r, r->slot_bytes, n, at)) ||
+        (rc = smar_slot_area_parse(r->slots, &r->nslots, r->slot_bytes, n, &r->err)))
+        return rc;
+    r->hdr.slot_count = (uint16_t)r->nslots;
+    return SMAR_OK;
+}
+
+/* AES-256-GCM archives hold at most 2^36 bytes of sealed plaintext (format 2). */
+static int check_gcm_cap(smar_reader *r)
+{
+    if (r->format != SMAR_FORMAT_V2 || r->hdr.suite != SMAR_SUITE_AES256GCM_ID ||
+        (uint64_t)r->trailer.chunk_count * r->hdr.chunk_size <= SMAR_GCM_PLAINTEXT_CAP)
+        return SMAR_OK;
+    return smar_fail(&r->err, SMAR_E_LIMIT,
+                     "%u chunks of %u bytes exceed what AES-256-GCM may seal under one key",
+                     r->trailer.chunk_count, r->hdr.chunk_size);
 }
 
 static int map_sections(smar_reader *r)
@@ -199,7 +316,8 @@ static int read_table(smar_reader *r)
         if (!smar_table_entry_decode(&r->table[i], r->table_bytes + (size_t)i * 48))
             return smar_fail(&r->err, SMAR_E_FORMAT, "chunk table entry %u is malformed", i);
     rc = smar_table_check(r->table, n, r->trailer.header_len, r->trailer.table_offset,
-                          smar_chunk_stored_max(r->hdr.chunk_size), r->counts, r->bytes, &r->err);
+                          smar_chunk_stored_max_format(r->format, r->hdr.chunk_size), r->counts,
+                          r->bytes, &r->err);
     return rc ? rc : map_sections(r);
 }
 
@@ -209,13 +327,17 @@ static int read_table(smar_reader *r)
 static bool root_is_checkable(const uint8_t t[SMAR_TRAILER_BYTES], uint64_t size)
 {
     uint64_t table_offset = smar_load_u64(t), count = smar_load_u32(t + 8);
-    uint64_t header_len = smar_load_u32(t + 32);
+    uint64_t header_len = smar_load_u32(t + 32), slots = smar_load_u32(t + 36);
+    bool v2 = smar_load_u16(t + 200) == SMAR_FORMAT_V2;
+    uint64_t header_min = v2 ? SMAR_HEADER2_BYTES : SMAR_HEADER_FIXED_BYTES + SMAR_HEADER_MAC_BYTES;
+    uint64_t header_max = v2 ? SMAR_HEADER2_MAX : SMAR_HEADER_MAX_BYTES;
+    if (!v2)
+        slots = 0;
     return memcmp(t + 208, SMAR_TAIL_MAGIC, 8) == 0 &&
            smar_load_u32(t + 204) == SMAR_TRAILER_BYTES && count >= 1 && count <= SMAR_MAX_CHUNKS &&
-           table_offset <= size - SMAR_TRAILER_BYTES &&
-           count * SMAR_TABLE_ENTRY_BYTES == size - SMAR_TRAILER_BYTES - table_offset &&
-           header_len >= SMAR_HEADER_FIXED_BYTES + SMAR_HEADER_MAC_BYTES &&
-           header_len <= SMAR_HEADER_MAX_BYTES && header_len <= table_offset;
+           slots <= SMAR_SLOT_AREA_MAX && table_offset <= size - SMAR_TRAILER_BYTES &&
+           count * SMAR_TABLE_ENTRY_BYTES + slots == size - SMAR_TRAILER_BYTES - table_offset &&
+           header_len >= header_min && header_len <= header_max && header_len <= table_offset;
 }
 
 /* The file is damaged where it seemed to be of a newer format: say why, with what the
@@ -233,6 +355,17 @@ static int raw_read(void *opaque, void *buf, size_t n, uint64_t offset)
 {
     smar_err scratch;
     return smar_source_read(opaque, buf, n, offset, &scratch) == SMAR_OK ? 0 : -1;
+}
+
+/* The root hash recomputed from the raw bytes, by the trailer's major version. */
+static int raw_root_matches(smar_reader *r, const uint8_t t[SMAR_TRAILER_BYTES], bool *intact)
+{
+    uint64_t header_len = smar_load_u32(t + 32), table_offset = smar_load_u64(t);
+    uint64_t table_len = (uint64_t)smar_load_u32(t + 8) * SMAR_TABLE_ENTRY_BYTES;
+    if (smar_load_u16(t + 200) == SMAR_FORMAT_V2)
+        return smar_root2_matches_raw(t, header_len, table_offset, table_len, smar_load_u32(t + 36),
+                                      raw_read, &r->src, intact);
+    return smar_root_matches_raw(t, header_len, table_offset, table_len, raw_read, &r->src, intact);
 }
 
 /*
@@ -254,17 +387,15 @@ static int classify_unknown(smar_reader *r, int rc)
         memcmp(fixed, SMAR_MAGIC, SMAR_MAGIC_BYTES) != 0)
         return rc;
     unsigned header_major = smar_load_u16(fixed + 8), trailer_major = smar_load_u16(t + 200);
-    if (header_major != trailer_major &&
-        (header_major == SMAR_FORMAT_VERSION_MAJOR || trailer_major == SMAR_FORMAT_VERSION_MAJOR)) {
+    bool header_known = header_major == SMAR_FORMAT_V1 || header_major == SMAR_FORMAT_V2;
+    bool trailer_known = trailer_major == SMAR_FORMAT_V1 || trailer_major == SMAR_FORMAT_V2;
+    if (header_major != trailer_major && (header_known || trailer_known)) {
         char why[96];
         snprintf(why, sizeof why, "the header says format version %u, the trailer %u", header_major,
                  trailer_major);
         return damaged_not_newer(r, false, why);
     }
-    if (header_major != SMAR_FORMAT_VERSION_MAJOR || !root_is_checkable(t, size) ||
-        smar_root_matches_raw(t, smar_load_u32(t + 32), smar_load_u64(t),
-                              (uint64_t)smar_load_u32(t + 8) * SMAR_TABLE_ENTRY_BYTES, raw_read,
-                              &r->src, &intact) != 0 ||
+    if (!header_known || !root_is_checkable(t, size) || raw_root_matches(r, t, &intact) != 0 ||
         intact)
         return rc;
     return damaged_not_newer(r, true,
@@ -281,7 +412,8 @@ int smar_reader_open_source(smar_reader *r, const smar_source *src, const char *
         return smar_fail(&r->err, SMAR_E_INVALID, "reader already opened");
     r->src = *src;
     r->name = strdup(name ? name : "archive");
-    if ((rc = read_trailer(r)) || (rc = read_header(r)) || (rc = read_table(r))) {
+    if ((rc = read_trailer(r)) || (rc = read_header(r)) || (rc = read_table(r)) ||
+        (rc = read_slots(r)) || (rc = check_gcm_cap(r))) {
         rc = classify_unknown(r, rc);
         smar_err_prefix(&r->err, "'%s': ", r->name ? r->name : "archive");
         r->state = R_DEAD;
@@ -303,7 +435,8 @@ int smar_reader_set_threads(smar_reader *r, unsigned threads)
 /* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): version 1 is the
  * whole struct today; a version 2 appends members and adds its size here. */
 static const size_t archive_info_sizes[] = {sizeof(smar_archive_info)};
-static const size_t slot_info_sizes[] = {sizeof(smar_slot_info)};
+static const size_t slot_info_sizes[] = {offsetof(smar_slot_info, version_kind),
+                                         sizeof(smar_slot_info)};
 
 static int check_open(smar_reader *r, const void *out)
 {
@@ -329,7 +462,7 @@ int smar_reader_info(smar_reader *r, smar_archive_info *out)
     info.suite = smar_suite_name(r->hdr.suite);
     info.compression = "zstd";
     info.chunk_size = r->hdr.chunk_size;
-    info.slot_count = r->hdr.slot_count;
+    info.slot_count = r->nslots;
     info.chunk_count = r->trailer.chunk_count;
     memcpy(info.section_chunks, r->counts, sizeof r->counts);
     memcpy(info.section_bytes, r->bytes, sizeof r->bytes);
@@ -348,13 +481,19 @@ int smar_reader_slot(smar_reader *r, size_t i, smar_slot_info *out)
         rc = smar_check_version(&r->err, out->version, SMAR_SLOT_INFO_VERSION, "smar_slot_info");
     if (rc != SMAR_OK)
         return rc;
-    if (i >= r->hdr.slot_count)
+    if (i >= r->nslots)
         return smar_fail(&r->err, SMAR_E_INVALID, "there is no key slot %zu (the archive has %zu)",
-                         i, (size_t)r->hdr.slot_count);
+                         i, (size_t)r->nslots);
+    static const char *const providers[] = {"unknown", "local", "x25519", "pkcs11", "kms"};
+    const smar_slot2 *s = &r->slots[i];
     smar_slot_info slot = {.version = out->version};
-    slot.key_id = r->hdr.slots[i].key_id;
-    slot.key_version = r->hdr.slots[i].key_version;
-    slot.provider = r->hdr.slots[i].provider == SMAR_PROVIDER_LOCAL ? "local" : "unknown";
+    slot.key_id = s->key_id;
+    slot.key_version = s->version_kind == SMAR_VKIND_NUMBER ? s->version_number : 0;
+    slot.provider = s->provider < SMAR_ARRAY_LEN(providers) ? providers[s->provider] : "unknown";
+    slot.version_kind = s->version_kind;
+    slot.version_string = s->version_kind == SMAR_VKIND_STRING ? s->version_string : NULL;
+    slot.provider_id = s->provider;
+    slot.flags = s->flags;
     memcpy(out, &slot, SMAR_VERSIONED_SIZE(slot_info_sizes, out->version));
     return SMAR_OK;
 }
@@ -380,24 +519,59 @@ static bool provider_problem(int rc)
 /* Try every slot against every keyring holding its key id. When none opens, a provider
  * that refused or was unreachable is reported as such (the slot it held was not tried), not
  * as a key that does not fit. */
+/* A slot's AAD, by the archive's format. */
+static size_t slot_aad(const smar_reader *r, unsigned i, uint8_t aad[SMAR_SLOT2_AAD_MAX])
+{
+    _Static_assert(SMAR_SLOT_AAD_MAX <= SMAR_SLOT2_AAD_MAX, "AAD buffer");
+    if (r->format == SMAR_FORMAT_V1)
+        return smar_slot_aad(aad, &r->hdr, &r->hdr.slots[i]);
+    return smar_slot2_aad(aad, r->hdr.archive_id, &r->slots[i]);
+}
+
+/* Whether this reader can try slot s with keyring kr: same provider and key id, flags it
+ * understands (none for local and x25519: a slot with others is skipped, never fatal), a
+ * version kind the keyring API carries (a number, or none). */
+static bool slot_fits(const smar_slot2 *s, const smar_keyring *kr)
+{
+    return kr && s->provider == smar_keyring_provider_id(kr) && s->flags == 0 &&
+           s->version_kind != SMAR_VKIND_STRING && strcmp(smar_keyring_id(kr), s->key_id) == 0;
+}
+
+/* Format 2: the unwrapped DEK must be the one the header commits to (constant time). */
+static int check_commit(const smar_reader *r, const uint8_t *dek)
+{
+    return r->format != SMAR_FORMAT_V2 || smar_dek_commit_ok(dek, &r->hdr2) ? SMAR_OK : SMAR_E_AUTH;
+}
+
+/* Try every slot against every keyring holding its key id. When none opens, a provider
+ * that refused or was unreachable is reported as such (the slot it held was not tried), not
+ * as a key that does not fit. */
 static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, uint8_t *dek)
 {
-    uint8_t aad[SMAR_SLOT_AAD_MAX];
+    uint8_t aad[SMAR_SLOT2_AAD_MAX];
     bool id_matched = false, auth_failed = false;
     int provider_rc = SMAR_OK;
     smar_err scratch = {0}, provider_err = {0};
-    for (unsigned i = 0; i < r->hdr.slot_count; i++) {
-        const smar_slot *s = &r->hdr.slots[i];
-        size_t aadlen = smar_slot_aad(aad, &r->hdr, s);
+    for (unsigned i = 0; i < r->nslots; i++) {
+        const smar_slot2 *s = &r->slots[i];
+        size_t aadlen = slot_aad(r, i, aad);
         for (size_t k = 0; k < nkeys; k++) {
-            if (!keys[k] || s->provider != smar_keyring_provider_id(keys[k]) ||
-                strcmp(smar_keyring_id(keys[k]), s->key_id) != 0)
+            if (!slot_fits(s, keys[k]))
                 continue;
             id_matched = true;
-            int rc = smar_keyring_unwrap(keys[k], s->key_version, aad, aadlen, s->wrapped,
+            int rc = smar_keyring_unwrap(keys[k], s->version_number, aad, aadlen, s->wrapped,
                                          s->wrapped_len, dek, &scratch);
-            if (rc == SMAR_OK)
+            if (rc == SMAR_OK && (rc = check_commit(r, dek)) != SMAR_OK) {
+                sodium_memzero(dek, SMAR_DEK_BYTES);
+                return smar_fail(&r->err, SMAR_E_AUTH,
+                                 "'%s': key slot %u opens to another data key than the header "
+                                 "commits to: the slot or header was altered",
+                                 r->name, i);
+            }
+            if (rc == SMAR_OK) {
+                smar_reader_note_opener(r, i, keys[k]);
                 return SMAR_OK;
+            }
             if (provider_problem(rc) && provider_rc == SMAR_OK) {
                 provider_rc = rc;
                 provider_err = scratch;
@@ -419,19 +593,64 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
                          "'%s': the keyring lacks the key version this archive was wrapped with",
                          r->name);
     return smar_fail(&r->err, SMAR_E_KEY, "'%s': no given key matches a key slot (needs '%s'%s)",
-                     r->name, r->hdr.slots[0].key_id, r->hdr.slot_count > 1 ? " or another" : "");
+                     r->name, r->slots[0].key_id, r->nslots > 1 ? " or another" : "");
+}
+
+/* The root hash of format 1 (body) or 2 (content) recomputed from the bytes as opened;
+ * *content receives the body or content hash. */
+static void recompute_root(const smar_reader *r, uint8_t content[SMAR_HASH_BYTES],
+                           uint8_t root[SMAR_HASH_BYTES])
+{
+    size_t table_len = (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    if (r->format == SMAR_FORMAT_V1) {
+        smar_body_hash(content, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
+                       table_len);
+        smar_root_hash(root, content, &r->trailer);
+        return;
+    }
+    uint8_t t[SMAR_TRAILER_BYTES];
+    smar_trailer_encode(t, &r->trailer);
+    smar_content_hash(content, t, r->header_bytes, r->hdr.header_len, r->table_bytes, table_len);
+    smar_root2_hash(root, content, t, r->slot_bytes, r->trailer.slot_area_len);
+}
+
+bool smar_reader_root_recomputes(const smar_reader *r)
+{
+    uint8_t content[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
+    recompute_root(r, content, root);
+    return smar_equal32(root, r->trailer.root_hash);
+}
+
+bool smar_reader_signature_ok(const smar_reader *r)
+{
+    uint8_t content[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
+    if (r->format == SMAR_FORMAT_V1)
+        return smar_signature_ok(&r->trailer, r->trailer.signer);
+    recompute_root(r, content, root);
+    return smar_signature2_ok(&r->trailer, content, r->trailer.signer);
+}
+
+/* The root MAC (keyed) of the bytes as opened. */
+static void recompute_mac(const smar_reader *r, const uint8_t content[SMAR_HASH_BYTES],
+                          uint8_t mac[SMAR_HASH_BYTES])
+{
+    if (r->format == SMAR_FORMAT_V1) {
+        smar_root_mac(mac, r->keys->root_mac, content);
+        return;
+    }
+    uint8_t t[SMAR_TRAILER_BYTES];
+    smar_trailer_encode(t, &r->trailer);
+    smar_root2_mac(mac, r->keys->root_mac, content, t, r->slot_bytes, r->trailer.slot_area_len);
 }
 
 static int authenticate(smar_reader *r)
 {
-    uint8_t root[SMAR_HASH_BYTES], mac[SMAR_HASH_BYTES];
-    if (!smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
+    uint8_t content[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES], mac[SMAR_HASH_BYTES];
+    if (r->format == SMAR_FORMAT_V1 &&
+        !smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': header authentication failed", r->name);
-    uint8_t body[SMAR_HASH_BYTES];
-    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
-                   (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
-    smar_root_mac(mac, r->keys->root_mac, body);
-    smar_root_hash(root, body, &r->trailer);
+    recompute_root(r, content, root);
+    recompute_mac(r, content, mac);
     if (!smar_equal32(mac, r->trailer.root_mac) || !smar_equal32(root, r->trailer.root_hash))
         return smar_fail(&r->err, SMAR_E_AUTH,
                          "'%s': the chunk table or trailer failed authentication", r->name);
@@ -446,11 +665,7 @@ static int authenticate(smar_reader *r)
  */
 static int key_problem_or_damage(smar_reader *r, int rc)
 {
-    uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
-    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
-                   (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
-    smar_root_hash(root, body, &r->trailer);
-    if (smar_equal32(root, r->trailer.root_hash))
+    if (smar_reader_root_recomputes(r))
         return rc;
     return smar_fail(&r->err, SMAR_E_CORRUPT,
                      "'%s' is damaged: its header, chunk table or trailer no longer hash to the "
@@ -528,7 +743,8 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
     if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);
-    if (rc == SMAR_OK && !(r->keys = smar_keys_derive(dek)))
+    /* the DEK is wiped as soon as the subkeys exist (its commitment was checked) */
+    if (rc == SMAR_OK && !(r->keys = smar_keys_derive_format(r->format, dek)))
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     smar_secure_free(dek);
     if (rc == SMAR_E_KEY)
@@ -537,8 +753,8 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
         return rc == SMAR_E_AUTH ? smar_reader_die(r, rc) : rc;
     if ((rc = authenticate(r)))
         return smar_reader_die(r, rc);
-    if (smar_chunker_init(&r->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
-                          r->hdr.archive_id))
+    if (smar_chunker_init_format(&r->ck, r->format, r->hdr.suite, 0, r->hdr.chunk_size,
+                                 r->keys->chunk, r->hdr.archive_id))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     r->have_ck = true;
     r->state = R_UNLOCKED;
@@ -742,9 +958,9 @@ int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar
     uint32_t s = seq, o = offset;
     if ((rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, 4)) ||
         (rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, s, o, body_len, &buf)) ||
-        (rc = smar_record_decode(out, buf.data, body_len, &r->err)))
+        (rc = smar_record_decode_format(out, r->format, buf.data, body_len, &r->err)))
         goto done;
-    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}};
+    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4};
     if (next_seq && (rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
         *next_seq = s;
         *next_offset = o;
@@ -756,4 +972,19 @@ done:
         *out = NULL;
     }
     return rc;
+}
+
+int smar_reader_decode_payload(smar_reader *r, smar_chunker *ck, const smar_locator *loc,
+                               smar_buf *buf)
+{
+    smar_buf plain = {.secure = true};
+    int rc =
+        smar_payload_decode(ck, buf->data, buf->len, loc->coding, loc->plain_len, &plain, &r->err);
+    if (rc) {
+        smar_buf_free(&plain);
+        return rc;
+    }
+    smar_buf_free(buf);
+    *buf = plain; /* reserved plain_len + 1 bytes: room for a NUL */
+    return SMAR_OK;
 }

@@ -9,6 +9,9 @@
 #include "fetch.h"
 #include "subkeys.h"
 #include "header.h"
+#include "header2.h"
+#include "slots.h"
+#include "root2.h"
 #include "index.h"
 #include "meta.h"
 #include "manifest.h"
@@ -31,7 +34,15 @@ struct smar_reader {
     char *name;
     smar_trailer trailer;
     uint8_t *header_bytes;
+    /* The fields both formats share; format 1 also its slots here. created: nanoseconds
+     * (format 2 stores seconds). */
     smar_header hdr;
+    int format;          /* major version: SMAR_FORMAT_V1 or SMAR_FORMAT_V2 */
+    smar_header2 hdr2;   /* format 2: its header as stored */
+    uint8_t *slot_bytes; /* format 2: the slot area (slots[].wrapped point into it) */
+    /* Every key slot, of either format (format 1's as views of hdr.slots). */
+    smar_slot2 slots[SMAR_SLOTS2_MAX];
+    unsigned nslots;
     uint8_t *table_bytes;
     smar_table_entry *table;
     uint64_t counts[5], bytes[5];
@@ -44,6 +55,12 @@ struct smar_reader {
     unsigned threads;
 
     smar_keys *keys;
+    /* Which key slot opened the archive and whether its keyring wraps to a public key
+     * (unlock_info.c; recorded by open_slot, as keyrings are not kept after unlock). */
+    struct smar_unlock_info {
+        unsigned slot; /* meaningful once unlocked */
+        bool public_wrap;
+    } opened_by;
     smar_chunker ck;
     bool have_ck;
     /* The last chunk failure was damage in storage (its bytes do not hash to the
@@ -92,6 +109,18 @@ int smar_reader_read_stream(smar_reader *r, uint8_t section, uint32_t seq, uint3
  * NULL) receive where the following record starts. */
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset);
+
+/* Record that slot `slot` opened the archive with keyring kr (unlock_info.c). */
+void smar_reader_note_opener(smar_reader *r, unsigned slot, const smar_keyring *kr);
+
+/* Whether the header, table, slot area and trailer as opened still hash to the root hash
+ * the trailer records; whether its signature verifies (by the signer it names). */
+bool smar_reader_root_recomputes(const smar_reader *r);
+bool smar_reader_signature_ok(const smar_reader *r);
+
+/* Format 2: decode a stored payload record (buf, as read) into the record, in place. */
+int smar_reader_decode_payload(smar_reader *r, smar_chunker *ck, const smar_locator *loc,
+                               smar_buf *buf);
 
 /* Mark the handle dead after an authentication failure; returns rc. A chunk damaged in
  * storage (chunk_damaged) does not kill it. */

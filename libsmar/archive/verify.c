@@ -118,8 +118,8 @@ static int scanners_init(scan *sc)
     for (unsigned i = 0; sc->keyed && i < sc->nscanners; i++) {
         scanner *w = &sc->scanners[i];
         if (smar_plain_alloc(&w->plain, r->hdr.chunk_size) ||
-            smar_chunker_init(&w->ck, r->hdr.suite, 0, r->hdr.chunk_size, r->keys->chunk,
-                              r->hdr.archive_id))
+            smar_chunker_init_format(&w->ck, r->format, r->hdr.suite, 0, r->hdr.chunk_size,
+                                     r->keys->chunk, r->hdr.archive_id))
             return SMAR_E_NOMEM;
     }
     return SMAR_OK;
@@ -212,7 +212,7 @@ static smar_signature_status signature_status(const smar_reader *r, bool root_ok
     const smar_trailer *t = &r->trailer;
     if (!(t->flags & SMAR_TRAILER_SIGNED))
         return SMAR_SIGNATURE_ABSENT;
-    bool self_valid = root_ok && smar_signature_ok(t, t->signer);
+    bool self_valid = root_ok && smar_reader_signature_ok(r);
     if (!self_valid)
         return SMAR_SIGNATURE_INVALID;
     if (!pubkey)
@@ -225,11 +225,7 @@ static smar_signature_status signature_status(const smar_reader *r, bool root_ok
  * trailer records (the one the signature covers). */
 static bool root_recomputes(const smar_reader *r)
 {
-    uint8_t body[SMAR_HASH_BYTES], root[SMAR_HASH_BYTES];
-    smar_body_hash(body, &r->trailer, r->header_bytes, r->hdr.header_len, r->table_bytes,
-                   (size_t)r->trailer.chunk_count * SMAR_TABLE_ENTRY_BYTES);
-    smar_root_hash(root, body, &r->trailer);
-    return smar_equal32(root, r->trailer.root_hash);
+    return smar_reader_root_recomputes(r);
 }
 
 static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
@@ -267,6 +263,8 @@ static void check_payload(verify_run *v, const smar_secret *s, const smar_versio
     }
     buf.secure = true;
     int rc = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length, &buf);
+    if (rc == SMAR_OK && r->format == SMAR_FORMAT_V2)
+        rc = smar_reader_decode_payload(r, &r->ck, loc, &buf);
     uint8_t hash[SMAR_HASH_BYTES];
     if (rc == SMAR_OK)
         smar_hash(hash, r->keys->payload_hash, buf.data, buf.len);
@@ -457,12 +455,21 @@ static int verify_into(smar_reader *r, unsigned flags, const uint8_t *pubkey,
         if (flags & SMAR_VERIFY_KEYED)
             rc = verify_keyed(&v);
     }
+    bool forged = false;
+    for (uint32_t i = 0; v.status && i < r->trailer.chunk_count; i++)
+        forged |= v.status[i] == CHUNK_AUTH;
     free(v.bad);
     free(v.status);
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
         free(v.expect[t]);
     if (rc)
         return rc;
+    /* a chunk that matches the authenticated table yet fails its AEAD was forged by a key
+     * holder: nothing more is released from this handle (spec §17) */
+    if ((flags & SMAR_VERIFY_KEYED) && forged) {
+        r->chunk_damaged = false;
+        smar_reader_die(r, SMAR_E_AUTH);
+    }
     if (v.res->chunks_bad || !v.res->root_ok || v.res->secrets_bad || v.res->index_ok == 0)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s' is damaged: %llu bad chunk(s)%s", r->name,
                          (unsigned long long)v.res->chunks_bad,
@@ -537,7 +544,7 @@ int smar_reader_check_signer(smar_reader *r, const uint8_t *trusted, size_t ntru
         return refuse_signer(r);
     }
     /* The signer is one we trust: its signature must cover these very bytes. */
-    if (!root_recomputes(r) || !smar_signature_ok(t, t->signer)) {
+    if (!root_recomputes(r) || !smar_reader_signature_ok(r)) {
         smar_fail(&r->err, SMAR_E_AUTH,
                   "'%s': not signed by a trusted producer: the signature of %s does not verify "
                   "over this file (altered)",

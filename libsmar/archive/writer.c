@@ -1,12 +1,17 @@
 /*
- * writer.c - writing an archive in one forward pass (spec/FORMAT.md, "Writing").
+ * writer.c - writing a format 2 archive in one forward pass (spec/FORMAT.md, "Writing").
  *
  * Two byte streams fill as secrets arrive: payloads and manifest records. Each becomes
  * chunks as it fills, so the two sections interleave in the file; a stream keeps its last
  * full chunk until more bytes come, so that the chunk which ends a section is known when
  * it is sealed. Index entries (28 bytes a secret and table) stay in memory until finish,
- * when they are sorted and written, followed by the meta section, the chunk table and the
- * trailer. Memory: a chunk per stream, the index and the chunk table.
+ * when they are sorted and written, followed by the meta section, the chunk table, the key
+ * slot area and the trailer. Memory: a chunk per stream, the index and the chunk table.
+ *
+ * Each payload record is stored on its own (its own zstd frame, or raw): no compression
+ * context ever holds bytes of two secrets. The last chunk of each section and of each index
+ * table is padded (smar_pad_len), which needs the sealed sizes of the group's earlier
+ * chunks: the pipeline is drained before such a chunk is queued (a few times an archive).
  */
 #define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
@@ -23,7 +28,9 @@
 #include "subkeys.h"
 #include "pipeline.h"
 #include "splitq.h"
-#include "header.h"
+#include "header2.h"
+#include "slots.h"
+#include "root2.h"
 #include "keyring_internal.h"
 #include "index.h"
 #include "meta.h"
@@ -75,10 +82,15 @@ struct smar_writer {
     } cb_out;
     int zstd_level;
 
-    uint8_t *dek;
+    uint8_t *dek; /* wiped once the subkeys and the key slots exist */
     smar_keys *keys;
-    smar_header hdr;
+    smar_header2 hdr;
+    smar_slot2 slots[SMAR_MAX_KEY_SLOTS];
+    uint8_t wrapped[SMAR_MAX_KEY_SLOTS][SMAR_WRAPPED_MAX];
+    unsigned nslots;
     smar_buf header_bytes;
+    smar_chunker coder; /* codes payload records (format 2: their own zstd frames) */
+    bool have_coder;
     smar_pipeline *pipeline;
     unsigned threads;
     uint64_t next_chunk; /* chunk numbers are given at submission, written in that order */
@@ -87,7 +99,10 @@ struct smar_writer {
     smar_table_entry *table;
     size_t ntable, cap_table;
     uint32_t seq[5];
+    uint64_t sealed_plain[5];   /* per section: sealed-plaintext bytes of the chunks written */
+    uint64_t index_table_start; /* sealed_plain[INDEX] when the current index table began */
     smar_buf stream[5];
+    smar_buf payload_stored; /* a payload record as stored (maybe compressed) */
     smar_buf sealed;
 
     index_list index[SMAR_INDEX_TABLES];
@@ -130,6 +145,7 @@ int smar_writer_new(smar_writer **out)
     w->document.secure = true;
     w->sealed.secure = false;
     w->split.payload.secure = true;
+    w->payload_stored.secure = true;
     return SMAR_OK;
 }
 
@@ -142,6 +158,9 @@ void smar_writer_free(smar_writer *w)
     smar_pipeline_free(w->pipeline); /* joins the workers before the keys go */
     smar_keys_free(w->keys);
     smar_secure_free(w->dek);
+    if (w->have_coder)
+        smar_chunker_free(&w->coder);
+    smar_buf_free(&w->payload_stored);
     smar_buf_free(&w->header_bytes);
     for (int s = 0; s < 5; s++)
         smar_buf_free(&w->stream[s]);
@@ -331,7 +350,7 @@ static int emit_header(smar_writer *w)
         return smar_fail(&w->err, SMAR_E_INVALID,
                          "the snapshot time is not known yet (the export's exported_at comes "
                          "too late in the input): give it explicitly");
-    int rc = smar_header_encode(&w->hdr, w->keys->header_mac, &w->header_bytes);
+    int rc = smar_header2_encode(&w->hdr, &w->header_bytes);
     if (rc)
         return smar_fail(&w->err, rc, "out of memory");
     w->state = W_STREAMING;
@@ -365,6 +384,7 @@ static int chunk_sealed(void *ctx, const smar_chunk_pos *pos, const uint8_t *sto
         return smar_fail(&w->err, SMAR_E_INVALID, "chunks out of order");
     t.offset = w->offset;
     t.stored_len = (uint32_t)n;
+    w->sealed_plain[pos->section] += n - SMAR_TAG_BYTES;
     t.section = pos->section;
     t.flags = pos->flags;
     memcpy(t.hash, hash, SMAR_HASH_BYTES);
@@ -373,20 +393,55 @@ static int chunk_sealed(void *ctx, const smar_chunk_pos *pos, const uint8_t *sto
     return table_push(w, &t);
 }
 
-/* Queue raw bytes as the next chunk of a section. */
-static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t *raw, size_t n)
+/* AES-256-GCM: at most 2^36 bytes of sealed plaintext under one key (chunk_count x
+ * chunk_size), so that its distinguishing bound stays negligible. */
+static int check_gcm_cap(smar_writer *w)
 {
+    if (w->hdr.suite != SMAR_SUITE_AES256GCM_ID ||
+        (w->next_chunk + 1) * (uint64_t)w->hdr.chunk_size <= SMAR_GCM_PLAINTEXT_CAP)
+        return SMAR_OK;
+    return smar_fail(&w->err, SMAR_E_LIMIT,
+                     "an AES-256-GCM archive holds at most %llu chunks of %u bytes (64 GiB): "
+                     "use XChaCha20-Poly1305",
+                     (unsigned long long)(SMAR_GCM_PLAINTEXT_CAP / w->hdr.chunk_size),
+                     w->hdr.chunk_size);
+}
+
+/* The padding base of a group's last chunk: the sealed-plaintext bytes of its earlier
+ * chunks, known once every queued chunk is sealed. */
+static int pad_base(smar_writer *w, uint8_t section, uint64_t *base)
+{
+    int rc = smar_pipeline_drain(w->pipeline, &w->err);
+    if (rc)
+        return rc;
+    *base = w->sealed_plain[section] - (section == SMAR_SEC_INDEX ? w->index_table_start : 0);
+    return SMAR_OK;
+}
+
+/* Queue raw bytes as the next chunk of a section; pad: it ends its padding group. */
+static int write_chunk_padded(smar_writer *w, uint8_t section, bool last, bool pad,
+                              const uint8_t *raw, size_t n)
+{
+    uint64_t base = SMAR_NO_PADDING;
     int rc = emit_header(w);
     if (rc)
         return rc;
     if (w->next_chunk == SMAR_MAX_CHUNKS)
         return smar_fail(&w->err, SMAR_E_LIMIT, "archive would exceed %u chunks", SMAR_MAX_CHUNKS);
+    if ((rc = check_gcm_cap(w)) || (pad && (rc = pad_base(w, section, &base))))
+        return rc;
     smar_chunk_pos pos = {w->next_chunk, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
-    if ((rc = smar_pipeline_submit(w->pipeline, &pos, raw, n, &w->err)))
+    if ((rc = smar_pipeline_submit(w->pipeline, &pos, base, raw, n, &w->err)))
         return rc;
     w->next_chunk++;
     w->seq[section]++;
     return SMAR_OK;
+}
+
+/* A section's last chunk is its padding group's last. */
+static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t *raw, size_t n)
+{
+    return write_chunk_padded(w, section, last, last, raw, n);
 }
 
 static int stream_flush(smar_writer *w, uint8_t section, bool last)
@@ -425,29 +480,48 @@ static int stream_append(smar_writer *w, uint8_t section, const uint8_t *p, size
 
 /* ---- opening ------------------------------------------------------------------------ */
 
+/* The slot of keyring i: provider, key id and the version the wrap will use. */
+static int slot_describe(smar_writer *w, size_t i, smar_slot2 *s)
+{
+    const char *id = smar_keyring_id(w->keyrings[i]);
+    uint32_t version;
+    int rc = smar_keyring_wrap_version(w->keyrings[i], &version, &w->err);
+    if (rc)
+        return smar_err_prefix(&w->err, "key '%s': ", id);
+    memset(s, 0, sizeof *s);
+    s->provider = smar_keyring_provider_id(w->keyrings[i]);
+    if (strlen(id) > SMAR_KEY_ID2_MAX || !smar_slot_text_ok(id, strlen(id)))
+        return smar_fail(&w->err, SMAR_E_INVALID, "key id '%s' cannot be stored in a key slot", id);
+    s->key_id_len = (uint8_t)strlen(id);
+    memcpy(s->key_id, id, s->key_id_len);
+    /* a provider that keeps its version inside the blob gives version 0 */
+    s->version_kind = version ? SMAR_VKIND_NUMBER : SMAR_VKIND_NONE;
+    s->version_number = version;
+    return SMAR_OK;
+}
+
 static int make_slots(smar_writer *w)
 {
-    uint8_t aad[SMAR_SLOT_AAD_MAX];
+    uint8_t aad[SMAR_SLOT2_AAD_MAX];
     for (size_t i = 0; i < w->nkeyrings; i++) {
-        smar_slot *s = &w->hdr.slots[i];
+        smar_slot2 *s = &w->slots[i];
         size_t wlen;
         uint32_t used;
-        const char *id = smar_keyring_id(w->keyrings[i]);
-        s->provider = smar_keyring_provider_id(w->keyrings[i]);
-        s->key_id_len = (uint8_t)strlen(id);
-        memcpy(s->key_id, id, s->key_id_len);
-        int rc = smar_keyring_wrap_version(w->keyrings[i], &s->key_version, &w->err);
-        size_t aadlen = smar_slot_aad(aad, &w->hdr, s);
-        if (rc == SMAR_OK)
-            rc = smar_keyring_wrap(w->keyrings[i], aad, aadlen, w->dek, s->wrapped, &wlen, &used,
-                                   &w->err);
+        int rc = slot_describe(w, i, s);
         if (rc)
-            return smar_err_prefix(&w->err, "key '%s': ", id);
-        if (used != s->key_version)
-            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version", id);
-        s->wrapped_len = (uint16_t)wlen;
+            return rc;
+        size_t aadlen = smar_slot2_aad(aad, w->hdr.archive_id, s);
+        rc = smar_keyring_wrap(w->keyrings[i], aad, aadlen, w->dek, w->wrapped[i], &wlen, &used,
+                               &w->err);
+        if (rc)
+            return smar_err_prefix(&w->err, "key '%s': ", s->key_id);
+        if (used != s->version_number)
+            return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version",
+                             s->key_id);
+        s->wrapped = w->wrapped[i];
+        s->wrapped_len = (uint32_t)wlen;
     }
-    w->hdr.slot_count = (uint16_t)w->nkeyrings;
+    w->nslots = (unsigned)w->nkeyrings;
     return SMAR_OK;
 }
 
@@ -472,13 +546,15 @@ static int check_options(smar_writer *w, const smar_writer_options *o)
                          SMAR_CHUNK_SIZE_MIN, SMAR_CHUNK_SIZE_MAX);
     if (o->zstd_level < 0 || o->zstd_level > 19)
         return smar_fail(&w->err, SMAR_E_INVALID, "zstd level %d outside 1..19", o->zstd_level);
-    w->hdr.version_major = SMAR_FORMAT_VERSION_MAJOR;
-    w->hdr.version_minor = SMAR_FORMAT_VERSION_MINOR;
+    w->hdr.version_major = SMAR_FORMAT_V2;
+    w->hdr.version_minor = 0;
     w->hdr.suite = (uint16_t)suite;
     w->hdr.compression = SMAR_COMPRESSION_ZSTD;
     w->hdr.chunk_size = cs;
     w->hdr.snapshot = o->snapshot_time;
-    w->hdr.created = o->created_time == SMAR_TIME_NONE ? now_ns() : o->created_time;
+    /* format 2 keeps the creation time to the second (floor) */
+    smar_time_ns created = o->created_time == SMAR_TIME_NONE ? now_ns() : o->created_time;
+    w->hdr.created = created / 1000000000 - (created % 1000000000 < 0);
     w->zstd_level = o->zstd_level ? o->zstd_level : 3;
     w->threads = o->threads > SMAR_WRITER_MAX_THREADS ? SMAR_WRITER_MAX_THREADS : o->threads;
     return SMAR_OK;
@@ -498,12 +574,20 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for the DEK");
     randombytes_buf(w->dek, SMAR_DEK_BYTES);
     randombytes_buf(w->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
-    if (!(w->keys = smar_keys_derive(w->dek)))
+    smar_dek_commit(w->hdr.dek_commit, w->dek, w->hdr.archive_id);
+    if (!(w->keys = smar_keys_derive_format(SMAR_FORMAT_V2, w->dek)))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot allocate locked memory for keys");
     if ((rc = make_slots(w)))
         return rc;
-    if (smar_pipeline_new(&w->pipeline, w->threads, w->hdr.suite, w->zstd_level, w->hdr.chunk_size,
-                          w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
+    /* the subkeys and the slots exist: the DEK itself is no longer needed */
+    smar_secure_free(w->dek);
+    w->dek = NULL;
+    if (smar_chunker_init_format(&w->coder, SMAR_FORMAT_V2, w->hdr.suite, w->zstd_level,
+                                 w->hdr.chunk_size, w->keys->chunk, w->hdr.archive_id))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    w->have_coder = true;
+    if (smar_pipeline_new(&w->pipeline, w->threads, SMAR_FORMAT_V2, w->hdr.suite, w->zstd_level,
+                          w->hdr.chunk_size, w->keys->chunk, w->hdr.archive_id, chunk_sealed, w))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
     if (w->threads > 1 &&
         smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
@@ -681,10 +765,18 @@ static int write_payload(smar_writer *w, const smar_buf *payload,
     if (payload->len > SMAR_MAX_PAYLOAD_BYTES)
         return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes", w->cur->id,
                          SMAR_MAX_PAYLOAD_BYTES);
+    int rc = smar_payload_encode(&w->coder, payload->data, payload->len, &w->payload_stored,
+                                 &loc->coding, &w->err);
+    if (rc)
+        return rc;
     memcpy(loc->hash, hash, SMAR_HASH_BYTES);
-    loc->length = (uint32_t)payload->len;
+    loc->length = (uint32_t)w->payload_stored.len;
+    loc->plain_len = (uint32_t)payload->len;
     w->payloads++;
-    return stream_append(w, SMAR_SEC_PAYLOAD, payload->data, payload->len, &loc->seq, &loc->offset);
+    rc = stream_append(w, SMAR_SEC_PAYLOAD, w->payload_stored.data, w->payload_stored.len,
+                       &loc->seq, &loc->offset);
+    smar_buf_reset(&w->payload_stored);
+    return rc;
 }
 
 static void note_time(smar_writer *w, int64_t t)
@@ -750,7 +842,7 @@ static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locato
 {
     const smar_split *sp = w->cur;
     for (size_t i = sp->nversions; i-- > 0;)
-        if (vr[i].has_payload && vr[i].payload.length == sp->payload.len &&
+        if (vr[i].has_payload && vr[i].payload.plain_len == sp->payload.len &&
             smar_equal32(vr[i].payload.hash, sp->payload_hash)) {
             *loc = vr[i].payload;
             return SMAR_OK;
@@ -779,7 +871,7 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_span *la
     uint32_t seq, offset;
     int rc;
     smar_buf_reset(&w->record);
-    if ((rc = smar_record_encode(&rec, &w->record, &w->err)))
+    if ((rc = smar_record_encode_format(&rec, SMAR_FORMAT_V2, &w->record, &w->err)))
         return rc;
     if ((rc = stream_append(w, SMAR_SEC_MANIFEST, w->record.data, w->record.len, &seq, &offset)))
         return rc;
@@ -925,6 +1017,10 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
     int rc = SMAR_OK;
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
+    /* each table is its own padding group: its base is what the index held before it */
+    if ((rc = smar_pipeline_drain(w->pipeline, &w->err)))
+        return rc;
+    w->index_table_start = w->sealed_plain[SMAR_SEC_INDEX];
     d->first_seq = w->seq[SMAR_SEC_INDEX];
     d->nentries = l->n;
     d->nchunks = (uint32_t)((l->n + SMAR_INDEX_PER_CHUNK - 1) / SMAR_INDEX_PER_CHUNK);
@@ -940,8 +1036,9 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
         for (size_t i = 0; i < n; i++)
             smar_index_entry_encode(raw + i * SMAR_INDEX_ENTRY_BYTES, &l->v[first + i]);
         memcpy(d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, l->v[first].key, SMAR_INDEX_KEY_BYTES);
-        bool last = last_table && c + 1 == d->nchunks;
-        rc = write_chunk(w, SMAR_SEC_INDEX, last, raw, n * SMAR_INDEX_ENTRY_BYTES);
+        bool table_end = c + 1 == d->nchunks;
+        rc = write_chunk_padded(w, SMAR_SEC_INDEX, last_table && table_end, table_end, raw,
+                                n * SMAR_INDEX_ENTRY_BYTES);
     }
     free(raw);
     return rc;
@@ -973,9 +1070,34 @@ static int write_meta(smar_writer *w, smar_meta *m)
     return rc;
 }
 
+/* The trailer's roots, in the order each needs the others (root2.h): content (over the
+ * positions, signer, header and table), signature over the content, root MAC over the
+ * content and the slots, root hash over all of it. */
+static int seal_trailer(smar_writer *w, smar_trailer *t, const smar_buf *table,
+                        const smar_buf *slots, uint8_t out[SMAR_TRAILER_BYTES])
+{
+    uint8_t content[SMAR_HASH_BYTES];
+    if (w->signer)
+        smar_signkey_public(w->signer, t->signer);
+    smar_trailer_encode(out, t);
+    smar_content_hash(content, out, w->header_bytes.data, w->header_bytes.len, table->data,
+                      table->len);
+    if (w->signer) {
+        uint8_t msg[SMAR_SIGNED2_MSG_BYTES];
+        smar_signed2_message(msg, t->archive_id, content);
+        if (smar_signkey_sign(w->signer, msg, sizeof msg, t->signature) != SMAR_OK)
+            return smar_fail(&w->err, SMAR_E_INVALID, "signing the archive failed");
+    }
+    smar_root2_mac(t->root_mac, w->keys->root_mac, content, out, slots->data, slots->len);
+    smar_trailer_encode(out, t);
+    smar_root2_hash(t->root_hash, content, out, slots->data, slots->len);
+    smar_trailer_encode(out, t);
+    return SMAR_OK;
+}
+
 static int write_table_and_trailer(smar_writer *w)
 {
-    smar_buf table = {0};
+    smar_buf table = {0}, slots = {0};
     smar_trailer t = {0};
     uint8_t out[SMAR_TRAILER_BYTES];
     int rc = smar_buf_reserve(&table, w->ntable * SMAR_TABLE_ENTRY_BYTES);
@@ -985,31 +1107,23 @@ static int write_table_and_trailer(smar_writer *w)
         smar_table_entry_encode(table.data + table.len, &w->table[i]);
         table.len += SMAR_TABLE_ENTRY_BYTES;
     }
+    if ((rc = smar_slot_area_encode(w->slots, w->nslots, &slots, &w->err)))
+        goto done;
     t.table_offset = w->offset;
     t.chunk_count = (uint32_t)w->ntable;
     t.flags = w->signer ? SMAR_TRAILER_SIGNED : 0;
     memcpy(t.archive_id, w->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
-    t.header_len = w->hdr.header_len;
-    t.version_major = SMAR_FORMAT_VERSION_MAJOR;
-    t.version_minor = SMAR_FORMAT_VERSION_MINOR;
-    uint8_t body[SMAR_HASH_BYTES];
-    smar_body_hash(body, &t, w->header_bytes.data, w->header_bytes.len, table.data, table.len);
-    smar_root_mac(t.root_mac, w->keys->root_mac, body);
-    if (w->signer)
-        smar_signkey_public(w->signer, t.signer);
-    smar_root_hash(t.root_hash, body, &t);
-    if (w->signer) {
-        uint8_t msg[SMAR_SIGNED_MSG_BYTES];
-        smar_signed_message(msg, &t);
-        if (smar_signkey_sign(w->signer, msg, sizeof msg, t.signature) != SMAR_OK)
-            rc = smar_fail(&w->err, SMAR_E_INVALID, "signing the archive failed");
-    }
-    smar_trailer_encode(out, &t);
-    if (!rc)
-        rc = emit(w, table.data, table.len);
-    if (!rc)
-        rc = emit(w, out, sizeof out);
+    t.header_len = SMAR_HEADER2_BYTES;
+    t.slot_area_len = (uint32_t)slots.len;
+    t.version_major = SMAR_FORMAT_V2;
+    t.version_minor = w->hdr.version_minor;
+    if ((rc = seal_trailer(w, &t, &table, &slots, out)) || (rc = emit(w, table.data, table.len)) ||
+        (rc = emit(w, slots.data, slots.len)))
+        goto done;
+    rc = emit(w, out, sizeof out);
+done:
     smar_buf_free(&table);
+    smar_buf_free(&slots);
     return rc;
 }
 

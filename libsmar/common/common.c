@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -15,6 +16,19 @@ int smar_init(void)
 {
     /* sodium_init() is thread-safe and returns 1 when it already ran. */
     return sodium_init() >= 0 ? SMAR_OK : SMAR_E_NOMEM;
+}
+
+/* Set once a lock of key memory failed; never cleared (the memory stays unlocked). */
+static atomic_bool memory_unlocked;
+
+void smar_note_memory_unlocked(void)
+{
+    atomic_store(&memory_unlocked, true);
+}
+
+int smar_memory_locked(void)
+{
+    return atomic_load(&memory_unlocked) ? 0 : 1;
 }
 
 const char *smar_strerror(int status)

@@ -45,6 +45,9 @@ int smar_callback_result(smar_err *e, int rc);
 /* The message to show for a handle's error record: the message, or the code's description. */
 const char *smar_err_message(const smar_err *e);
 
+/* Record that key memory could not be locked (smar_memory_locked() then returns 0). */
+void smar_note_memory_unlocked(void);
+
 /* ---- growable byte buffer ---------------------------------------------------------- */
 
 /* A buffer whose contents may be secret is created with secure = true: it is wiped
@@ -81,6 +84,9 @@ const char *smar_file_kind(unsigned mode);
 
 /* Wipe then free heap memory that held secret material. Accepts NULL. */
 void smar_wipe_free(void *p, size_t n);
+/* The same for a NUL-terminated string (a secret's id, name, group or label: manifest
+ * record fields, confidential like the rest of the record). Accepts NULL. */
+void smar_wipe_free_str(char *s);
 
 /* ---- little-endian fields ---------------------------------------------------------- */
 

@@ -255,6 +255,12 @@ void smar_wipe_free(void *p, size_t n)
     free(p);
 }
 
+void smar_wipe_free_str(char *s)
+{
+    if (s != NULL)
+        smar_wipe_free(s, strlen(s));
+}
+
 /* ---- bounds-checked cursor ---------------------------------------------------------- */
 
 /* On failure the output is zeroed, so a caller that forgets to check never sees

@@ -57,7 +57,13 @@ bool smar_aead_open(int suite, uint8_t *m, const uint8_t *c, size_t clen, const 
 
 uint8_t *smar_secure_alloc(size_t n)
 {
-    return sodium_malloc(n);
+    uint8_t *p = sodium_malloc(n);
+    /* sodium_malloc locks the block but ignores a failure. Locking it again costs nothing
+     * when that worked (pages already locked are not counted twice) and fails as it did
+     * when it did not: then keys may reach swap, which the application may want to say. */
+    if (p != NULL && sodium_mlock(p, n) != 0)
+        smar_note_memory_unlocked();
+    return p;
 }
 
 void smar_secure_free(void *p)

@@ -156,7 +156,7 @@ static int check_other_times(const smar_json_fields *obj, const char *what, smar
 
 static void version_reset(smar_split_version *v)
 {
-    free(v->id);
+    smar_wipe_free_str(v->id);
     v->id = NULL;
     smar_buf_reset(&v->meta);
     smar_buf_reset(&v->payload);
@@ -305,13 +305,13 @@ static int get_labels(smar_split *s, const smar_json_fields *obj, smar_err *e)
 
 static void split_reset(smar_split *s)
 {
-    free(s->id);
-    free(s->type);
-    free(s->name);
-    free(s->group);
+    smar_wipe_free_str(s->id);
+    smar_wipe_free_str(s->type);
+    smar_wipe_free_str(s->name);
+    smar_wipe_free_str(s->group);
     s->id = s->type = s->name = s->group = NULL;
     for (size_t i = 0; i < s->nlabels; i++)
-        free(s->labels[i]);
+        smar_wipe_free_str(s->labels[i]);
     free(s->labels);
     s->labels = NULL;
     s->nlabels = 0;

@@ -1,17 +1,16 @@
 /*
- * chunk.c - one chunk: zstd frame, then AEAD (spec/FORMAT.md, "Chunks").
+ * chunk.c - one chunk: zstd frame (format 1) or framed body (format 2), then AEAD
+ * (spec/FORMAT.md, "Chunks").
  */
 #include "chunk.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 
-/* For ZSTD_customMem and ZSTD_create?Ctx_advanced: in every libzstd since 1.0 (the build
- * requires 1.4), exported by the shared library, only kept out of the stable section. */
-#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "format.h"
+#include "zstd_mem.h" /* contexts whose memory is wiped */
 
 #define CHUNK_AAD_BYTES (SMAR_LABEL_BYTES + SMAR_ARCHIVE_ID_BYTES + 8 + 1 + 1 + 4)
 
@@ -27,7 +26,8 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
                       const smar_chunk_pos *pos)
 {
     uint8_t *p = aad;
-    memcpy(p, SMAR_LABEL_CHUNK, SMAR_LABEL_BYTES);
+    memcpy(p, ck->format == SMAR_FORMAT_V2 ? SMAR_LABEL2_CHUNK : SMAR_LABEL_CHUNK,
+           SMAR_LABEL_BYTES);
     p += SMAR_LABEL_BYTES;
     memcpy(p, ck->archive_id, SMAR_ARCHIVE_ID_BYTES);
     p += SMAR_ARCHIVE_ID_BYTES;
@@ -37,55 +37,34 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
     smar_store_u32(p + 10, pos->seq);
 }
 
-/* ---- zstd's memory: wiped before it is freed ------------------------------------------ */
-
-/* zstd's contexts keep plaintext in their workspaces (a compressor's literals and match
- * window, a decompressor's literal buffer), so they allocate through zstd_alloc, which puts
- * the block's size in a header in front of it, and free through zstd_free, which wipes the
- * whole block first. */
-typedef union zstd_block_header {
-    size_t size;
-    max_align_t align; /* keeps the block behind it aligned as malloc's */
-} zstd_block_header;
-
-static void *zstd_alloc(void *opaque, size_t size)
-{
-    (void)opaque;
-    if (size > SIZE_MAX - sizeof(zstd_block_header))
-        return NULL;
-    zstd_block_header *h = malloc(sizeof *h + size);
-    if (h == NULL)
-        return NULL;
-    h->size = size;
-    return h + 1;
-}
-
-static void zstd_free(void *opaque, void *block)
-{
-    (void)opaque;
-    if (block == NULL)
-        return;
-    zstd_block_header *h = (zstd_block_header *)block - 1;
-    smar_wipe_free(h, sizeof *h + h->size);
-}
-
-static const ZSTD_customMem zstd_wiping_mem = {zstd_alloc, zstd_free, NULL};
-
 /* ---- the chunker -------------------------------------------------------------------- */
+
+/* The chunker's zstd contexts, from common/zstd_mem.c: their memory is wiped when freed. */
+static int zstd_contexts_new(smar_chunker *ck)
+{
+    ck->cctx = smar_zstd_cctx_new();
+    ck->dctx = smar_zstd_dctx_new();
+    return ck->cctx && ck->dctx ? SMAR_OK : SMAR_E_NOMEM;
+}
 
 int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_size,
                       const uint8_t *key, const uint8_t *archive_id)
 {
+    return smar_chunker_init_format(ck, SMAR_FORMAT_V1, suite, level, chunk_size, key, archive_id);
+}
+
+int smar_chunker_init_format(smar_chunker *ck, int format, int suite, int level,
+                             uint32_t chunk_size, const uint8_t *key, const uint8_t *archive_id)
+{
     memset(ck, 0, sizeof *ck);
+    ck->format = format;
     ck->suite = suite;
     ck->level = level;
     ck->chunk_size = chunk_size;
     ck->key = key;
     ck->archive_id = archive_id;
     ck->scratch.secure = true;
-    ck->cctx = ZSTD_createCCtx_advanced(zstd_wiping_mem);
-    ck->dctx = ZSTD_createDCtx_advanced(zstd_wiping_mem);
-    if (!ck->cctx || !ck->dctx) {
+    if (zstd_contexts_new(ck) != SMAR_OK) {
         smar_chunker_free(ck);
         return SMAR_E_NOMEM;
     }
@@ -105,33 +84,136 @@ size_t smar_chunk_stored_max(uint32_t chunk_size)
     return ZSTD_COMPRESSBOUND((size_t)chunk_size) + SMAR_TAG_BYTES;
 }
 
-int smar_chunk_seal(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
-                    smar_buf *out, smar_err *e)
+size_t smar_chunk_stored_max_format(int format, uint32_t chunk_size)
 {
-    uint8_t nonce[SMAR_NONCE_MAX], aad[CHUNK_AAD_BYTES];
+    return format == SMAR_FORMAT_V2 ? smar_sealed_max(chunk_size) + SMAR_TAG_BYTES
+                                    : smar_chunk_stored_max(chunk_size);
+}
+
+/* ---- format 2: framing and padding -------------------------------------------------- */
+
+size_t smar_sealed_max(uint32_t chunk_size)
+{
+    return SMAR_BODY_LEN_BYTES + ZSTD_COMPRESSBOUND((size_t)chunk_size);
+}
+
+uint64_t smar_pad_granule(uint64_t total)
+{
+    int log2 = 0;
+    while (log2 < 63 && (total >> (log2 + 1)) != 0)
+        log2++;
+    uint64_t g = log2 >= 3 ? (uint64_t)1 << (log2 - 3) : 1;
+    return g > 4096 ? g : 4096;
+}
+
+size_t smar_pad_len(uint64_t base, size_t last, uint32_t chunk_size)
+{
+    uint64_t total = base + last;
+    uint64_t g = smar_pad_granule(total);
+    uint64_t pad = (g - total % g) % g;
+    size_t room = smar_sealed_max(chunk_size) - last; /* last <= the max: the caller's |P| */
+    return pad < room ? (size_t)pad : room;
+}
+
+int smar_sealed_body(const uint8_t *p, size_t n, const uint8_t **body, size_t *body_len,
+                     smar_err *e)
+{
+    if (n < SMAR_BODY_LEN_BYTES)
+        return smar_fail(e, SMAR_E_FORMAT, "chunk plaintext too short for its body length");
+    uint32_t len = smar_load_u32(p);
+    if (len > n - SMAR_BODY_LEN_BYTES)
+        return smar_fail(e, SMAR_E_FORMAT, "chunk body length %u runs past the chunk", len);
+    uint8_t acc = 0;
+    for (size_t i = SMAR_BODY_LEN_BYTES + len; i < n; i++)
+        acc |= p[i];
+    if (acc != 0)
+        return smar_fail(e, SMAR_E_FORMAT, "chunk padding is not zero");
+    *body = p + SMAR_BODY_LEN_BYTES;
+    *body_len = len;
+    return SMAR_OK;
+}
+
+/* Sections whose v2 bodies are one zstd frame; payload and index bodies are raw. */
+static bool section_compressed(uint8_t section)
+{
+    return section == SMAR_SEC_MANIFEST || section == SMAR_SEC_META;
+}
+
+/* Build P = u32 body_len || body || padding in ck->scratch. */
+static int frame_body(smar_chunker *ck, const smar_chunk_pos *pos, uint64_t pad_base,
+                      const uint8_t *raw, size_t n, smar_err *e)
+{
+    size_t max = smar_sealed_max(ck->chunk_size);
+    smar_buf_reset(&ck->scratch);
+    if (smar_buf_reserve(&ck->scratch, max))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory sealing chunk %llu",
+                         (unsigned long long)pos->number);
+    uint8_t *p = ck->scratch.data;
+    size_t body = n;
+    if (section_compressed(pos->section)) {
+        body = ZSTD_compressCCtx(ck->cctx, p + SMAR_BODY_LEN_BYTES, max - SMAR_BODY_LEN_BYTES, raw,
+                                 n, ck->level);
+        if (ZSTD_isError(body))
+            return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(body));
+    } else {
+        memcpy(p + SMAR_BODY_LEN_BYTES, raw, n);
+    }
+    smar_store_u32(p, (uint32_t)body);
+    size_t len = SMAR_BODY_LEN_BYTES + body;
+    size_t pad = pad_base == SMAR_NO_PADDING ? 0 : smar_pad_len(pad_base, len, ck->chunk_size);
+    memset(p + len, 0, pad);
+    ck->scratch.len = len + pad;
+    return SMAR_OK;
+}
+
+/* Build format 1's sealed plaintext, one zstd frame, in ck->scratch. */
+static int compress_whole(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
+                          smar_err *e)
+{
     size_t bound = ZSTD_compressBound(n);
     smar_buf_reset(&ck->scratch);
-    smar_buf_reset(out);
-    if (smar_buf_reserve(&ck->scratch, bound) || smar_buf_reserve(out, bound + SMAR_TAG_BYTES))
+    if (smar_buf_reserve(&ck->scratch, bound))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory sealing chunk %llu",
                          (unsigned long long)pos->number);
     size_t clen = ZSTD_compressCCtx(ck->cctx, ck->scratch.data, bound, raw, n, ck->level);
     if (ZSTD_isError(clen))
         return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(clen));
     ck->scratch.len = clen;
+    return SMAR_OK;
+}
+
+int smar_chunk_seal(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *raw, size_t n,
+                    smar_buf *out, smar_err *e)
+{
+    return smar_chunk_seal_padded(ck, pos, SMAR_NO_PADDING, raw, n, out, e);
+}
+
+int smar_chunk_seal_padded(smar_chunker *ck, const smar_chunk_pos *pos, uint64_t pad_base,
+                           const uint8_t *raw, size_t n, smar_buf *out, smar_err *e)
+{
+    uint8_t nonce[SMAR_NONCE_MAX], aad[CHUNK_AAD_BYTES];
+    int rc = ck->format == SMAR_FORMAT_V2 ? frame_body(ck, pos, pad_base, raw, n, e)
+                                          : compress_whole(ck, pos, raw, n, e);
+    smar_buf_reset(out);
+    if (rc == SMAR_OK && smar_buf_reserve(out, ck->scratch.len + SMAR_TAG_BYTES))
+        rc = smar_fail(e, SMAR_E_NOMEM, "out of memory sealing chunk %llu",
+                       (unsigned long long)pos->number);
+    if (rc) {
+        smar_buf_reset(&ck->scratch);
+        return rc;
+    }
     chunk_nonce(nonce, pos);
     chunk_aad(aad, ck, pos);
-    smar_aead_seal(ck->suite, out->data, ck->scratch.data, clen, aad, sizeof aad, nonce, ck->key);
-    out->len = clen + SMAR_TAG_BYTES;
+    smar_aead_seal(ck->suite, out->data, ck->scratch.data, ck->scratch.len, aad, sizeof aad, nonce,
+                   ck->key);
+    out->len = ck->scratch.len + SMAR_TAG_BYTES;
     smar_buf_reset(&ck->scratch);
     return SMAR_OK;
 }
 
-static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, uint8_t *raw,
-                              size_t *raw_len, smar_err *e)
+static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *frame,
+                              size_t flen, uint8_t *raw, size_t *raw_len, smar_err *e)
 {
-    const uint8_t *frame = ck->scratch.data;
-    size_t flen = ck->scratch.len;
     unsigned long long declared = ZSTD_getFrameContentSize(frame, flen);
     if (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN)
         return smar_fail(e, SMAR_E_FORMAT, "chunk %llu: malformed compressed data",
@@ -152,12 +234,31 @@ static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, uint8
     return SMAR_OK;
 }
 
+/* Format 2: the body of the sealed plaintext in ck->scratch, decoded into raw. */
+static int decode_body(smar_chunker *ck, const smar_chunk_pos *pos, uint8_t *raw, size_t *raw_len,
+                       smar_err *e)
+{
+    const uint8_t *body;
+    size_t len;
+    int rc = smar_sealed_body(ck->scratch.data, ck->scratch.len, &body, &len, e);
+    if (rc)
+        return smar_err_prefix(e, "chunk %llu: ", (unsigned long long)pos->number);
+    if (section_compressed(pos->section))
+        return decompress_bounded(ck, pos, body, len, raw, raw_len, e);
+    if (len == 0 || len > ck->chunk_size)
+        return smar_fail(e, SMAR_E_LIMIT, "chunk %llu holds %zu bytes (chunk size is %u)",
+                         (unsigned long long)pos->number, len, ck->chunk_size);
+    memcpy(raw, body, len);
+    *raw_len = len;
+    return SMAR_OK;
+}
+
 int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *stored, size_t n,
                     uint8_t *raw, size_t *raw_len, smar_err *e)
 {
     uint8_t nonce[SMAR_NONCE_MAX], aad[CHUNK_AAD_BYTES];
     int rc;
-    if (n <= SMAR_TAG_BYTES || n > smar_chunk_stored_max(ck->chunk_size))
+    if (n <= SMAR_TAG_BYTES || n > smar_chunk_stored_max_format(ck->format, ck->chunk_size))
         return smar_fail(e, SMAR_E_LIMIT, "chunk %llu has impossible size %zu",
                          (unsigned long long)pos->number, n);
     smar_buf_reset(&ck->scratch);
@@ -171,7 +272,70 @@ int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *
                          "or from another archive",
                          (unsigned long long)pos->number, pos->section, pos->seq);
     ck->scratch.len = n - SMAR_TAG_BYTES;
-    rc = decompress_bounded(ck, pos, raw, raw_len, e);
+    if (ck->format == SMAR_FORMAT_V2)
+        rc = decode_body(ck, pos, raw, raw_len, e);
+    else
+        rc = decompress_bounded(ck, pos, ck->scratch.data, ck->scratch.len, raw, raw_len, e);
     smar_buf_reset(&ck->scratch);
     return rc;
+}
+
+/* ---- format 2: payload records -------------------------------------------------------- */
+
+/* Compression must save at least this much for a record to be stored compressed. */
+#define PAYLOAD_MIN_SAVING 8
+
+int smar_payload_encode(smar_chunker *ck, const uint8_t *plain, size_t n, smar_buf *out,
+                        uint8_t *coding, smar_err *e)
+{
+    size_t bound = ZSTD_compressBound(n);
+    smar_buf_reset(out);
+    if (smar_buf_reserve(out, bound > n ? bound : n))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    /* no history from any other record: each record its own frame from a fresh session */
+    ZSTD_CCtx_reset(ck->cctx, ZSTD_reset_session_only);
+    size_t clen = ZSTD_compressCCtx(ck->cctx, out->data, bound, plain, n, ck->level);
+    if (ZSTD_isError(clen))
+        return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(clen));
+    if (clen + PAYLOAD_MIN_SAVING <= n) {
+        out->len = clen;
+        *coding = SMAR_CODING_ZSTD;
+        return SMAR_OK;
+    }
+    memcpy(out->data, plain, n); /* over the frame: out is secure, the frame is wiped */
+    out->len = n;
+    *coding = SMAR_CODING_RAW;
+    return SMAR_OK;
+}
+
+int smar_payload_decode(smar_chunker *ck, const uint8_t *stored, size_t n, uint8_t coding,
+                        uint32_t plain_len, smar_buf *out, smar_err *e)
+{
+    smar_buf_reset(out);
+    if (plain_len > SMAR_MAX_PAYLOAD_BYTES)
+        return smar_fail(e, SMAR_E_LIMIT, "a payload of %u bytes (limit %u)", plain_len,
+                         SMAR_MAX_PAYLOAD_BYTES);
+    if (smar_buf_reserve(out, (size_t)plain_len + 1))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    if (coding == SMAR_CODING_RAW) {
+        if (n != plain_len)
+            return smar_fail(e, SMAR_E_FORMAT, "a raw payload's stored and plain sizes differ");
+        memcpy(out->data, stored, n);
+        out->len = n;
+        return SMAR_OK;
+    }
+    if (coding != SMAR_CODING_ZSTD)
+        return smar_fail(e, SMAR_E_FORMAT, "a payload has unknown coding %u", coding);
+    /* the declared size is checked before anything is decompressed */
+    unsigned long long declared = ZSTD_getFrameContentSize(stored, n);
+    if (declared != plain_len || ZSTD_findFrameCompressedSize(stored, n) != n)
+        return smar_fail(e, SMAR_E_FORMAT,
+                         "a compressed payload is not one frame of its declared size");
+    size_t got = ZSTD_decompressDCtx(ck->dctx, out->data, plain_len, stored, n);
+    if (ZSTD_isError(got) || got != plain_len) {
+        smar_buf_reset(out);
+        return smar_fail(e, SMAR_E_FORMAT, "a compressed payload does not decompress");
+    }
+    out->len = got;
+    return SMAR_OK;
 }

@@ -1,6 +1,7 @@
 /*
- * format.h - the constants of archive format v1, exactly as spec/FORMAT.md gives them.
- * Any change here changes bytes on disk: change the spec and its test vectors with it.
+ * format.h - the constants of archive formats 1 and 2, exactly as spec/FORMAT.md gives
+ * them (format 2: the design in the spec's format 2 sections). Any change here changes
+ * bytes on disk: change the spec and its test vectors with it.
  */
 #ifndef SMAR_FORMAT_H
 #define SMAR_FORMAT_H
@@ -89,5 +90,51 @@ enum smar_subkey {
 #define SMAR_INDEX_ENTRY_BYTES 28
 /* Payload locator in a manifest record: seq (u32) || offset (u32) || length (u32) || hash. */
 #define SMAR_LOCATOR_BYTES 44
+
+/* ---- format 2 ------------------------------------------------------------------------ */
+
+/* Major versions: readers read both, writers write format 2 only. */
+#define SMAR_FORMAT_V1 1
+#define SMAR_FORMAT_V2 2
+
+#define SMAR_HEADER2_BYTES    96   /* the fixed header of 2.0 (header_len written) */
+#define SMAR_HEADER2_MAX      4096 /* header_len a 2.x reader accepts (bytes 96.. ignored) */
+#define SMAR_SLOT_AREA_MIN    4
+#define SMAR_SLOT_AREA_MAX    65536
+#define SMAR_SLOTS2_MAX       32
+#define SMAR_KEY_ID2_MAX      255 /* key ids and version strings: u8 length */
+#define SMAR_VERSION_STR_MAX  255
+#define SMAR_DEK_COMMIT_BYTES 32
+
+/* Slot version kinds. */
+enum smar_version_kind {
+    SMAR_VKIND_NONE = 0,   /* inside the wrapped blob */
+    SMAR_VKIND_NUMBER = 1, /* u32 >= 1 */
+    SMAR_VKIND_STRING = 2, /* u8 length + UTF-8 */
+};
+#define SMAR_PROVIDER_X25519 2
+
+#define SMAR_LABEL2_SLOT    "smar/v2 key-slot"
+#define SMAR_LABEL2_CHUNK   "smar/v2 chunk\0\0\0"
+#define SMAR_LABEL2_COMMIT  "smar/v2 dek-comm"
+#define SMAR_LABEL2_CONTENT "smar/v2 content\0"
+#define SMAR_LABEL2_ROOTMAC "smar/v2 root-mac"
+#define SMAR_LABEL2_ROOT    "smar/v2 root\0\0\0\0"
+#define SMAR_LABEL2_SIGN    "smar/v2 signatur"
+#define SMAR_LABEL2_X25519  "smar/v2 x25519\0\0"
+
+#define SMAR_KDF_CONTEXT2 "smar-v2\0"
+
+/* The sealed plaintext of a v2 chunk: u32 body_len || body || zero padding. */
+#define SMAR_BODY_LEN_BYTES 4
+
+/* Payload coding in a v2 locator. */
+enum smar_payload_coding {
+    SMAR_CODING_RAW = 0,
+    SMAR_CODING_ZSTD = 1,
+};
+
+/* AES-256-GCM: at most 2^36 bytes of sealed plaintext (chunk_count x chunk_size) a key. */
+#define SMAR_GCM_PLAINTEXT_CAP (1ull << 36)
 
 #endif

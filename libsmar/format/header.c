@@ -62,10 +62,10 @@ int smar_header_peek(const uint8_t *p, size_t n, uint32_t *len, smar_err *e)
     if (n < SMAR_HEADER_FIXED_BYTES || memcmp(p, SMAR_MAGIC, SMAR_MAGIC_BYTES) != 0)
         return smar_fail(e, SMAR_E_FORMAT, "not an smar archive (bad magic)");
     uint16_t major = smar_load_u16(p + 8);
-    if (major != SMAR_FORMAT_VERSION_MAJOR)
+    if (major != SMAR_FORMAT_V1)
         return smar_fail(e, SMAR_E_VERSION,
                          "unsupported archive format version %u (this smar reads version %u)",
-                         major, SMAR_FORMAT_VERSION_MAJOR);
+                         major, SMAR_FORMAT_V1);
     *len = smar_load_u32(p + 12);
     if (*len < SMAR_HEADER_FIXED_BYTES + SMAR_HEADER_MAC_BYTES || *len > SMAR_HEADER_MAX_BYTES)
         return smar_fail(e, SMAR_E_LIMIT, "header length %u outside %u..%u", *len,

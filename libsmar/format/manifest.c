@@ -22,7 +22,9 @@ static int put_blob32(smar_buf *b, smar_span s)
     return rc ? rc : smar_buf_append(b, s.p, s.n);
 }
 
-static int put_locator(smar_buf *b, bool present, const smar_locator *l)
+/* Format 1: present || seq || offset || length || hash. Format 2: present || seq ||
+ * offset || stored_len || coding || plain_len || hash. */
+static int put_locator(smar_buf *b, int format, bool present, const smar_locator *l)
 {
     int rc = smar_buf_put_u8(b, present ? 1 : 0);
     if (rc || !present)
@@ -30,19 +32,22 @@ static int put_locator(smar_buf *b, bool present, const smar_locator *l)
     if ((rc = smar_buf_put_u32(b, l->seq)) || (rc = smar_buf_put_u32(b, l->offset)) ||
         (rc = smar_buf_put_u32(b, l->length)))
         return rc;
+    if (format == SMAR_FORMAT_V2 &&
+        ((rc = smar_buf_put_u8(b, l->coding)) || (rc = smar_buf_put_u32(b, l->plain_len))))
+        return rc;
     return smar_buf_append(b, l->hash, SMAR_HASH_BYTES);
 }
 
-static int encode_version(smar_buf *b, const smar_vrec *v)
+static int encode_version(smar_buf *b, int format, const smar_vrec *v)
 {
     int rc;
     if ((rc = put_str16(b, v->id)) || (rc = smar_buf_put_u64(b, (uint64_t)v->created)) ||
-        (rc = put_locator(b, v->has_payload, &v->payload)))
+        (rc = put_locator(b, format, v->has_payload, &v->payload)))
         return rc;
     return put_blob32(b, v->meta);
 }
 
-static int encode_body(const smar_srec *r, smar_buf *b)
+static int encode_body(const smar_srec *r, int format, smar_buf *b)
 {
     int rc;
     if ((rc = smar_buf_put_u8(b, SMAR_RECORD_SECRET)) || (rc = smar_buf_put_u8(b, r->flags)) ||
@@ -55,16 +60,22 @@ static int encode_body(const smar_srec *r, smar_buf *b)
     for (size_t i = 0; i < r->nlabels; i++)
         if ((rc = put_str16(b, r->labels[i])))
             return rc;
-    if ((rc = put_blob32(b, r->meta)) || (rc = put_locator(b, r->has_payload, &r->payload)) ||
+    if ((rc = put_blob32(b, r->meta)) ||
+        (rc = put_locator(b, format, r->has_payload, &r->payload)) ||
         (rc = smar_buf_put_u32(b, (uint32_t)r->nversions)))
         return rc;
     for (size_t i = 0; i < r->nversions; i++)
-        if ((rc = encode_version(b, &r->versions[i])))
+        if ((rc = encode_version(b, format, &r->versions[i])))
             return rc;
     return SMAR_OK;
 }
 
 int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e)
+{
+    return smar_record_encode_format(r, SMAR_FORMAT_V1, out, e);
+}
+
+int smar_record_encode_format(const smar_srec *r, int format, smar_buf *out, smar_err *e)
 {
     size_t start = out->len;
     if (r->nlabels > SMAR_MAX_LABELS || r->nversions > SMAR_MAX_VERSIONS)
@@ -72,7 +83,7 @@ int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e)
                          (int)r->id.n, r->id.p);
     int rc = smar_buf_put_u32(out, 0);
     if (!rc)
-        rc = encode_body(r, out);
+        rc = encode_body(r, format, out);
     if (rc == SMAR_E_LIMIT)
         return smar_fail(e, rc, "secret %.*s has a field over %u bytes", (int)r->id.n, r->id.p,
                          SMAR_MAX_STRING);
@@ -92,6 +103,7 @@ typedef struct decoder {
     smar_cursor c;
     char *arena;
     size_t arena_used;
+    int format;
     char over[96]; /* which limit the record goes over, for the message; "" when none */
 } decoder;
 
@@ -166,13 +178,29 @@ static bool take_locator(decoder *d, bool *present, smar_locator *l)
     smar_take_u32(&d->c, &l->seq);
     smar_take_u32(&d->c, &l->offset);
     smar_take_u32(&d->c, &l->length);
+    l->coding = SMAR_CODING_RAW;
+    if (d->format == SMAR_FORMAT_V2) {
+        smar_take_u8(&d->c, &l->coding);
+        smar_take_u32(&d->c, &l->plain_len);
+    }
     smar_take(&d->c, l->hash, SMAR_HASH_BYTES);
-    if (d->c.ok && l->length > SMAR_MAX_PAYLOAD_BYTES) {
-        snprintf(d->over, sizeof d->over, "a payload of %u bytes (limit %u)", l->length,
+    if (d->format != SMAR_FORMAT_V2)
+        l->plain_len = l->length;
+    if (d->c.ok && l->plain_len > SMAR_MAX_PAYLOAD_BYTES) {
+        snprintf(d->over, sizeof d->over, "a payload of %u bytes (limit %u)", l->plain_len,
                  SMAR_MAX_PAYLOAD_BYTES);
         return false;
     }
-    return d->c.ok;
+    if (d->c.ok && l->length > SMAR_PAYLOAD_STORED_MAX) {
+        snprintf(d->over, sizeof d->over, "a stored payload of %u bytes (limit %u)", l->length,
+                 (unsigned)SMAR_PAYLOAD_STORED_MAX);
+        return false;
+    }
+    /* coding: raw stores the record as is; anything else than the two codings is FORMAT */
+    if (d->format != SMAR_FORMAT_V2)
+        return d->c.ok;
+    return d->c.ok && l->length > 0 && l->coding <= SMAR_CODING_ZSTD &&
+           (l->coding != SMAR_CODING_RAW || l->length == l->plain_len);
 }
 
 static bool take_version(decoder *d, struct smar_version *v)
@@ -269,6 +297,12 @@ void smar_secret_free(smar_secret *s)
 
 int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_err *e)
 {
+    return smar_record_decode_format(out, SMAR_FORMAT_V1, body, n, e);
+}
+
+int smar_record_decode_format(smar_secret **out, int format, const uint8_t *body, size_t n,
+                              smar_err *e)
+{
     *out = NULL;
     if (n == 0 || n > SMAR_MAX_RECORD_BYTES)
         return smar_fail(e, SMAR_E_LIMIT, "manifest record of %zu bytes", n);
@@ -280,7 +314,8 @@ int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_er
     }
     memcpy(s->raw, body, n);
     s->raw_len = n;
-    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, ""};
+    s->format = (uint8_t)format;
+    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, format, ""};
     bool ok = take_body(&d, s);
     s->arena_used = d.arena_used;
     if (!ok) {
@@ -299,7 +334,7 @@ smar_secret *smar_secret_dup(const smar_secret *s)
 {
     smar_secret *copy = NULL;
     smar_err scratch;
-    if (!s || smar_record_decode(&copy, s->raw, s->raw_len, &scratch) != SMAR_OK)
+    if (!s || smar_record_decode_format(&copy, s->format, s->raw, s->raw_len, &scratch) != SMAR_OK)
         return NULL;
     copy->where = s->where;
     return copy;

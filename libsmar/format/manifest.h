@@ -19,9 +19,17 @@
 typedef struct smar_locator {
     uint32_t seq;    /* chunk number within the section */
     uint32_t offset; /* byte offset in that chunk's plaintext */
-    uint32_t length; /* bytes; may run on into the following chunks */
+    uint32_t length; /* stored bytes; may run on into the following chunks */
     uint8_t hash[SMAR_HASH_BYTES];
+    /* Payload locators of format 2: how the stored bytes code the record and the record's
+     * own size (format 1: always raw, plain_len == length). */
+    uint8_t coding; /* enum smar_payload_coding */
+    uint32_t plain_len;
 } smar_locator;
+
+/* A stored payload record: at most ZSTD_COMPRESSBOUND(SMAR_MAX_PAYLOAD_BYTES) bytes. */
+/* (SMAR_MAX_PAYLOAD_BYTES is over 128 KiB: the bound is n + n / 256) */
+#define SMAR_PAYLOAD_STORED_MAX (SMAR_MAX_PAYLOAD_BYTES + (SMAR_MAX_PAYLOAD_BYTES >> 8))
 
 /* A record being written (pointers borrowed from the writer's buffers). */
 typedef struct smar_vrec {
@@ -52,8 +60,9 @@ typedef struct smar_srec {
  * The writer refuses others and the reader checks again. */
 bool smar_id_is_valid(const char *s, size_t n);
 
-/* Append the record, behind its u32 length, to out. */
+/* Append the record, behind its u32 length, to out (format 1; _format: either). */
 int smar_record_encode(const smar_srec *r, smar_buf *out, smar_err *e);
+int smar_record_encode_format(const smar_srec *r, int format, smar_buf *out, smar_err *e);
 
 /* The decoded, owned form handed out by the reader (opaque in the public API). */
 /* What the accessors learnt of a stored JSON text, so that each is checked once per record
@@ -77,6 +86,7 @@ struct smar_version {
 
 /* raw and arena hold the secret's metadata: smar_secret_free wipes both. */
 struct smar_secret {
+    uint8_t format; /* the archive's major version: how raw is decoded again (dup) */
     uint8_t flags;
     uint8_t *raw; /* the record body, kept for smar_secret_dup */
     size_t raw_len;
@@ -99,5 +109,7 @@ struct smar_secret {
 /* Decode a record body (without its length prefix) into a new secret. The metadata JSON
  * texts are not checked here but by their accessors, where they are used. */
 int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_err *e);
+int smar_record_decode_format(smar_secret **out, int format, const uint8_t *body, size_t n,
+                              smar_err *e);
 
 #endif

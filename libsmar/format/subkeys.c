@@ -9,9 +9,16 @@
 
 smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES])
 {
+    return smar_keys_derive_format(SMAR_FORMAT_V1, dek);
+}
+
+smar_keys *smar_keys_derive_format(int format, const uint8_t dek[SMAR_KEY_BYTES])
+{
     smar_keys *k = (smar_keys *)smar_secure_alloc(sizeof *k);
     if (!k)
         return NULL;
+    bool v2 = format == SMAR_FORMAT_V2;
+    memset(k, 0, sizeof *k);
     static const struct {
         uint64_t id;
         size_t off;
@@ -22,8 +29,10 @@ smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES])
         {SMAR_SUBKEY_INDEX, offsetof(smar_keys, index)},
         {SMAR_SUBKEY_PAYLOAD_HASH, offsetof(smar_keys, payload_hash)},
     };
-    for (size_t i = 0; i < SMAR_ARRAY_LEN(plan); i++)
-        smar_kdf_derive((uint8_t *)k + plan[i].off, plan[i].id, SMAR_KDF_CONTEXT, dek);
+    /* format 2 has no header MAC: its subkey id 1 is unused */
+    for (size_t i = v2 ? 1 : 0; i < SMAR_ARRAY_LEN(plan); i++)
+        smar_kdf_derive((uint8_t *)k + plan[i].off, plan[i].id,
+                        v2 ? SMAR_KDF_CONTEXT2 : SMAR_KDF_CONTEXT, dek);
     return k;
 }
 

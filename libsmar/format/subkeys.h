@@ -16,8 +16,11 @@ typedef struct smar_keys {
     uint8_t payload_hash[SMAR_KEY_BYTES];
 } smar_keys;
 
-/* Derive every subkey from dek; NULL when out of (locked) memory. */
+/* Derive every subkey from dek; NULL when out of (locked) memory. Format 1. */
 smar_keys *smar_keys_derive(const uint8_t dek[SMAR_KEY_BYTES]);
+/* Either format: format 2 derives with context "smar-v2" and has no header MAC key (its
+ * header_mac stays zero). */
+smar_keys *smar_keys_derive_format(int format, const uint8_t dek[SMAR_KEY_BYTES]);
 /* Wipe and free. Accepts NULL. */
 void smar_keys_free(smar_keys *k);
 

@@ -40,7 +40,7 @@ void smar_trailer_encode(uint8_t out[SMAR_TRAILER_BYTES], const smar_trailer *t)
     smar_store_u32(out + 12, t->flags);
     memcpy(out + 16, t->archive_id, SMAR_ARCHIVE_ID_BYTES);
     smar_store_u32(out + 32, t->header_len);
-    /* out[36..40) reserved, zero */
+    smar_store_u32(out + 36, t->slot_area_len); /* format 1: reserved, zero */
     memcpy(out + 40, t->root_hash, SMAR_HASH_BYTES);
     memcpy(out + 72, t->root_mac, SMAR_HASH_BYTES);
     memcpy(out + 104, t->signer, 32);
@@ -66,7 +66,7 @@ int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], s
                          "no trailer at the end of the file: truncated, or not an smar archive");
     t->version_major = smar_load_u16(in + 200);
     t->version_minor = smar_load_u16(in + 202);
-    if (t->version_major != SMAR_FORMAT_VERSION_MAJOR)
+    if (t->version_major != SMAR_FORMAT_V1 && t->version_major != SMAR_FORMAT_V2)
         return smar_fail(e, SMAR_E_VERSION, "unsupported archive format version %u",
                          t->version_major);
     if (smar_load_u32(in + 204) != SMAR_TRAILER_BYTES)
@@ -76,12 +76,17 @@ int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], s
     t->flags = smar_load_u32(in + 12);
     memcpy(t->archive_id, in + 16, SMAR_ARCHIVE_ID_BYTES);
     t->header_len = smar_load_u32(in + 32);
+    t->slot_area_len = smar_load_u32(in + 36);
     memcpy(t->root_hash, in + 40, SMAR_HASH_BYTES);
     memcpy(t->root_mac, in + 72, SMAR_HASH_BYTES);
     memcpy(t->signer, in + 104, 32);
     memcpy(t->signature, in + 136, SMAR_SIGNATURE_BYTES);
-    if ((t->flags & ~SMAR_TRAILER_SIGNED) != 0 || !all_zero(in + 36, 4))
+    bool v1 = t->version_major == SMAR_FORMAT_V1;
+    if ((t->flags & ~SMAR_TRAILER_SIGNED) != 0 || (v1 && t->slot_area_len != 0))
         return smar_fail(e, SMAR_E_VERSION, "trailer uses flags this version does not know");
+    if (!v1 && (t->slot_area_len < SMAR_SLOT_AREA_MIN || t->slot_area_len > SMAR_SLOT_AREA_MAX))
+        return smar_fail(e, SMAR_E_LIMIT, "slot area of %u bytes (allowed %u..%u)",
+                         t->slot_area_len, SMAR_SLOT_AREA_MIN, SMAR_SLOT_AREA_MAX);
     if (!(t->flags & SMAR_TRAILER_SIGNED) && !all_zero(in + 104, 32 + SMAR_SIGNATURE_BYTES))
         return smar_fail(e, SMAR_E_FORMAT, "unsigned archive carries signature bytes");
     if (t->chunk_count == 0 || t->chunk_count > SMAR_MAX_CHUNKS)

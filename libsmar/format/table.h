@@ -26,6 +26,7 @@ typedef struct smar_trailer {
     uint32_t flags; /* SMAR_TRAILER_SIGNED */
     uint8_t archive_id[SMAR_ARCHIVE_ID_BYTES];
     uint32_t header_len;
+    uint32_t slot_area_len; /* format 2: the slot area's size S; format 1: 0 (reserved) */
     uint8_t root_hash[SMAR_HASH_BYTES];
     uint8_t root_mac[SMAR_HASH_BYTES];
     uint8_t signer[32];
@@ -38,6 +39,8 @@ void smar_table_entry_encode(uint8_t out[SMAR_TABLE_ENTRY_BYTES], const smar_tab
 /* Decode one entry; false when reserved bits are set or the section is unknown. */
 bool smar_table_entry_decode(smar_table_entry *t, const uint8_t in[SMAR_TABLE_ENTRY_BYTES]);
 
+/* Encode and decode a trailer of format 1 or 2 (version_major says which; the layouts
+ * differ only in bytes 36..40: reserved in 1, the slot area's length in 2). */
 void smar_trailer_encode(uint8_t out[SMAR_TRAILER_BYTES], const smar_trailer *t);
 int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], smar_err *e);
 

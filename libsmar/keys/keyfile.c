@@ -12,6 +12,7 @@
  *    the caller (sodium_base642bin), and on save encoded straight into the secure buffer.
  */
 #include "keyfile.h"
+#include "crypto.h" /* smar_secure_alloc */
 #include "smar/keys.h"
 
 #include <errno.h>
@@ -425,7 +426,7 @@ int smar_keyfile_seal(const smar_keyfile *kf, smar_buf *b, const char *passphras
     uint8_t salt[crypto_pwhash_SALTBYTES];
     size_t sealed_len = SEAL_NONCE_BYTES + plain_len + SEAL_TAG_BYTES;
     uint8_t *sealed = malloc(sealed_len); /* nonce || ciphertext || tag: nothing secret */
-    uint8_t *key = sodium_malloc(SEAL_KEY_BYTES);
+    uint8_t *key = smar_secure_alloc(SEAL_KEY_BYTES);
     int rc = SMAR_OK;
     if (sealed == NULL || key == NULL) {
         rc = smar_keyfile_fail(kf, SMAR_E_NOMEM, "out of memory");
@@ -496,7 +497,7 @@ int smar_keyfile_unseal(const smar_keyfile *kf, smar_span root, const char *pass
     if (rc != SMAR_OK)
         goto done;
     sealed = malloc(sealed_len);
-    key = sodium_malloc(SEAL_KEY_BYTES);
+    key = smar_secure_alloc(SEAL_KEY_BYTES);
     if (sealed == NULL || key == NULL) {
         rc = smar_keyfile_fail(kf, SMAR_E_NOMEM, "out of memory");
         goto done;
@@ -533,6 +534,8 @@ smar_keyfile_kind smar_keyfile_kind_of(const char *path)
         {"smar-keyring", SMAR_KEYFILE_KEYRING},
         {"smar-signing-key", SMAR_KEYFILE_SIGNING_KEY},
         {"smar-signing-public-key", SMAR_KEYFILE_PUBLIC_KEY},
+        {"smar-recipient-identity", SMAR_KEYFILE_IDENTITY},
+        {"smar-recipient", SMAR_KEYFILE_RECIPIENT},
     };
     if (path == NULL)
         return SMAR_KEYFILE_UNKNOWN;

@@ -64,4 +64,8 @@ void smar_keyring_install_local(smar_keyring *kr, smar_local_key *lk);
 /* The keyring's local key, or NULL when it holds none or another provider's. */
 smar_local_key *smar_keyring_local_key(const smar_keyring *kr);
 
+/* The ctx of the keyring's provider when that provider is p (recognised by its wrap
+ * callback, as a copy of p's table is p), else NULL. */
+void *smar_keyring_provider_ctx(const smar_keyring *kr, const smar_provider *p);
+
 #endif

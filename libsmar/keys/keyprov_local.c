@@ -148,7 +148,7 @@ int smar_local_key_new(smar_local_key **out, const char *key_id, smar_time_ns cr
     if (lk == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     lk->version_created = calloc(count, sizeof *lk->version_created);
-    lk->keys = sodium_malloc((size_t)count * SMAR_LOCAL_KEY_BYTES);
+    lk->keys = smar_secure_alloc((size_t)count * SMAR_LOCAL_KEY_BYTES);
     if (lk->version_created == NULL || lk->keys == NULL) {
         smar_local_key_free(lk);
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
@@ -181,7 +181,7 @@ int smar_local_key_add_version(smar_local_key *lk, smar_time_ns now, smar_err *e
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     lk->version_created = times;
     size_t old_len = (size_t)lk->count * SMAR_LOCAL_KEY_BYTES;
-    uint8_t *keys = sodium_malloc(old_len + SMAR_LOCAL_KEY_BYTES);
+    uint8_t *keys = smar_secure_alloc(old_len + SMAR_LOCAL_KEY_BYTES);
     if (keys == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
     memcpy(keys, lk->keys, old_len);

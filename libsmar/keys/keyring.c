@@ -80,12 +80,17 @@ void smar_keyring_install_local(smar_keyring *kr, smar_local_key *lk)
     install(kr, &smar_provider_local, lk, smar_local_key_id(lk));
 }
 
-smar_local_key *smar_keyring_local_key(const smar_keyring *kr)
+void *smar_keyring_provider_ctx(const smar_keyring *kr, const smar_provider *p)
 {
-    /* The local provider is recognised by its callbacks: a copy of its table is it. */
-    if (kr == NULL || !kr->has_key || kr->provider.wrap != smar_provider_local.wrap)
+    /* A provider is recognised by its callbacks: a copy of its table is it. */
+    if (kr == NULL || !kr->has_key || kr->provider.wrap != p->wrap)
         return NULL;
     return kr->ctx;
+}
+
+smar_local_key *smar_keyring_local_key(const smar_keyring *kr)
+{
+    return smar_keyring_provider_ctx(kr, &smar_provider_local);
 }
 
 /* ---- provider answers ------------------------------------------------------------------ */
@@ -107,14 +112,32 @@ static bool provider_status_known(int rc)
     }
 }
 
-/* Record a failed callback's status and message in e as "root key 'id': message". */
+/* What a provider's status means, in the words a user needs to tell the classes apart. */
+static const char *provider_class(int rc)
+{
+    switch (rc) {
+    case SMAR_E_NOTFOUND:
+        return "no such key";
+    case SMAR_E_DENIED:
+        return "access denied";
+    case SMAR_E_UNAVAILABLE:
+        return "unavailable, try again later";
+    case SMAR_E_AUTH:
+        return "authentication failed";
+    default:
+        return smar_strerror(rc);
+    }
+}
+
+/* Record a failed callback's status and message in e as "key provider 'name', root key
+ * 'id': class: message", so that an outage never reads like a wrong key or damage. */
 static int provider_failed(const smar_keyring *kr, int rc, const char *msg, smar_err *e)
 {
     if (!provider_status_known(rc))
         return smar_fail(e, SMAR_E_INVALID, "root key '%s': provider '%s' returned status %d",
                          kr->key_id, kr->name, rc);
-    return smar_fail(e, rc, "root key '%s': %s", kr->key_id,
-                     msg[0] != '\0' ? msg : smar_strerror(rc));
+    return smar_fail(e, rc, "key provider '%s', root key '%s': %s%s%s", kr->name, kr->key_id,
+                     provider_class(rc), msg[0] != '\0' ? ": " : "", msg);
 }
 
 static int provider_bug(const smar_keyring *kr, const char *what, smar_err *e)
@@ -273,6 +296,12 @@ static int require_slot_id(const smar_keyring *kr, smar_err *e)
     return SMAR_OK;
 }
 
+/*
+ * Version 0 means "none": the provider keeps what it needs inside the blob (x25519 has no
+ * versions). Archive format 2 records that (version_kind 0); format 1 records versions >= 1
+ * only, so its writer cannot make such a slot: UNSUPPORTED, not a provider bug. The check
+ * goes away by itself when the writer writes format 2 (SMAR_FORMAT_VERSION_MAJOR 2).
+ */
 int smar_keyring_wrap_version(const smar_keyring *kr, uint32_t *version, smar_err *e)
 {
     int rc = smar_keyring_require_key(kr, e);
@@ -283,8 +312,7 @@ int smar_keyring_wrap_version(const smar_keyring *kr, uint32_t *version, smar_er
     rc = kr->provider.current_version(kr->ctx, &v, msg, sizeof msg);
     if (rc != SMAR_OK)
         return provider_failed(kr, rc, msg, e);
-    if (v < 1)
-        return provider_bug(kr, "gave version 0 as its current version", e);
+    /* version 0: the provider keeps its version inside the blob (format 2, version kind 0) */
     *version = v;
     return SMAR_OK;
 }
@@ -310,8 +338,6 @@ int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
         return provider_failed(kr, rc, msg, e);
     if (len < 1 || len > SMAR_WRAPPED_MAX)
         return provider_bug(kr, "returned a wrapped data key of a length outside 1..512", e);
-    if (v < 1)
-        return provider_bug(kr, "wrapped with version 0", e);
     *out_len = len;
     *version = v;
     return SMAR_OK;

@@ -44,6 +44,11 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
                         const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
                         smar_err *e);
 
+/* Whether anyone may wrap to this keyring: its provider wraps to a public key (x25519), so
+ * a key slot it opens says nothing about who made the archive (the reader then requires a
+ * pinned producer). keyprov_x25519.c. */
+bool smar_keyring_public_wrap(const smar_keyring *kr);
+
 /* Sign msg with the producer key (Ed25519, detached). */
 /* Whether sk holds a secret key (not only a public one): what signing needs. */
 bool smar_signkey_can_sign(const smar_signkey *sk);

@@ -69,7 +69,7 @@ int smar_signkey_generate(smar_signkey *sk)
     int rc = require_empty(sk);
     if (rc != SMAR_OK)
         return rc;
-    sk->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    sk->sk = smar_secure_alloc(crypto_sign_SECRETKEYBYTES);
     if (sk->sk == NULL)
         return smar_fail(sk->err, SMAR_E_NOMEM, "out of locked memory");
     crypto_sign_keypair(sk->pk, sk->sk);
@@ -221,7 +221,7 @@ static int check_pair(const smar_keyfile *kf, const uint8_t *secret,
                       const uint8_t pk[SMAR_SIGN_PUBLIC_BYTES])
 {
     uint8_t derived_pk[SMAR_SIGN_PUBLIC_BYTES];
-    uint8_t *derived_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t *derived_sk = smar_secure_alloc(crypto_sign_SECRETKEYBYTES);
     if (derived_sk == NULL)
         return smar_keyfile_fail(kf, SMAR_E_NOMEM, "out of locked memory");
     crypto_sign_seed_keypair(derived_pk, derived_sk, secret); /* seed = first 32 bytes */
@@ -277,7 +277,7 @@ int smar_signkey_load(smar_signkey *sk, const char *path, const char *passphrase
     smar_keyfile kf = {"signing key", path, NULL, sk->err};
     smar_buf text = {.secure = true};
     smar_span root;
-    uint8_t *secret = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t *secret = smar_secure_alloc(crypto_sign_SECRETKEYBYTES);
     if (secret == NULL)
         rc = smar_fail(sk->err, SMAR_E_NOMEM, "out of locked memory");
     if (rc == SMAR_OK)

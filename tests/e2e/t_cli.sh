@@ -4,7 +4,7 @@
 step "--version and --help"
 run 0 "$SMAR" --version
 assert_contains out.txt "smar "
-assert_contains out.txt "archive format 1.0"
+assert_contains out.txt "archive format 2.0"
 run 0 "$SMAR" --help
 for cmd in keygen key create inspect verify ls cat extract; do
     assert_contains out.txt "   $cmd "

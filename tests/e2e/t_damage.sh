@@ -164,13 +164,14 @@ assert_contains out.txt '"signature":	"valid-unpinned"'
 assert_contains out.txt '"signer_checked":	false'
 run 0 "$SMAR" verify good.smar
 assert_contains out.txt "signature:  valid-unpinned (valid for the key it names; who signed is not checked"
-# a signature byte changed (outside the root hash): invalid, with or without --pubkey
+# a signature byte changed: invalid, with or without --pubkey (format 2's root hash covers
+# the signature too, so the file is also damaged)
 TRAILER=$(($(stat -c %s good.smar) - 216))
 cp good.smar badsig.smar
 flip $((TRAILER + 140)) badsig.smar 1
 run 3 "$SMAR" verify --json --pubkey sign.key.pub badsig.smar
 assert_contains out.txt '"signature":	"invalid"'
-assert_contains out.txt '"root_hash_ok":	true'
+assert_contains out.txt '"root_hash_ok":	false'
 run 3 "$SMAR" verify badsig.smar
 assert_contains out.txt "signature:  invalid"
 
@@ -198,20 +199,26 @@ run 0 "$SMAR" inspect --json two.smar
 HDR2=$(json_number out.txt header_size)
 SIZE2=$(stat -c %s two.smar)
 T2=$((SIZE2 - 216))
-TAB2=$(json_number out.txt chunk_count)
-TAB2=$((T2 - 48 * TAB2))
-K0=$(byte_at 65 two.smar)  # slot 0: provider 64, key id length 65, key id 66..
-S1=$((64 + 2 + K0 + 4 + 2 + 72))
-K1=$(byte_at $((S1 + 1)) two.smar)
+NCHUNKS2=$(json_number out.txt chunk_count)
+# format 2: chunk table || slot area (its length at trailer byte 36) || trailer
+SLEN2=$(($(byte_at $((T2 + 36)) two.smar) + 256 * $(byte_at $((T2 + 37)) two.smar)))
+SL2=$((T2 - SLEN2))
+TAB2=$((SL2 - 48 * NCHUNKS2))
+K0=$(byte_at $((SL2 + 6)) two.smar) # slot 0: provider +4, flags +5, key id length +6, key id +7..
+S1=$((SL2 + 4 + 3 + K0 + 1 + 4 + 4 + 72))
+K1=$(byte_at $((S1 + 2)) two.smar)
 # OFFSET:MASK pairs: header fields (version, minor, length, flags, suite, compression,
-# chunk size, archive id, times, slot count, reserved), every slot field (provider, key id
-# kept printable, key version, wrapped length, wrapped key), the MAC, a chunk, every field
-# of a table entry and of the trailer
-REGIONS="8:255 9:1 10:1 12:1 16:1 19:128 20:2 20:3 21:1 22:2 24:1 28:1 44:1 52:1 60:1 62:1
-64:2 65:1 66:1 $((66 + K0)):2 $((70 + K0)):1 $((72 + K0 + 30)):1
-$S1:2 $((S1 + 2)):1 $((S1 + 2 + K1)):2 $((S1 + 6 + K1)):1 $((S1 + 8 + K1 + 40)):1
+# chunk size, archive id, times, dek_commit, reserved), a chunk, every field of a table
+# entry, the slot area (count, reserved) and every slot field (provider, flags, key id
+# length, key id kept printable, version kind, key version, wrapped length, wrapped key),
+# and every field of the trailer
+REGIONS="8:255 9:1 10:1 12:1 16:1 19:128 20:2 20:3 21:1 22:2 24:1 28:1 44:1 52:1 60:1 91:1 92:1
 $((HDR2 - 1)):1 $((HDR2 + 5)):1 $(((HDR2 + TAB2) / 2)):1 $((TAB2 - 1)):1
 $TAB2:1 $((TAB2 + 8)):1 $((TAB2 + 12)):1 $((TAB2 + 13)):2 $((TAB2 + 14)):1 $((TAB2 + 20)):1
+$SL2:1 $((SL2 + 2)):1 $((SL2 + 4)):2 $((SL2 + 5)):1 $((SL2 + 6)):1 $((SL2 + 7)):1
+$((SL2 + 7 + K0)):2 $((SL2 + 8 + K0)):2 $((SL2 + 12 + K0)):1 $((SL2 + 16 + K0 + 30)):1
+$S1:2 $((S1 + 1)):1 $((S1 + 3)):1 $((S1 + 3 + K1)):2 $((S1 + 4 + K1)):1 $((S1 + 8 + K1)):1
+$((S1 + 12 + K1 + 40)):1
 $T2:1 $((T2 + 8)):1 $((T2 + 12)):2 $((T2 + 16)):1 $((T2 + 32)):1 $((T2 + 36)):1
 $((T2 + 40)):1 $((T2 + 72)):1 $((T2 + 104)):1 $((T2 + 140)):1 $((T2 + 200)):1
 $((T2 + 201)):1 $((T2 + 202)):1 $((T2 + 204)):1 $((T2 + 210)):1"
@@ -233,7 +240,7 @@ run 3 "$SMAR" inspect flags.smar
 assert_contains err.txt "damaged, not a newer format"
 run 3 "$SMAR" ls --key root.key flags.smar
 cp two.smar slot.smar
-flip 66 slot.smar 1 # a key id byte of slot 0, still printable
+flip $((SL2 + 7)) slot.smar 1 # a key id byte of slot 0, still printable
 run 3 "$SMAR" verify --key root.key slot.smar
 assert_contains out.txt "slot.smar: DAMAGED"
 assert_contains out.txt "root hash:  MISMATCH"
@@ -246,12 +253,17 @@ assert_empty out.txt
 run 3 "$SMAR" extract --key root.key -o slot.json slot.smar
 assert_missing slot.json
 cp two.smar kver.smar
-flip $((66 + K0)) kver.smar 2 # slot 0's key version 1 -> 3 (the keyring lacks it)
+flip $((SL2 + 8 + K0)) kver.smar 2 # slot 0's key version 1 -> 3 (the keyring lacks it)
 run 3 "$SMAR" ls --key root.key kver.smar
 run 3 "$SMAR" verify --key root.key kver.smar
 
-step "a newer format stays unsupported (1)"
-run 1 "$SMAR" verify "$E2E_DIR/../../spec/vectors/neg-version2.smar"
-assert_contains err.txt "unsupported archive format version 2"
-run 1 "$SMAR" inspect "$E2E_DIR/../../spec/vectors/neg-version2.smar"
+step "a format 1 body claiming format 2 is damaged (3); a newer format stays unsupported (1)"
+run 3 "$SMAR" verify "$E2E_DIR/../../spec/vectors/v1/neg-version2.smar"
+assert_contains err.txt "slot area of 0 bytes"
+run 3 "$SMAR" inspect "$E2E_DIR/../../spec/vectors/v1/neg-version2.smar"
+cp good.smar v3.smar
+flip 8 v3.smar 1                  # header major 2 -> 3
+flip $((TRAILER + 200)) v3.smar 1 # trailer major 2 -> 3
+run 1 "$SMAR" verify v3.smar
+assert_contains err.txt "unsupported archive format version 3"
 run 1 "$SMAR" verify --pubkey no-such.pub good.smar

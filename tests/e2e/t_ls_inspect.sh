@@ -76,7 +76,7 @@ assert_contains out.txt '"archive":	"b.smar"'
 
 step "inspect without a key: the public header"
 run 0 "$SMAR" inspect a.smar
-for k in "archive:      a.smar" "format:       1.0" "archive id:   " "created:      " \
+for k in "archive:      a.smar" "format:       2.0" "archive id:   " "created:      " \
     "snapshot:     2026-11-20T02:00:00Z" "suite:        xchacha20poly1305" \
     "compression:  zstd" "chunk size:   1048576" "file size:    $(stat -c %s a.smar) bytes" \
     "chunks:       " "payload " "manifest " "index " "meta " "key slots:    1" \
@@ -99,7 +99,7 @@ assert_contains out.txt "  $GROUP_NAME ($GROUP_ID) $in_group"
 
 step "inspect --json: stable keys"
 run 0 "$SMAR" inspect --json --key root.key a.smar
-for k in '"archive":' '"format_version":	"1.0"' '"archive_id":' '"created":' '"snapshot":' \
+for k in '"archive":' '"format_version":	"2.0"' '"archive_id":' '"created":' '"snapshot":' \
     '"suite":' '"compression":' '"chunk_size":' '"file_size":' '"header_size":' \
     '"chunk_count":' '"sections":' '"payload":' '"manifest":' '"index":' '"meta":' \
     '"chunks":' '"bytes":' '"key_slots":' '"key_id":' '"key_version":	1' \

@@ -81,7 +81,7 @@ run 0 env SMAR_PUBKEY=$PWD/b.key.pub "$SMAR" ls --pubkey a.key.pub by-a.smar
 run 1 env SMAR_PUBKEY=$PWD/missing.pub "$SMAR" ls by-a.smar
 assert_contains err.txt "missing.pub"
 
-step "A's archive re-signed by B (trailer only): still opens with the root key, refused with --pubkey A"
+step "A's archive re-signed by B (trailer only): the key holder's root MAC covers the signer, so it no longer opens; refused with --pubkey A"
 if python3 -c 'import cryptography' 2>/dev/null; then
     python3 - by-a.smar b.key resigned.smar <<'PY' || fail "re-signing failed"
 import base64, hashlib, json, struct, sys
@@ -94,24 +94,27 @@ pk = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.Pub
 T = len(data) - 216
 tr = data[T:]
 table_offset, chunk_count, flags = struct.unpack_from("<QII", tr, 0)
-header_len = struct.unpack_from("<I", tr, 32)[0]
-label_root = b"smar/v1 root\0\0\0\0"
-h = hashlib.blake2b(digest_size=32)
-for part in (label_root, tr[:40], tr[200:216], data[:header_len],
-             data[table_offset:table_offset + chunk_count * 48]):
-    h.update(part)
-body = h.digest()
+header_len, slots_len = struct.unpack_from("<II", tr, 32)
+table_end = table_offset + chunk_count * 48
 tr[12:16] = struct.pack("<I", flags | 1)
 tr[104:136] = pk
-root = hashlib.blake2b(label_root + body + bytes(tr[72:104]) + pk, digest_size=32).digest()
+h = hashlib.blake2b(digest_size=32)
+for part in (b"smar/v2 content\0", tr[:36], tr[200:216], tr[104:136], data[:header_len],
+             data[table_offset:table_end]):
+    h.update(part)
+content = h.digest()
+tr[136:200] = key.sign(b"smar/v2 signatur" + bytes(tr[16:32]) + content)
+root = hashlib.blake2b(b"smar/v2 root\0\0\0\0" + content + bytes(tr[36:40]) +
+                       bytes(data[table_end:table_end + slots_len]) + bytes(tr[72:104]) +
+                       bytes(tr[136:200]), digest_size=32).digest()
 tr[40:72] = root
-tr[136:200] = key.sign(b"smar/v1 signatur" + bytes(tr[16:32]) + root)
 data[T:] = tr
 open(sys.argv[3], "wb").write(data)
 PY
-    # the re-signature is well formed: B's pin accepts it, and the root key still opens it
+    # the re-signature is well formed (keyless: B's pin accepts it), but format 2's root MAC
+    # covers the signer: whoever holds the root key sees the swap
     run 0 "$SMAR" verify --pubkey b.key.pub resigned.smar
-    run 0 "$SMAR" ls --key root.key resigned.smar
+    run 3 "$SMAR" ls --key root.key resigned.smar
     refused "$FP_B" "$SMAR" ls --key root.key --pubkey a.key.pub resigned.smar
     refused "$FP_B" "$SMAR" extract -q --key root.key --pubkey a.key.pub -o refused.json resigned.smar
     assert_missing refused.json

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "archive_fixture.h"
+#include "cli.h" /* the tools' exit codes: cli_exit_archive, cli_exit_other */
 #include "smar.h"
 
 #define TEST_SLOT_ID 0xfe /* not assigned by format 1: a deployment-local provider id */
@@ -360,6 +361,62 @@ static void test_unlock_errors_keep_their_class(void **state)
     free(a.data);
 }
 
+/* From the provider to smar's exit code and message, through the tools' own mapping: an
+ * outage or a refusal is a failure (1) that names the provider, never "damaged" (3); "no
+ * such key" is a failure too; only a slot that a matching key does not open is "not
+ * authentic" (3). Writing never says "damaged". */
+static void test_classes_reach_exit_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        int from_provider;
+        int unlock_exit, write_exit;
+        const char *unlock_says, *write_says;
+    } cases[] = {
+        {SMAR_E_UNAVAILABLE, CLI_EXIT_FAILURE, CLI_EXIT_FAILURE,
+         "key provider 'toy', root key 'kms-key-5': unavailable, try again later: toy service",
+         "key provider 'toy', root key 'kms-key-5': unavailable, try again later: toy service"},
+        {SMAR_E_DENIED, CLI_EXIT_FAILURE, CLI_EXIT_FAILURE,
+         "key provider 'toy', root key 'kms-key-5': access denied: toy service",
+         "key provider 'toy', root key 'kms-key-5': access denied: toy service"},
+        {SMAR_E_NOTFOUND, CLI_EXIT_FAILURE, CLI_EXIT_FAILURE, NULL,
+         "key provider 'toy', root key 'kms-key-5': no such key: toy service"},
+        {SMAR_E_AUTH, CLI_EXIT_DAMAGED, CLI_EXIT_FAILURE, "does not open this archive",
+         "key provider 'toy', root key 'kms-key-5': authentication failed: toy service"},
+    };
+    toy t;
+    toy_init(&t, "kms-key-5", 9);
+    smar_keyring *kr = toy_keyring(&t);
+    mem_archive a;
+    write_ok(&a, &kr, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smar_reader *r = NULL;
+        assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+        t.fail_unwrap = cases[i].from_provider;
+        int rc = unlock_rc(r, &kr, 1);
+        if (cli_exit_archive(rc) != cases[i].unlock_exit)
+            fail_msg("provider %d: unlock %d exits %d", cases[i].from_provider, rc,
+                     cli_exit_archive(rc));
+        if (cases[i].unlock_says && !strstr(smar_reader_error(r), cases[i].unlock_says))
+            fail_msg("provider %d: unlock says '%s'", cases[i].from_provider, smar_reader_error(r));
+        t.fail_unwrap = 0;
+        smar_reader_free(r);
+
+        mem_archive b;
+        char msg[1024];
+        t.fail_wrap = cases[i].from_provider;
+        rc = write_archive(&b, &kr, 1, msg, sizeof msg);
+        t.fail_wrap = 0;
+        assert_int_equal(rc, cases[i].from_provider);
+        assert_int_equal(cli_exit_other(rc), cases[i].write_exit);
+        if (!strstr(msg, cases[i].write_says))
+            fail_msg("provider %d: the writer says '%s'", cases[i].from_provider, msg);
+        free(b.data);
+    }
+    smar_keyring_free(kr);
+    free(a.data);
+}
+
 /* A status outside the documented classes is a provider bug: SMAR_E_INVALID, never a
  * status that reads as damage. */
 static void test_unknown_status_is_invalid(void **state)
@@ -474,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_with_local_key),
         cmocka_unit_test(test_write_errors_keep_their_class),
         cmocka_unit_test(test_unlock_errors_keep_their_class),
+        cmocka_unit_test(test_classes_reach_exit_codes),
         cmocka_unit_test(test_unknown_status_is_invalid),
         cmocka_unit_test(test_registration_checks),
         cmocka_unit_test(test_local_only_calls_and_slot_id),
