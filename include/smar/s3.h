@@ -72,7 +72,7 @@ typedef struct smar_s3_options {
     unsigned parts_in_flight;      /**< sink: parts sent at once; 0: 4 (1..16) */
     unsigned part_size_mib;        /**< sink: size of parts 1..1000; 0: 8 (5..512) */
     unsigned timeout_ms;           /**< one HTTP attempt; 0: 60 s */
-    unsigned max_attempts;         /**< per request; 0: 5 */
+    unsigned max_attempts;         /**< per request; 0: 8 */
     /** Polled while requests run; true stops the work (reads return SMAR_IO_CANCELLED, the
      *  sink aborts). For a program's SIGINT flag. NULL: never. */
     bool (*cancelled)(void *ctx);

@@ -21,17 +21,20 @@
 
 #include <sodium.h>
 
-#define TAIL_BYTES          65536u /* the suffix read when opening: trailer, table, meta */
-#define HEAD_BYTES          16384u /* the first read at the start: the whole header */
-#define XML_MAX             (1u << 20)
-#define DEFAULT_PART_MIB    8u
-#define DEFAULT_IN_FLIGHT   4u
-#define PARTS_PER_TIER      1000u
-#define MAX_PART_BYTES      ((size_t)4 << 30)
-#define MAX_PARTS           10000u
-#define DEFAULT_TIMEOUT_MS  60000u
-#define EMPTY_SHA256        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define SHA256_HEADER_BYTES (sizeof "x-amz-content-sha256: " + 64)
+#define TAIL_BYTES         65536u /* the suffix read when opening: trailer, table, meta */
+#define HEAD_BYTES         16384u /* the first read at the start: the whole header */
+#define XML_MAX            (1u << 20)
+#define DEFAULT_PART_MIB   8u
+#define DEFAULT_IN_FLIGHT  4u
+#define PARTS_PER_TIER     1000u
+#define MAX_PART_BYTES     ((size_t)4 << 30)
+#define MAX_PARTS          10000u
+#define DEFAULT_TIMEOUT_MS 60000u
+/* Object stores throttle with 503 SlowDown as a matter of course: more patience than the
+ * key service's 5 attempts (a backoff ceiling of 8 s keeps it bounded in time). */
+#define DEFAULT_MAX_ATTEMPTS 8u
+#define EMPTY_SHA256         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA256_HEADER_BYTES  (sizeof "x-amz-content-sha256: " + 64)
 
 /* ---- URLs ------------------------------------------------------------------------------ */
 
@@ -278,7 +281,7 @@ static int client_init(s3_client *c, const char *url, const smar_s3_options *o, 
     if (o->ca_file != NULL && (c->ca_file = strdup(o->ca_file)) == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     c->policy.timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    c->policy.max_attempts = o->max_attempts;
+    c->policy.max_attempts = o->max_attempts != 0 ? o->max_attempts : DEFAULT_MAX_ATTEMPTS;
     c->policy.retry_budget_ms = 4 * c->policy.timeout_ms;
     c->cancelled = o->cancelled;
     c->cancel_ctx = o->cancel_ctx;
@@ -669,6 +672,18 @@ static size_t part_size(const smar_s3_sink *s, unsigned n)
     return size < MAX_PART_BYTES ? size : MAX_PART_BYTES;
 }
 
+/* An ETag goes back into the CompleteMultipartUpload XML as it came: printable ASCII
+ * without markup characters only. */
+static bool plain_etag(const char *etag)
+{
+    if (etag[0] == '\0')
+        return false;
+    for (const char *p = etag; *p != '\0'; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == '<' || *p == '>' || *p == '&')
+            return false;
+    return true;
+}
+
 static void upload_part(void *ctx, unsigned worker, smar_pool_job *job)
 {
     (void)ctx, (void)worker;
@@ -692,8 +707,8 @@ static void upload_part(void *ctx, unsigned worker, smar_pool_job *job)
     smar_http_response resp;
     smar_err_clear(&p->err);
     p->rc = client_send(c, &call, &resp, &p->err);
-    if (p->rc == SMAR_OK && resp.etag[0] == '\0')
-        p->rc = smar_fail(&p->err, SMAR_E_IO, "%s: part %u: the server sent no ETag", c->url,
+    if (p->rc == SMAR_OK && !plain_etag(resp.etag))
+        p->rc = smar_fail(&p->err, SMAR_E_IO, "%s: part %u: the server sent no usable ETag", c->url,
                           p->number);
     else if (p->rc == SMAR_OK)
         memcpy(p->etag, resp.etag, sizeof p->etag);
