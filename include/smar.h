@@ -7,6 +7,7 @@
  *   smar/provider.h key providers: HSM and KMS keys behind a keyring
  *   smar/export.h   reading and writing instance exports (JSON, JSONL, directory, tar, zip)
  *   smar/io.h       sources and sinks: where archives are read from and written to
+ *   smar/s3.h       archives in S3-compatible object storage (a source and a sink)
  *   smar/writer.h   writing an archive in one forward pass
  *   smar/reader.h   opening, searching, reading and verifying archives
  *   smar/rewrap.h   new key slots for an archive, its chunks copied unchanged
@@ -22,6 +23,7 @@
 #include "smar/provider.h"
 #include "smar/export.h"
 #include "smar/io.h"
+#include "smar/s3.h"
 #include "smar/writer.h"
 #include "smar/reader.h"
 #include "smar/rewrap.h"

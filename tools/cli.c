@@ -260,6 +260,12 @@ static volatile sig_atomic_t tty_saved = 0;
 static int tty_fd = -1;
 static struct termios tty_saved_mode;
 
+/* An s3:// upload under way (cli_s3.c): a signal then only sets upload_interrupt, the
+ * upload sees it, stops and is aborted (no object appears), and cli_out_abort dies of the
+ * signal. A second signal kills at once (SA_RESETHAND): still nothing appears. */
+static volatile sig_atomic_t uploading = 0;
+static volatile sig_atomic_t upload_interrupt = 0;
+
 static void on_fatal_signal(int sig)
 {
     /* Only async-signal-safe calls here: unlinkat, tcsetattr, raise. */
@@ -268,6 +274,10 @@ static void on_fatal_signal(int sig)
             unlinkat(temp_slots[i].dirfd, temp_slots[i].name, 0);
     if (tty_saved)
         tcsetattr(tty_fd, TCSANOW, &tty_saved_mode);
+    if (uploading) {
+        upload_interrupt = sig;
+        return;
+    }
     raise(sig); /* SA_RESETHAND restored the default action: die of the signal */
 }
 
@@ -519,8 +529,8 @@ static int out_open_folder(const char *path, const char **base)
 
 int cli_out_check(const char *path, int force)
 {
-    if (cli_out_is_stdout(path))
-        return 0;
+    if (cli_out_is_stdout(path) || cli_s3_is_url(path))
+        return 0; /* an object's existence is checked when the upload starts */
     const char *base;
     int dirfd = out_open_folder(path, &base);
     if (dirfd < 0)
@@ -538,6 +548,11 @@ int cli_out_open(cli_out *o, const char *path, int force)
         o->is_stdout = 1;
         o->display = cli_xstrdup("standard output");
         return 0;
+    }
+    if (cli_s3_is_url(path)) {
+        int rc = cli_s3_out_open(o, path, force, &upload_interrupt);
+        uploading = rc == 0;
+        return rc;
     }
     const char *base;
     int dirfd = out_open_folder(path, &base);
@@ -642,6 +657,10 @@ int cli_out_commit(cli_out *o)
         cli_out_abort(o);
         return CLI_EXIT_FAILURE;
     }
+    if (o->s3 != NULL) { /* the writer completed the upload (smar_writer_finish) */
+        cli_out_abort(o);
+        return 0;
+    }
     if (o->is_stdout) {
         /* A pipe cannot be synced; a regular file can and should be. */
         if (fsync(o->fd) != 0 && errno != EINVAL && errno != EROFS) {
@@ -694,6 +713,14 @@ void cli_out_abort(cli_out *o)
     /* Out of the signal handler's list before the sink closes the folder it names. */
     temp_unregister(o->slot);
     smar_file_sink_free(o->sink); /* removes the temporary file unless it was published */
+    if (o->s3 != NULL) {
+        cli_s3_out_close(o); /* aborts the upload unless it completed */
+        uploading = 0;
+        if (upload_interrupt != 0) {
+            signal(upload_interrupt, SIG_DFL);
+            raise(upload_interrupt); /* die of the signal, as without an upload */
+        }
+    }
     free(o->name);
     free(o->display);
     out_reset(o);
@@ -1169,10 +1196,11 @@ int cli_open_archive(const char *path, smar_reader **out)
     if (smar_reader_new(&r) != SMAR_OK)
         out_of_memory();
     cli_note_input(path);
-    int rc = smar_reader_open(r, path);
+    char s3err[SMAR_IO_ERROR_MAX] = "";
+    int rc = cli_s3_is_url(path) ? cli_s3_reader_open(r, path, s3err) : smar_reader_open(r, path);
     if (rc != SMAR_OK) {
         /* The library's message says "unsupported archive format version N". */
-        cli_error_lib(path, smar_reader_error(r));
+        cli_error_lib(path, s3err[0] != '\0' ? s3err : smar_reader_error(r));
         smar_reader_free(r);
         return cli_exit_archive(rc);
     }

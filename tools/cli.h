@@ -6,6 +6,7 @@
 #ifndef SMAR_CLI_H
 #define SMAR_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ const char *cli_printable(const char *s, char *buf, size_t cap);
  */
 typedef struct cli_out {
     smar_file_sink *sink; /* libsmar's atomic publish; NULL for standard output */
+    smar_s3_sink *s3;     /* an s3:// output: a multipart upload (cli_s3.c), else NULL */
     int fd;               /* where the bytes go: stdout, or the sink's temporary file */
     int dirfd;            /* the output's folder (the sink's descriptor), or -1 */
     int is_stdout;
@@ -123,6 +125,19 @@ typedef struct cli_out {
 } cli_out;
 
 void cli_install_signal_handlers(void);
+
+/* ---- s3://BUCKET/KEY archives (cli_s3.c) --------------------------------------------- */
+int cli_s3_is_url(const char *path);
+/* Open the object url in r (configuration from AWS_*): an smar status; err holds the
+ * reason when the object could not be reached, else it is left empty. */
+int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_MAX]);
+/* Start the upload to url (cli_out_open's branch). The upload stops (is cancelled, then
+ * aborted) once *interrupt_flag is set. 0, or an exit code after a message. */
+int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_t *interrupt_flag);
+/* When o is an upload: fill out with its sink (the writer commits it) and return 1. */
+int cli_s3_out_sink(cli_out *o, smar_sink *out);
+/* Abort the upload unless it completed, and release it. */
+void cli_s3_out_close(cli_out *o);
 /* Whether path names standard output ("-", /dev/stdout, /dev/fd/1, /proc/self/fd/1). */
 int cli_out_is_stdout(const char *path);
 /* Record a file (or folder) the command reads, so that no output replaces it or is written

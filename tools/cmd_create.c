@@ -276,7 +276,9 @@ static int open_writer(struct create_state *st)
     wo.threads = o->threads;
     wo.snapshot_time = o->snapshot;
     st->snapshot_set = o->snapshot != SMAR_TIME_NONE;
-    int rc = smar_writer_open_fd(st->w, st->out.fd, &wo);
+    smar_sink upload;
+    int rc = cli_s3_out_sink(&st->out, &upload) ? smar_writer_open_sink(st->w, &upload, &wo)
+                                                : smar_writer_open_fd(st->w, st->out.fd, &wo);
     return rc == SMAR_OK ? 0 : writer_error(st, rc);
 }
 

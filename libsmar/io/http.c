@@ -96,12 +96,27 @@ typedef struct sink {
     size_t max;
     bool too_big;
     bool nomem;
+    /* the caller's buffer for the body (req->out), else NULL */
+    uint8_t *out;
+    size_t out_cap;
+    size_t out_len;
+    smar_http_response *resp; /* for the response headers kept */
+    const smar_http_request *req;
 } sink;
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     sink *s = userp;
     size_t n = size * nmemb;
+    if (s->out != NULL) {
+        if (n > s->out_cap - s->out_len) {
+            s->too_big = true;
+            return 0;
+        }
+        memcpy(s->out + s->out_len, data, n);
+        s->out_len += n;
+        return n;
+    }
     if (n > s->max - s->body->len) {
         s->too_big = true;
         return 0; /* libcurl stops the transfer with CURLE_WRITE_ERROR */
@@ -111,6 +126,63 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userp)
         return 0;
     }
     return n;
+}
+
+/* Keep value of the response header line `line` (n bytes) in out when its name is name. */
+static void keep_header(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    size_t vn = n - nl - 1;
+    while (vn > 0 && (*v == ' ' || *v == '\t'))
+        v++, vn--;
+    while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
+        vn--;
+    if (vn < cap) {
+        memcpy(out, v, vn);
+        out[vn] = '\0';
+    }
+}
+
+/* The few response headers callers need (Content-Range, ETag, Content-Length). libcurl
+ * calls this for every header line of every response, interim ones included: a status
+ * line starts the record afresh. */
+static size_t read_header(char *line, size_t size, size_t nmemb, void *userp)
+{
+    sink *s = userp;
+    size_t n = size * nmemb;
+    smar_http_response *r = s->resp;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        r->content_range[0] = r->etag[0] = '\0';
+        r->has_content_length = false;
+        return n;
+    }
+    keep_header(line, n, "Content-Range", r->content_range, sizeof r->content_range);
+    keep_header(line, n, "ETag", r->etag, sizeof r->etag);
+    char len[32] = "";
+    keep_header(line, n, "Content-Length", len, sizeof len);
+    if (len[0] >= '0' && len[0] <= '9') {
+        char *end = NULL;
+        unsigned long long v = strtoull(len, &end, 10);
+        r->has_content_length = end != NULL && *end == '\0';
+        r->content_length = v;
+    }
+    return n;
+}
+
+static bool cancelled(const smar_http_request *req)
+{
+    return req->cancelled != NULL && req->cancelled(req->cancel_ctx);
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const sink *s = userp;
+    return cancelled(s->req) ? 1 : 0; /* nonzero: CURLE_ABORTED_BY_CALLBACK */
 }
 
 /* The CA bundle: the caller's, else the environment's (curl's and OpenSSL's conventions:
@@ -124,6 +196,24 @@ static const char *ca_bundle(const char *given)
         return env;
     env = getenv("SSL_CERT_FILE");
     return env != NULL && *env != '\0' ? env : NULL;
+}
+
+/* The method, and the body for POST and PUT (not copied: CURLOPT_POSTFIELDS). */
+static bool set_method(CURL *h, const smar_http_request *req)
+{
+    const char *m = req->method;
+    if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0)
+        return curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "") ==
+                   CURLE_OK &&
+               curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)(req->body != NULL ? req->body_len : 0)) == CURLE_OK &&
+               (strcmp(m, "PUT") != 0 || curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m) == CURLE_OK);
+    if (strcmp(m, "HEAD") == 0)
+        return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK;
+    if (strcmp(m, "DELETE") == 0)
+        return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+               curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m) == CURLE_OK;
+    return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
 }
 
 static bool set_options(CURL *h, const smar_http_request *req, const smar_http_policy *p,
@@ -146,13 +236,19 @@ static bool set_options(CURL *h, const smar_http_request *req, const smar_http_p
         curl_easy_setopt(h, CURLOPT_WRITEDATA, s) == CURLE_OK;
     if (ok && ca != NULL)
         ok = curl_easy_setopt(h, CURLOPT_CAINFO, ca) == CURLE_OK;
-    if (ok && strcmp(req->method, "POST") == 0)
-        ok = curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "") ==
-                 CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                              (curl_off_t)(req->body != NULL ? req->body_len : 0)) == CURLE_OK;
-    else if (ok)
-        ok = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    if (ok)
+        ok = set_method(h, req);
+    if (ok)
+        ok = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_HEADERDATA, s) == CURLE_OK;
+    if (ok && req->cancelled != NULL)
+        ok = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_XFERINFODATA, s) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
+    if (ok && req->aws_sigv4 != NULL)
+        ok = curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req->aws_sigv4) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_USERNAME, req->aws_user) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_PASSWORD, req->aws_secret) == CURLE_OK;
     return ok;
 }
 
@@ -239,9 +335,11 @@ static int report(const smar_http_request *req, const attempt *a, const sink *s,
         (void)snprintf(tries, sizeof tries, " (after %u attempts)", attempts);
     if (s->too_big)
         return smar_fail(e, SMAR_E_LIMIT, "%s %s: the response is larger than %zu bytes",
-                         req->method, where, s->max);
+                         req->method, where, s->out != NULL ? s->out_cap : s->max);
     if (s->nomem)
         return smar_fail(e, SMAR_E_NOMEM, "%s %s: out of memory", req->method, where);
+    if (a->rc == CURLE_ABORTED_BY_CALLBACK || cancelled(req))
+        return smar_fail(e, SMAR_E_CANCELLED, "%s %s: cancelled", req->method, where);
     if (a->rc == CURLE_PEER_FAILED_VERIFICATION || a->rc == CURLE_SSL_CACERT_BADFILE)
         return smar_fail(e, SMAR_E_UNAVAILABLE,
                          "%s %s: the server's TLS certificate is not trusted (%s)", req->method,
@@ -256,7 +354,11 @@ static int report(const smar_http_request *req, const attempt *a, const sink *s,
 static bool valid_request(const smar_http_request *req)
 {
     return req != NULL && req->url != NULL && req->method != NULL &&
-           (strcmp(req->method, "GET") == 0 || strcmp(req->method, "POST") == 0) &&
+           (strcmp(req->method, "GET") == 0 || strcmp(req->method, "POST") == 0 ||
+            strcmp(req->method, "PUT") == 0 || strcmp(req->method, "HEAD") == 0 ||
+            strcmp(req->method, "DELETE") == 0) &&
+           (req->out != NULL || req->out_cap == 0) &&
+           (req->aws_sigv4 == NULL || (req->aws_user != NULL && req->aws_secret != NULL)) &&
            (req->headers != NULL || req->n_headers == 0) && req->n_headers <= MAX_HEADERS &&
            (req->body != NULL || req->body_len == 0);
 }
@@ -283,13 +385,15 @@ static int send_with_retries(CURL *h, const smar_http_request *req, const smar_h
         unsigned timeout = (unsigned)(left < p->timeout_ms ? left : p->timeout_ms);
         smar_buf_reset(&resp->body);
         s->too_big = s->nomem = false;
+        s->out_len = 0;
         a = run_attempt(h, p, timeout);
         resp->attempts = n;
         resp->status = a.rc == CURLE_OK ? a.status : 0;
+        resp->out_len = s->out_len;
         if (a.rc == CURLE_OK && a.status >= 200 && a.status <= 299)
             return SMAR_OK;
         bool again = a.rc == CURLE_OK ? status_retryable(a.status) : transport_retryable(a.rc);
-        if (!again || s->too_big || s->nomem || n >= p->max_attempts)
+        if (!again || s->too_big || s->nomem || n >= p->max_attempts || cancelled(req))
             break;
         uint64_t wait = a.retry_after_ms != 0 ? a.retry_after_ms : backoff_ms(p, n);
         if (now_ms() - start + wait >= p->retry_budget_ms)
@@ -317,7 +421,11 @@ int smar_http_send(const smar_http_request *req, const smar_http_policy *pol,
     smar_http_policy p = effective_policy(pol);
     struct curl_slist nodes[MAX_HEADERS];
     sink s = {.body = &resp->body,
-              .max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE};
+              .max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE,
+              .out = req->out,
+              .out_cap = req->out_cap,
+              .resp = resp,
+              .req = req};
     int rc;
     if (!set_options(h, req, &p, p.timeout_ms, header_list(req, nodes), &s))
         rc = smar_fail(e, SMAR_E_UNAVAILABLE, "%s: libcurl refused an option", req->method);

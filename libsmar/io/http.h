@@ -38,22 +38,43 @@ typedef struct smar_http_policy {
 } smar_http_policy;
 
 typedef struct smar_http_request {
-    const char *method; /* "GET" or "POST" */
+    const char *method; /* "GET", "POST", "PUT", "HEAD" or "DELETE" */
     const char *url;    /* https://host[:port]/path[?query] */
     /* "Name: value" lines, n_headers of them. Not copied: may point into locked memory. */
     const char *const *headers;
     size_t n_headers;
-    /* POST body (may hold secrets); not copied. */
+    /* POST or PUT body (may hold secrets); not copied. */
     const char *body;
     size_t body_len;
     size_t max_response; /* bytes of response body accepted; 0: 64 KiB */
     const char *ca_file; /* NULL: environment, then system */
+    /* AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4), e.g. "aws:amz:us-east-1:s3", with
+     * aws_user (access key id) and aws_secret; NULL: not signed. libcurl signs the path and
+     * query exactly as written: the caller builds them in canonical form. libcurl copies
+     * the secret into its own memory (freed, not wiped, with the handle). */
+    const char *aws_sigv4;
+    const char *aws_user;
+    const char *aws_secret;
+    /* When out is set, a 2xx answer's body goes there (at most out_cap bytes, else
+     * SMAR_E_LIMIT) instead of resp->body: range reads land in the caller's buffer. */
+    void *out;
+    size_t out_cap;
+    /* Polled during transfers and between attempts; true stops the request with
+     * SMAR_E_CANCELLED. NULL: never. */
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
 } smar_http_request;
 
 typedef struct smar_http_response {
     long status;   /* the last attempt's HTTP status; 0 when none was received */
     smar_buf body; /* secure; the last attempt's body. smar_http_response_free wipes it */
     unsigned attempts;
+    size_t out_len; /* bytes written to req->out */
+    /* A few response headers of the last answer (empty / false when not sent): */
+    char content_range[96];
+    char etag[136];
+    uint64_t content_length;
+    bool has_content_length;
 } smar_http_response;
 
 /*
@@ -62,7 +83,8 @@ typedef struct smar_http_response {
  *   SMAR_E_DENIED       401, 403
  *   SMAR_E_NOTFOUND     404
  *   SMAR_E_UNAVAILABLE  429 and 5xx after the retries, timeouts, connection and TLS failures
- *   SMAR_E_LIMIT        the response body is larger than max_response
+ *   SMAR_E_LIMIT        the response body is larger than max_response (or out_cap)
+ *   SMAR_E_CANCELLED    req->cancelled said stop
  *   SMAR_E_INVALID      bad arguments, a URL that is not https, any other status (4xx: the
  *                       request was wrong)
  *   SMAR_E_NOMEM

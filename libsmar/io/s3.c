@@ -1,0 +1,985 @@
+/*
+ * s3.c - archives in S3-compatible object storage: canonical request URLs, a source over
+ * range GETs and a sink over a multipart upload (smar/s3.h says what is promised).
+ *
+ * Every request goes through smar_http_send (http.c: TLS, timeouts, retries), signed by
+ * libcurl (CURLOPT_AWS_SIGV4). libcurl 7.88 signs the path and query exactly as written
+ * (curl issue #9717), so every URL is built here in canonical form, and every request
+ * carries x-amz-content-sha256 (the SHA-256 of its body) that libcurl signs as given.
+ */
+#include "s3.h"
+
+#include "http.h"
+#include "md5.h"
+#include "pool.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define TAIL_BYTES         65536u /* the suffix read when opening: trailer, table, meta */
+#define HEAD_BYTES         16384u /* the first read at the start: the whole header */
+#define XML_MAX            (1u << 20)
+#define DEFAULT_PART_MIB   8u
+#define DEFAULT_IN_FLIGHT  4u
+#define PARTS_PER_TIER     1000u
+#define MAX_PART_BYTES     ((size_t)4 << 30)
+#define MAX_PARTS          10000u
+#define DEFAULT_TIMEOUT_MS 60000u
+/* Object stores throttle with 503 SlowDown as a matter of course: more patience than the
+ * key service's 5 attempts (a backoff ceiling of 8 s keeps it bounded in time). */
+#define DEFAULT_MAX_ATTEMPTS 8u
+#define EMPTY_SHA256         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA256_HEADER_BYTES  (sizeof "x-amz-content-sha256: " + 64)
+
+/* ---- URLs ------------------------------------------------------------------------------ */
+
+static bool valid_bucket_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+}
+
+int smar_s3_parse_url(const char *url, char bucket[SMAR_S3_BUCKET_MAX + 1],
+                      char key[SMAR_S3_KEY_MAX + 1], smar_err *e)
+{
+    if (url == NULL || strncmp(url, "s3://", 5) != 0)
+        return smar_fail(e, SMAR_E_INVALID, "not an s3:// URL");
+    const char *b = url + 5;
+    size_t blen = strcspn(b, "/");
+    if (blen < 3 || blen > SMAR_S3_BUCKET_MAX || b[blen] != '/')
+        return smar_fail(e, SMAR_E_INVALID,
+                         "'%.80s': expected s3://BUCKET/KEY (a bucket name of 3 to 63 characters)",
+                         url);
+    for (size_t i = 0; i < blen; i++)
+        if (!valid_bucket_char(b[i]))
+            return smar_fail(e, SMAR_E_INVALID,
+                             "'%.80s': the bucket name has a character other than a-z 0-9 . - _",
+                             url);
+    const char *k = b + blen + 1;
+    size_t klen = strlen(k);
+    if (klen == 0 || klen > SMAR_S3_KEY_MAX)
+        return smar_fail(e, SMAR_E_INVALID, "'%.80s': the object key must have 1 to %d bytes", url,
+                         SMAR_S3_KEY_MAX);
+    for (size_t i = 0; i < klen; i++)
+        if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
+            return smar_fail(e, SMAR_E_INVALID, "'%.80s': the object key has a control character",
+                             url);
+    if (k[klen - 1] == '/')
+        return smar_fail(e, SMAR_E_INVALID,
+                         "'%.80s' names a prefix; a series from a prefix is not supported yet",
+                         url);
+    memcpy(bucket, b, blen);
+    bucket[blen] = '\0';
+    memcpy(key, k, klen + 1);
+    return SMAR_OK;
+}
+
+/* The host of "https://HOST[:PORT][/]" as a pointer and length. */
+static const char *endpoint_host(const char *endpoint, size_t *len)
+{
+    const char *h = strstr(endpoint, "://");
+    h = h != NULL ? h + 3 : endpoint;
+    if (*h == '[') { /* an IPv6 literal */
+        const char *end = strchr(h, ']');
+        *len = end != NULL ? (size_t)(end - h) + 1 : strlen(h);
+        return h;
+    }
+    *len = strcspn(h, ":/");
+    return h;
+}
+
+bool smar_s3_endpoint_wants_path_style(const char *endpoint)
+{
+    size_t n;
+    const char *h = endpoint_host(endpoint, &n);
+    if (n > 0 && h[0] == '[')
+        return true;
+    if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+            return false;
+    return n > 0;
+}
+
+static bool unreserved(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Append s percent-encoded (RFC 3986); '/' kept when keep_slash. */
+static int append_encoded(smar_buf *out, const char *s, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        int rc;
+        if (unreserved(*p) || (keep_slash && *p == '/')) {
+            rc = smar_buf_append(out, p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = smar_buf_append(out, esc, 3);
+        }
+        if (rc != SMAR_OK)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
+static int compare_params(const void *a, const void *b)
+{
+    const smar_s3_param *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c != 0)
+        return c;
+    return strcmp(x->value != NULL ? x->value : "", y->value != NULL ? y->value : "");
+}
+
+#define MAX_PARAMS 8
+
+int smar_s3_request_url(smar_buf *out, const char *endpoint, bool path_style, const char *bucket,
+                        const char *key, const smar_s3_param *params, size_t n_params)
+{
+    if (n_params > MAX_PARAMS || strncmp(endpoint, "https://", 8) != 0)
+        return SMAR_E_INVALID;
+    smar_buf_reset(out);
+    size_t host_len;
+    const char *host = endpoint_host(endpoint, &host_len);
+    int rc = SMAR_OK;
+    if (path_style) {
+        rc = smar_buf_append_str(out, endpoint);
+        if (rc == SMAR_OK)
+            rc = smar_buf_append_str(out, "/");
+        if (rc == SMAR_OK)
+            rc = append_encoded(out, bucket, false);
+    } else {
+        rc = smar_buf_printf(out, "https://%s.%.*s", bucket, (int)strcspn(host, "/"), host);
+    }
+    (void)host_len;
+    if (rc == SMAR_OK)
+        rc = smar_buf_append_str(out, "/");
+    if (rc == SMAR_OK && key != NULL)
+        rc = append_encoded(out, key, true);
+    smar_s3_param sorted[MAX_PARAMS];
+    if (n_params > 0)
+        memcpy(sorted, params, n_params * sizeof *params);
+    qsort(sorted, n_params, sizeof *sorted, compare_params);
+    for (size_t i = 0; i < n_params && rc == SMAR_OK; i++) {
+        rc = smar_buf_append_str(out, i == 0 ? "?" : "&");
+        if (rc == SMAR_OK)
+            rc = append_encoded(out, sorted[i].name, false);
+        if (rc == SMAR_OK)
+            rc = smar_buf_append_str(out, "=");
+        if (rc == SMAR_OK && sorted[i].value != NULL)
+            rc = append_encoded(out, sorted[i].value, false);
+    }
+    if (rc == SMAR_OK)
+        rc = smar_buf_append(out, "", 1); /* NUL-terminated; len counts it */
+    return rc;
+}
+
+/* ---- the client: where, as whom, and one signed request ----------------------------------- */
+
+typedef struct s3_client {
+    char endpoint[256]; /* https://HOST[:PORT], no trailing '/' */
+    bool path_style;
+    char bucket[SMAR_S3_BUCKET_MAX + 1];
+    char key[SMAR_S3_KEY_MAX + 1];
+    char url[SMAR_S3_KEY_MAX + 80]; /* s3://BUCKET/KEY, for messages */
+    char sigv4[96];                 /* "aws:amz:REGION:s3" */
+    char access_key[129];
+    char *secret;       /* locked memory */
+    char *token_header; /* "x-amz-security-token: T" in locked memory, or NULL */
+    char *ca_file;
+    smar_http_policy policy;
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
+} s3_client;
+
+static void client_clear(s3_client *c)
+{
+    if (c->secret != NULL)
+        sodium_free(c->secret);
+    if (c->token_header != NULL)
+        sodium_free(c->token_header);
+    free(c->ca_file);
+    sodium_memzero(c->access_key, sizeof c->access_key);
+    c->secret = c->token_header = c->ca_file = NULL;
+}
+
+static char *locked_printf(const char *prefix, const char *value)
+{
+    size_t n = strlen(prefix) + strlen(value) + 1;
+    char *p = sodium_malloc(n);
+    if (p != NULL)
+        (void)snprintf(p, n, "%s%s", prefix, value);
+    return p;
+}
+
+static bool valid_region(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)r[i]) && r[i] != '-' && r[i] != '_')
+            return false;
+    return true;
+}
+
+static int client_init(s3_client *c, const char *url, const smar_s3_options *o, smar_err *e)
+{
+    memset(c, 0, sizeof *c);
+    if (o == NULL)
+        return smar_fail(e, SMAR_E_INVALID, "no S3 options given");
+    int rc = smar_check_version(e, o->version, SMAR_S3_OPTIONS_VERSION, "smar_s3_options");
+    if (rc != SMAR_OK)
+        return rc;
+    if ((rc = smar_s3_parse_url(url, c->bucket, c->key, e)) != SMAR_OK)
+        return rc;
+    (void)snprintf(c->url, sizeof c->url, "s3://%s/%s", c->bucket, c->key);
+    const char *region = o->region != NULL && *o->region != '\0' ? o->region : "us-east-1";
+    if (!valid_region(region))
+        return smar_fail(e, SMAR_E_INVALID, "the S3 region is not a region name");
+    if (o->access_key_id == NULL || *o->access_key_id == '\0' || o->secret_access_key == NULL ||
+        *o->secret_access_key == '\0')
+        return smar_fail(e, SMAR_E_INVALID,
+                         "no S3 credentials (an access key id and a secret access key)");
+    if (strlen(o->access_key_id) >= sizeof c->access_key || strchr(o->access_key_id, ':') != NULL)
+        return smar_fail(e, SMAR_E_INVALID, "the S3 access key id is malformed");
+    if (o->endpoint != NULL && *o->endpoint != '\0') {
+        size_t n = strlen(o->endpoint);
+        while (n > 0 && o->endpoint[n - 1] == '/')
+            n--;
+        if (strncmp(o->endpoint, "https://", 8) != 0 || n <= 8 || n >= sizeof c->endpoint ||
+            memchr(o->endpoint + 8, '/', n - 8) != NULL || memchr(o->endpoint, '@', n) != NULL ||
+            memchr(o->endpoint, '?', n) != NULL)
+            return smar_fail(e, SMAR_E_INVALID,
+                             "the S3 endpoint must be https://HOST[:PORT] (TLS is always used)");
+        memcpy(c->endpoint, o->endpoint, n);
+        c->endpoint[n] = '\0';
+    } else {
+        (void)snprintf(c->endpoint, sizeof c->endpoint, "https://s3.%s.amazonaws.com", region);
+    }
+    c->path_style = (o->flags & SMAR_S3_PATH_STYLE) != 0 ||
+                    smar_s3_endpoint_wants_path_style(c->endpoint) ||
+                    strchr(c->bucket, '.') != NULL || strchr(c->bucket, '_') != NULL;
+    (void)snprintf(c->sigv4, sizeof c->sigv4, "aws:amz:%s:s3", region);
+    memcpy(c->access_key, o->access_key_id, strlen(o->access_key_id) + 1);
+    c->secret = locked_printf("", o->secret_access_key);
+    if (c->secret == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
+    if (o->session_token != NULL && *o->session_token != '\0') {
+        c->token_header = locked_printf("x-amz-security-token: ", o->session_token);
+        if (c->token_header == NULL)
+            return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
+    }
+    if (o->ca_file != NULL && (c->ca_file = strdup(o->ca_file)) == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    c->policy.timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->policy.max_attempts = o->max_attempts != 0 ? o->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    c->policy.retry_budget_ms = 4 * c->policy.timeout_ms;
+    c->cancelled = o->cancelled;
+    c->cancel_ctx = o->cancel_ctx;
+    return SMAR_OK;
+}
+
+/* One request, its extra header lines and body; how it ends is smar_http_send's. */
+typedef struct s3_call {
+    const char *method;
+    const smar_s3_param *params;
+    size_t n_params;
+    const char *headers[8];
+    size_t n_headers;
+    const void *body;
+    size_t body_len;
+    void *out;
+    size_t out_cap;
+    bool uncancellable; /* an abort must go out even when the work was cancelled */
+} s3_call;
+
+static void payload_hash_header(char out[SHA256_HEADER_BYTES], const void *body, size_t len)
+{
+    char hex[65] = EMPTY_SHA256;
+    if (len > 0) {
+        uint8_t h[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(h, body, len);
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    }
+    (void)snprintf(out, SHA256_HEADER_BYTES, "x-amz-content-sha256: %s", hex);
+}
+
+static int client_send(const s3_client *c, const s3_call *call, smar_http_response *resp,
+                       smar_err *e)
+{
+    smar_buf url = {0};
+    int rc = smar_s3_request_url(&url, c->endpoint, c->path_style, c->bucket, c->key, call->params,
+                                 call->n_params);
+    if (rc != SMAR_OK) {
+        smar_buf_free(&url);
+        *resp = (smar_http_response){.body = {.secure = true}};
+        return smar_fail(e, rc, "%s: cannot build the request URL", c->url);
+    }
+    char sha_header[SHA256_HEADER_BYTES];
+    payload_hash_header(sha_header, call->body, call->body_len);
+    const char *headers[12];
+    size_t n = 0;
+    headers[n++] = sha_header;
+    if (c->token_header != NULL)
+        headers[n++] = c->token_header;
+    for (size_t i = 0; i < call->n_headers && n < 12; i++)
+        headers[n++] = call->headers[i];
+    smar_http_request req = {
+        .method = call->method,
+        .url = (const char *)url.data,
+        .headers = headers,
+        .n_headers = n,
+        .body = call->body,
+        .body_len = call->body_len,
+        .max_response = XML_MAX,
+        .ca_file = c->ca_file,
+        .aws_sigv4 = c->sigv4,
+        .aws_user = c->access_key,
+        .aws_secret = c->secret,
+        .out = call->out,
+        .out_cap = call->out_cap,
+        .cancelled = call->uncancellable ? NULL : c->cancelled,
+        .cancel_ctx = c->cancel_ctx,
+    };
+    rc = smar_http_send(&req, &c->policy, resp, e);
+    smar_buf_free(&url);
+    return rc;
+}
+
+/* The text between <tag> and </tag> in an XML answer, into out (bounded). */
+static bool xml_value(const smar_buf *body, const char *tag, char *out, size_t cap)
+{
+    char open[64], close[64];
+    (void)snprintf(open, sizeof open, "<%s>", tag);
+    (void)snprintf(close, sizeof close, "</%s>", tag);
+    size_t len = body->len;
+    const char *text = (const char *)body->data;
+    if (text == NULL)
+        return false;
+    const char *start = NULL;
+    for (size_t i = 0; i + strlen(open) <= len; i++)
+        if (memcmp(text + i, open, strlen(open)) == 0) {
+            start = text + i + strlen(open);
+            break;
+        }
+    if (start == NULL)
+        return false;
+    size_t rest = len - (size_t)(start - text);
+    for (size_t i = 0; i + strlen(close) <= rest; i++)
+        if (memcmp(start + i, close, strlen(close)) == 0) {
+            if (i >= cap)
+                return false;
+            memcpy(out, start, i);
+            out[i] = '\0';
+            return true;
+        }
+    return false;
+}
+
+/* The S3 error code of an error answer, for messages ("" when there is none). */
+static void error_code(const smar_http_response *resp, char out[64])
+{
+    if (!xml_value(&resp->body, "Code", out, 64))
+        out[0] = '\0';
+    for (char *p = out; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p))
+            *p = '?';
+}
+
+/* Say what a failed request means for the object, after http.c's message. */
+static int explain(const s3_client *c, int rc, const smar_http_response *resp, smar_err *e)
+{
+    char code[64];
+    error_code(resp, code);
+    if (rc == SMAR_E_NOTFOUND)
+        return smar_err_prefix(e, "%s: no such object or bucket%s%s: ", c->url, code[0] ? " " : "",
+                               code);
+    if (rc == SMAR_E_DENIED)
+        return smar_err_prefix(e,
+                               "%s: access denied%s%s (check the credentials and region): ", c->url,
+                               code[0] ? " " : "", code);
+    if (rc == SMAR_E_UNAVAILABLE)
+        return smar_err_prefix(e, "%s: object storage unavailable: ", c->url);
+    if (code[0] != '\0')
+        return smar_err_prefix(e, "%s: %s: ", c->url, code);
+    return smar_err_prefix(e, "%s: ", c->url);
+}
+
+/* ---- the source ---------------------------------------------------------------------------- */
+
+typedef struct s3_source {
+    s3_client c;
+    uint64_t size;
+    uint8_t *tail; /* the object's last tail_len bytes, read when opening */
+    size_t tail_len;
+    /* The object's first head_len bytes, read by the first read that falls inside them:
+     * the reader reads the header in two steps (fixed part, then the rest), which would
+     * otherwise be two sequential requests. */
+    pthread_mutex_t head_lock;
+    uint8_t *head;
+    size_t head_len;
+} s3_source;
+
+/* Parse "bytes FIRST-LAST/TOTAL". */
+static bool parse_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total)
+{
+    unsigned long long a, b, t;
+    char end;
+    if (sscanf(v, "bytes %llu-%llu/%llu%c", &a, &b, &t, &end) != 3 || a > b || b >= t)
+        return false;
+    *first = a, *last = b, *total = t;
+    return true;
+}
+
+/* A ranged GET of [offset, offset + len) into buf, its answer checked. */
+static int get_range(const s3_client *c, void *buf, size_t len, uint64_t offset, smar_err *e)
+{
+    char range[64];
+    (void)snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)offset,
+                   (unsigned long long)(offset + len - 1));
+    s3_call call = {
+        .method = "GET", .headers = {range}, .n_headers = 1, .out = buf, .out_cap = len};
+    smar_http_response resp;
+    int rc = client_send(c, &call, &resp, e);
+    if (rc != SMAR_OK) {
+        rc = rc == SMAR_E_CANCELLED ? rc : explain(c, rc, &resp, e);
+    } else {
+        uint64_t first = 0, last = 0, total = 0;
+        bool whole = resp.status == 200 && offset == 0 && resp.out_len == len;
+        bool ranged = resp.status == 206 &&
+                      parse_content_range(resp.content_range, &first, &last, &total) &&
+                      first == offset && last == offset + len - 1;
+        if ((!whole && !ranged) || resp.out_len != len)
+            rc = smar_fail(e, SMAR_E_IO,
+                           "%s: the server answered bytes %llu..+%zu with another range (HTTP %ld, "
+                           "Content-Range '%.60s', %zu bytes)",
+                           c->url, (unsigned long long)offset, len, resp.status, resp.content_range,
+                           resp.out_len);
+    }
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+/* Serve [offset, offset + len) from the head block, reading it first if need be: SMAR_OK,
+ * SMAR_E_NOTFOUND when the range is not inside it, or why reading it failed. */
+static int read_head(s3_source *s, void *buf, size_t len, uint64_t offset, smar_err *e)
+{
+    size_t head_max = s->size < HEAD_BYTES ? (size_t)s->size : HEAD_BYTES;
+    if (offset >= head_max || len > head_max - offset)
+        return SMAR_E_NOTFOUND;
+    int rc = SMAR_OK;
+    pthread_mutex_lock(&s->head_lock);
+    if (s->head == NULL) {
+        uint8_t *head = malloc(head_max);
+        rc = head == NULL ? smar_fail(e, SMAR_E_NOMEM, "out of memory")
+                          : get_range(&s->c, head, head_max, 0, e);
+        if (rc == SMAR_OK) {
+            s->head = head;
+            s->head_len = head_max;
+        } else {
+            free(head);
+        }
+    }
+    if (rc == SMAR_OK)
+        memcpy(buf, s->head + offset, len);
+    pthread_mutex_unlock(&s->head_lock);
+    return rc;
+}
+
+static smar_io_result source_read_at(void *opaque, void *buf, size_t len, uint64_t offset,
+                                     char err[SMAR_IO_ERROR_MAX])
+{
+    s3_source *s = opaque;
+    if (len == 0)
+        return SMAR_IO_OK;
+    uint64_t tail_start = s->size - s->tail_len;
+    if (offset >= tail_start && len <= s->size - offset) {
+        memcpy(buf, s->tail + (offset - tail_start), len);
+        return SMAR_IO_OK;
+    }
+    smar_err e = {0};
+    int rc = read_head(s, buf, len, offset, &e);
+    if (rc == SMAR_E_NOTFOUND)
+        rc = get_range(&s->c, buf, len, offset, &e);
+    if (rc == SMAR_OK)
+        return SMAR_IO_OK;
+    (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", smar_err_message(&e));
+    return rc == SMAR_E_CANCELLED ? SMAR_IO_CANCELLED : SMAR_IO_FAILED;
+}
+
+static void source_close(void *opaque)
+{
+    s3_source *s = opaque;
+    if (s == NULL)
+        return;
+    client_clear(&s->c);
+    pthread_mutex_destroy(&s->head_lock);
+    free(s->head);
+    free(s->tail);
+    free(s);
+}
+
+/* The suffix read: true when the server honoured it (the tail and size are then known). */
+static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
+{
+    char range[40];
+    (void)snprintf(range, sizeof range, "Range: bytes=-%u", TAIL_BYTES);
+    s3_call call = {
+        .method = "GET", .headers = {range}, .n_headers = 1, .out = s->tail, .out_cap = TAIL_BYTES};
+    smar_http_response resp;
+    int rc = client_send(&s->c, &call, &resp, e);
+    *honoured = false;
+    if (rc == SMAR_OK || rc == SMAR_E_LIMIT) {
+        uint64_t first, last, total;
+        if (rc == SMAR_OK && resp.status == 206 &&
+            parse_content_range(resp.content_range, &first, &last, &total) && last == total - 1 &&
+            resp.out_len == last - first + 1 &&
+            resp.out_len == (total < TAIL_BYTES ? total : TAIL_BYTES)) {
+            *honoured = true;
+            s->size = total;
+            s->tail_len = resp.out_len;
+        }
+        rc = SMAR_OK; /* not honoured: HEAD and an explicit range instead */
+        smar_err_clear(e);
+    } else if (rc == SMAR_E_INVALID && resp.status == 416) {
+        rc = SMAR_OK; /* an empty object: HEAD says its size */
+        smar_err_clear(e);
+    } else if (rc != SMAR_E_CANCELLED) {
+        rc = explain(&s->c, rc, &resp, e);
+    }
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+static int head_size(const s3_client *c, uint64_t *size, smar_err *e)
+{
+    s3_call call = {.method = "HEAD"};
+    smar_http_response resp;
+    int rc = client_send(c, &call, &resp, e);
+    if (rc == SMAR_OK && !resp.has_content_length)
+        rc = smar_fail(e, SMAR_E_IO, "%s: HEAD answered without a Content-Length", c->url);
+    else if (rc == SMAR_OK)
+        *size = resp.content_length;
+    else if (rc != SMAR_E_CANCELLED)
+        rc = explain(c, rc, &resp, e);
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+static int source_open(s3_source *s, const char *url, const smar_s3_options *o, smar_err *e)
+{
+    int rc = client_init(&s->c, url, o, e);
+    if (rc != SMAR_OK)
+        return rc;
+    if ((s->tail = malloc(TAIL_BYTES)) == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    bool honoured;
+    if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
+        return rc;
+    if ((rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
+        return rc;
+    s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
+    if (s->tail_len == 0)
+        return SMAR_OK;
+    return get_range(&s->c, s->tail, s->tail_len, s->size - s->tail_len, e);
+}
+
+static void copy_error(char err[SMAR_IO_ERROR_MAX], const smar_err *e)
+{
+    if (err != NULL)
+        (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", smar_err_message(e));
+}
+
+int smar_s3_is_url(const char *text)
+{
+    return text != NULL && strncmp(text, "s3://", 5) == 0;
+}
+
+int smar_s3_source_open(smar_source *out, const char *url, const smar_s3_options *opts,
+                        char err[SMAR_IO_ERROR_MAX])
+{
+    smar_err e = {0};
+    if (out == NULL) {
+        (void)smar_fail(&e, SMAR_E_INVALID, "no source to fill");
+        copy_error(err, &e);
+        return SMAR_E_INVALID;
+    }
+    s3_source *s = calloc(1, sizeof *s);
+    if (s == NULL || pthread_mutex_init(&s->head_lock, NULL) != 0) {
+        free(s);
+        (void)smar_fail(&e, SMAR_E_NOMEM, "out of memory");
+        copy_error(err, &e);
+        return SMAR_E_NOMEM;
+    }
+    int rc = source_open(s, url, opts, &e);
+    if (rc != SMAR_OK) {
+        copy_error(err, &e);
+        source_close(s);
+        return rc;
+    }
+    *out = (smar_source)SMAR_SOURCE_INIT;
+    out->opaque = s;
+    out->size = s->size;
+    out->read_at = source_read_at;
+    out->close = source_close;
+    return SMAR_OK;
+}
+
+/* ---- the sink: a multipart upload ------------------------------------------------------------ */
+
+typedef struct part_job {
+    smar_pool_job job;
+    struct smar_s3_sink *owner;
+    bool pending;
+    unsigned number; /* 1..10000 */
+    uint8_t *data;
+    size_t len, cap;
+    int rc;
+    smar_err err;
+    char etag[136];
+} part_job;
+
+struct smar_s3_sink {
+    s3_client c;
+    smar_err err;
+    char upload_id[1024];
+    bool replace;
+    bool started, done, failed;
+    unsigned part_mib;
+    smar_pool *pool;
+    part_job *jobs;
+    unsigned n_jobs;
+    unsigned next;  /* the job being filled */
+    unsigned parts; /* parts dispatched */
+    char (*etags)[136];
+};
+
+/* The size of part number n: part_mib MiB for parts 1..1000, doubling every 1000 parts. */
+static size_t part_size(const smar_s3_sink *s, unsigned n)
+{
+    size_t size = (size_t)s->part_mib << 20;
+    for (unsigned tier = (n - 1) / PARTS_PER_TIER; tier > 0 && size < MAX_PART_BYTES; tier--)
+        size *= 2;
+    return size < MAX_PART_BYTES ? size : MAX_PART_BYTES;
+}
+
+/* An ETag goes back into the CompleteMultipartUpload XML as it came: printable ASCII
+ * without markup characters only. */
+static bool plain_etag(const char *etag)
+{
+    if (etag[0] == '\0')
+        return false;
+    for (const char *p = etag; *p != '\0'; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == '<' || *p == '>' || *p == '&')
+            return false;
+    return true;
+}
+
+static void upload_part(void *ctx, unsigned worker, smar_pool_job *job)
+{
+    (void)ctx, (void)worker;
+    part_job *p = SMAR_POOL_ENTRY(job, part_job, job);
+    const s3_client *c = &p->owner->c;
+    uint8_t md5[SMAR_MD5_BYTES];
+    smar_md5(p->data, p->len, md5);
+    char md5_header[64] = "Content-MD5: ";
+    sodium_bin2base64(md5_header + strlen(md5_header), sizeof md5_header - strlen(md5_header), md5,
+                      sizeof md5, sodium_base64_VARIANT_ORIGINAL);
+    char number[16];
+    (void)snprintf(number, sizeof number, "%u", p->number);
+    smar_s3_param params[2] = {{"partNumber", number}, {"uploadId", p->owner->upload_id}};
+    s3_call call = {.method = "PUT",
+                    .params = params,
+                    .n_params = 2,
+                    .headers = {md5_header, "Content-Type: application/octet-stream"},
+                    .n_headers = 2,
+                    .body = p->data,
+                    .body_len = p->len};
+    smar_http_response resp;
+    smar_err_clear(&p->err);
+    p->rc = client_send(c, &call, &resp, &p->err);
+    if (p->rc == SMAR_OK && !plain_etag(resp.etag))
+        p->rc = smar_fail(&p->err, SMAR_E_IO, "%s: part %u: the server sent no usable ETag", c->url,
+                          p->number);
+    else if (p->rc == SMAR_OK)
+        memcpy(p->etag, resp.etag, sizeof p->etag);
+    else if (p->rc != SMAR_E_CANCELLED)
+        p->rc = explain(c, p->rc, &resp, &p->err);
+    smar_http_response_free(&resp);
+}
+
+/* Take back the oldest part in flight and keep its result. */
+static void take_part(smar_s3_sink *s)
+{
+    part_job *p = SMAR_POOL_ENTRY(smar_pool_take(s->pool), part_job, job);
+    p->pending = false;
+    p->len = 0; /* free to fill again */
+    if (p->rc == SMAR_OK) {
+        memcpy(s->etags[p->number - 1], p->etag, sizeof p->etag);
+    } else if (!s->failed) {
+        s->failed = true;
+        s->err = p->err;
+    }
+}
+
+static void take_all_parts(smar_s3_sink *s)
+{
+    while (s->pool != NULL && smar_pool_pending(s->pool) > 0)
+        take_part(s);
+}
+
+/* The job to fill next, its buffer sized for the next part number. */
+static part_job *filling(smar_s3_sink *s)
+{
+    part_job *p = &s->jobs[s->next];
+    if (p->pending) /* round robin: it is the oldest in flight */
+        take_part(s);
+    size_t want = part_size(s, s->parts + 1);
+    if (p->cap < want) {
+        free(p->data);
+        p->data = malloc(want);
+        p->cap = p->data != NULL ? want : 0;
+        if (p->data == NULL)
+            return NULL;
+    }
+    return p;
+}
+
+static int dispatch(smar_s3_sink *s, part_job *p)
+{
+    if (s->parts >= MAX_PARTS)
+        return smar_fail(&s->err, SMAR_E_LIMIT, "%s: more than %u parts", s->c.url, MAX_PARTS);
+    p->number = ++s->parts;
+    p->pending = true;
+    smar_pool_submit(s->pool, &p->job);
+    s->next = (s->next + 1) % s->n_jobs;
+    return SMAR_OK;
+}
+
+static bool sink_cancelled(const smar_s3_sink *s)
+{
+    return s->c.cancelled != NULL && s->c.cancelled(s->c.cancel_ctx);
+}
+
+static smar_io_result sink_result(smar_s3_sink *s, char err[SMAR_IO_ERROR_MAX])
+{
+    copy_error(err, &s->err);
+    return s->err.code == SMAR_E_CANCELLED ? SMAR_IO_CANCELLED : SMAR_IO_FAILED;
+}
+
+static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
+                                 char err[SMAR_IO_ERROR_MAX])
+{
+    smar_s3_sink *s = opaque;
+    const uint8_t *in = buf;
+    while (len > 0) {
+        if (sink_cancelled(s))
+            (void)smar_fail(&s->err, SMAR_E_CANCELLED, "%s: cancelled", s->c.url);
+        if (s->failed || s->err.code != SMAR_OK || !s->started || s->done)
+            return sink_result(s, err);
+        part_job *p = filling(s);
+        if (p == NULL) {
+            (void)smar_fail(&s->err, SMAR_E_NOMEM, "out of memory for an upload part");
+            return sink_result(s, err);
+        }
+        size_t want = part_size(s, s->parts + 1);
+        size_t n = want - p->len < len ? want - p->len : len;
+        memcpy(p->data + p->len, in, n);
+        p->len += n, in += n, len -= n;
+        if (p->len == want && dispatch(s, p) != SMAR_OK)
+            return sink_result(s, err);
+    }
+    return SMAR_IO_OK;
+}
+
+/* The CompleteMultipartUpload body: every part's number and ETag. */
+static int complete_body(const smar_s3_sink *s, smar_buf *xml)
+{
+    int rc = smar_buf_append_str(xml, "<CompleteMultipartUpload>");
+    for (unsigned i = 0; i < s->parts && rc == SMAR_OK; i++)
+        rc = smar_buf_printf(xml, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                             s->etags[i]);
+    if (rc == SMAR_OK)
+        rc = smar_buf_append_str(xml, "</CompleteMultipartUpload>");
+    return rc;
+}
+
+static int complete_upload(smar_s3_sink *s)
+{
+    smar_buf xml = {0};
+    int rc = complete_body(s, &xml);
+    if (rc != SMAR_OK) {
+        smar_buf_free(&xml);
+        return smar_fail(&s->err, rc, "out of memory");
+    }
+    smar_s3_param params[1] = {{"uploadId", s->upload_id}};
+    s3_call call = {.method = "POST",
+                    .params = params,
+                    .n_params = 1,
+                    .headers = {"Content-Type: application/xml", "If-None-Match: *"},
+                    .n_headers = s->replace ? 1 : 2,
+                    .body = xml.data,
+                    .body_len = xml.len};
+    smar_http_response resp;
+    rc = client_send(&s->c, &call, &resp, &s->err);
+    char code[64] = "";
+    if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code))
+        rc = smar_fail(&s->err, SMAR_E_IO, "%s: completing the upload failed: %.60s", s->c.url,
+                       code); /* S3 may answer 200 with an error body */
+    else if (rc != SMAR_OK && resp.status == 412)
+        rc = smar_fail(&s->err, SMAR_E_EXISTS, "%s: an object appeared at the key meanwhile",
+                       s->c.url);
+    else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED)
+        rc = explain(&s->c, rc, &resp, &s->err);
+    smar_http_response_free(&resp);
+    smar_buf_free(&xml);
+    return rc;
+}
+
+static smar_io_result sink_commit(void *opaque, char err[SMAR_IO_ERROR_MAX])
+{
+    smar_s3_sink *s = opaque;
+    if (!s->failed && s->err.code == SMAR_OK && s->started && !s->done) {
+        part_job *p = &s->jobs[s->next];
+        if ((p->len > 0 && !p->pending) || s->parts == 0) {
+            if ((p = filling(s)) == NULL)
+                (void)smar_fail(&s->err, SMAR_E_NOMEM, "out of memory");
+            else
+                (void)dispatch(s, p);
+        }
+    }
+    take_all_parts(s);
+    if (!s->failed && s->err.code == SMAR_OK && sink_cancelled(s))
+        (void)smar_fail(&s->err, SMAR_E_CANCELLED, "%s: cancelled", s->c.url);
+    if (s->failed || s->err.code != SMAR_OK || complete_upload(s) != SMAR_OK)
+        return sink_result(s, err);
+    s->done = true;
+    return SMAR_IO_OK;
+}
+
+static void sink_abort(void *opaque)
+{
+    smar_s3_sink *s = opaque;
+    take_all_parts(s);
+    if (!s->started || s->done)
+        return;
+    s->done = true;
+    smar_s3_param params[1] = {{"uploadId", s->upload_id}};
+    s3_call call = {.method = "DELETE", .params = params, .n_params = 1, .uncancellable = true};
+    smar_http_response resp;
+    smar_err ignored = {0};
+    /* A refused abort (405 on some servers) leaves an upload never completed: invisible. */
+    (void)client_send(&s->c, &call, &resp, &ignored);
+    smar_http_response_free(&resp);
+}
+
+/* Whether an object is at the key: SMAR_E_EXISTS, SMAR_OK (none), or why HEAD failed. */
+static int check_absent(smar_s3_sink *s)
+{
+    s3_call call = {.method = "HEAD"};
+    smar_http_response resp;
+    smar_err e = {0};
+    int rc = client_send(&s->c, &call, &resp, &e);
+    if (rc == SMAR_OK)
+        rc = smar_fail(&s->err, SMAR_E_EXISTS, "%s exists (use --force to replace it)", s->c.url);
+    else if (rc == SMAR_E_NOTFOUND)
+        rc = SMAR_OK;
+    else {
+        s->err = e;
+        rc = explain(&s->c, rc, &resp, &s->err);
+    }
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+static int create_upload(smar_s3_sink *s)
+{
+    smar_s3_param params[1] = {{"uploads", NULL}};
+    s3_call call = {.method = "POST",
+                    .params = params,
+                    .n_params = 1,
+                    .headers = {"Content-Type: application/octet-stream"},
+                    .n_headers = 1};
+    smar_http_response resp;
+    int rc = client_send(&s->c, &call, &resp, &s->err);
+    if (rc == SMAR_OK && !xml_value(&resp.body, "UploadId", s->upload_id, sizeof s->upload_id))
+        rc = smar_fail(&s->err, SMAR_E_IO, "%s: the server sent no upload id", s->c.url);
+    else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED)
+        rc = explain(&s->c, rc, &resp, &s->err);
+    smar_http_response_free(&resp);
+    if (rc == SMAR_OK)
+        s->started = true;
+    return rc;
+}
+
+static int sink_setup(smar_s3_sink *s, const char *url, const smar_s3_options *o)
+{
+    int rc = client_init(&s->c, url, o, &s->err);
+    if (rc != SMAR_OK)
+        return rc;
+    s->replace = (o->flags & SMAR_S3_REPLACE) != 0;
+    s->part_mib = o->part_size_mib != 0 ? o->part_size_mib : DEFAULT_PART_MIB;
+    s->n_jobs = o->parts_in_flight != 0 ? o->parts_in_flight : DEFAULT_IN_FLIGHT;
+    if (s->part_mib < 5 || s->part_mib > 512 || s->n_jobs > 16)
+        return smar_fail(&s->err, SMAR_E_INVALID,
+                         "S3 part size must be 5..512 MiB and parts in flight 1..16");
+    s->jobs = calloc(s->n_jobs, sizeof *s->jobs);
+    s->etags = calloc(MAX_PARTS, sizeof *s->etags);
+    if (s->jobs == NULL || s->etags == NULL)
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory");
+    for (unsigned i = 0; i < s->n_jobs; i++)
+        s->jobs[i].owner = s;
+    if (smar_pool_new(&s->pool, s->n_jobs, s->n_jobs, upload_part, s) != SMAR_OK)
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory (upload threads)");
+    if (!s->replace && (rc = check_absent(s)) != SMAR_OK)
+        return rc;
+    return create_upload(s);
+}
+
+int smar_s3_sink_open(smar_s3_sink **out, const char *url, const smar_s3_options *opts)
+{
+    if (out == NULL)
+        return SMAR_E_INVALID;
+    smar_s3_sink *s = calloc(1, sizeof *s);
+    *out = s;
+    if (s == NULL)
+        return SMAR_E_NOMEM;
+    return sink_setup(s, url, opts);
+}
+
+const char *smar_s3_sink_error(const smar_s3_sink *s)
+{
+    return s != NULL ? smar_err_message(&s->err) : "";
+}
+
+void smar_s3_sink_as_sink(smar_s3_sink *s, smar_sink *out)
+{
+    *out = (smar_sink)SMAR_SINK_INIT;
+    out->opaque = s;
+    out->write = sink_write;
+    out->commit = sink_commit;
+    out->abort = sink_abort;
+}
+
+void smar_s3_sink_free(smar_s3_sink *s)
+{
+    if (s == NULL)
+        return;
+    sink_abort(s);
+    smar_pool_free(s->pool);
+    for (unsigned i = 0; s->jobs != NULL && i < s->n_jobs; i++)
+        free(s->jobs[i].data);
+    free(s->jobs);
+    free(s->etags);
+    client_clear(&s->c);
+    free(s);
+}

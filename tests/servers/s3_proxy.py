@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""s3_proxy.py - a CHECKING PROXY for smar's object-storage tests, in front of s3rver.
+
+s3rver (the S3 server the tests run on loopback) does not verify SigV4 signatures, so every
+request smar sends goes through this proxy first. It is HTTPS on loopback (a test CA made by
+the test), forwards to s3rver over plain HTTP, and:
+  - recomputes each request's SigV4 signature with botocore (an independent signer) from
+    the method, the path and query as sent, the signed headers and the payload hash, and
+    answers 403 SignatureDoesNotMatch to any mismatch, unknown access key or missing
+    signature; it also checks x-amz-content-sha256 and Content-MD5 against the body;
+  - counts requests and bytes (GET /_admin/stats);
+  - adds latency to every request (POST /_admin/latency {"ms": 50});
+  - injects faults from a schedule: a request takes the first fault whose "on" matches its
+    method (GET, PUT, POST, DELETE, HEAD or any) and whose "query" (if given) is a substring
+    of its query; each fault has a "count" (default 1) and may "skip" that many matching
+    requests first:
+        {"on": "PUT", "status": 503, "count": 2}      an S3 error answer (SlowDown for 503)
+        {"on": "any", "drop": true}                  close the connection, no answer
+        {"on": "PUT", "delay": 2}                    answer late (then normally)
+        {"on": "any", "skip": 3, "drop": true, "count": 100000}   the server "goes away"
+    and at random: POST /_admin/random {"rate": 0.2, "seed": 7} fails that share of the
+    requests transiently (503 and dropped connections in turn); rate 0 stops it.
+  POST /_admin/clear-faults and /_admin/reset-stats reset; admin requests are not counted.
+It does not fix what s3rver gets wrong (bytes=-N is served as bytes 0..N): smar must cope.
+Every request is logged, one JSON object a line, to --log: method, path, query, range,
+status, bytes in and out (never a header value or a body).
+
+Usage: s3_proxy.py --cert C --key K --port-file F --upstream http://127.0.0.1:P
+                   --access-key A --secret-key S [--log L]
+"""
+import argparse
+import base64
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+LOCK = threading.Lock()
+STATE = {
+    "faults": [],
+    "latency_ms": 0,
+    "random_rate": 0.0,
+    "random": random.Random(1),
+    "random_n": 0,
+    "stats": {},
+}
+AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/,]+)/([^/,]+)/aws4_request,\s*"
+    r"SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$"
+)
+
+
+def empty_stats():
+    return {"requests": 0, "bytes_in": 0, "bytes_out": 0, "by_method": {}, "rejected": 0}
+
+
+STATE["stats"] = empty_stats()
+
+
+def check_signature(args, method, url, headers, body):
+    """None when the signature is botocore's, else the reason."""
+    auth = headers.get("Authorization")
+    if not auth:
+        return "no Authorization header"
+    m = AUTH_RE.match(auth)
+    if not m:
+        return "malformed Authorization header"
+    access_key, day, region, service, signed, signature = m.groups()
+    if access_key != args.access_key:
+        return "unknown access key"
+    amz_date = headers.get("X-Amz-Date", "")
+    if not amz_date.startswith(day):
+        return "X-Amz-Date does not match the credential scope"
+    payload = headers.get("X-Amz-Content-SHA256")
+    if payload is None or "x-amz-content-sha256" not in signed.split(";"):
+        return "x-amz-content-sha256 missing or not signed"
+    if payload != "UNSIGNED-PAYLOAD" and payload != hashlib.sha256(body).hexdigest():
+        return "x-amz-content-sha256 does not match the body"
+    req = AWSRequest(method=method, url=url, data=body)
+    for name in signed.split(";"):
+        value = headers.get(name)
+        if value is None:
+            return "signed header %s not sent" % name
+        req.headers[name] = value
+    req.context["timestamp"] = amz_date
+    token = headers.get("X-Amz-Security-Token")
+    signer = S3SigV4Auth(Credentials(args.access_key, args.secret_key, token), service, region)
+    canonical = signer.canonical_request(req)
+    expected = signer.signature(signer.string_to_sign(req, canonical), req)
+    if expected != signature:
+        return "SignatureDoesNotMatch"
+    return None
+
+
+def take_fault(method, query):
+    with LOCK:
+        for f in STATE["faults"]:
+            if f.get("on", "any") not in ("any", method):
+                continue
+            if "query" in f and f["query"] not in query:
+                continue
+            if f.get("skip", 0) > 0:
+                f["skip"] -= 1
+                return None
+            f["count"] = f.get("count", 1) - 1
+            if f["count"] <= 0:
+                STATE["faults"].remove(f)
+            return f
+        if STATE["random_rate"] > 0 and STATE["random"].random() < STATE["random_rate"]:
+            STATE["random_n"] += 1
+            return {"drop": True} if STATE["random_n"] % 2 == 0 else {"status": 503}
+    return None
+
+
+def error_xml(code, message):
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
+        "</Error>" % (code, message)
+    ).encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    args = None
+    log_file = None
+
+    def log_message(self, fmt, *a):
+        pass
+
+    def record(self, status, bytes_in, bytes_out):
+        parts = urllib.parse.urlsplit(self.path)
+        entry = {
+            "method": self.command,
+            "path": parts.path,
+            "query": parts.query,
+            "range": self.headers.get("Range", ""),
+            "status": status,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
+        }
+        with LOCK:
+            s = STATE["stats"]
+            s["requests"] += 1
+            s["bytes_in"] += bytes_in
+            s["bytes_out"] += bytes_out
+            s["by_method"][self.command] = s["by_method"].get(self.command, 0) + 1
+            if status == 403:
+                s["rejected"] += 1
+            if self.log_file:
+                self.log_file.write(json.dumps(entry) + "\n")
+                self.log_file.flush()
+
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def admin(self, body):
+        what = self.path[len("/_admin/"):]
+        data = json.loads(body or b"null") if self.command == "POST" else None
+        with LOCK:
+            if what == "stats":
+                return self.answer(200, json.dumps(STATE["stats"]).encode())
+            if what == "reset-stats":
+                STATE["stats"] = empty_stats()
+            elif what == "faults":
+                STATE["faults"].extend(data)
+            elif what == "clear-faults":
+                STATE["faults"] = []
+                STATE["random_rate"] = 0.0
+            elif what == "latency":
+                STATE["latency_ms"] = int(data["ms"])
+            elif what == "random":
+                STATE["random_rate"] = float(data["rate"])
+                STATE["random"] = random.Random(data.get("seed", 1))
+            else:
+                return self.answer(404)
+        self.answer(200, b"{}")
+
+    def handle_any(self):
+        body = self.read_body()
+        if self.path.startswith("/_admin/"):
+            return self.admin(body)
+        url = "https://%s%s" % (self.headers.get("Host", ""), self.path)
+        why = check_signature(self.args, self.command, url, self.headers, body)
+        if why is None and "Content-MD5" in self.headers:
+            md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+            if md5 != self.headers["Content-MD5"]:
+                self.record(400, len(body), 0)
+                return self.answer(400, error_xml("BadDigest", "Content-MD5 mismatch"))
+        if why is not None:
+            self.record(403, len(body), 0)
+            print("s3_proxy: rejected %s %s: %s" % (self.command, self.path, why), file=sys.stderr)
+            return self.answer(403, error_xml("SignatureDoesNotMatch", why))
+        latency = STATE["latency_ms"]
+        if latency:
+            time.sleep(latency / 1000.0)
+        fault = take_fault(self.command, urllib.parse.urlsplit(self.path).query)
+        if fault is not None:
+            if fault.get("drop"):
+                self.record(0, len(body), 0)
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return None
+            if "status" in fault:
+                self.record(fault["status"], len(body), 0)
+                code = "SlowDown" if fault["status"] == 503 else "InjectedFault"
+                return self.answer(fault["status"], error_xml(code, "injected"))
+            if "delay" in fault:
+                time.sleep(float(fault["delay"]))
+        self.forward(body)
+
+    def forward(self, body):
+        up = urllib.parse.urlsplit(self.args.upstream)
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "expect", "connection")}
+        headers["Host"] = up.netloc
+        headers["Content-Length"] = str(len(body))
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        skip = ("transfer-encoding", "connection", "content-length", "keep-alive")
+        out = [(k, v) for k, v in resp.getheaders() if k.lower() not in skip]
+        self.send_response(resp.status)
+        for k, v in out:
+            self.send_header(k, v)
+        if self.command == "HEAD":
+            length = resp.getheader("Content-Length", "0")
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            self.record(resp.status, len(body), 0)
+            return
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.record(resp.status, len(body), len(data))
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--access-key", required=True)
+    ap.add_argument("--secret-key", required=True)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+    Handler.args = args
+    Handler.log_file = open(args.log, "a") if args.log else None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(args.port_file + ".tmp", args.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
