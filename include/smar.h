@@ -9,6 +9,7 @@
  *   smar/io.h       sources and sinks: where archives are read from and written to
  *   smar/writer.h   writing an archive in one forward pass
  *   smar/reader.h   opening, searching, reading and verifying archives
+ *   smar/rewrap.h   new key slots for an archive, its chunks copied unchanged
  *   smar/series.h   "what was this secret at time T" across several archives
  *   smar/json.h     taking apart the JSON text smar hands out, without changing it
  * The archive format itself is specified in spec/FORMAT.md.
@@ -23,6 +24,7 @@
 #include "smar/io.h"
 #include "smar/writer.h"
 #include "smar/reader.h"
+#include "smar/rewrap.h"
 #include "smar/series.h"
 #include "smar/json.h"
 

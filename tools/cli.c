@@ -962,8 +962,12 @@ static void explain_no_slot(const char *path, smar_reader *r, smar_keyring *cons
             char versions[48] = "version 1";
             if (count > 1)
                 snprintf(versions, sizeof versions, "versions 1 to %zu", count);
-            hl += (size_t)snprintf(held + hl, sizeof held - hl,
-                                   "; the given keyring of key %s holds %s only", id, versions);
+            if (smar_keyring_version_destroyed(keys[k], si.key_version))
+                hl += (size_t)snprintf(held + hl, sizeof held - hl,
+                                       "; version %u of key %s was destroyed", si.key_version, id);
+            else
+                hl += (size_t)snprintf(held + hl, sizeof held - hl,
+                                       "; the given keyring of key %s holds %s only", id, versions);
         }
     }
     cli_error("%s: none of the given keys opens a key slot of this archive: it needs %s%s", path,

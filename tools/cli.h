@@ -31,6 +31,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_rewrap(int argc, char **argv);
 
 /* ---- messages ------------------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /*
- * cmd_key.c - smar key rotate | show: manage existing key files.
+ * cmd_key.c - smar key rotate | destroy-version | show: manage existing key files.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -8,10 +8,16 @@
 #include "cli.h"
 
 static const char key_usage[] = "usage: smar key rotate FILE\n"
+                                "   or: smar key destroy-version --version N --yes FILE\n"
                                 "   or: smar key show [--json] FILE\n"
                                 "\n"
                                 "    rotate      add a version to a root keyring; new archives\n"
                                 "                are wrapped with it, old ones still open\n"
+                                "    destroy-version\n"
+                                "                wipe an old version's key from a root\n"
+                                "                keyring (never the current one); archives\n"
+                                "                wrapped only with it no longer open: rewrap\n"
+                                "                them first (smar rewrap). Needs --yes\n"
                                 "    show        id, provider, versions and their dates of a\n"
                                 "                keyring, or the fingerprint of a signing key;\n"
                                 "                never key material\n"
@@ -44,6 +50,30 @@ static int key_rotate(const char *path)
     printf("root key %s: version %u added; new archives are wrapped with it\n", smar_keyring_id(kr),
            smar_keyring_current_version(kr));
 done:
+    if (passphrase != NULL)
+        cli_wipe_free(passphrase, strlen(passphrase));
+    smar_keyring_free(kr);
+    return ret;
+}
+
+static int key_destroy_version(const char *path, uint32_t version)
+{
+    smar_keyring *kr = NULL;
+    char *passphrase = NULL;
+    if (smar_keyring_new(&kr) != SMAR_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = cli_load_keyring(path, kr, &passphrase);
+    if (ret == 0 && (smar_keyring_destroy_version(kr, version) != SMAR_OK ||
+                     smar_keyring_save(kr, path, passphrase, SMAR_SAVE_OVERWRITE) != SMAR_OK)) {
+        cli_error_lib(path, smar_keyring_error(kr));
+        ret = CLI_EXIT_FAILURE;
+    }
+    if (ret == 0)
+        printf("root key %s: version %u destroyed; archives wrapped only with it no longer "
+               "open\n",
+               smar_keyring_id(kr), version);
     if (passphrase != NULL)
         cli_wipe_free(passphrase, strlen(passphrase));
     smar_keyring_free(kr);
@@ -98,6 +128,8 @@ static int show_keyring_json(const char *path, const smar_keyring *kr)
         cJSON *e = cJSON_CreateObject();
         cli_json_add_u64(e, "version", v);
         cli_json_add_time(e, "created", created);
+        if (smar_keyring_version_destroyed(kr, v))
+            cJSON_AddBoolToObject(e, "destroyed", 1);
         cJSON_AddItemToArray(versions, e);
     }
     return cli_json_print(o);
@@ -116,7 +148,8 @@ static int show_keyring_text(const char *path, const smar_keyring *kr)
         smar_time_ns created = SMAR_TIME_NONE;
         char tbuf[SMAR_TIME_BUFSIZE];
         smar_keyring_version_info(kr, i, &v, &created);
-        printf("  %-6u created %s\n", v, cli_time(tbuf, created));
+        printf("  %-6u created %s%s\n", v, cli_time(tbuf, created),
+               smar_keyring_version_destroyed(kr, v) ? " (destroyed)" : "");
     }
     return 0;
 }
@@ -151,27 +184,42 @@ int cmd_key(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"version", required_argument, NULL, 'V'},
+        {"yes", no_argument, NULL, 'y'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     if (argc < 2)
-        return cli_usage_error(key_usage, "a subcommand is required: rotate or show");
+        return cli_usage_error(key_usage,
+                               "a subcommand is required: rotate, destroy-version or show");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return cli_help(key_usage);
     const char *sub = argv[1];
-    int is_rotate = strcmp(sub, "rotate") == 0;
-    if (!is_rotate && strcmp(sub, "show") != 0)
+    int is_rotate = strcmp(sub, "rotate") == 0, is_destroy = strcmp(sub, "destroy-version") == 0;
+    if (!is_rotate && !is_destroy && strcmp(sub, "show") != 0)
         return cli_usage_error(key_usage, "unknown subcommand '%s'", sub);
-    cli_set_command(is_rotate ? "key rotate" : "key show");
-    int json = 0, c;
+    cli_set_command(is_rotate ? "key rotate" : is_destroy ? "key destroy-version" : "key show");
+    int json = 0, yes = 0, c;
+    uint32_t version = 0;
     cli_getopt_reset();
     while ((c = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            if (is_rotate)
+            if (is_rotate || is_destroy)
                 return cli_usage_error(key_usage, "--json applies to key show");
             json = 1;
+            break;
+        case 'V':
+            if (!is_destroy)
+                return cli_usage_error(key_usage, "--version applies to key destroy-version");
+            if (cli_parse_u32(optarg, 1, UINT32_MAX, &version) != 0)
+                return cli_usage_error(key_usage, "--version '%s' is not a version number", optarg);
+            break;
+        case 'y':
+            if (!is_destroy)
+                return cli_usage_error(key_usage, "--yes applies to key destroy-version");
+            yes = 1;
             break;
         case CLI_OPT_PASSPHRASE_FILE:
             if (cli_passphrase_file_option(optarg, key_usage) != 0)
@@ -186,5 +234,11 @@ int cmd_key(int argc, char **argv)
     if (optind + 1 != argc - 1)
         return cli_usage_error(key_usage, "exactly one key FILE is required");
     const char *path = argv[1 + optind];
+    if (is_destroy && version == 0)
+        return cli_usage_error(key_usage, "--version N is required");
+    if (is_destroy && !yes)
+        return cli_usage_error(key_usage, "destroying a key version cannot be undone: add --yes");
+    if (is_destroy)
+        return key_destroy_version(path, version);
     return is_rotate ? key_rotate(path) : key_show(path, json);
 }

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"ls", cmd_ls, "list the secrets of archives (metadata only)"},
     {"cat", cmd_cat, "print one secret's payload, now or at a past time"},
     {"extract", cmd_extract, "write secrets out as an export, a folder tree or a tar"},
+    {"rewrap", cmd_rewrap, "new key slots for an archive (key rotation), chunks copied"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -138,6 +138,20 @@ SMAR_API int smar_keyring_save(const smar_keyring *kr, const char *path, const c
  *  Local keyrings only (SMAR_E_UNSUPPORTED for a provider's). */
 SMAR_API int smar_keyring_rotate(smar_keyring *kr);
 
+/**
+ * Destroy an old version of a local root key: its key material is wiped and, once the
+ * keyring is saved, gone from the file, which keeps the version's number and creation
+ * time with a "destroyed_at" time instead (spec/KEYRING.md, section 2). Archives whose only
+ * slot of this key was wrapped with that version no longer open with it (unlock says the
+ * version was destroyed); rewrap them first (smar/rewrap.h). SMAR_E_INVALID for the
+ * current version (rotate first), SMAR_E_NOTFOUND for a version the key does not have,
+ * SMAR_E_UNSUPPORTED for a provider's keyring. Destroying a destroyed version is SMAR_OK.
+ */
+SMAR_API int smar_keyring_destroy_version(smar_keyring *kr, uint32_t version);
+
+/** 1 when the local keyring's version `version` was destroyed, else 0. */
+SMAR_API int smar_keyring_version_destroyed(const smar_keyring *kr, uint32_t version);
+
 /** The root key's id (borrowed). */
 SMAR_API const char *smar_keyring_id(const smar_keyring *kr);
 /** How many versions the keyring holds, and version i's number and creation time (local

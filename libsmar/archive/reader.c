@@ -75,6 +75,7 @@ void smar_reader_free(smar_reader *r)
     free(r->seq_of);
     free(r->plain_len);
     free(r->header_bytes);
+    smar_secure_free(r->dek);
     free(r->slot_bytes);
     free(r->table_bytes);
     free(r->table);
@@ -743,10 +744,14 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
     if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);
-    /* the DEK is wiped as soon as the subkeys exist (its commitment was checked) */
+    /* the DEK is wiped as soon as the subkeys exist (its commitment was checked), unless
+     * smar_rewrap asked to keep it until its new slots exist */
     if (rc == SMAR_OK && !(r->keys = smar_keys_derive_format(r->format, dek)))
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
-    smar_secure_free(dek);
+    if (rc == SMAR_OK && r->keep_dek)
+        r->dek = dek; /* for smar_rewrap, which wipes it (reader_internal.h) */
+    else
+        smar_secure_free(dek);
     if (rc == SMAR_E_KEY)
         return key_problem_or_damage(r, rc);
     if (rc)

@@ -87,6 +87,11 @@ struct smar_reader {
     uint8_t **index_chunks;
     size_t *index_lens;
     smar_buf stored;
+    /* smar_rewrap (rewrap.c) sets keep_dek around its unlock: the DEK that opened a slot
+     * is then kept in dek (locked memory) instead of wiped, and rewrap wipes it as soon as
+     * the new key slots exist. Never set otherwise. */
+    bool keep_dek;
+    uint8_t *dek;
 };
 
 /* Read exactly n bytes at offset from the source. */

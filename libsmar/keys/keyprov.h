@@ -43,7 +43,14 @@ smar_time_ns smar_local_key_created(const smar_local_key *lk);
 uint32_t smar_local_key_count(const smar_local_key *lk);
 /* Version i + 1's creation time (i < count). */
 smar_time_ns smar_local_key_version_created(const smar_local_key *lk, uint32_t i);
-/* The material: count * SMAR_LOCAL_KEY_BYTES bytes, version order. */
+/* The destroyed times, writable, for the loader (before smar_local_key_seal). */
+smar_time_ns *smar_local_key_destroyed_times(smar_local_key *lk);
+/* When version i + 1 was destroyed, or SMAR_TIME_NONE (i < count). */
+smar_time_ns smar_local_key_version_destroyed(const smar_local_key *lk, uint32_t i);
+/* Destroy version i + 1 (i < count): wipe its material, record when. Unwrap then gives
+ * SMAR_E_NOTFOUND ("was destroyed"). The caller keeps the current version alive. */
+void smar_local_key_destroy(smar_local_key *lk, uint32_t i, smar_time_ns when);
+/* The material: count * SMAR_LOCAL_KEY_BYTES bytes, version order (destroyed: zeros). */
 const uint8_t *smar_local_key_material(const smar_local_key *lk);
 
 /* ---- the generic keyring, for keyring_file.c (keyring.c) -------------------------------- */

@@ -28,7 +28,9 @@ struct smar_local_key {
     char key_id[SMAR_KEY_ID_MAX + 1];
     smar_time_ns created_at;
     smar_time_ns *version_created; /* count entries; version v made at [v - 1] */
-    uint8_t *keys;                 /* count * SMAR_LOCAL_KEY_BYTES, sodium_malloc */
+    /* count entries: when version v was destroyed (its material wiped), or SMAR_TIME_NONE */
+    smar_time_ns *version_destroyed;
+    uint8_t *keys; /* count * SMAR_LOCAL_KEY_BYTES, sodium_malloc */
     uint32_t count;
 };
 
@@ -100,6 +102,9 @@ static int local_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t 
                    wrapped_len, SMAR_LOCAL_WRAPPED_BYTES);
     if (!has_version(lk, version))
         return say(msg, msg_len, SMAR_E_NOTFOUND, "version %u is not held", (unsigned)version);
+    if (lk->version_destroyed[version - 1] != SMAR_TIME_NONE)
+        return say(msg, msg_len, SMAR_E_NOTFOUND, "version %u of key '%s' was destroyed",
+                   (unsigned)version, lk->key_id);
     /* libsodium zeroes its output on failure; decrypt into a temporary so the caller's dek
      * is written only on success, as the contract says. */
     uint8_t plain[SMAR_DEK_BYTES];
@@ -148,11 +153,14 @@ int smar_local_key_new(smar_local_key **out, const char *key_id, smar_time_ns cr
     if (lk == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     lk->version_created = calloc(count, sizeof *lk->version_created);
+    lk->version_destroyed = malloc(count * sizeof *lk->version_destroyed);
     lk->keys = smar_secure_alloc((size_t)count * SMAR_LOCAL_KEY_BYTES);
-    if (lk->version_created == NULL || lk->keys == NULL) {
+    if (lk->version_created == NULL || lk->version_destroyed == NULL || lk->keys == NULL) {
         smar_local_key_free(lk);
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
     }
+    for (uint32_t i = 0; i < count; i++)
+        lk->version_destroyed[i] = SMAR_TIME_NONE;
     (void)snprintf(lk->key_id, sizeof lk->key_id, "%s", key_id);
     lk->created_at = created_at;
     lk->count = count;
@@ -180,6 +188,12 @@ int smar_local_key_add_version(smar_local_key *lk, smar_time_ns now, smar_err *e
     if (times == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     lk->version_created = times;
+    smar_time_ns *gone =
+        realloc(lk->version_destroyed, ((size_t)lk->count + 1) * sizeof *lk->version_destroyed);
+    if (gone == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    lk->version_destroyed = gone;
+    gone[lk->count] = SMAR_TIME_NONE;
     size_t old_len = (size_t)lk->count * SMAR_LOCAL_KEY_BYTES;
     uint8_t *keys = smar_secure_alloc(old_len + SMAR_LOCAL_KEY_BYTES);
     if (keys == NULL)
@@ -200,6 +214,7 @@ void smar_local_key_free(smar_local_key *lk)
         return;
     sodium_free(lk->keys);
     free(lk->version_created);
+    free(lk->version_destroyed);
     free(lk);
 }
 
@@ -221,6 +236,26 @@ uint32_t smar_local_key_count(const smar_local_key *lk)
 smar_time_ns smar_local_key_version_created(const smar_local_key *lk, uint32_t i)
 {
     return lk->version_created[i];
+}
+
+smar_time_ns *smar_local_key_destroyed_times(smar_local_key *lk)
+{
+    return lk->version_destroyed;
+}
+
+smar_time_ns smar_local_key_version_destroyed(const smar_local_key *lk, uint32_t i)
+{
+    return lk->version_destroyed[i];
+}
+
+/* The material is wiped in place (the region is writable only for that); the number and
+ * creation time stay, so versions keep their numbers. */
+void smar_local_key_destroy(smar_local_key *lk, uint32_t i, smar_time_ns when)
+{
+    sodium_mprotect_readwrite(lk->keys);
+    sodium_memzero(lk->keys + (size_t)i * SMAR_LOCAL_KEY_BYTES, SMAR_LOCAL_KEY_BYTES);
+    sodium_mprotect_readonly(lk->keys);
+    lk->version_destroyed[i] = when;
 }
 
 const uint8_t *smar_local_key_material(const smar_local_key *lk)

@@ -343,6 +343,39 @@ int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
     return SMAR_OK;
 }
 
+bool smar_keyring_can_rewrap(const smar_keyring *kr)
+{
+    return kr != NULL && kr->has_key && kr->provider.rewrap != NULL;
+}
+
+int smar_keyring_rewrap(smar_keyring *kr, uint32_t version, const uint8_t *old_aad,
+                        size_t old_aad_len, const uint8_t *wrapped, size_t wrapped_len,
+                        const uint8_t *new_aad, size_t new_aad_len, uint8_t out[SMAR_WRAPPED_MAX],
+                        size_t *out_len, uint32_t *new_version, smar_err *e)
+{
+    if (kr == NULL || out == NULL || out_len == NULL || new_version == NULL || wrapped == NULL ||
+        (old_aad == NULL && old_aad_len > 0) || (new_aad == NULL && new_aad_len > 0))
+        return smar_fail(e, SMAR_E_INVALID, "invalid argument to rewrap");
+    int rc = smar_keyring_require_key(kr, e);
+    if (rc != SMAR_OK)
+        return rc;
+    if (kr->provider.rewrap == NULL)
+        return smar_fail(e, SMAR_E_UNSUPPORTED, "root key '%s': provider '%s' cannot rewrap",
+                         kr->key_id, kr->name);
+    char msg[PROVIDER_MSG_BYTES] = "";
+    size_t len = 0;
+    uint32_t v = 0;
+    rc = kr->provider.rewrap(kr->ctx, version, old_aad, old_aad_len, wrapped, wrapped_len, new_aad,
+                             new_aad_len, out, SMAR_WRAPPED_MAX, &len, &v, msg, sizeof msg);
+    if (rc != SMAR_OK)
+        return provider_failed(kr, rc, msg, e);
+    if (len < 1 || len > SMAR_WRAPPED_MAX)
+        return provider_bug(kr, "returned a rewrapped data key of a length outside 1..512", e);
+    *out_len = len;
+    *new_version = v;
+    return SMAR_OK;
+}
+
 int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, size_t aad_len,
                         const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
                         smar_err *e)

@@ -74,6 +74,36 @@ static int require_local(const smar_keyring *kr, const char *what, smar_local_ke
     return SMAR_OK;
 }
 
+int smar_keyring_destroy_version(smar_keyring *kr, uint32_t version)
+{
+    if (kr == NULL)
+        return SMAR_E_INVALID;
+    smar_err *e = smar_keyring_err(kr);
+    smar_err_clear(e);
+    smar_local_key *lk = NULL;
+    int rc = require_local(kr, "changed by smar (the provider destroys its key versions)", &lk);
+    if (rc != SMAR_OK)
+        return rc;
+    uint32_t count = smar_local_key_count(lk);
+    if (version < 1 || version > count)
+        return smar_fail(e, SMAR_E_NOTFOUND, "root key '%s' has no version %u (it has 1..%u)",
+                         smar_local_key_id(lk), version, count);
+    if (version == count)
+        return smar_fail(e, SMAR_E_INVALID,
+                         "version %u is the current version of root key '%s': rotate first",
+                         version, smar_local_key_id(lk));
+    if (smar_local_key_version_destroyed(lk, version - 1) == SMAR_TIME_NONE)
+        smar_local_key_destroy(lk, version - 1, smar_keyfile_now());
+    return SMAR_OK;
+}
+
+int smar_keyring_version_destroyed(const smar_keyring *kr, uint32_t version)
+{
+    const smar_local_key *lk = kr ? smar_keyring_local_key(kr) : NULL;
+    return lk && version >= 1 && version <= smar_local_key_count(lk) &&
+           smar_local_key_version_destroyed(lk, version - 1) != SMAR_TIME_NONE;
+}
+
 int smar_keyring_rotate(smar_keyring *kr)
 {
     if (kr == NULL)
@@ -117,6 +147,10 @@ static int build_aad(smar_buf *aad, const smar_local_key *lk)
         rc = smar_buf_put_u32(aad, i + 1);
         if (rc == SMAR_OK)
             rc = smar_buf_put_u64(aad, (uint64_t)smar_local_key_version_created(lk, i));
+        /* a destroyed version's marker is bound too (files without one keep their AAD) */
+        smar_time_ns gone = smar_local_key_version_destroyed(lk, i);
+        if (rc == SMAR_OK && gone != SMAR_TIME_NONE)
+            rc = smar_buf_put_u64(aad, (uint64_t)gone);
     }
     return rc;
 }
@@ -150,7 +184,12 @@ static int put_versions(smar_buf *b, const smar_local_key *lk, bool with_keys)
         rc = smar_buf_printf(b, "    {\"version\": %u, \"created_at\": ", (unsigned)i + 1);
         if (rc == SMAR_OK)
             rc = smar_keyfile_put_time(b, smar_local_key_version_created(lk, i));
-        if (rc == SMAR_OK && with_keys) {
+        smar_time_ns gone = smar_local_key_version_destroyed(lk, i);
+        if (rc == SMAR_OK && gone != SMAR_TIME_NONE) {
+            rc = smar_buf_append_str(b, ", \"destroyed_at\": ");
+            if (rc == SMAR_OK)
+                rc = smar_keyfile_put_time(b, gone);
+        } else if (rc == SMAR_OK && with_keys) {
             rc = smar_buf_append_str(b, ", \"key\": ");
             if (rc == SMAR_OK)
                 rc = smar_keyfile_put_b64(b, keys + (size_t)i * SMAR_LOCAL_KEY_BYTES,
@@ -254,9 +293,9 @@ static int parse_header(const smar_keyfile *kf, smar_span root, file_header *h)
 /* One entry of "versions", which must be version i + 1: its time to *created and its key
  * (when not sealed) decoded straight into the provider's locked memory at key. */
 static int parse_version(const smar_keyfile *kf, smar_span v, uint32_t i, bool sealed,
-                         smar_time_ns *created, uint8_t *key)
+                         smar_time_ns *created, smar_time_ns *destroyed, uint8_t *key)
 {
-    static const char *const allowed[] = {"version", "created_at", "key", NULL};
+    static const char *const allowed[] = {"version", "created_at", "key", "destroyed_at", NULL};
     char where[32];
     (void)snprintf(where, sizeof where, "versions[%u]", (unsigned)i);
     smar_keyfile sub = *kf;
@@ -277,6 +316,12 @@ static int parse_version(const smar_keyfile *kf, smar_span v, uint32_t i, bool s
     if (rc != SMAR_OK)
         return rc;
     bool has_key = smar_keyfile_has(v, "key", NULL);
+    if (smar_keyfile_has(v, "destroyed_at", NULL)) {
+        if (has_key)
+            return smar_keyfile_fail(&sub, SMAR_E_FORMAT,
+                                     "has a \"key\" although it was destroyed");
+        return smar_keyfile_get_time(&sub, v, "destroyed_at", destroyed);
+    }
     if (sealed && has_key)
         return smar_keyfile_fail(&sub, SMAR_E_FORMAT,
                                  "has a \"key\" although the file's keys are sealed");
@@ -339,10 +384,20 @@ static int parse_keyring(const smar_keyfile *kf, smar_span root, const char *pas
     smar_json_iter it;
     smar_span v;
     smar_json_iter_init(&it, versions);
+    smar_time_ns *destroyed = smar_local_key_destroyed_times(*lk);
     for (uint32_t i = 0; i < count && rc == SMAR_OK && smar_json_next_element(&it, &v); i++)
-        rc = parse_version(kf, v, i, sealed, &created[i], keys + (size_t)i * SMAR_LOCAL_KEY_BYTES);
+        rc = parse_version(kf, v, i, sealed, &created[i], &destroyed[i],
+                           keys + (size_t)i * SMAR_LOCAL_KEY_BYTES);
+    if (rc == SMAR_OK && destroyed[count - 1] != SMAR_TIME_NONE)
+        rc = smar_keyfile_fail(kf, SMAR_E_FORMAT,
+                               "the current (last) version is marked destroyed: nothing could "
+                               "wrap with it");
     if (rc == SMAR_OK && sealed)
         rc = unseal_keys(kf, root, passphrase, *lk, keys);
+    /* a destroyed version holds no key (sealed files keep zeros in its place) */
+    for (uint32_t i = 0; i < count && rc == SMAR_OK; i++)
+        if (destroyed[i] != SMAR_TIME_NONE)
+            sodium_memzero(keys + (size_t)i * SMAR_LOCAL_KEY_BYTES, SMAR_LOCAL_KEY_BYTES);
     if (rc == SMAR_OK)
         smar_local_key_seal(*lk);
     return rc;

@@ -44,6 +44,17 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
                         const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
                         smar_err *e);
 
+/* Whether the keyring's provider can rewrap a blob on its side (a rewrap callback). */
+bool smar_keyring_can_rewrap(const smar_keyring *kr);
+
+/* Turn a blob made with `version` and old_aad into one made with the current version and
+ * new_aad, without the DEK crossing this interface (smar_rewrap): outputs and errors as
+ * for smar_keyring_wrap. SMAR_E_UNSUPPORTED when the provider cannot rewrap. */
+int smar_keyring_rewrap(smar_keyring *kr, uint32_t version, const uint8_t *old_aad,
+                        size_t old_aad_len, const uint8_t *wrapped, size_t wrapped_len,
+                        const uint8_t *new_aad, size_t new_aad_len, uint8_t out[SMAR_WRAPPED_MAX],
+                        size_t *out_len, uint32_t *new_version, smar_err *e);
+
 /* Whether anyone may wrap to this keyring: its provider wraps to a public key (x25519), so
  * a key slot it opens says nothing about who made the archive (the reader then requires a
  * pinned producer). keyprov_x25519.c. */
