@@ -1089,20 +1089,31 @@ static void generate_positive(made *m, smar_keyring *a, smar_keyring *b, smar_ke
     free(x.data);
 }
 
-/* v2-rewrapped: v2-signed's slot rewrapped to keyring-a version 3 through the format layer
+/* v2-rewrapped: v2-signed's slot rewrapped to keyring-a's current version 3 by smar_rewrap
  * (§14.2): header, chunks, table and signature kept; new slot area, root MAC, root hash. */
-static void generate_rewrapped(const mem_archive *signed_archive)
+static void generate_rewrapped(const mem_archive *signed_archive, smar_keyring *a)
 {
-    parts p;
-    uint8_t dek[32], mac_key[32];
-    archive_keys(signed_archive, "keyring-a.json", dek, mac_key);
-    parts_split(&p, signed_archive->data, signed_archive->len);
-    sb_free(&p.slots);
-    area_header(&p.slots, 1);
-    add_local_slot(&p.slots, "keyring-a.json", "rk-vectors-a", 3, dek, p.trailer + 16);
-    save_parts("v2-rewrapped.smar", &p, NULL, mac_key);
-    parts_free(&p);
-    sodium_memzero(dek, sizeof dek);
+    smar_reader *r;
+    smar_file_sink *fs;
+    smar_sink sink;
+    smar_rewrap_options o = SMAR_REWRAP_OPTIONS_INIT;
+    smar_rewrap_result res = SMAR_REWRAP_RESULT_INIT;
+    smar_file_sink_options fo = SMAR_FILE_SINK_OPTIONS_INIT;
+    char *path = vpath("v2-rewrapped.smar");
+    o.rewrap_keys = &a;
+    o.rewrap_count = 1;
+    assert_int_equal(fx_open_mem(&r, signed_archive->data, signed_archive->len), SMAR_OK);
+    assert_int_equal(smar_file_sink_new(&fs), SMAR_OK);
+    fo.flags = SMAR_FILE_SINK_REPLACE;
+    fo.mode = 0644;
+    assert_int_equal(smar_file_sink_open(fs, path, &fo), SMAR_OK);
+    smar_file_sink_as_sink(fs, &sink);
+    if (smar_rewrap(r, &a, 1, &o, &sink, &res) != SMAR_OK)
+        fail_msg("rewrap: %s", smar_reader_error(r));
+    assert_int_equal(res.rewrapped, 1);
+    smar_file_sink_free(fs);
+    smar_reader_free(r);
+    free(path);
 }
 
 /* Slot forgeries on v2-basic. */
@@ -1238,7 +1249,7 @@ static void generate(void)
     generate_positive(&m, a, b, rcpt, signer);
     assert_int_equal(smar_keyring_rotate(a), SMAR_OK);
     save_keyring(a, "keyring-a.json");
-    generate_rewrapped(&m.signed_archive);
+    generate_rewrapped(&m.signed_archive, a);
     generate_slot_negatives(&m.basic);
     generate_signer_negatives(&m.signed_archive, stranger);
     generate_file_negatives(&m.basic, &m.aes);
