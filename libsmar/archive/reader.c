@@ -655,6 +655,16 @@ static int authenticate(smar_reader *r)
     if (!smar_equal32(mac, r->trailer.root_mac) || !smar_equal32(root, r->trailer.root_hash))
         return smar_fail(&r->err, SMAR_E_AUTH,
                          "'%s': the chunk table or trailer failed authentication", r->name);
+    /* A signed archive whose signature does not verify is refused even when no signer is
+     * pinned: the root MAC leaves the signature out (a rewrap keeps it), so without this a
+     * changed signature would go unnoticed by every command but verify. */
+    if ((r->trailer.flags & SMAR_TRAILER_SIGNED) && !smar_reader_signature_ok(r)) {
+        char fp[33];
+        smar_signkey_fingerprint(r->trailer.signer, fp);
+        return smar_fail(&r->err, SMAR_E_AUTH,
+                         "'%s': the producer's signature does not verify (signer %s)", r->name,
+                         fp);
+    }
     return SMAR_OK;
 }
 
@@ -672,6 +682,26 @@ static int key_problem_or_damage(smar_reader *r, int rc)
                      "'%s' is damaged: its header, chunk table or trailer no longer hash to the "
                      "root hash it records, so its key slots cannot be trusted",
                      r->name);
+}
+
+/*
+ * A slot that does not open, or a root MAC that does not match, is forgery or storage
+ * damage. The root hash (keyless) decides as it does for a damaged chunk (FORMAT.md §17):
+ * a file whose header, table, slot area or trailer no longer hash to the root hash it
+ * records was changed after it was written, and "damaged" (restore from another copy) is
+ * the true answer; one that still hashes was made that way, by someone who recomputed the
+ * root hash: "not authentic" stands. Both refuse the archive.
+ */
+static int auth_failure_or_damage(smar_reader *r, int rc)
+{
+    if (smar_reader_root_recomputes(r))
+        return rc;
+    char why[SMAR_ERRMSG_MAX];
+    (void)snprintf(why, sizeof why, "%s", smar_err_message(&r->err));
+    return smar_fail(&r->err, SMAR_E_CORRUPT,
+                     "'%s' is damaged: its header, chunk table, key slots or trailer no longer "
+                     "hash to the root hash it records (%s)",
+                     r->name, why);
 }
 
 static int check_meta(smar_reader *r)
@@ -754,10 +784,10 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
         smar_secure_free(dek);
     if (rc == SMAR_E_KEY)
         return key_problem_or_damage(r, rc);
+    if (rc == SMAR_E_AUTH || (rc == SMAR_OK && (rc = authenticate(r)) != SMAR_OK))
+        return smar_reader_die(r, auth_failure_or_damage(r, rc));
     if (rc)
-        return rc == SMAR_E_AUTH ? smar_reader_die(r, rc) : rc;
-    if ((rc = authenticate(r)))
-        return smar_reader_die(r, rc);
+        return rc;
     if (smar_chunker_init_format(&r->ck, r->format, r->hdr.suite, 0, r->hdr.chunk_size,
                                  r->keys->chunk, r->hdr.archive_id))
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");

@@ -500,7 +500,7 @@ static const negative NEGATIVES[] = {
      SMAR_OK, SMAR_OK},
     {"neg2-signer-swapped.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_OK, SMAR_E_AUTH, NA, NA},
     {"neg2-slot-altered.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_OK, SMAR_E_AUTH, NA, NA},
-    {"neg2-bitflip-slot.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_E_CORRUPT, SMAR_E_AUTH, NA,
+    {"neg2-bitflip-slot.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_E_CORRUPT, SMAR_E_CORRUPT, NA,
      NA},
     {"neg2-dek-commit.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_OK, SMAR_E_AUTH, NA, NA},
     {"neg2-unknown-provider.smar", "keyring-a.json", NULL, SMAR_OK, SMAR_OK, SMAR_OK, SMAR_OK,
