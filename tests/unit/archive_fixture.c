@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "keyring_internal.h" /* smar_signkey_sign */
+#include "reader_internal.h"
+#include "root2.h"
+#include "table.h"
+
 unsigned fx_writer_threads;
 
 int fx_mem_write(void *opaque, const void *buf, size_t len)
@@ -126,4 +133,69 @@ int fx_open_unlocked(smar_reader **r, const mem_archive *a, smar_keyring *key)
     if (rc)
         return rc;
     return smar_reader_unlock(*r, &key, 1);
+}
+
+int fx_v2_layout_of(fx_v2_layout *l, const mem_archive *a)
+{
+    smar_trailer t;
+    smar_err e = {0};
+    if (a->len < SMAR_TRAILER_BYTES ||
+        smar_trailer_decode(&t, a->data + a->len - SMAR_TRAILER_BYTES, &e) != SMAR_OK ||
+        t.version_major != SMAR_FORMAT_V2)
+        return -1;
+    l->header_len = t.header_len;
+    l->table_offset = (size_t)t.table_offset;
+    l->chunk_count = t.chunk_count;
+    l->slots_offset = l->table_offset + l->chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    l->slots_len = t.slot_area_len;
+    l->trailer_offset = a->len - SMAR_TRAILER_BYTES;
+    return l->slots_offset + l->slots_len == l->trailer_offset ? 0 : -1;
+}
+
+/* The content hash of a as it stands (trailer bytes T as encoded in the file). */
+static void content_of(const mem_archive *a, const fx_v2_layout *l, uint8_t out[32])
+{
+    smar_content_hash(out, a->data + l->trailer_offset, a->data, l->header_len,
+                      a->data + l->table_offset, l->chunk_count * SMAR_TABLE_ENTRY_BYTES);
+}
+
+int fx_v2_reroot(mem_archive *a, const smar_signkey *signer, const uint8_t *rootmac_key)
+{
+    fx_v2_layout l;
+    smar_trailer t;
+    smar_err e = {0};
+    uint8_t content[SMAR_HASH_BYTES], *T;
+    if (fx_v2_layout_of(&l, a) != 0)
+        return -1;
+    T = a->data + l.trailer_offset;
+    if (smar_trailer_decode(&t, T, &e) != SMAR_OK)
+        return -1;
+    if (signer) { /* the signer's key is under the content: set it first */
+        t.flags |= SMAR_TRAILER_SIGNED;
+        smar_signkey_public(signer, t.signer);
+        smar_trailer_encode(T, &t);
+    }
+    content_of(a, &l, content);
+    if (signer) {
+        uint8_t msg[SMAR_SIGNED2_MSG_BYTES];
+        smar_signed2_message(msg, t.archive_id, content);
+        if (smar_signkey_sign(signer, msg, sizeof msg, t.signature) != SMAR_OK)
+            return -1;
+    }
+    if (rootmac_key)
+        smar_root2_mac(t.root_mac, rootmac_key, content, T, a->data + l.slots_offset, l.slots_len);
+    smar_trailer_encode(T, &t); /* the root hash covers root MAC and signature as stored */
+    smar_root2_hash(t.root_hash, content, T, a->data + l.slots_offset, l.slots_len);
+    smar_trailer_encode(T, &t);
+    return 0;
+}
+
+int fx_v2_rootmac_key(const mem_archive *a, smar_keyring *key, uint8_t out[32])
+{
+    smar_reader *r;
+    int rc = fx_open_unlocked(&r, a, key);
+    if (rc == SMAR_OK)
+        memcpy(out, r->keys->root_mac, 32);
+    smar_reader_free(r);
+    return rc;
 }
