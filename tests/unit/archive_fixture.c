@@ -137,19 +137,23 @@ int fx_open_unlocked(smar_reader **r, const mem_archive *a, smar_keyring *key)
 
 int fx_v2_layout_of(fx_v2_layout *l, const mem_archive *a)
 {
-    smar_trailer t;
-    smar_err e = {0};
-    if (a->len < SMAR_TRAILER_BYTES ||
-        smar_trailer_decode(&t, a->data + a->len - SMAR_TRAILER_BYTES, &e) != SMAR_OK ||
-        t.version_major != SMAR_FORMAT_V2)
+    /* from the raw trailer bytes: positions only, so a value this reader does not know
+     * (an unknown flag, say) does not stop the surgery */
+    if (a->len < SMAR_TRAILER_BYTES)
         return -1;
-    l->header_len = t.header_len;
-    l->table_offset = (size_t)t.table_offset;
-    l->chunk_count = t.chunk_count;
+    const uint8_t *T = a->data + a->len - SMAR_TRAILER_BYTES;
+    if (smar_load_u16(T + 200) != SMAR_FORMAT_V2)
+        return -1;
+    l->table_offset = (size_t)smar_load_u64(T);
+    l->chunk_count = smar_load_u32(T + 8);
+    l->header_len = smar_load_u32(T + 32);
+    l->slots_len = smar_load_u32(T + 36);
     l->slots_offset = l->table_offset + l->chunk_count * SMAR_TABLE_ENTRY_BYTES;
-    l->slots_len = t.slot_area_len;
     l->trailer_offset = a->len - SMAR_TRAILER_BYTES;
-    return l->slots_offset + l->slots_len == l->trailer_offset ? 0 : -1;
+    return l->table_offset <= l->trailer_offset && l->header_len <= l->table_offset &&
+                   l->slots_offset + l->slots_len == l->trailer_offset
+               ? 0
+               : -1;
 }
 
 /* The content hash of a as it stands (trailer bytes T as encoded in the file). */
@@ -159,34 +163,33 @@ static void content_of(const mem_archive *a, const fx_v2_layout *l, uint8_t out[
                       a->data + l->table_offset, l->chunk_count * SMAR_TABLE_ENTRY_BYTES);
 }
 
+/* Trailer field offsets (format 2). */
+enum { T_FLAGS = 12, T_ARCHIVE_ID = 16, T_ROOT = 40, T_MAC = 72, T_SIGNER = 104, T_SIG = 136 };
+
 int fx_v2_reroot(mem_archive *a, const smar_signkey *signer, const uint8_t *rootmac_key)
 {
     fx_v2_layout l;
-    smar_trailer t;
-    smar_err e = {0};
-    uint8_t content[SMAR_HASH_BYTES], *T;
+    uint8_t content[SMAR_HASH_BYTES];
     if (fx_v2_layout_of(&l, a) != 0)
         return -1;
-    T = a->data + l.trailer_offset;
-    if (smar_trailer_decode(&t, T, &e) != SMAR_OK)
-        return -1;
+    uint8_t *T = a->data + l.trailer_offset;
     if (signer) { /* the signer's key is under the content: set it first */
-        t.flags |= SMAR_TRAILER_SIGNED;
-        smar_signkey_public(signer, t.signer);
-        smar_trailer_encode(T, &t);
+        smar_store_u32(T + T_FLAGS, smar_load_u32(T + T_FLAGS) | SMAR_TRAILER_SIGNED);
+        smar_signkey_public(signer, T + T_SIGNER);
     }
     content_of(a, &l, content);
     if (signer) {
         uint8_t msg[SMAR_SIGNED2_MSG_BYTES];
-        smar_signed2_message(msg, t.archive_id, content);
-        if (smar_signkey_sign(signer, msg, sizeof msg, t.signature) != SMAR_OK)
+        smar_signed2_message(msg, T + T_ARCHIVE_ID, content);
+        if (smar_signkey_sign(signer, msg, sizeof msg, T + T_SIG) != SMAR_OK)
             return -1;
     }
     if (rootmac_key)
-        smar_root2_mac(t.root_mac, rootmac_key, content, T, a->data + l.slots_offset, l.slots_len);
-    smar_trailer_encode(T, &t); /* the root hash covers root MAC and signature as stored */
-    smar_root2_hash(t.root_hash, content, T, a->data + l.slots_offset, l.slots_len);
-    smar_trailer_encode(T, &t);
+        smar_root2_mac(T + T_MAC, rootmac_key, content, T, a->data + l.slots_offset, l.slots_len);
+    /* the root hash covers the root MAC and the signature as they now stand */
+    uint8_t root[SMAR_HASH_BYTES];
+    smar_root2_hash(root, content, T, a->data + l.slots_offset, l.slots_len);
+    memcpy(T + T_ROOT, root, sizeof root);
     return 0;
 }
 
