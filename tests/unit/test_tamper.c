@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "archive_fixture.h"
 #include "chunk.h"
 #include "crypto.h"
@@ -399,7 +401,15 @@ static void test_chunk_binding(void **state)
  * only the reader's checks of what they mean (or a signature, when pinned) can object. */
 typedef void (*chunk_edit)(uint8_t *buf, size_t len);
 
-static void reseal_first_chunk(mem_archive *a, uint8_t section, chunk_edit edit)
+/* How far a resealer goes after sealing the chunk anew. */
+enum reseal_depth {
+    RESEAL_CHUNK_ONLY, /* the table still holds the old chunk's hash and positions */
+    RESEAL_KEYLESS,    /* table and root hash rewritten, root MAC left as it was */
+    RESEAL_ALL,        /* and the root MAC recomputed with the DEK: authentic bytes */
+};
+
+static void reseal_chunk_to(mem_archive *a, uint8_t section, chunk_edit edit,
+                            enum reseal_depth depth)
 {
     smar_reader *r;
     parts p;
@@ -426,8 +436,9 @@ static void reseal_first_chunk(mem_archive *a, uint8_t section, chunk_edit edit)
     p.table[i].stored_len = (uint32_t)sealed.len;
     /* rewrite the table, then every root with the archive's own root MAC key */
     mem_archive out;
-    join_parts(&out, &p, true);
-    assert_int_equal(fx_v2_reroot(&out, NULL, r->keys->root_mac), 0);
+    join_parts(&out, &p, depth != RESEAL_CHUNK_ONLY);
+    if (depth == RESEAL_ALL)
+        assert_int_equal(fx_v2_reroot(&out, NULL, r->keys->root_mac), 0);
     free(a->data);
     *a = out;
     free(buf);
@@ -435,6 +446,11 @@ static void reseal_first_chunk(mem_archive *a, uint8_t section, chunk_edit edit)
     smar_buf_free(&sealed);
     free_parts(&p);
     smar_reader_free(r);
+}
+
+static void reseal_first_chunk(mem_archive *a, uint8_t section, chunk_edit edit)
+{
+    reseal_chunk_to(a, section, edit, RESEAL_ALL);
 }
 
 static void swap_first_two_locators(uint8_t *buf, size_t len)
@@ -1001,6 +1017,158 @@ static void test_signature_statuses(void **state)
     free(a.data);
 }
 
+/* ---- format 2: what a DEK holder, an attacker and a swapped signer can do ------------- */
+
+/* A chunk resealed by a DEK holder of a signed archive. Without the table rewritten the
+ * file no longer matches its table (CORRUPT: positions or the chunk's hash); with table and root
+ * hash rewritten the content no longer matches the root MAC (AUTH). With the root MAC recomputed
+ * too, every keyed check passes: only the producer's signature (over the content) catches it, so a
+ * pinned reader must. */
+static void test_resealed_chunk_caught_by_signature(void **state)
+{
+    (void)state;
+    mem_archive base, a;
+    smar_reader *r;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
+    assert_int_equal(fx_make_archive(&base, 5, &g_key, 1, g_signer, 0), SMAR_OK);
+    static const enum reseal_depth depths[] = {RESEAL_CHUNK_ONLY, RESEAL_KEYLESS, RESEAL_ALL};
+    static const int keyless_want[] = {SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_E_AUTH};
+    static const int unlock_want[] = {SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_OK};
+    for (size_t d = 0; d < SMAR_ARRAY_LEN(depths); d++) {
+        a.data = malloc(base.len);
+        a.len = a.cap = base.len;
+        memcpy(a.data, base.data, base.len);
+        reseal_chunk_to(&a, SMAR_SECTION_MANIFEST, break_first_metadata, depths[d]);
+        /* keyless with the producer's key: the chunk hash, then the signature */
+        assert_int_equal(keyless_status(a.data, a.len, g_pk), keyless_want[d]);
+        assert_int_equal(fx_open_unlocked(&r, &a, g_key), unlock_want[d]);
+        smar_reader_free(r);
+        free(a.data);
+    }
+    /* all the way: authentic to every key holder, refused by the pin */
+    a.data = malloc(base.len);
+    a.len = a.cap = base.len;
+    memcpy(a.data, base.data, base.len);
+    reseal_chunk_to(&a, SMAR_SECTION_MANIFEST, break_first_metadata, RESEAL_ALL);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_E_AUTH); /* the signature */
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, 0, g_pk, &res, NULL, NULL, NULL), SMAR_E_AUTH);
+    assert_true(res.root_ok);
+    assert_int_equal(res.signature, SMAR_SIGNATURE_INVALID);
+    smar_reader_free(r);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    assert_int_equal(smar_reader_check_signer(r, g_pk, 1), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "not signed by a trusted producer"));
+    smar_reader_free(r);
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK); /* the root MAC passes */
+    assert_int_equal(smar_reader_check_signer(r, g_pk, 1), SMAR_E_AUTH);
+    smar_reader_free(r);
+    free(a.data);
+    free(base.data);
+}
+
+/* The signer swapped by someone without the DEK, root hash recomputed: the root MAC covers
+ * the signer (through the content), so a key holder refuses it (AUTH); keyless, a swapped
+ * key without a matching signature is an invalid signature, and a re-signature by the new
+ * key is valid only for that key. */
+static void test_signer_swapped(void **state)
+{
+    (void)state;
+    mem_archive a, b;
+    smar_reader *r;
+    smar_signkey *other;
+    uint8_t other_pk[32];
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
+    assert_int_equal(smar_signkey_new(&other), SMAR_OK);
+    assert_int_equal(smar_signkey_generate(other), SMAR_OK);
+    smar_signkey_public(other, other_pk);
+    assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_signer, 0), SMAR_OK);
+    b.data = malloc(a.len);
+    b.len = b.cap = a.len;
+
+    /* the signer's key replaced, the signature left: invalid, and no longer unlocks */
+    memcpy(b.data, a.data, a.len);
+    memcpy(b.data + b.len - SMAR_TRAILER_BYTES + 104, other_pk, 32);
+    assert_int_equal(fx_v2_reroot(&b, NULL, NULL), 0);
+    assert_int_equal(fx_open_mem(&r, b.data, b.len), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, 0, NULL, &res, NULL, NULL, NULL), SMAR_E_AUTH);
+    assert_true(res.root_ok);
+    assert_int_equal(res.signature, SMAR_SIGNATURE_INVALID);
+    smar_reader_free(r);
+    assert_int_equal(fx_open_unlocked(&r, &b, g_key), SMAR_E_AUTH);
+    smar_reader_free(r);
+
+    /* re-signed by the other key (anyone can): valid for it, not for the producer, and the
+     * root MAC still fails */
+    memcpy(b.data, a.data, a.len);
+    assert_int_equal(fx_v2_reroot(&b, other, NULL), 0);
+    assert_int_equal(keyless_status(b.data, b.len, other_pk), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, b.data, b.len), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, 0, g_pk, &res, NULL, NULL, NULL), SMAR_E_AUTH);
+    assert_int_equal(res.signature, SMAR_SIGNATURE_OTHER_SIGNER);
+    smar_reader_free(r);
+    assert_int_equal(fx_open_unlocked(&r, &b, g_key), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "failed authentication"));
+    smar_reader_free(r);
+    smar_signkey_free(other);
+    free(b.data);
+    free(a.data);
+}
+
+/* Unlock of a, expecting AUTH because the slot opened to a DEK the header does not commit to. */
+static void expect_other_dek(const mem_archive *a)
+{
+    smar_reader *r;
+    assert_int_equal(fx_open_unlocked(&r, a, g_key), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "another data key than the header commits to"));
+    smar_reader_free(r);
+}
+
+/* A slot that opens, but to another DEK than the header's dek_commit: refused right after
+ * the unwrap (AUTH), before any chunk is read with that key. Made two ways: a well-formed
+ * slot wrapping a fresh DEK (as the key holder could), and the header's commitment altered;
+ * both with the root hash recomputed, so nothing keyless objects first. */
+static void test_slot_opens_to_other_dek(void **state)
+{
+    (void)state;
+    mem_archive a;
+    fx_v2_layout l;
+    smar_slot2 slots[SMAR_SLOTS2_MAX];
+    unsigned n;
+    smar_err e = {0};
+    assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_v2_layout_of(&l, &a), 0);
+    uint8_t *area = malloc(l.slots_len);
+    memcpy(area, a.data + l.slots_offset, l.slots_len);
+    assert_int_equal(smar_slot_area_parse(slots, &n, area, l.slots_len, &e), SMAR_OK);
+    uint8_t aad[SMAR_SLOT2_AAD_MAX], dek[SMAR_DEK_BYTES], wrapped[SMAR_WRAPPED_MAX];
+    size_t aadlen = smar_slot2_aad(aad, a.data + 28, &slots[0]), wlen;
+    uint32_t version;
+    randombytes_buf(dek, sizeof dek);
+    assert_int_equal(smar_keyring_wrap(g_key, aad, aadlen, dek, wrapped, &wlen, &version, &e),
+                     SMAR_OK);
+    sodium_memzero(dek, sizeof dek);
+    assert_int_equal(wlen, slots[0].wrapped_len);
+    assert_int_equal(version, slots[0].version_number);
+    size_t blob = l.slots_offset + (size_t)(slots[0].wrapped - area);
+    uint8_t saved[SMAR_WRAPPED_MAX];
+    memcpy(saved, a.data + blob, wlen);
+    memcpy(a.data + blob, wrapped, wlen);
+    assert_int_equal(fx_v2_reroot(&a, NULL, NULL), 0);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK);
+    expect_other_dek(&a);
+    memcpy(a.data + blob, saved, wlen); /* back to the producer's slot */
+    a.data[60 + 7] ^= 0x01;             /* dek_commit */
+    assert_int_equal(fx_v2_reroot(&a, NULL, NULL), 0);
+    assert_int_equal(keyless_status(a.data, a.len, NULL), SMAR_OK);
+    expect_other_dek(&a);
+    a.data[60 + 7] ^= 0x01;
+    assert_int_equal(fx_v2_reroot(&a, NULL, NULL), 0);
+    assert_int_equal(keyed_status(a.data, a.len), SMAR_OK);
+    free(area);
+    free(a.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1020,6 +1188,9 @@ int main(void)
         cmocka_unit_test(test_wrong_key_on_intact_archive),
         cmocka_unit_test(test_secrets_bad_counts_secrets),
         cmocka_unit_test(test_signature_statuses),
+        cmocka_unit_test(test_resealed_chunk_caught_by_signature),
+        cmocka_unit_test(test_signer_swapped),
+        cmocka_unit_test(test_slot_opens_to_other_dek),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
