@@ -365,18 +365,20 @@ static void test_chunk_spliced_from_other_archive(void **state)
     free(b.data);
 }
 
-/* The chunk AEAD binds position, section, last flag and archive, independently of the root. */
-static void test_chunk_binding(void **state)
+/* The chunk AEAD binds position, section, last flag and archive, independently of the root,
+ * in either format (format 2: its own label in the AAD, so a format 1 chunk does not open
+ * as format 2's either). */
+static void check_chunk_binding(int format)
 {
-    (void)state;
-    smar_chunker ck;
+    smar_chunker ck, v1;
     smar_buf sealed = {0};
     smar_err e;
     uint8_t key[32] = {1}, id[16] = {2}, other_id[16] = {3};
     uint8_t raw[65536], out[65536];
     size_t outlen;
     memset(raw, 'x', sizeof raw);
-    assert_int_equal(smar_chunker_init(&ck, SMAR_SUITE_XCHACHA20POLY1305, 3, 65536, key, id), 0);
+    assert_int_equal(
+        smar_chunker_init_format(&ck, format, SMAR_SUITE_XCHACHA20POLY1305, 3, 65536, key, id), 0);
     smar_chunk_pos pos = {5, SMAR_SECTION_MANIFEST, 0, 2};
     assert_int_equal(smar_chunk_seal(&ck, &pos, raw, 1000, &sealed, &e), SMAR_OK);
     assert_int_equal(smar_chunk_open(&ck, &pos, sealed.data, sealed.len, out, &outlen, &e), 0);
@@ -388,11 +390,25 @@ static void test_chunk_binding(void **state)
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
         assert_int_equal(smar_chunk_open(&ck, &wrong[i], sealed.data, sealed.len, out, &outlen, &e),
                          SMAR_E_AUTH);
+    if (format == SMAR_FORMAT_V2) { /* the same bytes under format 1's AAD */
+        assert_int_equal(smar_chunker_init(&v1, SMAR_SUITE_XCHACHA20POLY1305, 3, 65536, key, id),
+                         0);
+        assert_int_equal(smar_chunk_open(&v1, &pos, sealed.data, sealed.len, out, &outlen, &e),
+                         SMAR_E_AUTH);
+        smar_chunker_free(&v1);
+    }
     ck.archive_id = other_id;
     assert_int_equal(smar_chunk_open(&ck, &pos, sealed.data, sealed.len, out, &outlen, &e),
                      SMAR_E_AUTH);
     smar_chunker_free(&ck);
     smar_buf_free(&sealed);
+}
+
+static void test_chunk_binding(void **state)
+{
+    (void)state;
+    check_chunk_binding(SMAR_FORMAT_V1);
+    check_chunk_binding(SMAR_FORMAT_V2);
 }
 
 /* As the key holder could: decrypt the first chunk of a section, let edit change its
