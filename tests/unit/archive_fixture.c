@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "keyring_internal.h" /* smar_signkey_sign */
+#include "reader_internal.h"
+#include "root2.h"
+#include "table.h"
+
 unsigned fx_writer_threads;
 
 int fx_mem_write(void *opaque, const void *buf, size_t len)
@@ -126,4 +133,72 @@ int fx_open_unlocked(smar_reader **r, const mem_archive *a, smar_keyring *key)
     if (rc)
         return rc;
     return smar_reader_unlock(*r, &key, 1);
+}
+
+int fx_v2_layout_of(fx_v2_layout *l, const mem_archive *a)
+{
+    /* from the raw trailer bytes: positions only, so a value this reader does not know
+     * (an unknown flag, say) does not stop the surgery */
+    if (a->len < SMAR_TRAILER_BYTES)
+        return -1;
+    const uint8_t *T = a->data + a->len - SMAR_TRAILER_BYTES;
+    if (smar_load_u16(T + 200) != SMAR_FORMAT_V2)
+        return -1;
+    l->table_offset = (size_t)smar_load_u64(T);
+    l->chunk_count = smar_load_u32(T + 8);
+    l->header_len = smar_load_u32(T + 32);
+    l->slots_len = smar_load_u32(T + 36);
+    l->slots_offset = l->table_offset + l->chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    l->trailer_offset = a->len - SMAR_TRAILER_BYTES;
+    return l->table_offset <= l->trailer_offset && l->header_len <= l->table_offset &&
+                   l->slots_offset + l->slots_len == l->trailer_offset
+               ? 0
+               : -1;
+}
+
+/* The content hash of a as it stands (trailer bytes T as encoded in the file). */
+static void content_of(const mem_archive *a, const fx_v2_layout *l, uint8_t out[32])
+{
+    smar_content_hash(out, a->data + l->trailer_offset, a->data, l->header_len,
+                      a->data + l->table_offset, l->chunk_count * SMAR_TABLE_ENTRY_BYTES);
+}
+
+/* Trailer field offsets (format 2). */
+enum { T_FLAGS = 12, T_ARCHIVE_ID = 16, T_ROOT = 40, T_MAC = 72, T_SIGNER = 104, T_SIG = 136 };
+
+int fx_v2_reroot(mem_archive *a, const smar_signkey *signer, const uint8_t *rootmac_key)
+{
+    fx_v2_layout l;
+    uint8_t content[SMAR_HASH_BYTES];
+    if (fx_v2_layout_of(&l, a) != 0)
+        return -1;
+    uint8_t *T = a->data + l.trailer_offset;
+    if (signer) { /* the signer's key is under the content: set it first */
+        smar_store_u32(T + T_FLAGS, smar_load_u32(T + T_FLAGS) | SMAR_TRAILER_SIGNED);
+        smar_signkey_public(signer, T + T_SIGNER);
+    }
+    content_of(a, &l, content);
+    if (signer) {
+        uint8_t msg[SMAR_SIGNED2_MSG_BYTES];
+        smar_signed2_message(msg, T + T_ARCHIVE_ID, content);
+        if (smar_signkey_sign(signer, msg, sizeof msg, T + T_SIG) != SMAR_OK)
+            return -1;
+    }
+    if (rootmac_key)
+        smar_root2_mac(T + T_MAC, rootmac_key, content, T, a->data + l.slots_offset, l.slots_len);
+    /* the root hash covers the root MAC and the signature as they now stand */
+    uint8_t root[SMAR_HASH_BYTES];
+    smar_root2_hash(root, content, T, a->data + l.slots_offset, l.slots_len);
+    memcpy(T + T_ROOT, root, sizeof root);
+    return 0;
+}
+
+int fx_v2_rootmac_key(const mem_archive *a, smar_keyring *key, uint8_t out[32])
+{
+    smar_reader *r;
+    int rc = fx_open_unlocked(&r, a, key);
+    if (rc == SMAR_OK)
+        memcpy(out, r->keys->root_mac, 32);
+    smar_reader_free(r);
+    return rc;
 }

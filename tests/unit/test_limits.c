@@ -1,11 +1,13 @@
 /*
  * test_limits.c - every size and count limit of the format, declared over the limit by an
  * archive, and refused before anything of that size is allocated, with an error that says
- * which limit: the header length, key slots, wrapped key length, chunk size, chunk count
- * (and a chunk table that cannot fit the file), a chunk's stored size, the meta section's size and
- * index, a manifest record's length and counts, a record or payload longer than the rest of
- * its section, and a chunk whose zstd frame declares or holds more than a chunk (a
- * decompression bomb).
+ * which limit: the header length (format 2: 96..4096), the slot area's length and slot count
+ * (readers 32, writers 16), key ids and version strings (u8 lengths, 255 allowed), the
+ * wrapped key length (bounded by the slot area), chunk size, chunk count (and a chunk table
+ * that cannot fit the file), a chunk's stored size, the AES-256-GCM cap (chunk count x chunk
+ * size <= 2^36), format 1's header limits (readers read format 1 forever), the meta section's size
+ * and index, a manifest record's length and counts, a record or payload longer than the rest of its
+ * section, and a chunk whose zstd frame declares or holds more than a chunk (a decompression bomb).
  *
  * How "before allocation" is checked: each limit case runs under an allocation guard that
  * makes any single allocation of more than GUARD_MB fail. Every declared size here is far
@@ -44,6 +46,7 @@
 #include "manifest.h"
 #include "table.h"
 #include "root.h"
+#include "slots.h"
 
 /* The builder the fuzz harnesses use (a second translation unit would need a CMake
  * change; including it keeps this test self-contained). */
@@ -174,8 +177,18 @@ static int open_patched_u16(const mem_archive *a, size_t off, uint16_t v, char *
 
 #define HDR_LEN_OFF        12
 #define HDR_CHUNK_SIZE_OFF 24
-#define HDR_SLOTS_OFF      60
+#define HDR_SUITE_OFF      20
+#define V1_HDR_SLOTS_OFF   60
 #define TRL_COUNT_OFF      8
+#define TRL_SLOT_AREA_OFF  36
+
+/* Where the parts of a (format 2) archive lie. */
+static fx_v2_layout layout(const mem_archive *a)
+{
+    fx_v2_layout l;
+    assert_int_equal(fx_v2_layout_of(&l, a), 0);
+    return l;
+}
 
 static void test_header_length(void **state)
 {
@@ -183,30 +196,150 @@ static void test_header_length(void **state)
     char msg[SMAR_ERRMSG_MAX];
     (void)state;
     small_archive(&a);
+    assert_int_equal(smar_load_u32(a.data + HDR_LEN_OFF), SMAR_HEADER2_BYTES);
     assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, UINT32_MAX, msg), SMAR_E_LIMIT);
-    assert_msg(msg, "header length 4294967295 outside 96..16384");
-    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER_MAX_BYTES + 1, msg),
-                     SMAR_E_LIMIT);
-    assert_msg(msg, "header length 16385 outside 96..16384");
+    assert_msg(msg, "header length 4294967295 outside 96..4096");
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER2_MAX + 1, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "header length 4097 outside 96..4096");
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER2_BYTES - 1, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "header length 95 outside 96..4096");
+    /* within the range (a later minor version's longer header), but not this file's */
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER2_MAX, msg), SMAR_E_CORRUPT);
+    assert_msg(msg, "header length disagrees with the trailer");
     free(a.data);
 }
 
+/* The slot area's length (trailer bytes 36..40): 4..65536, LIMIT outside. */
+static void test_slot_area_length(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    size_t at = layout(&a).trailer_offset + TRL_SLOT_AREA_OFF;
+    static const uint32_t over[] = {0, SMAR_SLOT_AREA_MIN - 1, SMAR_SLOT_AREA_MAX + 1, UINT32_MAX};
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(over); i++) {
+        char want[64];
+        assert_int_equal(open_patched_u32(&a, at, over[i], msg), SMAR_E_LIMIT);
+        snprintf(want, sizeof want, "slot area of %u bytes (allowed 4..65536)", over[i]);
+        assert_msg(msg, want);
+    }
+    free(a.data);
+}
+
+/* The slot count of a real archive's slot area: 1..32 for readers. */
 static void test_key_slots(void **state)
 {
     mem_archive a;
     char msg[SMAR_ERRMSG_MAX];
     (void)state;
     small_archive(&a);
-    assert_int_equal(open_patched_u16(&a, HDR_SLOTS_OFF, SMAR_MAX_KEY_SLOTS + 1, msg),
-                     SMAR_E_LIMIT);
-    assert_msg(msg, "17 key slots (allowed 1..16)");
-    assert_int_equal(open_patched_u16(&a, HDR_SLOTS_OFF, UINT16_MAX, msg), SMAR_E_LIMIT);
-    assert_msg(msg, "65535 key slots (allowed 1..16)");
+    size_t at = layout(&a).slots_offset;
+    assert_int_equal(smar_load_u16(a.data + at), 1);
+    assert_int_equal(open_patched_u16(&a, at, SMAR_SLOTS2_MAX + 1, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "33 key slots (allowed 1..32)");
+    assert_int_equal(open_patched_u16(&a, at, UINT16_MAX, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "65535 key slots (allowed 1..32)");
+    assert_int_equal(open_patched_u16(&a, at, 0, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "0 key slots (allowed 1..32)");
+    /* 2 slots declared, 1 there: the second runs past the area */
+    assert_int_equal(open_patched_u16(&a, at, 2, msg), SMAR_E_CORRUPT);
+    assert_msg(msg, "key slot 1 is truncated");
     free(a.data);
 }
 
-/* A header that really carries 17 well-formed key slots, parsed directly. */
+/* One local slot: provider, flags, key id (u8 length), version kind, version u32,
+ * wrapped (u32 length); key id and version string filled to their lengths. */
+static void put_slot(smar_buf *b, uint8_t id_len, uint8_t kind, uint8_t vstr_len, char c)
+{
+    uint8_t wrapped[SMAR_LOCAL_WRAPPED_BYTES] = {0};
+    smar_buf_put_u8(b, SMAR_PROVIDER_LOCAL);
+    smar_buf_put_u8(b, 0);
+    smar_buf_put_u8(b, id_len);
+    for (unsigned i = 0; i < id_len; i++)
+        smar_buf_put_u8(b, (uint8_t)c);
+    smar_buf_put_u8(b, kind);
+    if (kind == SMAR_VKIND_NUMBER)
+        smar_buf_put_u32(b, 1);
+    if (kind == SMAR_VKIND_STRING) {
+        smar_buf_put_u8(b, vstr_len);
+        for (unsigned i = 0; i < vstr_len; i++)
+            smar_buf_put_u8(b, 'v');
+    }
+    smar_buf_put_u32(b, sizeof wrapped);
+    smar_buf_append(b, wrapped, sizeof wrapped);
+}
+
+static int parse_area(const smar_buf *b, unsigned *count, smar_err *e)
+{
+    static smar_slot2 slots[SMAR_SLOTS2_MAX];
+    return smar_slot_area_parse(slots, count, b->data, b->len, e);
+}
+
+/* A slot area that really carries n well-formed slots, parsed directly: readers accept 32
+ * (writers write at most 16: test_writer_key_slots), 33 is LIMIT. */
 static void test_key_slots_parsed(void **state)
+{
+    (void)state;
+    for (unsigned n = SMAR_SLOTS2_MAX; n <= SMAR_SLOTS2_MAX + 1; n++) {
+        smar_buf b = {0};
+        smar_err e = {0};
+        unsigned count = 0;
+        smar_buf_put_u16(&b, (uint16_t)n);
+        smar_buf_put_u16(&b, 0);
+        for (unsigned i = 0; i < n; i++)
+            put_slot(&b, 2, SMAR_VKIND_NUMBER, 0, (char)('a' + i % 26));
+        int rc = parse_area(&b, &count, &e);
+        if (n == SMAR_SLOTS2_MAX) {
+            assert_int_equal(rc, SMAR_OK);
+            assert_int_equal(count, SMAR_SLOTS2_MAX);
+        } else {
+            assert_int_equal(rc, SMAR_E_LIMIT);
+            assert_msg(e.msg, "33 key slots (allowed 1..32)");
+        }
+        smar_buf_free(&b);
+    }
+}
+
+/* Key ids and version strings have u8 lengths: 255 bytes are allowed, 0 is FORMAT. */
+static void test_key_id_and_version_string(void **state)
+{
+    static const struct {
+        uint8_t id_len, kind, vstr_len;
+        int want;
+        const char *msg;
+    } cases[] = {
+        {255, SMAR_VKIND_NUMBER, 0, SMAR_OK, NULL},
+        {255, SMAR_VKIND_STRING, 255, SMAR_OK, NULL},
+        {0, SMAR_VKIND_NUMBER, 0, SMAR_E_FORMAT, "key slot 0 has an invalid key id"},
+        {3, SMAR_VKIND_STRING, 0, SMAR_E_FORMAT, "key slot 0 has an invalid version string"},
+        {3, 3, 0, SMAR_E_FORMAT, "key slot 0 has unknown version kind 3"},
+    };
+    (void)state;
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(cases); i++) {
+        smar_buf b = {0};
+        smar_err e = {0};
+        unsigned count = 0;
+        smar_buf_put_u16(&b, 1);
+        smar_buf_put_u16(&b, 0);
+        put_slot(&b, cases[i].id_len, cases[i].kind, cases[i].vstr_len, 'k');
+        if (cases[i].kind == 3) { /* unknown kind: nothing of a version follows */
+            smar_buf_free(&b);
+            smar_buf_put_u16(&b, 1);
+            smar_buf_put_u16(&b, 0);
+            uint8_t head[] = {SMAR_PROVIDER_LOCAL, 0, 3, 'k', 'e', 'y', 3, 0, 0, 0, 1, 0xaa};
+            smar_buf_append(&b, head, sizeof head);
+        }
+        assert_int_equal(parse_area(&b, &count, &e), cases[i].want);
+        if (cases[i].msg)
+            assert_msg(e.msg, cases[i].msg);
+        smar_buf_free(&b);
+    }
+}
+
+/* A format 1 header that really carries 17 well-formed key slots, parsed directly:
+ * format 1's limit (1..16) holds for format 1 files forever. */
+static void test_v1_key_slots_parsed(void **state)
 {
     smar_buf b = {0};
     smar_header h;
@@ -218,7 +351,7 @@ static void test_key_slots_parsed(void **state)
     smar_store_u16(fixed + 20, SMAR_SUITE_XCHACHA20POLY1305);
     smar_store_u16(fixed + 22, SMAR_COMPRESSION_ZSTD);
     smar_store_u32(fixed + 24, SMAR_CHUNK_SIZE_MIN);
-    smar_store_u16(fixed + HDR_SLOTS_OFF, 17);
+    smar_store_u16(fixed + V1_HDR_SLOTS_OFF, 17);
     smar_buf_append(&b, fixed, sizeof fixed);
     for (int i = 0; i < 17; i++) {
         uint8_t wrapped[SMAR_LOCAL_WRAPPED_BYTES] = {0};
@@ -235,6 +368,43 @@ static void test_key_slots_parsed(void **state)
     assert_int_equal(smar_header_parse(&h, b.data, b.len, &e), SMAR_E_LIMIT);
     assert_msg(e.msg, "17 key slots (allowed 1..16)");
     smar_buf_free(&b);
+}
+
+static void meta_plain(smar_buf *out, uint32_t manifest);
+
+/* A small format 1 archive (the fuzz builder writes format 1): one meta chunk. */
+static void v1_archive(mem_archive *a)
+{
+    smar_buf meta = {0}, file = {0};
+    smar_err e = {0};
+    meta_plain(&meta, 0);
+    fz_chunk chunks[] = {{SMAR_SECTION_META, meta.data, meta.len}};
+    assert_int_equal(fz_build_archive(&file, g_key, chunks, 1, NULL, &e), SMAR_OK);
+    assert_int_equal(smar_load_u16(file.data + 8), 1);
+    *a = (mem_archive){file.data, file.len, file.len};
+    smar_buf_free(&meta);
+}
+
+/* Format 1's header limits, read from a format 1 file: header length 96..16384, slot count
+ * 1..16, wrapped key 1..512. */
+static void test_v1_header_limits(void **state)
+{
+    mem_archive a;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    v1_archive(&a);
+    assert_int_equal(open_patched_u32(&a, HDR_LEN_OFF, SMAR_HEADER_MAX_BYTES + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "header length 16385 outside 96..16384");
+    assert_int_equal(open_patched_u16(&a, V1_HDR_SLOTS_OFF, SMAR_MAX_KEY_SLOTS + 1, msg),
+                     SMAR_E_LIMIT);
+    assert_msg(msg, "17 key slots (allowed 1..16)");
+    /* slot 0: provider, key id length, key id, key version (u32), wrapped length (u16) */
+    size_t off = SMAR_HEADER_FIXED_BYTES + 2 + a.data[SMAR_HEADER_FIXED_BYTES + 1] + 4;
+    assert_int_equal(smar_load_u16(a.data + off), SMAR_LOCAL_WRAPPED_BYTES);
+    assert_int_equal(open_patched_u16(&a, off, SMAR_WRAPPED_MAX + 1, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "key slot 0 wrapped key length 513 outside 1..512");
+    free(a.data);
 }
 
 static void test_writer_key_slots(void **state)
@@ -257,19 +427,31 @@ static void test_writer_key_slots(void **state)
         smar_keyring_free(keys[i]);
 }
 
+/* The wrapped key length (u32) is bounded by the slot area it sits in: past it is CORRUPT
+ * (a truncated slot), 0 is FORMAT, shorter leaves bytes after the last slot (FORMAT). */
 static void test_wrapped_key_length(void **state)
 {
     mem_archive a;
     char msg[SMAR_ERRMSG_MAX];
     (void)state;
     small_archive(&a);
-    /* slot 0: provider, key id length, key id, key version (u32), wrapped length (u16) */
-    size_t off = SMAR_HEADER_FIXED_BYTES + 2 + a.data[SMAR_HEADER_FIXED_BYTES + 1] + 4;
-    assert_int_equal(smar_load_u16(a.data + off), SMAR_LOCAL_WRAPPED_BYTES);
-    assert_int_equal(open_patched_u16(&a, off, SMAR_WRAPPED_MAX + 1, msg), SMAR_E_LIMIT);
-    assert_msg(msg, "key slot 0 wrapped key length 513 outside 1..512");
-    assert_int_equal(open_patched_u16(&a, off, UINT16_MAX, msg), SMAR_E_LIMIT);
-    assert_msg(msg, "wrapped key length 65535 outside 1..512");
+    fx_v2_layout l = layout(&a);
+    /* slot 0 after count and reserved: provider, flags, key id (u8 length), version kind 1,
+     * version u32, wrapped length u32 */
+    size_t slot = l.slots_offset + 4, id_len = a.data[slot + 2];
+    size_t off = slot + 3 + id_len + 1 + 4;
+    assert_int_equal(a.data[slot + 3 + id_len], SMAR_VKIND_NUMBER);
+    assert_int_equal(smar_load_u32(a.data + off), SMAR_LOCAL_WRAPPED_BYTES);
+    assert_int_equal(off + 4 + SMAR_LOCAL_WRAPPED_BYTES, l.trailer_offset);
+    static const uint32_t past[] = {SMAR_LOCAL_WRAPPED_BYTES + 1, SMAR_SLOT_AREA_MAX, UINT32_MAX};
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(past); i++) {
+        assert_int_equal(open_patched_u32(&a, off, past[i], msg), SMAR_E_CORRUPT);
+        assert_msg(msg, "key slot 0 runs past the slot area");
+    }
+    assert_int_equal(open_patched_u32(&a, off, 0, msg), SMAR_E_FORMAT);
+    assert_msg(msg, "key slot 0 has an empty wrapped key");
+    assert_int_equal(open_patched_u32(&a, off, SMAR_LOCAL_WRAPPED_BYTES - 1, msg), SMAR_E_FORMAT);
+    assert_msg(msg, "slot area has 1 unexpected bytes after its slots");
     free(a.data);
 }
 
@@ -317,9 +499,75 @@ static void test_chunk_stored_size(void **state)
     size_t table = (size_t)smar_load_u64(a.data + trailer);
     assert_int_equal(open_patched_u32(&a, table + 8, UINT32_MAX, msg), SMAR_E_LIMIT);
     assert_msg(msg, "chunk 0 has impossible size 4294967295");
-    uint32_t over = (uint32_t)smar_chunk_stored_max(SMAR_CHUNK_SIZE_MIN) + 1;
+    uint32_t over = (uint32_t)smar_chunk_stored_max_format(SMAR_FORMAT_V2, SMAR_CHUNK_SIZE_MIN) + 1;
     assert_int_equal(open_patched_u32(&a, table + 8, over, msg), SMAR_E_LIMIT);
     assert_msg(msg, "impossible size");
+    free(a.data);
+}
+
+/* A format 2 file of `count` tiny chunks (payload, then one meta chunk) under a header of
+ * suite and chunk size given, with a's slot area and trailer: enough to open, not to unlock
+ * (open checks structure and limits; the chunks are never read). */
+static void many_chunk_file(mem_archive *out, const mem_archive *a, uint16_t suite,
+                            uint32_t chunk_size, uint32_t count)
+{
+    enum { STORED = SMAR_TAG_BYTES + 1 };
+    fx_v2_layout l = layout(a);
+    uint8_t header[SMAR_HEADER2_BYTES], chunk[STORED] = {0}, entry[SMAR_TABLE_ENTRY_BYTES];
+    uint8_t trailer[SMAR_TRAILER_BYTES];
+    memcpy(header, a->data, sizeof header);
+    smar_store_u16(header + HDR_SUITE_OFF, suite);
+    smar_store_u32(header + HDR_CHUNK_SIZE_OFF, chunk_size);
+    memset(out, 0, sizeof *out);
+    fx_mem_write(out, header, sizeof header);
+    for (uint32_t i = 0; i < count; i++)
+        fx_mem_write(out, chunk, sizeof chunk);
+    for (uint32_t i = 0; i < count; i++) {
+        smar_table_entry te = {0};
+        te.offset = sizeof header + (uint64_t)i * STORED;
+        te.stored_len = STORED;
+        te.section = i + 1 < count ? SMAR_SECTION_PAYLOAD : SMAR_SECTION_META;
+        te.flags = i + 2 >= count ? SMAR_CHUNK_LAST : 0;
+        smar_table_entry_encode(entry, &te);
+        fx_mem_write(out, entry, sizeof entry);
+    }
+    fx_mem_write(out, a->data + l.slots_offset, l.slots_len);
+    memcpy(trailer, a->data + l.trailer_offset, sizeof trailer);
+    smar_store_u64(trailer, sizeof header + (uint64_t)count * STORED);
+    smar_store_u32(trailer + TRL_COUNT_OFF, count);
+    fx_mem_write(out, trailer, sizeof trailer);
+}
+
+static int open_status(const mem_archive *a, char msg[SMAR_ERRMSG_MAX])
+{
+    smar_reader *r;
+    guard_on();
+    int rc = fx_open_mem(&r, a->data, a->len);
+    guard_off();
+    snprintf(msg, SMAR_ERRMSG_MAX, "%s", smar_reader_error(r));
+    smar_reader_free(r);
+    return rc;
+}
+
+/* AES-256-GCM seals at most 2^36 bytes under one key: chunk_count x chunk_size above that
+ * is refused at open (LIMIT), exactly at it accepted; XChaCha20-Poly1305 has no such cap. */
+static void test_gcm_cap(void **state)
+{
+    mem_archive a, f;
+    char msg[SMAR_ERRMSG_MAX];
+    (void)state;
+    small_archive(&a);
+    const uint32_t at_cap = (uint32_t)(SMAR_GCM_PLAINTEXT_CAP / SMAR_CHUNK_SIZE_MAX); /* 4096 */
+    many_chunk_file(&f, &a, SMAR_SUITE_AES256GCM, SMAR_CHUNK_SIZE_MAX, at_cap + 1);
+    assert_int_equal(open_status(&f, msg), SMAR_E_LIMIT);
+    assert_msg(msg, "4097 chunks of 16777216 bytes exceed what AES-256-GCM may seal");
+    free(f.data);
+    many_chunk_file(&f, &a, SMAR_SUITE_AES256GCM, SMAR_CHUNK_SIZE_MAX, at_cap);
+    assert_int_equal(open_status(&f, msg), SMAR_OK);
+    free(f.data);
+    many_chunk_file(&f, &a, SMAR_SUITE_XCHACHA20POLY1305, SMAR_CHUNK_SIZE_MAX, at_cap + 1);
+    assert_int_equal(open_status(&f, msg), SMAR_OK);
+    free(f.data);
     free(a.data);
 }
 
@@ -817,13 +1065,18 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guard_works),
         cmocka_unit_test(test_header_length),
+        cmocka_unit_test(test_slot_area_length),
         cmocka_unit_test(test_key_slots),
         cmocka_unit_test(test_key_slots_parsed),
+        cmocka_unit_test(test_key_id_and_version_string),
+        cmocka_unit_test(test_v1_key_slots_parsed),
+        cmocka_unit_test(test_v1_header_limits),
         cmocka_unit_test(test_writer_key_slots),
         cmocka_unit_test(test_wrapped_key_length),
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_chunk_count),
         cmocka_unit_test(test_chunk_stored_size),
+        cmocka_unit_test(test_gcm_cap),
         cmocka_unit_test(test_meta_huge_index),
         cmocka_unit_test(test_meta_over_limit),
         cmocka_unit_test(test_meta_decode_limits),

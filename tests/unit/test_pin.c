@@ -1,8 +1,10 @@
 /*
  * test_pin.c - pinning the producer (smar_reader_check_signer): an archive passes only when
- * one of the trusted public keys signed it, whatever else is true of it. Re-signing an
- * archive with another key (what anyone holding the file can do: the signer is covered by
- * the keyless root hash only) must be refused even though it still unlocks with the key.
+ * one of the trusted public keys signed it, whatever else is true of it. Anyone holding the
+ * file can re-sign it with another key (the signature and the keyless root hash are theirs
+ * to recompute). In format 2 the key holder's root MAC covers the signer, so such a file no
+ * longer unlocks; but a DEK holder (any reader with a key) can recompute the root MAC too,
+ * and then only pinning tells: a re-signed archive must be refused when pinned.
  */
 #include <stdarg.h>
 #include <setjmp.h>
@@ -13,11 +15,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "archive_fixture.h"
 #include "keyring_internal.h" /* smar_signkey_sign */
 #include "reader_internal.h"
-#include "root.h"
-#include "table.h"
 
 static smar_keyring *g_key;
 static smar_signkey *g_a, *g_b;
@@ -56,23 +58,11 @@ static int check(const mem_archive *a, const uint8_t *trusted, size_t n, char *m
     return rc;
 }
 
-/* Re-sign a's trailer with sk as an attacker would: new signer, new root hash, new
- * signature; the header, table, chunks and root MAC stay as they are. */
-static void resign(mem_archive *a, const smar_signkey *sk)
+/* Re-sign a with sk: new signer, signature and root hash. With rootmac_key (a DEK holder)
+ * the root MAC is recomputed too; without it, it stays as the producer wrote it. */
+static void resign(mem_archive *a, const smar_signkey *sk, const uint8_t *rootmac_key)
 {
-    uint8_t *raw = a->data + a->len - SMAR_TRAILER_BYTES;
-    smar_trailer t;
-    smar_err e = {0};
-    assert_int_equal(smar_trailer_decode(&t, raw, &e), SMAR_OK);
-    uint8_t body[SMAR_HASH_BYTES], msg[SMAR_SIGNED_MSG_BYTES];
-    smar_body_hash(body, &t, a->data, t.header_len, a->data + t.table_offset,
-                   (size_t)t.chunk_count * SMAR_TABLE_ENTRY_BYTES);
-    t.flags |= SMAR_TRAILER_SIGNED;
-    smar_signkey_public(sk, t.signer);
-    smar_root_hash(t.root_hash, body, &t);
-    smar_signed_message(msg, &t);
-    assert_int_equal(smar_signkey_sign(sk, msg, sizeof msg, t.signature), SMAR_OK);
-    smar_trailer_encode(raw, &t);
+    assert_int_equal(fx_v2_reroot(a, sk, rootmac_key), 0);
 }
 
 static void test_trusted_signer_passes(void **state)
@@ -119,25 +109,57 @@ static void test_unsigned_refused(void **state)
     free(a.data);
 }
 
-/* A's archive re-signed by B: still unlocks and reads with the key (the root MAC does not
- * cover the signer in format 1), but pinned to A it is refused and the handle is dead. */
-static void test_resigned_refused_and_dead(void **state)
+/* A's archive re-signed by B without the DEK: well formed for anyone (B's pin accepts it),
+ * refused pinned to A, and it no longer unlocks: the root MAC covers the signer (AUTH, the
+ * CLI's exit 3). Format 1 unlocked it; format 2 must not. */
+static void test_resigned_without_dek_fails_root_mac(void **state)
 {
     (void)state;
     mem_archive a;
     char msg[512], fp[33];
     smar_signkey_fingerprint(g_pk_b, fp);
     assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_a, 0), SMAR_OK);
-    resign(&a, g_b);
+    resign(&a, g_b, NULL);
     assert_int_equal(check(&a, g_pk_b, 1, NULL, 0), SMAR_OK);
     assert_int_equal(check(&a, g_pk_a, 1, msg, sizeof msg), SMAR_E_AUTH);
+    assert_non_null(strstr(msg, "not signed by a trusted producer"));
     assert_non_null(strstr(msg, fp));
     smar_reader *r;
-    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK); /* what pinning is for */
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "failed authentication"));
+    smar_reader_free(r);
+    free(a.data);
+}
+
+/* A's archive re-signed by B who also holds the DEK (root MAC recomputed): it unlocks and
+ * reads, an unpinned verify finds it valid for the signer it names (valid-unpinned), and
+ * only the pin refuses it, leaving the handle dead. What pinning is for. */
+static void test_resigned_by_dek_holder_refused_and_dead(void **state)
+{
+    (void)state;
+    mem_archive a;
+    uint8_t mac_key[32];
+    char msg[512], fp[33];
+    smar_signkey_fingerprint(g_pk_b, fp);
+    assert_int_equal(fx_make_archive(&a, 2, &g_key, 1, g_a, 0), SMAR_OK);
+    assert_int_equal(fx_v2_rootmac_key(&a, g_key, mac_key), SMAR_OK);
+    resign(&a, g_b, mac_key);
+    assert_int_equal(check(&a, g_pk_b, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(check(&a, g_pk_a, 1, msg, sizeof msg), SMAR_E_AUTH);
+    assert_non_null(strstr(msg, "not signed by a trusted producer"));
+    assert_non_null(strstr(msg, fp));
+    smar_reader *r;
+    smar_verify_result res = SMAR_VERIFY_RESULT_INIT;
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK);
+    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL),
+                     SMAR_OK);
+    assert_int_equal(res.signature, SMAR_SIGNATURE_UNCHECKED); /* "valid-unpinned" */
     assert_int_equal(smar_reader_check_signer(r, g_pk_a, 1), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "not signed by a trusted producer"));
     smar_secret *s = NULL;
     assert_int_equal(smar_reader_find_id(r, "x", &s), SMAR_E_INVALID);
     smar_reader_free(r);
+    sodium_memzero(mac_key, sizeof mac_key);
     free(a.data);
 }
 
@@ -183,7 +205,8 @@ int main(void)
         cmocka_unit_test(test_trusted_signer_passes),
         cmocka_unit_test(test_other_signer_refused),
         cmocka_unit_test(test_unsigned_refused),
-        cmocka_unit_test(test_resigned_refused_and_dead),
+        cmocka_unit_test(test_resigned_without_dek_fails_root_mac),
+        cmocka_unit_test(test_resigned_by_dek_holder_refused_and_dead),
         cmocka_unit_test(test_altered_trusted_archive_refused),
         cmocka_unit_test(test_bad_calls),
     };
