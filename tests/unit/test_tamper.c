@@ -640,10 +640,12 @@ typedef struct field {
     {                                                                                              \
         x, x, x, x                                                                                 \
     }
+/* Under the content (or root): keyless, the root hash; keyed, the slot or the root MAC fails
+ * too, but the root hash no longer recomputes, so it is damage, not forgery (FORMAT.md §17). */
 #define COVERED                                                                                    \
     {                                                                                              \
-        SMAR_OK, C, A, A                                                                           \
-    } /* under the content (or root): keyless root, keyed MAC */
+        SMAR_OK, C, C, C                                                                           \
+    }
 
 /* Header of 2.0 (header_len 96, chunk size 1 MiB: bytes 24..26 may change within range). An
  * unknown flag, suite, compression or reserved value is VERSION on its own, but the root no
@@ -729,13 +731,13 @@ static void flip_fields(mem_archive *a, size_t base, const field *f, size_t n, c
 /* Key slot i (local: version kind 1, 72-byte blob) of an archive with two. A change that
  * makes the slot no longer name the key (provider, flags, key id, version) leaves its own
  * key without a slot: "no key" is the user's problem only when the root still matches, so
- * damage (CORRUPT); the other slot's key opens its slot and the root MAC fails (AUTH). */
+ * damage (CORRUPT); the other slot's key opens its slot and the root MAC fails, in a file
+ * that no longer hashes to its root: damage too (CORRUPT), not forgery. */
 static void flip_slot(mem_archive *a, const layout *l, int i, unsigned *covered)
 {
     size_t k = l->slot_id_len[i];
     bool last = i == 1;
-    /* slot i's own key: CORRUPT; the other slot's key: AUTH */
-    want renamed = {SMAR_OK, C, i == 0 ? C : A, i == 0 ? A : C};
+    want renamed = {SMAR_OK, C, C, C};
     /* the last slot's fields can run past the area (CORRUPT); slot 0's run into slot 1,
      * which then does not parse (FORMAT) */
     want past = last ? (want)ALL(C) : (want)ALL(F);
@@ -754,7 +756,7 @@ static void flip_slot(mem_archive *a, const layout *l, int i, unsigned *covered)
         {"wrapped_len", 8 + k, 1, M01, past},
         {"wrapped_len", 8 + k, 1, M80, ALL(C)},
         {"wrapped_len", 9 + k, 3, BOTH, ALL(C)},
-        {"wrapped", 12 + k, SMAR_LOCAL_WRAPPED_BYTES, BOTH, {SMAR_OK, C, A, A}},
+        {"wrapped", 12 + k, SMAR_LOCAL_WRAPPED_BYTES, BOTH, {SMAR_OK, C, C, C}},
     };
     flip_fields(a, l->slot[i], f, SMAR_ARRAY_LEN(f), i == 0 ? "key slot 0" : "key slot 1", covered);
 }
@@ -862,8 +864,9 @@ static void test_flips_that_look_unsupported_or_keyless(void **state)
     assert_int_equal(status_after_flip(&a, s0 + 1, 0x01, g_key), SMAR_E_CORRUPT);
     assert_int_equal(status_after_flip(&a, s0 + 3, 0x01, g_key), SMAR_E_CORRUPT);
     assert_int_equal(status_after_flip(&a, s0 + 4 + idlen, 0x02, g_key), SMAR_E_CORRUPT);
-    /* the other slot's key still opens its own slot; the root MAC (over the slots) fails */
-    assert_int_equal(status_after_flip(&a, s0 + 3, 0x01, g_key2), SMAR_E_AUTH);
+    /* the other slot's key still opens its own slot; the root MAC (over the slots) fails in
+     * a file that no longer hashes to its root: damage */
+    assert_int_equal(status_after_flip(&a, s0 + 3, 0x01, g_key2), SMAR_E_CORRUPT);
     free(a.data);
 }
 
@@ -1015,12 +1018,10 @@ static void test_signature_statuses(void **state)
     assert_int_equal(smar_reader_verify(r, 0, NULL, &res, NULL, NULL, NULL), SMAR_E_AUTH);
     assert_int_equal(res.signature, SMAR_SIGNATURE_INVALID);
     smar_reader_free(r);
-    /* the root MAC does not cover the signature (a rewrap keeps it): a key holder unlocks,
-     * and keyed verify still reports the invalid signature */
-    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK);
-    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, &res, NULL, NULL, NULL),
-                     SMAR_E_AUTH);
-    assert_int_equal(res.signature, SMAR_SIGNATURE_INVALID);
+    /* the root MAC does not cover the signature (a rewrap keeps it), so unlock checks the
+     * signature of a signed archive itself: a key holder is refused even without a pin */
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(r), "signature does not verify"));
     smar_reader_free(r);
     free(a.data);
     assert_int_equal(fx_make_archive(&a, 1, &g_key, 1, NULL, 0), SMAR_OK);
@@ -1038,8 +1039,8 @@ static void test_signature_statuses(void **state)
 /* A chunk resealed by a DEK holder of a signed archive. Without the table rewritten the
  * file no longer matches its table (CORRUPT: positions or the chunk's hash); with table and root
  * hash rewritten the content no longer matches the root MAC (AUTH). With the root MAC recomputed
- * too, every keyed check passes: only the producer's signature (over the content) catches it, so a
- * pinned reader must. */
+ * too, every keyed check passes: only the producer's signature (over the content) catches it,
+ * which unlock checks for every signed archive (and a pinned reader in any case). */
 static void test_resealed_chunk_caught_by_signature(void **state)
 {
     (void)state;
@@ -1049,7 +1050,8 @@ static void test_resealed_chunk_caught_by_signature(void **state)
     assert_int_equal(fx_make_archive(&base, 5, &g_key, 1, g_signer, 0), SMAR_OK);
     static const enum reseal_depth depths[] = {RESEAL_CHUNK_ONLY, RESEAL_KEYLESS, RESEAL_ALL};
     static const int keyless_want[] = {SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_E_AUTH};
-    static const int unlock_want[] = {SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_OK};
+    /* all the way: the root MAC passes, the signature (checked at unlock) does not */
+    static const int unlock_want[] = {SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_E_AUTH};
     for (size_t d = 0; d < SMAR_ARRAY_LEN(depths); d++) {
         a.data = malloc(base.len);
         a.len = a.cap = base.len;
@@ -1076,8 +1078,7 @@ static void test_resealed_chunk_caught_by_signature(void **state)
     assert_int_equal(smar_reader_check_signer(r, g_pk, 1), SMAR_E_AUTH);
     assert_non_null(strstr(smar_reader_error(r), "not signed by a trusted producer"));
     smar_reader_free(r);
-    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_OK); /* the root MAC passes */
-    assert_int_equal(smar_reader_check_signer(r, g_pk, 1), SMAR_E_AUTH);
+    assert_int_equal(fx_open_unlocked(&r, &a, g_key), SMAR_E_AUTH); /* the signature */
     smar_reader_free(r);
     free(a.data);
     free(base.data);
