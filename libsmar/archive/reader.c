@@ -662,8 +662,7 @@ static int authenticate(smar_reader *r)
         char fp[33];
         smar_signkey_fingerprint(r->trailer.signer, fp);
         return smar_fail(&r->err, SMAR_E_AUTH,
-                         "'%s': the producer's signature does not verify (signer %s)", r->name,
-                         fp);
+                         "'%s': the producer's signature does not verify (signer %s)", r->name, fp);
     }
     return SMAR_OK;
 }
