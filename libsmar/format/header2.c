@@ -57,7 +57,7 @@ static int check_fields(const smar_header2 *h, uint32_t flags, uint32_t reserved
 
 int smar_header2_parse(smar_header2 *h, const uint8_t *p, size_t n, smar_err *e)
 {
-    uint32_t len;
+    uint32_t len = 0;
     int rc = smar_header2_peek(p, n, &len, e);
     if (rc)
         return rc;
