@@ -107,6 +107,33 @@ run 0 "$SMAR" create -q --key "$KP" -o b.smar ex.json
 run 0 "$SMAR" cat --key "$KP" --id "$id" a.smar
 run 0 "$SMAR" cat --key "$KP" --id "$id" b.smar
 
+step "rewrap a Key Protect slot: the service's rewrap action, never an unwrap of that slot"
+# Slots record version kind 0 (the service keeps the version inside its ciphertext), so the
+# slot's AAD is the same before and after and the service rewraps it to its newest version.
+# The local DR slot comes first and opens the archive: the KP slot is only ever rewrapped.
+run 0 "$SMAR" create -q --key dr.key --key "$KP" -o r.smar ex.json
+admin /_admin/rotate "{\"key\": \"$KEYID\"}"
+: >requests.log
+run 0 "$SMAR" rewrap --key dr.key --key "$KP" -o r2.smar r.smar
+assert_contains out.txt "(1 rewrapped, 0 added, 0 removed, 1 kept)"
+[ "$(count rewrap)" = 1 ] || fail "rewrap made $(count rewrap) rewrap calls, expected 1"
+[ "$(count unwrap)" = 0 ] || fail "rewrap made $(count unwrap) unwrap calls, expected 0"
+[ "$(count wrap)" = 0 ] || fail "rewrap made $(count wrap) wrap calls, expected 0"
+cmp -s r.smar r2.smar && fail "the rewrapped archive is the original"
+: >requests.log
+run 0 "$SMAR" cat --key "$KP" --id "$id" r2.smar
+assert_nonempty out.txt
+[ "$(count unwrap)" = 1 ] || fail "the rewrapped slot took $(count unwrap) unwrap calls, expected 1"
+# the service put its newest version into the ciphertext (base64 of JSON naming it)
+python3 - r.smar r2.smar <<'PY' || fail "the rewrapped ciphertext does not hold a newer key version"
+import base64, json, re, sys
+def version(path):
+    blob = re.search(rb"eyJ[A-Za-z0-9+/=]+", open(path, "rb").read()).group(0)
+    return json.loads(base64.b64decode(blob))["v"]
+old, new = version(sys.argv[1]), version(sys.argv[2])
+assert old != new, (old, new)
+PY
+
 step "an API key without access to the key: exit 1, 'the API key may not use this key'"
 run 1 env IBMCLOUD_API_KEY="$NO_ACCESS_KEY" "$SMAR" cat --key "$KP" --id "$id" a.smar
 assert_contains err.txt "the API key may not use this key"

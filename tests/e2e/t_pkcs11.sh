@@ -237,6 +237,27 @@ run 0 "$SMAR" ls --key "$HSM" a.smar
 assert_same out.txt ls-hsm.txt
 run 0 "$SMAR" verify --key "$HSM" a.smar b.smar
 
+step "rewrap through the token: unwrap and wrap in the HSM, to the newest object"
+run 0 "$SMAR" rewrap --key "$HSM" -o a2.smar a.smar
+assert_contains out.txt "(1 rewrapped, 0 added, 0 removed, 1 kept)"
+run 0 "$SMAR" inspect a2.smar
+assert_contains out.txt "$KEY_ID version 2"
+assert_not_contains out.txt "$KEY_ID version 1"
+run 0 "$SMAR" rewrap --key "$HSM" -o a3.smar a2.smar
+assert_contains out.txt "(0 rewrapped, 0 added, 0 removed, 2 kept)"
+assert_same a2.smar a3.smar
+# version 1 leaves the token: the rewrapped archive opens with the new object alone
+pkcs11-tool --module "$MODULE" --token-label smar-e2e --login --pin 4711 --delete-object \
+    --type secrkey --label root --id 00000001 >delete.log 2>&1 ||
+    fail "pkcs11-tool --delete-object: $(cat delete.log)"
+run 0 "$SMAR" key show "$HSM"
+assert_not_contains out.txt "CKA_ID 00000001"
+run 0 "$SMAR" ls --key "$HSM" a2.smar
+assert_same out.txt ls-hsm.txt
+run 0 "$SMAR" extract -q --key "$HSM" -o all-a2.json a2.smar
+assert_same all-a2.json all-hsm.json
+run 1 "$SMAR" ls --key "$HSM" a.smar
+
 step "a key id longer than 64 bytes: recorded where key ids may be that long (format 2)"
 LONG=smar-root-key-of-the-platform-team-in-the-primary-region
 token_key "$LONG" 1
