@@ -112,6 +112,8 @@ step "rewrap a Key Protect slot: the service's rewrap action, never an unwrap of
 # slot's AAD is the same before and after and the service rewraps it to its newest version.
 # The local DR slot comes first and opens the archive: the KP slot is only ever rewrapped.
 run 0 "$SMAR" create -q --key dr.key --key "$KP" -o r.smar ex.json
+run 0 "$SMAR" inspect r.smar
+assert_contains out.txt "  $KEYID version none (kms)"
 admin /_admin/rotate "{\"key\": \"$KEYID\"}"
 : >requests.log
 run 0 "$SMAR" rewrap --key dr.key --key "$KP" -o r2.smar r.smar
