@@ -188,9 +188,10 @@ keep_outputs
 step "the key deleted: exit 1, the DR key still opens the archive"
 admin /_admin/delete "{\"key\": \"$KEYID\"}"
 run 1 "$SMAR" cat --key "$KP" --id "$id" a.smar
-# The reader reports a slot whose key the provider does not find as "none of the given keys
-# opens a key slot" (reader.c open_slot drops the provider's "key ... was deleted").
-assert_contains err.txt "$KEYID"
+# "none of the given keys opens a key slot", with the service's own words for why
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "key '$KEYID' was deleted"
+assert_not_contains err.txt "holds version 1 only"
 keep_outputs
 run 1 "$SMAR" create -q --key "$KP" -o deleted.smar ex.json
 assert_contains err.txt "was deleted"

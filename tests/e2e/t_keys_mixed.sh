@@ -133,4 +133,30 @@ assert_contains out.txt '"provider_id":	200'
 assert_contains out.txt '"version_kind":	"string"'
 assert_contains out.txt '"version":	"v-42"'
 
+step "the Key Protect key deleted: exit 1 with the service's words, not only 'no key'"
+python3 - <<'EOF' || fail "admin delete"
+import os, ssl, urllib.request
+ctx = ssl.create_default_context(cafile="ca.pem")
+req = urllib.request.Request(os.environ["SMAR_KP_URL"] + "/_admin/delete",
+                             data=b'{"key": "7a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"}',
+                             method="POST")
+urllib.request.urlopen(req, context=ctx).read()
+EOF
+run 1 "$SMAR" ls --key "$KP" mixed.smar
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "was deleted"
+assert_contains err.txt "key $KEYID (kms)"
+assert_not_contains err.txt "holds version 1 only"
+assert_not_contains err.txt "$API_KEY"
+run 0 "$SMAR" ls --key "$KP" --key local.key mixed.smar
+
+step "the HSM key gone from the token: exit 1 naming what the token lacks"
+pkcs11-tool --module "$MODULE" --token-label smar-mixed --login --pin 4711 --delete-object \
+    --type secrkey --label root --id 00000001 >delete.log 2>&1 ||
+    fail "pkcs11-tool --delete-object: $(cat delete.log)"
+run 1 "$SMAR" ls --key "$HSM" mixed.smar
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "no secret key labelled 'root' on token 'smar-mixed'"
+assert_not_contains err.txt "holds version 1 only"
+assert_not_contains err.txt "4711"
 stop_double

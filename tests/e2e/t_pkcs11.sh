@@ -66,7 +66,7 @@ gen ex.json --secrets 20
 run 0 "$SMAR" keygen -o dr.key
 run 0 "$SMAR" create -q --key "$HSM" --key dr.key -o a.smar ex.json
 run 0 "$SMAR" inspect a.smar
-assert_contains out.txt "$KEY_ID version 1"
+assert_contains out.txt "  $KEY_ID version 1 (pkcs11)"
 assert_not_contains out.txt "pin"
 assert_not_contains out.txt "$MODULE"
 run 0 "$SMAR" ls --key dr.key a.smar
@@ -257,6 +257,9 @@ assert_same out.txt ls-hsm.txt
 run 0 "$SMAR" extract -q --key "$HSM" -o all-a2.json a2.smar
 assert_same all-a2.json all-hsm.json
 run 1 "$SMAR" ls --key "$HSM" a.smar
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "version 1 is not on token 'smar-e2e'"
+assert_not_contains err.txt "holds version 1 only"
 
 step "a key id longer than 64 bytes: provider key ids go up to 255 bytes (format 2)"
 LONG=smar-root-key-of-the-platform-team-in-the-primary-region
