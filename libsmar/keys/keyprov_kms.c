@@ -52,7 +52,9 @@ typedef struct kms_secrets {
 } kms_secrets;
 
 typedef struct kms_ctx {
-    char key[SMAR_KEY_ID_MAX + 1]; /* key id or alias, as the URL gave it: the keyring's id */
+    /* key id or alias, as the URL gave it: the keyring's id (aliases run to 90 characters,
+     * past the local keyrings' 64: a provider's id may take a slot's 255) */
+    char key[SMAR_PROVIDER_KEY_ID_MAX + 1];
     char instance_line[INSTANCE_MAX + 32];
     char *kp_base;
     char *iam_base;
@@ -585,7 +587,7 @@ static const smar_provider kms_provider = {
 
 typedef struct kms_url {
     char instance[INSTANCE_MAX + 1];
-    char key[SMAR_KEY_ID_MAX + 1];
+    char key[SMAR_PROVIDER_KEY_ID_MAX + 1];
     char region[REGION_MAX + 1];
 } kms_url;
 
@@ -621,7 +623,7 @@ static int parse_url(const char *url, kms_url *u, smar_err *e)
         return smar_fail(e, SMAR_E_INVALID,
                          "Key Protect key URL: the key id or alias is 1 to %d letters, digits, "
                          "'-' or '_'",
-                         SMAR_KEY_ID_MAX);
+                         SMAR_PROVIDER_KEY_ID_MAX);
     p += key;
     if (*p == '\0')
         return SMAR_OK;

@@ -8,6 +8,9 @@ command -v openssl >/dev/null || fail "openssl is needed (scripts/install-deps.s
 DOUBLE="$E2E_DIR/../servers/kp_double.py"
 INSTANCE=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0
 KEYID=7a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9
+KEYID2=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9fa
+# Key Protect aliases run to 90 characters: more than a local keyring id's 64
+LONG_ALIAS=backup-root-of-the-platform-team-for-secrets-manager-in-the-primary-region-eu-de-2026
 API_KEY=test-api-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 NO_ACCESS_KEY=other-api-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 
@@ -33,7 +36,8 @@ start_double() {
     rm -f port
     python3 "$DOUBLE" --cert server.pem --key server.key --port-file port --log requests.log \
         --instance "$INSTANCE" --api-key "$API_KEY" --no-access-key "$NO_ACCESS_KEY" \
-        --root-key "$KEYID:backup-root" --token-ttl 3600 2>double.err &
+        --root-key "$KEYID:backup-root" --root-key "$KEYID2:$LONG_ALIAS" \
+        --token-ttl 3600 2>double.err &
     pid=$!
     i=0
     while [ ! -s port ]; do
@@ -100,6 +104,14 @@ assert_contains err.txt "chmod 600"
 keep_outputs
 run 0 "$SMAR" create -q --key "keyprotect://$INSTANCE/backup-root" -o alias.smar ex.json
 run 0 "$SMAR" cat --key "keyprotect://$INSTANCE/backup-root" --id "$id" alias.smar
+
+step "a key alias longer than 64 characters is the keyring's id, recorded in the slot"
+[ "${#LONG_ALIAS}" -gt 64 ] || fail "the alias is not longer than 64 characters"
+run 0 "$SMAR" create -q --key "keyprotect://$INSTANCE/$LONG_ALIAS" --key dr.key -o long.smar ex.json
+run 0 "$SMAR" inspect long.smar
+assert_contains out.txt "  $LONG_ALIAS version none (kms)"
+run 0 "$SMAR" cat --key "keyprotect://$INSTANCE/$LONG_ALIAS" --id "$id" long.smar
+assert_nonempty out.txt
 
 step "rotation: new archives use the new version, old ones still open"
 admin /_admin/rotate "{\"key\": \"$KEYID\"}"
