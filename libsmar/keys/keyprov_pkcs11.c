@@ -56,7 +56,7 @@ typedef struct smar_p11_key {
     char *pin;      /* smar_secure_alloc, NUL-terminated; NULL: none or used */
     char token[33]; /* the token's label */
     char object[SMAR_P11_LABEL_MAX + 1];
-    char key_id[SMAR_KEY_ID_MAX + 1];
+    char key_id[SMAR_PROVIDER_KEY_ID_MAX + 1];
     p11_version *versions; /* ascending */
     size_t nversions;
 } smar_p11_key;
@@ -269,11 +269,14 @@ int smar_p11_key_id(const char *token, const char *object, char *out, size_t out
     if (rc != P11_KIT_URI_OK)
         return smar_fail(e, SMAR_E_NOMEM, "PKCS#11 URI: %s", p11_kit_uri_message(rc));
     int status = SMAR_OK;
-    if (strlen(text) >= out_len || !smar_key_id_valid(text))
-        status = smar_fail(e, SMAR_E_INVALID,
-                           "key id '%.80s' is longer than the %d bytes an archive records: use "
-                           "a shorter token or key label",
-                           text, SMAR_KEY_ID_MAX);
+    if (strlen(text) >= out_len || !smar_provider_key_id_valid(text))
+        status =
+            smar_fail(e, SMAR_E_INVALID,
+                      "key id '%.80s' is longer than the %zu bytes an archive records: use "
+                      "a shorter token or key label",
+                      text,
+                      out_len - 1 < SMAR_PROVIDER_KEY_ID_MAX ? out_len - 1
+                                                             : (size_t)SMAR_PROVIDER_KEY_ID_MAX);
     else
         memcpy(out, text, strlen(text) + 1);
     free(text);
