@@ -136,6 +136,7 @@ assert_contains err.txt "is extractable"
 step "no such key, no such token, no module, a bad URI: exit 1 with a clear message"
 run 1 "$SMAR" create -q --key "pkcs11:token=smar-e2e;object=nokey?$Q" -o nokey.smar ex.json
 assert_contains err.txt "no secret key labelled 'nokey' on token 'smar-e2e'"
+assert_not_contains err.txt "no PIN was given" # a PIN was given and taken: no such hint
 assert_missing nokey.smar
 # a key whose id no slot has is never logged in to: the other key opens the archive
 run 0 "$SMAR" ls --key "pkcs11:token=smar-e2e;object=nokey?$Q" --key dr.key a.smar
