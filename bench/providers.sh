@@ -13,7 +13,8 @@
 #   --runs N         runs of each command; the median is reported (default 5)
 #   --latencies L    added latencies of the Key Protect double, in ms (default 0,50)
 #   --out FILE       also write the Markdown table to FILE
-#   --keep           keep the work folder ($BENCH_DIR, default a new folder under /tmp)
+#   --keep           keep the work folder (a new folder under /tmp; $BENCH_DIR instead
+#                    names a folder to work in, which is never deleted)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,7 +50,7 @@ if [ ! -x "$build/tools/smar" ]; then
 fi
 SMAR=$build/tools/smar
 GEN=$build/tools/smar-gen-export
-[ -x "$SMAR" ] && [ -x "$GEN" ] || die "no smar / smar-gen-export in $build/tools"
+if [ ! -x "$SMAR" ] || [ ! -x "$GEN" ]; then die "no smar / smar-gen-export in $build/tools"; fi
 MODULE=""
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so \
     /usr/lib64/pkcs11/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
@@ -57,60 +58,59 @@ for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so \
 done
 [ -n "$MODULE" ] || die "libsofthsm2.so was not found"
 
-work=${BENCH_DIR:-$(mktemp -d /tmp/smar-providers.XXXXXX)}
-mkdir -p "$work"
+if [ -n "${BENCH_DIR:-}" ]; then # the caller's folder: never deleted
+    work=$BENCH_DIR
+    keep=1
+    mkdir -p "$work"
+else
+    work=$(mktemp -d /tmp/smar-providers.XXXXXX)
+fi
 cd "$work"
-pid=""
-stop_double() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    fi
+pids=()
+stop_doubles() {
+    local p
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    pids=()
 }
 cleanup() {
-    stop_double
+    stop_doubles
     if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT INT TERM
 
-# median_ms CMD...: run CMD $runs times (output discarded), print the median wall time in ms.
-# Every run must succeed: a failing provider must not look fast.
-median_ms() {
-    local times=() i t0 t1
-    for ((i = 0; i < runs; i++)); do
-        t0=$EPOCHREALTIME
-        "$@" >/dev/null 2>run.err || die "failed: $* ($(cat run.err))"
-        t1=$EPOCHREALTIME
-        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
-    done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 }
-        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# time_ms CMD...: run CMD once (output discarded), print its wall time in ms. Every run
+# must succeed: a failing provider must not look fast.
+time_ms() {
+    local t0 t1
+    t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>run.err || die "failed: $* ($(cat run.err))"
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'
+}
+# stats FILE: "median (min-max)" of the numbers in FILE, one a line
+stats() {
+    sort -n "$1" | awk '{ v[NR] = $1 }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'
 }
 
 echo "export: $secrets secrets (smar-gen-export, seed 1) in $work" >&2
 "$GEN" --secrets "$secrets" -o ex.json
 ID=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["secrets"][len(d["secrets"]) // 2]["id"])' ex.json)
 
-rows=()
-# measure NAME KEY [unwraps]: create (a fresh archive each run) and cat --id of one secret.
-measure() {
-    local name=$1 key=$2 unwraps=${3:--} c r
-    echo "measuring: $name" >&2
-    c=$(median_ms "$SMAR" create -q --force --key "$key" -o a.smar ex.json)
-    r=$(median_ms "$SMAR" cat --key "$key" --id "$ID" a.smar)
-    if [ "$unwraps" = count ]; then
-        : >requests.log
-        "$SMAR" cat --key "$key" --id "$ID" a.smar >/dev/null
-        unwraps="$(grep -c '"action": "unwrap"' requests.log || true)"
-        unwraps="$unwraps (+ $(grep -c '"action": "token"' requests.log || true) token)"
-    fi
-    rows+=("| $name | $c | $r | $unwraps |")
-}
+# The providers, measured round-robin (run 1 of each, then run 2 of each, ...) so that the
+# load of a shared machine falls on all of them alike.
+names=()
+keys=()
+logs=() # the Key Protect double's request log, or "" for providers without one
+provider() { names+=("$1"); keys+=("$2"); logs+=("${3:-}"); }
 
 # local keyring
-"$SMAR" keygen -o local.key
-measure "local keyring" local.key
+"$SMAR" keygen -o local.key >/dev/null 2>&1
+provider "local keyring" local.key
 
 # PKCS#11: an AES-256 key, sensitive and not extractable, on a SoftHSM2 token of our own
 mkdir tokens
@@ -123,7 +123,7 @@ chmod 600 pin
 pkcs11-tool --module "$MODULE" --token-label bench --login --pin 4711 --keygen \
     --key-type AES:32 --label root --id 00000001 --sensitive --private >/dev/null 2>&1 ||
     die "pkcs11-tool --keygen"
-measure "PKCS#11, SoftHSM2 $(softhsm2-util --version)" \
+provider "PKCS#11, SoftHSM2 $(softhsm2-util --version)" \
     "pkcs11:token=bench;object=root?module-path=$MODULE&pin-source=file:$work/pin"
 
 # Key Protect test double on loopback, HTTPS with a CA of our own
@@ -139,23 +139,53 @@ KEYID=7a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9
 API_KEY=bench-api-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 export CURL_CA_BUNDLE=$work/ca.pem IBMCLOUD_API_KEY=$API_KEY
 for ms in ${latencies//,/ }; do
-    rm -f port
+    rm -f "port-$ms"
     python3 "$repo/tests/servers/kp_double.py" --cert server.pem --key server.key \
-        --port-file port --log requests.log --instance "$INSTANCE" --api-key "$API_KEY" \
-        --root-key "$KEYID" --latency "$ms" 2>double.err &
-    pid=$!
+        --port-file "port-$ms" --log "requests-$ms.log" --instance "$INSTANCE" \
+        --api-key "$API_KEY" --root-key "$KEYID" --latency "$ms" 2>"double-$ms.err" &
+    pids+=($!)
     for ((i = 0; i < 100; i++)); do
-        [ -s port ] && break
+        [ -s "port-$ms" ] && break
         sleep 0.1
     done
-    [ -s port ] || die "the Key Protect double did not start: $(cat double.err)"
-    export SMAR_KP_URL="https://127.0.0.1:$(cat port)" SMAR_IAM_URL="https://127.0.0.1:$(cat port)"
-    measure "Key Protect double, loopback + $ms ms" "keyprotect://$INSTANCE/$KEYID" count
-    stop_double
+    [ -s "port-$ms" ] || die "the Key Protect double did not start: $(cat "double-$ms.err")"
+    provider "Key Protect double, loopback + $ms ms" "keyprotect://$INSTANCE/$KEYID" "$ms"
 done
 
+# kp_env N: the environment that sends provider N's Key Protect calls to its double
+kp_env() {
+    local port
+    if [ -n "${logs[$1]}" ]; then
+        port=$(cat "port-${logs[$1]}")
+        echo "SMAR_KP_URL=https://127.0.0.1:$port SMAR_IAM_URL=https://127.0.0.1:$port"
+    fi
+}
+# shellcheck disable=SC2046 # kp_env gives whole NAME=VALUE words
+for ((r = 1; r <= runs; r++)); do
+    echo "run $r of $runs" >&2
+    for n in "${!names[@]}"; do
+        time_ms env $(kp_env "$n") "$SMAR" create -q --force --key "${keys[$n]}" \
+            -o "a-$n.smar" ex.json >>"create-$n.ms"
+        time_ms env $(kp_env "$n") "$SMAR" cat --key "${keys[$n]}" --id "$ID" "a-$n.smar" \
+            >>"cat-$n.ms"
+    done
+done
+rows=()
+for n in "${!names[@]}"; do
+    unwraps="-"
+    if [ -n "${logs[$n]}" ]; then # one more restore, alone in the double's log
+        log="requests-${logs[$n]}.log"
+        : >"$log"
+        # shellcheck disable=SC2046
+        env $(kp_env "$n") "$SMAR" cat --key "${keys[$n]}" --id "$ID" "a-$n.smar" >/dev/null
+        unwraps="$(grep -c '"action": "unwrap"' "$log" || true) (+ $(grep -c '"action": "token"' "$log" || true) token)"
+    fi
+    rows+=("| ${names[$n]} | $(stats "create-$n.ms") | $(stats "cat-$n.ms") | $unwraps |")
+done
+stop_doubles
+
 table=$(
-    echo "| provider | create (ms) | cat --id (ms) | unwrap calls per restore |"
+    echo "| provider | create, ms: median (min-max) | cat --id, ms: median (min-max) | unwrap calls per restore |"
     echo "|---|---:|---:|---|"
     printf '%s\n' "${rows[@]}"
 )
