@@ -11,7 +11,8 @@
 
 static const char rewrap_usage[] =
     "usage: smar rewrap [--key FILE]... [--add-key FILE]... [--remove-key KEY-ID]...\n"
-    "                   [--pubkey PUB]... [--no-signer-check] [--force] -o OUT ARCHIVE\n"
+    "                   [--pubkey PUB]... [--no-signer-check] [--force] [--retain-until T]\n"
+    "                   -o OUT ARCHIVE\n"
     "\n"
     "    -k, --key FILE       a key that opens ARCHIVE; its slot is rewrapped to the key's\n"
     "                         current version (unless removed). Default: $SMAR_KEY_FILE\n"
@@ -24,15 +25,17 @@ static const char rewrap_usage[] =
     "    --no-signer-check    rewrap an archive opened through a public-key recipient\n"
     "                         without a pinned producer (unsafe: anyone can make one)\n"
     "    -o, --output OUT     the new archive (never ARCHIVE itself)\n"
-    "    -f, --force          replace OUT if it is a regular file\n"
+    "    -f, --force          replace OUT if it is a regular file (or an object)\n"
+    "    --retain-until T     s3:// OUT: Object Lock retention (COMPLIANCE) until T\n"
     "\n"
     "chunks are copied unchanged and checked on the way; the signature stays valid\n";
 
-enum { OPT_ADD_KEY = 1, OPT_REMOVE_KEY };
+enum { OPT_ADD_KEY = 1, OPT_REMOVE_KEY, OPT_RETAIN };
 
 struct rewrap_opts {
     cli_strlist keys, add_keys, remove_ids;
     const char *output;
+    smar_time_ns retain_until; /* 0: none */
     int force, no_signer_check;
 };
 
@@ -47,6 +50,7 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
         {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
+        {"retain-until", required_argument, NULL, OPT_RETAIN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,6 +84,10 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
         case 'f':
             o->force = 1;
             break;
+        case OPT_RETAIN:
+            if (cli_retain_until_option(optarg, rewrap_usage, &o->retain_until) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'h':
             return -1;
         default:
@@ -93,7 +101,7 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
                                              "standard output");
     if (optind + 1 != argc)
         return cli_usage_error(rewrap_usage, "exactly one ARCHIVE is required");
-    return 0;
+    return cli_retain_until_check(o->retain_until, o->output, rewrap_usage);
 }
 
 /* The output as a libsmar sink over cli_out (atomic publish, signal cleanup, the recheck

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -652,6 +653,7 @@ struct smar_s3_sink {
     s3_client c;
     smar_err err;
     char upload_id[1024];
+    char retain_header[80]; /* "x-amz-object-lock-retain-until-date: ..." or "" */
     bool replace;
     bool started, done, failed;
     unsigned part_mib;
@@ -813,6 +815,59 @@ static int complete_body(const smar_s3_sink *s, smar_buf *xml)
     return rc;
 }
 
+/* The ETag S3 gives an object made by this upload: the MD5 of the parts' MD5s (their
+ * ETags), then "-" and the number of parts. false when a part's ETag is not a plain MD5. */
+static bool multipart_etag(const smar_s3_sink *s, char out[136])
+{
+    uint8_t *digests = malloc((size_t)s->parts * SMAR_MD5_BYTES + 1);
+    if (digests == NULL)
+        return false;
+    bool ok = true;
+    for (unsigned i = 0; i < s->parts && ok; i++) {
+        const char *hex = s->etags[i];
+        size_t n = strlen(hex);
+        if (n == 34 && hex[0] == '"' && hex[33] == '"')
+            hex++, n = 32;
+        size_t bin_len = 0;
+        ok = n == 32 &&
+             sodium_hex2bin(digests + (size_t)i * SMAR_MD5_BYTES, SMAR_MD5_BYTES, hex, 32, NULL,
+                            &bin_len, NULL) == 0 &&
+             bin_len == SMAR_MD5_BYTES;
+    }
+    if (ok) {
+        uint8_t md5[SMAR_MD5_BYTES];
+        char hex[2 * SMAR_MD5_BYTES + 1];
+        smar_md5(digests, (size_t)s->parts * SMAR_MD5_BYTES, md5);
+        sodium_bin2hex(hex, sizeof hex, md5, sizeof md5);
+        (void)snprintf(out, 136, "\"%s-%u\"", hex, s->parts);
+    }
+    free(digests);
+    return ok;
+}
+
+/* A retried CompleteMultipartUpload whose first answer was lost finds the upload gone
+ * (S3: 404 NoSuchUpload; 412 with If-None-Match, the object being there now; some servers
+ * an error of their own). Whether an earlier attempt made the object: HEAD the key and
+ * compare its ETag with the one this upload gives. */
+static bool completed_before(smar_s3_sink *s, const smar_http_response *failed)
+{
+    if (failed->attempts < 2)
+        return false;
+    char want[136];
+    if (!multipart_etag(s, want))
+        return false;
+    s3_call call = {.method = "HEAD"};
+    smar_http_response resp;
+    smar_err e = {0};
+    /* Servers that give every object the MD5 of its bytes (s3rver) give a one-part upload
+     * its part's ETag. */
+    bool same =
+        client_send(&s->c, &call, &resp, &e) == SMAR_OK &&
+        (strcmp(resp.etag, want) == 0 || (s->parts == 1 && strcmp(resp.etag, s->etags[0]) == 0));
+    smar_http_response_free(&resp);
+    return same;
+}
+
 static int complete_upload(smar_s3_sink *s)
 {
     smar_buf xml = {0};
@@ -832,14 +887,18 @@ static int complete_upload(smar_s3_sink *s)
     smar_http_response resp;
     rc = client_send(&s->c, &call, &resp, &s->err);
     char code[64] = "";
-    if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code))
+    if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code)) {
         rc = smar_fail(&s->err, SMAR_E_IO, "%s: completing the upload failed: %.60s", s->c.url,
                        code); /* S3 may answer 200 with an error body */
-    else if (rc != SMAR_OK && resp.status == 412)
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s, &resp)) {
+        rc = SMAR_OK; /* an earlier attempt completed it; its answer was lost */
+        smar_err_clear(&s->err);
+    } else if (rc != SMAR_OK && resp.status == 412) {
         rc = smar_fail(&s->err, SMAR_E_EXISTS, "%s: an object appeared at the key meanwhile",
                        s->c.url);
-    else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED)
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED) {
         rc = explain(&s->c, rc, &resp, &s->err);
+    }
     smar_http_response_free(&resp);
     smar_buf_free(&xml);
     return rc;
@@ -907,8 +966,9 @@ static int create_upload(smar_s3_sink *s)
     s3_call call = {.method = "POST",
                     .params = params,
                     .n_params = 1,
-                    .headers = {"Content-Type: application/octet-stream"},
-                    .n_headers = 1};
+                    .headers = {"Content-Type: application/octet-stream",
+                                "x-amz-object-lock-mode: COMPLIANCE", s->retain_header},
+                    .n_headers = s->retain_header[0] != '\0' ? 3 : 1};
     smar_http_response resp;
     int rc = client_send(&s->c, &call, &resp, &s->err);
     if (rc == SMAR_OK && !xml_value(&resp.body, "UploadId", s->upload_id, sizeof s->upload_id))
@@ -921,10 +981,28 @@ static int create_upload(smar_s3_sink *s)
     return rc;
 }
 
+/* The retention header for Object Lock (x-amz-object-lock-retain-until-date, ISO 8601 in
+ * UTC, whole seconds), or "" without retention. The time must be in the future: a past one
+ * would be refused by the server after the whole upload. */
+static int retention_header(smar_s3_sink *s, const smar_s3_options *o)
+{
+    if (o->version < 2 || o->retain_until == 0)
+        return SMAR_OK;
+    time_t until = (time_t)(o->retain_until / 1000000000);
+    struct tm tm;
+    if (until <= time(NULL) || gmtime_r(&until, &tm) == NULL || tm.tm_year + 1900 > 9999)
+        return smar_fail(&s->err, SMAR_E_INVALID,
+                         "%s: the retention time must be in the future (and before year 10000)",
+                         s->c.url);
+    (void)strftime(s->retain_header, sizeof s->retain_header,
+                   "x-amz-object-lock-retain-until-date: %Y-%m-%dT%H:%M:%SZ", &tm);
+    return SMAR_OK;
+}
+
 static int sink_setup(smar_s3_sink *s, const char *url, const smar_s3_options *o)
 {
     int rc = client_init(&s->c, url, o, &s->err);
-    if (rc != SMAR_OK)
+    if (rc != SMAR_OK || (rc = retention_header(s, o)) != SMAR_OK)
         return rc;
     s->replace = (o->flags & SMAR_S3_REPLACE) != 0;
     s->part_mib = o->part_size_mib != 0 ? o->part_size_mib : DEFAULT_PART_MIB;
