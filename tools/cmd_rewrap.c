@@ -116,10 +116,15 @@ struct rewrap_sink {
     int exit_code; /* the exit code of a failed write or commit, reported already */
 };
 
+/* An s3:// OUT is the upload's own sink (cli_out buffers only files); its errors are
+ * reported by smar_rewrap. */
 static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
                                  char err[SMAR_IO_ERROR_MAX])
 {
     struct rewrap_sink *s = opaque;
+    smar_sink upload;
+    if (cli_s3_out_sink(&s->out, &upload))
+        return upload.write(upload.opaque, buf, len, err);
     if ((s->exit_code = cli_out_write(&s->out, buf, len)) != 0) {
         snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
         return SMAR_IO_FAILED;
@@ -130,13 +135,34 @@ static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
 static smar_io_result sink_commit(void *opaque, char err[SMAR_IO_ERROR_MAX])
 {
     struct rewrap_sink *s = opaque;
-    if ((s->exit_code = cli_check_opener(s->path, s->r, s->pinned)) != 0 ||
-        (s->exit_code = cli_out_commit(&s->out)) != 0) {
+    smar_sink upload;
+    if ((s->exit_code = cli_check_opener(s->path, s->r, s->pinned)) != 0) {
+        cli_out_abort(&s->out);
+        snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
+        return SMAR_IO_FAILED;
+    }
+    if (cli_s3_out_sink(&s->out, &upload)) {
+        smar_io_result res = upload.commit(upload.opaque, err); /* completes the upload */
+        if (res != SMAR_IO_OK)
+            return res;
+    }
+    if ((s->exit_code = cli_out_commit(&s->out)) != 0) {
         cli_out_abort(&s->out);
         snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
         return SMAR_IO_FAILED;
     }
     return SMAR_IO_OK;
+}
+
+/* An s3:// OUT copies header .. table server-side where it can (UploadPartCopy). */
+static smar_io_result sink_copy(void *opaque, const smar_source *src, uint64_t offset, uint64_t len,
+                                char err[SMAR_IO_ERROR_MAX])
+{
+    struct rewrap_sink *s = opaque;
+    smar_sink upload;
+    if (!cli_s3_out_sink(&s->out, &upload) || upload.version < 2 || upload.copy == NULL)
+        return SMAR_IO_UNSUPPORTED;
+    return upload.copy(upload.opaque, src, offset, len, err); /* smar_rewrap reports err */
 }
 
 static void sink_abort(void *opaque)
@@ -171,7 +197,7 @@ static int do_rewrap(const char *path, const struct rewrap_opts *o, smar_keyring
     smar_keyring **again = cli_xmalloc((nkeys ? nkeys : 1) * sizeof *again);
     smar_rewrap_options opts = SMAR_REWRAP_OPTIONS_INIT;
     smar_rewrap_result res = SMAR_REWRAP_RESULT_INIT;
-    smar_sink sink = {SMAR_SINK_VERSION, &s, sink_write, sink_commit, sink_abort};
+    smar_sink sink = {SMAR_SINK_VERSION, &s, sink_write, sink_commit, sink_abort, sink_copy};
     int ret = cli_open_archive(path, &s.r); /* notes ARCHIVE as an input; pins */
     if (ret == 0 && (ret = cli_out_check(o->output, o->force)) == 0)
         ret = cli_out_open(&s.out, o->output, o->force);
