@@ -70,7 +70,7 @@ s3_start_proxy() {
     $S3_PY "$E2E_DIR/../servers/s3_proxy.py" --cert s3srv.pem --key s3srv.key \
         --port-file s3proxy.port --upstream "http://127.0.0.1:$S3RVER_PORT" \
         --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" \
-        --log s3requests.log $S3_PROXY_ARGS 2>>s3proxy.err &
+        --log s3requests.log ${S3_PROXY_ARGS:-} 2>>s3proxy.err &
     S3_PROXY_PID=$!
     s3_pids="$s3_pids $S3_PROXY_PID"
     i=0
