@@ -33,6 +33,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_rewrap(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* ---- messages ------------------------------------------------------------------------ */
 
