@@ -13,6 +13,7 @@
  *   smar/rewrap.h   new key slots for an archive, its chunks copied unchanged
  *   smar/series.h   "what was this secret at time T" across several archives
  *   smar/json.h     taking apart the JSON text smar hands out, without changing it
+ *   smar/diff.h     what changed between two snapshots (names, never values)
  * The archive format itself is specified in spec/FORMAT.md.
  */
 #ifndef SMAR_H
@@ -30,5 +31,6 @@
 #include "smar/series.h"
 #include "smar/prune.h"
 #include "smar/json.h"
+#include "smar/diff.h"
 
 #endif

@@ -34,6 +34,7 @@ int cmd_cat(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_rewrap(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* ---- messages ------------------------------------------------------------------------ */
 

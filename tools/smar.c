@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"extract", cmd_extract, "write secrets out as an export, a folder tree or a tar"},
     {"rewrap", cmd_rewrap, "new key slots for an archive (key rotation), chunks copied"},
     {"prune", cmd_prune, "delete the archives of a series no retention rule keeps"},
+    {"diff", cmd_diff, "what changed between two snapshots (names, never values)"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
