@@ -209,6 +209,10 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out);
  * one into an empty keyring. Returns 0, or an exit code after a message. */
 int cli_is_kms_key(const char *arg);
 int cli_load_kms_keyring(const char *url, smar_keyring *kr);
+/* Read the IBM Cloud API key file (SMAR_IBMCLOUD_API_KEY_FILE) into buf (cap bytes), without
+ * its trailing newline. 0, or CLI_EXIT_FAILURE after a message naming the file (never its
+ * content). Also used for object storage (cli_s3.c). */
+int cli_read_api_key_file(const char *path, char *buf, size_t cap);
 /* Load a secret signing key the same way. */
 int cli_load_signkey(const char *path, smar_signkey *sk);
 

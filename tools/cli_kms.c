@@ -32,9 +32,7 @@ static const char *env_or_null(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Read the API key file into buf (cap bytes), without its trailing newline. Returns 0, or
- * CLI_EXIT_FAILURE after a message naming the file (never its content). */
-static int read_api_key_file(const char *path, char *buf, size_t cap)
+int cli_read_api_key_file(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
@@ -76,7 +74,7 @@ int cli_load_kms_keyring(const char *url, smar_keyring *kr)
     opts.iam_endpoint = env_or_null("SMAR_IAM_URL");
     const char *key_file = env_or_null("SMAR_IBMCLOUD_API_KEY_FILE");
     if (key_file != NULL) {
-        if (read_api_key_file(key_file, from_file, sizeof from_file) != 0)
+        if (cli_read_api_key_file(key_file, from_file, sizeof from_file) != 0)
             return CLI_EXIT_FAILURE;
         opts.api_key = from_file;
     } else {

@@ -7,6 +7,11 @@
  * see them): AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. The region is
  * AWS_REGION, else AWS_DEFAULT_REGION; the endpoint AWS_ENDPOINT_URL_S3, else
  * AWS_ENDPOINT_URL; SMAR_S3_PATH_STYLE=1 asks for path-style addressing.
+ *
+ * IBM Cloud Object Storage also takes an IAM API key instead of HMAC keys: IBMCLOUD_API_KEY,
+ * or SMAR_IBMCLOUD_API_KEY_FILE (a file holding it), with the token service at SMAR_IAM_URL
+ * (default https://iam.cloud.ibm.com), the same settings as for Key Protect keys. It is used
+ * only when AWS_ACCESS_KEY_ID is not set: HMAC keys, when given, win.
  */
 #include "cli.h"
 
@@ -64,8 +69,27 @@ static bool upload_interrupted(void *ctx)
     return interrupted != NULL && *interrupted != 0;
 }
 
-/* Options from the environment. 0, or an exit code after a message. */
-static int s3_options(smar_s3_options *o, const char *url)
+/* Room for an API key read from SMAR_IBMCLOUD_API_KEY_FILE (wiped by the caller). */
+#define API_KEY_BUF (1024 + 2)
+
+/* The IAM API key, when HMAC keys are not given. 0, or an exit code after a message. */
+static int iam_options(smar_s3_options *o, char key_buf[API_KEY_BUF])
+{
+    o->ibm_iam.endpoint = env("SMAR_IAM_URL");
+    const char *key_file = env("SMAR_IBMCLOUD_API_KEY_FILE");
+    if (key_file == NULL) {
+        o->ibm_iam.api_key = env("IBMCLOUD_API_KEY");
+        return 0;
+    }
+    if (cli_read_api_key_file(key_file, key_buf, API_KEY_BUF) != 0)
+        return CLI_EXIT_FAILURE;
+    o->ibm_iam.api_key = key_buf;
+    return 0;
+}
+
+/* Options from the environment; key_buf may receive an API key. 0, or an exit code after a
+ * message. */
+static int s3_options(smar_s3_options *o, const char *url, char key_buf[API_KEY_BUF])
 {
     *o = (smar_s3_options)SMAR_S3_OPTIONS_INIT;
     o->access_key_id = env("AWS_ACCESS_KEY_ID");
@@ -76,8 +100,15 @@ static int s3_options(smar_s3_options *o, const char *url)
     const char *path_style = env("SMAR_S3_PATH_STYLE");
     if (path_style != NULL && strcmp(path_style, "1") == 0)
         o->flags |= SMAR_S3_PATH_STYLE;
+    if (o->access_key_id == NULL) {
+        int ret = iam_options(o, key_buf);
+        if (ret != 0 || o->ibm_iam.api_key != NULL)
+            return ret;
+    }
     if (o->access_key_id == NULL || o->secret_access_key == NULL) {
-        cli_error("%s: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", url);
+        cli_error("%s: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or, "
+                  "for IBM Cloud Object Storage, IBMCLOUD_API_KEY)",
+                  url);
         return CLI_EXIT_FAILURE;
     }
     return 0;
@@ -91,12 +122,15 @@ int cli_s3_is_url(const char *path)
 int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_MAX])
 {
     smar_s3_options o;
-    if (s3_options(&o, url) != 0) {
+    char key_buf[API_KEY_BUF];
+    if (s3_options(&o, url, key_buf) != 0) {
+        explicit_bzero(key_buf, sizeof key_buf);
         snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
         return SMAR_E_INVALID;
     }
     smar_source src;
-    int rc = smar_s3_source_open(&src, url, &o, err);
+    int rc = smar_s3_source_open(&src, url, &o, err); /* copies the key */
+    explicit_bzero(key_buf, sizeof key_buf);
     if (rc != SMAR_OK)
         return rc;
     /* The reader owns the source once it opened; on failure it is still ours. */
@@ -109,9 +143,12 @@ int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_M
 int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_t *interrupt_flag)
 {
     smar_s3_options so;
-    int ret = s3_options(&so, url);
-    if (ret != 0)
+    char key_buf[API_KEY_BUF];
+    int ret = s3_options(&so, url, key_buf);
+    if (ret != 0) {
+        explicit_bzero(key_buf, sizeof key_buf);
         return ret;
+    }
     interrupted = interrupt_flag;
     so.cancelled = upload_interrupted;
     so.retain_until = retain_until;
@@ -122,12 +159,14 @@ int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_
         uint32_t v;
         if (cli_parse_u32(part_mib, 5, 512, &v) != 0) {
             cli_error("SMAR_S3_PART_SIZE_MIB must be 5..512");
+            explicit_bzero(key_buf, sizeof key_buf);
             return CLI_EXIT_USAGE;
         }
         so.part_size_mib = v;
     }
     smar_s3_sink *s = NULL;
-    int rc = smar_s3_sink_open(&s, url, &so);
+    int rc = smar_s3_sink_open(&s, url, &so); /* copies the key */
+    explicit_bzero(key_buf, sizeof key_buf);
     if (rc != SMAR_OK) {
         cli_error("%s", s != NULL ? smar_s3_sink_error(s) : "out of memory");
         smar_s3_sink_free(s);

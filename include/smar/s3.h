@@ -3,7 +3,8 @@
  * MinIO, Ceph): an smar_source over range reads and an smar_sink over a multipart upload.
  *
  * An archive is one object, named s3://BUCKET/KEY. Requests are HTTPS (TLS always
- * verified) signed with AWS Signature V4 by libcurl, through the library's one HTTP client:
+ * verified) signed with AWS Signature V4 by libcurl (or, for IBM Cloud Object Storage with
+ * an IAM API key, carrying an IAM bearer token), through the library's one HTTP client:
  * timeouts, and retries with backoff and jitter on 429, 5xx and connection failures.
  * libsmar reads no environment variable here: the program gives the endpoint, region and
  * credentials (the smar tool takes them from AWS_* as the AWS tools do; see smar(1)).
@@ -55,7 +56,7 @@ extern "C" {
 /** The sink may replace an existing object. */
 #define SMAR_S3_REPLACE 2u
 
-#define SMAR_S3_OPTIONS_VERSION 2
+#define SMAR_S3_OPTIONS_VERSION 3
 
 /** Where and as whom. Start from SMAR_S3_OPTIONS_INIT; later versions only append. The
  *  strings are copied by the open calls (the secret and the token into locked memory,
@@ -64,8 +65,8 @@ typedef struct smar_s3_options {
     int version;               /**< SMAR_S3_OPTIONS_VERSION */
     const char *endpoint;      /**< https://HOST[:PORT]; NULL: https://s3.REGION.amazonaws.com */
     const char *region;        /**< signing region; NULL: us-east-1 */
-    const char *access_key_id; /**< required */
-    const char *secret_access_key; /**< required */
+    const char *access_key_id; /**< required, unless ibm_iam.api_key is given */
+    const char *secret_access_key; /**< required, unless ibm_iam.api_key is given */
     const char *session_token;     /**< temporary credentials' token; NULL: none */
     const char *ca_file;           /**< NULL: $CURL_CA_BUNDLE, $SSL_CERT_FILE, the system's */
     unsigned flags;                /**< SMAR_S3_* */
@@ -83,11 +84,25 @@ typedef struct smar_s3_options {
      *  can delete or overwrite that version before. The bucket must have Object Lock
      *  enabled (else the server refuses the upload). 0: none. */
     smar_time_ns retain_until;
+    /* version 3 */
+    /** IBM Cloud Object Storage with an IAM API key instead of HMAC keys: when api_key is
+     *  set, every request carries "Authorization: Bearer TOKEN" (a token IAM exchanges for
+     *  the key at ENDPOINT/identity/token, cached and renewed before it expires, shared by
+     *  the upload's threads) and is not SigV4-signed; access_key_id, secret_access_key and
+     *  session_token are then ignored. endpoint NULL: https://iam.cloud.ibm.com. Object
+     *  operations need no ibm-service-instance-id (only bucket creation and listing do). */
+    struct {
+        const char *api_key;
+        const char *endpoint;
+    } ibm_iam;
 } smar_s3_options;
 
 #define SMAR_S3_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        SMAR_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0  \
+        SMAR_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0, \
+        {                                                                                          \
+            NULL, NULL                                                                             \
+        }                                                                                          \
     }
 
 /** Whether text names an object: it starts with "s3://". */

@@ -10,6 +10,7 @@
 #include "s3.h"
 
 #include "http.h"
+#include "iam.h"
 #include "md5.h"
 #include "pool.h"
 
@@ -231,6 +232,7 @@ typedef struct s3_client {
     char access_key[129];
     char *secret;       /* locked memory */
     char *token_header; /* "x-amz-security-token: T" in locked memory, or NULL */
+    smar_iam *iam;      /* IBM Cloud IAM: bearer tokens instead of SigV4; NULL: SigV4 */
     char *ca_file;
     smar_http_policy policy;
     bool (*cancelled)(void *ctx);
@@ -244,6 +246,8 @@ static void client_clear(s3_client *c)
     if (c->token_header != NULL)
         sodium_free(c->token_header);
     free(c->ca_file);
+    smar_iam_free(c->iam);
+    c->iam = NULL;
     sodium_memzero(c->access_key, sizeof c->access_key);
     c->secret = c->token_header = c->ca_file = NULL;
 }
@@ -268,6 +272,39 @@ static bool valid_region(const char *r)
     return true;
 }
 
+/* IBM Cloud IAM (a bearer token for an API key) rather than SigV4 with HMAC keys. */
+static bool wants_iam(const smar_s3_options *o)
+{
+    return o->version >= 3 && o->ibm_iam.api_key != NULL && *o->ibm_iam.api_key != '\0';
+}
+
+static int check_hmac_keys(const smar_s3_options *o, smar_err *e)
+{
+    if (o->access_key_id == NULL || *o->access_key_id == '\0' || o->secret_access_key == NULL ||
+        *o->secret_access_key == '\0')
+        return smar_fail(e, SMAR_E_INVALID,
+                         "no S3 credentials (an access key id and a secret access key, or an "
+                         "IBM Cloud API key)");
+    if (strlen(o->access_key_id) >= 129 || strchr(o->access_key_id, ':') != NULL)
+        return smar_fail(e, SMAR_E_INVALID, "the S3 access key id is malformed");
+    return SMAR_OK;
+}
+
+/* The SigV4 credentials: the secret and the session token into locked memory. */
+static int take_hmac_keys(s3_client *c, const smar_s3_options *o, smar_err *e)
+{
+    memcpy(c->access_key, o->access_key_id, strlen(o->access_key_id) + 1);
+    c->secret = locked_printf("", o->secret_access_key);
+    if (c->secret == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
+    if (o->session_token != NULL && *o->session_token != '\0') {
+        c->token_header = locked_printf("x-amz-security-token: ", o->session_token);
+        if (c->token_header == NULL)
+            return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
+    }
+    return SMAR_OK;
+}
+
 static int client_init(s3_client *c, const char *url, const smar_s3_options *o, smar_err *e)
 {
     memset(c, 0, sizeof *c);
@@ -282,12 +319,9 @@ static int client_init(s3_client *c, const char *url, const smar_s3_options *o, 
     const char *region = o->region != NULL && *o->region != '\0' ? o->region : "us-east-1";
     if (!valid_region(region))
         return smar_fail(e, SMAR_E_INVALID, "the S3 region is not a region name");
-    if (o->access_key_id == NULL || *o->access_key_id == '\0' || o->secret_access_key == NULL ||
-        *o->secret_access_key == '\0')
-        return smar_fail(e, SMAR_E_INVALID,
-                         "no S3 credentials (an access key id and a secret access key)");
-    if (strlen(o->access_key_id) >= sizeof c->access_key || strchr(o->access_key_id, ':') != NULL)
-        return smar_fail(e, SMAR_E_INVALID, "the S3 access key id is malformed");
+    bool use_iam = wants_iam(o);
+    if (!use_iam && (rc = check_hmac_keys(o, e)) != SMAR_OK)
+        return rc;
     if (o->endpoint != NULL && *o->endpoint != '\0') {
         size_t n = strlen(o->endpoint);
         while (n > 0 && o->endpoint[n - 1] == '/')
@@ -306,15 +340,6 @@ static int client_init(s3_client *c, const char *url, const smar_s3_options *o, 
                     smar_s3_endpoint_wants_path_style(c->endpoint) ||
                     strchr(c->bucket, '.') != NULL || strchr(c->bucket, '_') != NULL;
     (void)snprintf(c->sigv4, sizeof c->sigv4, "aws:amz:%s:s3", region);
-    memcpy(c->access_key, o->access_key_id, strlen(o->access_key_id) + 1);
-    c->secret = locked_printf("", o->secret_access_key);
-    if (c->secret == NULL)
-        return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
-    if (o->session_token != NULL && *o->session_token != '\0') {
-        c->token_header = locked_printf("x-amz-security-token: ", o->session_token);
-        if (c->token_header == NULL)
-            return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
-    }
     if (o->ca_file != NULL && (c->ca_file = strdup(o->ca_file)) == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     c->policy.timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -322,7 +347,10 @@ static int client_init(s3_client *c, const char *url, const smar_s3_options *o, 
     c->policy.retry_budget_ms = 4 * c->policy.timeout_ms;
     c->cancelled = o->cancelled;
     c->cancel_ctx = o->cancel_ctx;
-    return SMAR_OK;
+    if (use_iam)
+        return smar_iam_open(&c->iam, o->ibm_iam.api_key, o->ibm_iam.endpoint, o->ca_file,
+                             &c->policy, e);
+    return take_hmac_keys(c, o, e);
 }
 
 /* One request, its extra header lines and body; how it ends is smar_http_send's. */
@@ -481,8 +509,9 @@ static int sign_request(const s3_client *c, const char *method, const char *url,
     return rc;
 }
 
-static int client_send(const s3_client *c, const s3_call *call, smar_http_response *resp,
-                       smar_err *e)
+/* One request, SigV4-signed, or with the IAM bearer line (bearer not NULL). */
+static int send_once(const s3_client *c, const s3_call *call, const char *bearer,
+                     smar_http_response *resp, smar_err *e)
 {
     smar_buf url = {0};
     int rc = smar_s3_request_url(&url, c->endpoint, c->path_style, c->bucket, c->key, call->params,
@@ -497,13 +526,16 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
     const char *headers[12];
     size_t n = 0;
     headers[n++] = sha_header;
-    if (c->token_header != NULL)
+    if (bearer != NULL)
+        headers[n++] = bearer;
+    else if (c->token_header != NULL)
         headers[n++] = c->token_header;
     for (size_t i = 0; i < call->n_headers && n < 12; i++)
         headers[n++] = call->headers[i];
     char date_line[40];
     smar_buf auth = {0};
-    if (call->self_signed) {
+    bool self_signed = call->self_signed && bearer == NULL;
+    if (self_signed) {
         rc = sign_request(c, call->method, (const char *)url.data, headers, n,
                           sha_header + strlen("x-amz-content-sha256: "), date_line, &auth);
         if (rc == SMAR_OK && (rc = smar_buf_append(&auth, "", 1)) == SMAR_OK && n + 2 <= 12) {
@@ -526,7 +558,7 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
         .body_len = call->body_len,
         .max_response = XML_MAX,
         .ca_file = c->ca_file,
-        .aws_sigv4 = call->self_signed ? NULL : c->sigv4,
+        .aws_sigv4 = self_signed || bearer != NULL ? NULL : c->sigv4,
         .aws_user = c->access_key,
         .aws_secret = c->secret,
         .out = call->out,
@@ -538,6 +570,47 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
     smar_buf_free(&url);
     smar_buf_free(&auth);
     return rc;
+}
+
+/* With IAM: the bearer line in locked memory for this request alone (another thread may
+ * renew the cached token meanwhile), and one more try with a new token when a cached one
+ * is refused (revoked, or expired early). */
+static int send_with_token(const s3_client *c, const s3_call *call, smar_http_response *resp,
+                           smar_err *e)
+{
+    char *line = sodium_malloc(SMAR_IAM_AUTH_LINE_MAX);
+    if (line == NULL) {
+        *resp = (smar_http_response){.body = {.secure = true}};
+        return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
+    }
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        bool fresh = false;
+        char msg[SMAR_ERRMSG_MAX];
+        rc = smar_iam_auth_line(c->iam, line, SMAR_IAM_AUTH_LINE_MAX, &fresh,
+                                call->uncancellable ? NULL : c->cancelled, c->cancel_ctx, msg,
+                                sizeof msg);
+        if (rc != SMAR_OK) {
+            *resp = (smar_http_response){.body = {.secure = true}};
+            (void)smar_fail(e, rc, "%s", msg);
+            break;
+        }
+        rc = send_once(c, call, line, resp, e);
+        if (rc != SMAR_E_DENIED || fresh || attempt > 0)
+            break;
+        smar_iam_refused(c->iam, line);
+        smar_http_response_free(resp);
+    }
+    sodium_free(line); /* wipes */
+    return rc;
+}
+
+static int client_send(const s3_client *c, const s3_call *call, smar_http_response *resp,
+                       smar_err *e)
+{
+    if (c->iam != NULL)
+        return send_with_token(c, call, resp, e);
+    return send_once(c, call, NULL, resp, e);
 }
 
 /* The text between <tag> and </tag> in an XML answer, into out (bounded). */

@@ -17,24 +17,24 @@
  * is what lets smar_rewrap use the service's rewrap action (it keeps the aad it was given)
  * and never see the DEK. The service's keyVersion.id is kept (last_version) for messages.
  *
- * Secrets: the API key and the "authorization" header line (with the token) live in one
- * locked, guarded allocation (sodium_malloc), wiped at free; request bodies that carry the
+ * Secrets: the API key and the token cache are io/iam.c's (locked memory); this provider's
+ * copy of the "authorization" header line lives in one locked, guarded allocation
+ * (sodium_malloc), wiped at free; request bodies that carry the
  * API key or a DEK are built in locked memory and wiped after the call; response bodies are
  * secure buffers (wiped). No message holds a header, a body, the token or the key.
  */
 #include "keyprov.h"
 #include "http.h"
+#include "iam.h"
 #include "json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <sodium.h>
 
-#define API_KEY_MAX     1024
-#define AUTH_LINE_MAX   8192 /* "authorization: Bearer " + an IAM access token (a JWT) */
+#define AUTH_LINE_MAX   SMAR_IAM_AUTH_LINE_MAX
 #define INSTANCE_MAX    64
 #define REGION_MAX      32
 #define VERSION_MAX     255
@@ -42,12 +42,10 @@
 #define AAD_ENTRY_CHARS 255  /* Key Protect's limit on one "aad" string */
 #define BODY_MAX        (2 * CIPHERTEXT_MAX + 4096)
 #define RESPONSE_MAX    (64 * 1024)
-#define TOKEN_MARGIN_S  300 /* refresh a token this long before it expires (at most) */
 
 /* What lives in locked memory. */
 typedef struct kms_secrets {
-    char api_key[API_KEY_MAX + 1];
-    char auth_line[AUTH_LINE_MAX]; /* "authorization: Bearer ..." when has_token */
+    char auth_line[AUTH_LINE_MAX]; /* "authorization: Bearer ..." (the IAM token cache's copy) */
     char body[BODY_MAX];           /* the request being sent (may hold the API key or a DEK) */
 } kms_secrets;
 
@@ -57,12 +55,10 @@ typedef struct kms_ctx {
     char key[SMAR_PROVIDER_KEY_ID_MAX + 1];
     char instance_line[INSTANCE_MAX + 32];
     char *kp_base;
-    char *iam_base;
     char *ca_file;
     smar_http_policy policy;
     kms_secrets *sec;
-    bool has_token;
-    time_t token_refresh_at; /* CLOCK_MONOTONIC seconds */
+    smar_iam *iam; /* the API key and the cached token (io/iam.c) */
     char last_version[VERSION_MAX + 1];
 } kms_ctx;
 
@@ -74,13 +70,6 @@ __attribute__((format(printf, 4, 5))) static int say(char *msg, size_t msg_len, 
     (void)vsnprintf(msg, msg_len, fmt, ap);
     va_end(ap);
     return status;
-}
-
-static time_t monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
 }
 
 static bool all_chars_in(const char *s, size_t n, const char *set)
@@ -152,111 +141,18 @@ static int send_call(kms_ctx *c, const call *k, smar_http_response *resp, char *
 
 /* ---- IAM token ------------------------------------------------------------------------ */
 
-/* Append s percent-encoded (RFC 3986 unreserved kept) to out at *n; false when full. */
-static bool form_encode(char *out, size_t cap, size_t *n, const char *s)
+/* A valid bearer token in sec->auth_line: the cached one, or a new one from IAM (io/iam.c);
+ * *fresh tells which. */
+static int ensure_token(kms_ctx *c, bool *fresh, char *msg, size_t msg_len)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (strchr(ID_CHARS, ch) != NULL || ch == '.' || ch == '~') {
-            if (*n + 1 >= cap)
-                return false;
-            out[(*n)++] = (char)ch;
-        } else {
-            if (*n + 3 >= cap)
-                return false;
-            out[(*n)++] = '%';
-            out[(*n)++] = hex[ch >> 4];
-            out[(*n)++] = hex[ch & 15];
-        }
-    }
-    out[*n] = '\0';
-    return true;
-}
-
-/* Keep the token of a validated token response in sec->auth_line. */
-static int take_token(kms_ctx *c, const smar_buf *body, char *msg, size_t msg_len)
-{
-    smar_span text = {(const char *)body->data, body->len}, v, tok, exp;
-    char err[64];
-    static const char prefix[] = "authorization: Bearer ";
-    if (!smar_json_validate(text, 8, &v, err, sizeof err) ||
-        smar_json_kind_of(v) != SMAR_JSON_OBJECT || !smar_json_get(v, "access_token", &tok) ||
-        smar_json_kind_of(tok) != SMAR_JSON_STRING || !smar_json_get(v, "expires_in", &exp) ||
-        smar_json_kind_of(exp) != SMAR_JSON_NUMBER)
-        return say(msg, msg_len, SMAR_E_UNAVAILABLE,
-                   "the IAM token service sent an answer without access_token and expires_in");
-    size_t tlen = tok.n - 2;
-    if (tlen < 1 || tlen + sizeof prefix > sizeof c->sec->auth_line)
-        return say(msg, msg_len, SMAR_E_UNAVAILABLE,
-                   "the IAM token service sent a token of %zu "
-                   "bytes",
-                   tlen);
-    for (size_t i = 0; i < tlen; i++)
-        if (tok.p[1 + i] < 0x21 || tok.p[1 + i] > 0x7e || tok.p[1 + i] == '\\' ||
-            tok.p[1 + i] == '"')
-            return say(msg, msg_len, SMAR_E_UNAVAILABLE,
-                       "the IAM token service sent a token that is not printable ASCII");
-    long lifetime = strtol(exp.p, NULL, 10);
-    if (lifetime < 1)
-        lifetime = 1;
-    long margin = lifetime / 5 < TOKEN_MARGIN_S ? lifetime / 5 : TOKEN_MARGIN_S;
-    memcpy(c->sec->auth_line, prefix, sizeof prefix - 1);
-    memcpy(c->sec->auth_line + sizeof prefix - 1, tok.p + 1, tlen);
-    c->sec->auth_line[sizeof prefix - 1 + tlen] = '\0';
-    c->has_token = true;
-    c->token_refresh_at = monotonic_s() + (time_t)(lifetime - margin);
-    return SMAR_OK;
+    return smar_iam_auth_line(c->iam, c->sec->auth_line, sizeof c->sec->auth_line, fresh, NULL,
+                              NULL, msg, msg_len);
 }
 
 static void drop_token(kms_ctx *c)
 {
+    smar_iam_refused(c->iam, c->sec->auth_line);
     sodium_memzero(c->sec->auth_line, sizeof c->sec->auth_line);
-    c->has_token = false;
-}
-
-/* A valid bearer token in sec->auth_line: the cached one, or a new one from IAM. */
-static int ensure_token(kms_ctx *c, char *msg, size_t msg_len)
-{
-    if (c->has_token && monotonic_s() < c->token_refresh_at)
-        return SMAR_OK;
-    drop_token(c);
-    size_t n = 0;
-    static const char grant[] = "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey"
-                                "&apikey=";
-    memcpy(c->sec->body, grant, sizeof grant);
-    n = sizeof grant - 1;
-    if (!form_encode(c->sec->body, sizeof c->sec->body, &n, c->sec->api_key)) {
-        sodium_memzero(c->sec->body, sizeof c->sec->body);
-        return say(msg, msg_len, SMAR_E_NOMEM, "the API key is too long");
-    }
-    char url[1024];
-    (void)snprintf(url, sizeof url, "%s/identity/token", c->iam_base);
-    call k = {
-        .url = url,
-        .headers = {"content-type: application/x-www-form-urlencoded", "accept: application/json"},
-        .n_headers = 2,
-        .body_len = n};
-    smar_http_response resp;
-    int rc = send_call(c, &k, &resp, msg, msg_len);
-    /* IAM answers 400 (BXNIM0415E) for an API key it does not know, 401/403 for a disabled
-     * one: either way this key may not be used. */
-    if (rc == SMAR_E_DENIED || (rc == SMAR_E_INVALID && resp.status == 400))
-        rc = say(msg, msg_len, SMAR_E_DENIED,
-                 "the IAM token service refused the API key (HTTP %ld)", resp.status);
-    else if (rc == SMAR_E_INVALID || rc == SMAR_E_NOTFOUND || rc == SMAR_E_LIMIT)
-        rc = say(msg, msg_len, SMAR_E_UNAVAILABLE, "the IAM token service is unavailable: HTTP %ld",
-                 resp.status);
-    else if (rc == SMAR_E_UNAVAILABLE) {
-        char http[SMAR_PROVIDER_MSG_MIN * 2];
-        (void)snprintf(http, sizeof http, "%s", msg);
-        rc =
-            say(msg, msg_len, SMAR_E_UNAVAILABLE, "the IAM token service is unavailable: %s", http);
-    }
-    if (rc == SMAR_OK)
-        rc = take_token(c, &resp.body, msg, msg_len);
-    smar_http_response_free(&resp);
-    return rc;
 }
 
 /* ---- key actions --------------------------------------------------------------------- */
@@ -427,8 +323,9 @@ static int action(kms_ctx *c, const char *name, const char *member, const char *
                   char *msg, size_t msg_len)
 {
     for (int attempt = 0;; attempt++) {
-        bool cached = c->has_token && monotonic_s() < c->token_refresh_at;
-        int rc = ensure_token(c, msg, msg_len);
+        bool fresh = false;
+        int rc = ensure_token(c, &fresh, msg, msg_len);
+        bool cached = !fresh;
         if (rc != SMAR_OK) {
             *resp = (smar_http_response){.body = {.secure = true}};
             return rc;
@@ -566,7 +463,7 @@ static void kms_free(void *ctx)
         return;
     sodium_free(c->sec); /* wipes */
     free(c->kp_base);
-    free(c->iam_base);
+    smar_iam_free(c->iam);
     free(c->ca_file);
     free(c);
 }
@@ -661,11 +558,11 @@ static char *base_url(const char *given, const char *what, smar_err *e)
 static int check_api_key(const char *k, smar_err *e)
 {
     size_t n = k != NULL ? strlen(k) : 0;
-    if (n < 1 || n > API_KEY_MAX)
+    if (n < 1 || n > SMAR_IAM_API_KEY_MAX)
         return smar_fail(e, SMAR_E_INVALID,
                          "a Key Protect key needs an IBM Cloud API key (1 to %d "
                          "characters)",
-                         API_KEY_MAX);
+                         SMAR_IAM_API_KEY_MAX);
     for (size_t i = 0; i < n; i++)
         if (k[i] < 0x21 || k[i] > 0x7e)
             return smar_fail(e, SMAR_E_INVALID,
@@ -685,27 +582,23 @@ static int make_ctx(const kms_url *u, const smar_kms_options *o, kms_ctx **out, 
         return smar_fail(e, SMAR_E_NOMEM, "out of locked memory");
     }
     sodium_memzero(c->sec, sizeof *c->sec);
-    (void)snprintf(c->sec->api_key, sizeof c->sec->api_key, "%s", o->api_key);
     (void)snprintf(c->key, sizeof c->key, "%s", u->key);
     (void)snprintf(c->instance_line, sizeof c->instance_line, "bluemix-instance: %s", u->instance);
     char kp[128];
     (void)snprintf(kp, sizeof kp, "https://%s.kms.cloud.ibm.com", u->region);
     c->kp_base = base_url(o->endpoint != NULL ? o->endpoint : kp, "the Key Protect endpoint", e);
-    c->iam_base =
-        c->kp_base == NULL
-            ? NULL
-            : base_url(o->iam_endpoint != NULL ? o->iam_endpoint : "https://iam.cloud.ibm.com",
-                       "the IAM endpoint", e);
     c->ca_file = o->ca_file != NULL ? strdup(o->ca_file) : NULL;
-    if (c->kp_base == NULL || c->iam_base == NULL || (o->ca_file != NULL && c->ca_file == NULL)) {
-        kms_free(c);
-        return e->code != SMAR_OK ? e->code : smar_fail(e, SMAR_E_NOMEM, "out of memory");
-    }
     c->policy = (smar_http_policy){
         .timeout_ms = o->timeout_ms,
         .max_attempts = o->max_attempts,
         .retry_budget_ms = o->retry_budget_ms,
     };
+    if (c->kp_base != NULL && (o->ca_file == NULL || c->ca_file != NULL))
+        (void)smar_iam_open(&c->iam, o->api_key, o->iam_endpoint, o->ca_file, &c->policy, e);
+    if (c->kp_base == NULL || c->iam == NULL || (o->ca_file != NULL && c->ca_file == NULL)) {
+        kms_free(c);
+        return e->code != SMAR_OK ? e->code : smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    }
     *out = c;
     return SMAR_OK;
 }

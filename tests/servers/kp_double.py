@@ -19,6 +19,9 @@ What it does:
                                 key; 400 for a ciphertext or aad that does not open
   POST /_admin/rotate {"key": id}      new key version (wrap uses it; old ones still unwrap)
   POST /_admin/delete {"key": id}      key deleted
+  POST /_admin/introspect {"token": T} -> {"active": bool}: whether this double issued T
+                                       and it has not expired (for the S3 proxy's
+                                       --bearer-iam, which lets these tokens into s3rver)
   POST /_admin/clear-faults           the schedule emptied
   POST /_admin/faults [fault, ...]     appended to the schedule; a request takes the first
                                        fault whose "on" matches (token, wrap, unwrap,
@@ -259,6 +262,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             if path == "/_admin/faults":
                 STATE["faults"].extend(req)
+            elif path == "/_admin/introspect":
+                entry = STATE["tokens"].get(req.get("token", ""))
+                return self.answer("admin", 200, {"active": entry is not None and entry[0] >= now()})
             elif path == "/_admin/clear-faults":
                 STATE["faults"].clear()
             elif path in ("/_admin/rotate", "/_admin/delete"):

@@ -34,9 +34,16 @@ Test doubles, each of one operation s3rver lacks, only when asked for:
                   UploadPart to s3rver, answered with a CopyPartResult; it honours
                   x-amz-copy-source-range and x-amz-copy-source-if-match (412).
 
+IBM Cloud IAM bearer tokens, only when asked for:
+  --bearer-iam URL  a request with "Authorization: Bearer T" (and no SigV4) is accepted when
+                  the IAM test double at URL (tests/servers/kp_double.py) says it issued T
+                  and T has not expired (POST URL/_admin/introspect; the double's certificate
+                  is checked against $CURL_CA_BUNDLE), else answered 401; it is forwarded
+                  to s3rver signed with s3rver's own key. SigV4 requests are checked as ever.
+
 Usage: s3_proxy.py --cert C --key K --port-file F --upstream http://127.0.0.1:P
                    --access-key A --secret-key S [--log L] [--log-header NAME]...
-                   [--copy-double] [--no-such-upload-double]
+                   [--copy-double] [--no-such-upload-double] [--bearer-iam URL]
 """
 import argparse
 import base64
@@ -52,6 +59,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -113,6 +121,26 @@ def check_signature(args, method, url, headers, body):
     if expected != signature:
         return "SignatureDoesNotMatch"
     return None
+
+
+def token_active(args, token):
+    """Whether the IAM test double issued token and it has not expired."""
+    ctx = ssl.create_default_context(cafile=os.environ.get("CURL_CA_BUNDLE"))
+    req = urllib.request.Request(args.bearer_iam.rstrip("/") + "/_admin/introspect",
+                                 data=json.dumps({"token": token}).encode(), method="POST")
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        return json.load(resp).get("active") is True
+
+
+def sign_for_upstream(args, method, path, headers, body):
+    """headers with a SigV4 signature of s3rver's own key (the bearer line dropped)."""
+    up = urllib.parse.urlsplit(args.upstream)
+    req = AWSRequest(method=method, url="http://%s%s" % (up.netloc, path), data=body)
+    for k, v in headers.items():
+        if k.lower() not in ("authorization", "x-amz-date"):
+            req.headers[k] = v
+    S3SigV4Auth(Credentials(args.access_key, args.secret_key), "s3", "us-east-1").add_auth(req)
+    return dict(req.headers.items())
 
 
 def take_fault(method, query):
@@ -218,7 +246,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/_admin/"):
             return self.admin(body)
         url = "https://%s%s" % (self.headers.get("Host", ""), self.path)
-        why = check_signature(self.args, self.command, url, self.headers, body)
+        self.resign = False
+        bearer = self.headers.get("Authorization", "")
+        if self.args.bearer_iam and bearer.startswith("Bearer "):
+            if not token_active(self.args, bearer[len("Bearer "):]):
+                self.record(401, len(body), 0)
+                print("s3_proxy: rejected %s %s: bearer token not active" % (self.command, self.path),
+                      file=sys.stderr)
+                return self.answer(401, error_xml("InvalidToken", "token not active"))
+            why, self.resign = None, True
+        else:
+            why = check_signature(self.args, self.command, url, self.headers, body)
         if why is None and "Content-MD5" in self.headers:
             md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
             if md5 != self.headers["Content-MD5"]:
@@ -301,6 +339,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "expect", "connection")}
         headers["Host"] = up.netloc
         headers["Content-Length"] = str(len(body))
+        if getattr(self, "resign", False):
+            headers = sign_for_upstream(self.args, self.command, self.path, headers, body)
         try:
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -347,6 +387,7 @@ def main():
     ap.add_argument("--log-header", action="append")
     ap.add_argument("--copy-double", action="store_true")
     ap.add_argument("--no-such-upload-double", action="store_true")
+    ap.add_argument("--bearer-iam", metavar="URL")
     args = ap.parse_args()
     Handler.args = args
     Handler.log_file = open(args.log, "a") if args.log else None
