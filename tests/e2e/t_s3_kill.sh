@@ -18,6 +18,13 @@ assert_contains "$SMAR_SOURCE_DIR/README.md" "put-bucket-lifecycle-configuration
 step "SIGKILL at 24 points of the upload: nothing visible at the key (HEAD 404)"
 gen big.json --secrets 1500 --payload-bytes 8000 --seed 21
 s3_admin latency '{"ms": 80}'
+# The kill points are spread over the time one whole upload takes here and now (a loaded
+# machine reaches the parts later): the k-th run is killed at k/30 of it (the last at 80 %).
+t0=$(date +%s%N)
+SMAR_S3_PART_SIZE_MIB=5 "$SMAR" create -q -o "s3://$B/timing.smar" big.json >out.txt 2>err.txt ||
+    fail "the timing upload failed: $(cat err.txt)"
+whole_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "one whole upload: $whole_ms ms"
 : >s3requests.log
 killed=""
 i=1
@@ -25,7 +32,7 @@ while [ $i -le 24 ]; do
     SMAR_S3_PART_SIZE_MIB=5 "$SMAR" create -q -o "s3://$B/killed-$i.smar" big.json \
         >out.txt 2>err.txt &
     pid=$!
-    sleep "$(awk -v i=$i 'BEGIN { printf "%.3f", 0.04 * i }')"
+    sleep "$(awk -v i=$i -v t=$whole_ms 'BEGIN { printf "%.3f", t * i / 30 / 1000 }')"
     kill -KILL "$pid" 2>/dev/null || true
     if wait "$pid"; then st=0; else st=$?; fi
     # 137: died of SIGKILL (a run that ended first does not count, and its object stays)
