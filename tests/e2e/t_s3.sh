@@ -99,7 +99,13 @@ s3_admin faults '[{"on": "PUT", "delay": 2, "count": 100}]'
 SMAR_S3_PART_SIZE_MIB=5 "$SMAR" create -q -o "s3://$B/interrupted.smar" big.json \
     >out.txt 2>err.txt &
 pid=$!
-sleep 1
+# interrupt once the upload has started (a loaded machine takes longer to get there)
+n=0
+until grep -q '"query": "uploads="' s3requests.log || [ $n -ge 300 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+sleep 0.5
 kill -INT "$pid"
 if wait "$pid"; then st=0; else st=$?; fi
 [ "$st" = 130 ] || fail "an interrupted create exited $st, expected death by SIGINT (130)"

@@ -243,6 +243,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         body = self.read_body()
+        declared = int(self.headers.get("Content-Length") or 0)
+        if len(body) < declared:
+            # the client went away mid-body (killed or interrupted): not a request to check
+            print("s3_proxy: client left %s %s after %d of %d body bytes" %
+                  (self.command, self.path, len(body), declared), file=sys.stderr)
+            self.close_connection = True
+            return
         if self.path.startswith("/_admin/"):
             return self.admin(body)
         url = "https://%s%s" % (self.headers.get("Host", ""), self.path)
