@@ -52,7 +52,7 @@ SMAR_API int smar_keyring_generate(smar_keyring *kr, const char *key_id);
 
 /**
  * Make kr (new, empty) hold the root key of an application's key provider. provider is
- * copied; its version must be SMAR_PROVIDER_VERSION, name, key_id, current_version, wrap
+ * copied; its version must be 1 or SMAR_PROVIDER_VERSION (2), name, key_id, current_version, wrap
  * and unwrap must be set and slot_id must not be SMAR_PROVIDER_SLOT_LOCAL (else
  * SMAR_E_INVALID). The provider's key id is asked now (its status is returned as it is,
  * e.g. SMAR_E_UNAVAILABLE) and must be a valid key id (else SMAR_E_INVALID). On SMAR_OK

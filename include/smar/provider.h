@@ -53,8 +53,9 @@
 extern "C" {
 #endif
 
-/** The smar_provider layout this header describes: the value of its version field. */
-#define SMAR_PROVIDER_VERSION 1
+/** The smar_provider layout this header describes: the value of its version field. 2 adds
+ *  version_text; libsmar still takes version 1 structs (no version_text). */
+#define SMAR_PROVIDER_VERSION 2
 
 /** Bytes of a data key (DEK). */
 #define SMAR_PROVIDER_DEK_BYTES 32
@@ -67,6 +68,8 @@ extern "C" {
 #define SMAR_PROVIDER_KEY_ID_MAX 255
 /** Smallest msg buffer a callback gets. */
 #define SMAR_PROVIDER_MSG_MIN 128
+/** Longest version text (bytes, without the NUL) version_text may give. */
+#define SMAR_PROVIDER_VERSION_TEXT_MAX 255
 
 /**
  * Slot provider ids (spec/FORMAT.md §5.2, "Provider ids"): the one byte a key slot records
@@ -107,9 +110,9 @@ typedef struct smar_provider {
 
     /**
      * The version wrap will use now: >= 1, or 0 when the provider keeps the version inside
-     * its blob or has none (the slot records version kind 0, "none"; unwrap then gets 0).
-     * Asked before every wrap, because an archive's slot binds the version it records (its
-     * AAD holds it). Required.
+     * its blob or has none (the slot records version kind 0, "none", or the text of
+     * version_text; unwrap then gets 0). Asked before every wrap, which must use it.
+     * Required.
      */
     int (*current_version)(void *ctx, uint32_t *version, char *msg, size_t msg_len);
 
@@ -140,9 +143,10 @@ typedef struct smar_provider {
      * old_aad into one made with the current version and new_aad without handing the DEK
      * out (a KMS's rewrap), outputs as for wrap. SMAR_E_UNSUPPORTED when the service
      * cannot change the aad. smar_rewrap (smar/rewrap.h) calls it for a slot of this
-     * provider instead of unwrap + wrap. A slot of version kind 0 keeps its aad across a
-     * rewrap (old_aad equals new_aad), so a service that cannot change an aad can still
-     * rewrap it to its newest key version.
+     * provider instead of unwrap + wrap. A slot's aad does not hold its version (format 2,
+     * spec/FORMAT.md §5.2), so a rewrap of a slot to the same key keeps it (old_aad equals
+     * new_aad): a service that cannot change an aad can still rewrap to its newest key
+     * version. `version` is 0 for a slot of version kind 0 or of a version_text.
      */
     int (*rewrap)(void *ctx, uint32_t version, const uint8_t *old_aad, size_t old_aad_len,
                   const uint8_t *wrapped, size_t wrapped_len, const uint8_t *new_aad,
@@ -152,6 +156,20 @@ typedef struct smar_provider {
     /** Release ctx (close sessions, wipe what it holds). Called once, by smar_keyring_free.
      *  Optional (NULL: nothing to release). */
     void (*free)(void *ctx);
+
+    /* ---- version 2 ---- */
+
+    /**
+     * Optional, for providers whose versions are not numbers (a KMS's key version id):
+     * the version the last successful wrap or rewrap used, as text, written NUL-terminated
+     * to out (out_cap > SMAR_PROVIDER_VERSION_TEXT_MAX): 1..SMAR_PROVIDER_VERSION_TEXT_MAX
+     * bytes of UTF-8 without control bytes (the key id rule), or the empty string when that
+     * call gave none. Asked right after each wrap and rewrap that gave version 0: the slot
+     * then records the text (version kind 2, "string") instead of "none". It is for people
+     * (smar inspect) and audits: unwrap still gets version 0, so the provider keeps what it
+     * needs inside its blob. A status other than SMAR_OK fails the wrap.
+     */
+    int (*version_text)(void *ctx, char *out, size_t out_cap, char *msg, size_t msg_len);
 } smar_provider;
 
 /* smar_keyring_from_provider() is declared in smar/keys.h, with the other keyring calls. */

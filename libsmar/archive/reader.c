@@ -530,12 +530,13 @@ static size_t slot_aad(const smar_reader *r, unsigned i, uint8_t aad[SMAR_SLOT2_
 }
 
 /* Whether this reader can try slot s with keyring kr: same provider and key id, flags it
- * understands (none for local and x25519: a slot with others is skipped, never fatal), a
- * version kind the keyring API carries (a number, or none). */
+ * understands (none for local and x25519: a slot with others is skipped, never fatal). Any
+ * version kind: a string version (kind 2) goes to unwrap as version 0, like kind 0, since
+ * a provider that records text keeps the version inside its blob (smar/provider.h). */
 static bool slot_fits(const smar_slot2 *s, const smar_keyring *kr)
 {
     return kr && s->provider == smar_keyring_provider_id(kr) && s->flags == 0 &&
-           s->version_kind != SMAR_VKIND_STRING && strcmp(smar_keyring_id(kr), s->key_id) == 0;
+           strcmp(smar_keyring_id(kr), s->key_id) == 0;
 }
 
 /* Format 2: the unwrapped DEK must be the one the header commits to (constant time). */

@@ -166,11 +166,11 @@ static smar_keyring *keyring_with_id(smar_keyring *const *keys, size_t n, const 
 }
 
 /* Whether this library would hand slot s to keyring kr (as the reader does): same provider
- * and key id, no flags, a version kind the keyring API carries. */
+ * and key id, no flags (any version kind: a string one goes to the provider as version 0). */
 static bool slot_of(const smar_slot2 *s, const smar_keyring *kr)
 {
     return s->provider == smar_keyring_provider_id(kr) && s->flags == 0 &&
-           s->version_kind != SMAR_VKIND_STRING && strcmp(s->key_id, smar_keyring_id(kr)) == 0;
+           strcmp(s->key_id, smar_keyring_id(kr)) == 0;
 }
 
 static bool has_slot_id(const source_view *v, const char *id)
@@ -310,6 +310,9 @@ static int wrap_into(rewrap_job *j, smar_keyring *kr, const smar_slot2 *old, sma
                          "key '%s' wrapped with another version than it announced (a rotation "
                          "raced with the rewrap: try again)",
                          s->key_id);
+    /* a provider whose versions are text says now which one it used */
+    if ((rc = smar_keyring_record_version(kr, s, &j->r->err)))
+        return rc;
     s->wrapped = buf;
     s->wrapped_len = (uint32_t)len;
     return SMAR_OK;

@@ -518,6 +518,8 @@ static int make_slots(smar_writer *w)
         if (used != s->version_number)
             return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' wrapped with another version",
                              s->key_id);
+        if ((rc = smar_keyring_record_version(w->keyrings[i], s, &w->err)))
+            return smar_err_prefix(&w->err, "key '%s': ", s->key_id);
         s->wrapped = w->wrapped[i];
         s->wrapped_len = (uint32_t)wlen;
     }

@@ -36,8 +36,10 @@ bool smar_slot_text_ok(const char *text, size_t n)
     return true;
 }
 
-/* The slot's encoding up to (not including) wrapped_len: the AAD's tail. */
-static size_t slot_head(uint8_t *out, const smar_slot2 *s)
+/* The slot's encoding up to its key id: the AAD's tail. The version is left out of the AAD
+ * (spec/FORMAT.md §5.2): it only names which key material to try, the root MAC covers it,
+ * and a KMS that keeps the AAD across a rewrap can then record the new version. */
+static size_t slot_binding(uint8_t *out, const smar_slot2 *s)
 {
     uint8_t *p = out;
     *p++ = s->provider;
@@ -45,6 +47,13 @@ static size_t slot_head(uint8_t *out, const smar_slot2 *s)
     *p++ = s->key_id_len;
     memcpy(p, s->key_id, s->key_id_len);
     p += s->key_id_len;
+    return (size_t)(p - out);
+}
+
+/* The slot's encoding up to (not including) wrapped_len. */
+static size_t slot_head(uint8_t *out, const smar_slot2 *s)
+{
+    uint8_t *p = out + slot_binding(out, s);
     *p++ = s->version_kind;
     if (s->version_kind == SMAR_VKIND_NUMBER) {
         smar_store_u32(p, s->version_number);
@@ -197,6 +206,6 @@ size_t smar_slot2_aad(uint8_t out[SMAR_SLOT2_AAD_MAX], const uint8_t archive_id[
     p += 2;
     memcpy(p, archive_id, SMAR_ARCHIVE_ID_BYTES);
     p += SMAR_ARCHIVE_ID_BYTES;
-    p += slot_head(p, s);
+    p += slot_binding(p, s);
     return (size_t)(p - out);
 }

@@ -5,8 +5,9 @@
  * Slots are generic over providers: each names its provider, provider-defined flags, a key
  * id, a key version of one of three kinds and a provider-specific wrapped blob, and is
  * self-delimiting, so a reader skips slots of providers (or flags) it does not know. A
- * slot's AAD is its own encoding up to the blob, behind a label, the magic, the major
- * version and the archive id: a blob cannot be moved to another slot or archive.
+ * slot's AAD is its own encoding up to its key id (not the version), behind a label, the
+ * magic, the major version and the archive id: a blob cannot be moved to another key's
+ * slot or archive; the root MAC covers the version bytes.
  */
 #ifndef SMAR_SLOTS_H
 #define SMAR_SLOTS_H
@@ -27,11 +28,9 @@ typedef struct smar_slot2 {
     const uint8_t *wrapped; /* borrowed: into the parsed area, or the writer's blob */
 } smar_slot2;
 
-/* label || magic || u16 2 || archive id || provider || flags || key id (u8 length) ||
- * version kind || version (u32, or u8 length + string). */
+/* label || magic || u16 2 || archive id || provider || flags || key id (u8 length). */
 #define SMAR_SLOT2_AAD_MAX                                                                         \
-    (SMAR_LABEL_BYTES + SMAR_MAGIC_BYTES + 2 + SMAR_ARCHIVE_ID_BYTES + 3 + SMAR_KEY_ID2_MAX + 1 +  \
-     1 + SMAR_VERSION_STR_MAX)
+    (SMAR_LABEL_BYTES + SMAR_MAGIC_BYTES + 2 + SMAR_ARCHIVE_ID_BYTES + 3 + SMAR_KEY_ID2_MAX)
 
 /* Key ids and version strings: 1..255 bytes of UTF-8 without control characters. */
 bool smar_slot_text_ok(const char *s, size_t n);

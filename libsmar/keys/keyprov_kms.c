@@ -11,11 +11,13 @@
  * Every key call carries "authorization: Bearer TOKEN" and "bluemix-instance: INSTANCE".
  *
  * The slot's wrapped key is the service's ciphertext as it is (base64 text): the service
- * keeps the key version inside it, so unwrap needs no version from the slot, and the slot
- * records version kind 0 ("inside the blob", spec/FORMAT.md §5.2): current_version, wrap and
- * rewrap all give version 0. That also keeps the slot's AAD the same across a rewrap, which
- * is what lets smar_rewrap use the service's rewrap action (it keeps the aad it was given)
- * and never see the DEK. The service's keyVersion.id is kept (last_version) for messages.
+ * keeps the key version inside it, so unwrap needs no version from the slot: current_version,
+ * wrap and rewrap all give version 0. The keyVersion.id the service answers a wrap or rewrap
+ * with is kept (last_version) and handed out by version_text, right after the call, so the
+ * slot records it as a string version (version kind 2, spec/FORMAT.md §5.2) for people and
+ * audits. A slot's AAD does not hold its version, so it stays the same across a rewrap:
+ * that lets smar_rewrap use the service's rewrap action (it keeps the aad it was given) and
+ * never see the DEK.
  *
  * Secrets: the API key and the token cache are io/iam.c's (locked memory); this provider's
  * copy of the "authorization" header line lives in one locked, guarded allocation
@@ -370,6 +372,7 @@ static int kms_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
                     size_t *out_len, uint32_t *version, char *msg, size_t msg_len)
 {
     kms_ctx *c = ctx;
+    c->last_version[0] = '\0'; /* only this call's keyVersion.id may be recorded */
     char b64[sodium_base64_ENCODED_LEN(SMAR_PROVIDER_DEK_BYTES, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(b64, sizeof b64, dek, SMAR_PROVIDER_DEK_BYTES,
                       sodium_base64_VARIANT_ORIGINAL);
@@ -429,8 +432,8 @@ static int kms_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
 }
 
 /* Key Protect's rewrap keeps the aad it was given: it cannot move a blob to a new one. A
- * slot of version kind 0 has the same AAD before and after a rewrap, so smar_rewrap's call
- * always passes this check. */
+ * slot's AAD does not hold its version, so it is the same before and after a rewrap to the
+ * same key, and smar_rewrap's call always passes this check. */
 static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_t old_aad_len,
                       const uint8_t *wrapped, size_t wrapped_len, const uint8_t *new_aad,
                       size_t new_aad_len, uint8_t *out, size_t out_cap, size_t *out_len,
@@ -438,6 +441,7 @@ static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_
 {
     (void)version;
     kms_ctx *c = ctx;
+    c->last_version[0] = '\0'; /* only this call's keyVersion.id may be recorded */
     if (old_aad_len != new_aad_len ||
         (old_aad_len > 0 && memcmp(old_aad, new_aad, old_aad_len) != 0))
         return say(msg, msg_len, SMAR_E_UNSUPPORTED,
@@ -454,6 +458,18 @@ static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_
     if (rc == SMAR_OK)
         *new_version = 0; /* inside the ciphertext: the service's newest version */
     return rc;
+}
+
+/* The keyVersion.id of the last wrap or rewrap (checked by keep_version: 1..255 id
+ * characters), or "" when the service did not name one: the slot then records "none". */
+static int kms_version_text(void *ctx, char *out, size_t out_cap, char *msg, size_t msg_len)
+{
+    const kms_ctx *c = ctx;
+    size_t n = strlen(c->last_version);
+    if (n >= out_cap)
+        return say(msg, msg_len, SMAR_E_NOMEM, "no room for Key Protect's key version id");
+    memcpy(out, c->last_version, n + 1);
+    return SMAR_OK;
 }
 
 static void kms_free(void *ctx)
@@ -478,6 +494,7 @@ static const smar_provider kms_provider = {
     .unwrap = kms_unwrap,
     .rewrap = kms_rewrap,
     .free = kms_free,
+    .version_text = kms_version_text,
 };
 
 /* ---- opening -------------------------------------------------------------------------- */

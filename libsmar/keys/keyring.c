@@ -20,6 +20,14 @@ _Static_assert(SMAR_PROVIDER_WRAPPED_MAX == SMAR_WRAPPED_MAX, "wrapped DEK bound
 _Static_assert(SMAR_PROVIDER_SLOT_LOCAL == SMAR_PROVIDER_LOCAL, "local slot id");
 _Static_assert(SMAR_PROVIDER_KEY_ID_MAX == SMAR_KEY_ID2_MAX, "provider key ids fill a slot's");
 _Static_assert(SMAR_KEY_ID_MAX <= SMAR_PROVIDER_KEY_ID_MAX, "local key ids are provider key ids");
+_Static_assert(SMAR_PROVIDER_VERSION_TEXT_MAX == SMAR_VERSION_STR_MAX,
+               "version texts fill a slot's version string");
+
+/* Bytes of the smar_provider struct of each version a caller may hand us (common.h's
+ * versioned-struct rule: a version 1 caller's struct ends before version_text). */
+static const size_t provider_sizes[] = {offsetof(smar_provider, version_text),
+                                        sizeof(smar_provider)};
+#define PROVIDER_VERSIONS (sizeof provider_sizes / sizeof provider_sizes[0])
 
 /* A provider's name: what keyring files and messages can hold. */
 #define PROVIDER_NAME_MAX 32
@@ -80,7 +88,9 @@ int smar_keyring_require_key(const smar_keyring *kr, smar_err *e)
 
 static void install(smar_keyring *kr, const smar_provider *p, void *ctx, const char *key_id)
 {
-    kr->provider = *p;
+    /* only the members of the caller's version: later ones stay NULL */
+    memset(&kr->provider, 0, sizeof kr->provider);
+    memcpy(&kr->provider, p, provider_sizes[p->version - 1]);
     kr->ctx = ctx;
     (void)snprintf(kr->name, sizeof kr->name, "%s", p->name);
     (void)snprintf(kr->key_id, sizeof kr->key_id, "%s", key_id);
@@ -197,7 +207,7 @@ static bool valid_provider_name(const char *name)
 
 static int check_provider(const smar_keyring *kr, const smar_provider *p)
 {
-    if (p->version != SMAR_PROVIDER_VERSION)
+    if (p->version < 1 || (size_t)p->version > PROVIDER_VERSIONS)
         return smar_fail(kr->err, SMAR_E_INVALID, "unknown smar_provider version %d", p->version);
     if (p->name == NULL || !valid_provider_name(p->name))
         return smar_fail(kr->err, SMAR_E_INVALID,
@@ -352,6 +362,30 @@ int smar_keyring_wrap(smar_keyring *kr, const uint8_t *aad, size_t aad_len,
         return provider_bug(kr, "returned a wrapped data key of a length outside 1..512", e);
     *out_len = len;
     *version = v;
+    return SMAR_OK;
+}
+
+int smar_keyring_record_version(smar_keyring *kr, smar_slot2 *s, smar_err *e)
+{
+    if (!kr->has_key || kr->provider.version_text == NULL || s->version_kind != SMAR_VKIND_NONE)
+        return SMAR_OK;
+    char msg[PROVIDER_MSG_BYTES] = "";
+    char text[SMAR_VERSION_STR_MAX + 1] = "";
+    int rc = kr->provider.version_text(kr->ctx, text, sizeof text, msg, sizeof msg);
+    if (rc != SMAR_OK)
+        return provider_failed(kr, rc, msg, e);
+    /* bounded before strlen's result is trusted: the buffer's last byte must be the NUL */
+    size_t n = strnlen(text, sizeof text);
+    if (n == sizeof text || (n > 0 && !smar_slot_text_ok(text, n)))
+        return provider_bug(kr,
+                            "gave a version text that is not 1 to 255 bytes of UTF-8 without "
+                            "control characters",
+                            e);
+    if (n > 0) {
+        s->version_kind = SMAR_VKIND_STRING;
+        s->version_string_len = (uint8_t)n;
+        memcpy(s->version_string, text, n + 1);
+    }
     return SMAR_OK;
 }
 

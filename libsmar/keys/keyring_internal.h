@@ -44,6 +44,14 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
                         const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[SMAR_DEK_BYTES],
                         smar_err *e);
 
+/* Right after the wrap or rewrap that filled slot s (a format 2 slot, slots.h): when it
+ * gave version 0 (kind "none") and the provider has version_text, ask it and record its
+ * text as a version string (kind 2). SMAR_OK with s unchanged when there is nothing to
+ * record; the provider's status otherwise, SMAR_E_INVALID for a text out of the slot
+ * rules (a provider bug). */
+struct smar_slot2;
+int smar_keyring_record_version(smar_keyring *kr, struct smar_slot2 *s, smar_err *e);
+
 /* Whether the keyring's provider can rewrap a blob on its side (a rewrap callback). */
 bool smar_keyring_can_rewrap(const smar_keyring *kr);
 

@@ -60,6 +60,13 @@ EOF
 count() { # ACTION: how many requests of that action the double logged
     grep -c "\"action\": \"$1\"" requests.log || true
 }
+blob_version() { # ARCHIVE: the keyVersion.id inside its (only) Key Protect ciphertext
+    python3 - "$1" <<'PY' || fail "no Key Protect ciphertext in $1"
+import base64, json, re, sys
+blob = re.search(rb"eyJ[A-Za-z0-9+/=]+", open(sys.argv[1], "rb").read()).group(0)
+print(json.loads(base64.b64decode(blob))["v"])
+PY
+}
 export CURL_CA_BUNDLE="$PWD/ca.pem" IBMCLOUD_API_KEY="$API_KEY"
 KP="keyprotect://$INSTANCE/$KEYID"
 start_double
@@ -80,6 +87,20 @@ run 0 "$SMAR" inspect a.smar
 assert_contains out.txt "$KEYID"
 assert_contains out.txt "dr-local"
 assert_not_contains out.txt "$API_KEY"
+
+step "the slot records the keyVersion.id the service returned (version kind 2, a string)"
+VID1=$(blob_version a.smar)
+[ -n "$VID1" ] || fail "no version id"
+assert_contains out.txt "  $KEYID version $VID1 (kms)"
+run 0 "$SMAR" inspect --json a.smar
+python3 - out.txt "$KEYID" "$VID1" <<'PY' || fail "inspect --json does not carry the keyVersion.id"
+import json, sys
+slots = [s for s in json.load(open(sys.argv[1]))["key_slots"] if s["key_id"] == sys.argv[2]]
+assert len(slots) == 1, slots
+s = slots[0]
+assert (s["provider"], s["version_kind"], s["version"], s["key_version"]) == \
+    ("kms", "string", sys.argv[3], 0), s
+PY
 
 step "cat and extract through Key Protect alone: one unwrap per restore"
 id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secrets"][0]["id"])' ex.json)
@@ -109,7 +130,7 @@ step "a key alias longer than 64 characters is the keyring's id, recorded in the
 [ "${#LONG_ALIAS}" -gt 64 ] || fail "the alias is not longer than 64 characters"
 run 0 "$SMAR" create -q --key "keyprotect://$INSTANCE/$LONG_ALIAS" --key dr.key -o long.smar ex.json
 run 0 "$SMAR" inspect long.smar
-assert_contains out.txt "  $LONG_ALIAS version none (kms)"
+assert_contains out.txt "  $LONG_ALIAS version $(blob_version long.smar) (kms)"
 run 0 "$SMAR" cat --key "keyprotect://$INSTANCE/$LONG_ALIAS" --id "$id" long.smar
 assert_nonempty out.txt
 
@@ -120,12 +141,14 @@ run 0 "$SMAR" cat --key "$KP" --id "$id" a.smar
 run 0 "$SMAR" cat --key "$KP" --id "$id" b.smar
 
 step "rewrap a Key Protect slot: the service's rewrap action, never an unwrap of that slot"
-# Slots record version kind 0 (the service keeps the version inside its ciphertext), so the
-# slot's AAD is the same before and after and the service rewraps it to its newest version.
-# The local DR slot comes first and opens the archive: the KP slot is only ever rewrapped.
+# The slot's AAD does not hold its version (FORMAT.md §5.2), so it is the same before and
+# after and the service rewraps it to its newest version, whose keyVersion.id the slot then
+# records. The local DR slot comes first and opens the archive: the KP slot is only ever
+# rewrapped.
 run 0 "$SMAR" create -q --key dr.key --key "$KP" -o r.smar ex.json
+VID_OLD=$(blob_version r.smar)
 run 0 "$SMAR" inspect r.smar
-assert_contains out.txt "  $KEYID version none (kms)"
+assert_contains out.txt "  $KEYID version $VID_OLD (kms)"
 admin /_admin/rotate "{\"key\": \"$KEYID\"}"
 : >requests.log
 run 0 "$SMAR" rewrap --key dr.key --key "$KP" -o r2.smar r.smar
@@ -134,6 +157,11 @@ assert_contains out.txt "(1 rewrapped, 0 added, 0 removed, 1 kept)"
 [ "$(count unwrap)" = 0 ] || fail "rewrap made $(count unwrap) unwrap calls, expected 0"
 [ "$(count wrap)" = 0 ] || fail "rewrap made $(count wrap) wrap calls, expected 0"
 cmp -s r.smar r2.smar && fail "the rewrapped archive is the original"
+VID_NEW=$(blob_version r2.smar)
+[ "$VID_NEW" != "$VID_OLD" ] || fail "the rewrap kept key version $VID_OLD"
+run 0 "$SMAR" inspect r2.smar
+assert_contains out.txt "  $KEYID version $VID_NEW (kms)"
+assert_not_contains out.txt "$VID_OLD"
 : >requests.log
 run 0 "$SMAR" cat --key "$KP" --id "$id" r2.smar
 assert_nonempty out.txt

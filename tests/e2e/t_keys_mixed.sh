@@ -84,7 +84,9 @@ run 0 "$SMAR" create -q --key "$KP" --key "$HSM" --key local.key --key dr.pub \
 step "inspect lists each slot's provider, key id and version, never a secret"
 run 0 "$SMAR" inspect mixed.smar
 assert_contains out.txt "key slots:    4"
-assert_contains out.txt "  $KEYID version none (kms)"
+# the Key Protect slot records the keyVersion.id the double returned (a UUID)
+grep -E -q "^  $KEYID version [0-9a-f-]{36} \(kms\)\$" out.txt ||
+    fail "no Key Protect slot with a version id: $(cat out.txt)"
 assert_contains out.txt "  $HSM_ID version 1 (pkcs11)"
 assert_contains out.txt "  local-dr version 1 (local)"
 assert_contains out.txt "  offline-dr version none (x25519)"
@@ -93,10 +95,13 @@ run 0 "$SMAR" inspect --json mixed.smar
 cp out.txt inspect.json
 python3 - inspect.json "$KEYID" "$HSM_ID" <<'EOF' || fail "inspect --json key_slots: $(cat inspect.json)"
 import json, sys
+import re
 slots = json.load(open(sys.argv[1]))["key_slots"]
+vid = slots[0]["version"]  # the keyVersion.id the double returned
+assert isinstance(vid, str) and re.fullmatch(r"[0-9a-f-]{36}", vid), vid
 want = [
     {"key_id": sys.argv[2], "key_version": 0, "provider": "kms", "provider_id": 4, "flags": 0,
-     "version_kind": "none", "version": None},
+     "version_kind": "string", "version": vid},
     {"key_id": sys.argv[3], "key_version": 1, "provider": "pkcs11", "provider_id": 3,
      "flags": 0, "version_kind": "number", "version": 1},
     {"key_id": "local-dr", "key_version": 1, "provider": "local", "provider_id": 1, "flags": 0,
@@ -145,7 +150,8 @@ EOF
 run 1 "$SMAR" ls --key "$KP" mixed.smar
 assert_contains err.txt "none of the given keys opens a key slot"
 assert_contains err.txt "was deleted"
-assert_contains err.txt "key $KEYID (kms)"
+grep -E -q "key $KEYID version [0-9a-f-]{36} \\(kms\\)" err.txt ||
+    fail "the message does not name the Key Protect key and its version id"
 assert_not_contains err.txt "holds version 1 only"
 assert_not_contains err.txt "$API_KEY"
 run 0 "$SMAR" ls --key "$KP" --key local.key mixed.smar

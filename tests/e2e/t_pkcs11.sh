@@ -196,7 +196,8 @@ def slot(path, kid):
     else:  # provider, flags, key_id_len, key_id, u8 kind, u32 version, u32 wrapped_len
         start, end, lenbytes, label = at - len(kid) - 3, at + 5, 4, b"smar/v2 key-slot"
     wlen = int.from_bytes(data[end:end + lenbytes], "little")
-    aad = label + data[0:8] + data[8:10] + data[28:44] + data[start:end]
+    # format 2's slot_aad ends with the key id (FORMAT.md §5.2), format 1's with the version
+    aad = label + data[0:8] + data[8:10] + data[28:44] + data[start:at if major == 2 else end]
     return end + lenbytes, data[end + lenbytes:end + lenbytes + wlen], aad
 cmd, path, kid = sys.argv[1:4]
 pos, blob, aad = slot(path, kid)

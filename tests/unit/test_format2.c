@@ -181,18 +181,51 @@ static void test_slots_round_trip(void **state)
         assert_int_equal(back[i].version_kind, s[i].version_kind);
         assert_int_equal(back[i].wrapped_len, s[i].wrapped_len);
         assert_memory_equal(back[i].wrapped, s[i].wrapped, s[i].wrapped_len);
-        /* the AAD is the slot's own bytes up to wrapped_len */
+        /* the AAD is the slot's own bytes up to its key id, not its version */
         uint8_t aad[SMAR_SLOT2_AAD_MAX];
         size_t len = smar_slot2_aad(aad, g_id, &back[i]);
         assert_memory_equal(aad, "smar/v2 key-slot\x89SMAR\r\n\x1a\x02\x00", 26);
         assert_memory_equal(aad + 26, g_id, 16);
-        assert_true(len <= 557);
+        assert_int_equal(len, 42 + 3 + s[i].key_id_len);
+        assert_int_equal(aad[42], s[i].provider);
+        assert_int_equal(aad[43], s[i].flags);
+        assert_int_equal(aad[44], s[i].key_id_len);
+        assert_memory_equal(aad + 45, s[i].key_id, s[i].key_id_len);
     }
     assert_int_equal(back[0].version_number, 3);
     assert_memory_equal(back[1].version_string, "v9", 3);
     uint8_t aad[SMAR_SLOT2_AAD_MAX];
-    assert_int_equal(smar_slot2_aad(aad, g_id, &back[2]), 16 + 8 + 2 + 16 + 3 + 255 + 1);
+    assert_int_equal(smar_slot2_aad(aad, g_id, &back[2]), 16 + 8 + 2 + 16 + 3 + 255);
+    assert_int_equal(SMAR_SLOT2_AAD_MAX, 16 + 8 + 2 + 16 + 3 + 255);
     smar_buf_free(&b);
+}
+
+/* The version does not enter the AAD: a KMS that keeps the AAD across a rewrap (Key
+ * Protect) can rewrap a slot whose recorded version changes (none -> number -> string). */
+static void test_slot_aad_ignores_version(void **state)
+{
+    (void)state;
+    smar_slot2 s[3];
+    sample_slots(s);
+    uint8_t a[SMAR_SLOT2_AAD_MAX], b[SMAR_SLOT2_AAD_MAX];
+    size_t na = smar_slot2_aad(a, g_id, &s[0]);
+    smar_slot2 other = s[0];
+    other.version_kind = SMAR_VKIND_STRING;
+    other.version_string_len = 3;
+    memcpy(other.version_string, "v42", 4);
+    assert_int_equal(smar_slot2_aad(b, g_id, &other), na);
+    assert_memory_equal(a, b, na);
+    other.version_kind = SMAR_VKIND_NONE;
+    assert_int_equal(smar_slot2_aad(b, g_id, &other), na);
+    assert_memory_equal(a, b, na);
+    other.version_kind = SMAR_VKIND_NUMBER;
+    other.version_number = 4;
+    assert_int_equal(smar_slot2_aad(b, g_id, &other), na);
+    assert_memory_equal(a, b, na);
+    /* the key id still does */
+    other.key_id[0] ^= 1;
+    smar_slot2_aad(b, g_id, &other);
+    assert_memory_not_equal(a, b, na);
 }
 
 /* The area of sample_slots with byte `at` set to v, parsed. */
@@ -630,23 +663,15 @@ int main(void)
     if (smar_init())
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_round_trip),
-        cmocka_unit_test(test_header_bad_fields),
-        cmocka_unit_test(test_header_longer_minor),
-        cmocka_unit_test(test_dek_commit),
-        cmocka_unit_test(test_slots_round_trip),
-        cmocka_unit_test(test_slots_bad_fields),
-        cmocka_unit_test(test_slots_version_zero),
-        cmocka_unit_test(test_trailer_v2),
-        cmocka_unit_test(test_roots),
-        cmocka_unit_test(test_signature2),
-        cmocka_unit_test(test_pad_rule),
-        cmocka_unit_test(test_sealed_body),
-        cmocka_unit_test(test_chunk_v2_round_trip),
-        cmocka_unit_test(test_chunk_v2_bad_frame),
-        cmocka_unit_test(test_payload_coding),
-        cmocka_unit_test(test_locator_v2),
-        cmocka_unit_test(test_subkeys_v2),
+        cmocka_unit_test(test_header_round_trip),   cmocka_unit_test(test_header_bad_fields),
+        cmocka_unit_test(test_header_longer_minor), cmocka_unit_test(test_dek_commit),
+        cmocka_unit_test(test_slots_round_trip),    cmocka_unit_test(test_slot_aad_ignores_version),
+        cmocka_unit_test(test_slots_bad_fields),    cmocka_unit_test(test_slots_version_zero),
+        cmocka_unit_test(test_trailer_v2),          cmocka_unit_test(test_roots),
+        cmocka_unit_test(test_signature2),          cmocka_unit_test(test_pad_rule),
+        cmocka_unit_test(test_sealed_body),         cmocka_unit_test(test_chunk_v2_round_trip),
+        cmocka_unit_test(test_chunk_v2_bad_frame),  cmocka_unit_test(test_payload_coding),
+        cmocka_unit_test(test_locator_v2),          cmocka_unit_test(test_subkeys_v2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

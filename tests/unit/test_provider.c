@@ -32,6 +32,11 @@ typedef struct toy {
     uint8_t keys[TOY_VERSIONS][16];
     int fail_key_id, fail_current, fail_wrap, fail_unwrap;
     int wrap_calls, unwrap_calls;
+    /* text mode (a KMS's version ids): versions 0 at the API, the text by version_text */
+    bool text_mode;
+    const char *vtext; /* what version_text writes (copied with memcpy, vtext_len bytes) */
+    size_t vtext_len;
+    int fail_vtext, vtext_calls;
 } toy;
 
 static int toy_frees;
@@ -77,7 +82,7 @@ static int toy_current(void *ctx, uint32_t *version, char *msg, size_t msg_len)
     toy *t = ctx;
     if (t->fail_current)
         return say(msg, msg_len, t->fail_current, "current version");
-    *version = t->current;
+    *version = t->text_mode ? 0 : t->current;
     return SMAR_OK;
 }
 
@@ -96,7 +101,7 @@ static int toy_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
     memcpy(out, &tag, 8);
     toy_xor(key, dek, out + 8);
     *out_len = TOY_BLOB;
-    *version = t->current;
+    *version = t->text_mode ? 0 : t->current;
     return SMAR_OK;
 }
 
@@ -110,6 +115,8 @@ static int toy_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
         return say(msg, msg_len, t->fail_unwrap, "unwrap");
     if (wrapped_len != TOY_BLOB)
         return say(msg, msg_len, SMAR_E_FORMAT, "blob length");
+    if (t->text_mode && version == 0) /* "inside the blob": the toy knows it */
+        version = t->current;
     if (version < 1 || version > t->current)
         return say(msg, msg_len, SMAR_E_NOTFOUND, "no such version");
     uint8_t plain[SMAR_PROVIDER_DEK_BYTES];
@@ -119,6 +126,19 @@ static int toy_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
     if (tag != toy_tag(t->keys[version - 1], aad, aad_len, plain))
         return say(msg, msg_len, SMAR_E_AUTH, "does not open");
     memcpy(dek, plain, sizeof plain);
+    return SMAR_OK;
+}
+
+static int toy_version_text(void *ctx, char *out, size_t out_cap, char *msg, size_t msg_len)
+{
+    toy *t = ctx;
+    t->vtext_calls++;
+    if (t->fail_vtext)
+        return say(msg, msg_len, t->fail_vtext, "version text");
+    if (t->vtext_len + 1 > out_cap)
+        return say(msg, msg_len, SMAR_E_NOMEM, "no room");
+    memcpy(out, t->vtext, t->vtext_len);
+    out[t->vtext_len] = '\0';
     return SMAR_OK;
 }
 
@@ -264,6 +284,79 @@ static void test_roundtrip(void **state)
     assert_int_equal(toy_frees, 2);
     free(a.data);
     free(b.data);
+}
+
+/* The write status with a text-mode toy provider of struct version `version`; on SMAR_OK
+ * the archive is opened with the same keyring and its slot described in si. */
+static int write_text_mode(toy *t, int version, smar_slot_info *si)
+{
+    smar_provider p = toy_provider;
+    p.version = version;
+    p.version_text = toy_version_text;
+    smar_keyring *kr = NULL;
+    assert_int_equal(smar_keyring_new(&kr), SMAR_OK);
+    assert_int_equal(smar_keyring_from_provider(kr, &p, t), SMAR_OK);
+    assert_int_equal(smar_keyring_current_version(kr), 0);
+    mem_archive a;
+    char msg[1024];
+    int rc = write_archive(&a, &kr, 1, msg, sizeof msg);
+    if (rc == SMAR_OK) {
+        smar_reader *r = NULL;
+        /* a string version goes to unwrap as version 0: the provider keeps its version */
+        assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+        assert_int_equal(smar_reader_slot(r, 0, si), SMAR_OK);
+        smar_reader_free(r);
+    }
+    free(a.data);
+    smar_keyring_free(kr);
+    return rc;
+}
+
+/* Provider struct version 2: version_text, asked right after a wrap that gave version 0,
+ * is recorded as a string version (kind 2), and such a slot opens; version 1 structs are
+ * still taken and their (absent) version_text is never called. */
+static void test_version_text(void **state)
+{
+    (void)state;
+    toy t;
+    toy_init(&t, "kms-key-vt", 21);
+    t.text_mode = true;
+    t.current = 2;
+    t.vtext = "5c1b2f0e-7d3a-4b8e-9f10-kv2";
+    t.vtext_len = strlen(t.vtext);
+    smar_slot_info si = SMAR_SLOT_INFO_INIT;
+    assert_int_equal(write_text_mode(&t, 2, &si), SMAR_OK);
+    assert_int_equal(t.vtext_calls, 1);
+    assert_int_equal(t.wrap_calls, 1);
+    assert_int_equal(si.version_kind, 2);
+    assert_int_equal(si.key_version, 0);
+    assert_string_equal(si.version_string, "5c1b2f0e-7d3a-4b8e-9f10-kv2");
+
+    /* a version 1 struct: its callbacks end before version_text, which is not used */
+    t.vtext_calls = 0;
+    assert_int_equal(write_text_mode(&t, 1, &si), SMAR_OK);
+    assert_int_equal(t.vtext_calls, 0);
+    assert_int_equal(si.version_kind, 0);
+    assert_null(si.version_string);
+
+    /* no text for this call: "none", as before */
+    t.vtext_len = 0;
+    assert_int_equal(write_text_mode(&t, 2, &si), SMAR_OK);
+    assert_int_equal(si.version_kind, 0);
+
+    /* a text out of the slot rules is a provider bug; a failure keeps its class */
+    t.vtext = "kv\t2";
+    t.vtext_len = 4;
+    assert_int_equal(write_text_mode(&t, 2, &si), SMAR_E_INVALID);
+    char big[SMAR_PROVIDER_VERSION_TEXT_MAX + 1];
+    memset(big, 'v', sizeof big);
+    t.vtext = big;
+    t.vtext_len = SMAR_PROVIDER_VERSION_TEXT_MAX;
+    assert_int_equal(write_text_mode(&t, 2, &si), SMAR_OK);
+    assert_int_equal(si.version_kind, 2);
+    assert_int_equal(strlen(si.version_string), SMAR_PROVIDER_VERSION_TEXT_MAX);
+    t.fail_vtext = SMAR_E_UNAVAILABLE;
+    assert_int_equal(write_text_mode(&t, 2, &si), SMAR_E_UNAVAILABLE);
 }
 
 /* A provider keyring and a local one in one archive: either opens it. */
@@ -577,6 +670,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_with_local_key),
+        cmocka_unit_test(test_version_text),
         cmocka_unit_test(test_write_errors_keep_their_class),
         cmocka_unit_test(test_unlock_errors_keep_their_class),
         cmocka_unit_test(test_classes_reach_exit_codes),

@@ -422,7 +422,8 @@ static void add_local_slot(sb *area, const char *key_file, const char *kid, uint
     sb_str(&prefix, kid);
     sb_add(&prefix, &kind, 1);
     sb_add(&prefix, v, 4);
-    sr2_slot s = {.start = prefix.p, .aad_tail = prefix.n};
+    /* the AAD ends with the key id: the version is not bound (§5.2) */
+    sr2_slot s = {.start = prefix.p, .aad_tail = 3 + strlen(kid)};
     size_t alen = sr2_slot_aad(archive_id, &s, aad);
     randombytes_buf(wrapped, 24);
     crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 24, NULL, dek, 32, aad, alen, NULL,

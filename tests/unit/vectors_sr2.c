@@ -121,6 +121,7 @@ static int parse_slots(sr2 *r)
         if (!slot_text_ok(s->kid, s->kid_len))
             return sr_fail(r, "slot %u key id", i);
         p += s->kid_len;
+        s->aad_tail = (size_t)(a + p - s->start); /* the AAD ends with the key id (§5.2) */
         s->version_kind = a[p++];
         if (s->version_kind == 1) {
             if (n - p < 4)
@@ -139,7 +140,6 @@ static int parse_slots(sr2 *r)
         } else if (s->version_kind != 0) {
             return sr_fail(r, "slot %u version kind %u", i, s->version_kind);
         }
-        s->aad_tail = (size_t)(a + p - s->start);
         if (n - p < 4)
             return sr_fail(r, "slot %u runs past the slot area", i);
         s->wlen = le32(a + p);

@@ -47,8 +47,8 @@ typedef struct sr2_slot {
     uint32_t version;     /* kind 1 */
     const uint8_t *vstr;  /* kind 2 */
     uint8_t vstr_len;     /* kind 2 */
-    const uint8_t *start; /* the slot's first byte: slot_aad ends at wrapped_len */
-    size_t aad_tail;      /* bytes from start to wrapped_len */
+    const uint8_t *start; /* the slot's first byte: slot_aad ends after key_id */
+    size_t aad_tail;      /* bytes from start to the key id's end */
     const uint8_t *wrapped;
     uint32_t wlen;
 } sr2_slot;
