@@ -435,6 +435,7 @@ typedef struct s3_source {
     pthread_mutex_t head_lock;
     uint8_t *head;
     size_t head_len;
+    bool size_known; /* from a suffix read's Content-Range, though the server ignored it */
 } s3_source;
 
 /* Parse "bytes FIRST-LAST/TOTAL". */
@@ -536,6 +537,28 @@ static void source_close(void *opaque)
     free(s);
 }
 
+/*
+ * A server that does not honour suffix ranges may serve the object's first bytes instead
+ * (s3rver answers bytes=-N with bytes 0..N), saying the object's size in Content-Range:
+ * then the size needs no HEAD, and those bytes are the head block the reader asks for
+ * next. Keeps nothing when the answer is not such a prefix.
+ */
+static void keep_prefix_answer(s3_source *s, const smar_http_response *resp, bool cut)
+{
+    uint64_t first, last, total;
+    /* cut: the answer outgrew the buffer and was stopped (http.c then reports no status) */
+    if ((resp->status != 206 && !cut) ||
+        !parse_content_range(resp->content_range, &first, &last, &total) || first != 0)
+        return;
+    size_t head_len = total < HEAD_BYTES ? (size_t)total : HEAD_BYTES;
+    if (resp->out_len < head_len || head_len == 0 || (s->head = malloc(head_len)) == NULL)
+        return;
+    memcpy(s->head, s->tail, head_len);
+    s->head_len = head_len;
+    s->size = total;
+    s->size_known = true;
+}
+
 /* The suffix read: true when the server honoured it (the tail and size are then known). */
 static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
 {
@@ -555,6 +578,8 @@ static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
             *honoured = true;
             s->size = total;
             s->tail_len = resp.out_len;
+        } else {
+            keep_prefix_answer(s, &resp, rc == SMAR_E_LIMIT);
         }
         rc = SMAR_OK; /* not honoured: HEAD and an explicit range instead */
         smar_err_clear(e);
@@ -593,7 +618,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     bool honoured;
     if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
         return rc;
-    if ((rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
+    if (!s->size_known && (rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
         return rc;
     s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
     if (s->tail_len == 0)
