@@ -1296,8 +1296,10 @@ static int open_lazy_source(void *ctx, smar_reader **out)
         cs->damaged++;
         return SMAR_E_CORRUPT;
     }
-    if (ret != 0) /* the message is out; a signer nobody trusted is not skipped as damage */
-        return ret == CLI_EXIT_DAMAGED && !signer_refused ? SMAR_E_CORRUPT : SMAR_E_IO;
+    if (ret == CLI_EXIT_DAMAGED && signer_refused) /* never passed over as damage: exit 3 */
+        return cs->skip_damaged ? SMAR_E_DENIED : SMAR_E_AUTH;
+    if (ret != 0) /* the message is out */
+        return ret == CLI_EXIT_DAMAGED ? SMAR_E_CORRUPT : SMAR_E_IO;
     *out = cs->readers[ls->slot];
     return SMAR_OK;
 }

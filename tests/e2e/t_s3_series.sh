@@ -117,6 +117,26 @@ echo "cat --id: $requests requests, $bytes bytes from S3; $local_bytes bytes rea
 [ "$bytes" -le $((2 * local_bytes)) ] ||
     fail "cat --id fetched $bytes bytes, more than 2x the $local_bytes read locally"
 
+step "a listing of more than 1000 keys: pages by continuation token, signed as botocore signs"
+# 1000 old-dated objects put straight into s3rver, then one archive: the newest by name.
+inst=$(sed -n 1p names.txt | cut -d/ -f2)
+mkdir many
+python3 - <<'PYEOF'
+for i in range(1000):
+    open("many/20200101T00%02d%02dZ-%08x.smar" % (i // 60, i % 60, i), "w").write("not an archive")
+PYEOF
+s3_aws_direct s3 cp --recursive --quiet many "s3://$B/many/$inst/" || fail "putting 1000 objects"
+s3_aws s3 cp snap10.smar "s3://$B/many/$inst/20261120T020000Z-ffffffff.smar" >/dev/null ||
+    fail "awscli upload"
+: >s3requests.log
+run 0 "$SMAR" cat --id "$id" "s3://$B/many/"
+cp out.txt cat-many.txt
+run 0 "$SMAR" cat --id "$id" snap10.smar
+assert_same cat-many.txt out.txt
+pages=$(grep -c 'list-type=2' s3requests.log || true)
+[ "$pages" = 2 ] || fail "expected 2 listing pages, saw $pages"
+grep 'list-type=2' s3requests.log | grep -q 'continuation-token=' || fail "no continuation token"
+
 step "the proxy rejected no request smar signed"
 if grep -q rejected s3proxy.err; then fail "the proxy rejected requests: $(head -5 s3proxy.err)"; fi
 s3_stop
