@@ -138,6 +138,9 @@ int cli_s3_is_prefix(const char *path)
 static int collect_url(const char *url, uint64_t size, void *ctx)
 {
     (void)size;
+    size_t n = strlen(url);
+    if (n > 0 && url[n - 1] == '/') /* a "folder" marker that consoles make: not an archive */
+        return 0;
     cli_strlist_push(ctx, cli_xstrdup(url));
     return 0;
 }

@@ -733,13 +733,14 @@ static int resolve_narrow(smar_series *s, const char *id, smar_time_ns t, smar_a
     bool *narrow = calloc(s->count > 0 ? s->count : 1, sizeof *narrow);
     if (narrow == NULL)
         return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory resolving secret '%s'", id);
-    size_t held = 0;
+    size_t held = 0, damaged_before = damaged_count(s);
     int rc = mark_narrow(s, t, narrow) ? load_records(s, id, narrow, &held) : SMAR_OK;
     free(narrow);
     if (rc != SMAR_OK)
         return rc;
-    if (held > 0 && damaged_count(s) == 0 && resolve_loaded(s, id, t, held, out) == SMAR_OK &&
-        narrow_answer_holds(s, t, out))
+    /* An archive found damaged just now may have been the deciding one: ask them all. */
+    if (held > 0 && damaged_count(s) == damaged_before &&
+        resolve_loaded(s, id, t, held, out) == SMAR_OK && narrow_answer_holds(s, t, out))
         return 1;
     release_records(s);
     at_reset(out, t);

@@ -96,6 +96,7 @@ assert_same from-s3.json from-local.json
 
 step "names that do not parse are opened for their header; a misnamed object is refused"
 s3_aws s3 cp snap3.smar "s3://$B/plain/some-name.smar" >/dev/null || fail "awscli upload"
+s3_aws s3api put-object --bucket "$B" --key plain/folder/ >/dev/null || fail "folder marker"
 run 0 "$SMAR" cat --id "$id" "s3://$B/plain/"
 key=$(sed -n 5p names.txt) # snapshot 5 under the name of snapshot 4
 s3_aws s3 cp snap5.smar "s3://$B/misnamed/$(basename "$(dirname "$key")")/20261114T020000Z-00000000.smar" \
