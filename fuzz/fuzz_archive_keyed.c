@@ -7,7 +7,10 @@
  *
  * Input layout (seeds from fuzz/make_seeds.c turn real writer output into it):
  *   mode:u8 corrupt:u8 then chunks, each  section:u8 len:u16le data[len + 1]
- *   section: 1 payload, 2 manifest, 3 index, 4 meta (taken modulo 4, plus 1)
+ *   section: 1 payload, 2 manifest, 3 index, 4 meta (its low 2 bits, plus 1); format 2:
+ *            bit 6: data is the chunk's whole sealed plaintext (u32 body_len || body ||
+ *                   padding), sealed as it is: the reader's framing checks see it
+ *            bit 5: pad the chunk as a group's last (writers pad those)
  *   mode bit 0: fix the meta section's chunk counts to the real ones (else unlock would
  *               refuse most inputs before the interesting parsers run)
  *        bit 1: sign the archive;  bit 2: flip a bit in chunk `corrupt % count`
@@ -15,6 +18,8 @@
  *        bit 4: AES-256-GCM when the machine has it;  bit 5: verify on 3 threads
  *        bit 6: the first chunk whose section byte has bit 7 set starts a second archive
  *               (a later snapshot, never corrupted); the two then make a series
+ *        bit 7: format 2 (what writers write now), else format 1 (still read)
+ *   corrupt bit 7, format 2: an unknown provider's key slot comes before the real one
  */
 #include <string.h>
 
@@ -56,6 +61,7 @@ static smar_reader *open_unlocked(const smar_buf *archive, fz_mem *mem)
 /* The chunks of one archive in the input. */
 typedef struct chunk_list {
     fz_chunk c[MAX_CHUNKS];
+    uint8_t flags[MAX_CHUNKS]; /* FZ_CHUNK_* (format 2) */
     size_t n;
     uint32_t counts[5];
 } chunk_list;
@@ -120,6 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len == 0)
             break;
         l->c[l->n].section = section;
+        l->flags[l->n] = (uint8_t)(((copy[pos - 3] & 0x40) ? FZ_CHUNK_SEALED_PLAIN : 0) |
+                                   ((copy[pos - 3] & 0x20) ? FZ_CHUNK_PAD : 0));
         l->c[l->n].raw = copy + pos;
         l->c[l->n].len = len;
         l->counts[section]++;
@@ -135,7 +143,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fix_meta_counts(&lists[0], copy);
         fix_meta_counts(&lists[1], copy);
     }
+    int format = (mode & 128) ? SMAR_FORMAT_V2 : SMAR_FORMAT_V1;
     fz_build_opts o = FZ_BUILD_OPTS_INIT;
+    o.format = format;
+    o.chunk_flags = lists[0].flags;
+    o.foreign_slot = (corrupt & 128) != 0;
     o.signer = (mode & 2) ? fz_signkey() : NULL;
     o.corrupt = (mode & 4) ? (long)(corrupt % lists[0].n) : -1;
     o.corrupt_rehash = (mode & 8) != 0;
@@ -147,6 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(fz_build_archive(&archive, fz_keyring(), lists[0].c, lists[0].n, &o, &e) == SMAR_OK);
     if (two) { /* a later snapshot (1 to 8 days), sound */
         fz_build_opts o2 = FZ_BUILD_OPTS_INIT;
+        o2.format = format;
+        o2.chunk_flags = lists[1].flags;
         o2.snapshot = FZ_TIME + (int64_t)(1 + corrupt % 8) * 86400 * 1000000000LL;
         FZ_CHECK(fz_build_archive(&second, fz_keyring(), lists[1].c, lists[1].n, &o2, &e) ==
                  SMAR_OK);

@@ -1,12 +1,15 @@
 /*
- * fuzz_archive_open.c - a whole file as an archive, without a key: the trailer, the header
- * and its key slots, the chunk table (smar_reader_open_source), what open reports, a
+ * fuzz_archive_open.c - a whole file as an archive, without a key, in either format: the
+ * trailer, the header, the key slots (format 1: in the header; format 2: the slot area
+ * before the trailer), the chunk table (smar_reader_open_source), what open reports, a
  * keyless verify (every chunk hash, the root, the signature) and an unlock attempt with the
- * test keyring (slot matching and unwrapping of a forged slot).
+ * test keyring (slot matching and unwrapping of a forged slot). Seeds of both formats:
+ * v1-*.smar (frozen: writers no longer write format 1) and v2-*.smar (fuzz/make_seeds.c).
  */
 #include <string.h>
 
 #include "common.h"
+#include "format.h" /* SMAR_SLOTS2_MAX, SMAR_KEY_ID2_MAX */
 
 static int g_problems;
 
@@ -24,7 +27,10 @@ static void inspect(smar_reader *r)
     char hex[33];
     FZ_CHECK(smar_reader_info(r, &info) == SMAR_OK);
     FZ_CHECK(info.suite != NULL && info.compression != NULL);
-    FZ_CHECK(info.slot_count >= 1 && info.slot_count <= SMAR_MAX_KEY_SLOTS);
+    bool v2 = info.version_major == 2;
+    FZ_CHECK(info.version_major == 1 || v2);
+    FZ_CHECK(info.slot_count >= 1 &&
+             info.slot_count <= (v2 ? SMAR_SLOTS2_MAX : SMAR_MAX_KEY_SLOTS));
     FZ_CHECK(info.chunk_size >= SMAR_CHUNK_SIZE_MIN && info.chunk_size <= SMAR_CHUNK_SIZE_MAX);
     uint64_t chunks = 0;
     for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
@@ -33,8 +39,12 @@ static void inspect(smar_reader *r)
     smar_archive_id_hex(info.archive_id, hex);
     for (size_t i = 0; i < info.slot_count; i++) {
         FZ_CHECK(smar_reader_slot(r, i, &slot) == SMAR_OK);
-        FZ_CHECK(strlen(slot.key_id) >= 1 && strlen(slot.key_id) <= SMAR_KEY_ID_MAX);
-        FZ_CHECK(slot.key_version > 0);
+        FZ_CHECK(strlen(slot.key_id) >= 1 &&
+                 strlen(slot.key_id) <= (v2 ? SMAR_KEY_ID2_MAX : SMAR_KEY_ID_MAX));
+        FZ_CHECK(slot.provider != NULL && slot.provider_id != 0);
+        FZ_CHECK((slot.key_version > 0) == (slot.version_kind == 1));
+        FZ_CHECK((slot.version_string != NULL) == (slot.version_kind == 2));
+        FZ_CHECK(v2 || (slot.version_kind == 1 && slot.flags == 0));
     }
     FZ_CHECK(smar_reader_slot(r, info.slot_count, &slot) == SMAR_E_INVALID);
 }

@@ -1,8 +1,11 @@
 /*
  * fuzz_trailer_table.c - the trailer and the chunk table, decoded directly: the first 216
- * bytes are a trailer (smar_trailer_decode, with an encode round trip), the rest table
- * entries (smar_table_entry_decode, round trip) checked with smar_table_check against the
- * layout the trailer declares.
+ * bytes are a trailer of either format (smar_trailer_decode, with an encode round trip;
+ * format 2: slot_area_len), the rest table entries (smar_table_entry_decode, round trip)
+ * checked with smar_table_check against the layout the trailer declares. Format 2 also
+ * recomputes its root from "raw file bytes" (smar_root2_matches_raw, as the reader does
+ * for "unknown value or damage?") and checks it against content hash + root hash computed
+ * directly over the same bytes.
  */
 #include <string.h>
 
@@ -10,8 +13,59 @@
 #include "common.h"
 #include "table.h"
 #include "root.h"
+#include "root2.h"
 
 #define MAX_ENTRIES 4096
+
+/* A virtual file: byte x is data[x % size] (every offset readable, wrapping like u64). */
+typedef struct vfile {
+    const uint8_t *p;
+    size_t n;
+} vfile;
+
+static int vfile_read(void *opaque, void *buf, size_t len, uint64_t offset)
+{
+    const vfile *f = opaque;
+    for (size_t i = 0; i < len; i++)
+        ((uint8_t *)buf)[i] = f->p[(offset + i) % f->n];
+    return 0;
+}
+
+static uint8_t *vfile_copy(const vfile *f, uint64_t offset, size_t len)
+{
+    uint8_t *b = malloc(len ? len : 1);
+    FZ_CHECK(b != NULL);
+    vfile_read((void *)(uintptr_t)f, b, len, offset);
+    return b;
+}
+
+/* smar_root2_matches_raw against the root computed from the pieces: with the computed root
+ * in T[40..72) it must match, with one bit of it flipped it must not. */
+static void root2_differential(const smar_trailer *t, const uint8_t *data, size_t size)
+{
+    if (t->version_major != SMAR_FORMAT_V2 || t->header_len > SMAR_HEADER2_MAX ||
+        t->chunk_count > MAX_ENTRIES)
+        return;
+    vfile f = {data, size};
+    size_t table_len = (size_t)t->chunk_count * SMAR_TABLE_ENTRY_BYTES;
+    uint8_t *header = vfile_copy(&f, 0, t->header_len);
+    uint8_t *table = vfile_copy(&f, t->table_offset, table_len);
+    uint8_t *slots = vfile_copy(&f, t->table_offset + table_len, t->slot_area_len);
+    uint8_t trailer[SMAR_TRAILER_BYTES], content[SMAR_HASH_BYTES];
+    memcpy(trailer, data, SMAR_TRAILER_BYTES);
+    smar_content_hash(content, trailer, header, t->header_len, table, table_len);
+    smar_root2_hash(trailer + 40, content, trailer, slots, t->slot_area_len);
+    for (int flip = 0; flip <= 1; flip++) {
+        bool matches = !flip;
+        trailer[40] ^= (uint8_t)flip;
+        FZ_CHECK(smar_root2_matches_raw(trailer, t->header_len, t->table_offset, table_len,
+                                        t->slot_area_len, vfile_read, &f, &matches) == 0);
+        FZ_CHECK(matches == !flip);
+    }
+    free(header);
+    free(table);
+    free(slots);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,6 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t again[SMAR_TRAILER_BYTES];
     smar_trailer_encode(again, &t);
     FZ_CHECK(memcmp(again, data, SMAR_TRAILER_BYTES) == 0);
+    bool v2 = t.version_major == SMAR_FORMAT_V2;
+    if (v2)
+        FZ_CHECK(t.slot_area_len >= SMAR_SLOT_AREA_MIN && t.slot_area_len <= SMAR_SLOT_AREA_MAX);
+    else
+        FZ_CHECK(t.slot_area_len == 0);
+    root2_differential(&t, data, size);
 
     const uint8_t *p = data + SMAR_TRAILER_BYTES;
     size_t n = (size - SMAR_TRAILER_BYTES) / SMAR_TABLE_ENTRY_BYTES;
@@ -46,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the file the trailer describes: header_len bytes of header, the chunks, the table */
     uint64_t counts[5], bytes[5];
     for (int small = 0; small <= 1; small++) {
-        size_t stored_max =
-            smar_chunk_stored_max(small ? SMAR_CHUNK_SIZE_MIN : SMAR_CHUNK_SIZE_MAX);
+        size_t stored_max = smar_chunk_stored_max_format(
+            t.version_major, small ? SMAR_CHUNK_SIZE_MIN : SMAR_CHUNK_SIZE_MAX);
         if (t.table_offset < t.header_len)
             break;
         if (smar_table_check(table, (uint32_t)n, t.header_len, t.table_offset, stored_max, counts,

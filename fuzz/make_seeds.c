@@ -1,11 +1,15 @@
 /*
  * make_seeds.c - writes the seed corpora of the fuzz harnesses that need real files:
- * archives made by the real writer (and their pieces: header, trailer + table, manifest
- * records, meta section, the plaintext chunk layout of fuzz_archive_keyed), key files,
- * and instance exports in every layout (JSON, JSONL, the "@path" directory form of
+ * archives made by the real writer (and their pieces: header, slot area, trailer + table,
+ * manifest records, meta section, the plaintext chunk layout of fuzz_archive_keyed), key
+ * files, and instance exports in every layout (JSON, JSONL, the "@path" directory form of
  * fuzz_export_dir, tar, tar.gz, tar.zst and zip).
  *
  *   fuzz-make-seeds fuzz/corpus      (then commit what changed)
+ *
+ * The writer writes format 2: its archive seeds are named v2-*. The v1-* seeds were made
+ * by the format 1 writer and are kept as they are (readers read format 1 forever; nothing
+ * writes it any more).
  *
  * libsodium's random generator is replaced by one that returns only FZ_DEK_BYTE, so the
  * writer's data key is the fixed key of archive_builder.h: the index keys and payload
@@ -146,6 +150,13 @@ static char *big_secret(size_t i, size_t payload_bytes)
 
 /* ---- archives ------------------------------------------------------------------------- */
 
+/* fuzz_archive_keyed: mode bit 7 builds format 2; section byte bit 6: the data is the
+ * whole sealed plaintext, bit 5: pad the chunk; corrupt bit 7: an unknown provider's slot. */
+#define FORMAT2_MODE 0x80
+#define SEALED_PLAIN 0x40
+#define PAD_CHUNK    0x20
+#define FOREIGN_SLOT 0x80
+
 static int mem_write(void *opaque, const void *buf, size_t len)
 {
     return smar_buf_append(opaque, buf, len) == SMAR_OK ? 0 : -1;
@@ -195,7 +206,9 @@ static void split_archive(const char *name, const smar_buf *a, smar_keyring *kr,
     snprintf(file, sizeof file, "%s.smar", name);
     put("archive_open", file, a->data, a->len);
     snprintf(file, sizeof file, "%s.header", name);
-    put("header", file, r->header_bytes, r->hdr.header_len);
+    put("header", file, r->header_bytes, r->trailer.header_len);
+    snprintf(file, sizeof file, "%s.slots", name);
+    put("slots", file, r->slot_bytes, r->trailer.slot_area_len);
     snprintf(file, sizeof file, "%s.trailer", name);
     smar_buf tt = {0};
     smar_buf_append(&tt, a->data + a->len - SMAR_TRAILER_BYTES, SMAR_TRAILER_BYTES);
@@ -206,7 +219,7 @@ static void split_archive(const char *name, const smar_buf *a, smar_keyring *kr,
     /* every chunk's plaintext, in table order: the archive_keyed layout, and the streams */
     smar_buf keyed = {0}, stream[5] = {{0}};
     uint32_t seq[5] = {0};
-    uint8_t mode = 1, corrupt = 0;
+    uint8_t mode = 1 | FORMAT2_MODE, corrupt = 0;
     smar_buf_append(&keyed, &mode, 1);
     smar_buf_append(&keyed, &corrupt, 1);
     for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
@@ -242,9 +255,31 @@ static void split_archive(const char *name, const smar_buf *a, smar_keyring *kr,
     smar_reader_free(r);
 }
 
+/* Append one chunk in the archive_keyed layout. With SEALED_PLAIN in bits, raw (a raw body:
+ * payload or index) goes in framed as writers frame it, with 3 bytes of zero padding. */
+static void append_chunk(smar_buf *keyed, uint8_t section_byte, const uint8_t *raw, size_t len)
+{
+    uint8_t head[3] = {section_byte, 0, 0};
+    if (section_byte & SEALED_PLAIN) {
+        uint8_t body_len[4] = {0}, pad[3] = {0};
+        smar_store_u16(head + 1, (uint16_t)(len + 4 + 3 - 1));
+        smar_store_u32(body_len, (uint32_t)len);
+        smar_buf_append(keyed, head, 3);
+        smar_buf_append(keyed, body_len, 4);
+        smar_buf_append(keyed, raw, len);
+        smar_buf_append(keyed, pad, 3);
+        return;
+    }
+    smar_store_u16(head + 1, (uint16_t)(len - 1));
+    smar_buf_append(keyed, head, 3);
+    smar_buf_append(keyed, raw, len);
+}
+
 /* Append the archive_keyed layout of a's chunks (without the mode bytes). With mark, the
- * first chunk's section byte gets bit 7: it starts a second archive. */
-static void append_chunks(smar_buf *keyed, const smar_buf *a, smar_keyring *kr, bool mark)
+ * first chunk's section byte gets bit 7: it starts a second archive. bits go into every
+ * section byte (SEALED_PLAIN only into payload and index chunks, whose bodies are raw). */
+static void append_chunks_with(smar_buf *keyed, const smar_buf *a, smar_keyring *kr, bool mark,
+                               uint8_t bits)
 {
     smar_reader *r;
     fz_mem mem = {a->data, a->len};
@@ -257,29 +292,39 @@ static void append_chunks(smar_buf *keyed, const smar_buf *a, smar_keyring *kr, 
         uint8_t section = r->table[i].section;
         const uint8_t *raw;
         size_t len;
-        if (smar_reader_load_chunk(r, section, seq[section]++, &raw, &len))
+        if (smar_reader_load_chunk(r, section, seq[section]++, &raw, &len) || len == 0 ||
+            len > 65536)
             die("cannot read back a chunk");
-        uint8_t head[3] = {(uint8_t)((section - 1) | (mark && i == 0 ? 0x80 : 0)), 0, 0};
-        smar_store_u16(head + 1, (uint16_t)(len - 1));
-        smar_buf_append(keyed, head, 3);
-        smar_buf_append(keyed, raw, len);
+        uint8_t b = bits;
+        if (section == SMAR_SECTION_MANIFEST || section == SMAR_SECTION_META || len + 7 > 65536)
+            b &= (uint8_t)~SEALED_PLAIN;
+        append_chunk(keyed, (uint8_t)((section - 1) | (mark && i == 0 ? 0x80 : 0) | b), raw, len);
     }
     smar_reader_free(r);
 }
 
-/* archive_keyed variants of one chunk layout: signed, corrupted chunk, AES-GCM, threads. */
+static void append_chunks(smar_buf *keyed, const smar_buf *a, smar_keyring *kr, bool mark)
+{
+    append_chunks_with(keyed, a, kr, mark, 0);
+}
+
+/* archive_keyed variants of one chunk layout: signed, corrupted chunk, AES-GCM, threads;
+ * format 2's own: padded chunks, sealed plaintexts given whole, an unknown provider's slot. */
 static void keyed_variants(const smar_buf *a, smar_keyring *kr)
 {
-    static const uint8_t modes[][2] = {
-        {1 | 2, 0}, {1 | 4, 1}, {1 | 4 | 8, 0}, {1 | 16, 0}, {1 | 4 | 32, 2}};
-    static const char *const names[] = {"signed", "corrupt-hash", "corrupt-aead", "aesgcm",
-                                        "threads-corrupt"};
+    static const uint8_t modes[][3] = {
+        {1 | 2, 0, 0},      {1 | 4, 1, 0},     {1 | 4 | 8, 0, 0},    {1 | 16, 0, 0},
+        {1 | 4 | 32, 2, 0}, {1, 0, PAD_CHUNK}, {1, 0, SEALED_PLAIN}, {1 | 2, FOREIGN_SLOT, 0}};
+    static const char *const names[] = {"signed",       "corrupt-hash",    "corrupt-aead",
+                                        "aesgcm",       "threads-corrupt", "padded",
+                                        "sealed-plain", "foreign-slot"};
     for (size_t v = 0; v < SMAR_ARRAY_LEN(modes); v++) {
         smar_buf keyed = {0};
         char file[64];
-        smar_buf_append(&keyed, modes[v], 2);
-        append_chunks(&keyed, a, kr, false);
-        snprintf(file, sizeof file, "small-%s.chunks", names[v]);
+        uint8_t head[2] = {(uint8_t)(modes[v][0] | FORMAT2_MODE), modes[v][1]};
+        smar_buf_append(&keyed, head, 2);
+        append_chunks_with(&keyed, a, kr, false, modes[v][2]);
+        snprintf(file, sizeof file, "v2-small-%s.chunks", names[v]);
         put("archive_keyed", file, keyed.data, keyed.len);
         smar_buf_free(&keyed);
     }
@@ -296,14 +341,14 @@ static void series_seed(smar_keyring *kr)
         "{\"id\":\"a2\",\"created_at\":\"2026-05-29T00:00:00Z\",\"payload\":\"rotated\"}]}";
     const char *second[3] = {g_secrets[0], later, g_secrets[2]};
     smar_buf a = {0}, keyed = {0};
-    uint8_t mode[2] = {1 | 64, 2};
+    uint8_t mode[2] = {1 | 64 | FORMAT2_MODE, 2};
     smar_buf_append(&keyed, mode, 2);
     write_archive(&a, &kr, 1, NULL, g_secrets, NSECRETS, 0);
     append_chunks(&keyed, &a, kr, false);
     smar_buf_reset(&a);
     write_archive(&a, &kr, 1, NULL, second, 3, 0);
     append_chunks(&keyed, &a, kr, true);
-    put("archive_keyed", "series.chunks", keyed.data, keyed.len);
+    put("archive_keyed", "v2-series.chunks", keyed.data, keyed.len);
     smar_buf_free(&keyed);
     smar_buf_free(&a);
 }
@@ -313,17 +358,20 @@ static void archives(smar_keyring *kr, smar_keyring *kr2, smar_signkey *sk)
     smar_buf a = {0};
     smar_keyring *both[] = {kr, kr2};
     write_archive(&a, &kr, 1, NULL, g_secrets, 0, 0);
-    split_archive("empty", &a, kr, false);
+    split_archive("v2-empty", &a, kr, false);
     smar_buf_reset(&a);
     write_archive(&a, &kr, 1, NULL, g_secrets, NSECRETS, 0);
-    split_archive("small", &a, kr, true);
+    split_archive("v2-small", &a, kr, true);
     keyed_variants(&a, kr);
     smar_buf_reset(&a);
     write_archive(&a, both, 2, sk, g_secrets, NSECRETS, 0);
-    split_archive("signed-2keys", &a, kr, false);
+    split_archive("v2-signed-2keys", &a, kr, false);
     smar_buf_reset(&a);
     write_archive(&a, &kr, 1, NULL, g_secrets, 2, 280);
-    split_archive("multichunk", &a, kr, false);
+    split_archive("v2-multichunk", &a, kr, false);
+    smar_buf_reset(&a); /* one secret whose payload records are stored as zstd frames */
+    write_archive(&a, &kr, 1, NULL, g_secrets, 0, 1);
+    split_archive("v2-zstd-payload", &a, kr, true);
     smar_buf_free(&a);
     series_seed(kr);
 }

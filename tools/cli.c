@@ -968,12 +968,63 @@ int cli_load_keyring(const char *path, smar_keyring *kr, char **passphrase_out)
     return 0;
 }
 
-/* Why no keyring opened a slot: each slot's key id and version, and what the given
- * keyrings of that id hold (their versions are always 1 to N, spec/KEYRING.md). */
+/* What the reader said a provider answered for a slot it did not find (reader.c open_slot:
+ * "...: no given key opens a key slot: PROVIDER TEXT"), or NULL. */
+static const char *provider_not_found_text(smar_reader *r)
+{
+    static const char marker[] = "no given key opens a key slot: ";
+    const char *at = strstr(smar_reader_error(r), marker);
+    return at != NULL ? at + sizeof marker - 1 : NULL;
+}
+
+/* A slot as the user names the key it needs: "key ID version N" for a local keyring (as
+ * key show prints it), with the provider for others, the version only when the slot has
+ * one. */
+static size_t describe_slot(char *out, size_t cap, const smar_slot_info *si, const char *id)
+{
+    bool local = si->provider_id == 1;
+    int n;
+    if (si->version_kind == 1)
+        n = snprintf(out, cap, "key %s version %u", id, si->key_version);
+    else if (si->version_kind == 2 && si->version_string != NULL)
+        n = snprintf(out, cap, "key %s version %s", id, si->version_string);
+    else
+        n = snprintf(out, cap, "key %s", id);
+    if (n >= 0 && (size_t)n < cap && !local)
+        n += snprintf(out + n, cap - (size_t)n, " (%s)", si->provider);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* What a given keyring of the slot's key id holds, or why it did not open the slot. A
+ * local keyring's versions are always 1 to N (spec/KEYRING.md); another provider's are
+ * known to the provider only, so its own answer is quoted. */
+static size_t describe_held(char *out, size_t cap, smar_reader *r, const smar_keyring *kr,
+                            const smar_slot_info *si, const char *id)
+{
+    if (strcmp(smar_keyring_provider(kr), "local") != 0) {
+        const char *why = provider_not_found_text(r);
+        int n = why != NULL ? snprintf(out, cap, "; %s", why)
+                            : snprintf(out, cap, "; the given %s key %s does not open it",
+                                       smar_keyring_provider(kr), id);
+        return n < 0 ? 0 : (size_t)n;
+    }
+    size_t count = smar_keyring_version_count(kr);
+    char versions[48] = "version 1";
+    if (count > 1)
+        snprintf(versions, sizeof versions, "versions 1 to %zu", count);
+    int n = smar_keyring_version_destroyed(kr, si->key_version)
+                ? snprintf(out, cap, "; version %u of key %s was destroyed", si->key_version, id)
+                : snprintf(out, cap, "; the given keyring of key %s holds %s only", id, versions);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Why no keyring opened a slot: each slot's key, and what the given keys of that id hold
+ * (a local keyring) or what their provider answered (any other). */
 static void explain_no_slot(const char *path, smar_reader *r, smar_keyring *const *keys, size_t n)
 {
     char needs[1024] = "", held[1024] = "";
     size_t nl = 0, hl = 0;
+    bool quoted = false; /* a provider's answer is given once */
     smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     size_t slots = smar_reader_info(r, &info) == SMAR_OK ? info.slot_count : 0;
     for (size_t i = 0; i < slots; i++) {
@@ -982,22 +1033,20 @@ static void explain_no_slot(const char *path, smar_reader *r, smar_keyring *cons
             continue;
         char id[160];
         cli_printable(si.key_id, id, sizeof id);
-        if (nl < sizeof needs)
-            nl += (size_t)snprintf(needs + nl, sizeof needs - nl, "%skey %s version %u",
-                                   i > 0 ? " or " : "", id, si.key_version);
+        if (nl < sizeof needs) {
+            if (i > 0)
+                nl += (size_t)snprintf(needs + nl, sizeof needs - nl, " or ");
+            if (nl < sizeof needs)
+                nl += describe_slot(needs + nl, sizeof needs - nl, &si, id);
+        }
         for (size_t k = 0; k < n; k++) {
             if (strcmp(smar_keyring_id(keys[k]), si.key_id) != 0 || hl >= sizeof held)
                 continue;
-            size_t count = smar_keyring_version_count(keys[k]);
-            char versions[48] = "version 1";
-            if (count > 1)
-                snprintf(versions, sizeof versions, "versions 1 to %zu", count);
-            if (smar_keyring_version_destroyed(keys[k], si.key_version))
-                hl += (size_t)snprintf(held + hl, sizeof held - hl,
-                                       "; version %u of key %s was destroyed", si.key_version, id);
-            else
-                hl += (size_t)snprintf(held + hl, sizeof held - hl,
-                                       "; the given keyring of key %s holds %s only", id, versions);
+            bool local = strcmp(smar_keyring_provider(keys[k]), "local") == 0;
+            if (!local && quoted)
+                continue;
+            quoted |= !local;
+            hl += describe_held(held + hl, sizeof held - hl, r, keys[k], &si, id);
         }
     }
     cli_error("%s: none of the given keys opens a key slot of this archive: it needs %s%s", path,

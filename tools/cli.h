@@ -154,6 +154,12 @@ int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_
 int cli_s3_out_sink(cli_out *o, smar_sink *out);
 /* Abort the upload unless it completed, and release it. */
 void cli_s3_out_close(cli_out *o);
+/* --retain-until T of create and rewrap: parse it (0, or CLI_EXIT_USAGE after a message),
+ * then check it against the output (Object Lock needs an s3:// output: else a usage
+ * error) and keep it for the upload cli_out_open starts. */
+int cli_retain_until_option(const char *text, const char *usage, smar_time_ns *out);
+int cli_retain_until_check(smar_time_ns t, const char *output, const char *usage);
+void cli_s3_set_retain_until(smar_time_ns t);
 /* Whether path names standard output ("-", /dev/stdout, /dev/fd/1, /proc/self/fd/1). */
 int cli_out_is_stdout(const char *path);
 /* Record a file (or folder) the command reads, so that no output replaces it or is written

@@ -32,6 +32,32 @@ static const char *env_either(const char *first, const char *second)
     return v != NULL ? v : env(second);
 }
 
+/* --retain-until of create and rewrap (0: none), for the next upload. */
+static smar_time_ns retain_until;
+
+void cli_s3_set_retain_until(smar_time_ns t)
+{
+    retain_until = t;
+}
+
+int cli_retain_until_option(const char *text, const char *usage, smar_time_ns *out)
+{
+    if (cli_parse_time(text, out) != 0 || *out <= 0)
+        return cli_usage_error(usage, "--retain-until '%s' is not an RFC 3339 time or a date",
+                               text);
+    return 0;
+}
+
+int cli_retain_until_check(smar_time_ns t, const char *output, const char *usage)
+{
+    if (t == 0)
+        return 0;
+    if (!smar_s3_is_url(output))
+        return cli_usage_error(usage, "--retain-until needs an s3:// output (Object Lock)");
+    cli_s3_set_retain_until(t);
+    return 0;
+}
+
 /* The signal that interrupted an upload, or 0 (set by cli.c's signal handler). */
 static volatile sig_atomic_t *interrupted;
 
@@ -91,6 +117,7 @@ int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_
         return ret;
     interrupted = interrupt_flag;
     so.cancelled = upload_interrupted;
+    so.retain_until = retain_until;
     if (force)
         so.flags |= SMAR_S3_REPLACE;
     const char *part_mib = env("SMAR_S3_PART_SIZE_MIB");

@@ -13,7 +13,8 @@
 
 static const char create_usage[] =
     "usage: smar create [--key FILE]... [--sign KEY] [--snapshot-time T] [--chunk-size N]\n"
-    "                   [--threads N] [--force] [-q] -o ARCHIVE INPUT\n"
+    "                   [--threads N] [--force] [-q] [--retain-until T]\n"
+    "                   -o ARCHIVE INPUT\n"
     "\n"
     "    INPUT                  an instance export: JSON or JSONL (plain or compressed),\n"
     "                           a directory, a tar (plain, gzip, zstd, xz, bzip2) or\n"
@@ -30,6 +31,7 @@ static const char create_usage[] =
     "                           (64k..16m, default 1m)\n"
     "    --threads N            threads splitting secrets and sealing chunks (default: all cores)\n"
     "    -f, --force            replace ARCHIVE if it exists\n"
+    "    --retain-until T       s3:// ARCHIVE: Object Lock retention (COMPLIANCE) until T\n"
     "    -q, --quiet            no progress and no summary\n";
 
 struct create_opts {
@@ -38,6 +40,7 @@ struct create_opts {
     const char *output;
     const char *input;
     smar_time_ns snapshot;
+    smar_time_ns retain_until; /* 0: none */
     uint32_t chunk_size;
     uint32_t threads;
     int force;
@@ -89,7 +92,7 @@ static int parse_size(const char *text, uint32_t *out)
 
 static int parse_create_args(int argc, char **argv, struct create_opts *o)
 {
-    enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS };
+    enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS, OPT_RETAIN };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
@@ -97,6 +100,7 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         {"snapshot-time", required_argument, NULL, OPT_SNAPSHOT},
         {"chunk-size", required_argument, NULL, OPT_CHUNK},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"retain-until", required_argument, NULL, OPT_RETAIN},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
@@ -135,6 +139,10 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
             if (cli_parse_threads(optarg, create_usage, &o->threads) != 0)
                 return CLI_EXIT_USAGE;
             break;
+        case OPT_RETAIN:
+            if (cli_retain_until_option(optarg, create_usage, &o->retain_until) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'o':
             o->output = optarg;
             break;
@@ -155,7 +163,7 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
     if (optind + 1 != argc)
         return cli_usage_error(create_usage, "exactly one INPUT is required");
     o->input = argv[optind];
-    return 0;
+    return cli_retain_until_check(o->retain_until, o->output, create_usage);
 }
 
 /* The "id" of a secret's JSON text, for messages ("" when it has none). */

@@ -24,6 +24,66 @@ static const char inspect_usage[] =
 
 static const char *const section_names[5] = {NULL, "payload", "manifest", "index", "meta"};
 
+/* ---- key slots ------------------------------------------------------------------------ */
+
+/* The provider ids spec/FORMAT.md §5.2 assigns; a reader lists any other as unknown. */
+#define PROVIDER_ID_KNOWN_MAX 4
+
+/* A slot's provider by name: "local", "x25519", "pkcs11", "kms", or "unknown (N)". */
+static const char *slot_provider(const smar_slot_info *si, char *buf, size_t cap)
+{
+    if (si->provider_id >= 1 && si->provider_id <= PROVIDER_ID_KNOWN_MAX)
+        return si->provider;
+    snprintf(buf, cap, "unknown (%u)", si->provider_id);
+    return buf;
+}
+
+static const char *version_kind_name(int kind)
+{
+    return kind == 0 ? "none" : kind == 1 ? "number" : "string";
+}
+
+/* A slot's key version as text: the number, the string (control bytes shown as '?': the
+ * format refuses them, this is only defence), or "none" when the provider keeps it inside
+ * the wrapped key (version kind 0). */
+static const char *slot_version(const smar_slot_info *si, char *buf, size_t cap)
+{
+    if (si->version_kind == 1)
+        snprintf(buf, cap, "%u", si->key_version);
+    else if (si->version_kind == 2 && si->version_string != NULL)
+        cli_printable(si->version_string, buf, cap);
+    else
+        snprintf(buf, cap, "none");
+    return buf;
+}
+
+/* One slot: provider, key id and version, never the wrapped key. */
+static cJSON *slot_json(const smar_slot_info *si)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "key_id", si->key_id);
+    cli_json_add_u64(e, "key_version", si->key_version);
+    /* "unknown" for ids this smar does not know, as before: provider_id says which */
+    cJSON_AddStringToObject(e, "provider", si->provider);
+    cli_json_add_u64(e, "provider_id", si->provider_id);
+    cli_json_add_u64(e, "flags", si->flags);
+    cJSON_AddStringToObject(e, "version_kind", version_kind_name(si->version_kind));
+    if (si->version_kind == 1)
+        cli_json_add_u64(e, "version", si->key_version);
+    else if (si->version_kind == 2 && si->version_string != NULL)
+        cJSON_AddStringToObject(e, "version", si->version_string);
+    else
+        cJSON_AddNullToObject(e, "version");
+    return e;
+}
+
+static void print_slot(const smar_slot_info *si)
+{
+    char id[4 * 256], version[4 * 256], name[32];
+    printf("  %s version %s (%s)\n", cli_printable(si->key_id, id, sizeof id),
+           slot_version(si, version, sizeof version), slot_provider(si, name, sizeof name));
+}
+
 /* A count per distinct name, in first-seen order. */
 struct tally {
     char **names;
@@ -149,11 +209,7 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
         smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) != SMAR_OK)
             continue;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "key_id", si.key_id);
-        cli_json_add_u64(e, "key_version", si.key_version);
-        cJSON_AddStringToObject(e, "provider", si.provider);
-        cJSON_AddItemToArray(slots, e);
+        cJSON_AddItemToArray(slots, slot_json(&si));
     }
     cJSON_AddBoolToObject(o, "signed", in->is_signed);
     if (in->is_signed) {
@@ -231,7 +287,7 @@ static void print_info(const char *path, smar_reader *r, const smar_archive_info
     for (size_t i = 0; i < in->slot_count; i++) {
         smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) == SMAR_OK)
-            printf("  %s version %u (%s)\n", si.key_id, si.key_version, si.provider);
+            print_slot(&si);
     }
     if (in->is_signed) {
         smar_signkey_fingerprint(in->signer, fp);

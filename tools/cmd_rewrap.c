@@ -11,7 +11,8 @@
 
 static const char rewrap_usage[] =
     "usage: smar rewrap [--key FILE]... [--add-key FILE]... [--remove-key KEY-ID]...\n"
-    "                   [--pubkey PUB]... [--no-signer-check] [--force] -o OUT ARCHIVE\n"
+    "                   [--pubkey PUB]... [--no-signer-check] [--force] [--retain-until T]\n"
+    "                   -o OUT ARCHIVE\n"
     "\n"
     "    -k, --key FILE       a key that opens ARCHIVE; its slot is rewrapped to the key's\n"
     "                         current version (unless removed). Default: $SMAR_KEY_FILE\n"
@@ -24,15 +25,17 @@ static const char rewrap_usage[] =
     "    --no-signer-check    rewrap an archive opened through a public-key recipient\n"
     "                         without a pinned producer (unsafe: anyone can make one)\n"
     "    -o, --output OUT     the new archive (never ARCHIVE itself)\n"
-    "    -f, --force          replace OUT if it is a regular file\n"
+    "    -f, --force          replace OUT if it is a regular file (or an object)\n"
+    "    --retain-until T     s3:// OUT: Object Lock retention (COMPLIANCE) until T\n"
     "\n"
     "chunks are copied unchanged and checked on the way; the signature stays valid\n";
 
-enum { OPT_ADD_KEY = 1, OPT_REMOVE_KEY };
+enum { OPT_ADD_KEY = 1, OPT_REMOVE_KEY, OPT_RETAIN };
 
 struct rewrap_opts {
     cli_strlist keys, add_keys, remove_ids;
     const char *output;
+    smar_time_ns retain_until; /* 0: none */
     int force, no_signer_check;
 };
 
@@ -47,6 +50,7 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
         {"no-signer-check", no_argument, NULL, CLI_OPT_NO_SIGNER_CHECK},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
+        {"retain-until", required_argument, NULL, OPT_RETAIN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,6 +84,10 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
         case 'f':
             o->force = 1;
             break;
+        case OPT_RETAIN:
+            if (cli_retain_until_option(optarg, rewrap_usage, &o->retain_until) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'h':
             return -1;
         default:
@@ -93,7 +101,7 @@ static int parse_rewrap_args(int argc, char **argv, struct rewrap_opts *o)
                                              "standard output");
     if (optind + 1 != argc)
         return cli_usage_error(rewrap_usage, "exactly one ARCHIVE is required");
-    return 0;
+    return cli_retain_until_check(o->retain_until, o->output, rewrap_usage);
 }
 
 /* The output as a libsmar sink over cli_out (atomic publish, signal cleanup, the recheck
@@ -108,10 +116,15 @@ struct rewrap_sink {
     int exit_code; /* the exit code of a failed write or commit, reported already */
 };
 
+/* An s3:// OUT is the upload's own sink (cli_out buffers only files); its errors are
+ * reported by smar_rewrap. */
 static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
                                  char err[SMAR_IO_ERROR_MAX])
 {
     struct rewrap_sink *s = opaque;
+    smar_sink upload;
+    if (cli_s3_out_sink(&s->out, &upload))
+        return upload.write(upload.opaque, buf, len, err);
     if ((s->exit_code = cli_out_write(&s->out, buf, len)) != 0) {
         snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
         return SMAR_IO_FAILED;
@@ -122,13 +135,34 @@ static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
 static smar_io_result sink_commit(void *opaque, char err[SMAR_IO_ERROR_MAX])
 {
     struct rewrap_sink *s = opaque;
-    if ((s->exit_code = cli_check_opener(s->path, s->r, s->pinned)) != 0 ||
-        (s->exit_code = cli_out_commit(&s->out)) != 0) {
+    smar_sink upload;
+    if ((s->exit_code = cli_check_opener(s->path, s->r, s->pinned)) != 0) {
+        cli_out_abort(&s->out);
+        snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
+        return SMAR_IO_FAILED;
+    }
+    if (cli_s3_out_sink(&s->out, &upload)) {
+        smar_io_result res = upload.commit(upload.opaque, err); /* completes the upload */
+        if (res != SMAR_IO_OK)
+            return res;
+    }
+    if ((s->exit_code = cli_out_commit(&s->out)) != 0) {
         cli_out_abort(&s->out);
         snprintf(err, SMAR_IO_ERROR_MAX, "(reported above)");
         return SMAR_IO_FAILED;
     }
     return SMAR_IO_OK;
+}
+
+/* An s3:// OUT copies header .. table server-side where it can (UploadPartCopy). */
+static smar_io_result sink_copy(void *opaque, const smar_source *src, uint64_t offset, uint64_t len,
+                                char err[SMAR_IO_ERROR_MAX])
+{
+    struct rewrap_sink *s = opaque;
+    smar_sink upload;
+    if (!cli_s3_out_sink(&s->out, &upload) || upload.version < 2 || upload.copy == NULL)
+        return SMAR_IO_UNSUPPORTED;
+    return upload.copy(upload.opaque, src, offset, len, err); /* smar_rewrap reports err */
 }
 
 static void sink_abort(void *opaque)
@@ -163,7 +197,7 @@ static int do_rewrap(const char *path, const struct rewrap_opts *o, smar_keyring
     smar_keyring **again = cli_xmalloc((nkeys ? nkeys : 1) * sizeof *again);
     smar_rewrap_options opts = SMAR_REWRAP_OPTIONS_INIT;
     smar_rewrap_result res = SMAR_REWRAP_RESULT_INIT;
-    smar_sink sink = {SMAR_SINK_VERSION, &s, sink_write, sink_commit, sink_abort};
+    smar_sink sink = {SMAR_SINK_VERSION, &s, sink_write, sink_commit, sink_abort, sink_copy};
     int ret = cli_open_archive(path, &s.r); /* notes ARCHIVE as an input; pins */
     if (ret == 0 && (ret = cli_out_check(o->output, o->force)) == 0)
         ret = cli_out_open(&s.out, o->output, o->force);

@@ -36,6 +36,9 @@ typedef enum smar_io_result {
     SMAR_IO_OK = 0,
     SMAR_IO_FAILED = 1,    /**< the operation failed; err says why */
     SMAR_IO_CANCELLED = 2, /**< stop the library call: the caller cancelled it */
+    /** A sink's copy cannot copy from that source: nothing was written, the caller copies
+     *  the bytes itself. */
+    SMAR_IO_UNSUPPORTED = 3,
 } smar_io_result;
 
 /** Room for a callback's error text, NUL included. */
@@ -96,12 +99,20 @@ typedef struct smar_sink {
     smar_io_result (*commit)(void *opaque, char err[SMAR_IO_ERROR_MAX]);
     /** Discard what was written. May be NULL. */
     void (*abort)(void *opaque);
+    /* version 2 */
+    /** Append bytes [offset, offset + len) of src without their passing through the
+     *  caller, e.g. copied by the storage server itself (S3 UploadPartCopy). Returns
+     *  SMAR_IO_UNSUPPORTED, having written nothing, when it cannot copy from that source;
+     *  the caller then reads and writes the bytes itself. May be NULL: never. */
+    smar_io_result (*copy)(void *opaque, const smar_source *src, uint64_t offset, uint64_t len,
+                           char err[SMAR_IO_ERROR_MAX]);
 } smar_sink;
 
-#define SMAR_SINK_VERSION 1
+/* Version 1 sinks (without copy) are still accepted. */
+#define SMAR_SINK_VERSION 2
 #define SMAR_SINK_INIT                                                                             \
     {                                                                                              \
-        SMAR_SINK_VERSION, NULL, NULL, NULL, NULL                                                  \
+        SMAR_SINK_VERSION, NULL, NULL, NULL, NULL, NULL                                            \
     }
 
 /* ---- the file sink: one atomic publish ---------------------------------------------- */

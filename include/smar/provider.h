@@ -5,8 +5,9 @@
  * of the archive holds that DEK wrapped by a root key. A key provider is the code that owns
  * the root key (or a handle to it: an HSM session, a KMS client) and wraps and unwraps
  * DEKs; the root key's material never crosses this interface, only the DEK does. libsmar
- * ships one provider, "local" (keyring files, smar/keys.h); an application adds another by
- * filling a smar_provider with its callbacks and making a keyring from it:
+ * ships "local" (keyring files, smar/keys.h), "x25519" (recipients), "pkcs11" (HSMs) and
+ * "keyprotect" (Key Protect / Hyper Protect Crypto Services); an application adds another
+ * by filling a smar_provider with its callbacks and making a keyring from it:
  *
  *   static const smar_provider kms = {
  *       .version = SMAR_PROVIDER_VERSION, .name = "kms", .slot_id = MY_SLOT_ID,
@@ -57,20 +58,26 @@ extern "C" {
 
 /** Bytes of a data key (DEK). */
 #define SMAR_PROVIDER_DEK_BYTES 32
-/** Most bytes a wrapped DEK may take (the archive format's slot limit). */
+/** Most bytes a wrapped DEK may take in an archive libsmar writes. Format 2 itself allows
+ *  any length that fits the slot area (65536 bytes for all slots, spec/FORMAT.md §15);
+ *  libsmar bounds a blob it writes at 512 and reads any the format allows. */
 #define SMAR_PROVIDER_WRAPPED_MAX 512
+/** Longest key id of a provider's keyring (bytes): what a format 2 key slot records. The
+ *  local provider's (keyring files) stay within SMAR_KEY_ID_MAX (smar/keys.h). */
+#define SMAR_PROVIDER_KEY_ID_MAX 255
 /** Smallest msg buffer a callback gets. */
 #define SMAR_PROVIDER_MSG_MIN 128
 
 /**
- * Slot provider ids of archive format 1 (spec/FORMAT.md, "Key slots"): the one byte a key
- * slot records to say which provider wrapped it. Format 1 assigns only 1, to "local".
- * SMAR_PROVIDER_SLOT_NONE (0) says the provider has no format-1 id: its keyring can do
- * everything but write archives, which fails with SMAR_E_UNSUPPORTED (format 2, which
- * records slots of any provider, lifts that). Ids 2..255 are not assigned yet: a provider
- * may use one within its own deployment, knowing that a reader only hands a slot to a
- * keyring whose provider has the same id and key id, and that a later assignment of the
- * same id to another provider would make the two confuse each other's slots.
+ * Slot provider ids (spec/FORMAT.md §5.2, "Provider ids"): the one byte a key slot records
+ * to say which provider wrapped it. Assigned: 1 "local", 2 "x25519", 3 "pkcs11", 4 "kms"
+ * (libsmar's "keyprotect" provider); 5..255 are not. SMAR_PROVIDER_SLOT_NONE (0) says the
+ * provider has no id: its keyring can do everything but write archives, which fails with
+ * SMAR_E_UNSUPPORTED. A provider outside libsmar may use an unassigned id within its own
+ * deployment, knowing that a reader only hands a slot to a keyring whose provider has the
+ * same id and key id, that readers which do not know the id skip its slots, and that a
+ * later assignment of the same id to another provider would make the two confuse each
+ * other's slots.
  */
 #define SMAR_PROVIDER_SLOT_NONE  0
 #define SMAR_PROVIDER_SLOT_LOCAL 1 /**< libsmar's "local" provider; no other may use it */
@@ -89,15 +96,20 @@ typedef struct smar_provider {
     uint8_t slot_id;
 
     /**
-     * The root key's id as the provider names it: 1..SMAR_KEY_ID_MAX printable ASCII bytes
-     * without spaces (what an archive's key slot records). *key_id is borrowed from ctx and
-     * must stay valid until free. Asked once, by smar_keyring_from_provider. Required.
+     * The root key's id as the provider names it (what an archive's key slot records):
+     * 1..SMAR_PROVIDER_KEY_ID_MAX bytes of valid UTF-8 without control bytes (none below
+     * 0x20, no 0x7F), the rule format 2 applies to a slot's key id; PKCS#11 URIs and KMS
+     * key names fit. (Local keyrings keep the stricter SMAR_KEY_ID_MAX printable ASCII
+     * rule of smar/keys.h.) *key_id is borrowed from ctx and must stay valid until free.
+     * Asked once, by smar_keyring_from_provider. Required.
      */
     int (*key_id)(void *ctx, const char **key_id, char *msg, size_t msg_len);
 
     /**
-     * The version wrap will use now (>= 1). Asked before every wrap, because an archive's
-     * slot binds the version it records (its AAD holds it). Required.
+     * The version wrap will use now: >= 1, or 0 when the provider keeps the version inside
+     * its blob or has none (the slot records version kind 0, "none"; unwrap then gets 0).
+     * Asked before every wrap, because an archive's slot binds the version it records (its
+     * AAD holds it). Required.
      */
     int (*current_version)(void *ctx, uint32_t *version, char *msg, size_t msg_len);
 
@@ -127,8 +139,10 @@ typedef struct smar_provider {
      * Optional (NULL when the provider cannot): turn a blob made with `version` and
      * old_aad into one made with the current version and new_aad without handing the DEK
      * out (a KMS's rewrap), outputs as for wrap. SMAR_E_UNSUPPORTED when the service
-     * cannot change the aad. Format 1 slots are frozen, so libsmar does not call it yet:
-     * it is here for key rotation without re-encryption (format 2).
+     * cannot change the aad. smar_rewrap (smar/rewrap.h) calls it for a slot of this
+     * provider instead of unwrap + wrap. A slot of version kind 0 keeps its aad across a
+     * rewrap (old_aad equals new_aad), so a service that cannot change an aad can still
+     * rewrap it to its newest key version.
      */
     int (*rewrap)(void *ctx, uint32_t version, const uint8_t *old_aad, size_t old_aad_len,
                   const uint8_t *wrapped, size_t wrapped_len, const uint8_t *new_aad,

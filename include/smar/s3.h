@@ -55,7 +55,7 @@ extern "C" {
 /** The sink may replace an existing object. */
 #define SMAR_S3_REPLACE 2u
 
-#define SMAR_S3_OPTIONS_VERSION 1
+#define SMAR_S3_OPTIONS_VERSION 2
 
 /** Where and as whom. Start from SMAR_S3_OPTIONS_INIT; later versions only append. The
  *  strings are copied by the open calls (the secret and the token into locked memory,
@@ -77,11 +77,17 @@ typedef struct smar_s3_options {
      *  sink aborts). For a program's SIGINT flag. NULL: never. */
     bool (*cancelled)(void *ctx);
     void *cancel_ctx;
+    /* version 2 */
+    /** sink: Object Lock retention in COMPLIANCE mode until this time (nanoseconds since
+     *  the epoch, whole seconds used) on the new object: nobody, the root account included,
+     *  can delete or overwrite that version before. The bucket must have Object Lock
+     *  enabled (else the server refuses the upload). 0: none. */
+    smar_time_ns retain_until;
 } smar_s3_options;
 
 #define SMAR_S3_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        SMAR_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL     \
+        SMAR_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, 0  \
     }
 
 /** Whether text names an object: it starts with "s3://". */

@@ -550,9 +550,9 @@ static int check_commit(const smar_reader *r, const uint8_t *dek)
 static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, uint8_t *dek)
 {
     uint8_t aad[SMAR_SLOT2_AAD_MAX];
-    bool id_matched = false, auth_failed = false;
+    bool id_matched = false, auth_failed = false, not_found = false;
     int provider_rc = SMAR_OK;
-    smar_err scratch = {0}, provider_err = {0};
+    smar_err scratch = {0}, provider_err = {0}, notfound_err = {0};
     for (unsigned i = 0; i < r->nslots; i++) {
         const smar_slot2 *s = &r->slots[i];
         size_t aadlen = slot_aad(r, i, aad);
@@ -576,6 +576,11 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
             if (provider_problem(rc) && provider_rc == SMAR_OK) {
                 provider_rc = rc;
                 provider_err = scratch;
+            } else if (rc == SMAR_E_NOTFOUND && !not_found) {
+                /* the provider's words ("key 'x' was deleted", "version 1 is not on token
+                 * 'T'") say what the user must fix: kept for the "no key" message */
+                not_found = true;
+                notfound_err = scratch;
             } else if (!provider_problem(rc) && rc != SMAR_E_NOTFOUND) {
                 auth_failed = true;
             }
@@ -589,6 +594,9 @@ static int open_slot(smar_reader *r, smar_keyring *const *keys, size_t nkeys, ui
                          "'%s': the key does not open this archive (wrong key material, or the "
                          "key slot was altered)",
                          r->name);
+    if (not_found)
+        return smar_fail(&r->err, SMAR_E_KEY, "'%s': no given key opens a key slot: %s", r->name,
+                         smar_err_message(&notfound_err));
     if (id_matched)
         return smar_fail(&r->err, SMAR_E_KEY,
                          "'%s': the keyring lacks the key version this archive was wrapped with",

@@ -599,8 +599,8 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
 
 static bool sink_usable(const smar_sink *sink)
 {
-    return sink != NULL && sink->version == SMAR_SINK_VERSION && sink->write != NULL &&
-           sink->commit != NULL;
+    return sink != NULL && sink->version >= 1 && sink->version <= SMAR_SINK_VERSION &&
+           sink->write != NULL && sink->commit != NULL;
 }
 
 int smar_writer_open_sink(smar_writer *w, const smar_sink *sink, const smar_writer_options *opts)
@@ -625,7 +625,7 @@ int smar_writer_open_cb(smar_writer *w, const smar_writer_options *opts, smar_wr
     if (!w || !fn)
         return SMAR_E_INVALID;
     w->cb_out = (struct cb_out){fn, opaque};
-    smar_sink sink = {SMAR_SINK_VERSION, &w->cb_out, cb_out_write, caller_commits, NULL};
+    smar_sink sink = {SMAR_SINK_VERSION, &w->cb_out, cb_out_write, caller_commits, NULL, NULL};
     return smar_writer_open_sink(w, &sink, opts);
 }
 
@@ -638,7 +638,7 @@ int smar_writer_open_fd(smar_writer *w, int fd, const smar_writer_options *opts)
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0;
     uint64_t start = regular ? (uint64_t)at : 0;
     w->fd_out = (struct fd_out){fd, regular, start, start};
-    smar_sink sink = {SMAR_SINK_VERSION, &w->fd_out, fd_out_write, caller_commits, NULL};
+    smar_sink sink = {SMAR_SINK_VERSION, &w->fd_out, fd_out_write, caller_commits, NULL, NULL};
     return smar_writer_open_sink(w, &sink, opts);
 }
 

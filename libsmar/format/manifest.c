@@ -436,7 +436,8 @@ int smar_version_has_payload(const smar_version *v)
 }
 uint64_t smar_version_payload_size(const smar_version *v)
 {
-    return v->has_payload ? v->payload.length : 0;
+    /* the record's own size: a format 2 record may be stored as a zstd frame (length) */
+    return v->has_payload ? v->payload.plain_len : 0;
 }
 const char *smar_version_metadata_json(const smar_version *v, size_t *len)
 {

@@ -428,7 +428,7 @@ static void sink_abort(void *opaque)
 
 void smar_file_sink_as_sink(smar_file_sink *fs, smar_sink *out)
 {
-    *out = (smar_sink){SMAR_SINK_VERSION, fs, sink_write, sink_commit, sink_abort};
+    *out = (smar_sink){SMAR_SINK_VERSION, fs, sink_write, sink_commit, sink_abort, NULL};
 }
 
 /* ---- whole files -------------------------------------------------------------------- */

@@ -271,9 +271,10 @@ static bool transport_retryable(CURLcode rc)
     }
 }
 
+/* 501 Not Implemented says what the server can do, not how it is: never worth a retry. */
 static bool status_retryable(long status)
 {
-    return status == 429 || (status >= 500 && status <= 599);
+    return status == 429 || (status >= 500 && status <= 599 && status != 501);
 }
 
 /* ---- the request ------------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -181,6 +182,42 @@ int smar_s3_request_url(smar_buf *out, const char *endpoint, bool path_style, co
     return rc;
 }
 
+int smar_s3_copy_part_headers(smar_buf *out, const char *lines[3], size_t *n, const char *bucket,
+                              const char *key, uint64_t first, uint64_t last, const char *etag)
+{
+    smar_buf_reset(out);
+    if (bucket == NULL || key == NULL || first > last ||
+        (etag != NULL && (strlen(etag) > 130 || strpbrk(etag, "\r\n") != NULL)))
+        return SMAR_E_INVALID;
+    size_t at[3];
+    int rc = smar_buf_append_str(out, "x-amz-copy-source: /");
+    if (rc == SMAR_OK)
+        rc = append_encoded(out, bucket, false);
+    if (rc == SMAR_OK)
+        rc = smar_buf_append_str(out, "/");
+    if (rc == SMAR_OK)
+        rc = append_encoded(out, key, true);
+    if (rc == SMAR_OK)
+        rc = smar_buf_append(out, "", 1);
+    at[0] = 0, at[1] = out->len;
+    if (rc == SMAR_OK)
+        rc = smar_buf_printf(out, "x-amz-copy-source-range: bytes=%llu-%llu",
+                             (unsigned long long)first, (unsigned long long)last);
+    if (rc == SMAR_OK)
+        rc = smar_buf_append(out, "", 1);
+    at[2] = out->len;
+    *n = etag != NULL && *etag != '\0' ? 3 : 2;
+    if (rc == SMAR_OK && *n == 3)
+        rc = smar_buf_printf(out, "x-amz-copy-source-if-match: %s", etag);
+    if (rc == SMAR_OK)
+        rc = smar_buf_append(out, "", 1);
+    if (rc != SMAR_OK)
+        return rc;
+    for (size_t i = 0; i < *n; i++)
+        lines[i] = (const char *)out->data + at[i];
+    return SMAR_OK;
+}
+
 /* ---- the client: where, as whom, and one signed request ----------------------------------- */
 
 typedef struct s3_client {
@@ -305,7 +342,11 @@ typedef struct s3_call {
     size_t body_len;
     void *out;
     size_t out_cap;
-    bool uncancellable;  /* an abort must go out even when the work was cancelled */
+    bool uncancellable; /* an abort must go out even when the work was cancelled */
+    /* Signed here, not by libcurl: libcurl 7.88 sorts the signed headers as whole
+     * "name:value" lines, so x-amz-copy-source comes after x-amz-copy-source-range (':' >
+     * '-') and the signature is not the canonical one S3 computes. */
+    bool self_signed;
     bool bucket_request; /* addressed to the bucket (a listing), not the object */
 } s3_call;
 
@@ -318,6 +359,133 @@ static void payload_hash_header(char out[SHA256_HEADER_BYTES], const void *body,
         sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     }
     (void)snprintf(out, SHA256_HEADER_BYTES, "x-amz-content-sha256: %s", hex);
+}
+
+/* ---- SigV4 by this file, for the requests libcurl cannot sign (s3_call.self_signed) ---- */
+
+typedef struct sig_header {
+    char name[64];
+    const char *value; /* trimmed: value_len bytes */
+    size_t value_len;
+} sig_header;
+
+static int compare_sig_headers(const void *a, const void *b)
+{
+    return strcmp(((const sig_header *)a)->name, ((const sig_header *)b)->name);
+}
+
+/* "Name: value" as a lower-case name and the trimmed value. false: not a header line. */
+static bool split_header(const char *line, sig_header *h)
+{
+    size_t n = strcspn(line, ":");
+    if (line[n] != ':' || n == 0 || n >= sizeof h->name)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        h->name[i] = (char)tolower((unsigned char)line[i]);
+    h->name[n] = '\0';
+    const char *v = line + n + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t len = strlen(v);
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    h->value = v;
+    h->value_len = len;
+    return true;
+}
+
+static void hmac(uint8_t out[32], const uint8_t *key, size_t key_len, const char *msg)
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, strlen(msg));
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
+}
+
+/* The canonical request of SigV4 for url (canonical already: smar_s3_request_url) with
+ * the signed headers hs (sorted here), into cr; the signed header list into names. */
+static int canonical_request(smar_buf *cr, smar_buf *names, const char *method, const char *url,
+                             sig_header *hs, size_t n, const char *payload_hash)
+{
+    const char *host = url + strlen("https://");
+    size_t host_len = strcspn(host, "/");
+    const char *path = host + host_len;
+    size_t path_len = strcspn(path, "?");
+    const char *query = path[path_len] == '?' ? path + path_len + 1 : "";
+    qsort(hs, n, sizeof *hs, compare_sig_headers);
+    int rc = smar_buf_printf(cr, "%s\n%.*s\n%s\n", method, (int)path_len, path, query);
+    for (size_t i = 0; i < n && rc == SMAR_OK; i++) {
+        rc = smar_buf_printf(cr, "%s:%.*s\n", hs[i].name, (int)hs[i].value_len, hs[i].value);
+        if (rc == SMAR_OK)
+            rc = smar_buf_printf(names, "%s%s", i > 0 ? ";" : "", hs[i].name);
+    }
+    if (rc == SMAR_OK)
+        rc = smar_buf_printf(cr, "\n%.*s\n%s", (int)names->len, (const char *)names->data,
+                             payload_hash);
+    return rc;
+}
+
+/* The x-amz-date and Authorization lines of a request signed with SigV4 for S3. lines are
+ * the request's own header lines (all signed, with host and x-amz-date). */
+static int sign_request(const s3_client *c, const char *method, const char *url,
+                        const char *const *lines, size_t n_lines, const char *payload_hash,
+                        char date_line[40], smar_buf *auth)
+{
+    char amz_date[17], day[9], region[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    (void)gmtime_r(&now, &tm);
+    (void)strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+    memcpy(day, amz_date, 8);
+    day[8] = '\0';
+    (void)snprintf(date_line, 40, "x-amz-date: %s", amz_date);
+    const char *r = c->sigv4 + strlen("aws:amz:");
+    (void)snprintf(region, sizeof region, "%.*s", (int)strcspn(r, ":"), r);
+    const char *host = url + strlen("https://");
+    char host_line[300];
+    (void)snprintf(host_line, sizeof host_line, "host: %.*s", (int)strcspn(host, "/"), host);
+    sig_header hs[16];
+    size_t n = 0;
+    if (!split_header(host_line, &hs[n++]) || !split_header(date_line, &hs[n++]))
+        return SMAR_E_INVALID;
+    for (size_t i = 0; i < n_lines && n < 16; i++)
+        if (!split_header(lines[i], &hs[n++]))
+            return SMAR_E_INVALID;
+    smar_buf cr = {0}, names = {0}, sts = {0};
+    int rc = canonical_request(&cr, &names, method, url, hs, n, payload_hash);
+    uint8_t h[32], k[32];
+    char hex[65];
+    if (rc == SMAR_OK) {
+        crypto_hash_sha256(h, cr.data, cr.len);
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        rc = smar_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", amz_date, day,
+                             region, hex);
+    }
+    if (rc == SMAR_OK) {
+        char *secret = locked_printf("AWS4", c->secret);
+        if (secret == NULL)
+            rc = SMAR_E_NOMEM;
+        else {
+            hmac(k, (const uint8_t *)secret, strlen(secret), day);
+            sodium_free(secret);
+            hmac(k, k, sizeof k, region);
+            hmac(k, k, sizeof k, "s3");
+            hmac(k, k, sizeof k, "aws4_request");
+            hmac(h, k, sizeof k, (const char *)sts.data);
+            sodium_memzero(k, sizeof k);
+            sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+            rc = smar_buf_printf(auth,
+                                 "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
+                                 "aws4_request, SignedHeaders=%.*s, Signature=%s",
+                                 c->access_key, day, region, (int)names.len,
+                                 (const char *)names.data, hex);
+        }
+    }
+    smar_buf_free(&cr);
+    smar_buf_free(&names);
+    smar_buf_free(&sts);
+    return rc;
 }
 
 static int client_send(const s3_client *c, const s3_call *call, smar_http_response *resp,
@@ -341,6 +509,22 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
         headers[n++] = c->token_header;
     for (size_t i = 0; i < call->n_headers && n < 12; i++)
         headers[n++] = call->headers[i];
+    char date_line[40];
+    smar_buf auth = {0};
+    if (call->self_signed) {
+        rc = sign_request(c, call->method, (const char *)url.data, headers, n,
+                          sha_header + strlen("x-amz-content-sha256: "), date_line, &auth);
+        if (rc == SMAR_OK && (rc = smar_buf_append(&auth, "", 1)) == SMAR_OK && n + 2 <= 12) {
+            headers[n++] = date_line;
+            headers[n++] = (const char *)auth.data;
+        }
+        if (rc != SMAR_OK) {
+            smar_buf_free(&url);
+            smar_buf_free(&auth);
+            *resp = (smar_http_response){.body = {.secure = true}};
+            return smar_fail(e, rc, "%s: cannot sign the request", c->url);
+        }
+    }
     smar_http_request req = {
         .method = call->method,
         .url = (const char *)url.data,
@@ -350,7 +534,7 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
         .body_len = call->body_len,
         .max_response = XML_MAX,
         .ca_file = c->ca_file,
-        .aws_sigv4 = c->sigv4,
+        .aws_sigv4 = call->self_signed ? NULL : c->sigv4,
         .aws_user = c->access_key,
         .aws_secret = c->secret,
         .out = call->out,
@@ -360,6 +544,7 @@ static int client_send(const s3_client *c, const s3_call *call, smar_http_respon
     };
     rc = smar_http_send(&req, &c->policy, resp, e);
     smar_buf_free(&url);
+    smar_buf_free(&auth);
     return rc;
 }
 
@@ -427,7 +612,8 @@ static int explain(const s3_client *c, int rc, const smar_http_response *resp, s
 typedef struct s3_source {
     s3_client c;
     uint64_t size;
-    uint8_t *tail; /* the object's last tail_len bytes, read when opening */
+    char etag[136]; /* the object's ETag when opened ("" if not sent): pins server-side copies */
+    uint8_t *tail;  /* the object's last tail_len bytes, read when opening */
     size_t tail_len;
     /* The object's first head_len bytes, read by the first read that falls inside them:
      * the reader reads the header in two steps (fixed part, then the rest), which would
@@ -569,6 +755,7 @@ static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
     smar_http_response resp;
     int rc = client_send(&s->c, &call, &resp, e);
     *honoured = false;
+    memcpy(s->etag, resp.etag, sizeof s->etag);
     if (rc == SMAR_OK || rc == SMAR_E_LIMIT) {
         uint64_t first, last, total;
         if (rc == SMAR_OK && resp.status == 206 &&
@@ -887,6 +1074,7 @@ struct smar_s3_sink {
     s3_client c;
     smar_err err;
     char upload_id[1024];
+    char retain_header[80]; /* "x-amz-object-lock-retain-until-date: ..." or "" */
     bool replace;
     bool started, done, failed;
     unsigned part_mib;
@@ -1036,6 +1224,138 @@ static smar_io_result sink_write(void *opaque, const void *buf, size_t len,
     return SMAR_IO_OK;
 }
 
+/* ---- the sink: server-side copies (UploadPartCopy) ------------------------------------------- */
+
+/* The ETag of a CopyPartResult, its &quot; entities turned back into quotes. */
+static bool copy_result_etag(const smar_buf *body, char out[136])
+{
+    char raw[136 * 6];
+    if (!xml_value(body, "ETag", raw, sizeof raw))
+        return false;
+    size_t n = 0;
+    for (const char *p = raw; *p != '\0' && n + 1 < 136; n++) {
+        bool quot = strncmp(p, "&quot;", 6) == 0;
+        out[n] = quot ? '"' : *p;
+        p += quot ? 6 : 1;
+    }
+    out[n] = '\0';
+    return plain_etag(out);
+}
+
+/* Part number (next) copied from bytes first..last of the source object. SMAR_E_UNSUPPORTED
+ * when the server does not implement UploadPartCopy (s3rver answers 501). */
+static int copy_part(smar_s3_sink *s, const s3_source *from, uint64_t first, uint64_t last)
+{
+    if (s->parts >= MAX_PARTS)
+        return smar_fail(&s->err, SMAR_E_LIMIT, "%s: more than %u parts", s->c.url, MAX_PARTS);
+    smar_buf lines = {0};
+    const char *headers[3];
+    size_t n = 0;
+    int rc = smar_s3_copy_part_headers(&lines, headers, &n, from->c.bucket, from->c.key, first,
+                                       last, from->etag);
+    if (rc != SMAR_OK) {
+        smar_buf_free(&lines);
+        return smar_fail(&s->err, rc, "%s: cannot build the copy request", s->c.url);
+    }
+    char number[16];
+    (void)snprintf(number, sizeof number, "%u", s->parts + 1);
+    smar_s3_param params[2] = {{"partNumber", number}, {"uploadId", s->upload_id}};
+    s3_call call = {
+        .method = "PUT", .params = params, .n_params = 2, .n_headers = n, .self_signed = true};
+    for (size_t i = 0; i < n; i++)
+        call.headers[i] = headers[i];
+    smar_http_response resp;
+    char code[64] = "";
+    rc = client_send(&s->c, &call, &resp, &s->err);
+    if (rc != SMAR_OK)
+        error_code(&resp, code);
+    if (rc != SMAR_OK && (resp.status == 501 || strcmp(code, "NotImplemented") == 0)) {
+        rc = SMAR_E_UNSUPPORTED;
+    } else if (rc == SMAR_OK && !copy_result_etag(&resp.body, s->etags[s->parts])) {
+        rc = smar_fail(&s->err, SMAR_E_IO, "%s: part %u: the server copied without an ETag",
+                       s->c.url, s->parts + 1); /* or answered 200 with an error */
+    } else if (rc != SMAR_OK && resp.status == 412) {
+        rc = smar_fail(&s->err, SMAR_E_CORRUPT,
+                       "%s changed while it was copied: nothing was "
+                       "written",
+                       from->c.url);
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED) {
+        rc = explain(&s->c, rc, &resp, &s->err);
+    }
+    if (rc == SMAR_OK)
+        s->parts++;
+    smar_http_response_free(&resp);
+    smar_buf_free(&lines);
+    return rc;
+}
+
+/* Whether this sink can copy from src server-side: an object of the same endpoint, and
+ * nothing buffered (copied parts go in whole, in order). */
+static bool can_copy(const smar_s3_sink *s, const smar_source *src, uint64_t len)
+{
+    if (src == NULL || src->read_at != source_read_at || src->opaque == NULL)
+        return false;
+    const s3_source *from = src->opaque;
+    return strcmp(from->c.endpoint, s->c.endpoint) == 0 && s->jobs[s->next].len == 0 &&
+           !s->jobs[s->next].pending && len >= part_size(s, s->parts + 1);
+}
+
+/* Bytes [offset, offset + len) of src into the upload: whole parts copied by the server,
+ * the rest (less than a part) read here into the part being filled, so that what is
+ * written next joins it and no part but the last is under S3's 5 MiB minimum. A source too
+ * small for one part, another endpoint, or a server without UploadPartCopy (the first copy
+ * answers 501): SMAR_IO_UNSUPPORTED, nothing written. */
+static smar_io_result sink_copy(void *opaque, const smar_source *src, uint64_t offset, uint64_t len,
+                                char err[SMAR_IO_ERROR_MAX])
+{
+    smar_s3_sink *s = opaque;
+    if (s->failed || s->err.code != SMAR_OK || !s->started || s->done)
+        return sink_result(s, err);
+    if (!can_copy(s, src, len) || offset > src->size || len > src->size - offset)
+        return SMAR_IO_UNSUPPORTED;
+    const s3_source *from = src->opaque;
+    take_all_parts(s); /* the parts before are numbered already; keep their results */
+    if (s->failed)
+        return sink_result(s, err);
+    unsigned first_part = s->parts;
+    uint64_t end = offset + len;
+    while (end - offset >= part_size(s, s->parts + 1)) {
+        uint64_t n = part_size(s, s->parts + 1);
+        if (sink_cancelled(s))
+            (void)smar_fail(&s->err, SMAR_E_CANCELLED, "%s: cancelled", s->c.url);
+        int rc = s->err.code != SMAR_OK ? s->err.code : copy_part(s, from, offset, offset + n - 1);
+        if (rc == SMAR_E_UNSUPPORTED && s->parts == first_part) {
+            smar_err_clear(&s->err);
+            return SMAR_IO_UNSUPPORTED;
+        }
+        if (rc != SMAR_OK) {
+            if (rc == SMAR_E_UNSUPPORTED)
+                (void)smar_fail(&s->err, SMAR_E_IO, "%s: the server stopped copying parts",
+                                s->c.url);
+            s->failed = true;
+            return sink_result(s, err);
+        }
+        offset += n;
+    }
+    if (offset == end)
+        return SMAR_IO_OK;
+    part_job *p = filling(s);
+    if (p == NULL) {
+        (void)smar_fail(&s->err, SMAR_E_NOMEM, "out of memory for an upload part");
+        return sink_result(s, err);
+    }
+    char why[SMAR_IO_ERROR_MAX] = "";
+    smar_io_result res = src->read_at(src->opaque, p->data, (size_t)(end - offset), offset, why);
+    if (res != SMAR_IO_OK) {
+        (void)smar_fail(&s->err, res == SMAR_IO_CANCELLED ? SMAR_E_CANCELLED : SMAR_E_IO, "%s",
+                        why);
+        s->failed = true;
+        return sink_result(s, err);
+    }
+    p->len = (size_t)(end - offset);
+    return SMAR_IO_OK;
+}
+
 /* The CompleteMultipartUpload body: every part's number and ETag. */
 static int complete_body(const smar_s3_sink *s, smar_buf *xml)
 {
@@ -1046,6 +1366,59 @@ static int complete_body(const smar_s3_sink *s, smar_buf *xml)
     if (rc == SMAR_OK)
         rc = smar_buf_append_str(xml, "</CompleteMultipartUpload>");
     return rc;
+}
+
+/* The ETag S3 gives an object made by this upload: the MD5 of the parts' MD5s (their
+ * ETags), then "-" and the number of parts. false when a part's ETag is not a plain MD5. */
+static bool multipart_etag(const smar_s3_sink *s, char out[136])
+{
+    uint8_t *digests = malloc((size_t)s->parts * SMAR_MD5_BYTES + 1);
+    if (digests == NULL)
+        return false;
+    bool ok = true;
+    for (unsigned i = 0; i < s->parts && ok; i++) {
+        const char *hex = s->etags[i];
+        size_t n = strlen(hex);
+        if (n == 34 && hex[0] == '"' && hex[33] == '"')
+            hex++, n = 32;
+        size_t bin_len = 0;
+        ok = n == 32 &&
+             sodium_hex2bin(digests + (size_t)i * SMAR_MD5_BYTES, SMAR_MD5_BYTES, hex, 32, NULL,
+                            &bin_len, NULL) == 0 &&
+             bin_len == SMAR_MD5_BYTES;
+    }
+    if (ok) {
+        uint8_t md5[SMAR_MD5_BYTES];
+        char hex[2 * SMAR_MD5_BYTES + 1];
+        smar_md5(digests, (size_t)s->parts * SMAR_MD5_BYTES, md5);
+        sodium_bin2hex(hex, sizeof hex, md5, sizeof md5);
+        (void)snprintf(out, 136, "\"%s-%u\"", hex, s->parts);
+    }
+    free(digests);
+    return ok;
+}
+
+/* A retried CompleteMultipartUpload whose first answer was lost finds the upload gone
+ * (S3: 404 NoSuchUpload; 412 with If-None-Match, the object being there now; some servers
+ * an error of their own). Whether an earlier attempt made the object: HEAD the key and
+ * compare its ETag with the one this upload gives. */
+static bool completed_before(smar_s3_sink *s, const smar_http_response *failed)
+{
+    if (failed->attempts < 2)
+        return false;
+    char want[136];
+    if (!multipart_etag(s, want))
+        return false;
+    s3_call call = {.method = "HEAD"};
+    smar_http_response resp;
+    smar_err e = {0};
+    /* Servers that give every object the MD5 of its bytes (s3rver) give a one-part upload
+     * its part's ETag. */
+    bool same =
+        client_send(&s->c, &call, &resp, &e) == SMAR_OK &&
+        (strcmp(resp.etag, want) == 0 || (s->parts == 1 && strcmp(resp.etag, s->etags[0]) == 0));
+    smar_http_response_free(&resp);
+    return same;
 }
 
 static int complete_upload(smar_s3_sink *s)
@@ -1067,14 +1440,18 @@ static int complete_upload(smar_s3_sink *s)
     smar_http_response resp;
     rc = client_send(&s->c, &call, &resp, &s->err);
     char code[64] = "";
-    if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code))
+    if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code)) {
         rc = smar_fail(&s->err, SMAR_E_IO, "%s: completing the upload failed: %.60s", s->c.url,
                        code); /* S3 may answer 200 with an error body */
-    else if (rc != SMAR_OK && resp.status == 412)
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s, &resp)) {
+        rc = SMAR_OK; /* an earlier attempt completed it; its answer was lost */
+        smar_err_clear(&s->err);
+    } else if (rc != SMAR_OK && resp.status == 412) {
         rc = smar_fail(&s->err, SMAR_E_EXISTS, "%s: an object appeared at the key meanwhile",
                        s->c.url);
-    else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED)
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED) {
         rc = explain(&s->c, rc, &resp, &s->err);
+    }
     smar_http_response_free(&resp);
     smar_buf_free(&xml);
     return rc;
@@ -1142,8 +1519,9 @@ static int create_upload(smar_s3_sink *s)
     s3_call call = {.method = "POST",
                     .params = params,
                     .n_params = 1,
-                    .headers = {"Content-Type: application/octet-stream"},
-                    .n_headers = 1};
+                    .headers = {"Content-Type: application/octet-stream",
+                                "x-amz-object-lock-mode: COMPLIANCE", s->retain_header},
+                    .n_headers = s->retain_header[0] != '\0' ? 3 : 1};
     smar_http_response resp;
     int rc = client_send(&s->c, &call, &resp, &s->err);
     if (rc == SMAR_OK && !xml_value(&resp.body, "UploadId", s->upload_id, sizeof s->upload_id))
@@ -1156,10 +1534,28 @@ static int create_upload(smar_s3_sink *s)
     return rc;
 }
 
+/* The retention header for Object Lock (x-amz-object-lock-retain-until-date, ISO 8601 in
+ * UTC, whole seconds), or "" without retention. The time must be in the future: a past one
+ * would be refused by the server after the whole upload. */
+static int retention_header(smar_s3_sink *s, const smar_s3_options *o)
+{
+    if (o->version < 2 || o->retain_until == 0)
+        return SMAR_OK;
+    time_t until = (time_t)(o->retain_until / 1000000000);
+    struct tm tm;
+    if (until <= time(NULL) || gmtime_r(&until, &tm) == NULL || tm.tm_year + 1900 > 9999)
+        return smar_fail(&s->err, SMAR_E_INVALID,
+                         "%s: the retention time must be in the future (and before year 10000)",
+                         s->c.url);
+    (void)strftime(s->retain_header, sizeof s->retain_header,
+                   "x-amz-object-lock-retain-until-date: %Y-%m-%dT%H:%M:%SZ", &tm);
+    return SMAR_OK;
+}
+
 static int sink_setup(smar_s3_sink *s, const char *url, const smar_s3_options *o)
 {
     int rc = client_init(&s->c, url, o, &s->err);
-    if (rc != SMAR_OK)
+    if (rc != SMAR_OK || (rc = retention_header(s, o)) != SMAR_OK)
         return rc;
     s->replace = (o->flags & SMAR_S3_REPLACE) != 0;
     s->part_mib = o->part_size_mib != 0 ? o->part_size_mib : DEFAULT_PART_MIB;
@@ -1203,6 +1599,7 @@ void smar_s3_sink_as_sink(smar_s3_sink *s, smar_sink *out)
     out->write = sink_write;
     out->commit = sink_commit;
     out->abort = sink_abort;
+    out->copy = sink_copy;
 }
 
 void smar_s3_sink_free(smar_s3_sink *s)

@@ -35,4 +35,13 @@ bool smar_s3_endpoint_wants_path_style(const char *endpoint);
 int smar_s3_request_url(smar_buf *out, const char *endpoint, bool path_style, const char *bucket,
                         const char *key, const smar_s3_param *params, size_t n_params);
 
+/* The headers of an UploadPartCopy (PUT ?partNumber=N&uploadId=U) of bytes first..last
+ * of the object s3://bucket/key: "x-amz-copy-source: /BUCKET/KEY" (the key percent-encoded
+ * as in request URLs), "x-amz-copy-source-range: bytes=FIRST-LAST", and, when etag is
+ * neither NULL nor "", "x-amz-copy-source-if-match: ETAG" (the copy is refused with 412 if
+ * the object changed). *n is set to the number of lines in lines[] (2 or 3); they point
+ * into out, which is reset first. SMAR_OK, SMAR_E_NOMEM, or SMAR_E_INVALID. */
+int smar_s3_copy_part_headers(smar_buf *out, const char *lines[3], size_t *n, const char *bucket,
+                              const char *key, uint64_t first, uint64_t last, const char *etag);
+
 #endif

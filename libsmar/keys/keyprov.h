@@ -55,8 +55,14 @@ const uint8_t *smar_local_key_material(const smar_local_key *lk);
 
 /* ---- the generic keyring, for keyring_file.c (keyring.c) -------------------------------- */
 
-/* Printable ASCII without spaces, 1..SMAR_KEY_ID_MAX bytes. */
+/* The id rule of local keyrings and recipient files: printable ASCII without spaces,
+ * 1..SMAR_KEY_ID_MAX bytes. */
 bool smar_key_id_valid(const char *id);
+
+/* The id rule of every other provider (smar_keyring_from_provider): 1..
+ * SMAR_PROVIDER_KEY_ID_MAX bytes of valid UTF-8 without control bytes (below 0x20, 0x7F),
+ * what a format 2 key slot records (slots.c applies the same rule when parsing). */
+bool smar_provider_key_id_valid(const char *id);
 
 /* The keyring's error record (writable through a const handle). */
 smar_err *smar_keyring_err(const smar_keyring *kr);

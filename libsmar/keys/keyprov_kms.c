@@ -11,10 +11,11 @@
  * Every key call carries "authorization: Bearer TOKEN" and "bluemix-instance: INSTANCE".
  *
  * The slot's wrapped key is the service's ciphertext as it is (base64 text): the service
- * keeps the key version inside it, so unwrap needs no version from the slot. Archive format 1
- * records version 1 for these slots; the service's keyVersion.id is kept (last_version) for
- * format 2, which records it as a string (see /work/briefs/kp-api.md, the proposed
- * current_version_text callback).
+ * keeps the key version inside it, so unwrap needs no version from the slot, and the slot
+ * records version kind 0 ("inside the blob", spec/FORMAT.md §5.2): current_version, wrap and
+ * rewrap all give version 0. That also keeps the slot's AAD the same across a rewrap, which
+ * is what lets smar_rewrap use the service's rewrap action (it keeps the aad it was given)
+ * and never see the DEK. The service's keyVersion.id is kept (last_version) for messages.
  *
  * Secrets: the API key and the "authorization" header line (with the token) live in one
  * locked, guarded allocation (sodium_malloc), wiped at free; request bodies that carry the
@@ -51,7 +52,9 @@ typedef struct kms_secrets {
 } kms_secrets;
 
 typedef struct kms_ctx {
-    char key[SMAR_KEY_ID_MAX + 1]; /* key id or alias, as the URL gave it: the keyring's id */
+    /* key id or alias, as the URL gave it: the keyring's id (aliases run to 90 characters,
+     * past the local keyrings' 64: a provider's id may take a slot's 255) */
+    char key[SMAR_PROVIDER_KEY_ID_MAX + 1];
     char instance_line[INSTANCE_MAX + 32];
     char *kp_base;
     char *iam_base;
@@ -455,13 +458,13 @@ static int kms_key_id(void *ctx, const char **key_id, char *msg, size_t msg_len)
     return SMAR_OK;
 }
 
-/* The service keeps the version inside its ciphertext; format 1 slots record 1. */
+/* The service keeps the version inside its ciphertext: version 0, "none" (version kind 0). */
 static int kms_current_version(void *ctx, uint32_t *version, char *msg, size_t msg_len)
 {
     (void)ctx;
     (void)msg;
     (void)msg_len;
-    *version = 1;
+    *version = 0;
     return SMAR_OK;
 }
 
@@ -480,7 +483,7 @@ static int kms_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
         rc = take_ciphertext(c, &resp, out, out_cap, out_len, msg, msg_len);
     smar_http_response_free(&resp);
     if (rc == SMAR_OK)
-        *version = 1;
+        *version = 0; /* inside the ciphertext */
     return rc;
 }
 
@@ -528,7 +531,9 @@ static int kms_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
     return rc;
 }
 
-/* Key Protect's rewrap keeps the aad it was given: it cannot move a blob to a new one. */
+/* Key Protect's rewrap keeps the aad it was given: it cannot move a blob to a new one. A
+ * slot of version kind 0 has the same AAD before and after a rewrap, so smar_rewrap's call
+ * always passes this check. */
 static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_t old_aad_len,
                       const uint8_t *wrapped, size_t wrapped_len, const uint8_t *new_aad,
                       size_t new_aad_len, uint8_t *out, size_t out_cap, size_t *out_len,
@@ -550,7 +555,7 @@ static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_
         rc = take_ciphertext(c, &resp, out, out_cap, out_len, msg, msg_len);
     smar_http_response_free(&resp);
     if (rc == SMAR_OK)
-        *new_version = 1;
+        *new_version = 0; /* inside the ciphertext: the service's newest version */
     return rc;
 }
 
@@ -582,7 +587,7 @@ static const smar_provider kms_provider = {
 
 typedef struct kms_url {
     char instance[INSTANCE_MAX + 1];
-    char key[SMAR_KEY_ID_MAX + 1];
+    char key[SMAR_PROVIDER_KEY_ID_MAX + 1];
     char region[REGION_MAX + 1];
 } kms_url;
 
@@ -618,7 +623,7 @@ static int parse_url(const char *url, kms_url *u, smar_err *e)
         return smar_fail(e, SMAR_E_INVALID,
                          "Key Protect key URL: the key id or alias is 1 to %d letters, digits, "
                          "'-' or '_'",
-                         SMAR_KEY_ID_MAX);
+                         SMAR_PROVIDER_KEY_ID_MAX);
     p += key;
     if (*p == '\0')
         return SMAR_OK;

@@ -54,9 +54,10 @@ typedef struct smar_p11_key {
     int failed; /* a failed session start, given again */
     char failed_msg[P11_MSG_BYTES];
     char *pin;      /* smar_secure_alloc, NUL-terminated; NULL: none or used */
+    bool logged_in; /* a PIN was given and the token took it */
     char token[33]; /* the token's label */
     char object[SMAR_P11_LABEL_MAX + 1];
-    char key_id[SMAR_KEY_ID_MAX + 1];
+    char key_id[SMAR_PROVIDER_KEY_ID_MAX + 1];
     p11_version *versions; /* ascending */
     size_t nversions;
 } smar_p11_key;
@@ -269,11 +270,14 @@ int smar_p11_key_id(const char *token, const char *object, char *out, size_t out
     if (rc != P11_KIT_URI_OK)
         return smar_fail(e, SMAR_E_NOMEM, "PKCS#11 URI: %s", p11_kit_uri_message(rc));
     int status = SMAR_OK;
-    if (strlen(text) >= out_len || !smar_key_id_valid(text))
-        status = smar_fail(e, SMAR_E_INVALID,
-                           "key id '%.80s' is longer than the %d bytes an archive records: use "
-                           "a shorter token or key label",
-                           text, SMAR_KEY_ID_MAX);
+    if (strlen(text) >= out_len || !smar_provider_key_id_valid(text))
+        status =
+            smar_fail(e, SMAR_E_INVALID,
+                      "key id '%.80s' is longer than the %zu bytes an archive records: use "
+                      "a shorter token or key label",
+                      text,
+                      out_len - 1 < SMAR_PROVIDER_KEY_ID_MAX ? out_len - 1
+                                                             : (size_t)SMAR_PROVIDER_KEY_ID_MAX);
     else
         memcpy(out, text, strlen(text) + 1);
     free(text);
@@ -509,7 +513,7 @@ static int find_versions(smar_p11_key *k, char *msg, size_t msg_len)
     if (rc == SMAR_OK && k->nversions == 0)
         rc = say(msg, msg_len, SMAR_E_NOTFOUND, "no secret key labelled '%s' on token '%s'%s",
                  k->object, k->token,
-                 k->pin == NULL ? " (no PIN was given: a private key is invisible without one)"
+                 !k->logged_in ? " (no PIN was given: a private key is invisible without one)"
                                 : "");
     if (rc == SMAR_OK)
         qsort(k->versions, k->nversions, sizeof *k->versions, compare_versions);
@@ -523,8 +527,10 @@ static int log_in(smar_p11_key *k, char *msg, size_t msg_len)
     CK_RV rv = k->module->C_Login(k->session, CKU_USER, (CK_UTF8CHAR *)k->pin, strlen(k->pin));
     smar_secure_free(k->pin); /* wipes: used once, right or wrong */
     k->pin = NULL;
-    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        k->logged_in = true;
         return SMAR_OK;
+    }
     if (rv == CKR_PIN_LOCKED)
         return say(msg, msg_len, SMAR_E_DENIED, "the PIN of token '%s' is locked", k->token);
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)

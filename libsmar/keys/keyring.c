@@ -9,6 +9,7 @@
  * (generate, rotate, load, save) is in keyring_file.c.
  */
 #include "keyprov.h"
+#include "slots.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 _Static_assert(SMAR_PROVIDER_DEK_BYTES == SMAR_DEK_BYTES, "DEK size");
 _Static_assert(SMAR_PROVIDER_WRAPPED_MAX == SMAR_WRAPPED_MAX, "wrapped DEK bound");
 _Static_assert(SMAR_PROVIDER_SLOT_LOCAL == SMAR_PROVIDER_LOCAL, "local slot id");
+_Static_assert(SMAR_PROVIDER_KEY_ID_MAX == SMAR_KEY_ID2_MAX, "provider key ids fill a slot's");
+_Static_assert(SMAR_KEY_ID_MAX <= SMAR_PROVIDER_KEY_ID_MAX, "local key ids are provider key ids");
 
 /* A provider's name: what keyring files and messages can hold. */
 #define PROVIDER_NAME_MAX 32
@@ -33,7 +36,9 @@ struct smar_keyring {
     smar_provider provider; /* a copy; meaningful while has_key */
     void *ctx;
     char name[PROVIDER_NAME_MAX + 1];
-    char key_id[SMAR_KEY_ID_MAX + 1];
+    /* Any provider's id: local ones are at most SMAR_KEY_ID_MAX bytes, others (PKCS#11
+     * URIs, KMS key names) up to what a format 2 key slot records. */
+    char key_id[SMAR_PROVIDER_KEY_ID_MAX + 1];
 };
 
 bool smar_key_id_valid(const char *id)
@@ -43,6 +48,13 @@ bool smar_key_id_valid(const char *id)
         if (n >= SMAR_KEY_ID_MAX || id[n] < 0x21 || id[n] > 0x7e)
             return false;
     return n > 0;
+}
+
+bool smar_provider_key_id_valid(const char *id)
+{
+    /* Bounded before strlen's result is trusted: at most one byte past the limit is read. */
+    size_t n = strnlen(id, SMAR_PROVIDER_KEY_ID_MAX + 1);
+    return n <= SMAR_PROVIDER_KEY_ID_MAX && smar_slot_text_ok(id, n);
 }
 
 smar_err *smar_keyring_err(const smar_keyring *kr)
@@ -224,11 +236,11 @@ int smar_keyring_from_provider(smar_keyring *kr, const smar_provider *provider, 
         return smar_fail(kr->err, rc, "provider '%s': %s", provider->name,
                          msg[0] != '\0' ? msg : smar_strerror(rc));
     }
-    if (key_id == NULL || !smar_key_id_valid(key_id))
+    if (key_id == NULL || !smar_provider_key_id_valid(key_id))
         return smar_fail(kr->err, SMAR_E_INVALID,
-                         "provider '%s': a key id is 1 to %d printable ASCII characters without "
-                         "spaces",
-                         provider->name, SMAR_KEY_ID_MAX);
+                         "provider '%s': a key id is 1 to %d bytes of UTF-8 without control "
+                         "characters",
+                         provider->name, SMAR_PROVIDER_KEY_ID_MAX);
     install(kr, provider, ctx, key_id);
     return SMAR_OK;
 }

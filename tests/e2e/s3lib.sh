@@ -4,7 +4,8 @@
 # with its data in ./s3data, and tests/servers/s3_proxy.py in front of it (HTTPS with a test
 # CA made here; it checks every SigV4 signature with botocore, counts, delays and injects
 # faults), exports what smar and awscli read (AWS_*, CURL_CA_BUNDLE, AWS_CA_BUNDLE) and makes
-# the bucket $S3_BUCKET. Everything is stopped on exit (trap). Helpers:
+# the bucket $S3_BUCKET. S3_PROXY_ARGS (set before s3_start) adds options of the proxy
+# (--log-header NAME, --copy-double). Everything is stopped on exit (trap). Helpers:
 #   s3_aws ARGS...          awscli through the checking proxy
 #   s3_aws_direct ARGS...   awscli to s3rver itself (no faults, nothing counted)
 #   s3_admin PATH JSON      an admin call to the proxy (faults, latency, reset-stats)
@@ -69,7 +70,7 @@ s3_start_proxy() {
     $S3_PY "$E2E_DIR/../servers/s3_proxy.py" --cert s3srv.pem --key s3srv.key \
         --port-file s3proxy.port --upstream "http://127.0.0.1:$S3RVER_PORT" \
         --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" \
-        --log s3requests.log 2>>s3proxy.err &
+        --log s3requests.log ${S3_PROXY_ARGS:-} 2>>s3proxy.err &
     S3_PROXY_PID=$!
     s3_pids="$s3_pids $S3_PROXY_PID"
     i=0

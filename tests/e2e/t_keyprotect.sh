@@ -8,6 +8,9 @@ command -v openssl >/dev/null || fail "openssl is needed (scripts/install-deps.s
 DOUBLE="$E2E_DIR/../servers/kp_double.py"
 INSTANCE=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0
 KEYID=7a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9
+KEYID2=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9fa
+# Key Protect aliases run to 90 characters: more than a local keyring id's 64
+LONG_ALIAS=backup-root-of-the-platform-team-for-secrets-manager-in-the-primary-region-eu-de-2026
 API_KEY=test-api-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 NO_ACCESS_KEY=other-api-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 
@@ -33,7 +36,8 @@ start_double() {
     rm -f port
     python3 "$DOUBLE" --cert server.pem --key server.key --port-file port --log requests.log \
         --instance "$INSTANCE" --api-key "$API_KEY" --no-access-key "$NO_ACCESS_KEY" \
-        --root-key "$KEYID:backup-root" --token-ttl 3600 2>double.err &
+        --root-key "$KEYID:backup-root" --root-key "$KEYID2:$LONG_ALIAS" \
+        --token-ttl 3600 2>double.err &
     pid=$!
     i=0
     while [ ! -s port ]; do
@@ -101,11 +105,48 @@ keep_outputs
 run 0 "$SMAR" create -q --key "keyprotect://$INSTANCE/backup-root" -o alias.smar ex.json
 run 0 "$SMAR" cat --key "keyprotect://$INSTANCE/backup-root" --id "$id" alias.smar
 
+step "a key alias longer than 64 characters is the keyring's id, recorded in the slot"
+[ "${#LONG_ALIAS}" -gt 64 ] || fail "the alias is not longer than 64 characters"
+run 0 "$SMAR" create -q --key "keyprotect://$INSTANCE/$LONG_ALIAS" --key dr.key -o long.smar ex.json
+run 0 "$SMAR" inspect long.smar
+assert_contains out.txt "  $LONG_ALIAS version none (kms)"
+run 0 "$SMAR" cat --key "keyprotect://$INSTANCE/$LONG_ALIAS" --id "$id" long.smar
+assert_nonempty out.txt
+
 step "rotation: new archives use the new version, old ones still open"
 admin /_admin/rotate "{\"key\": \"$KEYID\"}"
 run 0 "$SMAR" create -q --key "$KP" -o b.smar ex.json
 run 0 "$SMAR" cat --key "$KP" --id "$id" a.smar
 run 0 "$SMAR" cat --key "$KP" --id "$id" b.smar
+
+step "rewrap a Key Protect slot: the service's rewrap action, never an unwrap of that slot"
+# Slots record version kind 0 (the service keeps the version inside its ciphertext), so the
+# slot's AAD is the same before and after and the service rewraps it to its newest version.
+# The local DR slot comes first and opens the archive: the KP slot is only ever rewrapped.
+run 0 "$SMAR" create -q --key dr.key --key "$KP" -o r.smar ex.json
+run 0 "$SMAR" inspect r.smar
+assert_contains out.txt "  $KEYID version none (kms)"
+admin /_admin/rotate "{\"key\": \"$KEYID\"}"
+: >requests.log
+run 0 "$SMAR" rewrap --key dr.key --key "$KP" -o r2.smar r.smar
+assert_contains out.txt "(1 rewrapped, 0 added, 0 removed, 1 kept)"
+[ "$(count rewrap)" = 1 ] || fail "rewrap made $(count rewrap) rewrap calls, expected 1"
+[ "$(count unwrap)" = 0 ] || fail "rewrap made $(count unwrap) unwrap calls, expected 0"
+[ "$(count wrap)" = 0 ] || fail "rewrap made $(count wrap) wrap calls, expected 0"
+cmp -s r.smar r2.smar && fail "the rewrapped archive is the original"
+: >requests.log
+run 0 "$SMAR" cat --key "$KP" --id "$id" r2.smar
+assert_nonempty out.txt
+[ "$(count unwrap)" = 1 ] || fail "the rewrapped slot took $(count unwrap) unwrap calls, expected 1"
+# the service put its newest version into the ciphertext (base64 of JSON naming it)
+python3 - r.smar r2.smar <<'PY' || fail "the rewrapped ciphertext does not hold a newer key version"
+import base64, json, re, sys
+def version(path):
+    blob = re.search(rb"eyJ[A-Za-z0-9+/=]+", open(path, "rb").read()).group(0)
+    return json.loads(base64.b64decode(blob))["v"]
+old, new = version(sys.argv[1]), version(sys.argv[2])
+assert old != new, (old, new)
+PY
 
 step "an API key without access to the key: exit 1, 'the API key may not use this key'"
 run 1 env IBMCLOUD_API_KEY="$NO_ACCESS_KEY" "$SMAR" cat --key "$KP" --id "$id" a.smar
@@ -159,9 +200,10 @@ keep_outputs
 step "the key deleted: exit 1, the DR key still opens the archive"
 admin /_admin/delete "{\"key\": \"$KEYID\"}"
 run 1 "$SMAR" cat --key "$KP" --id "$id" a.smar
-# The reader reports a slot whose key the provider does not find as "none of the given keys
-# opens a key slot" (reader.c open_slot drops the provider's "key ... was deleted").
-assert_contains err.txt "$KEYID"
+# "none of the given keys opens a key slot", with the service's own words for why
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "key '$KEYID' was deleted"
+assert_not_contains err.txt "holds version 1 only"
 keep_outputs
 run 1 "$SMAR" create -q --key "$KP" -o deleted.smar ex.json
 assert_contains err.txt "was deleted"

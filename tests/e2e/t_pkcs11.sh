@@ -66,7 +66,7 @@ gen ex.json --secrets 20
 run 0 "$SMAR" keygen -o dr.key
 run 0 "$SMAR" create -q --key "$HSM" --key dr.key -o a.smar ex.json
 run 0 "$SMAR" inspect a.smar
-assert_contains out.txt "$KEY_ID version 1"
+assert_contains out.txt "  $KEY_ID version 1 (pkcs11)"
 assert_not_contains out.txt "pin"
 assert_not_contains out.txt "$MODULE"
 run 0 "$SMAR" ls --key dr.key a.smar
@@ -136,6 +136,7 @@ assert_contains err.txt "is extractable"
 step "no such key, no such token, no module, a bad URI: exit 1 with a clear message"
 run 1 "$SMAR" create -q --key "pkcs11:token=smar-e2e;object=nokey?$Q" -o nokey.smar ex.json
 assert_contains err.txt "no secret key labelled 'nokey' on token 'smar-e2e'"
+assert_not_contains err.txt "no PIN was given" # a PIN was given and taken: no such hint
 assert_missing nokey.smar
 # a key whose id no slot has is never logged in to: the other key opens the archive
 run 0 "$SMAR" ls --key "pkcs11:token=smar-e2e;object=nokey?$Q" --key dr.key a.smar
@@ -237,20 +238,49 @@ run 0 "$SMAR" ls --key "$HSM" a.smar
 assert_same out.txt ls-hsm.txt
 run 0 "$SMAR" verify --key "$HSM" a.smar b.smar
 
-step "a key id longer than 64 bytes: recorded where key ids may be that long (format 2)"
+step "rewrap through the token: unwrap and wrap in the HSM, to the newest object"
+run 0 "$SMAR" rewrap --key "$HSM" -o a2.smar a.smar
+assert_contains out.txt "(1 rewrapped, 0 added, 0 removed, 1 kept)"
+run 0 "$SMAR" inspect a2.smar
+assert_contains out.txt "$KEY_ID version 2"
+assert_not_contains out.txt "$KEY_ID version 1"
+run 0 "$SMAR" rewrap --key "$HSM" -o a3.smar a2.smar
+assert_contains out.txt "(0 rewrapped, 0 added, 0 removed, 2 kept)"
+assert_same a2.smar a3.smar
+# version 1 leaves the token: the rewrapped archive opens with the new object alone
+pkcs11-tool --module "$MODULE" --token-label smar-e2e --login --pin 4711 --delete-object \
+    --type secrkey --label root --id 00000001 >delete.log 2>&1 ||
+    fail "pkcs11-tool --delete-object: $(cat delete.log)"
+run 0 "$SMAR" key show "$HSM"
+assert_not_contains out.txt "CKA_ID 00000001"
+run 0 "$SMAR" ls --key "$HSM" a2.smar
+assert_same out.txt ls-hsm.txt
+run 0 "$SMAR" extract -q --key "$HSM" -o all-a2.json a2.smar
+assert_same all-a2.json all-hsm.json
+run 1 "$SMAR" ls --key "$HSM" a.smar
+assert_contains err.txt "none of the given keys opens a key slot"
+assert_contains err.txt "version 1 is not on token 'smar-e2e'"
+assert_not_contains err.txt "holds version 1 only"
+
+step "a key id longer than 64 bytes: provider key ids go up to 255 bytes (format 2)"
 LONG=smar-root-key-of-the-platform-team-in-the-primary-region
 token_key "$LONG" 1
 LONG_ID="pkcs11:token=smar-e2e;object=$LONG"
-# The key id limit, probed with a local key id of the same length as LONG_ID
-if "$SMAR" keygen --id "$(printf '%s' "$LONG_ID" | tr ':;=' 'xxx')" -o probe.key >/dev/null 2>&1; then
-    run 0 "$SMAR" create -q --key "$LONG_ID?$Q" --key dr.key -o long.smar ex.json
-    run 0 "$SMAR" inspect long.smar
-    assert_contains out.txt "$LONG_ID version 1"
-    run 0 "$SMAR" ls --key "$LONG_ID?$Q" long.smar
-    assert_same out.txt ls-hsm.txt
-else
-    echo "note: key ids are limited to 64 bytes here (SMAR_KEY_ID_MAX): a long one is refused"
-    run 1 "$SMAR" create -q --key "$LONG_ID?$Q" -o long.smar ex.json
-    assert_contains err.txt "longer than the 64 bytes"
-    assert_missing long.smar
-fi
+[ "${#LONG_ID}" -gt 64 ] || fail "the long key id is not longer than 64 bytes"
+run 0 "$SMAR" create -q --key "$LONG_ID?$Q" --key dr.key -o long.smar ex.json
+run 0 "$SMAR" inspect long.smar
+assert_contains out.txt "$LONG_ID version 1"
+run 0 "$SMAR" ls --key "$LONG_ID?$Q" long.smar
+assert_same out.txt ls-hsm.txt
+run 0 "$SMAR" key show "$LONG_ID?$Q"
+assert_contains out.txt "id:        $LONG_ID"
+# local keyrings keep their 64-byte printable ASCII ids
+run 2 "$SMAR" keygen --id "$(printf '%065d' 0)" -o probe.key
+assert_contains err.txt "1 to 64 printable ASCII characters"
+assert_missing probe.key
+# past 255 bytes an id cannot be recorded: refused, naming the limit
+HUGE=$(printf 'k%.0s' $(seq 1 230))
+token_key "$HUGE" 1
+run 1 "$SMAR" create -q --key "pkcs11:token=smar-e2e;object=$HUGE?$Q" -o huge.smar ex.json
+assert_contains err.txt "longer than the 255 bytes"
+assert_missing huge.smar

@@ -28,9 +28,12 @@ What it does:
         {"on": "wrap", "delay": 2.5}         answer late (then normally)
 Every request is logged, one JSON object a line, to --log: {"path", "action", "status"}
 (never a header or a body).
+--latency MS delays every answer but the /_admin/ ones by MS milliseconds (a distant region
+for benchmarks: bench/providers.sh; 0, the default, adds nothing).
 
 Usage: kp_double.py --cert C --key K --port-file F --log L --instance I --api-key A
                     [--no-access-key B] [--root-key ID[:ALIAS]]... [--token-ttl S]
+                    [--latency MS]
 """
 import argparse
 import base64
@@ -123,6 +126,10 @@ ACTION_PATH = re.compile(r"^/api/v2/keys/([A-Za-z0-9_-]+)/actions/(wrap|unwrap|r
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: the status line and headers and then the body are two TLS records; with
+    # Nagle the body waits for the client's delayed ACK (about 40 ms on Linux), a delay of
+    # this double's that --latency 0 and the benchmarks must not charge to the client.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the JSON log is the record
         pass
@@ -160,6 +167,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path.startswith("/_admin/"):
             return self.admin(path, raw)
+        if STATE["latency"] > 0:  # the round trip to a remote service, before any answer
+            time.sleep(STATE["latency"])
         m = ACTION_PATH.match(path)
         action = "token" if path == "/identity/token" else (m.group(2) if m else "?")
         fault = self.take_fault(action)
@@ -276,9 +285,14 @@ def main():
     ap.add_argument("--no-access-key", default=None)
     ap.add_argument("--root-key", action="append", default=[])
     ap.add_argument("--token-ttl", type=int, default=3600)
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="milliseconds added before every answer but /_admin/ ones")
     a = ap.parse_args()
+    if not 0 <= a.latency <= 60000:
+        ap.error("--latency: 0 to 60000 milliseconds")
     STATE.update(log=a.log, instance=a.instance, api_key=a.api_key,
                  no_access_key=a.no_access_key or object(), token_ttl=a.token_ttl,
+                 latency=a.latency / 1000.0,
                  tokens={}, faults=[],
                  keys=[Key(*(spec.split(":", 1) + [None])[:2]) for spec in a.root_key])
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

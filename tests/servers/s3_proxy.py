@@ -18,15 +18,25 @@ the test), forwards to s3rver over plain HTTP, and:
         {"on": "any", "drop": true}                  close the connection, no answer
         {"on": "PUT", "delay": 2}                    answer late (then normally)
         {"on": "any", "skip": 3, "drop": true, "count": 100000}   the server "goes away"
+        {"on": "POST", "query": "uploadId", "lose": true}   forward it, then drop the
+                                                     answer (the request took effect)
     and at random: POST /_admin/random {"rate": 0.2, "seed": 7} fails that share of the
     requests transiently (503 and dropped connections in turn); rate 0 stops it.
   POST /_admin/clear-faults and /_admin/reset-stats reset; admin requests are not counted.
 It does not fix what s3rver gets wrong (bytes=-N is served as bytes 0..N): smar must cope.
 Every request is logged, one JSON object a line, to --log: method, path, query, range,
-status, bytes in and out (never a header value or a body).
+status, bytes in and out, the names of the signed headers (never a header value or a body,
+except the values of the headers named by --log-header, which must hold no secret).
+
+Test doubles, each of one operation s3rver lacks, only when asked for:
+  --copy-double   UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source, which
+                  s3rver answers 501) done here by a ranged GET of the source and an
+                  UploadPart to s3rver, answered with a CopyPartResult; it honours
+                  x-amz-copy-source-range and x-amz-copy-source-if-match (412).
 
 Usage: s3_proxy.py --cert C --key K --port-file F --upstream http://127.0.0.1:P
-                   --access-key A --secret-key S [--log L]
+                   --access-key A --secret-key S [--log L] [--log-header NAME]...
+                   [--copy-double] [--no-such-upload-double]
 """
 import argparse
 import base64
@@ -55,6 +65,7 @@ STATE = {
     "random": random.Random(1),
     "random_n": 0,
     "stats": {},
+    "completed": set(),
 }
 AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/,]+)/([^/,]+)/aws4_request,\s*"
@@ -141,7 +152,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def record(self, status, bytes_in, bytes_out):
         parts = urllib.parse.urlsplit(self.path)
+        m = AUTH_RE.match(self.headers.get("Authorization", ""))
         entry = {
+            "signed": m.group(5).split(";") if m else [],
             "method": self.command,
             "path": parts.path,
             "query": parts.query,
@@ -150,6 +163,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
         }
+        for name in self.args.log_header or []:
+            if name in self.headers:
+                entry[name.lower()] = self.headers[name]
         with LOCK:
             s = STATE["stats"]
             s["requests"] += 1
@@ -228,9 +244,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(fault["status"], error_xml(code, "injected"))
             if "delay" in fault:
                 time.sleep(float(fault["delay"]))
+            if fault.get("lose"):
+                self.forward(body, lose=True)
+                return None
+        upload = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("uploadId")
+        if self.args.no_such_upload_double and upload and upload[0] in STATE["completed"]:
+            self.record(404, len(body), 0)
+            return self.answer(404, error_xml("NoSuchUpload", "completed already"))
+        if self.args.copy_double and self.command == "PUT" and "x-amz-copy-source" in self.headers:
+            return self.copy_part()
         self.forward(body)
 
-    def forward(self, body):
+    def upstream(self, method, path, headers=None, body=b""):
+        up = urllib.parse.urlsplit(self.args.upstream)
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def copy_part(self):
+        """The UploadPartCopy test double: GET the source range, PUT it as the part."""
+        source = urllib.parse.unquote(self.headers["x-amz-copy-source"])
+        if not source.startswith("/"):
+            source = "/" + source
+        get_headers = {}
+        if "x-amz-copy-source-range" in self.headers:
+            get_headers["Range"] = self.headers["x-amz-copy-source-range"]
+        status, headers, data = self.upstream("HEAD", urllib.parse.quote(source))
+        want = self.headers.get("x-amz-copy-source-if-match")
+        if status == 200 and want is not None and headers.get("ETag") != want:
+            self.record(412, 0, 0)
+            return self.answer(412, error_xml("PreconditionFailed", "x-amz-copy-source-if-match"))
+        status, headers, data = self.upstream("GET", urllib.parse.quote(source), get_headers)
+        if status not in (200, 206):
+            self.record(status, 0, 0)
+            return self.answer(status, error_xml("NoSuchKey", "copy source"))
+        status, headers, answer = self.upstream(
+            "PUT", self.path, {"Content-Length": str(len(data))}, data)
+        if status != 200:
+            self.record(status, 0, len(answer))
+            return self.answer(status, answer)
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>'
+            "2026-01-01T00:00:00.000Z</LastModified><ETag>%s</ETag></CopyPartResult>"
+            % headers.get("ETag", "").replace('"', "&quot;")
+        ).encode()
+        self.record(200, 0, len(xml))
+        self.answer(200, xml, [("Content-Type", "application/xml")])
+
+    def forward(self, body, lose=False):
         up = urllib.parse.urlsplit(self.args.upstream)
         conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "expect", "connection")}
@@ -242,6 +307,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = resp.read()
         finally:
             conn.close()
+        upload = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("uploadId")
+        if self.command == "POST" and upload and resp.status == 200:
+            with LOCK:
+                STATE["completed"].add(upload[0])
+        if lose:
+            self.record(0, len(body), 0)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         skip = ("transfer-encoding", "connection", "content-length", "keep-alive")
         out = [(k, v) for k, v in resp.getheaders() if k.lower() not in skip]
         self.send_response(resp.status)
@@ -270,6 +344,9 @@ def main():
     ap.add_argument("--access-key", required=True)
     ap.add_argument("--secret-key", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--log-header", action="append")
+    ap.add_argument("--copy-double", action="store_true")
+    ap.add_argument("--no-such-upload-double", action="store_true")
     args = ap.parse_args()
     Handler.args = args
     Handler.log_file = open(args.log, "a") if args.log else None

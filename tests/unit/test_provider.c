@@ -474,7 +474,7 @@ static void test_registration_checks(void **state)
     t.fail_key_id = SMAR_E_DENIED;
     assert_int_equal(from_provider_rc(&toy_provider, &t), SMAR_E_DENIED);
     t.fail_key_id = 0;
-    t.key_id = "has space";
+    t.key_id = "has\ttab";
     assert_int_equal(from_provider_rc(&toy_provider, &t), SMAR_E_INVALID);
     assert_int_equal(toy_frees, 0);
 
@@ -485,6 +485,54 @@ static void test_registration_checks(void **state)
     assert_int_equal(smar_keyring_generate(kr, NULL), SMAR_E_INVALID);
     smar_keyring_free(kr);
     assert_int_equal(toy_frees, 1);
+}
+
+/* A provider's key id: 1..255 bytes of UTF-8 without control bytes (format 2's rule), not
+ * the local keyrings' 64 printable ASCII bytes. A 255-byte id is written and read back. */
+static void test_provider_key_ids(void **state)
+{
+    (void)state;
+    char id[SMAR_PROVIDER_KEY_ID_MAX + 2];
+    for (size_t i = 0; i + 2 <= 254; i += 2)
+        memcpy(id + i, "\xc3\xa9", 2); /* U+00E9, two bytes */
+    id[254] = 'k';
+    id[255] = '\0';
+    toy t;
+    toy_init(&t, id, 21);
+    smar_keyring *kr = toy_keyring(&t);
+    assert_string_equal(smar_keyring_id(kr), id);
+    mem_archive a;
+    write_ok(&a, &kr, 1);
+    smar_reader *r = NULL;
+    assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
+    smar_slot_info si = SMAR_SLOT_INFO_INIT;
+    assert_int_equal(smar_reader_slot(r, 0, &si), SMAR_OK);
+    assert_string_equal(si.key_id, id);
+    smar_reader_free(r);
+    smar_keyring_free(kr);
+    free(a.data);
+
+    t.key_id = "pkcs11:token=HSM A;object=root key"; /* spaces are text */
+    kr = toy_keyring(&t);
+    smar_keyring_free(kr);
+    static const char *const refused[] = {"",
+                                          "ctl\x01"
+                                          "byte",
+                                          "del\x7f",
+                                          "bad\xc3(utf8",
+                                          "overlong\xc0\xaf",
+                                          "surrogate\xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        t.key_id = refused[i];
+        assert_int_equal(from_provider_rc(&toy_provider, &t), SMAR_E_INVALID);
+    }
+    memset(id, 'k', SMAR_PROVIDER_KEY_ID_MAX + 1);
+    id[SMAR_PROVIDER_KEY_ID_MAX + 1] = '\0';
+    t.key_id = id;
+    assert_int_equal(from_provider_rc(&toy_provider, &t), SMAR_E_INVALID);
+    id[SMAR_PROVIDER_KEY_ID_MAX] = '\0';
+    kr = toy_keyring(&t);
+    smar_keyring_free(kr);
 }
 
 /* What only local keyrings do is refused for a provider's; a provider without a format-1
@@ -534,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_classes_reach_exit_codes),
         cmocka_unit_test(test_unknown_status_is_invalid),
         cmocka_unit_test(test_registration_checks),
+        cmocka_unit_test(test_provider_key_ids),
         cmocka_unit_test(test_local_only_calls_and_slot_id),
         cmocka_unit_test(test_status_texts),
     };

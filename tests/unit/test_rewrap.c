@@ -212,7 +212,7 @@ static int rewrap_mem(const mem_archive *src, smar_keyring **keys, size_t nkeys,
                       const smar_rewrap_options *o, mem_sink *ms, smar_rewrap_result *res)
 {
     smar_reader *r = NULL;
-    smar_sink sink = {SMAR_SINK_VERSION, ms, ms_write, ms_commit, ms_abort};
+    smar_sink sink = {SMAR_SINK_VERSION, ms, ms_write, ms_commit, ms_abort, NULL};
     free(ms->a.data); /* the previous call's output */
     memset(ms, 0, sizeof *ms);
     assert_int_equal(fx_open_mem(&r, src->data, src->len), SMAR_OK);

@@ -107,6 +107,37 @@ static void test_md5(void **state)
            "57edf4a22be3c955ac49da2e2107b67a");
 }
 
+/* UploadPartCopy: the source named as the canonical path names it, the range inclusive,
+ * the source pinned by its ETag when one is known. */
+static void test_copy_part_headers(void **state)
+{
+    (void)state;
+    smar_buf b = {0};
+    const char *lines[3];
+    size_t n = 0;
+    assert_int_equal(smar_s3_copy_part_headers(&b, lines, &n, "bkt", "dir with space/ü+=&.smar",
+                                               5242880, 10485759, "\"0123abcd-2\""),
+                     SMAR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(lines[0],
+                        "x-amz-copy-source: /bkt/dir%20with%20space/%C3%BC%2B%3D%26.smar");
+    assert_string_equal(lines[1], "x-amz-copy-source-range: bytes=5242880-10485759");
+    assert_string_equal(lines[2], "x-amz-copy-source-if-match: \"0123abcd-2\"");
+    assert_int_equal(smar_s3_copy_part_headers(&b, lines, &n, "bkt", "k", 0, 0, ""), SMAR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(lines[0], "x-amz-copy-source: /bkt/k");
+    assert_string_equal(lines[1], "x-amz-copy-source-range: bytes=0-0");
+    assert_int_equal(smar_s3_copy_part_headers(&b, lines, &n, "bkt", "k", 9, 8, NULL),
+                     SMAR_E_INVALID);
+    assert_int_equal(smar_s3_copy_part_headers(&b, lines, &n, "bkt", "k", 0, 8, "\"x\r\nX: y\""),
+                     SMAR_E_INVALID);
+    smar_buf_free(&b);
+    /* the part's URL: partNumber and uploadId sorted, as SigV4 signs them */
+    smar_s3_param params[2] = {{"uploadId", "u/1+"}, {"partNumber", "2"}};
+    url_is("https://127.0.0.1:9000", true, "b", "new.smar", params, 2,
+           "https://127.0.0.1:9000/b/new.smar?partNumber=2&uploadId=u%2F1%2B");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_path_style),
         cmocka_unit_test(test_parse_url),
         cmocka_unit_test(test_md5),
+        cmocka_unit_test(test_copy_part_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

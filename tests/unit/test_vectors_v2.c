@@ -32,219 +32,17 @@
 #include "archive_fixture.h"
 #include "smar.h"
 #include "testutil.h"
+#include "vectors_common.h"
 #include "vectors_sr2.h"
-
-static bool same_bytes(const void *a, size_t an, const void *b, size_t bn)
-{
-    return an == bn && (an == 0 || memcmp(a, b, an) == 0);
-}
-
-/* ---- files --------------------------------------------------------------------------- */
-
-static bool g_write; /* SMAR_WRITE_VECTORS=1 */
-static char *g_tmp;  /* private copies of the key files (mode 0600) */
-
-static char *vpath(const char *name)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "spec/vectors/v2/%s", name);
-    return tu_source_path(rel);
-}
-
-static uint8_t *vread(const char *name, size_t *n)
-{
-    char *path = vpath(name);
-    uint8_t *d = (uint8_t *)tu_read_file(path, n);
-    if (d == NULL)
-        fail_msg("cannot read %s (regenerate with SMAR_WRITE_VECTORS=1)", path);
-    free(path);
-    return d;
-}
-
-static void vwrite(const char *name, const void *p, size_t n)
-{
-    char *path = vpath(name);
-    if (tu_write_file(path, p, n) != 0)
-        fail_msg("cannot write %s", path);
-    free(path);
-}
-
-/* Compare generated text with a committed file (or write it in generation mode). */
-static void vexpect(const char *name, const sb *got)
-{
-    size_t n;
-    if (g_write)
-        vwrite(name, got->p, got->n);
-    uint8_t *want = vread(name, &n);
-    if (!same_bytes(want, n, got->p, got->n)) {
-        size_t i = 0;
-        while (i < n && i < got->n && want[i] == got->p[i])
-            i++;
-        fail_msg("%s differs from what was computed (first difference at byte %zu of %zu/%zu)",
-                 name, i, n, got->n);
-    }
-    free(want);
-}
-
-static char *key_text(const char *file)
-{
-    size_t n;
-    return (char *)vread(file, &n);
-}
 
 /* ==== through the library ============================================================== */
 
-#define NKEYS 9
-static const char *const KEY_FILES[NKEYS] = {
+static const char *const KEY_FILES[] = {
     "keyring-a.json", "keyring-a-v1.json",    "keyring-a-v2.json",
     "keyring-b.json", "keyring-a-wrong.json", "keyring-other.json",
     "recipient.key",  "recipient.key.pub",    NULL};
-static smar_keyring *g_keys[NKEYS];
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* A keyring, an x25519 identity (*.key) or a recipient (*.key.pub), loaded once. */
-static smar_keyring *keyring(const char *file)
-{
-    for (int i = 0; i < NKEYS && KEY_FILES[i]; i++) {
-        if (strcmp(KEY_FILES[i], file) != 0)
-            continue;
-        if (g_keys[i] == NULL) {
-            /* secret key files must be mode 0600 to load: git does not keep that, so copy */
-            size_t n;
-            uint8_t *text = vread(file, &n);
-            char *copy = tu_path_join(g_tmp, file);
-            int rc;
-            assert_int_equal(tu_write_file(copy, text, n), 0);
-            assert_int_equal(smar_keyring_new(&g_keys[i]), SMAR_OK);
-            if (ends_with(file, ".key.pub"))
-                rc = smar_keyring_load_recipient(g_keys[i], copy);
-            else if (ends_with(file, ".key"))
-                rc = smar_keyring_load_identity(g_keys[i], copy, NULL);
-            else
-                rc = smar_keyring_load(g_keys[i], copy, NULL);
-            if (rc != SMAR_OK)
-                fail_msg("%s: %s", file, smar_keyring_error(g_keys[i]));
-            free(text);
-            free(copy);
-        }
-        return g_keys[i];
-    }
-    fail_msg("unknown key file %s", file);
-    return NULL;
-}
-
-static void load_pk(const char *file, uint8_t pk[32])
-{
-    char *path = vpath(file);
-    smar_signkey *pub = NULL;
-    assert_int_equal(smar_signkey_new(&pub), SMAR_OK);
-    if (smar_signkey_load_public(pub, path) != SMAR_OK)
-        fail_msg("%s: %s", file, smar_signkey_error(pub));
-    smar_signkey_public(pub, pk);
-    smar_signkey_free(pub);
-    free(path);
-}
-
-static void put_time(sb *o, const char *label, smar_time_ns t)
-{
-    char buf[SMAR_TIME_BUFSIZE];
-    if (t == SMAR_TIME_NONE)
-        sb_printf(o, "%s: none\n", label);
-    else
-        sb_printf(o, "%s: %s (%" PRId64 " ns)\n", label, smar_time_format(t, buf), t);
-}
-
-typedef struct rendered {
-    sb text;
-    char **ids, **names;
-    size_t n;
-} rendered;
-
-static int render_cb(smar_reader *r, const smar_secret *s, void *p)
-{
-    rendered *rd = p;
-    char *out;
-    size_t len;
-    int rc = smar_reader_render_secret(r, s, NULL, 0, 1, &out, &len);
-    if (rc != SMAR_OK)
-        return SMAR_STOP; /* the caller reports the reader's error */
-    sb_add(&rd->text, out, len);
-    sb_str(&rd->text, "\n");
-    smar_secret_buffer_free(out, len);
-    rd->ids = realloc(rd->ids, (rd->n + 1) * sizeof *rd->ids);
-    rd->names = realloc(rd->names, (rd->n + 1) * sizeof *rd->names);
-    rd->ids[rd->n] = strdup(smar_secret_id(s));
-    rd->names[rd->n] = strdup(smar_secret_name(s));
-    rd->n++;
-    return 0;
-}
-
-static void rendered_free(rendered *rd)
-{
-    for (size_t i = 0; i < rd->n; i++) {
-        free(rd->ids[i]);
-        free(rd->names[i]);
-    }
-    free(rd->ids);
-    free(rd->names);
-    sb_free(&rd->text);
-}
-
-typedef struct name_hits {
-    char **ids;
-    size_t n;
-} name_hits;
-
-static int name_cb(smar_reader *r, const smar_secret *s, void *p)
-{
-    name_hits *h = p;
-    (void)r;
-    h->ids = realloc(h->ids, (h->n + 1) * sizeof *h->ids);
-    h->ids[h->n++] = strdup(smar_secret_id(s));
-    return 0;
-}
-
-/* Lookups by id and by name must find exactly what the manifest walk found. */
-static void check_lookups(smar_reader *r, const rendered *rd)
-{
-    const char *line = (const char *)rd->text.p;
-    for (size_t i = 0; i < rd->n; i++) {
-        smar_secret *s;
-        char *out;
-        size_t len;
-        const char *eol = strchr(line, '\n');
-        if (smar_reader_find_id(r, rd->ids[i], &s) != SMAR_OK)
-            fail_msg("find_id %s: %s", rd->ids[i], smar_reader_error(r));
-        assert_int_equal(smar_reader_render_secret(r, s, NULL, 0, 1, &out, &len), SMAR_OK);
-        assert_true(eol != NULL && len == (size_t)(eol - line) && memcmp(out, line, len) == 0);
-        smar_secret_buffer_free(out, len);
-        smar_secret_free(s);
-        line = eol + 1;
-        if (rd->names[i][0] == '\0')
-            continue;
-        name_hits h = {NULL, 0};
-        size_t k = 0;
-        assert_int_equal(smar_reader_find_name(r, rd->names[i], NULL, name_cb, &h), SMAR_OK);
-        for (size_t j = 0; j < rd->n; j++)
-            if (strcmp(rd->names[j], rd->names[i]) == 0) {
-                if (k >= h.n || strcmp(h.ids[k], rd->ids[j]) != 0)
-                    fail_msg("find_name '%s' misses %s", rd->names[i], rd->ids[j]);
-                k++;
-            }
-        assert_int_equal(k, h.n);
-        for (size_t j = 0; j < h.n; j++)
-            free(h.ids[j]);
-        free(h.ids);
-    }
-    smar_secret *none = NULL;
-    assert_int_equal(smar_reader_find_id(r, "no-such-secret", &none), SMAR_E_NOTFOUND);
-}
-
+/* Format 2's key slots, with their providers, flags and version kinds. */
 static void describe_slots(smar_reader *r, size_t n, sb *o)
 {
     for (size_t i = 0; i < n; i++) {
@@ -260,110 +58,24 @@ static void describe_slots(smar_reader *r, size_t n, sb *o)
     }
 }
 
-static void describe_clear(smar_reader *r, const char *file, sb *o)
-{
-    smar_archive_info in = SMAR_ARCHIVE_INFO_INIT;
-    char hex[65];
-    assert_int_equal(smar_reader_info(r, &in), SMAR_OK);
-    sb_printf(o, "archive: %s\n", file);
-    sb_printf(o, "file_size: %" PRIu64 "\n", in.file_size);
-    sb_printf(o, "format_version: %u.%u\n", in.version_major, in.version_minor);
-    smar_archive_id_hex(in.archive_id, hex);
-    sb_printf(o, "archive_id: %s\n", hex);
-    put_time(o, "created", in.created);
-    put_time(o, "snapshot", in.snapshot);
-    sb_printf(o, "suite: %s\ncompression: %s\nchunk_size: %u\nheader_size: %u\n", in.suite,
-              in.compression, in.chunk_size, in.header_size);
-    sb_printf(o, "key_slots: %zu\n", in.slot_count);
-    describe_slots(r, in.slot_count, o);
-    sb_printf(o, "signed: %s\n", in.is_signed ? "yes" : "no");
-    if (in.is_signed) {
-        sb_str(o, "signer: ");
-        sb_hex(o, in.signer, 32);
-        smar_signkey_fingerprint(in.signer, hex);
-        sb_printf(o, "\nsigner_fingerprint: %s\n", hex);
-    }
-    sb_printf(o, "chunk_count: %" PRIu64 "\n", in.chunk_count);
-    for (int s = 1; s <= 4; s++)
-        sb_printf(o, "section %d %s: %" PRIu64 " chunks, %" PRIu64 " stored bytes\n", s,
-                  SR2_SECTION_NAME[s], in.section_chunks[s], in.section_bytes[s]);
-}
-
 /* The clear information, verification results and snapshot of an archive, as text; the
  * renderings of its secrets into rd. */
 static void lib_describe(const char *file, const char *key_file, const uint8_t *pk, sb *o,
                          rendered *rd)
 {
-    smar_reader *r;
-    smar_verify_result vr = SMAR_VERIFY_RESULT_INIT;
-    char *path = vpath(file);
-    assert_int_equal(smar_reader_new(&r), SMAR_OK);
-    if (smar_reader_open(r, path) != SMAR_OK)
-        fail_msg("%s: %s", file, smar_reader_error(r));
-    free(path);
-    describe_clear(r, file, o);
-    if (smar_reader_verify(r, 0, pk, &vr, NULL, NULL, NULL) != SMAR_OK)
-        fail_msg("%s: keyless verify: %s", file, smar_reader_error(r));
-    sb_printf(o,
-              "keyless_verify%s: ok, root_ok %d, signature %d, chunks %" PRIu64 ", bytes %" PRIu64
-              "\n",
-              pk ? " (with signer.pub.json)" : "", vr.root_ok, vr.signature, vr.chunks_checked,
-              vr.bytes_checked);
+    smar_reader *r = open_vector(file);
+    describe_clear(r, file, describe_slots, o);
+    describe_keyless(r, file, pk, o);
     if (pk && smar_reader_check_signer(r, pk, 1) != SMAR_OK)
         fail_msg("%s: pinned signer: %s", file, smar_reader_error(r));
-
-    smar_keyring *kr = keyring(key_file);
-    if (smar_reader_unlock(r, &kr, 1) != SMAR_OK)
-        fail_msg("%s: unlock with %s: %s", file, key_file, smar_reader_error(r));
+    unlock_with(r, file, key_file);
     sb_printf(o, "unlocked_with: %s, by_public_key %d\n", key_file,
               smar_reader_unlocked_by_public_key(r));
-    smar_snapshot_info sn = SMAR_SNAPSHOT_INFO_INIT;
-    assert_int_equal(smar_reader_snapshot(r, &sn), SMAR_OK);
-    sb_printf(o,
-              "secret_count: %" PRIu64 "\nversion_count: %" PRIu64 "\npayload_count: %" PRIu64 "\n",
-              sn.secret_count, sn.version_count, sn.payload_count);
-    put_time(o, "oldest_version", sn.oldest_version);
-    put_time(o, "newest_version", sn.newest_version);
-    const char *doc;
-    size_t doclen;
-    assert_int_equal(smar_reader_document(r, &doc, &doclen), SMAR_OK);
-    sb_str(o, "document: ");
-    sb_add(o, doc, doclen);
-    sb_str(o, "\n");
-
-    if (smar_reader_foreach(r, render_cb, rd) != SMAR_OK)
-        fail_msg("%s: foreach: %s", file, smar_reader_error(r));
-    check_lookups(r, rd);
-    if (smar_reader_verify(r, SMAR_VERIFY_KEYED, pk, &vr, NULL, NULL, NULL) != SMAR_OK)
-        fail_msg("%s: keyed verify: %s", file, smar_reader_error(r));
-    sb_printf(o, "keyed_verify: ok, secrets %" PRIu64 ", payloads %" PRIu64 "\n",
-              vr.secrets_checked, vr.payloads_checked);
+    describe_unlocked(r, file, pk, o, rd);
     smar_reader_free(r);
 }
 
-/* Hashes instead of text, for archives whose secrets are too large to commit as text. */
-static void sha256_lines(const sb *text, const rendered *rd, sb *o)
-{
-    const char *line = (const char *)text->p;
-    for (size_t i = 0; i < rd->n; i++) {
-        const char *eol = strchr(line, '\n');
-        uint8_t h[32];
-        crypto_hash_sha256(h, (const uint8_t *)line, (unsigned long long)(eol - line));
-        sb_hex(o, h, 32);
-        sb_printf(o, " %zu %s\n", (size_t)(eol - line), rd->ids[i]);
-        line = eol + 1;
-    }
-}
-
 /* ==== the positive vectors ============================================================== */
-
-typedef struct vector {
-    const char *file;
-    const char *keys[3]; /* each opens it; the first is used for the description */
-    const char *pubkey;  /* signer's public key file, when signed */
-    bool hashed;         /* secrets as .secrets.sha256 instead of .secrets.jsonl */
-    bool aes;
-} vector;
 
 static const vector VECTORS[] = {
     {"v2-basic.smar", {"keyring-a.json", "keyring-a-v2.json", NULL}, NULL, false, false},
@@ -381,44 +93,6 @@ static const vector VECTORS[] = {
     /* an unknown provider's slot is skipped: the archive opens with its other slot */
     {"neg2-unknown-provider.smar", {"keyring-a.json", NULL, NULL}, NULL, false, false},
 };
-
-static void base_name(char *out, size_t cap, const char *file, const char *suffix)
-{
-    size_t n = strlen(file) - strlen(".smar");
-    snprintf(out, cap, "%.*s%s", (int)n, file, suffix);
-}
-
-/* Without AES-NI a suite 2 vector is checked only as far as no decryption goes. */
-static void check_without_aes(const vector *v)
-{
-    smar_reader *r;
-    char *path = vpath(v->file);
-    assert_int_equal(smar_reader_new(&r), SMAR_OK);
-    assert_int_equal(smar_reader_open(r, path), SMAR_OK);
-    assert_int_equal(smar_reader_verify(r, 0, NULL, NULL, NULL, NULL, NULL), SMAR_OK);
-    smar_reader_free(r);
-    free(path);
-    print_message("%s: AES-256-GCM unavailable here: decryption not checked\n", v->file);
-}
-
-/* Every other key listed opens it too, to the same secrets. */
-static void check_other_keys(const vector *v, const rendered *rd)
-{
-    for (int k = 1; k < 3 && v->keys[k]; k++) {
-        smar_reader *r;
-        char *path = vpath(v->file);
-        smar_keyring *kr = keyring(v->keys[k]);
-        rendered other = {{0}, NULL, NULL, 0};
-        assert_int_equal(smar_reader_new(&r), SMAR_OK);
-        assert_int_equal(smar_reader_open(r, path), SMAR_OK);
-        assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
-        assert_int_equal(smar_reader_foreach(r, render_cb, &other), SMAR_OK);
-        assert_true(same_bytes(other.text.p, other.text.n, rd->text.p, rd->text.n));
-        rendered_free(&other);
-        smar_reader_free(r);
-        free(path);
-    }
-}
 
 /* The independent reader must reach the same renderings with every key listed, and the
  * recorded intermediate values with the first. */
@@ -448,51 +122,14 @@ static void check_independent(const vector *v, const uint8_t *pk, const rendered
     free(d);
 }
 
-static void check_vector(const vector *v)
-{
-    char name[128];
-    uint8_t pk[32];
-    sb info = {0}, out = {0};
-    rendered rd = {{0}, NULL, NULL, 0};
-    if (v->pubkey)
-        load_pk(v->pubkey, pk);
-    if (v->aes && !crypto_aead_aes256gcm_is_available()) {
-        check_without_aes(v);
-        return;
-    }
-    lib_describe(v->file, v->keys[0], v->pubkey ? pk : NULL, &info, &rd);
-    base_name(name, sizeof name, v->file, ".info.txt");
-    vexpect(name, &info);
-    if (v->hashed) {
-        sha256_lines(&rd.text, &rd, &out);
-        base_name(name, sizeof name, v->file, ".secrets.sha256");
-    } else {
-        sb_add(&out, rd.text.p, rd.text.n);
-        base_name(name, sizeof name, v->file, ".secrets.jsonl");
-    }
-    vexpect(name, &out);
-    check_other_keys(v, &rd);
-    check_independent(v, v->pubkey ? pk : NULL, &rd);
-    sb_free(&info);
-    sb_free(&out);
-    rendered_free(&rd);
-}
-
 static void test_positive(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof VECTORS / sizeof VECTORS[0]; i++)
-        check_vector(&VECTORS[i]);
+        check_vector(&VECTORS[i], lib_describe, check_independent);
 }
 
 /* ==== the negative vectors ============================================================= */
-
-#define NA 99 /* stage not run: an earlier one fails */
-
-typedef struct negative {
-    const char *file, *key, *pubkey;
-    int open, keyless, unlock, read, keyed;
-} negative;
 
 /* Kept in step with the table in spec/vectors/README.md. */
 static const negative NEGATIVES[] = {
@@ -518,48 +155,6 @@ static const negative NEGATIVES[] = {
     {"v2-recipient.smar", "recipient.key.pub", NULL, SMAR_OK, SMAR_OK, SMAR_E_KEY, NA, NA},
 };
 
-/* Callbacks return stop values, not statuses: the error goes to *(int *)p. */
-static int read_all_cb(smar_reader *r, const smar_secret *s, void *p)
-{
-    char *out;
-    size_t len;
-    int rc = smar_reader_render_secret(r, s, NULL, 0, 1, &out, &len);
-    if (rc == SMAR_OK)
-        smar_secret_buffer_free(out, len);
-    else
-        *(int *)p = rc;
-    return rc == SMAR_OK ? 0 : SMAR_STOP;
-}
-
-static int open_file(smar_reader **r, const char *file)
-{
-    char *path = vpath(file);
-    assert_int_equal(smar_reader_new(r), SMAR_OK);
-    int rc = smar_reader_open(*r, path);
-    free(path);
-    return rc;
-}
-
-/* The status of one stage, each on a fresh reader. */
-static int lib_stage(const negative *v, int stage, const uint8_t *pk)
-{
-    smar_reader *r;
-    int rc = open_file(&r, v->file);
-    smar_keyring *kr = keyring(v->key);
-    if (rc == SMAR_OK && stage == 1)
-        rc = smar_reader_verify(r, 0, pk, NULL, NULL, NULL, NULL);
-    if (rc == SMAR_OK && stage >= 2)
-        rc = smar_reader_unlock(r, &kr, 1);
-    int failed = SMAR_OK;
-    if (rc == SMAR_OK && stage == 3 &&
-        (rc = smar_reader_foreach(r, read_all_cb, &failed)) == SMAR_STOP)
-        rc = failed;
-    if (rc == SMAR_OK && stage == 4)
-        rc = smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
-    smar_reader_free(r);
-    return rc;
-}
-
 static int spec_stage(const negative *v, int stage, const uint8_t *pk)
 {
     size_t n;
@@ -583,30 +178,8 @@ static int spec_stage(const negative *v, int stage, const uint8_t *pk)
 
 static void test_negative(void **state)
 {
-    static const char *const stage_name[5] = {"open", "keyless verify", "unlock",
-                                              "read every secret", "keyed verify"};
     (void)state;
-    for (size_t i = 0; i < sizeof NEGATIVES / sizeof NEGATIVES[0]; i++) {
-        const negative *v = &NEGATIVES[i];
-        const int want[5] = {v->open, v->keyless, v->unlock, v->read, v->keyed};
-        uint8_t pk[32];
-        if (v->pubkey)
-            load_pk(v->pubkey, pk);
-        for (int st = 0; st < 5; st++) {
-            if (want[st] == NA)
-                continue;
-            int got = lib_stage(v, st, v->pubkey ? pk : NULL);
-            if (got != want[st])
-                fail_msg("%s with %s: %s gave %d (%s), the README says %d", v->file, v->key,
-                         stage_name[st], got, smar_strerror(got), want[st]);
-            if (st == 4)
-                continue; /* the independent reader's "read" already checks everything */
-            int spec = spec_stage(v, st, v->pubkey ? pk : NULL);
-            if ((spec == 0) != (want[st] == SMAR_OK))
-                fail_msg("%s with %s: the independent reader %s at %s", v->file, v->key,
-                         spec == 0 ? "accepts it" : "rejects it", stage_name[st]);
-        }
-    }
+    check_negatives(NEGATIVES, sizeof NEGATIVES / sizeof NEGATIVES[0], spec_stage);
 }
 
 /* ==== properties the tables do not show ================================================== */
@@ -690,84 +263,6 @@ static void test_kdf(void **state)
 
 /* ==== generation ======================================================================= */
 
-static const char *const BASIC[] = {
-    "{\"id\":\"0b5f1e8a-0000-4000-8000-000000000001\",\"name\":\"café ☕ 秘密\","
-    "\"secret_type\":\"arbitrary\",\"secret_group_id\":\"default\",\"labels\":[\"prod\","
-    "\"ünïcödé\"],\"description\":\"caf\\u00e9 \\\"quoted\\\" \\ud83d\\udd11\","
-    "\"custom_metadata\":{\"big\":123456789012345678901234567890,\"tiny\":-1e-400,"
-    "\"exact\":0.30000000000000004},\"created_at\":\"2026-01-01T00:00:00Z\","
-    "\"updated_at\":\"2026-11-19T10:00:00.123456789Z\",\"payload\":\"s3cr3t ✓\","
-    "\"versions_total\":2,\"versions\":[{\"id\":\"0b5f1e8a-aaaa-4000-8000-000000000001\","
-    "\"created_at\":\"2026-01-01T00:00:00Z\",\"payload\":\"\"},"
-    "{\"id\":\"0b5f1e8a-aaaa-4000-8000-000000000002\",\"payload\":\"s3cr3t ✓\","
-    "\"created_at\":\"2026-11-19T10:00:00.123456789Z\","
-    "\"version_custom_metadata\":{\"rotated_by\":\"ops\"}}]}",
-
-    "{\"id\":\"0b5f1e8a-0000-4000-8000-000000000002\",\"name\":\"db-login\","
-    "\"secret_type\":\"username_password\",\"secret_group_id\":\"1b2c3d4e-group\","
-    "\"created_at\":\"2026-03-01T12:00:00Z\",\"username\":\"admin\","
-    "\"password\":\"p\\u00e4ss\\\"word\",\"versions\":[{\"id\":"
-    "\"0b5f1e8a-bbbb-4000-8000-000000000001\",\"created_at\":\"2026-03-01T12:00:00Z\","
-    "\"username\":\"admin\",\"password\":\"p\\u00e4ss\\\"word\"}]}",
-
-    "{ \"id\" : \"0b5f1e8a-0000-4000-8000-000000000003\" , \"name\" : \"db-login\" , "
-    "\"secret_type\" : \"kv\" , \"data\" : {\"host\": \"db.internal\", \"port\": 5432, "
-    "\"tls\": true, \"nested\": {\"a\": [1, 2, {\"b\": null}]}} , \"versions\" : [ ] }",
-
-    "{\"id\":\"0b5f1e8a-0000-4000-8000-000000000004\",\"name\":\"quantum\","
-    "\"secret_type\":\"quantum_key\",\"description\":\"an unknown secret type\","
-    "\"qk_material\":\"q-bits\",\"qk_params\":{\"n\":256},"
-    "\"created_at\":\"2026-05-05T05:05:05+02:00\",\"locks_total\":0}",
-
-    "{\"id\":\"0b5f1e8a-0000-4000-8000-000000000005\",\"secret_type\":\"imported_cert\","
-    "\"labels\":[],\"expiration_date\":\"2027-01-01T00:00:00Z\",\"state\":1}",
-};
-
-static const char *const TWO_SLOTS[] = {
-    "{\"id\":\"two-slots-1\",\"name\":\"shared\",\"secret_type\":\"arbitrary\","
-    "\"payload\":\"opened by a or b\",\"versions\":[{\"id\":\"two-slots-1-v1\","
-    "\"created_at\":\"2026-06-01T00:00:00Z\",\"payload\":\"opened by a or b\"}]}",
-    "{\"id\":\"two-slots-2\",\"name\":\"tls\",\"secret_type\":\"public_cert\","
-    "\"common_name\":\"example.com\",\"certificate\":\"-----BEGIN CERTIFICATE-----\\nMIIB\\n"
-    "-----END CERTIFICATE-----\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n"
-    "-----END PRIVATE KEY-----\",\"intermediate\":\"\",\"created_at\":\"2026-06-02T00:00:00Z\"}",
-};
-
-static const char *const SIGNED[] = {
-    "{\"id\":\"signed-1\",\"name\":\"api\",\"secret_type\":\"iam_credentials\","
-    "\"api_key\":\"key-123\",\"service_id\":\"ServiceId-1\",\"ttl\":\"1d\",\"versions\":[{"
-    "\"id\":\"signed-1-v1\",\"created_at\":\"2026-07-01T00:00:00Z\",\"api_key\":\"key-123\"}]}",
-    "{\"id\":\"signed-2\",\"name\":\"svc\",\"secret_type\":\"service_credentials\","
-    "\"credentials\":{\"apikey\":\"abc\",\"iam_apikey_name\":\"n\"},"
-    "\"source_service\":{\"instance\":{\"crn\":\"crn:v1:x\"}}}",
-};
-
-static const char *const AES[] = {
-    "{\"id\":\"aes-1\",\"name\":\"ca\",\"secret_type\":\"private_cert\",\"certificate\":\"cert\","
-    "\"private_key\":\"key\",\"issuing_ca\":\"ca\",\"ca_chain\":[\"ca\"],\"serial_number\":\"01\","
-    "\"versions\":[{\"id\":\"aes-1-v1\",\"created_at\":\"2026-08-01T00:00:00Z\","
-    "\"certificate\":\"cert\",\"private_key\":\"key\",\"issuing_ca\":\"ca\",\"ca_chain\":[\"ca\"]}]"
-    "}",
-    "{\"id\":\"aes-2\",\"name\":\"custom\",\"secret_type\":\"custom_credentials\","
-    "\"credentials_content\":{\"token\":\"t\"},\"configuration\":\"cfg\"}",
-};
-
-static const char DOCUMENT[] =
-    "{\"instance\":{\"crn\":\"crn:v1:bluemix:public:secrets-manager:us-south:a/0123:4567::\","
-    "\"name\":\"vectors\"},\"exported_at\":\"2026-11-20T02:00:00Z\",\"secret_groups\":["
-    "{\"id\":\"default\",\"name\":\"default\"},{\"id\":\"1b2c3d4e-group\",\"name\":\"databases\"}]"
-    "}";
-
-#define SNAPSHOT 1795140000000000000LL /* 2026-11-20T02:00:00Z */
-#define CREATED  1795140005000000000LL /* five seconds later */
-
-static void pattern(sb *b, const char *unit, size_t n)
-{
-    size_t u = strlen(unit);
-    for (size_t i = 0; i < n; i++)
-        sb_add(b, unit + i % u, 1);
-}
-
 /* Text zstd cannot shrink much (xorshift64 from seed, letters, digits, '+' and '/'): each
  * payload record is compressed alone, so only such text makes records span chunks. */
 static void noise(sb *b, uint64_t seed, size_t n)
@@ -809,33 +304,6 @@ static const char *const RECIPIENT[] = {
     "\"payload\":\"opened by the identity or by b\",\"versions\":[{\"id\":\"recipient-1-v1\","
     "\"created_at\":\"2026-10-10T00:00:00Z\",\"payload\":\"opened by the identity or by b\"}]}",
 };
-
-static void make_archive(mem_archive *out, smar_keyring **keys, size_t nkeys,
-                         const smar_signkey *signer, int suite, uint32_t chunk_size,
-                         const char *const *secrets, size_t n, const char *doc)
-{
-    smar_writer *w;
-    smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
-    o.snapshot_time = SNAPSHOT;
-    o.created_time = CREATED;
-    o.suite = suite;
-    o.chunk_size = chunk_size;
-    memset(out, 0, sizeof *out);
-    assert_int_equal(smar_writer_new(&w), SMAR_OK);
-    for (size_t k = 0; k < nkeys; k++)
-        assert_int_equal(smar_writer_add_key(w, keys[k]), SMAR_OK);
-    if (signer)
-        assert_int_equal(smar_writer_set_signer(w, signer), SMAR_OK);
-    assert_int_equal(smar_writer_open_cb(w, &o, fx_mem_write, out), SMAR_OK);
-    for (size_t i = 0; i < n; i++)
-        if (smar_writer_add_secret(w, secrets[i], strlen(secrets[i])) != SMAR_OK)
-            fail_msg("secret %zu: %s", i, smar_writer_error(w));
-    if (doc)
-        assert_int_equal(smar_writer_set_document(w, doc, strlen(doc)), SMAR_OK);
-    if (smar_writer_finish(w) != SMAR_OK)
-        fail_msg("finish: %s", smar_writer_error(w));
-    smar_writer_free(w);
-}
 
 /* An archive taken apart at the format level (§3) and put back together the way an
  * attacker without a key would: fresh offsets, chunk hashes and root hash; the root MAC and
@@ -947,7 +415,7 @@ static void add_local_slot(sb *area, const char *key_file, const char *kid, uint
     sb prefix = {0};
     char *kt = key_text(key_file);
     uint8_t head[3] = {1, 0, (uint8_t)strlen(kid)}, kind = 1, v[4], wlen[4];
-    assert_true(sr2_keyring_key(kt, kid, strlen(kid), version, key));
+    assert_true(keyring_file_key(kt, kid, strlen(kid), version, key));
     free(kt);
     put32(v, version);
     sb_add(&prefix, head, 3);
@@ -996,14 +464,6 @@ static void add_unknown_slot(sb *area)
     sb_add(area, wlen, 4);
     sb_add(area, blob, sizeof blob);
     sb_free(&kid);
-}
-
-static void save_keyring(smar_keyring *kr, const char *file)
-{
-    char *path = vpath(file);
-    if (smar_keyring_save(kr, path, NULL, SMAR_SAVE_OVERWRITE) != SMAR_OK)
-        fail_msg("%s: %s", file, smar_keyring_error(kr));
-    free(path);
 }
 
 static smar_keyring *new_keyring(const char *kid, int rotations)
@@ -1279,21 +739,13 @@ static void test_generate(void **state)
 static int setup(void **state)
 {
     (void)state;
-    const char *env = getenv("SMAR_WRITE_VECTORS");
-    g_write = env != NULL && strcmp(env, "1") == 0;
-    if (smar_init() != SMAR_OK)
-        return -1;
-    g_tmp = tu_tmpdir();
-    return g_tmp ? 0 : -1;
+    return vectors_setup("spec/vectors/v2", KEY_FILES);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < NKEYS; i++)
-        smar_keyring_free(g_keys[i]);
-    tu_rmtree(g_tmp);
-    free(g_tmp);
+    vectors_teardown();
     return 0;
 }
 

@@ -14,84 +14,6 @@
 #include <sodium.h>
 #include <zstd.h>
 
-/* ---- buffers and little-endian fields ------------------------------------------------- */
-
-void sb_add(sb *b, const void *p, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (q == NULL)
-            abort();
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-void sb_str(sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-void sb_printf(sb *b, const char *fmt, ...)
-{
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof tmp)
-        abort();
-    sb_add(b, tmp, (size_t)k);
-}
-
-void sb_hex(sb *b, const uint8_t *p, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        char c[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
-        sb_add(b, c, 2);
-    }
-}
-
-void sb_free(sb *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
-void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ---- §2 labels -------------------------------------------------------------------------- */
 
 #define L2_SLOT    "smar/v2 key-slot"
@@ -133,14 +55,6 @@ void sr2_free(sr2 *r)
     free(r->rec);
     sodium_memzero(r->dek, sizeof r->dek);
     sodium_memzero(r->sub, sizeof r->sub);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
 }
 
 /* §2 */
@@ -449,32 +363,6 @@ void sr2_dek_commit(const uint8_t dek[32], const uint8_t archive_id[16], uint8_t
     crypto_generichash(out, 32, m, sizeof m, dek, 32);
 }
 
-bool sr2_keyring_key(const char *text, const char *kid, size_t kid_len, uint32_t version,
-                     uint8_t key[32])
-{
-    cJSON *root = cJSON_Parse(text);
-    bool found = false;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "key_id");
-    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(root, "versions");
-    const cJSON *v;
-    if (cJSON_IsString(id) && strlen(id->valuestring) == kid_len &&
-        memcmp(id->valuestring, kid, kid_len) == 0) {
-        cJSON_ArrayForEach(v, vs)
-        {
-            const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
-            const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "key");
-            size_t len = 0;
-            if (cJSON_IsNumber(num) && num->valuedouble == (double)version && cJSON_IsString(k) &&
-                sodium_base642bin(key, 32, k->valuestring, strlen(k->valuestring), NULL, &len, NULL,
-                                  sodium_base64_VARIANT_ORIGINAL) == 0 &&
-                len == 32)
-                found = true;
-        }
-    }
-    cJSON_Delete(root);
-    return found;
-}
-
 /* An x25519 identity file (KEYRING.md §9): its id and key pair, or false. */
 static bool identity_keys(const char *text, const sr2_slot *s, uint8_t pk[32], uint8_t sk[32])
 {
@@ -505,7 +393,7 @@ static int unwrap_local(sr2 *r, unsigned i, const char *text)
 {
     const sr2_slot *s = &r->slot[i];
     uint8_t key[32], aad[600];
-    if (s->flags != 0 || !sr2_keyring_key(text, (const char *)s->kid, s->kid_len, s->version, key))
+    if (s->flags != 0 || !keyring_file_key(text, (const char *)s->kid, s->kid_len, s->version, key))
         return 1;
     if (s->version_kind != 1 || s->wlen != 72)
         return sr_fail(r, "local slot %u layout", i);
@@ -629,43 +517,6 @@ static int chunk_open(sr2 *r, uint32_t i)
 
 /* ---- §11 sections --------------------------------------------------------------------------- */
 
-typedef struct cur {
-    const uint8_t *p;
-    size_t left;
-    bool ok;
-} cur;
-
-static const uint8_t *take(cur *c, size_t n)
-{
-    if (!c->ok || c->left < n) {
-        c->ok = false;
-        return NULL;
-    }
-    const uint8_t *q = c->p;
-    c->p += n;
-    c->left -= n;
-    return q;
-}
-static uint8_t t8(cur *c)
-{
-    const uint8_t *q = take(c, 1);
-    return q ? q[0] : 0;
-}
-static uint16_t t16(cur *c)
-{
-    const uint8_t *q = take(c, 2);
-    return q ? le16(q) : 0;
-}
-static uint32_t t32(cur *c)
-{
-    const uint8_t *q = take(c, 4);
-    return q ? le32(q) : 0;
-}
-static uint64_t t64(cur *c)
-{
-    const uint8_t *q = take(c, 8);
-    return q ? le64(q) : 0;
-}
 static sr2_str tstr(cur *c, bool wide)
 {
     size_t n = wide ? t32(c) : t16(c);

@@ -5,7 +5,9 @@
  * header, chunk table, slot area (§9, §5, §8, §5.2), keyless verification (§17), unlock
  * through a local or x25519 slot (§5.2, §4.3, §4.2, §10), every chunk (§6), the sections
  * (§11) and the rendering of every secret (§12). Every failure is -1 with the reason in
- * r->why: the vectors only ask whether a stage fails, libsmar gives the status.
+ * r->why: the vectors only ask whether a stage fails, libsmar gives the status. Buffers,
+ * little-endian fields and the keyring file's key come from vectors_common.h, which holds
+ * no format logic.
  */
 #ifndef SMAR_VECTORS_SR2_H
 #define SMAR_VECTORS_SR2_H
@@ -14,25 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- a growable byte buffer, always NUL-terminated ------------------------------------ */
-
-typedef struct sb {
-    uint8_t *p;
-    size_t n, cap;
-} sb;
-
-void sb_add(sb *b, const void *p, size_t n);
-void sb_str(sb *b, const char *s);
-void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_hex(sb *b, const uint8_t *p, size_t n);
-void sb_free(sb *b);
-
-uint16_t le16(const uint8_t *p);
-uint32_t le32(const uint8_t *p);
-uint64_t le64(const uint8_t *p);
-void put16(uint8_t *p, uint16_t v);
-void put32(uint8_t *p, uint32_t v);
-void put64(uint8_t *p, uint64_t v);
+#include "vectors_common.h"
 
 /* ---- the reader --------------------------------------------------------------------------- */
 
@@ -153,8 +137,5 @@ void sr2_root_hash(const uint8_t content[32], const uint8_t *trailer, const uint
 void sr2_sign_message(const uint8_t archive_id[16], const uint8_t content[32], uint8_t msg[64]);
 size_t sr2_slot_aad(const uint8_t archive_id[16], const sr2_slot *s, uint8_t *aad);
 void sr2_dek_commit(const uint8_t dek[32], const uint8_t archive_id[16], uint8_t out[32]);
-/* The version's 32-byte key from a keyring file's text (spec/KEYRING.md), or false. */
-bool sr2_keyring_key(const char *text, const char *kid, size_t kid_len, uint32_t version,
-                     uint8_t key[32]);
 
 #endif
