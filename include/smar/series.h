@@ -53,9 +53,10 @@ typedef int (*smar_series_open_cb)(void *ctx, smar_reader **out);
  * name in a listing). Queries open it only when they need it: a resolve first asks the
  * deciding snapshot and the first archive after T, and the others only when those two
  * cannot answer alone (the deciding snapshot lacks the secret, or no payload is found);
- * smar_series_select and resolve_version open every archive. When opened, the archive's
- * own snapshot time must be the one given (to the second), else the query fails with
- * SMAR_E_CORRUPT; archives of another instance are refused as by add.
+ * smar_series_select and resolve_version open every archive, and once all are open every
+ * resolve asks them all (so render with all_versions sees every version: select first). When
+ * opened, the archive's own snapshot time must be the one given (to the second), else the query
+ * fails with SMAR_E_CORRUPT; archives of another instance are refused as by add.
  */
 SMAR_API int smar_series_add_source(smar_series *s, smar_time_ns snapshot, smar_series_open_cb open,
                                     void *ctx);

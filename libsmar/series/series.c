@@ -748,13 +748,24 @@ static int resolve_narrow(smar_series *s, const char *id, smar_time_ns t, smar_a
     return 0;
 }
 
+/* Whether every archive is open (or left out): asking them all then costs no I/O, and
+ * every answer (smar_series_render's all_versions too) sees every record. */
+static bool all_opened(const smar_series *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader == NULL && !s->archives[i].left_out)
+            return false;
+    }
+    return true;
+}
+
 /* The resolve itself, into the library's own full smar_at. */
 static int resolve_into(smar_series *s, const char *id, smar_time_ns t, bool narrow, smar_at *out)
 {
     release_records(s);
     at_reset(out, t);
 
-    if (narrow && s->has_sources) {
+    if (narrow && s->has_sources && !all_opened(s)) {
         int got = resolve_narrow(s, id, t, out);
         if (got != 0) {
             out->damaged_archives = damaged_count(s);
