@@ -1279,8 +1279,21 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
     return cli_exit_archive(rc);
 }
 
-/* Open, unlock and add one archive. Returns 0, or an exit code after a message. */
-static int series_add_one(cli_series *cs, uint32_t threads, const char *path)
+/* A slot for one more archive in cs. */
+static size_t series_slot(cli_series *cs, const char *path)
+{
+    if (cs->n == cs->cap) {
+        cs->cap = cs->cap != 0 ? cs->cap * 2 : 8;
+        cs->readers = cli_xrealloc(cs->readers, cs->cap * sizeof *cs->readers);
+        cs->paths = cli_xrealloc(cs->paths, cs->cap * sizeof *cs->paths);
+    }
+    cs->readers[cs->n] = NULL;
+    cs->paths[cs->n] = path;
+    return cs->n++;
+}
+
+/* Open and unlock one archive. Returns 0, or an exit code after a message. */
+static int series_open_reader(cli_series *cs, uint32_t threads, const char *path, smar_reader **out)
 {
     smar_reader *r = NULL;
     int ret = cli_open_archive(path, &r);
@@ -1291,16 +1304,99 @@ static int series_add_one(cli_series *cs, uint32_t threads, const char *path)
         smar_reader_free(r);
         return ret;
     }
+    *out = r;
+    return 0;
+}
+
+/* Open, unlock and add one archive. Returns 0, or an exit code after a message. */
+static int series_add_one(cli_series *cs, uint32_t threads, const char *path)
+{
+    smar_reader *r = NULL;
+    int ret = series_open_reader(cs, threads, path, &r);
+    if (ret != 0)
+        return ret;
     int rc = smar_series_add(cs->series, r);
     if (rc != SMAR_OK) {
         cli_error_lib(path, smar_series_error(cs->series));
         smar_reader_free(r);
         return rc == SMAR_E_INVALID ? CLI_EXIT_FAILURE : cli_exit_archive(rc);
     }
-    cs->readers[cs->n] = r;
-    cs->paths[cs->n] = path;
-    cs->n++;
+    size_t slot = series_slot(cs, path); /* may move cs->readers */
+    cs->readers[slot] = r;
     return 0;
+}
+
+/* An archive listed under a prefix, whose name gave its snapshot time: opened by the
+ * series when a query first needs it. */
+typedef struct cli_lazy_source {
+    cli_series *cs;
+    size_t slot;
+} cli_lazy_source;
+
+static int open_lazy_source(void *ctx, smar_reader **out)
+{
+    cli_lazy_source *ls = ctx;
+    cli_series *cs = ls->cs;
+    const char *path = cs->paths[ls->slot];
+    signer_refused = 0;
+    int ret = series_open_reader(cs, cs->threads, path, &cs->readers[ls->slot]);
+    if (ret == CLI_EXIT_DAMAGED && cs->skip_damaged && !signer_refused) {
+        cli_error("%s: damaged, left out of the series (--skip-damaged)", path);
+        cs->damaged++;
+        return SMAR_E_CORRUPT;
+    }
+    if (ret == CLI_EXIT_DAMAGED && signer_refused) /* never passed over as damage: exit 3 */
+        return cs->skip_damaged ? SMAR_E_DENIED : SMAR_E_AUTH;
+    if (ret != 0) /* the message is out */
+        return ret == CLI_EXIT_DAMAGED ? SMAR_E_CORRUPT : SMAR_E_IO;
+    *out = cs->readers[ls->slot];
+    return SMAR_OK;
+}
+
+static int add_lazy_source(cli_series *cs, const char *url, smar_time_ns snapshot)
+{
+    cli_lazy_source *ls = cli_xmalloc(sizeof *ls);
+    *ls = (cli_lazy_source){cs, series_slot(cs, url)};
+    cs->lazies = cli_xrealloc(cs->lazies, (cs->nlazies + 1) * sizeof *cs->lazies);
+    cs->lazies[cs->nlazies++] = ls;
+    if (smar_series_add_source(cs->series, snapshot, open_lazy_source, ls) != SMAR_OK)
+        out_of_memory();
+    return 0;
+}
+
+/*
+ * Every archive under an s3:// prefix, from one listing. Names `create -o s3://B/P/` made
+ * give the snapshot time, so those archives are opened only when a query needs them; any
+ * other object is opened now (its header says its time). Names of two instances under one
+ * prefix are refused: the series would mix them.
+ */
+static int series_add_prefix(cli_series *cs, const char *prefix)
+{
+    size_t first = cs->listed.n;
+    int ret = cli_s3_list(prefix, &cs->listed);
+    char instance[256] = "", other[256];
+    for (size_t i = first; i < cs->listed.n && ret == 0; i++) {
+        const char *url = cs->listed.items[i];
+        smar_time_ns snapshot;
+        if (!cli_s3_series_name(url, &snapshot, other, sizeof other)) {
+            ret = series_add_one(cs, cs->threads, url);
+            if (ret == CLI_EXIT_DAMAGED && cs->skip_damaged && !signer_refused) {
+                cli_error("%s: damaged, left out of the series (--skip-damaged)", url);
+                cs->damaged++;
+                ret = 0;
+            }
+            continue;
+        }
+        if (instance[0] != '\0' && strcmp(instance, other) != 0) {
+            cli_error("%s holds archives of more than one instance (%s/ and %s/): name one, as "
+                      "in %s%s/",
+                      prefix, instance, other, prefix, instance);
+            return CLI_EXIT_FAILURE;
+        }
+        memcpy(instance, other, sizeof instance);
+        ret = add_lazy_source(cs, url, snapshot);
+    }
+    return ret;
 }
 
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
@@ -1311,14 +1407,15 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     if (ret != 0)
         return ret;
     size_t count = (size_t)n;
-    cs->readers = cli_xmalloc(count * sizeof *cs->readers);
-    cs->paths = cli_xmalloc(count * sizeof *cs->paths);
+    cs->threads = threads;
+    cs->skip_damaged = skip_damaged;
     if (smar_series_new(&cs->series) != SMAR_OK)
         out_of_memory();
     smar_series_set_skip_damaged(cs->series, skip_damaged);
     for (size_t i = 0; i < count; i++) {
         signer_refused = 0;
-        ret = series_add_one(cs, threads, paths[i]);
+        ret = cli_s3_is_prefix(paths[i]) ? series_add_prefix(cs, paths[i])
+                                         : series_add_one(cs, threads, paths[i]);
         if (ret == CLI_EXIT_DAMAGED && skip_damaged && !signer_refused) {
             cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);
             cs->damaged++;
@@ -1339,6 +1436,8 @@ size_t cli_series_report_damaged(const cli_series *cs)
     size_t n = cs->damaged;
     for (size_t i = 0; i < cs->n; i++) {
         const char *why = NULL;
+        if (cs->readers[i] == NULL) /* never opened, or left out when opened (counted) */
+            continue;
         if (smar_series_archive_status(cs->series, cs->readers[i], &why) == SMAR_OK)
             continue;
         cli_error_lib(cs->paths[i], why);
@@ -1357,6 +1456,12 @@ void cli_series_close(cli_series *cs)
         smar_reader_free(cs->readers[i]);
     free(cs->readers);
     free(cs->paths);
+    for (size_t i = 0; i < cs->listed.n; i++)
+        free((void *)(uintptr_t)cs->listed.items[i]); /* ours: strdup'ed */
+    cli_strlist_free(&cs->listed);
+    for (size_t i = 0; i < cs->nlazies; i++)
+        free(cs->lazies[i]);
+    free(cs->lazies);
     cli_free_keyrings(cs->keys, cs->nkeys);
     memset(cs, 0, sizeof *cs);
 }

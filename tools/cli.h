@@ -133,6 +133,22 @@ int cli_s3_is_url(const char *path);
 /* Open the object url in r (configuration from AWS_*): an smar status; err holds the
  * reason when the object could not be reached, else it is left empty. */
 int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_MAX]);
+/* s3://BUCKET/PREFIX/: a series. cli_s3_list fills urls with every object under it (owned
+ * copies: free each). 0, or an exit code after a message. */
+int cli_s3_is_prefix(const char *path);
+int cli_s3_list(const char *url, cli_strlist *urls);
+/* Whether url's last name is one `create -o s3://B/P/` makes (INSTANCE/YYYYMMDDTHHMMSSZ-
+ * ID8.smar): 1 with the snapshot time and INSTANCE (bounded by cap), else 0. */
+int cli_s3_series_name(const char *url, smar_time_ns *snapshot, char *instance, size_t cap);
+/* For commands that read archives one by one (ls, verify): replace each s3:// prefix in
+ * paths by the objects under it, in listing order. 0, or an exit code after a message;
+ * then cli_s3_free_expanded(*paths, the paths given, owned). */
+/* create -o s3://BUCKET/PREFIX/: *out (malloc'ed) the object URL PREFIX/INSTANCE/
+ * YYYYMMDDTHHMMSSZ-TAG8.smar, from a first read of the export (its instance name, else
+ * guid; snapshot, else its exported_at) and a random tag. 0, or an exit code after a message. */
+int cli_s3_series_key(const char *input, smar_time_ns snapshot, const char *prefix, char **out);
+int cli_s3_expand_prefixes(int *n, char ***paths, cli_strlist *owned);
+void cli_s3_free_expanded(char **paths, char **given, cli_strlist *owned);
 /* Start the upload to url (cli_out_open's branch). The upload stops (is cancelled, then
  * aborted) once *interrupt_flag is set. 0, or an exit code after a message. */
 int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_t *interrupt_flag);
@@ -261,11 +277,18 @@ int cli_unlock_archive(const char *path, smar_reader *r, smar_keyring **keys, si
 typedef struct cli_series {
     smar_keyring **keys;
     size_t nkeys;
-    smar_reader **readers; /* the archives in the series */
+    smar_reader **readers; /* the archives in the series; NULL: a source not opened (yet) */
     const char **paths;
     size_t n;
+    size_t cap;
     size_t damaged; /* archives left out at open (skip_damaged) */
     smar_series *series;
+    /* Archives listed under an s3:// prefix, opened when a query needs them. */
+    uint32_t threads;
+    int skip_damaged;
+    cli_strlist listed;              /* their URLs (owned) */
+    struct cli_lazy_source **lazies; /* their openers' contexts (owned) */
+    size_t nlazies;
 } cli_series;
 
 /* Returns 0, or an exit code after a message. With skip_damaged, an archive that is damaged

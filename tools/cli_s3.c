@@ -16,9 +16,12 @@
 #include "cli.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
+#include <sys/random.h>
 
 #include "smar/s3.h"
 
@@ -189,4 +192,224 @@ void cli_s3_out_close(cli_out *o)
 {
     smar_s3_sink_free(o->s3); /* aborts the upload unless it completed */
     o->s3 = NULL;
+}
+
+/* ---- series under a prefix ---------------------------------------------------------------- */
+
+int cli_s3_is_prefix(const char *path)
+{
+    return smar_s3_is_prefix(path);
+}
+
+static int collect_url(const char *url, uint64_t size, void *ctx)
+{
+    (void)size;
+    size_t n = strlen(url);
+    if (n > 0 && url[n - 1] == '/') /* a "folder" marker that consoles make: not an archive */
+        return 0;
+    cli_strlist_push(ctx, cli_xstrdup(url));
+    return 0;
+}
+
+int cli_s3_list(const char *url, cli_strlist *urls)
+{
+    smar_s3_options o;
+    char key_buf[API_KEY_BUF];
+    int ret = s3_options(&o, url, key_buf);
+    if (ret != 0) {
+        explicit_bzero(key_buf, sizeof key_buf);
+        return ret;
+    }
+    char err[SMAR_IO_ERROR_MAX] = "";
+    int rc = smar_s3_list(url, &o, collect_url, urls, err);
+    explicit_bzero(key_buf, sizeof key_buf);
+    if (rc != SMAR_OK) {
+        cli_error("%s", err);
+        return CLI_EXIT_FAILURE;
+    }
+    if (urls->n == 0) {
+        cli_error("%s: no archive under this prefix", url);
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+#define STAMP_LEN 16 /* 20261203T020000Z */
+#define NAME_LEN  (STAMP_LEN + 1 + 8 + sizeof ".smar" - 1)
+
+static int all_digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int all_hex(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int cli_s3_series_name(const char *url, smar_time_ns *snapshot, char *instance, size_t cap)
+{
+    const char *base = strrchr(url, '/');
+    if (base == NULL || strlen(base + 1) != NAME_LEN)
+        return 0;
+    const char *n = base + 1;
+    if (!all_digits(n, 8) || n[8] != 'T' || !all_digits(n + 9, 6) || n[15] != 'Z' || n[16] != '-' ||
+        !all_hex(n + 17, 8) || strcmp(n + 25, ".smar") != 0)
+        return 0;
+    char rfc[24];
+    (void)snprintf(rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", n, n + 4, n + 6, n + 9,
+                   n + 11, n + 13);
+    if (smar_time_parse(rfc, strlen(rfc), 0, snapshot) != SMAR_OK)
+        return 0;
+    /* The directory above: the instance the name was made for. */
+    const char *dir = base;
+    while (dir > url && dir[-1] != '/')
+        dir--;
+    size_t len = (size_t)(base - dir);
+    if (len + 1 > cap)
+        return 0;
+    memcpy(instance, dir, len);
+    instance[len] = '\0';
+    return 1;
+}
+
+int cli_s3_expand_prefixes(int *n, char ***paths, cli_strlist *owned)
+{
+    int has_prefix = 0;
+    for (int i = 0; i < *n; i++)
+        has_prefix |= cli_s3_is_prefix((*paths)[i]);
+    if (!has_prefix)
+        return 0;
+    cli_strlist all = {0};
+    for (int i = 0; i < *n; i++) {
+        if (!cli_s3_is_prefix((*paths)[i])) {
+            cli_strlist_push(&all, (*paths)[i]);
+            continue;
+        }
+        size_t first = owned->n;
+        int ret = cli_s3_list((*paths)[i], owned);
+        if (ret != 0) {
+            cli_strlist_free(&all);
+            return ret;
+        }
+        for (size_t k = first; k < owned->n; k++)
+            cli_strlist_push(&all, owned->items[k]);
+    }
+    if (all.n > INT32_MAX) {
+        cli_error("too many archives");
+        cli_strlist_free(&all);
+        return CLI_EXIT_FAILURE;
+    }
+    char **expanded = cli_xmalloc((all.n + 1) * sizeof *expanded);
+    for (size_t i = 0; i < all.n; i++)
+        expanded[i] = (char *)(uintptr_t)all.items[i]; /* argv's type; never written */
+    expanded[all.n] = NULL;
+    *n = (int)all.n;
+    *paths = expanded; /* the caller frees it with cli_s3_free_expanded */
+    cli_strlist_free(&all);
+    return 0;
+}
+
+void cli_s3_free_expanded(char **paths, char **given, cli_strlist *owned)
+{
+    if (paths != given)
+        free(paths);
+    for (size_t i = 0; i < owned->n; i++)
+        free((void *)(uintptr_t)owned->items[i]); /* strdup'ed by collect_url */
+    cli_strlist_free(owned);
+}
+
+/* ---- naming an archive under a prefix ------------------------------------------------------- */
+
+#define INSTANCE_NAME_MAX 64
+
+/* The instance's "name", else its "guid", as one path segment: every byte other than
+ * A-Z a-z 0-9 . _ - becomes '-', at most INSTANCE_NAME_MAX bytes, never "." or "..". */
+static void instance_segment(const char *doc, size_t len, char out[INSTANCE_NAME_MAX + 1])
+{
+    cJSON *root = cJSON_ParseWithLength(doc, len);
+    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(root, "instance");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(inst, "name");
+    if (!cJSON_IsString(name) || name->valuestring[0] == '\0')
+        name = cJSON_GetObjectItemCaseSensitive(inst, "guid");
+    const char *text = cJSON_IsString(name) ? name->valuestring : "";
+    size_t n = 0;
+    for (; text[n] != '\0' && n < INSTANCE_NAME_MAX; n++) {
+        char c = text[n];
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+        out[n] = keep ? c : '-';
+    }
+    out[n] = '\0';
+    if (n == 0 || strspn(out, ".") == n)
+        (void)snprintf(out, INSTANCE_NAME_MAX + 1, "instance");
+    cJSON_Delete(root);
+}
+
+/* Read the export through once for what the name needs: its document (the instance comes
+ * with it, which a stream may hold last) and exported_at. */
+static int export_facts(const char *input, char instance[INSTANCE_NAME_MAX + 1],
+                        smar_time_ns *exported_at)
+{
+    smar_export *ex = NULL;
+    const char *json, *doc;
+    size_t len, doclen;
+    int rc;
+    if (smar_export_new(&ex) != SMAR_OK)
+        return CLI_EXIT_FAILURE;
+    if ((rc = smar_export_open(ex, input)) == SMAR_OK) {
+        while ((rc = smar_export_next_secret(ex, &json, &len)) == SMAR_OK)
+            ;
+    }
+    if (rc == SMAR_DONE && (rc = smar_export_document(ex, &doc, &doclen)) == SMAR_OK) {
+        instance_segment(doc, doclen, instance);
+        if (smar_export_exported_at(ex, exported_at) != SMAR_OK)
+            *exported_at = SMAR_TIME_NONE;
+    }
+    if (rc != SMAR_OK)
+        cli_error_lib(input, smar_export_error(ex));
+    smar_export_free(ex);
+    return rc == SMAR_OK ? 0 : CLI_EXIT_FAILURE;
+}
+
+int cli_s3_series_key(const char *input, smar_time_ns snapshot, const char *prefix, char **out)
+{
+    *out = NULL;
+    if (strcmp(input, "-") == 0) {
+        cli_error("-o %s names the object from the export, which standard input cannot be read "
+                  "twice for: give the export as a file, or -o s3://BUCKET/KEY",
+                  prefix);
+        return CLI_EXIT_USAGE;
+    }
+    char instance[INSTANCE_NAME_MAX + 1];
+    smar_time_ns exported_at = SMAR_TIME_NONE;
+    int ret = export_facts(input, instance, &exported_at);
+    if (ret != 0)
+        return ret;
+    smar_time_ns t = snapshot != SMAR_TIME_NONE ? snapshot : exported_at;
+    if (t == SMAR_TIME_NONE) {
+        cli_error("%s: the export has no exported_at: give --snapshot-time", input);
+        return CLI_EXIT_FAILURE;
+    }
+    char rfc[SMAR_TIME_BUFSIZE];
+    smar_time_format(t, rfc); /* 2026-12-03T02:00:00[.fff]Z */
+    char stamp[STAMP_LEN + 1];
+    (void)snprintf(stamp, sizeof stamp, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", rfc, rfc + 5, rfc + 8,
+                   rfc + 11, rfc + 14, rfc + 17);
+    /* Two archives of one snapshot get two names: a random tag, not a secret. */
+    uint32_t tag = 0;
+    if (getrandom(&tag, sizeof tag, 0) != (ssize_t)sizeof tag) {
+        cli_error("cannot read random bytes for the object name");
+        return CLI_EXIT_FAILURE;
+    }
+    size_t n = strlen(prefix) + sizeof instance + NAME_LEN + 4;
+    *out = cli_xmalloc(n);
+    (void)snprintf(*out, n, "%s%s/%s-%08" PRIx32 ".smar", prefix, instance, stamp, tag);
+    return 0;
 }

@@ -62,6 +62,7 @@ struct create_state {
      * secrets later (smar_writer_failed_secret), and the message must name the right one. */
     char *origin[SMAR_WRITER_MAX_IN_FLIGHT + 1];
     uint64_t added;
+    char *named_output; /* -o s3://BUCKET/PREFIX/: the object's URL, named from the export */
 };
 
 #define ORIGINS (SMAR_WRITER_MAX_IN_FLIGHT + 1)
@@ -348,7 +349,9 @@ static void print_summary(struct create_state *st)
     char bbuf[32];
     smar_writer_progress(st->w, &secrets, &bytes);
     fprintf(stderr, "created %s: %llu secrets, %s\n",
-            st->out.is_stdout ? "archive on standard output" : st->o->output,
+            st->out.is_stdout  ? "archive on standard output"
+            : st->named_output ? st->named_output
+                               : st->o->output,
             (unsigned long long)secrets, cli_bytes(bbuf, bytes));
 }
 
@@ -387,10 +390,13 @@ static int run_create(struct create_state *st)
     /* Refuse a destination that could never be written before reading anything. */
     cli_note_input(o->input);
     int ret = cli_out_check(o->output, o->force);
+    if (ret == 0 && cli_s3_is_prefix(o->output)) { /* named from the export (cli_s3.c) */
+        ret = cli_s3_series_key(o->input, o->snapshot, o->output, &st->named_output);
+    }
     if (ret == 0)
         ret = open_inputs(st);
     if (ret == 0)
-        ret = cli_out_open(&st->out, o->output, o->force);
+        ret = cli_out_open(&st->out, st->named_output ? st->named_output : o->output, o->force);
     if (ret != 0)
         return ret;
     cli_progress_init(&st->progress, o->quiet);
@@ -424,6 +430,7 @@ int cmd_create(int argc, char **argv)
     cli_out_abort(&st.out); /* removes the temporary file unless committed */
     smar_writer_free(st.w);
     smar_export_free(st.ex);
+    free(st.named_output);
     for (size_t i = 0; i < ORIGINS; i++)
         free(st.origin[i]);
     smar_signkey_free(st.signer);

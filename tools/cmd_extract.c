@@ -409,6 +409,8 @@ static int verify_series(const cli_series *cs)
 {
     int ret = 0;
     for (size_t i = 0; i < cs->n; i++) {
+        if (cs->readers[i] == NULL) /* listed under a prefix, not needed by this query */
+            continue;
         int rc =
             smar_reader_verify(cs->readers[i], SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL);
         if (rc != SMAR_OK) {

@@ -154,7 +154,7 @@ done:
     return ret;
 }
 
-static int ls_all(int n, char **paths, struct ls_opts *o)
+static int ls_all_listed(int n, char **paths, struct ls_opts *o)
 {
     smar_keyring **keys = NULL;
     size_t nkeys = 0;
@@ -175,6 +175,18 @@ static int ls_all(int n, char **paths, struct ls_opts *o)
     }
     cli_free_keyrings(keys, nkeys);
     return worst;
+}
+
+/* Each s3:// prefix stands for the archives under it. */
+static int ls_all(int n, char **paths, struct ls_opts *o)
+{
+    cli_strlist owned = {0};
+    char **all = paths;
+    int ret = cli_s3_expand_prefixes(&n, &all, &owned);
+    if (ret == 0)
+        ret = ls_all_listed(n, all, o);
+    cli_s3_free_expanded(all, paths, &owned);
+    return ret;
 }
 
 int cmd_ls(int argc, char **argv)

@@ -559,7 +559,7 @@ static int parse_verify_args(int argc, char **argv, struct verify_opts *o)
     return 0;
 }
 
-static int verify_all(int n, char **paths, struct verify_opts *o)
+static int verify_all_listed(int n, char **paths, struct verify_opts *o)
 {
     smar_keyring **keys = NULL;
     size_t nkeys = 0;
@@ -604,6 +604,18 @@ static int verify_all(int n, char **paths, struct verify_opts *o)
     fflush(stdout);
     cli_free_keyrings(keys, nkeys);
     return worst;
+}
+
+/* Each s3:// prefix stands for the archives under it. */
+static int verify_all(int n, char **paths, struct verify_opts *o)
+{
+    cli_strlist owned = {0};
+    char **all = paths;
+    int ret = cli_s3_expand_prefixes(&n, &all, &owned);
+    if (ret == 0)
+        ret = verify_all_listed(n, all, o);
+    cli_s3_free_expanded(all, paths, &owned);
+    return ret;
 }
 
 int cmd_verify(int argc, char **argv)

@@ -119,6 +119,22 @@ SMAR_API int smar_s3_is_url(const char *text);
 SMAR_API int smar_s3_source_open(smar_source *out, const char *url, const smar_s3_options *opts,
                                  char err[SMAR_IO_ERROR_MAX]);
 
+/** Whether text names a prefix, a series: "s3://BUCKET/" or "s3://BUCKET/PREFIX/". */
+SMAR_API int smar_s3_is_prefix(const char *text);
+
+/** One object of a listing: its s3:// URL and size. Return 0 to go on, a positive value
+ *  to stop (the listing then returns SMAR_OK), a negative one to fail (SMAR_E_INVALID). */
+typedef int (*smar_s3_key_cb)(const char *url, uint64_t size, void *ctx);
+
+/**
+ * Every object under url ("s3://BUCKET/PREFIX/"), in the server's order (ascending keys),
+ * by ListObjectsV2: one request per 1000 keys, each next page asked for by its
+ * continuation token (in the canonical, signed query). Nested "directories" are included
+ * (no delimiter). Returns SMAR_OK or a status as for smar_s3_source_open; err says why.
+ */
+SMAR_API int smar_s3_list(const char *url, const smar_s3_options *opts, smar_s3_key_cb cb,
+                          void *ctx, char err[SMAR_IO_ERROR_MAX]);
+
 typedef struct smar_s3_sink smar_s3_sink;
 
 /**

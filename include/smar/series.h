@@ -43,6 +43,24 @@ SMAR_API const char *smar_series_error(const smar_series *s);
 /** Add an unlocked reader. Borrowed: it must outlive the series. Order does not matter. */
 SMAR_API int smar_series_add(smar_series *s, smar_reader *r);
 
+/** Opens one archive of the series when a query first needs it: *out an unlocked reader
+ *  that stays the caller's (it must outlive the series), or a status (SMAR_E_CORRUPT and
+ *  the other damage statuses count as damage for smar_series_set_skip_damaged). */
+typedef int (*smar_series_open_cb)(void *ctx, smar_reader **out);
+
+/**
+ * Add an archive not opened yet, known by its snapshot time alone (say, from an object
+ * name in a listing). Queries open it only when they need it: a resolve first asks the
+ * deciding snapshot and the first archive after T, and the others only when those two
+ * cannot answer alone (the deciding snapshot lacks the secret, or no payload is found);
+ * smar_series_select and resolve_version open every archive, and once all are open every
+ * resolve asks them all (so render with all_versions sees every version: select first). When
+ * opened, the archive's own snapshot time must be the one given (to the second), else the query
+ * fails with SMAR_E_CORRUPT; archives of another instance are refused as by add.
+ */
+SMAR_API int smar_series_add_source(smar_series *s, smar_time_ns snapshot, smar_series_open_cb open,
+                                    void *ctx);
+
 /**
  * With skip non-zero, an archive that turns out damaged while answering (a chunk, index
  * or record fails its check: SMAR_E_CORRUPT, SMAR_E_AUTH, SMAR_E_FORMAT, SMAR_E_LIMIT) is

@@ -72,8 +72,7 @@ int smar_s3_parse_url(const char *url, char bucket[SMAR_S3_BUCKET_MAX + 1],
             return smar_fail(e, SMAR_E_INVALID, "'%.80s': the object key has a control character",
                              url);
     if (k[klen - 1] == '/')
-        return smar_fail(e, SMAR_E_INVALID,
-                         "'%.80s' names a prefix; a series from a prefix is not supported yet",
+        return smar_fail(e, SMAR_E_INVALID, "'%.80s' names a prefix (a series), not one object",
                          url);
     memcpy(bucket, b, blen);
     bucket[blen] = '\0';
@@ -304,16 +303,22 @@ static int take_hmac_keys(s3_client *c, const smar_s3_options *o, smar_err *e)
     }
     return SMAR_OK;
 }
+/* Everything but the bucket and key (already in c): endpoint, region, credentials. */
+static int client_configure(s3_client *c, const smar_s3_options *o, smar_err *e);
 
 static int client_init(s3_client *c, const char *url, const smar_s3_options *o, smar_err *e)
 {
     memset(c, 0, sizeof *c);
+    int rc = smar_s3_parse_url(url, c->bucket, c->key, e);
+    return rc == SMAR_OK ? client_configure(c, o, e) : rc;
+}
+
+static int client_configure(s3_client *c, const smar_s3_options *o, smar_err *e)
+{
     if (o == NULL)
         return smar_fail(e, SMAR_E_INVALID, "no S3 options given");
     int rc = smar_check_version(e, o->version, SMAR_S3_OPTIONS_VERSION, "smar_s3_options");
     if (rc != SMAR_OK)
-        return rc;
-    if ((rc = smar_s3_parse_url(url, c->bucket, c->key, e)) != SMAR_OK)
         return rc;
     (void)snprintf(c->url, sizeof c->url, "s3://%s/%s", c->bucket, c->key);
     const char *region = o->region != NULL && *o->region != '\0' ? o->region : "us-east-1";
@@ -369,6 +374,7 @@ typedef struct s3_call {
      * "name:value" lines, so x-amz-copy-source comes after x-amz-copy-source-range (':' >
      * '-') and the signature is not the canonical one S3 computes. */
     bool self_signed;
+    bool bucket_request; /* addressed to the bucket (a listing), not the object */
 } s3_call;
 
 static void payload_hash_header(char out[SHA256_HEADER_BYTES], const void *body, size_t len)
@@ -514,8 +520,9 @@ static int send_once(const s3_client *c, const s3_call *call, const char *bearer
                      smar_http_response *resp, smar_err *e)
 {
     smar_buf url = {0};
-    int rc = smar_s3_request_url(&url, c->endpoint, c->path_style, c->bucket, c->key, call->params,
-                                 call->n_params);
+    int rc =
+        smar_s3_request_url(&url, c->endpoint, c->path_style, c->bucket,
+                            call->bucket_request ? NULL : c->key, call->params, call->n_params);
     if (rc != SMAR_OK) {
         smar_buf_free(&url);
         *resp = (smar_http_response){.body = {.secure = true}};
@@ -686,6 +693,7 @@ typedef struct s3_source {
     pthread_mutex_t head_lock;
     uint8_t *head;
     size_t head_len;
+    bool size_known; /* from a suffix read's Content-Range, though the server ignored it */
 } s3_source;
 
 /* Parse "bytes FIRST-LAST/TOTAL". */
@@ -787,6 +795,28 @@ static void source_close(void *opaque)
     free(s);
 }
 
+/*
+ * A server that does not honour suffix ranges may serve the object's first bytes instead
+ * (s3rver answers bytes=-N with bytes 0..N), saying the object's size in Content-Range:
+ * then the size needs no HEAD, and those bytes are the head block the reader asks for
+ * next. Keeps nothing when the answer is not such a prefix.
+ */
+static void keep_prefix_answer(s3_source *s, const smar_http_response *resp, bool cut)
+{
+    uint64_t first, last, total;
+    /* cut: the answer outgrew the buffer and was stopped (http.c then reports no status) */
+    if ((resp->status != 206 && !cut) ||
+        !parse_content_range(resp->content_range, &first, &last, &total) || first != 0)
+        return;
+    size_t head_len = total < HEAD_BYTES ? (size_t)total : HEAD_BYTES;
+    if (resp->out_len < head_len || head_len == 0 || (s->head = malloc(head_len)) == NULL)
+        return;
+    memcpy(s->head, s->tail, head_len);
+    s->head_len = head_len;
+    s->size = total;
+    s->size_known = true;
+}
+
 /* The suffix read: true when the server honoured it (the tail and size are then known). */
 static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
 {
@@ -807,6 +837,8 @@ static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
             *honoured = true;
             s->size = total;
             s->tail_len = resp.out_len;
+        } else {
+            keep_prefix_answer(s, &resp, rc == SMAR_E_LIMIT);
         }
         rc = SMAR_OK; /* not honoured: HEAD and an explicit range instead */
         smar_err_clear(e);
@@ -845,7 +877,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     bool honoured;
     if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
         return rc;
-    if ((rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
+    if (!s->size_known && (rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
         return rc;
     s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
     if (s->tail_len == 0)
@@ -892,6 +924,208 @@ int smar_s3_source_open(smar_source *out, const char *url, const smar_s3_options
     out->read_at = source_read_at;
     out->close = source_close;
     return SMAR_OK;
+}
+
+/* ---- listing a prefix ------------------------------------------------------------------------ */
+
+#define LIST_PAGE_KEYS "1000"
+#define LIST_MAX_PAGES                                                                             \
+    100000u /* 100 million keys: far beyond any series, bounds a looping server */
+#define TOKEN_MAX 1024u
+
+int smar_s3_is_prefix(const char *text)
+{
+    size_t n = text != NULL ? strlen(text) : 0;
+    return smar_s3_is_url(text) && n > 5 && text[n - 1] == '/';
+}
+
+/* Split "s3://BUCKET/" or "s3://BUCKET/PREFIX/" into the bucket and the prefix ("" or
+ * "PREFIX/"). */
+static int parse_prefix(const char *url, char bucket[SMAR_S3_BUCKET_MAX + 1],
+                        char prefix[SMAR_S3_KEY_MAX + 1], smar_err *e)
+{
+    if (!smar_s3_is_prefix(url))
+        return smar_fail(e, SMAR_E_INVALID, "'%.80s': expected s3://BUCKET/PREFIX/", url);
+    const char *b = url + 5;
+    size_t blen = strcspn(b, "/");
+    if (b[blen] == '/' && b[blen + 1] == '\0') { /* the whole bucket */
+        char probe[SMAR_S3_BUCKET_MAX + 16];
+        (void)snprintf(probe, sizeof probe, "s3://%.*s/x", (int)(blen < 70 ? blen : 70), b);
+        int rc = smar_s3_parse_url(probe, bucket, prefix, e);
+        prefix[0] = '\0';
+        return rc;
+    }
+    /* The key rules are the object's, bar the trailing '/': check "PREFIX/x". */
+    size_t n = strlen(url);
+    if (n + 1 > SMAR_S3_KEY_MAX + 8 + SMAR_S3_BUCKET_MAX)
+        return smar_fail(e, SMAR_E_INVALID, "'%.80s': the prefix is too long", url);
+    char probe[SMAR_S3_KEY_MAX + SMAR_S3_BUCKET_MAX + 16];
+    (void)snprintf(probe, sizeof probe, "%sx", url);
+    int rc = smar_s3_parse_url(probe, bucket, prefix, e);
+    if (rc == SMAR_OK)
+        prefix[strlen(prefix) - 1] = '\0'; /* drop the probe's 'x' */
+    return rc;
+}
+
+/* The first <tag>VALUE</tag> in [*pos, end): VALUE as pointer and length, *pos after it. */
+static bool xml_next(const char **pos, const char *end, const char *tag, const char **value,
+                     size_t *len)
+{
+    char open[40], close[40];
+    int on = snprintf(open, sizeof open, "<%s>", tag);
+    int cn = snprintf(close, sizeof close, "</%s>", tag);
+    for (const char *p = *pos; p + on <= end; p++) {
+        if (memcmp(p, open, (size_t)on) != 0)
+            continue;
+        const char *v = p + on;
+        for (const char *q = v; q + cn <= end; q++) {
+            if (memcmp(q, close, (size_t)cn) == 0) {
+                *value = v;
+                *len = (size_t)(q - v);
+                *pos = q + cn;
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+/* XML text into out (bounded): the five predefined entities decoded, any other refused. */
+static bool xml_text(const char *v, size_t len, char *out, size_t cap)
+{
+    static const struct {
+        const char *entity;
+        char c;
+    } entities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    size_t o = 0;
+    for (size_t i = 0; i < len; o++) {
+        if (o + 1 >= cap)
+            return false;
+        if (v[i] != '&') {
+            out[o] = v[i++];
+            continue;
+        }
+        size_t k = 0, nent = sizeof entities / sizeof entities[0];
+        while (k < nent && (len - i < strlen(entities[k].entity) ||
+                            memcmp(v + i, entities[k].entity, strlen(entities[k].entity)) != 0))
+            k++;
+        if (k == nent)
+            return false;
+        out[o] = entities[k].c;
+        i += strlen(entities[k].entity);
+    }
+    out[o] = '\0';
+    return true;
+}
+
+/* One page's <Contents>: cb for each key. */
+static int list_page_keys(const s3_client *c, const smar_buf *body, smar_s3_key_cb cb, void *ctx,
+                          smar_err *e)
+{
+    const char *pos = (const char *)body->data, *end = pos + body->len;
+    const char *item, *v;
+    size_t item_len, vlen;
+    char key[SMAR_S3_KEY_MAX + 1], url[SMAR_S3_KEY_MAX + SMAR_S3_BUCKET_MAX + 8], size_text[24];
+    while (xml_next(&pos, end, "Contents", &item, &item_len)) {
+        const char *ip = item, *iend = item + item_len;
+        unsigned long long size = 0;
+        if (!xml_next(&ip, iend, "Key", &v, &vlen) || !xml_text(v, vlen, key, sizeof key))
+            return smar_fail(e, SMAR_E_IO, "%s: the listing has a malformed or too long key",
+                             c->url);
+        ip = item;
+        if (xml_next(&ip, iend, "Size", &v, &vlen) &&
+            xml_text(v, vlen, size_text, sizeof size_text))
+            size = strtoull(size_text, NULL, 10);
+        (void)snprintf(url, sizeof url, "s3://%s/%s", c->bucket, key);
+        int stop = cb(url, (uint64_t)size, ctx);
+        if (stop != 0)
+            return stop > 0 ? SMAR_STOP
+                            : smar_fail(e, SMAR_E_INVALID, "%s: the listing was refused", c->url);
+    }
+    return SMAR_OK;
+}
+
+/* The continuation token of a truncated page into token ("" when the listing is complete). */
+static int list_next_token(const s3_client *c, const smar_buf *body, char token[TOKEN_MAX],
+                           smar_err *e)
+{
+    const char *pos = (const char *)body->data, *end = pos + body->len, *v;
+    size_t vlen;
+    char truncated[8] = "";
+    token[0] = '\0';
+    if (!xml_next(&pos, end, "IsTruncated", &v, &vlen) ||
+        !xml_text(v, vlen, truncated, sizeof truncated) || strcmp(truncated, "true") != 0)
+        return SMAR_OK;
+    pos = (const char *)body->data;
+    if (!xml_next(&pos, end, "NextContinuationToken", &v, &vlen) ||
+        !xml_text(v, vlen, token, TOKEN_MAX) || token[0] == '\0')
+        return smar_fail(e, SMAR_E_IO,
+                         "%s: a truncated listing without a usable continuation token", c->url);
+    return SMAR_OK;
+}
+
+/* ListObjectsV2, page after page; every parameter goes through the canonical URL. */
+static int list_all(const s3_client *c, const char *prefix, smar_s3_key_cb cb, void *ctx,
+                    smar_err *e)
+{
+    char token[TOKEN_MAX] = "";
+    int rc = SMAR_OK;
+    for (unsigned page = 0; rc == SMAR_OK; page++) {
+        if (page == LIST_MAX_PAGES)
+            return smar_fail(e, SMAR_E_LIMIT, "%s: more than %u listing pages", c->url, page);
+        smar_s3_param params[4] = {{"list-type", "2"},
+                                   {"max-keys", LIST_PAGE_KEYS},
+                                   {"prefix", prefix},
+                                   {"continuation-token", token}};
+        s3_call call = {.method = "GET",
+                        .params = params,
+                        .n_params = token[0] != '\0' ? 4 : 3,
+                        .bucket_request = true};
+        smar_http_response resp;
+        rc = client_send(c, &call, &resp, e);
+        if (rc == SMAR_OK)
+            rc = list_page_keys(c, &resp.body, cb, ctx, e);
+        else if (rc != SMAR_E_CANCELLED)
+            rc = explain(c, rc, &resp, e);
+        char next[TOKEN_MAX] = "";
+        if (rc == SMAR_OK)
+            rc = list_next_token(c, &resp.body, next, e);
+        smar_http_response_free(&resp);
+        if (rc != SMAR_OK || next[0] == '\0')
+            break;
+        if (strcmp(next, token) == 0)
+            return smar_fail(e, SMAR_E_IO, "%s: the server repeated a continuation token", c->url);
+        memcpy(token, next, sizeof token);
+    }
+    return rc == SMAR_STOP ? SMAR_OK : rc;
+}
+
+int smar_s3_list(const char *url, const smar_s3_options *opts, smar_s3_key_cb cb, void *ctx,
+                 char err[SMAR_IO_ERROR_MAX])
+{
+    smar_err e = {0};
+    s3_client *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        (void)smar_fail(&e, SMAR_E_NOMEM, "out of memory");
+        copy_error(err, &e);
+        return SMAR_E_NOMEM;
+    }
+    int rc = cb == NULL ? smar_fail(&e, SMAR_E_INVALID, "no callback for the listing")
+                        : parse_prefix(url, c->bucket, c->key, &e);
+    if (rc == SMAR_OK)
+        rc = client_configure(c, opts, &e);
+    if (rc == SMAR_OK) {
+        char prefix[SMAR_S3_KEY_MAX + 1];
+        memcpy(prefix, c->key, sizeof prefix);
+        rc = list_all(c, prefix, cb, ctx, &e);
+    }
+    if (rc != SMAR_OK)
+        copy_error(err, &e);
+    client_clear(c);
+    free(c);
+    return rc;
 }
 
 /* ---- the sink: a multipart upload ------------------------------------------------------------ */

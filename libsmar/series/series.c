@@ -23,7 +23,9 @@
 /* ---- the handle ----------------------------------------------------------------------- */
 
 typedef struct series_archive {
-    smar_reader *reader; /* borrowed */
+    smar_reader *reader;      /* borrowed; NULL for a source not opened yet */
+    smar_series_open_cb open; /* a source opened when first needed, else NULL */
+    void *open_ctx;
     smar_time_ns snapshot;
     char *instance; /* the instance's CRN (else guid) from the stored document, or NULL */
     int damage;     /* SMAR_OK, or the status of the first damage met when skipping damage */
@@ -37,6 +39,7 @@ struct smar_series {
     size_t count;
     size_t cap;
     bool skip_damaged;
+    bool has_sources; /* some archives were added as sources: resolve opens what it needs */
     /* The last resolve: each archive's record of the secret (NULL where it lacks it or is
      * left out as damaged), nfound long, and the usable archives in describing order. */
     smar_secret **found;
@@ -149,6 +152,29 @@ static int check_same_instance(smar_series *s, const char *instance)
     return SMAR_OK;
 }
 
+/* Keep the archives in ascending snapshot order; equal times keep the add order. */
+static int insert_archive(smar_series *s, series_archive a)
+{
+    if (s->count == s->cap) {
+        size_t cap = s->cap == 0 ? 8 : s->cap * 2;
+        series_archive *grown = realloc(s->archives, cap * sizeof *grown);
+        if (grown == NULL)
+            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory adding an archive");
+        s->archives = grown;
+        s->cap = cap;
+    }
+    size_t i = s->count;
+    while (i > 0 && s->archives[i - 1].snapshot > a.snapshot) {
+        s->archives[i] = s->archives[i - 1];
+        i--;
+    }
+    s->archives[i] = a;
+    s->count++;
+    return SMAR_OK;
+}
+
+static bool is_damage(int rc);
+
 int smar_series_add(smar_series *s, smar_reader *r)
 {
     if (s == NULL)
@@ -168,26 +194,73 @@ int smar_series_add(smar_series *s, smar_reader *r)
         free(instance);
         return rc;
     }
-    if (s->count == s->cap) {
-        size_t cap = s->cap == 0 ? 8 : s->cap * 2;
-        series_archive *grown = realloc(s->archives, cap * sizeof *grown);
-        if (grown == NULL) {
-            free(instance);
-            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory adding an archive");
-        }
-        s->archives = grown;
-        s->cap = cap;
-    }
     /* An archive without a snapshot time is dated by when it was made. */
     smar_time_ns snap = info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created;
-    size_t i = s->count;
-    while (i > 0 && s->archives[i - 1].snapshot > snap) {
-        s->archives[i] = s->archives[i - 1];
-        i--;
+    rc = insert_archive(s, (series_archive){r, NULL, NULL, snap, instance, SMAR_OK, false, NULL});
+    if (rc != SMAR_OK)
+        free(instance);
+    return rc;
+}
+
+int smar_series_add_source(smar_series *s, smar_time_ns snapshot, smar_series_open_cb open,
+                           void *ctx)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(&s->err);
+    if (open == NULL || snapshot == SMAR_TIME_NONE)
+        return smar_fail(&s->err, SMAR_E_INVALID, "a source needs an opener and a snapshot time");
+    int rc =
+        insert_archive(s, (series_archive){NULL, open, ctx, snapshot, NULL, SMAR_OK, false, NULL});
+    if (rc == SMAR_OK)
+        s->has_sources = true;
+    return rc;
+}
+
+/* Open source i if it is not yet: SMAR_OK (also when it is left out as damaged: callers
+ * check usable()), or why it could not be opened. The snapshot time its name promised is
+ * checked against the archive's own: the series was ordered by it. */
+static int ensure_open(smar_series *s, size_t i)
+{
+    series_archive *a = &s->archives[i];
+    if (a->reader != NULL || a->left_out)
+        return SMAR_OK;
+    smar_reader *r = NULL;
+    int rc = a->open(a->open_ctx, &r);
+    if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
+        a->left_out = true;
+        a->damage = rc;
+        return SMAR_OK;
     }
-    s->archives[i] = (series_archive){r, snap, instance, SMAR_OK, false, NULL};
-    s->count++;
+    if (rc != SMAR_OK)
+        return smar_fail(&s->err, rc, "an archive of the series could not be opened");
+    if (r == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "a source's opener gave no reader");
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    if ((rc = smar_reader_info(r, &info)) != SMAR_OK)
+        return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
+    smar_time_ns snap = info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created;
+    if (snap / 1000000000 != a->snapshot / 1000000000)
+        return smar_fail(&s->err, SMAR_E_CORRUPT,
+                         "an archive's snapshot time is not the one its name gives: the series "
+                         "cannot be ordered by its names");
+    char *instance = NULL;
+    if ((rc = instance_of(s, r, &instance)) != SMAR_OK ||
+        (rc = check_same_instance(s, instance)) != SMAR_OK) {
+        free(instance);
+        return rc;
+    }
+    a->instance = instance;
+    a->reader = r;
     return SMAR_OK;
+}
+
+static int open_all(smar_series *s)
+{
+    int rc = SMAR_OK;
+    for (size_t i = 0; i < s->count && rc == SMAR_OK; i++)
+        rc = ensure_open(s, i);
+    return rc;
 }
 
 int smar_series_document(smar_series *s, smar_time_ns t, const char **json, size_t *len)
@@ -198,14 +271,20 @@ int smar_series_document(smar_series *s, smar_time_ns t, const char **json, size
     if (json == NULL || len == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "document needs a result");
     size_t pick = SIZE_MAX;
-    for (size_t i = 0; i < s->count; i++) {
-        if (!s->archives[i].left_out && (pick == SIZE_MAX || s->archives[i].snapshot <= t))
-            pick = i;
-    }
-    if (pick == SIZE_MAX)
-        return smar_fail(&s->err, SMAR_E_NOTFOUND, "the series has no usable archive");
+    int rc = SMAR_OK;
+    do { /* a source that turns out damaged when opened is left out: pick again */
+        pick = SIZE_MAX;
+        for (size_t i = 0; i < s->count; i++) {
+            if (!s->archives[i].left_out && (pick == SIZE_MAX || s->archives[i].snapshot <= t))
+                pick = i;
+        }
+        if (pick == SIZE_MAX)
+            return smar_fail(&s->err, SMAR_E_NOTFOUND, "the series has no usable archive");
+        if ((rc = ensure_open(s, pick)) != SMAR_OK)
+            return rc;
+    } while (s->archives[pick].left_out);
     smar_reader *r = s->archives[pick].reader;
-    int rc = smar_reader_document(r, json, len);
+    rc = smar_reader_document(r, json, len);
     return rc == SMAR_OK ? SMAR_OK : smar_fail(&s->err, rc, "%s", smar_reader_error(r));
 }
 
@@ -273,8 +352,9 @@ static void build_order(smar_series *s, smar_time_ns t)
     s->norder = j;
 }
 
-/* Ask every usable archive for id. *held counts the archives that have it. */
-static int load_records(smar_series *s, const char *id, size_t *held)
+/* Ask every usable archive for id (with narrow, only those narrow marks). *held counts the
+ * archives that have it. */
+static int load_records(smar_series *s, const char *id, const bool *narrow, size_t *held)
 {
     size_t n = s->count > 0 ? s->count : 1;
     s->found = calloc(n, sizeof *s->found);
@@ -284,11 +364,16 @@ static int load_records(smar_series *s, const char *id, size_t *held)
     s->nfound = s->count;
     *held = 0;
     for (size_t i = 0; i < s->count; i++) {
-        smar_reader *r = s->archives[i].reader;
         smar_secret *rec = NULL;
+        if (narrow != NULL && !narrow[i])
+            continue;
+        int rc = ensure_open(s, i);
+        if (rc != SMAR_OK)
+            return rc;
         if (!usable(s, i))
             continue;
-        int rc = smar_reader_find_id(r, id, &rec);
+        smar_reader *r = s->archives[i].reader;
+        rc = smar_reader_find_id(r, id, &rec);
         if (rc == SMAR_E_NOTFOUND)
             continue;
         if (rc != SMAR_OK && s->skip_damaged && is_damage(rc)) {
@@ -594,24 +679,105 @@ static void at_copy_out(smar_at *out, const smar_at *full)
     memcpy(out, full, SMAR_VERSIONED_SIZE(at_sizes, out->version));
 }
 
+/*
+ * The archives a query at t usually needs, marked in narrow (s->count long): the deciding
+ * snapshot and the first one after t, which knows a version made between the two. False
+ * when there is none to mark (every archive is left out).
+ */
+static bool mark_narrow(const smar_series *s, smar_time_ns t, bool *narrow)
+{
+    size_t d = SIZE_MAX, next = SIZE_MAX;
+    for (size_t i = 0; i < s->count; i++) {
+        narrow[i] = false;
+        if (!usable(s, i))
+            continue;
+        if (s->archives[i].snapshot <= t)
+            d = i;
+        else if (next == SIZE_MAX)
+            next = i;
+    }
+    if (d != SIZE_MAX)
+        narrow[d] = true;
+    if (next != SIZE_MAX)
+        narrow[next] = true;
+    return d != SIZE_MAX || next != SIZE_MAX;
+}
+
+/* Whether an answer from the narrow set is the one every archive gives: the deciding
+ * snapshot holds the secret (so it existed, as that record says), and the payload is
+ * found or recorded absent there. Anything else needs the older and later archives. */
+static bool narrow_answer_holds(const smar_series *s, smar_time_ns t, const smar_at *out)
+{
+    size_t d = deciding_archive(s, t);
+    if (d == SIZE_MAX || s->found[d] == NULL)
+        return false;
+    return out->status == SMAR_AT_FOUND || out->status == SMAR_AT_NO_PAYLOAD_RECORDED;
+}
+
+static int resolve_loaded(smar_series *s, const char *id, smar_time_ns t, size_t held, smar_at *out)
+{
+    if (held == 0)
+        return smar_fail(&s->err, SMAR_E_NOTFOUND, "secret '%s' is in no archive of the series",
+                         id);
+    build_order(s, t);
+    pick_describing(s, out);
+    decide_status(s, t, out);
+    return SMAR_OK;
+}
+
+/* With sources not opened yet, first ask only the archives a query usually needs: a
+ * series in object storage then reads one or two archives, not all. 1 when that answered,
+ * 0 when every archive must be asked, or an error. */
+static int resolve_narrow(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
+{
+    bool *narrow = calloc(s->count > 0 ? s->count : 1, sizeof *narrow);
+    if (narrow == NULL)
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory resolving secret '%s'", id);
+    size_t held = 0, damaged_before = damaged_count(s);
+    int rc = mark_narrow(s, t, narrow) ? load_records(s, id, narrow, &held) : SMAR_OK;
+    free(narrow);
+    if (rc != SMAR_OK)
+        return rc;
+    /* An archive found damaged just now may have been the deciding one: ask them all. */
+    if (held > 0 && damaged_count(s) == damaged_before &&
+        resolve_loaded(s, id, t, held, out) == SMAR_OK && narrow_answer_holds(s, t, out))
+        return 1;
+    release_records(s);
+    at_reset(out, t);
+    smar_err_clear(&s->err);
+    return 0;
+}
+
+/* Whether every archive is open (or left out): asking them all then costs no I/O, and
+ * every answer (smar_series_render's all_versions too) sees every record. */
+static bool all_opened(const smar_series *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader == NULL && !s->archives[i].left_out)
+            return false;
+    }
+    return true;
+}
+
 /* The resolve itself, into the library's own full smar_at. */
-static int resolve_into(smar_series *s, const char *id, smar_time_ns t, smar_at *out)
+static int resolve_into(smar_series *s, const char *id, smar_time_ns t, bool narrow, smar_at *out)
 {
     release_records(s);
     at_reset(out, t);
 
+    if (narrow && s->has_sources && !all_opened(s)) {
+        int got = resolve_narrow(s, id, t, out);
+        if (got != 0) {
+            out->damaged_archives = damaged_count(s);
+            return got == 1 ? SMAR_OK : got;
+        }
+    }
     size_t held = 0;
-    int rc = load_records(s, id, &held);
+    int rc = load_records(s, id, NULL, &held);
     out->damaged_archives = damaged_count(s);
     if (rc != SMAR_OK)
         goto done;
-    if (held == 0) {
-        rc = smar_fail(&s->err, SMAR_E_NOTFOUND, "secret '%s' is in no archive of the series", id);
-        goto done;
-    }
-    build_order(s, t);
-    pick_describing(s, out);
-    decide_status(s, t, out);
+    rc = resolve_loaded(s, id, t, held, out);
 done:
     if (rc != SMAR_OK)
         release_records(s);
@@ -629,7 +795,7 @@ int smar_series_resolve(smar_series *s, const char *id, smar_time_ns t, smar_at 
     if (rc != SMAR_OK)
         return rc;
     smar_at full = {.version = out->version};
-    rc = resolve_into(s, id, t, &full);
+    rc = resolve_into(s, id, t, true, &full);
     if (rc == SMAR_OK)
         at_copy_out(out, &full);
     return rc;
@@ -678,7 +844,7 @@ int smar_series_resolve_version(smar_series *s, const char *id, const char *vers
     if (rc != SMAR_OK)
         return rc;
     smar_at full = {.version = out->version};
-    rc = resolve_into(s, id, INT64_MAX, &full);
+    rc = resolve_into(s, id, INT64_MAX, false, &full);
     if (rc == SMAR_OK)
         rc = resolve_version_into(s, id, version_id, &full);
     if (rc == SMAR_OK)
@@ -1043,7 +1209,7 @@ int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb,
     if (cb == NULL)
         return smar_fail(&s->err, SMAR_E_INVALID, "select needs a callback");
     strset hits = {0};
-    int rc = SMAR_OK;
+    int rc = open_all(s); /* a selection other than by id may match in any archive */
     for (size_t i = 0; i < s->count && rc == SMAR_OK; i++) {
         smar_reader *r = s->archives[i].reader;
         if (!usable(s, i))

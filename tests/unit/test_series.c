@@ -771,6 +771,100 @@ static void test_select_many(void **state)
     smar_reader_free(r2);
 }
 
+/* ---- sources opened when needed (smar_series_add_source) ------------------------------- */
+
+typedef struct source_ctx {
+    fixture *f;
+    size_t archive; /* which of f->r the opener gives */
+    int opened;
+} source_ctx;
+
+static int open_source(void *ctx, smar_reader **out)
+{
+    source_ctx *c = ctx;
+    c->opened++;
+    *out = c->f->r[c->archive];
+    return SMAR_OK;
+}
+
+/* A series of the three archives as sources, dated by times[i] (as names would date them). */
+static smar_series *source_series(fixture *f, source_ctx ctx[3], const char *const times[3])
+{
+    smar_series *s = NULL;
+    assert_int_equal(smar_series_new(&s), SMAR_OK);
+    for (size_t i = 0; i < 3; i++) {
+        ctx[i] = (source_ctx){f, i, 0};
+        assert_int_equal(smar_series_add_source(s, T(times[i]), open_source, &ctx[i]), SMAR_OK);
+    }
+    return s;
+}
+
+static void assert_same_answer(fixture *f, smar_series *lazy, const char *id, const char *at)
+{
+    smar_at want = SMAR_AT_INIT, got = SMAR_AT_INIT;
+    int rc_want = smar_series_resolve(f->s, id, T(at), &want);
+    int rc_got = smar_series_resolve(lazy, id, T(at), &got);
+    assert_int_equal(rc_got, rc_want);
+    if (rc_want != SMAR_OK)
+        return;
+    assert_int_equal(got.status, want.status);
+    assert_ptr_equal(got.reader, want.reader);
+    assert_ptr_equal(got.payload_reader, want.payload_reader);
+    assert_true(got.snapshot == want.snapshot && got.deleted_seen == want.deleted_seen);
+    assert_true((got.version_at == NULL) == (want.version_at == NULL));
+    if (want.version_at != NULL)
+        assert_string_equal(smar_version_id(got.version_at), smar_version_id(want.version_at));
+}
+
+static void test_sources_opened_when_needed(void **state)
+{
+    fixture *f = *state;
+    static const char *const times[3] = {T_S1, T_S2, T_S3};
+    source_ctx ctx[3];
+    smar_series *s = source_series(f, ctx, times);
+    assert_true(smar_series_latest(s) == T(T_S3)); /* from the given times alone */
+    assert_int_equal(ctx[0].opened + ctx[1].opened + ctx[2].opened, 0);
+
+    /* The deciding snapshot (S2) holds A with its payload: S2 and the next one, not S1. */
+    smar_at r = SMAR_AT_INIT;
+    assert_int_equal(smar_series_resolve(s, ID_A, T("2026-01-25T00:00:00Z"), &r), SMAR_OK);
+    assert_int_equal(ctx[0].opened, 0);
+    assert_int_equal(ctx[1].opened, 1);
+    assert_int_equal(ctx[2].opened, 1);
+
+    /* Whatever was opened, the answers are the eager series' answers. */
+    static const struct {
+        const char *id, *at;
+    } queries[] = {{ID_A, "2025-12-21T00:00:00Z"},
+                   {ID_A, "2026-01-16T00:00:00Z"},
+                   {ID_A, T_S2},
+                   {ID_A, "2026-01-26T00:00:00Z"},
+                   {ID_A, "2027-01-01T00:00:00Z"},
+                   {ID_B, "2026-01-25T00:00:00Z"},
+                   {ID_B, T_S3},
+                   {ID_C, "2026-01-21T00:00:00Z"},
+                   {ID_C, "2026-01-23T00:00:00Z"},
+                   {ID_F, "2026-01-11T00:00:00Z"},
+                   {ID_F, "2026-02-01T00:00:00Z"},
+                   {ID_H, "2026-01-25T00:00:00Z"}};
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++)
+        assert_same_answer(f, s, queries[i].id, queries[i].at);
+    assert_int_equal(ctx[0].opened + ctx[1].opened + ctx[2].opened, 3); /* each once */
+    smar_series_free(s);
+}
+
+static void test_source_misdated(void **state)
+{
+    fixture *f = *state;
+    static const char *const times[3] = {T_S1, "2026-01-21T00:00:00Z", T_S3};
+    source_ctx ctx[3];
+    smar_series *s = source_series(f, ctx, times);
+    smar_at r = SMAR_AT_INIT;
+    assert_int_equal(smar_series_resolve(s, ID_A, T("2026-01-22T00:00:00Z"), &r), SMAR_E_CORRUPT);
+    assert_non_null(strstr(smar_series_error(s), "not the one its name gives"));
+    smar_series_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +883,8 @@ int main(void)
         cmocka_unit_test(test_select_ids_names),
         cmocka_unit_test(test_select_types_groups_labels),
         cmocka_unit_test(test_select_many),
+        cmocka_unit_test(test_sources_opened_when_needed),
+        cmocka_unit_test(test_source_misdated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
