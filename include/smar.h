@@ -28,6 +28,7 @@
 #include "smar/reader.h"
 #include "smar/rewrap.h"
 #include "smar/series.h"
+#include "smar/audit.h"
 #include "smar/json.h"
 
 #endif
