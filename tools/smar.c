@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"cat", cmd_cat, "print one secret's payload, now or at a past time"},
     {"extract", cmd_extract, "write secrets out as an export, a folder tree or a tar"},
     {"rewrap", cmd_rewrap, "new key slots for an archive (key rotation), chunks copied"},
+    {"audit", cmd_audit, "check a series: intact, signed, no gap longer than --every"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
