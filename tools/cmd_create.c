@@ -4,9 +4,11 @@
  * The archive goes to a temporary file beside its final name and is renamed only after
  * the writer's trailer is down and synced: on any error nothing is left behind.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -498,6 +500,11 @@ static int write_metrics(const struct create_state *st, const smar_writer_stats 
     }
     cli_out out = {.fd = -1, .slot = -1};
     int ret = cli_out_open(&out, st->o->metrics_file, 1);
+    /* No secret in it, and the exporter reading it runs as another user. */
+    if (ret == 0 && fchmod(out.fd, 0644) != 0) {
+        cli_error("%s: cannot set its mode: %s", st->o->metrics_file, strerror(errno));
+        ret = CLI_EXIT_FAILURE;
+    }
     if (ret == 0)
         ret = cli_out_write(&out, text, len);
     if (ret == 0)
