@@ -103,3 +103,12 @@ step "--key: the instance is checked"
 run 0 "$SMAR" audit --pubkey a.key.pub --key root.key --json series
 assert_contains out.txt '"instance_checked":	true'
 assert_not_contains out.txt '"instance":	null'
+
+step "--key: an archive of another instance is other-instance, exit 3"
+gen other-instance.json --secrets 2 --payload-bytes 100 --instance-region eu-de
+run 0 "$SMAR" create -q --sign a.key --snapshot-time 2026-11-22T06:00:00Z -o series/n-30.smar other-instance.json
+run 3 "$SMAR" audit --pubkey a.key.pub --key root.key series
+assert_contains out.txt "other-instance"
+# keyless, it cannot tell: the instance is encrypted
+run 0 "$SMAR" audit --pubkey a.key.pub series
+assert_contains out.txt "instance: not checked (needs --key)"
