@@ -30,6 +30,7 @@
 #include "smar/rewrap.h"
 #include "smar/series.h"
 #include "smar/prune.h"
+#include "smar/audit.h"
 #include "smar/json.h"
 #include "smar/diff.h"
 

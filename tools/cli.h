@@ -21,6 +21,7 @@
 #define CLI_EXIT_FAILURE 1 /* missing file, I/O, wrong key, bad export, secret not found */
 #define CLI_EXIT_USAGE   2 /* bad command line */
 #define CLI_EXIT_DAMAGED 3 /* archive damaged or not authentic */
+#define CLI_EXIT_GAP     4 /* smar audit: a gap between snapshots longer than --every */
 
 /* ---- the subcommands ----------------------------------------------------------------- */
 
@@ -35,6 +36,7 @@ int cmd_extract(int argc, char **argv);
 int cmd_rewrap(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* ---- messages ------------------------------------------------------------------------ */
 

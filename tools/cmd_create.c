@@ -4,17 +4,20 @@
  * The archive goes to a temporary file beside its final name and is renamed only after
  * the writer's trailer is down and synced: on any error nothing is left behind.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 static const char create_usage[] =
     "usage: smar create [--key FILE]... [--sign KEY] [--snapshot-time T] [--chunk-size N]\n"
-    "                   [--threads N] [--force] [-q] [--retain-until T]\n"
-    "                   -o ARCHIVE INPUT\n"
+    "                   [--threads N] [--force] [-q] [--retain-until T] [--json]\n"
+    "                   [--metrics-file FILE] -o ARCHIVE INPUT\n"
     "\n"
     "    INPUT                  an instance export: JSON or JSONL (plain or compressed),\n"
     "                           a directory, a tar (plain, gzip, zstd, xz, bzip2) or\n"
@@ -32,6 +35,9 @@ static const char create_usage[] =
     "    --threads N            threads splitting secrets and sealing chunks (default: all cores)\n"
     "    -f, --force            replace ARCHIVE if it exists\n"
     "    --retain-until T       s3:// ARCHIVE: Object Lock retention (COMPLIANCE) until T\n"
+    "    --json                 the summary as one JSON object on standard output\n"
+    "    --metrics-file FILE    write Prometheus textfile-collector metrics to FILE\n"
+    "                           (replaced atomically) once the archive is made\n"
     "    -q, --quiet            no progress and no summary\n";
 
 struct create_opts {
@@ -45,6 +51,8 @@ struct create_opts {
     uint32_t threads;
     int force;
     int quiet;
+    int json;
+    const char *metrics_file;
 };
 
 /* Everything create holds, released in one place. */
@@ -58,6 +66,8 @@ struct create_state {
     cli_out out;
     int snapshot_set;
     cli_progress progress;
+    char *instance; /* the export's instance CRN (else guid), for the metrics; or NULL */
+    double started; /* CLOCK_MONOTONIC seconds at the start */
     /* Where the last secrets came from: the writer may report a secret's error a few
      * secrets later (smar_writer_failed_secret), and the message must name the right one. */
     char *origin[SMAR_WRITER_MAX_IN_FLIGHT + 1];
@@ -92,7 +102,15 @@ static int parse_size(const char *text, uint32_t *out)
 
 static int parse_create_args(int argc, char **argv, struct create_opts *o)
 {
-    enum { OPT_SIGN = 256, OPT_SNAPSHOT, OPT_CHUNK, OPT_THREADS, OPT_RETAIN };
+    enum {
+        OPT_SIGN = 256,
+        OPT_SNAPSHOT,
+        OPT_CHUNK,
+        OPT_THREADS,
+        OPT_RETAIN,
+        OPT_JSON,
+        OPT_METRICS
+    };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"passphrase-file", required_argument, NULL, CLI_OPT_PASSPHRASE_FILE},
@@ -101,6 +119,8 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         {"chunk-size", required_argument, NULL, OPT_CHUNK},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"retain-until", required_argument, NULL, OPT_RETAIN},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"metrics-file", required_argument, NULL, OPT_METRICS},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
@@ -143,6 +163,12 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
             if (cli_retain_until_option(optarg, create_usage, &o->retain_until) != 0)
                 return CLI_EXIT_USAGE;
             break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case OPT_METRICS:
+            o->metrics_file = optarg;
+            break;
         case 'o':
             o->output = optarg;
             break;
@@ -163,6 +189,12 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
     if (optind + 1 != argc)
         return cli_usage_error(create_usage, "exactly one INPUT is required");
     o->input = argv[optind];
+    if (o->json && cli_out_is_stdout(o->output))
+        return cli_usage_error(create_usage,
+                               "--json needs -o ARCHIVE to name a file: standard output holds "
+                               "the archive");
+    if (o->metrics_file != NULL && cli_out_is_stdout(o->metrics_file))
+        return cli_usage_error(create_usage, "--metrics-file needs a file name");
     return cli_retain_until_check(o->retain_until, o->output, create_usage);
 }
 
@@ -326,6 +358,41 @@ static int add_all_secrets(struct create_state *st)
     return 0;
 }
 
+/* A string member of the object text json, decoded; NULL when absent or not a string. */
+static char *string_member(const char *json, size_t len, const char *name)
+{
+    const char *v;
+    size_t vlen;
+    char *out = NULL;
+    size_t outlen;
+    if (smar_json_find_member(json, len, name, &v, &vlen) != SMAR_OK || vlen == 0 || v[0] != '"' ||
+        smar_json_unquote(v, vlen, &out, &outlen) != SMAR_OK)
+        return NULL;
+    char *copy = cli_xstrdup(out);
+    smar_secret_buffer_free(out, outlen);
+    return copy;
+}
+
+/* The export document's "instance": its crn, else its guid, else NULL. Only these two
+ * members are read (the document also carries configurations, which hold credentials). */
+static char *instance_of(const char *doc, size_t len)
+{
+    const char *inst;
+    size_t ilen;
+    if (smar_json_find_member(doc, len, "instance", &inst, &ilen) != SMAR_OK || ilen == 0 ||
+        inst[0] != '{')
+        return NULL;
+    char *id = string_member(inst, ilen, "crn");
+    return id != NULL ? id : string_member(inst, ilen, "guid");
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int finish_archive(struct create_state *st)
 {
     const char *doc;
@@ -335,6 +402,7 @@ static int finish_archive(struct create_state *st)
         cli_error_lib(st->o->input, smar_export_error(st->ex));
         return CLI_EXIT_FAILURE;
     }
+    st->instance = instance_of(doc, doclen);
     if ((rc = smar_writer_set_document(st->w, doc, doclen)) != SMAR_OK)
         return writer_error(st, rc);
     if ((rc = smar_writer_finish(st->w)) != SMAR_OK)
@@ -353,6 +421,117 @@ static void print_summary(struct create_state *st)
             : st->named_output ? st->named_output
                                : st->o->output,
             (unsigned long long)secrets, cli_bytes(bbuf, bytes));
+}
+
+/* create --json: one object on standard output. */
+static int print_json_summary(struct create_state *st, const smar_writer_stats *ws, double secs)
+{
+    char hex[33];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "output", st->named_output ? st->named_output : st->o->output);
+    smar_archive_id_hex(ws->archive_id, hex);
+    cJSON_AddStringToObject(j, "archive_id", hex);
+    cli_json_add_time(j, "snapshot", ws->snapshot);
+    cli_json_add_u64(j, "secrets", ws->secrets);
+    cli_json_add_u64(j, "versions", ws->versions);
+    cli_json_add_u64(j, "payload_records", ws->payload_records);
+    cli_json_add_u64(j, "payload_bytes", ws->payload_bytes);
+    cli_json_add_u64(j, "stored_bytes", ws->stored_bytes);
+    cJSON_AddBoolToObject(j, "full", 1); /* incremental archives: not yet */
+    cJSON_AddBoolToObject(j, "signed", st->signer != NULL);
+    cJSON_AddNumberToObject(j, "seconds", (double)(long long)(secs * 1000.0 + 0.5) / 1000.0);
+    return cli_json_print(j);
+}
+
+/* A Prometheus label value, quoted: backslash, double quote and newline escaped. */
+static void put_label(FILE *f, const char *name, const char *v, const char *sep)
+{
+    fprintf(f, "%s%s=\"", sep, name);
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+    fputc('"', f);
+}
+
+/* The metrics text (Prometheus text exposition format), in a memory buffer. */
+static char *metrics_text(const struct create_state *st, const smar_writer_stats *ws, double secs,
+                          size_t *len)
+{
+    static const struct {
+        const char *name, *help;
+    } m[] = {
+        {"smar_backup_last_success_timestamp", "Unix time of the last archive made (seconds)"},
+        {"smar_backup_secrets", "Secrets in the last archive"},
+        {"smar_backup_bytes", "Size of the last archive (bytes)"},
+        {"smar_backup_duration_seconds", "How long making the last archive took (seconds)"},
+    };
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    if (f == NULL)
+        return NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double values[] = {(double)now.tv_sec, (double)ws->secrets, (double)ws->stored_bytes, secs};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s{", m[i].name, m[i].help, m[i].name,
+                m[i].name);
+        put_label(f, "instance", st->instance != NULL ? st->instance : "", "");
+        put_label(f, "output", st->named_output ? st->named_output : st->o->output, ",");
+        fprintf(f, "} %.17g\n", values[i]);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* --metrics-file: replaced atomically (cli_out: libsmar's file sink), only ever a regular
+ * file. */
+static int write_metrics(const struct create_state *st, const smar_writer_stats *ws, double secs)
+{
+    size_t len = 0;
+    char *text = metrics_text(st, ws, secs, &len);
+    if (text == NULL) {
+        cli_error("%s: cannot build the metrics", st->o->metrics_file);
+        return CLI_EXIT_FAILURE;
+    }
+    cli_out out = {.fd = -1, .slot = -1};
+    int ret = cli_out_open(&out, st->o->metrics_file, 1);
+    /* No secret in it, and the exporter reading it runs as another user. */
+    if (ret == 0 && fchmod(out.fd, 0644) != 0) {
+        cli_error("%s: cannot set its mode: %s", st->o->metrics_file, strerror(errno));
+        ret = CLI_EXIT_FAILURE;
+    }
+    if (ret == 0)
+        ret = cli_out_write(&out, text, len);
+    if (ret == 0)
+        ret = cli_out_commit(&out);
+    cli_out_abort(&out);
+    free(text);
+    return ret;
+}
+
+/* The --json summary and the --metrics-file, once the archive is in place. */
+static int report_archive(struct create_state *st)
+{
+    smar_writer_stats ws = SMAR_WRITER_STATS_INIT;
+    if (smar_writer_stats_get(st->w, &ws) != SMAR_OK) {
+        cli_error("%s: no summary of the archive", st->o->output);
+        return CLI_EXIT_FAILURE;
+    }
+    double secs = monotonic_seconds() - st->started;
+    int ret = 0;
+    if (st->o->metrics_file != NULL)
+        ret = write_metrics(st, &ws, secs);
+    if (ret == 0 && st->o->json)
+        ret = print_json_summary(st, &ws, secs);
+    return ret;
 }
 
 static int open_inputs(struct create_state *st)
@@ -389,10 +568,13 @@ static int run_create(struct create_state *st)
     }
     /* Refuse a destination that could never be written before reading anything. */
     cli_note_input(o->input);
+    st->started = monotonic_seconds();
     int ret = cli_out_check(o->output, o->force);
     if (ret == 0 && cli_s3_is_prefix(o->output)) { /* named from the export (cli_s3.c) */
         ret = cli_s3_series_key(o->input, o->snapshot, o->output, &st->named_output);
     }
+    if (ret == 0 && o->metrics_file != NULL)
+        ret = cli_out_check(o->metrics_file, 1);
     if (ret == 0)
         ret = open_inputs(st);
     if (ret == 0)
@@ -405,9 +587,9 @@ static int run_create(struct create_state *st)
     cli_progress_done(&st->progress);
     if (ret != 0)
         return ret;
-    if (!o->quiet)
+    if (!o->quiet && !o->json)
         print_summary(st);
-    return 0;
+    return o->json || o->metrics_file != NULL ? report_archive(st) : 0;
 }
 
 int cmd_create(int argc, char **argv)
@@ -434,6 +616,7 @@ int cmd_create(int argc, char **argv)
     for (size_t i = 0; i < ORIGINS; i++)
         free(st.origin[i]);
     smar_signkey_free(st.signer);
+    free(st.instance);
     cli_free_keyrings(st.keys, st.nkeys);
     cli_strlist_free(&o.keys);
     return ret;

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"rewrap", cmd_rewrap, "new key slots for an archive (key rotation), chunks copied"},
     {"prune", cmd_prune, "delete the archives of a series no retention rule keeps"},
     {"diff", cmd_diff, "what changed between two snapshots (names, never values)"},
+    {"audit", cmd_audit, "check a series: intact, signed, no gap longer than --every"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -38,7 +39,7 @@ static void print_usage(FILE *f)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(f, "   %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\nexit codes: 0 success, 1 failure, 2 usage error, 3 archive damaged or not "
-          "authentic\n"
+          "authentic,\n4 (audit) a gap in the series longer than --every\n"
           "see smar(1) and smar(5)\n",
           f);
 }

@@ -143,6 +143,29 @@ SMAR_API int smar_writer_set_document(smar_writer *w, const char *json, size_t l
 /** Progress: secrets added, and archive bytes written so far. */
 SMAR_API void smar_writer_progress(const smar_writer *w, uint64_t *secrets, uint64_t *bytes);
 
+/** What an archive holds, for a summary after smar_writer_finish (during the writing: so
+ *  far). Versioned (smar/common.h): `smar_writer_stats st = SMAR_WRITER_STATS_INIT;`. */
+typedef struct smar_writer_stats {
+    int version; /**< SMAR_WRITER_STATS_VERSION */
+    uint8_t archive_id[16];
+    smar_time_ns snapshot; /**< SMAR_TIME_NONE while not known */
+    uint64_t secrets;
+    uint64_t versions;
+    uint64_t payload_records; /**< stored payload records (a shared one once) */
+    uint64_t payload_bytes;   /**< their plaintext bytes */
+    uint64_t stored_bytes;    /**< archive bytes written (after finish: the file size) */
+} smar_writer_stats;
+
+#define SMAR_WRITER_STATS_VERSION 1
+#define SMAR_WRITER_STATS_INIT                                                                     \
+    {                                                                                              \
+        .version = SMAR_WRITER_STATS_VERSION                                                       \
+    }
+
+/** Fill out (its version set by the caller). SMAR_OK; SMAR_E_INVALID for an unknown
+ *  version or before open. */
+SMAR_API int smar_writer_stats_get(const smar_writer *w, smar_writer_stats *out);
+
 /** Write the index, meta section, chunk table and trailer (and signature). After SMAR_OK
  *  the output holds a complete archive. */
 SMAR_API int smar_writer_finish(smar_writer *w);

@@ -110,6 +110,7 @@ struct smar_writer {
     size_t idset_cap;
 
     uint64_t secrets, versions, payloads;
+    uint64_t payload_bytes; /* plaintext bytes of the stored payload records */
     int64_t oldest, newest;
     /* smar_writer_refuse_later_versions: the latest version or secret creation placed so
      * far, and whose, to refuse a snapshot time before it. */
@@ -775,6 +776,7 @@ static int write_payload(smar_writer *w, const smar_buf *payload,
     loc->length = (uint32_t)w->payload_stored.len;
     loc->plain_len = (uint32_t)payload->len;
     w->payloads++;
+    w->payload_bytes += payload->len;
     rc = stream_append(w, SMAR_SEC_PAYLOAD, w->payload_stored.data, w->payload_stored.len,
                        &loc->seq, &loc->offset);
     smar_buf_reset(&w->payload_stored);
@@ -1008,6 +1010,21 @@ void smar_writer_progress(const smar_writer *w, uint64_t *secrets, uint64_t *byt
         *secrets = w ? w->secrets : 0;
     if (bytes)
         *bytes = w ? w->offset : 0;
+}
+
+int smar_writer_stats_get(const smar_writer *w, smar_writer_stats *out)
+{
+    if (w == NULL || out == NULL || out->version != SMAR_WRITER_STATS_VERSION || w->keys == NULL)
+        return SMAR_E_INVALID;
+    *out = (smar_writer_stats){.version = out->version,
+                               .snapshot = w->hdr.snapshot,
+                               .secrets = w->secrets,
+                               .versions = w->versions,
+                               .payload_records = w->payloads,
+                               .payload_bytes = w->payload_bytes,
+                               .stored_bytes = w->offset};
+    memcpy(out->archive_id, w->hdr.archive_id, sizeof out->archive_id);
+    return SMAR_OK;
 }
 
 /* ---- finishing ---------------------------------------------------------------------- */
