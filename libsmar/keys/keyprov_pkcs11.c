@@ -511,10 +511,10 @@ static int find_versions(smar_p11_key *k, char *msg, size_t msg_len)
     if (rc == SMAR_OK && rv != CKR_OK)
         rc = p11_failed(msg, msg_len, rv, false, "searching the token");
     if (rc == SMAR_OK && k->nversions == 0)
-        rc = say(msg, msg_len, SMAR_E_NOTFOUND, "no secret key labelled '%s' on token '%s'%s",
-                 k->object, k->token,
-                 !k->logged_in ? " (no PIN was given: a private key is invisible without one)"
-                                : "");
+        rc =
+            say(msg, msg_len, SMAR_E_NOTFOUND, "no secret key labelled '%s' on token '%s'%s",
+                k->object, k->token,
+                !k->logged_in ? " (no PIN was given: a private key is invisible without one)" : "");
     if (rc == SMAR_OK)
         qsort(k->versions, k->nversions, sizeof *k->versions, compare_versions);
     return rc;

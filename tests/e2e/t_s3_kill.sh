@@ -18,13 +18,17 @@ assert_contains "$SMAR_SOURCE_DIR/README.md" "put-bucket-lifecycle-configuration
 step "SIGKILL at 24 points of the upload: nothing visible at the key (HEAD 404)"
 gen big.json --secrets 1500 --payload-bytes 8000 --seed 21
 s3_admin latency '{"ms": 80}'
-# The kill points are spread over the time one whole upload takes here and now (a loaded
-# machine reaches the parts later): the k-th run is killed at k/30 of it (the last at 80 %).
-t0=$(date +%s%N)
+# The kill points follow the upload itself, not the clock (a loaded machine, or a sanitizer
+# build, moves every stage): a whole upload makes R requests (HEAD, CreateMultipartUpload,
+# the parts, CompleteMultipartUpload); run k is killed as soon as the proxy has answered
+# (k - 1) * (R - 2) / 23 of its requests, from none to all but two, so that every kill falls
+# before CompleteMultipartUpload is sent (it goes out only once every part is answered).
+: >s3requests.log
 SMAR_S3_PART_SIZE_MIB=5 "$SMAR" create -q -o "s3://$B/timing.smar" big.json >out.txt 2>err.txt ||
     fail "the timing upload failed: $(cat err.txt)"
-whole_ms=$((($(date +%s%N) - t0) / 1000000))
-echo "one whole upload: $whole_ms ms"
+R=$(grep -c '/timing.smar"' s3requests.log)
+echo "one whole upload: $R requests"
+[ "$R" -ge 5 ] || fail "a whole upload made only $R requests: too few parts to kill between"
 : >s3requests.log
 killed=""
 i=1
@@ -32,7 +36,13 @@ while [ $i -le 24 ]; do
     SMAR_S3_PART_SIZE_MIB=5 "$SMAR" create -q -o "s3://$B/killed-$i.smar" big.json \
         >out.txt 2>err.txt &
     pid=$!
-    sleep "$(awk -v i=$i -v t=$whole_ms 'BEGIN { printf "%.3f", t * i / 30 / 1000 }')"
+    want=$(((i - 1) * (R - 2) / 23))
+    polls=0
+    while [ "$(grep -c "/killed-$i.smar\"" s3requests.log)" -lt "$want" ] && [ $polls -lt 3000 ] &&
+        kill -0 "$pid" 2>/dev/null; do
+        sleep 0.01
+        polls=$((polls + 1))
+    done
     kill -KILL "$pid" 2>/dev/null || true
     if wait "$pid"; then st=0; else st=$?; fi
     # 137: died of SIGKILL (a run that ended first does not count, and its object stays)

@@ -305,6 +305,12 @@ static int write_text_mode(toy *t, int version, smar_slot_info *si)
         /* a string version goes to unwrap as version 0: the provider keeps its version */
         assert_int_equal(fx_open_unlocked(&r, &a, kr), SMAR_OK);
         assert_int_equal(smar_reader_slot(r, 0, si), SMAR_OK);
+        /* si's strings belong to the reader: keep a copy past smar_reader_free */
+        static char version_copy[256];
+        if (si->version_string != NULL) {
+            (void)snprintf(version_copy, sizeof version_copy, "%s", si->version_string);
+            si->version_string = version_copy;
+        }
         smar_reader_free(r);
     }
     free(a.data);
