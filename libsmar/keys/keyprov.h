@@ -14,6 +14,13 @@
 
 #include "keyring_internal.h"
 
+/* ---- for every provider ------------------------------------------------------------- */
+
+/* Write a provider callback's message (printf-style) into msg and return status: the one
+ * way the providers here fail a callback (smar/provider.h, "Messages"). */
+__attribute__((format(printf, 4, 5))) int smar_provider_say(char *msg, size_t msg_len, int status,
+                                                            const char *fmt, ...);
+
 /* ---- the local provider (keyprov_local.c) ---------------------------------------------- */
 
 #define SMAR_LOCAL_KEY_BYTES 32

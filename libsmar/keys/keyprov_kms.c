@@ -64,16 +64,6 @@ typedef struct kms_ctx {
     char last_version[VERSION_MAX + 1];
 } kms_ctx;
 
-__attribute__((format(printf, 4, 5))) static int say(char *msg, size_t msg_len, int status,
-                                                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 static bool all_chars_in(const char *s, size_t n, const char *set)
 {
     for (size_t i = 0; i < n; i++)
@@ -137,7 +127,7 @@ static int send_call(kms_ctx *c, const call *k, smar_http_response *resp, char *
     int rc = smar_http_send(&req, &c->policy, resp, &e);
     sodium_memzero(c->sec->body, sizeof c->sec->body);
     if (rc != SMAR_OK)
-        (void)say(msg, msg_len, rc, "%s", e.msg);
+        (void)smar_provider_say(msg, msg_len, rc, "%s", e.msg);
     return rc;
 }
 
@@ -199,38 +189,41 @@ static int action_failed(const kms_ctx *c, const char *action, int rc, const sma
         (void)snprintf(why, sizeof why, ", %s", reason);
     switch (rc) {
     case SMAR_E_DENIED:
-        return say(msg, msg_len, SMAR_E_DENIED,
-                   "the API key may not use this key (Key Protect %s: HTTP %ld%s)", action,
-                   r->status, why);
+        return smar_provider_say(msg, msg_len, SMAR_E_DENIED,
+                                 "the API key may not use this key (Key Protect %s: HTTP %ld%s)",
+                                 action, r->status, why);
     case SMAR_E_NOTFOUND:
-        return say(msg, msg_len, SMAR_E_NOTFOUND,
-                   "no such key '%s' in the Key Protect instance (%s: HTTP %ld%s)", c->key, action,
-                   r->status, why);
+        return smar_provider_say(msg, msg_len, SMAR_E_NOTFOUND,
+                                 "no such key '%s' in the Key Protect instance (%s: HTTP %ld%s)",
+                                 c->key, action, r->status, why);
     case SMAR_E_INVALID:
         break;
     case SMAR_E_UNAVAILABLE:
     case SMAR_E_LIMIT: {
         char http[SMAR_PROVIDER_MSG_MIN * 2];
         (void)snprintf(http, sizeof http, "%s", msg);
-        return say(msg, msg_len, SMAR_E_UNAVAILABLE, "Key Protect is unavailable: %s", http);
+        return smar_provider_say(msg, msg_len, SMAR_E_UNAVAILABLE, "Key Protect is unavailable: %s",
+                                 http);
     }
     default:
         return rc;
     }
     if (r->status == 410)
-        return say(msg, msg_len, SMAR_E_NOTFOUND, "key '%s' was deleted (%s: HTTP 410%s)", c->key,
-                   action, why);
+        return smar_provider_say(msg, msg_len, SMAR_E_NOTFOUND,
+                                 "key '%s' was deleted (%s: HTTP 410%s)", c->key, action, why);
     if (r->status == 409)
-        return say(msg, msg_len, SMAR_E_DENIED,
-                   "key '%s' is not active: disabled, suspended or deleted (%s: HTTP 409%s)",
-                   c->key, action, why);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_DENIED,
+            "key '%s' is not active: disabled, suspended or deleted (%s: HTTP 409%s)", c->key,
+            action, why);
     if ((r->status == 400 || r->status == 422) && strcmp(action, "wrap") != 0)
-        return say(msg, msg_len, SMAR_E_AUTH,
-                   "Key Protect did not open the wrapped key (wrong key, or the key slot or its "
-                   "archive binding was altered; %s: HTTP %ld%s)",
-                   action, r->status, why);
-    return say(msg, msg_len, SMAR_E_UNAVAILABLE, "Key Protect %s: HTTP %ld%s", action, r->status,
-               why);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_AUTH,
+            "Key Protect did not open the wrapped key (wrong key, or the key slot or its "
+            "archive binding was altered; %s: HTTP %ld%s)",
+            action, r->status, why);
+    return smar_provider_say(msg, msg_len, SMAR_E_UNAVAILABLE, "Key Protect %s: HTTP %ld%s", action,
+                             r->status, why);
 }
 
 /* POST the body in sec->body to .../actions/{action}. A 401 with a cached token gets one
@@ -288,12 +281,13 @@ static int take_ciphertext(kms_ctx *c, const smar_http_response *resp, uint8_t *
 {
     smar_span ct, obj;
     if (!base64_member(&resp->body, "ciphertext", &ct, &obj))
-        return say(msg, msg_len, SMAR_E_UNAVAILABLE,
-                   "Key Protect sent an answer without a base64 ciphertext");
+        return smar_provider_say(msg, msg_len, SMAR_E_UNAVAILABLE,
+                                 "Key Protect sent an answer without a base64 ciphertext");
     if (ct.n > out_cap)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED,
-                   "Key Protect's wrapped key is %zu bytes, more than a key slot holds (%zu)", ct.n,
-                   out_cap);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_UNSUPPORTED,
+            "Key Protect's wrapped key is %zu bytes, more than a key slot holds (%zu)", ct.n,
+            out_cap);
     memcpy(out, ct.p, ct.n);
     *out_len = ct.n;
     keep_version(c, obj);
@@ -336,7 +330,8 @@ static int action(kms_ctx *c, const char *name, const char *member, const char *
         if (!build_body(c, member, text, text_len, aad, aad_len, &len)) {
             sodium_memzero(c->sec->body, sizeof c->sec->body);
             *resp = (smar_http_response){.body = {.secure = true}};
-            return say(msg, msg_len, SMAR_E_UNSUPPORTED, "the request to Key Protect is too long");
+            return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                     "the request to Key Protect is too long");
         }
         rc = key_action(c, name, len, resp, msg, msg_len);
         if (rc != SMAR_E_DENIED || resp->status != 401 || !cached || attempt > 0)
@@ -392,10 +387,11 @@ static int check_blob(const uint8_t *wrapped, size_t wrapped_len, char *msg, siz
 {
     if (wrapped_len < 4 || wrapped_len > CIPHERTEXT_MAX ||
         !all_chars_in((const char *)wrapped, wrapped_len, B64_CHARS))
-        return say(msg, msg_len, SMAR_E_FORMAT,
-                   "the key slot does not hold a Key Protect ciphertext (base64, 4 to %d "
-                   "characters)",
-                   CIPHERTEXT_MAX);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_FORMAT,
+            "the key slot does not hold a Key Protect ciphertext (base64, 4 to %d "
+            "characters)",
+            CIPHERTEXT_MAX);
     return SMAR_OK;
 }
 
@@ -415,13 +411,14 @@ static int kms_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
     uint8_t plain[SMAR_PROVIDER_DEK_BYTES + 16];
     size_t plain_len = 0;
     if (rc == SMAR_OK && !base64_member(&resp.body, "plaintext", &pt, &obj))
-        rc = say(msg, msg_len, SMAR_E_UNAVAILABLE,
-                 "Key Protect sent an answer without a base64 plaintext");
+        rc = smar_provider_say(msg, msg_len, SMAR_E_UNAVAILABLE,
+                               "Key Protect sent an answer without a base64 plaintext");
     if (rc == SMAR_OK && (sodium_base642bin(plain, sizeof plain, pt.p, pt.n, NULL, &plain_len, NULL,
                                             sodium_base64_VARIANT_ORIGINAL) != 0 ||
                           plain_len != SMAR_PROVIDER_DEK_BYTES))
-        rc = say(msg, msg_len, SMAR_E_AUTH, "Key Protect unwrapped a key that is not %d bytes",
-                 SMAR_PROVIDER_DEK_BYTES);
+        rc = smar_provider_say(msg, msg_len, SMAR_E_AUTH,
+                               "Key Protect unwrapped a key that is not %d bytes",
+                               SMAR_PROVIDER_DEK_BYTES);
     if (rc == SMAR_OK) {
         memcpy(dek, plain, SMAR_PROVIDER_DEK_BYTES);
         keep_version(c, obj);
@@ -444,8 +441,9 @@ static int kms_rewrap(void *ctx, uint32_t version, const uint8_t *old_aad, size_
     c->last_version[0] = '\0'; /* only this call's keyVersion.id may be recorded */
     if (old_aad_len != new_aad_len ||
         (old_aad_len > 0 && memcmp(old_aad, new_aad, old_aad_len) != 0))
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED,
-                   "Key Protect's rewrap keeps a wrapped key's aad; it cannot change it");
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_UNSUPPORTED,
+            "Key Protect's rewrap keeps a wrapped key's aad; it cannot change it");
     int rc = check_blob(wrapped, wrapped_len, msg, msg_len);
     if (rc != SMAR_OK)
         return rc;
@@ -467,7 +465,8 @@ static int kms_version_text(void *ctx, char *out, size_t out_cap, char *msg, siz
     const kms_ctx *c = ctx;
     size_t n = strlen(c->last_version);
     if (n >= out_cap)
-        return say(msg, msg_len, SMAR_E_NOMEM, "no room for Key Protect's key version id");
+        return smar_provider_say(msg, msg_len, SMAR_E_NOMEM,
+                                 "no room for Key Protect's key version id");
     memcpy(out, c->last_version, n + 1);
     return SMAR_OK;
 }

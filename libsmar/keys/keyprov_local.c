@@ -44,17 +44,6 @@ static bool has_version(const smar_local_key *lk, uint32_t version)
     return version >= 1 && version <= lk->count;
 }
 
-/* A provider callback's failure: the message into msg, the status returned. */
-__attribute__((format(printf, 4, 5))) static int say(char *msg, size_t msg_len, int status,
-                                                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 /* ---- the smar_provider callbacks ------------------------------------------------------ */
 
 static int local_key_id(void *ctx, const char **key_id, char *msg, size_t msg_len)
@@ -81,7 +70,7 @@ static int local_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
 {
     const smar_local_key *lk = ctx;
     if (out_cap < SMAR_LOCAL_WRAPPED_BYTES)
-        return say(msg, msg_len, SMAR_E_INVALID, "no room for a wrapped data key");
+        return smar_provider_say(msg, msg_len, SMAR_E_INVALID, "no room for a wrapped data key");
     randombytes_buf(out, NONCE_BYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(out + NONCE_BYTES, NULL, dek, SMAR_DEK_BYTES, aad,
                                                aad_len, NULL, out, version_key(lk, lk->count));
@@ -98,13 +87,16 @@ static int local_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t 
     /* An exact length before any decryption: the AEAD does not commit to its key, so
      * nothing but a well-formed blob is ever handed to it. */
     if (wrapped_len != SMAR_LOCAL_WRAPPED_BYTES)
-        return say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key is %zu bytes, expected %d",
-                   wrapped_len, SMAR_LOCAL_WRAPPED_BYTES);
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT,
+                                 "wrapped data key is %zu bytes, expected %d", wrapped_len,
+                                 SMAR_LOCAL_WRAPPED_BYTES);
     if (!has_version(lk, version))
-        return say(msg, msg_len, SMAR_E_NOTFOUND, "version %u is not held", (unsigned)version);
+        return smar_provider_say(msg, msg_len, SMAR_E_NOTFOUND, "version %u is not held",
+                                 (unsigned)version);
     if (lk->version_destroyed[version - 1] != SMAR_TIME_NONE)
-        return say(msg, msg_len, SMAR_E_NOTFOUND, "version %u of key '%s' was destroyed",
-                   (unsigned)version, lk->key_id);
+        return smar_provider_say(msg, msg_len, SMAR_E_NOTFOUND,
+                                 "version %u of key '%s' was destroyed", (unsigned)version,
+                                 lk->key_id);
     /* libsodium zeroes its output on failure; decrypt into a temporary so the caller's dek
      * is written only on success, as the contract says. */
     uint8_t plain[SMAR_DEK_BYTES];
@@ -112,9 +104,10 @@ static int local_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t 
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, wrapped + NONCE_BYTES,
                                                    SMAR_DEK_BYTES + TAG_BYTES, aad, aad_len,
                                                    wrapped, version_key(lk, version)) != 0)
-        rc = say(msg, msg_len, SMAR_E_AUTH,
-                 "wrapped data key does not open (wrong key, or the key slot or its archive "
-                 "binding was altered)");
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_AUTH,
+            "wrapped data key does not open (wrong key, or the key slot or its archive "
+            "binding was altered)");
     else
         memcpy(dek, plain, SMAR_DEK_BYTES);
     sodium_memzero(plain, sizeof plain);

@@ -62,16 +62,6 @@ typedef struct smar_p11_key {
     size_t nversions;
 } smar_p11_key;
 
-__attribute__((format(printf, 4, 5))) static int say(char *msg, size_t msg_len, int status,
-                                                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 /* ---- classing PKCS#11 return values --------------------------------------------------- */
 
 int smar_p11_status(CK_RV rv, bool opening)
@@ -119,8 +109,8 @@ int smar_p11_status(CK_RV rv, bool opening)
 /* A failed PKCS#11 call: its class, and "what: p11-kit's text (CKR 0x..)" in msg. */
 static int p11_failed(char *msg, size_t msg_len, CK_RV rv, bool opening, const char *what)
 {
-    return say(msg, msg_len, smar_p11_status(rv, opening), "%s: %s (CKR 0x%lx)", what,
-               p11_kit_strerror(rv), (unsigned long)rv);
+    return smar_provider_say(msg, msg_len, smar_p11_status(rv, opening), "%s: %s (CKR 0x%lx)", what,
+                             p11_kit_strerror(rv), (unsigned long)rv);
 }
 
 /* ---- URI ------------------------------------------------------------------------------ */
@@ -442,23 +432,25 @@ static int check_version_object(smar_p11_key *k, CK_OBJECT_HANDLE obj, uint32_t 
     };
     CK_RV rv = k->module->C_GetAttributeValue(k->session, obj, attrs, 5);
     if (rv == CKR_BUFFER_TOO_SMALL || attrs[0].ulValueLen != sizeof id)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED,
-                   "an object labelled '%s' has a CKA_ID that is not a 4-byte version number",
-                   k->object);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_UNSUPPORTED,
+            "an object labelled '%s' has a CKA_ID that is not a 4-byte version number", k->object);
     if (rv != CKR_OK)
         return p11_failed(msg, msg_len, rv, false, "reading the key's attributes");
     *version = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
     if (*version == 0)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED, "key version 0 (CKA_ID 00000000) is invalid");
+        return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                 "key version 0 (CKA_ID 00000000) is invalid");
     if (type != CKK_AES || value_len != 32)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED, "key version %u is not an AES-256 key",
-                   (unsigned)*version);
+        return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                 "key version %u is not an AES-256 key", (unsigned)*version);
     /* DENIED, not UNSUPPORTED: a reader treats it as a refusal (exit 1), not as damage. */
     if (sensitive != CK_TRUE || extractable != CK_FALSE)
-        return say(msg, msg_len, SMAR_E_DENIED,
-                   "key version %u is extractable: smar refuses a root key that can leave the "
-                   "token (it must be CKA_SENSITIVE and not CKA_EXTRACTABLE)",
-                   (unsigned)*version);
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_DENIED,
+            "key version %u is extractable: smar refuses a root key that can leave the "
+            "token (it must be CKA_SENSITIVE and not CKA_EXTRACTABLE)",
+            (unsigned)*version);
     return SMAR_OK;
 }
 
@@ -475,15 +467,15 @@ static int add_version(smar_p11_key *k, CK_OBJECT_HANDLE obj, char *msg, size_t 
     if (rc != SMAR_OK)
         return rc;
     if (k->nversions >= SMAR_KEY_VERSIONS_MAX)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED, "more than %d versions",
-                   SMAR_KEY_VERSIONS_MAX);
+        return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED, "more than %d versions",
+                                 SMAR_KEY_VERSIONS_MAX);
     for (size_t i = 0; i < k->nversions; i++)
         if (k->versions[i].number == version)
-            return say(msg, msg_len, SMAR_E_UNSUPPORTED, "two objects are version %u (same CKA_ID)",
-                       (unsigned)version);
+            return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                     "two objects are version %u (same CKA_ID)", (unsigned)version);
     p11_version *grown = realloc(k->versions, (k->nversions + 1) * sizeof *grown);
     if (grown == NULL)
-        return say(msg, msg_len, SMAR_E_NOMEM, "out of memory");
+        return smar_provider_say(msg, msg_len, SMAR_E_NOMEM, "out of memory");
     k->versions = grown;
     k->versions[k->nversions++] = (p11_version){version, obj};
     return SMAR_OK;
@@ -511,10 +503,10 @@ static int find_versions(smar_p11_key *k, char *msg, size_t msg_len)
     if (rc == SMAR_OK && rv != CKR_OK)
         rc = p11_failed(msg, msg_len, rv, false, "searching the token");
     if (rc == SMAR_OK && k->nversions == 0)
-        rc =
-            say(msg, msg_len, SMAR_E_NOTFOUND, "no secret key labelled '%s' on token '%s'%s",
-                k->object, k->token,
-                !k->logged_in ? " (no PIN was given: a private key is invisible without one)" : "");
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_NOTFOUND, "no secret key labelled '%s' on token '%s'%s", k->object,
+            k->token,
+            !k->logged_in ? " (no PIN was given: a private key is invisible without one)" : "");
     if (rc == SMAR_OK)
         qsort(k->versions, k->nversions, sizeof *k->versions, compare_versions);
     return rc;
@@ -532,9 +524,11 @@ static int log_in(smar_p11_key *k, char *msg, size_t msg_len)
         return SMAR_OK;
     }
     if (rv == CKR_PIN_LOCKED)
-        return say(msg, msg_len, SMAR_E_DENIED, "the PIN of token '%s' is locked", k->token);
+        return smar_provider_say(msg, msg_len, SMAR_E_DENIED, "the PIN of token '%s' is locked",
+                                 k->token);
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
-        return say(msg, msg_len, SMAR_E_DENIED, "token '%s' refused the PIN (incorrect)", k->token);
+        return smar_provider_say(msg, msg_len, SMAR_E_DENIED,
+                                 "token '%s' refused the PIN (incorrect)", k->token);
     return p11_failed(msg, msg_len, rv, false, "logging in to the token");
 }
 
@@ -554,7 +548,7 @@ static int open_session(smar_p11_key *k, char *msg, size_t msg_len)
 static int ready(smar_p11_key *k, char *msg, size_t msg_len)
 {
     if (k->failed != SMAR_OK)
-        return say(msg, msg_len, k->failed, "%s", k->failed_msg);
+        return smar_provider_say(msg, msg_len, k->failed, "%s", k->failed_msg);
     if (k->nversions > 0)
         return SMAR_OK;
     int rc = open_session(k, msg, msg_len);
@@ -622,7 +616,8 @@ static int wrap_gcm(smar_p11_key *k, CK_OBJECT_HANDLE key, const uint8_t *aad, s
     if (rv != CKR_OK)
         return p11_failed(msg, msg_len, rv, false, "AES-GCM encryption in the token");
     if (len != SMAR_DEK_BYTES + SMAR_P11_GCM_TAG_BYTES)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED, "the token's AES-GCM gave %zu bytes", len);
+        return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                 "the token's AES-GCM gave %zu bytes", len);
     out[0] = SMAR_P11_TAG_GCM;
     return SMAR_OK;
 }
@@ -640,8 +635,8 @@ static int wrap_kwp(smar_p11_key *k, CK_OBJECT_HANDLE key, const uint8_t *aad, s
     if (rv != CKR_OK)
         return p11_failed(msg, msg_len, rv, false, "AES key wrap in the token");
     if (len != SMAR_P11_KWP_BLOB_BYTES - 1)
-        return say(msg, msg_len, SMAR_E_UNSUPPORTED, "the token's AES key wrap gave %zu bytes",
-                   len);
+        return smar_provider_say(msg, msg_len, SMAR_E_UNSUPPORTED,
+                                 "the token's AES key wrap gave %zu bytes", len);
     out[0] = SMAR_P11_TAG_KWP;
     return SMAR_OK;
 }
@@ -655,7 +650,7 @@ static int p11_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
     if (rc != SMAR_OK)
         return rc;
     if (out_cap < SMAR_P11_KWP_BLOB_BYTES)
-        return say(msg, msg_len, SMAR_E_NOMEM, "no room for a wrapped data key");
+        return smar_provider_say(msg, msg_len, SMAR_E_NOMEM, "no room for a wrapped data key");
     const p11_version *current = &k->versions[k->nversions - 1];
     if (token_can(k, CKM_AES_GCM)) {
         rc = wrap_gcm(k, current->handle, aad, aad_len, dek, out, msg, msg_len);
@@ -664,8 +659,9 @@ static int p11_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
         rc = wrap_kwp(k, current->handle, aad, aad_len, dek, out, msg, msg_len);
         *out_len = SMAR_P11_KWP_BLOB_BYTES;
     } else {
-        rc = say(msg, msg_len, SMAR_E_UNSUPPORTED,
-                 "token '%s' encrypts with neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD", k->token);
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_UNSUPPORTED,
+            "token '%s' encrypts with neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD", k->token);
     }
     *version = current->number;
     return rc;
@@ -703,16 +699,16 @@ static bool session_alive(smar_p11_key *k)
 static int check_blob(const uint8_t *wrapped, size_t wrapped_len, char *msg, size_t msg_len)
 {
     if (wrapped_len < 1)
-        return say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key is empty");
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key is empty");
     size_t want = wrapped[0] == SMAR_P11_TAG_GCM   ? SMAR_P11_GCM_BLOB_BYTES
                   : wrapped[0] == SMAR_P11_TAG_KWP ? SMAR_P11_KWP_BLOB_BYTES
                                                    : 0;
     if (want == 0)
-        return say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key has unknown mechanism tag %u",
-                   wrapped[0]);
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT,
+                                 "wrapped data key has unknown mechanism tag %u", wrapped[0]);
     if (wrapped_len != want)
-        return say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key is %zu bytes, expected %zu",
-                   wrapped_len, want);
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT,
+                                 "wrapped data key is %zu bytes, expected %zu", wrapped_len, want);
     return SMAR_OK;
 }
 
@@ -728,8 +724,8 @@ static int p11_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
         return rc;
     const p11_version *v = find_version(k, version);
     if (v == NULL)
-        return say(msg, msg_len, SMAR_E_NOTFOUND, "version %u is not on token '%s'",
-                   (unsigned)version, k->token);
+        return smar_provider_say(msg, msg_len, SMAR_E_NOTFOUND, "version %u is not on token '%s'",
+                                 (unsigned)version, k->token);
     uint8_t plain[SMAR_P11_KWP_PLAIN_BYTES + 16];
     size_t len = sizeof plain;
     bool gcm = wrapped[0] == SMAR_P11_TAG_GCM;
@@ -742,22 +738,23 @@ static int p11_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t aa
         if (rc == SMAR_E_UNSUPPORTED || (rc == SMAR_E_AUTH && !session_alive(k)))
             rc = SMAR_E_UNAVAILABLE;
     } else if (len != (gcm ? SMAR_DEK_BYTES : SMAR_P11_KWP_PLAIN_BYTES)) {
-        rc = say(msg, msg_len, SMAR_E_AUTH, "the token opened the wrapped data key to %zu bytes",
-                 len);
+        rc = smar_provider_say(msg, msg_len, SMAR_E_AUTH,
+                               "the token opened the wrapped data key to %zu bytes", len);
     } else if (!gcm) {
         uint8_t hash[32];
         crypto_generichash(hash, sizeof hash, aad, aad_len, NULL, 0);
         if (sodium_memcmp(hash, plain + SMAR_DEK_BYTES, sizeof hash) != 0)
-            rc = say(msg, msg_len, SMAR_E_AUTH,
-                     "the wrapped data key belongs to another key slot or archive");
+            rc = smar_provider_say(msg, msg_len, SMAR_E_AUTH,
+                                   "the wrapped data key belongs to another key slot or archive");
     }
     if (rc == SMAR_OK)
         memcpy(dek, plain, SMAR_DEK_BYTES);
     else if (rc == SMAR_E_AUTH && rv != CKR_OK)
-        (void)say(msg, msg_len, SMAR_E_AUTH,
-                  "the wrapped data key does not open (wrong key, or the key slot or its "
-                  "archive binding was altered; token said: %s)",
-                  p11_kit_strerror(rv));
+        (void)smar_provider_say(
+            msg, msg_len, SMAR_E_AUTH,
+            "the wrapped data key does not open (wrong key, or the key slot or its "
+            "archive binding was altered; token said: %s)",
+            p11_kit_strerror(rv));
     sodium_memzero(plain, sizeof plain);
     return rc;
 }

@@ -56,17 +56,6 @@ typedef struct scratch {
     uint8_t dek[SMAR_DEK_BYTES];
 } scratch;
 
-/* A provider callback's failure: the message into msg, the status returned. */
-__attribute__((format(printf, 4, 5))) static int say(char *msg, size_t msg_len, int status,
-                                                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 /*
  * wk from our secret key and their public key. Returns false when the shared secret is all
  * zero: their key is a low-order point, which makes the shared secret known to anyone.
@@ -124,16 +113,17 @@ static int x25519_wrap(void *ctx, const uint8_t *aad, size_t aad_len,
 {
     const smar_x25519_key *xk = ctx;
     if (out_cap < SMAR_X25519_WRAPPED_BYTES)
-        return say(msg, msg_len, SMAR_E_INVALID, "no room for a wrapped data key");
+        return smar_provider_say(msg, msg_len, SMAR_E_INVALID, "no room for a wrapped data key");
     scratch *s = (scratch *)smar_secure_alloc(sizeof *s);
     if (s == NULL)
-        return say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
+        return smar_provider_say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
     uint8_t eph_pk[SMAR_X25519_KEY_BYTES];
     crypto_box_keypair(eph_pk, s->eph_sk);
     int rc = SMAR_OK;
     if (!derive_wrap_key(s, s->eph_sk, xk->pk, eph_pk, xk->pk)) {
-        rc = say(msg, msg_len, SMAR_E_FORMAT,
-                 "the recipient's public key is a low-order point: no secret can be agreed");
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_FORMAT,
+            "the recipient's public key is a low-order point: no secret can be agreed");
     } else {
         memcpy(out, eph_pk, sizeof eph_pk);
         crypto_aead_xchacha20poly1305_ietf_encrypt(out + sizeof eph_pk, NULL, dek, SMAR_DEK_BYTES,
@@ -152,30 +142,34 @@ static int x25519_unwrap(void *ctx, uint32_t version, const uint8_t *aad, size_t
     const smar_x25519_key *xk = ctx;
     /* Exact length first: nothing but a well-formed blob reaches X25519 or the AEAD. */
     if (wrapped_len != SMAR_X25519_WRAPPED_BYTES)
-        return say(msg, msg_len, SMAR_E_FORMAT, "wrapped data key is %zu bytes, expected %d",
-                   wrapped_len, SMAR_X25519_WRAPPED_BYTES);
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT,
+                                 "wrapped data key is %zu bytes, expected %d", wrapped_len,
+                                 SMAR_X25519_WRAPPED_BYTES);
     if (version != SMAR_X25519_VERSION)
-        return say(msg, msg_len, SMAR_E_FORMAT,
-                   "an x25519 key slot records no key version, this one records %u",
-                   (unsigned)version);
+        return smar_provider_say(msg, msg_len, SMAR_E_FORMAT,
+                                 "an x25519 key slot records no key version, this one records %u",
+                                 (unsigned)version);
     if (xk->sk == NULL)
-        return say(msg, msg_len, SMAR_E_NOTFOUND,
-                   "a recipient (public key) cannot open archives; use its identity file");
+        return smar_provider_say(
+            msg, msg_len, SMAR_E_NOTFOUND,
+            "a recipient (public key) cannot open archives; use its identity file");
     scratch *s = (scratch *)smar_secure_alloc(sizeof *s);
     if (s == NULL)
-        return say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
+        return smar_provider_say(msg, msg_len, SMAR_E_NOMEM, "out of locked memory");
     const uint8_t *eph_pk = wrapped;
     int rc = SMAR_OK;
     if (!derive_wrap_key(s, xk->sk, eph_pk, eph_pk, xk->pk))
-        rc = say(msg, msg_len, SMAR_E_AUTH,
-                 "wrapped data key does not open (its ephemeral key is a low-order point)");
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_AUTH,
+            "wrapped data key does not open (its ephemeral key is a low-order point)");
     else if (crypto_aead_xchacha20poly1305_ietf_decrypt(
                  s->dek, NULL, NULL, wrapped + SMAR_X25519_KEY_BYTES,
                  SMAR_X25519_WRAPPED_BYTES - SMAR_X25519_KEY_BYTES, aad, aad_len, zero_nonce,
                  s->wk) != 0)
-        rc = say(msg, msg_len, SMAR_E_AUTH,
-                 "wrapped data key does not open (another identity, or the key slot or its "
-                 "archive binding was altered)");
+        rc = smar_provider_say(
+            msg, msg_len, SMAR_E_AUTH,
+            "wrapped data key does not open (another identity, or the key slot or its "
+            "archive binding was altered)");
     else
         memcpy(dek, s->dek, SMAR_DEK_BYTES); /* the caller's dek is written only on success */
     sodium_free(s);

@@ -439,3 +439,12 @@ int smar_keyring_unwrap(smar_keyring *kr, uint32_t version, const uint8_t *aad, 
         return provider_failed(kr, rc, msg, e);
     return SMAR_OK;
 }
+
+int smar_provider_say(char *msg, size_t msg_len, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, msg_len, fmt, ap);
+    va_end(ap);
+    return status;
+}
