@@ -151,6 +151,11 @@ int cli_s3_series_name(const char *url, smar_time_ns *snapshot, char *instance, 
 int cli_s3_series_key(const char *input, smar_time_ns snapshot, const char *prefix, char **out);
 int cli_s3_expand_prefixes(int *n, char ***paths, cli_strlist *owned);
 void cli_s3_free_expanded(char **paths, char **given, cli_strlist *owned);
+/* prune: the object's Object Lock retention (smar_s3_get_retention: *until, 0 for none;
+ * SMAR_E_UNSUPPORTED when the server cannot say) and its deletion (smar_s3_delete). An smar
+ * status; err says why when not SMAR_OK. */
+int cli_s3_retention(const char *url, smar_time_ns *until, char err[SMAR_IO_ERROR_MAX]);
+int cli_s3_delete(const char *url, char err[SMAR_IO_ERROR_MAX]);
 /* Start the upload to url (cli_out_open's branch). The upload stops (is cancelled, then
  * aborted) once *interrupt_flag is set. 0, or an exit code after a message. */
 int cli_s3_out_open(cli_out *o, const char *url, int force, volatile sig_atomic_t *interrupt_flag);

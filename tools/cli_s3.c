@@ -413,3 +413,29 @@ int cli_s3_series_key(const char *input, smar_time_ns snapshot, const char *pref
     (void)snprintf(*out, n, "%s%s/%s-%08" PRIx32 ".smar", prefix, instance, stamp, tag);
     return 0;
 }
+
+/* ---- prune: Object Lock retention and deletion ---------------------------------------------- */
+
+int cli_s3_retention(const char *url, smar_time_ns *until, char err[SMAR_IO_ERROR_MAX])
+{
+    smar_s3_options o;
+    char key_buf[API_KEY_BUF];
+    int ret = s3_options(&o, url, key_buf);
+    int rc = ret != 0 ? SMAR_E_INVALID : smar_s3_get_retention(url, &o, until, err);
+    if (ret != 0)
+        snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
+    explicit_bzero(key_buf, sizeof key_buf);
+    return rc;
+}
+
+int cli_s3_delete(const char *url, char err[SMAR_IO_ERROR_MAX])
+{
+    smar_s3_options o;
+    char key_buf[API_KEY_BUF];
+    int ret = s3_options(&o, url, key_buf);
+    int rc = ret != 0 ? SMAR_E_INVALID : smar_s3_delete(url, &o, err);
+    if (ret != 0)
+        snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
+    explicit_bzero(key_buf, sizeof key_buf);
+    return rc;
+}

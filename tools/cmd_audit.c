@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,8 @@ static const char audit_usage[] =
     "usage: smar audit [--pubkey PUB]... [--every DURATION] [--since T] [--key FILE]...\n"
     "                  [--json] [-q] SERIES...\n"
     "\n"
-    "    SERIES           an archive, or a folder: every *.smar in it\n"
+    "    SERIES           an archive, a folder (every *.smar in it), an s3://BUCKET/KEY\n"
+    "                     object or an s3://BUCKET/PREFIX/ (every object under it)\n"
     "    --pubkey PUB     the pinned producer public key (repeatable: any of them;\n"
     "                     default: $SMAR_PUBKEY; one is required)\n"
     "    --every DURATION the longest allowed gap between consecutive snapshots\n"
@@ -32,7 +34,7 @@ static const char audit_usage[] =
     "    -q, --quiet      only the summary and the archives with problems\n"
     "\n"
     "exit status 3 when an archive is damaged or not authentic, 4 when a gap is longer\n"
-    "than --every\n";
+    "than --every, 1 when an archive or a listing could not be read\n";
 
 struct audit_opts {
     cli_strlist keys;
@@ -246,11 +248,29 @@ static int audit_folder(struct audit_state *st, const char *dir)
     return ret;
 }
 
+/* Every object under an s3:// prefix, from one (paginated) listing, in key order. A listing
+ * that fails (network, permission, no such bucket) is a failure, exit 1: nothing could be
+ * audited, which says nothing about the archives. Each object is then read as verify
+ * reads one: range reads, every chunk streamed once. */
+static int audit_prefix(struct audit_state *st, const char *prefix)
+{
+    cli_strlist urls = {0};
+    int ret = cli_s3_list(prefix, &urls);
+    for (size_t i = 0; i < urls.n; i++) {
+        if (ret == 0)
+            ret = audit_one(st, urls.items[i]); /* the audit keeps a copy of the name */
+        free((void *)(uintptr_t)urls.items[i]); /* strdup'ed by the listing */
+    }
+    cli_strlist_free(&urls);
+    return ret;
+}
+
 static int audit_inputs(struct audit_state *st, int n, char **paths)
 {
     for (int i = 0; i < n; i++) {
         struct stat sb;
-        int ret = !cli_s3_is_url(paths[i]) && stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode)
+        int ret = cli_s3_is_prefix(paths[i]) ? audit_prefix(st, paths[i])
+                  : !cli_s3_is_url(paths[i]) && stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode)
                       ? audit_folder(st, paths[i])
                       : audit_one(st, paths[i]);
         if (ret != 0)

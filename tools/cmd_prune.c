@@ -4,6 +4,15 @@
  * clear in its header. Nothing is deleted unless every archive of the series opened (a
  * damaged or, with --pubkey, unsigned one stops the command first: its time is unknown or
  * not to be trusted, and a forged newer archive must not push good ones out of a policy).
+ *
+ * On s3:// (an object, or every object under a prefix) archives are objects, deleted with
+ * DeleteObject; an object the policy lets go is first asked for its Object Lock retention
+ * (GetObjectRetention), and one retained until a future time is kept. One whose retention
+ * cannot be read (the server does not implement it, or the request failed) is kept too and
+ * reported, and the command then exits 1: a retention nobody could read is not absent.
+ * --ignore-retention-unknown deletes such objects when the server said it does not
+ * implement the request (never after a failed one). Locally, only regular files are
+ * deleted (a symbolic link or anything else is not an archive of the series).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +20,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,9 +30,11 @@
 static const char prune_usage[] =
     "usage: smar prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N]\n"
     "                  [--keep-monthly N] [--keep-yearly N] [--keep-within DURATION]\n"
-    "                  [--pubkey PUB]... (--dry-run | --yes) SERIES...\n"
+    "                  [--pubkey PUB]... [--ignore-retention-unknown] (--dry-run | --yes)\n"
+    "                  SERIES...\n"
     "\n"
-    "SERIES: archive files, or folders whose *.smar files are the archives.\n"
+    "SERIES: archive files, folders whose *.smar files are the archives, s3://BUCKET/KEY\n"
+    "objects, or s3://BUCKET/PREFIX/ (every object under it).\n"
     "    --keep-last N     keep the N newest archives\n"
     "    --keep-hourly N   keep the newest archive of each of the last N hours that have\n"
     "                      one (likewise --keep-daily, --keep-weekly (ISO weeks),\n"
@@ -31,7 +44,13 @@ static const char prune_usage[] =
     "    --pubkey PUB      refuse (delete nothing) when an archive is not signed by this\n"
     "                      producer public key (repeatable; default: $SMAR_PUBKEY)\n"
     "    --dry-run         print what would be kept (and why) and deleted; delete nothing\n"
-    "    --yes             delete the archives no rule keeps\n";
+    "    --yes             delete the archives no rule keeps\n"
+    "    --ignore-retention-unknown\n"
+    "                      s3://: delete an object whose Object Lock retention the server\n"
+    "                      cannot tell (it does not implement GetObjectRetention); without\n"
+    "                      it such an object is kept, reported, and the exit status is 1\n"
+    "\n"
+    "An s3:// object under Object Lock retention (until a future time) is always kept.\n";
 
 /* Counts above this are surely a typo; 'unlimited' says "every period". */
 #define KEEP_COUNT_MAX 1000000u
@@ -40,14 +59,18 @@ struct prune_opts {
     smar_prune_policy policy;
     int dry_run;
     int yes;
+    int ignore_retention_unknown;
 };
 
 struct prune_entry {
     char *path;
     smar_time_ns snapshot;
-    dev_t dev;
+    dev_t dev; /* a file: the one that was read, checked again before it is deleted */
     ino_t ino;
     unsigned reasons;
+    int is_object;               /* an s3:// object, not a file */
+    smar_time_ns retained_until; /* an object under Object Lock retention until then, or 0 */
+    char *retention_unknown;     /* why its retention could not be read, or NULL */
 };
 
 struct prune_list {
@@ -64,14 +87,31 @@ static void list_push(struct prune_list *l, const char *path, const struct stat 
         l->cap = l->cap ? l->cap * 2 : 32;
         l->items = cli_xrealloc(l->items, l->cap * sizeof *l->items);
     }
+    l->items[l->n++] = (struct prune_entry){.path = cli_xstrdup(path),
+                                            .snapshot = SMAR_TIME_NONE,
+                                            .dev = st->st_dev,
+                                            .ino = st->st_ino};
+}
+
+static void list_push_object(struct prune_list *l, const char *url)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].is_object && strcmp(l->items[i].path, url) == 0)
+            return; /* named twice (a prefix and one of its objects) */
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->items = cli_xrealloc(l->items, l->cap * sizeof *l->items);
+    }
     l->items[l->n++] =
-        (struct prune_entry){cli_xstrdup(path), SMAR_TIME_NONE, st->st_dev, st->st_ino, 0};
+        (struct prune_entry){.path = cli_xstrdup(url), .snapshot = SMAR_TIME_NONE, .is_object = 1};
 }
 
 static void list_free(struct prune_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         free(l->items[i].path);
+        free(l->items[i].retention_unknown);
+    }
     free(l->items);
 }
 
@@ -124,13 +164,40 @@ static int add_folder(struct prune_list *l, const char *dir)
     return ret;
 }
 
+/* Every object under an s3:// prefix, from one listing. Names `create -o s3://B/P/` makes
+ * carry the instance: names of two instances under one prefix are refused (one policy over
+ * two instances' archives would delete one's backups for the other's). */
+static int add_prefix(struct prune_list *l, const char *prefix)
+{
+    cli_strlist urls = {0};
+    int ret = cli_s3_list(prefix, &urls);
+    char instance[256] = "", other[256];
+    for (size_t i = 0; i < urls.n; i++) {
+        smar_time_ns named;
+        if (ret == 0 && cli_s3_series_name(urls.items[i], &named, other, sizeof other)) {
+            if (instance[0] != '\0' && strcmp(instance, other) != 0) {
+                cli_error("%s holds archives of more than one instance (%s/ and %s/): name one, "
+                          "as in %s%s/",
+                          prefix, instance, other, prefix, instance);
+                ret = CLI_EXIT_FAILURE;
+            }
+            memcpy(instance, other, sizeof instance);
+        }
+        if (ret == 0)
+            list_push_object(l, urls.items[i]);
+        free((void *)(uintptr_t)urls.items[i]); /* strdup'ed by the listing */
+    }
+    cli_strlist_free(&urls);
+    return ret;
+}
+
 static int add_operand(struct prune_list *l, const char *arg)
 {
+    if (cli_s3_is_prefix(arg))
+        return add_prefix(l, arg);
     if (cli_s3_is_url(arg)) {
-        cli_error("'%s': s3:// series are not supported by prune yet (local archives and "
-                  "folders only)",
-                  arg);
-        return CLI_EXIT_FAILURE;
+        list_push_object(l, arg);
+        return 0;
     }
     struct stat st;
     if (lstat(arg, &st) != 0) {
@@ -196,8 +263,58 @@ static void print_entry(const struct prune_entry *e, const char *action)
     if (e->reasons != 0) {
         fputs("  ", stdout);
         print_reasons(e->reasons);
+    } else if (e->retained_until != 0) {
+        printf("  (retained until %s)", cli_time(tbuf, e->retained_until));
+    } else if (e->retention_unknown != NULL) {
+        printf("  (retention unknown: %s)", cli_printable(e->retention_unknown, pbuf, sizeof pbuf));
     }
     fputs("\n", stdout);
+}
+
+static smar_time_ns now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (smar_time_ns)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* An object no rule keeps: is it under Object Lock retention? Kept when retained until a
+ * future time, or when that cannot be read (unless the server says it does not implement
+ * the request and --ignore-retention-unknown was given). Also for --dry-run, which must
+ * say what a real run would do. */
+static void check_retention(struct prune_entry *e, const struct prune_opts *o, smar_time_ns now)
+{
+    char err[SMAR_IO_ERROR_MAX] = "";
+    smar_time_ns until = 0;
+    int rc = cli_s3_retention(e->path, &until, err);
+    if (rc == SMAR_OK) {
+        if (until > now)
+            e->retained_until = until;
+        return;
+    }
+    if (rc == SMAR_E_UNSUPPORTED && o->ignore_retention_unknown)
+        return;
+    e->retention_unknown = cli_xstrdup(err[0] != '\0' ? err : "no answer");
+}
+
+/* Which objects that no rule keeps stay for their retention; how many are unknown. */
+static size_t check_retentions(struct prune_list *l, const struct prune_opts *o)
+{
+    size_t unknown = 0;
+    smar_time_ns now = now_ns();
+    for (size_t i = 0; i < l->n; i++) {
+        struct prune_entry *e = &l->items[i];
+        if (e->reasons != 0 || !e->is_object)
+            continue;
+        check_retention(e, o, now);
+        unknown += e->retention_unknown != NULL;
+    }
+    return unknown;
+}
+
+static int kept(const struct prune_entry *e)
+{
+    return e->reasons != 0 || e->retained_until != 0 || e->retention_unknown != NULL;
 }
 
 /* fsync the folder holding path, so that the deletion is durable. */
@@ -215,9 +332,22 @@ static void sync_folder_of(const char *path)
     free(dir);
 }
 
+/* Delete one object. A retention set since it was read makes the server refuse: 1. */
+static int delete_object(const struct prune_entry *e)
+{
+    char err[SMAR_IO_ERROR_MAX] = "";
+    if (cli_s3_delete(e->path, err) != SMAR_OK) {
+        cli_error("cannot delete: %s", err);
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
 /* Delete one archive, only when the name still holds the regular file that was read. */
 static int delete_archive(const struct prune_entry *e)
 {
+    if (e->is_object)
+        return delete_object(e);
     struct stat st;
     if (lstat(e->path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != e->dev ||
         st.st_ino != e->ino) {
@@ -266,12 +396,17 @@ static int prune_run(int n, char **operands, const struct prune_opts *o)
         list_free(&l);
         return ret;
     }
+    /* TODO(base archive ids): once the header carries the "base archive ids" of an
+     * incremental archive, keep every archive a kept one names as a base (transitively),
+     * with the reason "base of <id>". */
+    size_t unknown = check_retentions(&l, o), retained = 0;
     qsort(l.items, l.n, sizeof *l.items, cmp_newest_first);
-    size_t kept = 0, deleted = 0;
+    size_t nkept = 0, deleted = 0;
     for (size_t i = 0; i < l.n; i++) {
         struct prune_entry *e = &l.items[i];
-        if (e->reasons != 0) {
-            kept++;
+        if (kept(e)) {
+            nkept++;
+            retained += e->reasons == 0 && e->retained_until != 0;
             print_entry(e, "keep");
         } else if (o->dry_run) {
             deleted++;
@@ -285,8 +420,20 @@ static int prune_run(int n, char **operands, const struct prune_opts *o)
             ret = cli_exit_worst(ret, one);
         }
     }
-    printf("%zu kept, %zu %s\n", kept, deleted, o->dry_run ? "would be deleted" : "deleted");
+    printf("%zu kept, %zu %s", nkept, deleted, o->dry_run ? "would be deleted" : "deleted");
+    if (retained > 0)
+        printf("; %zu kept for their Object Lock retention", retained);
+    if (unknown > 0)
+        printf("; %zu kept as their retention is unknown", unknown);
+    putchar('\n');
     list_free(&l);
+    if (unknown > 0) {
+        cli_error("%zu object(s) kept because their Object Lock retention could not be read "
+                  "(--ignore-retention-unknown deletes them where the server does not implement "
+                  "GetObjectRetention)",
+                  unknown);
+        ret = cli_exit_worst(ret, CLI_EXIT_FAILURE);
+    }
     return ret;
 }
 
@@ -313,6 +460,7 @@ enum {
     OPT_KEEP_WITHIN,
     OPT_DRY_RUN,
     OPT_YES,
+    OPT_IGNORE_RETENTION_UNKNOWN,
 };
 
 static int take_option(struct prune_opts *o, int c, char **argv)
@@ -342,6 +490,9 @@ static int take_option(struct prune_opts *o, int c, char **argv)
     case OPT_YES:
         o->yes = 1;
         return 0;
+    case OPT_IGNORE_RETENTION_UNKNOWN:
+        o->ignore_retention_unknown = 1;
+        return 0;
     case CLI_OPT_PUBKEY:
         cli_pubkey_option(optarg);
         return 0;
@@ -364,6 +515,7 @@ int cmd_prune(int argc, char **argv)
         {"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"yes", no_argument, NULL, OPT_YES},
+        {"ignore-retention-unknown", no_argument, NULL, OPT_IGNORE_RETENTION_UNKNOWN},
         {"pubkey", required_argument, NULL, CLI_OPT_PUBKEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},

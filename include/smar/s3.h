@@ -135,6 +135,28 @@ typedef int (*smar_s3_key_cb)(const char *url, uint64_t size, void *ctx);
 SMAR_API int smar_s3_list(const char *url, const smar_s3_options *opts, smar_s3_key_cb cb,
                           void *ctx, char err[SMAR_IO_ERROR_MAX]);
 
+/**
+ * The Object Lock retention of the object at url ("s3://BUCKET/KEY"), by
+ * GetObjectRetention (GET ?retention): *until receives its RetainUntilDate (either mode,
+ * GOVERNANCE or COMPLIANCE), or 0 when the object has none (the server answers
+ * NoSuchObjectLockConfiguration, or the bucket has no Object Lock configuration). Returns
+ * SMAR_OK; SMAR_E_UNSUPPORTED when the server does not implement the request (501, 405,
+ * NotImplemented, or an answer that is not a Retention document: s3rver 3.7.1 serves the
+ * object itself); else a status as for smar_s3_source_open. err says why.
+ */
+SMAR_API int smar_s3_get_retention(const char *url, const smar_s3_options *opts,
+                                   smar_time_ns *until, char err[SMAR_IO_ERROR_MAX]);
+
+/**
+ * Delete the object at url (DeleteObject: DELETE without a version id; in a versioned
+ * bucket that adds a delete marker, and a version under retention stays). Returns SMAR_OK
+ * (S3 also answers so for a key that is not there), SMAR_E_DENIED (403: no permission, or
+ * the object is under Object Lock retention), or a status as for smar_s3_source_open. err
+ * says why.
+ */
+SMAR_API int smar_s3_delete(const char *url, const smar_s3_options *opts,
+                            char err[SMAR_IO_ERROR_MAX]);
+
 typedef struct smar_s3_sink smar_s3_sink;
 
 /**

@@ -1687,3 +1687,141 @@ void smar_s3_sink_free(smar_s3_sink *s)
     client_clear(&s->c);
     free(s);
 }
+
+/* ---- deleting an object, and its Object Lock retention (prune) ----------------------------- */
+
+/* A client for one object: SMAR_OK, or why not (err filled). */
+static int object_client(s3_client *c, const char *url, const smar_s3_options *opts, smar_err *e)
+{
+    if (!smar_s3_is_url(url) || smar_s3_is_prefix(url))
+        return smar_fail(e, SMAR_E_INVALID, "'%.80s': expected s3://BUCKET/KEY", url);
+    return client_init(c, url, opts, e);
+}
+
+/* Whether an error answer says the server does not implement the request: 501, 405 (s3rver
+ * answers some operations so), or the NotImplemented code. */
+static bool not_implemented(const smar_http_response *resp)
+{
+    char code[64];
+    error_code(resp, code);
+    return resp->status == 501 || resp->status == 405 || strcmp(code, "NotImplemented") == 0 ||
+           strcmp(code, "MethodNotAllowed") == 0;
+}
+
+/* Whether an error answer says the object has no retention: 404
+ * NoSuchObjectLockConfiguration (the object has none), or the bucket has no Object Lock
+ * configuration (AWS: 400 InvalidRequest "Bucket is missing Object Lock Configuration";
+ * others: ObjectLockConfigurationNotFoundError), where no object can be retained. */
+static bool no_retention(const smar_http_response *resp)
+{
+    char code[64], message[256];
+    error_code(resp, code);
+    if (strcmp(code, "NoSuchObjectLockConfiguration") == 0 ||
+        strcmp(code, "ObjectLockConfigurationNotFoundError") == 0)
+        return true;
+    return resp->status == 400 && strcmp(code, "InvalidRequest") == 0 &&
+           xml_value(&resp->body, "Message", message, sizeof message) &&
+           strstr(message, "Object Lock") != NULL;
+}
+
+/* A 200 answer to GetObjectRetention: a <Retention> document, its RetainUntilDate (absent:
+ * none, 0). SMAR_E_UNSUPPORTED when the answer is not such a document (a server that does
+ * not know ?retention may serve the object instead). */
+static int parse_retention(const s3_client *c, const smar_buf *body, smar_time_ns *until,
+                           smar_err *e)
+{
+    static const char root[] = "<Retention";
+    const char *text = (const char *)body->data;
+    bool found = false;
+    for (size_t i = 0; text != NULL && i + sizeof root - 1 <= body->len && !found; i++)
+        found = memcmp(text + i, root, sizeof root - 1) == 0;
+    if (!found)
+        return smar_fail(e, SMAR_E_UNSUPPORTED,
+                         "%s: the answer to GetObjectRetention is not a Retention document",
+                         c->url);
+    char date[64];
+    *until = 0;
+    if (!xml_value(body, "RetainUntilDate", date, sizeof date))
+        return SMAR_OK;
+    if (smar_time_parse(date, strlen(date), 0, until) != SMAR_OK || *until <= 0)
+        return smar_fail(e, SMAR_E_IO, "%s: a RetainUntilDate that is not a time", c->url);
+    return SMAR_OK;
+}
+
+static int get_retention(const s3_client *c, smar_time_ns *until, smar_err *e)
+{
+    smar_s3_param params[1] = {{"retention", NULL}};
+    s3_call call = {.method = "GET", .params = params, .n_params = 1};
+    smar_http_response resp;
+    int rc = client_send(c, &call, &resp, e);
+    if (rc == SMAR_OK) {
+        rc = parse_retention(c, &resp.body, until, e);
+    } else if (rc == SMAR_E_LIMIT) { /* an object served whole, not a Retention document */
+        rc = smar_fail(e, SMAR_E_UNSUPPORTED,
+                       "%s: the answer to GetObjectRetention is not a Retention document", c->url);
+    } else if (rc != SMAR_E_CANCELLED && no_retention(&resp)) {
+        *until = 0;
+        rc = SMAR_OK;
+    } else if (rc != SMAR_E_CANCELLED && not_implemented(&resp)) {
+        rc = smar_fail(e, SMAR_E_UNSUPPORTED,
+                       "%s: the server does not implement GetObjectRetention (HTTP %ld)", c->url,
+                       resp.status);
+    } else if (rc != SMAR_E_CANCELLED) {
+        rc = explain(c, rc, &resp, e);
+    }
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+int smar_s3_get_retention(const char *url, const smar_s3_options *opts, smar_time_ns *until,
+                          char err[SMAR_IO_ERROR_MAX])
+{
+    smar_err e = {0};
+    s3_client *c = calloc(1, sizeof *c);
+    int rc = c == NULL       ? smar_fail(&e, SMAR_E_NOMEM, "out of memory")
+             : until == NULL ? smar_fail(&e, SMAR_E_INVALID, "no place for the retention time")
+                             : object_client(c, url, opts, &e);
+    if (rc == SMAR_OK)
+        rc = get_retention(c, until, &e);
+    if (rc != SMAR_OK)
+        copy_error(err, &e);
+    if (c != NULL)
+        client_clear(c);
+    free(c);
+    return rc;
+}
+
+static int delete_object(const s3_client *c, smar_err *e)
+{
+    s3_call call = {.method = "DELETE"};
+    smar_http_response resp;
+    int rc = client_send(c, &call, &resp, e);
+    if (rc == SMAR_E_DENIED) {
+        char code[64];
+        error_code(&resp, code);
+        (void)smar_err_prefix(e,
+                              "%s: deletion refused%s%s (Object Lock retention, or no permission "
+                              "to delete): ",
+                              c->url, code[0] ? " " : "", code);
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED) {
+        rc = explain(c, rc, &resp, e);
+    }
+    smar_http_response_free(&resp);
+    return rc;
+}
+
+int smar_s3_delete(const char *url, const smar_s3_options *opts, char err[SMAR_IO_ERROR_MAX])
+{
+    smar_err e = {0};
+    s3_client *c = calloc(1, sizeof *c);
+    int rc =
+        c == NULL ? smar_fail(&e, SMAR_E_NOMEM, "out of memory") : object_client(c, url, opts, &e);
+    if (rc == SMAR_OK)
+        rc = delete_object(c, &e);
+    if (rc != SMAR_OK)
+        copy_error(err, &e);
+    if (c != NULL)
+        client_clear(c);
+    free(c);
+    return rc;
+}

@@ -34,6 +34,15 @@ Test doubles, each of one operation s3rver lacks, only when asked for:
                   UploadPart to s3rver, answered with a CopyPartResult; it honours
                   x-amz-copy-source-range and x-amz-copy-source-if-match (412).
 
+  Object Lock retention (GetObjectRetention, GET ?retention, which s3rver answers 501
+  NotImplemented), only for the keys it is given: POST /_admin/retention
+      {"keys": {"/BUCKET/KEY": "2099-01-01T00:00:00Z" | "none"}, "default": "none"}
+  answers GET /BUCKET/KEY?retention with a COMPLIANCE Retention document retaining it until
+  that time, or "none" with 404 NoSuchObjectLockConfiguration (as S3 does for an object
+  without retention); "default" (absent: none) does so for every other key, else s3rver
+  answers. A DELETE of a key retained until a future time is refused 403 AccessDenied, as
+  S3 refuses it. {"keys": {}, "default": null} turns it off.
+
 IBM Cloud IAM bearer tokens, only when asked for:
   --bearer-iam URL  a request with "Authorization: Bearer T" (and no SigV4) is accepted when
                   the IAM test double at URL (tests/servers/kp_double.py) says it issued T
@@ -74,6 +83,7 @@ STATE = {
     "random_n": 0,
     "stats": {},
     "completed": set(),
+    "retention": {"keys": {}, "default": None},
 }
 AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/,]+)/([^/,]+)/aws4_request,\s*"
@@ -163,6 +173,34 @@ def take_fault(method, query):
     return None
 
 
+def retention_double(handler):
+    """The Object Lock retention test double (POST /_admin/retention): True when it answered."""
+    parts = urllib.parse.urlsplit(handler.path)
+    with LOCK:
+        keys, default = STATE["retention"]["keys"], STATE["retention"]["default"]
+    until = keys.get(urllib.parse.unquote(parts.path), default)
+    if until is None:
+        return False
+    if handler.command == "GET" and parts.query == "retention":
+        if until == "none":
+            handler.record(404, 0, 0)
+            handler.answer(404, error_xml("NoSuchObjectLockConfiguration",
+                                          "The specified object does not have a ObjectLock configuration"))
+            return True
+        xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Retention xmlns="http://s3.amazonaws.com/'
+               'doc/2006-03-01/"><Mode>COMPLIANCE</Mode><RetainUntilDate>%s</RetainUntilDate>'
+               "</Retention>" % until).encode()
+        handler.record(200, 0, len(xml))
+        handler.answer(200, xml, [("Content-Type", "application/xml")])
+        return True
+    if handler.command == "DELETE" and until != "none" and until > time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime()):
+        handler.record(403, 0, 0)
+        handler.answer(403, error_xml("AccessDenied", "Access Denied because object protected by object lock."))
+        return True
+    return False
+
+
 def error_xml(code, message):
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
@@ -232,6 +270,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif what == "clear-faults":
                 STATE["faults"] = []
                 STATE["random_rate"] = 0.0
+            elif what == "retention":
+                STATE["retention"] = {"keys": data.get("keys", {}), "default": data.get("default")}
             elif what == "latency":
                 STATE["latency_ms"] = int(data["ms"])
             elif what == "random":
@@ -296,6 +336,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.args.no_such_upload_double and upload and upload[0] in STATE["completed"]:
             self.record(404, len(body), 0)
             return self.answer(404, error_xml("NoSuchUpload", "completed already"))
+        if retention_double(self):
+            return None
         if self.args.copy_double and self.command == "PUT" and "x-amz-copy-source" in self.headers:
             return self.copy_part()
         self.forward(body)
