@@ -181,7 +181,7 @@ def retention_double(handler):
     until = keys.get(urllib.parse.unquote(parts.path), default)
     if until is None:
         return False
-    if handler.command == "GET" and parts.query == "retention":
+    if handler.command == "GET" and parts.query in ("retention", "retention="):
         if until == "none":
             handler.record(404, 0, 0)
             handler.answer(404, error_xml("NoSuchObjectLockConfiguration",
