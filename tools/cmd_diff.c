@@ -24,8 +24,8 @@ static const char diff_usage[] =
     "    --no-signer-check    read an archive opened through a public-key recipient\n"
     "                         without a pinned producer (unsafe: anyone can make one)\n"
     "    --at T               twice: compare the series as it was at the first T with\n"
-    "                         the second (RFC 3339 or date); SERIES is archives or folders\n"
-    "                         of *.smar archives\n"
+    "                         the second (RFC 3339 or date); SERIES is archives, folders\n"
+    "                         of *.smar archives or s3://BUCKET/PREFIX/ prefixes\n"
     "    --json               one JSON object (smar(1), JSON OUTPUT)\n"
     "\n"
     "One line per change, in id order: CHANGE ID TYPE GROUP NAME [DETAIL], tab-separated;\n"
@@ -350,6 +350,12 @@ static int parse_diff_args(int argc, char **argv, struct diff_opts *o)
         return cli_usage_error(diff_usage, "--at is given twice: the old time and the new one");
     if (o->nat == 0 && left != 2)
         return cli_usage_error(diff_usage, "give two archives, OLD and NEW");
+    for (int i = optind; o->nat == 0 && i < argc; i++)
+        if (cli_s3_is_prefix(argv[i]))
+            return cli_usage_error(diff_usage,
+                                   "'%s' is a series (an s3:// prefix): compare two of its "
+                                   "times with --at T1 --at T2, or name two objects",
+                                   argv[i]);
     if (o->nat == 2 && left < 1)
         return cli_usage_error(diff_usage, "at least one archive or folder is required");
     return 0;

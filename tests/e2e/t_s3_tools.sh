@@ -97,6 +97,8 @@ run 0 "$SMAR" diff "s3://$B/$(key_of 20261120T020000Z diff)" "s3://$B/$(key_of 2
 assert_same diff-local.txt out.txt
 run 0 "$SMAR" diff --at "$T1" --at "$T2" "s3://$B/diff/"
 assert_same diff-local.txt out.txt
+run 2 "$SMAR" diff "s3://$B/diff/" "s3://$B/diff/"
+assert_contains err.txt "--at T1 --at T2"
 run 0 "$SMAR" diff --json --at "$T1" --at "$T2" "s3://$B/diff/"
 assert_contains out.txt '"rotated":	1'
 s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 1000}]'
@@ -149,10 +151,10 @@ if grep -q '"method": "DELETE"' s3requests.log; then fail "--dry-run sent a DELE
 assert_eq "$(grep -c '"query": "retention=' s3requests.log)" 5 "GetObjectRetention requests"
 
 step "prune: a retention that cannot be read (503) keeps the object, even with --ignore-retention-unknown"
-# every attempt of the first candidate's (day 05) GetObjectRetention answered 503
+# every attempt of the first candidate's (day 01, in listing order) GetObjectRetention answered 503
 s3_admin faults '[{"on": "GET", "query": "retention", "status": 503, "count": 8}]'
 run 1 "$SMAR" prune $POLICY --ignore-retention-unknown --dry-run "s3://$B/prune/"
-grep -q "^keep .*$k05  (retention unknown: .*unavailable" out.txt || fail "day 05 not kept as unknown"
+grep -q "^keep .*$k01  (retention unknown: .*unavailable" out.txt || fail "day 01 not kept as unknown"
 assert_contains out.txt "5 kept, 3 would be deleted; 1 kept for their Object Lock retention; 1 kept as their retention is unknown"
 s3_admin clear-faults '{}'
 
