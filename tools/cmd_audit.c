@@ -248,7 +248,8 @@ static int audit_folder(struct audit_state *st, const char *dir)
     return ret;
 }
 
-/* Every object under an s3:// prefix, from one (paginated) listing, in key order. A listing
+/* Every archive (an object whose last name is "*.smar", not hidden: as in a folder) under an
+ * s3:// prefix, from one (paginated) listing, in key order. A listing
  * that fails (network, permission, no such bucket) is a failure, exit 1: nothing could be
  * audited, which says nothing about the archives. Each object is then read as verify
  * reads one: range reads, every chunk streamed once. */
@@ -257,7 +258,8 @@ static int audit_prefix(struct audit_state *st, const char *prefix)
     cli_strlist urls = {0};
     int ret = cli_s3_list(prefix, &urls);
     for (size_t i = 0; i < urls.n; i++) {
-        if (ret == 0)
+        const char *name = strrchr(urls.items[i], '/');
+        if (ret == 0 && name != NULL && ends_with_smar(name + 1))
             ret = audit_one(st, urls.items[i]); /* the audit keeps a copy of the name */
         free((void *)(uintptr_t)urls.items[i]); /* strdup'ed by the listing */
     }

@@ -164,9 +164,17 @@ static int add_folder(struct prune_list *l, const char *dir)
     return ret;
 }
 
-/* Every object under an s3:// prefix, from one listing. Names `create -o s3://B/P/` makes
- * carry the instance: names of two instances under one prefix are refused (one policy over
- * two instances' archives would delete one's backups for the other's). */
+/* Whether an object's last name is an archive's, as in a folder: "*.smar", not hidden. */
+static int object_is_archive(const char *url)
+{
+    const char *name = strrchr(url, '/');
+    return name != NULL && has_archive_suffix(name + 1);
+}
+
+/* Every archive (*.smar) under an s3:// prefix, from one listing; other objects are left
+ * alone. Names `create -o s3://B/P/` makes carry the instance: names of two instances under
+ * one prefix are refused (one policy over two instances' archives would delete one's
+ * backups for the other's). */
 static int add_prefix(struct prune_list *l, const char *prefix)
 {
     cli_strlist urls = {0};
@@ -183,7 +191,7 @@ static int add_prefix(struct prune_list *l, const char *prefix)
             }
             memcpy(instance, other, sizeof instance);
         }
-        if (ret == 0)
+        if (ret == 0 && object_is_archive(urls.items[i]))
             list_push_object(l, urls.items[i]);
         free((void *)(uintptr_t)urls.items[i]); /* strdup'ed by the listing */
     }

@@ -25,6 +25,8 @@ step "audit: five signed archives 6h apart under a prefix, --every 6h: ok"
 for t in 2026-11-21T00 2026-11-21T06 2026-11-21T12 2026-11-21T18 2026-11-22T00; do
     run 0 "$SMAR" create -q --sign a.key --snapshot-time "$t:00:00Z" -o "s3://$B/audit/" ex.json
 done
+echo notes >notes.txt # not an archive: left out, as in a folder
+s3_aws_direct s3 cp notes.txt "s3://$B/audit/notes.txt" >/dev/null || fail "upload"
 s3_admin reset-stats '{}'
 run 0 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
 assert_eq "$(count_lines out.txt "s3://$B/audit/")" 5 "archive lines"
@@ -33,7 +35,7 @@ assert_contains out.txt "first snapshot: 2026-11-21T00:00:00Z"
 assert_contains out.txt "worst gap (RPO achieved): 6h 00m 00s"
 assert_contains out.txt "result: ok"
 audit_bytes=$(s3_stat bytes_out)
-total=$(s3_aws_direct s3 ls --recursive "s3://$B/audit/" | awk '{n += $3} END {print n}')
+total=$(s3_aws_direct s3 ls --recursive "s3://$B/audit/" | awk '/\.smar$/ {n += $3} END {print n}')
 echo "audit: $audit_bytes bytes from S3 for $total bytes of objects"
 # every object read once (s3rver serves a small object whole for the suffix read)
 [ "$audit_bytes" -le $((total + 20000)) ] ||
@@ -113,6 +115,7 @@ done
 for d in 01 02 03 04 05 06 07 08; do
     eval "k$d=\$(key_of 202612${d}T030000Z prune)"
 done
+s3_aws_direct s3 cp notes.txt "s3://$B/prune/notes.txt" >/dev/null || fail "upload"
 # Policy --keep-last 3: days 06 07 08 kept (last). Day 02 retained until 2099 (kept,
 # "retained until"), day 03 retained until 2020 (past: deleted), the others have none.
 POLICY="--keep-last 3"
@@ -189,6 +192,7 @@ run 1 "$SMAR" prune $POLICY --yes "s3://$B/prune/"
 assert_contains err.txt "deletion refused"
 s3_object_exists "$k06" || fail "day 06 deleted"
 s3_object_exists "$k02" || fail "the retained day 02 deleted"
+s3_object_exists prune/notes.txt || fail "prune deleted an object that is not an archive"
 
 step "the proxy rejected no request smar signed"
 if grep -q "rejected" s3proxy.err; then fail "the proxy rejected requests: $(head -5 s3proxy.err)"; fi
