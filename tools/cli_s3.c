@@ -15,6 +15,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,6 +91,23 @@ static int iam_options(smar_s3_options *o, char key_buf[API_KEY_BUF])
     return 0;
 }
 
+/* AWS_MAX_ATTEMPTS, as the AWS CLI and SDKs read it: attempts per request, first included. */
+static int max_attempts(smar_s3_options *o, const char *url)
+{
+    const char *text = env("AWS_MAX_ATTEMPTS");
+    if (text == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || n < 1 || n > 20 || text[0] == '-') {
+        cli_error("%s: AWS_MAX_ATTEMPTS must be a number from 1 to 20", url);
+        return -1;
+    }
+    o->max_attempts = (unsigned)n;
+    return 0;
+}
+
 /* Options from the environment; key_buf may receive an API key. 0, or an exit code after a
  * message. */
 static int s3_options(smar_s3_options *o, const char *url, char key_buf[API_KEY_BUF])
@@ -103,6 +121,8 @@ static int s3_options(smar_s3_options *o, const char *url, char key_buf[API_KEY_
     const char *path_style = env("SMAR_S3_PATH_STYLE");
     if (path_style != NULL && strcmp(path_style, "1") == 0)
         o->flags |= SMAR_S3_PATH_STYLE;
+    if (max_attempts(o, url) != 0)
+        return CLI_EXIT_USAGE;
     if (o->access_key_id == NULL) {
         int ret = iam_options(o, key_buf);
         if (ret != 0 || o->ibm_iam.api_key != NULL)
@@ -128,7 +148,8 @@ int cli_s3_reader_open(smar_reader *r, const char *url, char err[SMAR_IO_ERROR_M
     char key_buf[API_KEY_BUF];
     if (s3_options(&o, url, key_buf) != 0) {
         explicit_bzero(key_buf, sizeof key_buf);
-        snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
+        snprintf(err, SMAR_IO_ERROR_MAX,
+                 "the S3 settings in the environment are incomplete or invalid");
         return SMAR_E_INVALID;
     }
     smar_source src;
@@ -423,7 +444,8 @@ int cli_s3_retention(const char *url, smar_time_ns *until, char err[SMAR_IO_ERRO
     int ret = s3_options(&o, url, key_buf);
     int rc = ret != 0 ? SMAR_E_INVALID : smar_s3_get_retention(url, &o, until, err);
     if (ret != 0)
-        snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
+        snprintf(err, SMAR_IO_ERROR_MAX,
+                 "the S3 settings in the environment are incomplete or invalid");
     explicit_bzero(key_buf, sizeof key_buf);
     return rc;
 }
@@ -435,7 +457,8 @@ int cli_s3_delete(const char *url, char err[SMAR_IO_ERROR_MAX])
     int ret = s3_options(&o, url, key_buf);
     int rc = ret != 0 ? SMAR_E_INVALID : smar_s3_delete(url, &o, err);
     if (ret != 0)
-        snprintf(err, SMAR_IO_ERROR_MAX, "no S3 credentials in the environment");
+        snprintf(err, SMAR_IO_ERROR_MAX,
+                 "the S3 settings in the environment are incomplete or invalid");
     explicit_bzero(key_buf, sizeof key_buf);
     return rc;
 }

@@ -66,7 +66,7 @@ run 0 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
 
 step "audit: a listing that fails is exit 1 (never 3), with a clear message"
 s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 1000}]'
-run 1 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
 assert_contains err.txt "s3://$B/audit/"
 assert_contains err.txt "unavailable"
 s3_admin clear-faults '{}'
@@ -75,13 +75,23 @@ assert_contains err.txt "access denied"
 : >s3proxy.err # the proxy rightly rejected those: the last step checks for others
 run 1 "$SMAR" audit --pubkey a.key.pub "s3://$B/no-such-prefix/"
 assert_contains err.txt "no archive"
-# an object that cannot be read (every attempt of its first read answered 503, after the
-# listing) is unreadable: exit 1, not 3; the others are audited
-s3_admin faults '[{"on": "GET", "status": 503, "skip": 1, "count": 8}]'
-run 1 "$SMAR" audit --pubkey a.key.pub "s3://$B/audit/"
+# an object that cannot be read (both attempts AWS_MAX_ATTEMPTS allows of its first read
+# answered 503, after the listing) is unreadable: exit 1, not 3; the others are audited
+s3_admin faults '[{"on": "GET", "status": 503, "skip": 1, "count": 2}]'
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" audit --pubkey a.key.pub "s3://$B/audit/"
 assert_contains out.txt "unreadable"
 assert_contains out.txt "result: failed"
 s3_admin clear-faults '{}'
+
+step "AWS_MAX_ATTEMPTS: three attempts outlast two 503s; a bad value is a usage error (exit 2)"
+s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 2}]'
+AWS_MAX_ATTEMPTS=3 run 0 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
+s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 2}]'
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" audit --pubkey a.key.pub --every 6h "s3://$B/audit/"
+assert_contains err.txt "unavailable"
+s3_admin clear-faults '{}'
+AWS_MAX_ATTEMPTS=0 run 2 "$SMAR" audit --pubkey a.key.pub "s3://$B/audit/"
+assert_contains err.txt "AWS_MAX_ATTEMPTS must be a number from 1 to 20"
 
 step "diff: two objects and two times of a prefix, the same as the local diff"
 gen old.json --seed 5 --secrets 12
@@ -104,7 +114,7 @@ assert_contains err.txt "--at T1 --at T2"
 run 0 "$SMAR" diff --json --at "$T1" --at "$T2" "s3://$B/diff/"
 assert_contains out.txt '"rotated":	1'
 s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 1000}]'
-run 1 "$SMAR" diff --at "$T1" --at "$T2" "s3://$B/diff/"
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" diff --at "$T1" --at "$T2" "s3://$B/diff/"
 assert_contains err.txt "unavailable"
 s3_admin clear-faults '{}'
 
@@ -155,15 +165,15 @@ assert_eq "$(grep -c '"query": "retention=' s3requests.log)" 5 "GetObjectRetenti
 
 step "prune: a retention that cannot be read (503) keeps the object, even with --ignore-retention-unknown"
 # every attempt of the first candidate's (day 01, in listing order) GetObjectRetention answered 503
-s3_admin faults '[{"on": "GET", "query": "retention", "status": 503, "count": 8}]'
-run 1 "$SMAR" prune $POLICY --ignore-retention-unknown --dry-run "s3://$B/prune/"
+s3_admin faults '[{"on": "GET", "query": "retention", "status": 503, "count": 2}]'
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" prune $POLICY --ignore-retention-unknown --dry-run "s3://$B/prune/"
 grep -q "^keep .*$k01  (retention unknown: .*unavailable" out.txt || fail "day 01 not kept as unknown"
 assert_contains out.txt "5 kept, 3 would be deleted; 1 kept for their Object Lock retention; 1 kept as their retention is unknown"
 s3_admin clear-faults '{}'
 
 step "prune: a listing that fails deletes nothing, exit 1"
 s3_admin faults '[{"on": "GET", "query": "list-type", "status": 503, "count": 1000}]'
-run 1 "$SMAR" prune $POLICY --yes "s3://$B/prune/"
+AWS_MAX_ATTEMPTS=2 run 1 "$SMAR" prune $POLICY --yes "s3://$B/prune/"
 assert_contains err.txt "unavailable"
 s3_admin clear-faults '{}'
 
