@@ -1,0 +1,187 @@
+# A generated instance evolving through 30 daily snapshots (rotations, creations, deletions,
+# group moves; smar-gen-export --rotate-permille/--churn/--move-permille), one signed archive
+# per snapshot in series/, the root key rotated midway. Every --at answer (cat, extract) equals
+# the deciding snapshot's export; diff equals the generator's change log; audit catches a gap,
+# a re-signed and a damaged archive; prune keeps exactly what a hand-written table says.
+# INCR=1 makes every archive whose k % 6 != 1 an incremental on the folder (create --base).
+. "$E2E_DIR/lib.sh"
+INCR=${INCR:-0}
+M=30
+N=300
+CHURN="--secrets $N --rotate-permille 50 --churn 3 --move-permille 10"
+EC="$E2E_DIR/evolve_check.py"
+
+step "smar-gen-export without the churn options: output unchanged (stored checksums)"
+# sha256 of the output of the generator before --rotate-permille/--churn/--move-permille.
+gen_sum() { # EXPECTED_EXPORT EXPECTED_MANIFEST ARGS...
+    want_e=$1
+    want_m=$2
+    shift 2
+    "$SMAR_GEN" "$@" -o - --manifest-out sum.man >sum.json || fail "smar-gen-export $*"
+    assert_eq "$(sha256sum <sum.json | cut -c1-64)" "$want_e" "export of '$*'"
+    assert_eq "$(sha256sum <sum.man | cut -c1-64)" "$want_m" "manifest of '$*'"
+}
+gen_sum 44b5eaa36c35e676b35b13c69314ba3a5c86d65357e33736fc003b514bb97018 \
+    724f86058b9c2b9c814926b2bcb2ba7a3c8cc16473e4fd6098552249c6f0cde5 \
+    --secrets 300 --snapshot 7 --of 30
+gen_sum 8aaafa849c6f0a79c35ff0feb57437b6fb724a75c16a9c346044fced0cba8050 \
+    18ce245e03011164bcd7db3dfceade62333f2638338fdbba38c0669c0b0598c8 \
+    --secrets 5 --snapshot 9 --of 12 --all-states
+gen_sum 74a5fedba3ced9fdd8352f7468e65b4b8ff7a12881d977a3005d16ac104381e7 \
+    e148ec0df0e72399dfbe33161774e4cedeac10780bdd3711d9e520bf1c03d36e \
+    --secrets 12 --snapshot 13 --of 20 --layout jsonl --seed 9
+# the defaults spelled out give the same bytes
+"$SMAR_GEN" --secrets 300 --snapshot 7 --of 30 --churn 1 --move-permille 0 -o - >spelled.json
+"$SMAR_GEN" --secrets 300 --snapshot 7 --of 30 -o - >default.json
+assert_same spelled.json default.json
+run 2 "$SMAR_GEN" --rotate-permille 1001
+run 2 "$SMAR_GEN" --churn 10001
+run 2 "$SMAR_GEN" --move-permille x
+rm -f sum.json sum.man spelled.json default.json
+
+step "$M snapshots ($CHURN), one signed archive each, key rotated at 16"
+run 0 "$SMAR" keygen -o old.key
+run 0 "$SMAR" keygen -o new.key
+run 0 "$SMAR" keygen --sign -o sign.key
+run 0 "$SMAR" keygen --sign -o other.key
+mkdir series
+k=1
+while [ $k -le $M ]; do
+    n=$(printf %02d $k)
+    gen "s$n.json" $CHURN --snapshot $k --of $M --manifest-out "m$n.txt"
+    key=old.key
+    [ $k -lt 16 ] || key=new.key
+    base=
+    if [ "$INCR" = 1 ] && [ $((k % 6)) != 1 ]; then base="--base series"; fi
+    run 0 "$SMAR" create -q --key $key --sign sign.key $base -o "series/e$n.smar" "s$n.json"
+    k=$((k + 1))
+done
+KEYS="--key old.key --key new.key"
+PIN="--pubkey sign.key.pub"
+# T_k: the snapshot time of archive k (the export's exported_at)
+tk() { manifest_field "m$(printf %02d "$1").txt" snapshot 4; }
+plus() { # TIME SECONDS
+    date -u -d "@$(($(date -u -d "$1" +%s) + $2))" +%Y-%m-%dT%H:%M:%SZ
+}
+assert_eq "$(tk $M)" 2026-11-20T02:00:00Z "T_$M"
+assert_eq "$(tk 1)" 2026-10-22T02:00:00Z "T_1"
+# the change log has every kind of change
+for kind in created deleted rotated moved; do
+    [ "$(cat m*.txt | count_lines /dev/stdin "$kind ")" -gt 0 ] || fail "no '$kind' in the manifests"
+done
+ALL=$(ls series/*.smar)
+
+step "cat --at T: the deciding snapshot's answer, for created, deleted, rotated, moved, untouched"
+# the snapshot whose change log first has a KIND line for ID
+change_k() { # KIND ID
+    grep -l -E "^$1 [0-9]+ $2( |\$)" m*.txt | head -n 1 | tr -dc 0-9 | sed 's/^0//'
+}
+CREATED=$(python3 "$EC" pick created m05.txt m06.txt m07.txt) || fail "no created sample"
+DELETED=$(python3 "$EC" pick deleted m1*.txt m2*.txt) || fail "no deleted sample"
+ROTATED=$(python3 "$EC" pick rotated m16.txt m17.txt m2*.txt) || fail "no rotated sample"
+MOVED=$(python3 "$EC" pick moved m1*.txt m2*.txt) || fail "no moved sample"
+UNTOUCHED=$(python3 "$EC" pick untouched m*.txt) || fail "no untouched sample"
+SAMPLES="$CREATED $DELETED $ROTATED $MOVED $UNTOUCHED"
+# each snapshot at which a sample changes, the one before, the key rotation, first and last
+KS="1 15 16 $M"
+for sample in created:$CREATED deleted:$DELETED rotated:$ROTATED moved:$MOVED; do
+    k=$(change_k "${sample%%:*}" "${sample#*:}")
+    KS="$KS $((k - 1)) $k"
+done
+KS=$(echo $KS | tr ' ' '\n' | sort -n -u | tr '\n' ' ')
+echo "samples: $SAMPLES; snapshots: $KS"
+
+# check_cat ID T K: smar cat --id ID --at T over the series answers as snapshot K's export
+# (K = 0: T is before the first snapshot)
+check_cat() {
+    id=$1
+    t=$2
+    kk=$(printf %02d "$3")
+    if [ "$3" -gt 0 ] && python3 "$EC" payload "s$kk.json" "$id" want.bin; then
+        run 0 "$SMAR" cat $KEYS $PIN --id "$id" --at "$t" $ALL
+        python3 "$EC" same-payload want.bin out.txt || fail "cat --id $id --at $t: not snapshot $kk's payload"
+        return
+    fi
+    run 1 "$SMAR" cat $KEYS $PIN --id "$id" --at "$t" $ALL
+    assert_empty out.txt
+    assert_contains err.txt "secret $id ("
+    assert_contains err.txt "did not exist at $t"
+    # deleted: an earlier snapshot held it, the one after the last of those did not (the
+    # message names that one); else it was created later
+    gone=0
+    j=1
+    while [ $j -lt "$3" ]; do
+        if grep -q "^secret [0-9]* $id " "m$(printf %02d $j).txt"; then gone=$((j + 1)); fi
+        j=$((j + 1))
+    done
+    if [ $gone -gt 0 ]; then
+        assert_contains err.txt "it was deleted (the snapshot of $(tk $gone) no longer has it)"
+    else
+        assert_contains err.txt "it was created at"
+    fi
+}
+for k in $KS; do
+    [ "$k" -ge 1 ] || continue
+    for id in $SAMPLES; do
+        check_cat "$id" "$(tk "$k")" "$k"
+    done
+done
+# between two snapshots (nothing changes in the first hour after one), after the last
+for k in 1 15; do
+    for id in $SAMPLES; do check_cat "$id" "$(plus "$(tk $k)" 3600)" "$k"; done
+done
+for id in $SAMPLES; do check_cat "$id" "$(plus "$(tk $M)" 259200)" "$M"; done
+# before the first: a secret created in the series did not exist yet
+check_cat "$CREATED" "$(plus "$(tk 1)" -86400)" 0
+
+step "extract --at T over the series = extracting the deciding archive alone"
+check_extract() { # T K
+    run 0 "$SMAR" extract $KEYS $PIN --at "$1" --format export -o at.json $ALL
+    run 0 "$SMAR" extract $KEYS $PIN --format export -o alone.json "series/e$(printf %02d "$2").smar"
+    assert_same at.json alone.json
+    rm -f at.json alone.json
+}
+check_extract "$(tk 1)" 1
+check_extract "$(plus "$(tk 15)" 3600)" 15
+check_extract "$(tk 16)" 16
+check_extract "$(plus "$(tk $M)" 259200)" $M
+
+step "diff --at T_{k-1} --at T_k = the generator's change log of snapshot k"
+k=2
+while [ $k -le $M ]; do
+    run 0 "$SMAR" diff --json $KEYS $PIN --at "$(tk $((k - 1)))" --at "$(tk $k)" series
+    python3 "$EC" diff "m$(printf %02d $k).txt" out.txt >diffcheck.txt ||
+        fail "diff of snapshot $k: $(cat diffcheck.txt)"
+    k=$((k + 1))
+done
+
+step "audit --every 25h: the series is whole and signed"
+run 0 "$SMAR" audit --pubkey sign.key.pub --every 25h series
+assert_contains out.txt "archives: $M ($M good, 0 with problems)"
+assert_contains out.txt "first snapshot: $(tk 1)"
+assert_contains out.txt "last snapshot:  $(tk $M)"
+assert_contains out.txt "worst gap (RPO achieved): 1d 00h 00m"
+
+step "audit: a deleted middle archive (gap, exit 4)"
+cp -r series gap
+rm gap/e15.smar
+run 4 "$SMAR" audit --pubkey sign.key.pub --every 25h gap
+assert_contains out.txt "worst gap (RPO achieved): 2d 00h 00m 00s, $(tk 14) to $(tk 16)"
+assert_contains out.txt "result: gap"
+rm -r gap
+
+step "audit: an archive re-signed by another key (exit 3)"
+cp -r series resigned
+run 0 "$SMAR" create -q --key new.key --sign other.key -o resigned/e20.smar --force s20.json
+run 3 "$SMAR" audit --pubkey sign.key.pub --every 25h resigned
+assert_contains out.txt "other-signer"
+assert_contains out.txt "1 with problems"
+rm -r resigned
+
+step "audit: damaged bytes (exit 3)"
+cp -r series damaged
+size=$(stat -c %s damaged/e10.smar)
+printf 'XXXXXXXX' | dd of=damaged/e10.smar bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+run 3 "$SMAR" audit --pubkey sign.key.pub --every 25h damaged
+assert_contains out.txt "1 with problems"
+rm -r damaged
