@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Helpers of t_evolve.sh (python3 standard library only).
 
-  evolve_check.py payload EXPORT ID OUT
-      Writes to OUT what `smar cat --id ID` must print for the secret ID as the export
-      EXPORT holds it: an arbitrary secret's payload string, decoded; for the other types
-      (username_password, kv: the only ones the test samples) the JSON object of the payload
-      fields. Exit 0; 4 when the export does not hold ID.
+  evolve_check.py payloads OUTDIR ID... -- EXPORT...
+      For each EXPORT (named sNN.json) and each ID it holds, writes OUTDIR/NN-ID: what
+      `smar cat --id ID` must print for the secret as that export holds it: an arbitrary
+      secret's payload string, decoded; for the other sampled types (username_password, kv)
+      the JSON object of the payload fields. No file when the export does not hold ID.
   evolve_check.py same-payload EXPECTED GOT
       Exit 0 when smar's output GOT equals EXPECTED: byte for byte for a string payload,
       as the same JSON value (numbers compared as written) for an object.
@@ -14,12 +14,13 @@
       a KIND line (created, deleted, rotated, moved) of the MANIFESTs names, the first one
       in the order given; KIND untouched: a secret of the first MANIFEST, in every one, and
       named by no change line of any. Exit 1 when there is none.
-  evolve_check.py diff MANIFEST DIFF_JSON
-      The created/deleted/rotated/moved lines of the generator's manifest against the
+  evolve_check.py diff MANIFEST DIFF_JSON [MANIFEST DIFF_JSON]...
+      The created/deleted/rotated/moved lines of each generator manifest against the
       changes of `smar diff --json`, as sets of (change, id) (moved: also the old group).
-      Prints the differences; exit 0 when equal.
+      Prints the differences; exit 0 when all are equal.
 """
 import json
+import os
 import sys
 
 # Payload fields of the types the test samples (smar(1), cat: "the JSON object of its
@@ -42,20 +43,24 @@ def export_secrets(path):
     return {s["id"]: s for s in doc["secrets"]}
 
 
-def cmd_payload(export, sid, out):
-    secrets = export_secrets(export)
-    if sid not in secrets:
-        return 4
-    s = secrets[sid]
+def payload_bytes(s):
     t = s["secret_type"]
-    with open(out, "wb") as f:
-        if t == "arbitrary":
-            f.write(s["payload"].encode("utf-8"))
-        elif t in PAYLOAD_FIELDS:
-            f.write(json.dumps({k: s[k] for k in PAYLOAD_FIELDS[t] if k in s}).encode("utf-8"))
-        else:
-            sys.stderr.write("secret %s: type %s is not sampled by this test\n" % (sid, t))
-            return 1
+    if t == "arbitrary":
+        return s["payload"].encode("utf-8")
+    if t in PAYLOAD_FIELDS:
+        fields = {k: s[k] for k in PAYLOAD_FIELDS[t] if k in s}
+        return json.dumps(fields, separators=(",", ":")).encode("utf-8")
+    raise SystemExit("secret %s: type %s is not sampled by this test" % (s["id"], t))
+
+
+def cmd_payloads(outdir, ids, exports):
+    for export in exports:
+        nn = os.path.basename(export)[1:3]
+        secrets = export_secrets(export)
+        for sid in ids:
+            if sid in secrets:
+                with open(os.path.join(outdir, "%s-%s" % (nn, sid)), "wb") as f:
+                    f.write(payload_bytes(secrets[sid]))
     return 0
 
 
@@ -102,14 +107,18 @@ def diff_changes(path):
     return changes
 
 
-def cmd_diff(manifest, diff_json):
-    want = manifest_changes(manifest)
-    have = diff_changes(diff_json)
-    for c in sorted(want - have):
-        print("missing from smar diff: %s %s %s" % c)
-    for c in sorted(have - want):
-        print("not in the manifest:    %s %s %s" % c)
-    return 0 if want == have else 1
+def cmd_diff(pairs):
+    rc = 0
+    for manifest, diff_json in pairs:
+        want = manifest_changes(manifest)
+        have = diff_changes(diff_json)
+        for c in sorted(want - have):
+            print("%s: missing from smar diff: %s %s %s" % ((manifest,) + c))
+        for c in sorted(have - want):
+            print("%s: not in the manifest:    %s %s %s" % ((manifest,) + c))
+        if want != have:
+            rc = 1
+    return rc
 
 
 def cmd_pick(kind, manifests):
@@ -140,12 +149,13 @@ def cmd_pick(kind, manifests):
 def main(argv):
     if len(argv) >= 4 and argv[1] == "pick":
         return cmd_pick(argv[2], argv[3:])
-    if len(argv) == 5 and argv[1] == "payload":
-        return cmd_payload(argv[2], argv[3], argv[4])
+    if len(argv) >= 5 and argv[1] == "payloads" and "--" in argv:
+        sep = argv.index("--")
+        return cmd_payloads(argv[2], argv[3:sep], argv[sep + 1:])
     if len(argv) == 4 and argv[1] == "same-payload":
         return cmd_same_payload(argv[2], argv[3])
-    if len(argv) == 4 and argv[1] == "diff":
-        return cmd_diff(argv[2], argv[3])
+    if len(argv) >= 4 and len(argv) % 2 == 0 and argv[1] == "diff":
+        return cmd_diff(list(zip(argv[2::2], argv[3::2])))
     sys.stderr.write(__doc__)
     return 2
 
