@@ -39,6 +39,30 @@ run 2 "$SMAR_GEN" --churn 10001
 run 2 "$SMAR_GEN" --move-permille x
 rm -f sum.json sum.man spelled.json default.json
 
+step "smar-gen-export churn options: the figures and the change log"
+# 1000 secrets, snapshot 3: base slots 900..949 deleted, slots 1050..1099 created (50 each),
+# about 1% rotated and 2% moved (exact counts: the rules are hashes of the seed).
+gen churn.json --secrets 1000 --churn 50 --rotate-permille 10 --move-permille 20 \
+    --snapshot 3 --of 3 --manifest-out churn.man
+assert_eq "$(count_lines churn.man 'deleted ')" 50 "deleted"
+assert_eq "$(count_lines churn.man 'created ')" 50 "created"
+assert_eq "$(count_lines churn.man 'rotated ')" 12 "rotated"
+assert_eq "$(count_lines churn.man 'moved ')" 21 "moved"
+assert_eq "$(awk '$1 == "deleted" { print $2 }' churn.man | sed -n '1p;$p' | tr '\n' ' ')" "900 949 " "deleted slots"
+assert_eq "$(awk '$1 == "created" { print $2 }' churn.man | sed -n '1p;$p' | tr '\n' ' ')" "1050 1099 " "created slots"
+assert_eq "$(manifest_field churn.man snapshot 6)" 1000 "secrets in snapshot 3"
+python3 - churn.json churn.man <<'PY' || fail "moved lines do not match the export"
+import json, sys
+secrets = {s["id"]: s for s in json.load(open(sys.argv[1]))["secrets"]}
+for line in open(sys.argv[2]):
+    w = line.split()
+    if w[0] == "moved":
+        s = secrets[w[2]]
+        assert w[3] != w[4] and s["secret_group_id"] == w[4], line
+        assert all(v["secret_group_id"] == w[4] for v in s["versions"]), line
+PY
+rm -f churn.json churn.man
+
 step "$M snapshots ($CHURN), one signed archive each, key rotated at 16"
 run 0 "$SMAR" keygen -o old.key
 run 0 "$SMAR" keygen -o new.key
