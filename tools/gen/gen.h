@@ -103,7 +103,7 @@ enum gen_layout { LAYOUT_JSON, LAYOUT_JSONL, LAYOUT_DIR };
 
 #define GEN_MAX_GROUPS    200
 #define GEN_MAX_SNAPSHOTS 100
-#define GEN_MAX_VERSIONS  64
+#define GEN_MAX_VERSIONS  128 /* 4 before the series + a rotation at each of 99 snapshots */
 #define GEN_N_PRINCIPALS  5
 
 typedef struct {
@@ -116,6 +116,10 @@ typedef struct {
     int64_t t_end;     /* exported_at of snapshot M */
     const char *region;
     int all_states; /* --all-states: add the secrets of gen_states.c */
+    /* Churn of a series (see usage()). */
+    int rotate_permille;    /* --rotate-permille 0..1000, or -1: the rule (s + k) % 3 == 0 */
+    uint64_t churn;         /* --churn: slots deleted and slots created per snapshot */
+    unsigned move_permille; /* --move-permille: slots moved to another group per snapshot */
 
     /* derived */
     char account[33];
@@ -176,15 +180,21 @@ void gen_ctx_init(gen_ctx *c);
 int gen_slot_exists(const gen_ctx *c, uint64_t s, unsigned k);
 /* Does slot S get a new version at snapshot K (K >= 2)? */
 int gen_slot_rotates(const gen_ctx *c, uint64_t s, unsigned k);
-/* Number of slots ever used by the series up to snapshot K: N + K - 1. */
+/* Number of slots ever used by the series up to snapshot K: N + C * (K - 1) (C: --churn). */
 uint64_t gen_slot_limit(const gen_ctx *c, unsigned k);
+/* Number of base slots (0 .. N-1) still present at snapshot K: max(0, N - C * (K - 1)). */
+uint64_t gen_base_alive(const gen_ctx *c, unsigned k);
+/* Is slot S moved to another group at snapshot K (K >= 2; present at K-1 and K)? */
+int gen_slot_moves(const gen_ctx *c, uint64_t s, unsigned k);
+/* Group index of slot S at snapshot K (after its moves), or -1 for the default group. */
+int gen_slot_group_at(const gen_ctx *c, uint64_t s, unsigned k);
 /* Builds the description of slot S as of snapshot K (S must exist at K). */
 void gen_secret_build(const gen_ctx *c, uint64_t s, unsigned k, gen_secret *sec);
 void gen_version_id(const gen_ctx *c, uint64_t s, int v, char out[37]);
 void gen_secret_id(const gen_ctx *c, uint64_t s, char out[37]);
 /* Writes the secret object (with its versions) as one line of compact JSON, no newline. */
 void gen_secret_write(out_t *o, const gen_ctx *c, const gen_secret *sec, unsigned k);
-/* Group index of slot S, or -1 for the default group. */
+/* Group index of slot S when it first appears, or -1 for the default group. */
 int gen_slot_group(const gen_ctx *c, uint64_t s);
 void gen_group_id(const gen_ctx *c, unsigned g, char out[37]);
 void gen_group_name(unsigned g, char *out, size_t cap);

@@ -19,6 +19,7 @@
 
 #define MAX_SECRETS       UINT64_C(100000000)
 #define MAX_PAYLOAD_BYTES UINT64_C(300000)
+#define MAX_CHURN         UINT64_C(10000)
 
 static const char USAGE[] =
     "Usage: smar-gen-export [OPTIONS]\n"
@@ -54,6 +55,14 @@ static const char USAGE[] =
     "  --instance-region R  region of the instance, 1-32 of [a-z0-9-] (default us-south).\n"
     "  --snapshot K         write snapshot K (1..M) of a series of M snapshots\n"
     "  --of M               (1 <= M <= 100; default K = M = 1; --of alone means K = M).\n"
+    "  --rotate-permille P  series: slot s is rotated at snapshot k when a hash of (seed, s, k)\n"
+    "                       mod 1000 < P (0..1000; 10 rotates about 1%). Default: the rule\n"
+    "                       (s + k) % 3 == 0 (a third of the secrets).\n"
+    "  --churn C            series: C slots deleted and C created per snapshot (0..10000;\n"
+    "                       default 1). 50 on 100000: 0.1% created or deleted.\n"
+    "  --move-permille P    series: a slot moves to another secret group at snapshot k when a\n"
+    "                       hash of (seed, s, k) mod 1000 < P (0..1000; default 0: never;\n"
+    "                       no moves with --groups 0).\n"
     "  --manifest-out FILE  also write a plain-text manifest of this snapshot (format below).\n"
     "  --all-states         also write, after the slots, one secret of every state and shape\n"
     "                       real exports hold (below), and two configurations that hold\n"
@@ -87,23 +96,30 @@ static const char USAGE[] =
     "(\"current\"/\"previous\") and payload fields; the secret object also carries the current\n"
     "version's payload fields. Versions are listed oldest first.\n"
     "\n"
-    "Series (--snapshot K --of M; N = --secrets). Snapshot k is exported at\n"
-    "T_k = exported_at - (M-k) days. Snapshot k contains:\n"
-    "  - base slots 0 .. N-k (those with s + k <= N), and\n"
-    "  - created slots N .. N+k-2 (slot N+j appears at snapshot j+2).\n"
+    "Series (--snapshot K --of M; N = --secrets; C = --churn, default 1). Snapshot k is\n"
+    "exported at T_k = exported_at - (M-k) days. Snapshot k contains:\n"
+    "  - base slots 0 .. N-1-C*(k-1) (with C = 1: those with s + k <= N), and\n"
+    "  - created slots N .. N+C*(k-1)-1 (slot N+j appears at snapshot j/C+2).\n"
     "So from snapshot k-1 to k (k >= 2):\n"
-    "  - slot N-k+1 is deleted (if N-k+1 >= 0): the last base slot goes first;\n"
-    "  - slot N+k-2 is created, with 1 version created 2-22 h before T_k;\n"
-    "  - every slot s present in both snapshots with (s + k) % 3 == 0 is rotated: one new\n"
-    "    version created 2-22 h before T_k becomes current, the old current becomes\n"
-    "    previous, the old previous loses its payload (payload_available false, no alias).\n"
-    "Between snapshots a secret that is not rotated changes only its retrieved_at; a rotated\n"
-    "one also its updated_at, versions_total, current payload and version_custom_metadata,\n"
-    "and type fields that follow the current version (expiration_date, next_rotation_date,\n"
-    "serial_number, validity, api_key_id, resource_key, ...). Instance, groups and\n"
-    "configurations are the same in every snapshot.\n"
-    "Every snapshot has N secrets while N >= k-1. Edge-case slots 0..11 survive all M\n"
-    "snapshots when N >= 11 + M. A single export (M = 1) is snapshot 1 of 1.\n"
+    "  - base slots N-C*(k-1) .. N-C*(k-2)-1 (those >= 0) are deleted: the last base slots\n"
+    "    go first (C = 1: slot N-k+1);\n"
+    "  - slots N+C*(k-2) .. N+C*(k-1)-1 are created (C = 1: slot N+k-2), each with 1\n"
+    "    version created 2-22 h before T_k;\n"
+    "  - every slot s present in both snapshots that the rotation rule picks ((s + k) % 3 == 0,\n"
+    "    or --rotate-permille) is rotated: one new version created 2-22 h before T_k becomes\n"
+    "    current, the old current becomes previous, the old previous loses its payload\n"
+    "    (payload_available false, no alias);\n"
+    "  - with --move-permille, every slot s present in both snapshots that the move rule picks\n"
+    "    moves from its group to another one (groups and \"default\" in a ring, a step of\n"
+    "    1..G from a hash): its secret_group_id and its versions' change, and its updated_at\n"
+    "    becomes a time 2-22 h before T_k (if later). A slot may move and rotate at once.\n"
+    "Between snapshots a secret neither rotated nor moved changes only its retrieved_at;\n"
+    "a rotated one also its updated_at, versions_total, current payload and\n"
+    "version_custom_metadata, and type fields that follow the current version\n"
+    "(expiration_date, next_rotation_date, serial_number, validity, api_key_id,\n"
+    "resource_key, ...). Instance, groups and configurations are the same in every snapshot.\n"
+    "Every snapshot has N secrets while N >= C*(k-1). Edge-case slots 0..11 survive all M\n"
+    "snapshots when N >= 12 + C*(M-1). A single export (M = 1) is snapshot 1 of 1.\n"
     "\n"
     "All states (--all-states): 12 secrets in group \"default\", the same in every snapshot,\n"
     "ids from the seed; versions listed oldest first, one week apart, all before T_1:\n"
@@ -137,6 +153,8 @@ static const char USAGE[] =
     "  deleted <slot> <secret id>         (changes since snapshot K-1, for K >= 2)\n"
     "  created <slot> <secret id>\n"
     "  rotated <slot> <secret id> <new current version id>\n"
+    "  moved <slot> <secret id> <old secret_group_id> <new secret_group_id>\n"
+    "Change lines come in this order: deleted, created, rotated, moved; each kind by slot.\n"
     "secret/version lines come in export order; timestamps are exactly as in the export.\n";
 
 typedef struct {
@@ -199,6 +217,8 @@ static void parse_args(int argc, char **argv, options *op)
     op->c.payload_bytes = 64;
     op->c.snapshot = 1;
     op->c.of = 1;
+    op->c.rotate_permille = -1; /* the (s + k) % 3 rule */
+    op->c.churn = 1;
     op->c.region = "us-south";
     op->layout = LAYOUT_JSON;
     if (ts_parse("2026-11-20T02:00:00Z", &op->c.t_end) != 0)
@@ -226,9 +246,22 @@ static void parse_args(int argc, char **argv, options *op)
             strcpy(name, a);
         }
         static const char *const known[] = {
-            "--seed", "--secrets",      "--groups",      "--payload-bytes",   "--layout",
-            "-o",     "--output",       "--exported-at", "--instance-region", "--snapshot",
-            "--of",   "--manifest-out", "--all-states",
+            "--seed",
+            "--secrets",
+            "--groups",
+            "--payload-bytes",
+            "--layout",
+            "-o",
+            "--output",
+            "--exported-at",
+            "--instance-region",
+            "--snapshot",
+            "--of",
+            "--manifest-out",
+            "--all-states",
+            "--rotate-permille",
+            "--churn",
+            "--move-permille",
         };
         int found = 0;
         for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -281,6 +314,12 @@ static void parse_args(int argc, char **argv, options *op)
         } else if (strcmp(name, "--of") == 0) {
             op->c.of = (unsigned)parse_num(name, val, GEN_MAX_SNAPSHOTS);
             op->of_given = 1;
+        } else if (strcmp(name, "--rotate-permille") == 0) {
+            op->c.rotate_permille = (int)parse_num(name, val, 1000);
+        } else if (strcmp(name, "--churn") == 0) {
+            op->c.churn = parse_num(name, val, MAX_CHURN);
+        } else if (strcmp(name, "--move-permille") == 0) {
+            op->c.move_permille = (unsigned)parse_num(name, val, 1000);
         } else if (strcmp(name, "--manifest-out") == 0) {
             if (*val == '\0')
                 usage_error("empty manifest path", NULL);
@@ -554,12 +593,69 @@ static void man_ts(out_t *o, int64_t ns)
     out_raw(o, buf, ts_format(buf, ns));
 }
 
+static void man_slot_line(out_t *o, const gen_ctx *c, const char *what, uint64_t s)
+{
+    char id[37];
+    gen_secret_id(c, s, id);
+    out_cstr(o, what);
+    man_sp(o);
+    out_u64(o, s);
+    man_sp(o);
+    out_cstr(o, id);
+}
+
+static void man_group(out_t *o, const gen_ctx *c, int g)
+{
+    char id[37];
+    if (g < 0) {
+        OUT_LIT(o, "default");
+        return;
+    }
+    gen_group_id(c, (unsigned)g, id);
+    out_cstr(o, id);
+}
+
+/* The change log from snapshot K-1 to K (K >= 2): deleted, created, rotated, moved lines. */
+static void write_manifest_changes(out_t *o, const gen_ctx *c, gen_secret *sec)
+{
+    unsigned k = c->snapshot;
+    uint64_t limit = gen_slot_limit(c, k);
+    for (uint64_t d = gen_base_alive(c, k); d < gen_base_alive(c, k - 1); d++) {
+        man_slot_line(o, c, "deleted", d);
+        out_char(o, '\n');
+    }
+    for (uint64_t cr = gen_slot_limit(c, k - 1); cr < limit; cr++) {
+        man_slot_line(o, c, "created", cr);
+        out_char(o, '\n');
+    }
+    for (uint64_t s = 0; s < limit && o->err == 0; s++) {
+        if (!gen_slot_rotates(c, s, k))
+            continue;
+        gen_secret_build(c, s, k, sec);
+        char vid[37];
+        gen_version_id(c, s, sec->nver - 1, vid);
+        man_slot_line(o, c, "rotated", s);
+        man_sp(o);
+        out_cstr(o, vid);
+        out_char(o, '\n');
+    }
+    for (uint64_t s = 0; s < limit && o->err == 0; s++) {
+        if (!gen_slot_moves(c, s, k))
+            continue;
+        man_slot_line(o, c, "moved", s);
+        man_sp(o);
+        man_group(o, c, gen_slot_group_at(c, s, k - 1));
+        man_sp(o);
+        man_group(o, c, gen_slot_group_at(c, s, k));
+        out_char(o, '\n');
+    }
+}
+
 /* Writes the manifest to O (already open) and closes it. */
 static int write_manifest(const options *op, out_t *mo)
 {
     const gen_ctx *c = &op->c;
     unsigned k = c->snapshot;
-    uint64_t n = c->nsecrets;
     out_t o = *mo;
     uint64_t count = 0, limit = gen_slot_limit(c, k);
     for (uint64_t s = 0; s < limit; s++)
@@ -655,40 +751,8 @@ static int write_manifest(const options *op, out_t *mo)
     }
     for (unsigned row = 0; row < gen_states_count(c); row++)
         gen_states_manifest(&o, c, row);
-    if (k >= 2) {
-        char id[37];
-        if (n + 1 >= k) {
-            uint64_t d = n + 1 - k;
-            gen_secret_id(c, d, id);
-            OUT_LIT(&o, "deleted ");
-            out_u64(&o, d);
-            man_sp(&o);
-            out_cstr(&o, id);
-            out_char(&o, '\n');
-        }
-        uint64_t cr = n + k - 2;
-        gen_secret_id(c, cr, id);
-        OUT_LIT(&o, "created ");
-        out_u64(&o, cr);
-        man_sp(&o);
-        out_cstr(&o, id);
-        out_char(&o, '\n');
-        for (uint64_t s = 0; s < limit && o.err == 0; s++) {
-            if (!gen_slot_rotates(c, s, k))
-                continue;
-            gen_secret_build(c, s, k, sec);
-            char vid[37];
-            gen_secret_id(c, s, id);
-            gen_version_id(c, s, sec->nver - 1, vid);
-            OUT_LIT(&o, "rotated ");
-            out_u64(&o, s);
-            man_sp(&o);
-            out_cstr(&o, id);
-            man_sp(&o);
-            out_cstr(&o, vid);
-            out_char(&o, '\n');
-        }
-    }
+    if (k >= 2)
+        write_manifest_changes(&o, c, sec);
     free(sec);
     int rc = out_close(&o);
     *mo = o;

@@ -17,6 +17,11 @@ enum {
     TAG_INSTANCE,
     TAG_CA,
     TAG_AUX_ID,
+    /* Tags of the churn options; new ones go last so that every other value keeps its tag. */
+    TAG_ROTATE_PICK,
+    TAG_MOVE_PICK,
+    TAG_MOVE_STEP,
+    TAG_MOVE_TIME,
 };
 
 #define ID2_XOR UINT64_C(0x6a09e667f3bcc909)
@@ -165,24 +170,72 @@ int64_t gen_snapshot_time(const gen_ctx *c, unsigned k)
 
 uint64_t gen_slot_limit(const gen_ctx *c, unsigned k)
 {
-    return c->nsecrets + (uint64_t)k - 1;
+    return c->nsecrets + c->churn * ((uint64_t)k - 1);
 }
 
+uint64_t gen_base_alive(const gen_ctx *c, unsigned k)
+{
+    uint64_t gone = c->churn * ((uint64_t)k - 1);
+    return gone >= c->nsecrets ? 0 : c->nsecrets - gone;
+}
+
+/* Base slots go from the last one down, C per snapshot; created slots N, N+1, ... come C per
+ * snapshot from snapshot 2 on. With C = 1 this is "s + k <= N" and "s - N + 2 <= k". */
 int gen_slot_exists(const gen_ctx *c, uint64_t s, unsigned k)
 {
     if (s < c->nsecrets)
-        return s + k <= c->nsecrets;
-    return (s - c->nsecrets) + 2 <= (uint64_t)k;
+        return s < gen_base_alive(c, k);
+    return s < gen_slot_limit(c, k);
 }
 
 static unsigned slot_first_snapshot(const gen_ctx *c, uint64_t s)
 {
-    return s < c->nsecrets ? 1u : (unsigned)(s - c->nsecrets + 2);
+    if (s < c->nsecrets || c->churn == 0)
+        return 1u;
+    return (unsigned)((s - c->nsecrets) / c->churn + 2);
+}
+
+/* The rotation rule alone (the caller checks that the slot exists at K-1 and K). */
+static int rotation_picks(const gen_ctx *c, uint64_t s, unsigned k)
+{
+    if (c->rotate_permille < 0)
+        return (s + k) % 3 == 0;
+    return slot_hash(c, TAG_ROTATE_PICK, s, k) % 1000 < (uint64_t)c->rotate_permille;
 }
 
 int gen_slot_rotates(const gen_ctx *c, uint64_t s, unsigned k)
 {
-    return k >= 2 && (s + k) % 3 == 0 && gen_slot_exists(c, s, k) && gen_slot_exists(c, s, k - 1);
+    return k >= 2 && rotation_picks(c, s, k) && gen_slot_exists(c, s, k) &&
+           gen_slot_exists(c, s, k - 1);
+}
+
+/* The move rule alone; a move needs another group to go to. */
+static int move_picks(const gen_ctx *c, uint64_t s, unsigned k)
+{
+    return c->move_permille > 0 && c->ngroups > 0 &&
+           slot_hash(c, TAG_MOVE_PICK, s, k) % 1000 < c->move_permille;
+}
+
+int gen_slot_moves(const gen_ctx *c, uint64_t s, unsigned k)
+{
+    return k >= 2 && move_picks(c, s, k) && gen_slot_exists(c, s, k) &&
+           gen_slot_exists(c, s, k - 1);
+}
+
+int gen_slot_group_at(const gen_ctx *c, uint64_t s, unsigned k)
+{
+    int g = gen_slot_group(c, s);
+    /* A slot exists over one interval of snapshots: every j after its first is a step. */
+    for (unsigned j = slot_first_snapshot(c, s) + 1; j <= k; j++) {
+        if (!move_picks(c, s, j))
+            continue;
+        /* Groups 0 .. G-1 and "default" as G, in a ring: a step of 1 .. G never stays. */
+        uint64_t ring = (uint64_t)c->ngroups + 1;
+        uint64_t cur = g < 0 ? c->ngroups : (uint64_t)g;
+        cur = (cur + 1 + slot_hash(c, TAG_MOVE_STEP, s, j) % c->ngroups) % ring;
+        g = cur == c->ngroups ? -1 : (int)cur;
+    }
+    return g;
 }
 
 void gen_secret_id(const gen_ctx *c, uint64_t s, char out[37])
@@ -334,7 +387,7 @@ void gen_secret_build(const gen_ctx *c, uint64_t slot, unsigned k, gen_secret *s
     uint64_t tpick = rng_below(&r, 20);
     s->type = s->role >= 0 ? role_types[s->role] : mix_types[tpick];
     gen_secret_id(c, slot, s->id);
-    int g = gen_slot_group(c, slot);
+    int g = gen_slot_group_at(c, slot, k);
     if (g < 0)
         strcpy(s->group, "default");
     else
@@ -402,7 +455,16 @@ void gen_secret_build(const gen_ctx *c, uint64_t slot, unsigned k, gen_secret *s
         s->meta_updated = s->created;
     }
     for (unsigned j = s->first_snapshot + 1; j <= k; j++) {
-        if ((slot + j) % 3 != 0 || s->nver >= GEN_MAX_VERSIONS)
+        if (move_picks(c, slot, j)) {
+            /* A move updates the secret's metadata (updated_at) a few hours before T_j. */
+            rng_t mr;
+            slot_rng(&mr, c, TAG_MOVE_TIME, slot, j);
+            int64_t t = gen_snapshot_time(c, j) - rng_range(&mr, 2 * NS_PER_HOUR, 22 * NS_PER_HOUR);
+            t = ts_rand_precision(&mr, t);
+            if (t > s->meta_updated)
+                s->meta_updated = t;
+        }
+        if (!rotation_picks(c, slot, j) || s->nver >= GEN_MAX_VERSIONS)
             continue;
         rng_t rr;
         slot_rng(&rr, c, TAG_ROTATION, slot, j);
