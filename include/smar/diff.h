@@ -4,7 +4,8 @@
  * A diff lists, per secret (by id), what happened between an old and a new snapshot:
  * created, deleted, rotated (the versions the new snapshot has that the old did not),
  * metadata changed (the NAMES of the members of the secret's metadata object whose value
- * differs: "description", "labels", "name"...), moved to another group. It never hands out
+ * differs: "description", "labels", "name"...; not "retrieved_at", which every export sets
+ * by reading the secret), moved to another group. It never hands out
  * a payload nor a metadata value: only ids, types, group ids, names, version ids and times,
  * so a diff can be shown to someone who may not see the secrets.
  *

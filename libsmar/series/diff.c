@@ -231,13 +231,21 @@ static int compare_keys(const void *a, const void *b)
     return (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+/* Reading a secret sets its retrieved_at, and making an export reads every secret: between
+ * two snapshots it changes for all of them, which tells nothing about the secret. */
+static int is_read_time(const struct member *m)
+{
+    static const char read_time[] = "retrieved_at";
+    return key_equal(m, read_time, sizeof read_time - 1);
+}
+
 /* Members of a that b lacks or holds with another value, appended to out (pointers into a). */
 static void changed_members(const struct members *a, const struct members *b,
                             const struct member **out, size_t *n)
 {
     for (size_t i = 0; i < a->n; i++) {
         const struct member *m = &a->items[i];
-        if (is_group_member(m))
+        if (is_group_member(m) || is_read_time(m))
             continue;
         const struct member *other = find_member(b, m->key, m->key_len);
         if (other == NULL ||
@@ -246,7 +254,8 @@ static void changed_members(const struct members *a, const struct members *b,
     }
 }
 
-/* Report METADATA when any member (other than the group) was added, removed or changed. */
+/* Report METADATA when any member (other than the group and retrieved_at) was added, removed
+ * or changed. */
 static int report_metadata(smar_change *c, const smar_secret *old_s, const smar_secret *new_s,
                            smar_change_cb cb, void *payload)
 {

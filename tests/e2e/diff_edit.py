@@ -91,6 +91,11 @@ def main():
     meta["custom_metadata"]["owner"] = "OWNER-CHANGED-c2d8"
     values.update(["DESCRIPTION-CHANGED-41f9", "LABEL-ADDED-0e77", "OWNER-CHANGED-c2d8"])
 
+    # every secret read again by the new export: its retrieved_at moves, which diff must not
+    # report (it would list every secret of the instance as changed)
+    for n, s in enumerate(new["secrets"]):
+        s["retrieved_at"] = "2026-11-21T01:%02d:%02d.125Z" % (n // 60 % 60, n % 60)
+
     payload_values(new, values)
     json.dump(new, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False, indent=1)
     with open(sys.argv[3], "w", encoding="utf-8") as f:
