@@ -17,7 +17,7 @@ static bool resolve(smar_lazy_lib *lib, void *handle)
 
 static smar_lazy_lib p11kit = {
     .soname = "libp11-kit.so.0",
-    .feature = "pkcs11: keys",
+    .feature = "PKCS#11 keys (pkcs11: URIs)",
     .resolve = resolve,
     .once = PTHREAD_ONCE_INIT,
 };
