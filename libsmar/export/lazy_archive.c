@@ -4,7 +4,6 @@
 #define SMAR_LAZY_ARCHIVE_NO_REDIRECT
 #include "lazy_archive.h"
 
-
 struct smar_libarchive smar_libarchive;
 
 static bool resolve(smar_lazy_lib *lib, void *handle)

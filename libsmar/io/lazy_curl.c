@@ -4,7 +4,6 @@
 #define SMAR_LAZY_CURL_NO_REDIRECT
 #include "lazy_curl.h"
 
-
 struct smar_libcurl smar_libcurl;
 
 static bool resolve(smar_lazy_lib *lib, void *handle)

@@ -4,7 +4,6 @@
 #define SMAR_LAZY_P11KIT_NO_REDIRECT
 #include "lazy_p11kit.h"
 
-
 struct smar_p11kit smar_p11kit;
 
 static bool resolve(smar_lazy_lib *lib, void *handle)
