@@ -31,4 +31,4 @@ endforeach()
 
 add_executable(fuzz-make-seeds ${SMAR_FUZZ_DIR}/make_seeds.c)
 target_compile_options(fuzz-make-seeds PRIVATE ${SMAR_WARNINGS})
-target_link_libraries(fuzz-make-seeds PRIVATE smar_fuzz_support)
+target_link_libraries(fuzz-make-seeds PRIVATE smar_fuzz_support PkgConfig::ARCHIVE) # makes tar seeds

@@ -29,8 +29,6 @@
  * root files first, then each secret's files one after the other.
  */
 #define _GNU_SOURCE /* syncfs */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -40,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lazy_tar.h"
 
 /* group/type/<secret folder> is 3 components; with versions/<file> 5. */
 #define REL_MAX         (3 * (CLI_NAME_MAX + 1))
@@ -426,6 +425,8 @@ int cli_tree_open_tar(cli_tree **out, const char *path, int force, smar_time_ns 
                       const char *doc, size_t len, int with_configurations)
 {
     *out = NULL;
+    if (cli_tar_load() != 0) /* before the output exists: libarchive is opened on first use */
+        return CLI_EXIT_FAILURE;
     cli_tree *t = cli_xmalloc(sizeof *t);
     memset(t, 0, sizeof *t);
     t->is_tar = 1;

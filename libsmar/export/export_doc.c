@@ -5,8 +5,6 @@
  */
 #include "export_in.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -3,9 +3,8 @@
  * input, decompressed on the fly when a compressed JSON document or JSONL comes in.
  */
 #include "export_in.h"
+#include "lazy_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -125,6 +124,9 @@ int smar_export_unzip_start(smar_export *ex)
     smar_buf_reset(&s->win);
     s->eof = false;
     s->keep = s->pos = 0;
+    int loaded = smar_libarchive_load(&ex->err); /* opened on first use (lazy_archive.h) */
+    if (loaded != SMAR_OK)
+        return loaded;
     u->ar = archive_read_new();
     if (u->ar == NULL)
         return smar_export_nomem(ex);

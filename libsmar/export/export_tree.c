@@ -21,9 +21,8 @@
  * come one after the other (as tar(1) and zip(1) write a folder), in any order.
  */
 #include "export_in.h"
+#include "lazy_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -923,6 +922,9 @@ static void close_archive(smar_export_tree *tr)
 static int start_archive(smar_export *ex, smar_export_tree *tr)
 {
     close_archive(tr);
+    int loaded = smar_libarchive_load(&ex->err); /* opened on first use (lazy_archive.h) */
+    if (loaded != SMAR_OK)
+        return loaded;
     tr->ar = archive_read_new();
     if (tr->ar == NULL)
         return smar_export_nomem(ex);

@@ -7,6 +7,7 @@
  * stays in the caller's locked memory and is wiped by the caller.
  */
 #include "http.h"
+#include "lazy_curl.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -15,7 +16,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
@@ -412,6 +412,9 @@ int smar_http_send(const smar_http_request *req, const smar_http_policy *pol,
     *resp = (smar_http_response){.body = {.secure = true}};
     if (strncasecmp(req->url, "https://", 8) != 0)
         return smar_fail(e, SMAR_E_INVALID, "%s: only https:// URLs are used", req->method);
+    int loaded = smar_libcurl_load(e); /* libcurl is opened on first use (lazy_curl.h) */
+    if (loaded != SMAR_OK)
+        return loaded;
     pthread_once(&curl_once, init_curl);
     if (curl_init_rc != CURLE_OK)
         return smar_fail(e, SMAR_E_UNAVAILABLE, "libcurl did not initialise: %s",

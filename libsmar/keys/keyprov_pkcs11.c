@@ -20,6 +20,7 @@
  * kept and given again: the PIN is gone, so login is not retried.
  */
 #include "keyprov_pkcs11.h"
+#include "lazy_p11kit.h"
 
 #include "crypto.h" /* smar_secure_alloc */
 
@@ -208,6 +209,9 @@ int smar_p11_uri_parse(const char *text, smar_p11_uri *out, smar_err *e)
     memset(out, 0, sizeof *out);
     if (text == NULL)
         return smar_fail(e, SMAR_E_INVALID, "no PKCS#11 URI given");
+    int loaded = smar_p11kit_load(e); /* p11-kit is opened on first use (lazy_p11kit.h) */
+    if (loaded != SMAR_OK)
+        return loaded;
     if ((out->uri = p11_kit_uri_new()) == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     int rc = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, out->uri);
@@ -243,6 +247,9 @@ void smar_p11_uri_clear(smar_p11_uri *u)
 
 int smar_p11_key_id(const char *token, const char *object, char *out, size_t out_len, smar_err *e)
 {
+    int loaded = smar_p11kit_load(e);
+    if (loaded != SMAR_OK)
+        return loaded;
     P11KitUri *uri = p11_kit_uri_new();
     if (uri == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
