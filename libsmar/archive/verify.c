@@ -7,7 +7,8 @@
  * decrypts, the manifest walks from start to end with the count the meta section gives,
  * the index tables are sorted and complete, and every payload matches its hash. Damage is
  * reported chunk by chunk, with the secrets it touches, and checking goes on past it so
- * one report shows everything a restore would miss.
+ * one report shows everything a restore would miss. Both read each chunk once: keyed,
+ * records, payloads and the index are checked from the chunks as the scan opens them.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
