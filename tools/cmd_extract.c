@@ -4,7 +4,9 @@
  * folder tree or a tar stream.
  *
  * Two passes: the first resolves every selected secret at T and reports those that cannot
- * be restored, so that a refused run writes nothing; the second renders and writes.
+ * be restored, so that a refused run writes nothing; the second renders and writes. An
+ * export or JSONL file, which is deleted when the run is refused, needs no first pass:
+ * each secret is resolved and written at once (extract_folded).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -183,36 +185,63 @@ static int unnamable(const struct extract_opts *o, const smar_at *at)
                                  smar_secret_name(at->secret), smar_secret_id(at->secret));
 }
 
+/* Resolve one pick at T into at: its status and name; reported when it is missing so far.
+ * With --skip-damaged, a secret only a damaged archive held is marked damaged. */
+static int resolve_pick(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
+                        struct picks *p, struct pick *k, smar_at *at)
+{
+    int rc = smar_series_resolve(cs->series, k->id, t, at);
+    if (rc == SMAR_E_NOTFOUND && o->skip_damaged && at->damaged_archives > 0) {
+        k->damaged = 1; /* only a damaged archive held it */
+        return 0;
+    }
+    if (rc != SMAR_OK)
+        return series_failed(cs, rc);
+    k->status = at->status;
+    if (at->secret != NULL)
+        k->name = cli_xstrdup(smar_secret_name(at->secret));
+    if (is_missing(o, p, k))
+        cli_report_unavailable(k->id, at);
+    return 0;
+}
+
+static int check_missing(const struct extract_opts *o, const struct picks *p, size_t *restorable);
+
+/* Every selected id, in the order first met. */
+static int select_picks(cli_series *cs, const struct extract_opts *o, struct picks *p)
+{
+    smar_selection sel;
+    cli_sel_to_smar(&o->sel, &sel);
+    int rc = smar_series_select(cs->series, &sel, collect_pick, p);
+    return rc == SMAR_OK ? 0 : series_failed(cs, rc);
+}
+
 static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
                        struct picks *p, size_t *restorable)
 {
     size_t refused = 0;
-    smar_selection sel;
-    cli_sel_to_smar(&o->sel, &sel);
-    int rc = smar_series_select(cs->series, &sel, collect_pick, p);
-    if (rc != SMAR_OK)
-        return series_failed(cs, rc);
+    int sret = select_picks(cs, o, p);
+    if (sret != 0)
+        return sret;
     for (size_t i = 0; i < p->n; i++) {
         smar_at at = SMAR_AT_INIT;
-        rc = smar_series_resolve(cs->series, p->items[i].id, t, &at);
-        if (rc == SMAR_E_NOTFOUND && o->skip_damaged && at.damaged_archives > 0) {
-            p->items[i].damaged = 1; /* only a damaged archive held it */
-            continue;
-        }
-        if (rc != SMAR_OK)
-            return series_failed(cs, rc);
-        p->items[i].status = at.status;
-        if (at.secret != NULL)
-            p->items[i].name = cli_xstrdup(smar_secret_name(at.secret));
-        if (is_missing(o, p, &p->items[i]))
-            cli_report_unavailable(p->items[i].id, &at);
-        refused += (size_t)unnamable(o, &at);
+        int ret = resolve_pick(cs, o, t, p, &p->items[i], &at);
+        if (ret != 0)
+            return ret;
+        if (!p->items[i].damaged)
+            refused += (size_t)unnamable(o, &at);
     }
     if (refused > 0) {
         cli_error("%zu secret%s cannot be written as folders; nothing written", refused,
                   refused == 1 ? "" : "s");
         return CLI_EXIT_FAILURE;
     }
+    return check_missing(o, p, restorable);
+}
+
+/* After every pick is resolved: requested secrets that cannot be restored at T. */
+static int check_missing(const struct extract_opts *o, const struct picks *p, size_t *restorable)
+{
     size_t missing = report_unmatched(o, p);
     *restorable = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -401,6 +430,83 @@ static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns 
     return ret;
 }
 
+/* Whether the output can be dropped whole after it was begun: an export or JSONL file,
+ * written under a temporary name and renamed at the end. Such an extract resolves and
+ * writes in one pass (folded): a refused run still writes nothing, as the file it began
+ * is deleted; it walks the manifest twice (select, then resolve), not three times. */
+static int can_fold(const struct extract_opts *o)
+{
+    return (o->format == FORMAT_EXPORT || o->format == FORMAT_JSONL) &&
+           !cli_out_is_stdout(o->output);
+}
+
+/* A pick that makes the run fail whatever the later picks say: nothing more is rendered. */
+static int surely_missing(const struct extract_opts *o, const struct pick *k)
+{
+    return !o->skip_missing && !restorable_at(k->status) && !k->damaged &&
+           (k->status == SMAR_AT_NO_PAYLOAD || cli_strlist_contains(&o->sel.ids, k->id));
+}
+
+/* Resolve each pick and, when it can be restored, render and write it at once. */
+static int resolve_and_write(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
+                             struct picks *p, struct sink *k, cli_progress *progress)
+{
+    int ret = 0, doomed = 0;
+    for (size_t i = 0; i < p->n && ret == 0; i++) {
+        struct pick *pk = &p->items[i];
+        smar_at at = SMAR_AT_INIT;
+        char *json = NULL;
+        size_t len = 0;
+        if ((ret = resolve_pick(cs, o, t, p, pk, &at)) != 0)
+            break;
+        doomed |= surely_missing(o, pk);
+        if (doomed || pk->damaged || !restorable_at(pk->status))
+            continue;
+        int rc = smar_series_render(cs->series, &at, o->all_versions, &json, &len);
+        if (rc != SMAR_OK) {
+            ret = secret_failed(cs, o, pk, rc);
+            continue;
+        }
+        ret = sink_secret(k, &at, json, len);
+        smar_secret_buffer_free(json, len);
+        cli_progress_show(progress, "extract: %zu of %zu secrets", k->written, p->n);
+    }
+    return ret;
+}
+
+static int extract_folded(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
+                          struct picks *p)
+{
+    struct sink k;
+    memset(&k, 0, sizeof k);
+    k.out.fd = k.out.dirfd = k.out.slot = -1;
+    const char *doc;
+    size_t doclen, restorable = 0;
+    int ret = select_picks(cs, o, p);
+    if (ret != 0)
+        return ret;
+    int rc = smar_series_document(cs->series, t, &doc, &doclen);
+    if (rc != SMAR_OK)
+        return series_failed(cs, rc);
+    cli_progress progress;
+    cli_progress_init(&progress, o->quiet);
+    ret = sink_open(&k, o, doc, doclen, t);
+    if (ret == 0)
+        ret = resolve_and_write(cs, o, t, p, &k, &progress);
+    cli_progress_done(&progress);
+    if (ret == 0)
+        ret = check_missing(o, p, &restorable); /* on failure the file begun is deleted */
+    if (ret == 0)
+        ret = sink_close(&k);
+    sink_free(&k);
+    if (ret == 0 && !o->quiet) {
+        char tb[SMAR_TIME_BUFSIZE];
+        fprintf(stderr, "extracted %zu secret%s as of %s to %s\n", k.written,
+                k.written == 1 ? "" : "s", cli_time(tb, t), o->output);
+    }
+    return ret;
+}
+
 /* --verify: every archive of the series checked whole, keyless and keyed (chunk hashes,
  * root, signature, every chunk's decryption and every payload's hash), before anything is
  * written: verify and restore in one command read the same bytes, so an object cannot be
@@ -442,8 +548,9 @@ static int run_extract(int n, char **paths, const struct extract_opts *o)
         ret = verify_series(&cs);
     if (ret == 0) {
         smar_time_ns t = o->at != SMAR_TIME_NONE ? o->at : smar_series_latest(cs.series);
-        ret = resolve_all(&cs, o, t, &p, &restorable);
-        if (ret == 0)
+        if (can_fold(o))
+            ret = extract_folded(&cs, o, t, &p);
+        else if ((ret = resolve_all(&cs, o, t, &p, &restorable)) == 0)
             ret = write_all(&cs, o, t, &p, restorable);
         size_t damaged = report_damaged_secrets(&p) + cli_series_report_damaged(&cs);
         if (damaged > 0)

@@ -7,10 +7,12 @@
  * decrypts, the manifest walks from start to end with the count the meta section gives,
  * the index tables are sorted and complete, and every payload matches its hash. Damage is
  * reported chunk by chunk, with the secrets it touches, and checking goes on past it so
- * one report shows everything a restore would miss.
+ * one report shows everything a restore would miss. Both read each chunk once: keyed,
+ * records, payloads and the index are checked from the chunks as the scan opens them.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -34,8 +36,10 @@ typedef struct verify_run {
     smar_index_entry *expect[SMAR_INDEX_TABLES];
     size_t nexpect[SMAR_INDEX_TABLES], capexpect[SMAR_INDEX_TABLES];
     bool oom;
-    bool secret_bad; /* the secret being checked has a problem: counted once */
+    struct onepass *op; /* keyed: the checks done as the chunks go by (NULL: keyless) */
 } verify_run;
+
+static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain, bool ok);
 
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
                    const smar_secret *s, const smar_version *ver, const char *detail)
@@ -56,17 +60,18 @@ static void tick(verify_run *v)
 
 enum chunk_status { CHUNK_OK = 0, CHUNK_HASH, CHUNK_AUTH, CHUNK_IO, CHUNK_CANCELLED };
 
-/* One pool worker's buffers and (keyed) chunker. */
+/* One pool worker's (keyed) chunker. */
 typedef struct scanner {
-    smar_buf stored;
-    smar_plain plain;
     smar_chunker ck;
 } scanner;
 
-/* One chunk to scan: a job of the pool. */
+/* One chunk to scan: a job of the pool, with its own buffers, so that its plaintext is
+ * still there when the job comes back (the worker has gone on to another job by then). */
 typedef struct scan_job {
     smar_pool_job job;
     uint32_t chunk;
+    smar_buf stored;
+    smar_plain plain;
 } scan_job;
 
 typedef struct scan {
@@ -82,7 +87,8 @@ static void scan_chunk(void *ctx, unsigned worker, smar_pool_job *job)
 {
     scan *sc = ctx;
     scanner *w = &sc->scanners[worker];
-    uint32_t i = SMAR_POOL_ENTRY(job, scan_job, job)->chunk;
+    scan_job *j = SMAR_POOL_ENTRY(job, scan_job, job);
+    uint32_t i = j->chunk;
     smar_fetch_fault fault;
     smar_err scratch;
     if (atomic_load(&sc->cancelled)) {
@@ -93,50 +99,85 @@ static void scan_chunk(void *ctx, unsigned worker, smar_pool_job *job)
                                         [SMAR_FETCH_UNREAD] = CHUNK_IO,
                                         [SMAR_FETCH_DAMAGED] = CHUNK_HASH,
                                         [SMAR_FETCH_UNOPENED] = CHUNK_AUTH};
-    int rc = smar_chunk_fetch(sc->v->r, i, SMAR_FETCH_HASH, sc->keyed ? &w->ck : NULL, &w->stored,
-                              &w->plain, &fault, &scratch);
+    int rc = smar_chunk_fetch(sc->v->r, i, SMAR_FETCH_HASH, sc->keyed ? &w->ck : NULL, &j->stored,
+                              &j->plain, &fault, &scratch);
     if (rc == SMAR_E_CANCELLED)
         atomic_store(&sc->cancelled, true);
     sc->v->status[i] = rc == SMAR_E_CANCELLED ? CHUNK_CANCELLED : status_of[fault];
 }
 
-static void scanners_free(scan *sc)
+static void scanners_free(scan *sc, scan_job *jobs, size_t depth)
 {
-    for (unsigned i = 0; sc->scanners && i < sc->nscanners; i++) {
-        smar_buf_free(&sc->scanners[i].stored);
-        smar_plain_free(&sc->scanners[i].plain);
+    for (unsigned i = 0; sc->scanners && i < sc->nscanners; i++)
         smar_chunker_free(&sc->scanners[i].ck); /* zeroed when never set up: fine */
-    }
     free(sc->scanners);
+    for (size_t i = 0; jobs && i < depth; i++) {
+        smar_buf_free(&jobs[i].stored);
+        smar_plain_free(&jobs[i].plain);
+    }
 }
 
-static int scanners_init(scan *sc)
+static int scanners_init(scan *sc, scan_job *jobs, size_t depth)
 {
     smar_reader *r = sc->v->r;
     if (!(sc->scanners = calloc(sc->nscanners, sizeof *sc->scanners)))
         return SMAR_E_NOMEM;
-    for (unsigned i = 0; sc->keyed && i < sc->nscanners; i++) {
-        scanner *w = &sc->scanners[i];
-        if (smar_plain_alloc(&w->plain, r->hdr.chunk_size) ||
-            smar_chunker_init_format(&w->ck, r->format, r->hdr.suite, 0, r->hdr.chunk_size,
-                                     r->keys->chunk, r->hdr.archive_id))
+    for (unsigned i = 0; sc->keyed && i < sc->nscanners; i++)
+        if (smar_chunker_init_format(&sc->scanners[i].ck, r->format, r->hdr.suite, 0,
+                                     r->hdr.chunk_size, r->keys->chunk, r->hdr.archive_id))
             return SMAR_E_NOMEM;
+    for (size_t i = 0; sc->keyed && i < depth; i++)
+        if (smar_plain_alloc(&jobs[i].plain, r->hdr.chunk_size))
+            return SMAR_E_NOMEM;
+    return SMAR_OK;
+}
+
+/* A scanned chunk is back: count its bytes, tell the progress callback and (keyed) check
+ * what its plaintext holds before the job's buffers are used again. */
+static void scanned(verify_run *v, smar_pool *pool)
+{
+    scan_job *j = SMAR_POOL_ENTRY(smar_pool_take(pool), scan_job, job);
+    uint32_t i = j->chunk;
+    if (v->status[i] != CHUNK_IO)
+        v->scanned_bytes += v->r->table[i].stored_len;
+    if (v->op)
+        onepass_chunk(v, i, &j->plain, v->status[i] == CHUNK_OK);
+    tick(v);
+}
+
+/* The order chunks are scanned in. Keyless: the file's. Keyed: the file's, except that
+ * each manifest chunk is read two manifest chunks early (the first two before anything
+ * else). The writer seals a manifest chunk only after the payloads of its records (and
+ * of the first record of the next one) are in the stream, so in file order a manifest
+ * chunk comes after the payload chunks it points to; read two early, its locators are
+ * known before those payload chunks go by, and a payload is checked from the chunk as it
+ * is scanned, without keeping payload chunks or reading them again. */
+static int scan_order(const verify_run *v, bool keyed, uint32_t **out)
+{
+    const smar_reader *r = v->r;
+    uint32_t n = r->trailer.chunk_count, k = 0;
+    uint64_t nman = r->counts[SMAR_SEC_MANIFEST];
+    const uint32_t *man = r->section_chunks[SMAR_SEC_MANIFEST];
+    uint32_t *order = malloc(((size_t)n + 1) * sizeof *order);
+    if (!(*out = order))
+        return SMAR_E_NOMEM;
+    for (uint64_t j = 0; keyed && j < 2 && j < nman; j++)
+        order[k++] = man[j];
+    for (uint32_t i = 0; i < n; i++) {
+        if (!keyed || r->table[i].section != SMAR_SEC_MANIFEST) {
+            order[k++] = i;
+            continue;
+        }
+        uint64_t lead = (uint64_t)r->seq_of[i] + 2;
+        if (lead < nman)
+            order[k++] = man[lead];
     }
     return SMAR_OK;
 }
 
-/* A scanned chunk is back: count its bytes, tell the progress callback. */
-static void scanned(verify_run *v, smar_pool *pool)
-{
-    uint32_t i = SMAR_POOL_ENTRY(smar_pool_take(pool), scan_job, job)->chunk;
-    if (v->status[i] != CHUNK_IO)
-        v->scanned_bytes += v->r->table[i].stored_len;
-    tick(v);
-}
-
 /* Submit every chunk to the pool, taking them back in order as the ring fills; after a
  * cancelled read the rest are marked cancelled, not sent. */
-static void scan_all(scan *sc, smar_pool *pool, scan_job *jobs, size_t depth)
+static void scan_all(scan *sc, smar_pool *pool, scan_job *jobs, size_t depth, const uint32_t *order)
 {
     verify_run *v = sc->v;
     uint32_t n = v->r->trailer.chunk_count;
@@ -145,10 +186,10 @@ static void scan_all(scan *sc, smar_pool *pool, scan_job *jobs, size_t depth)
             scanned(v, pool);
         if (atomic_load(&sc->cancelled)) {
             for (uint32_t k = i; k < n; k++)
-                v->status[k] = CHUNK_CANCELLED;
+                v->status[order[k]] = CHUNK_CANCELLED;
             break;
         }
-        jobs[i % depth].chunk = i;
+        jobs[i % depth].chunk = order[i];
         smar_pool_submit(pool, &jobs[i % depth].job);
     }
     while (smar_pool_pending(pool) > 0)
@@ -165,15 +206,19 @@ static int scan_chunks(verify_run *v)
     scan sc = {
         .v = v, .nscanners = workers ? workers : 1, .keyed = (v->flags & SMAR_VERIFY_KEYED) != 0};
     smar_pool *pool = NULL;
+    uint32_t *order = NULL;
     scan_job *jobs = calloc(depth, sizeof *jobs);
-    int rc = jobs ? scanners_init(&sc) : SMAR_E_NOMEM;
+    int rc = jobs ? scanners_init(&sc, jobs, depth) : SMAR_E_NOMEM;
+    if (rc == SMAR_OK)
+        rc = scan_order(v, sc.keyed, &order);
     if (rc == SMAR_OK)
         rc = smar_pool_new(&pool, workers, depth, scan_chunk, &sc);
     if (rc == SMAR_OK)
-        scan_all(&sc, pool, jobs, depth);
+        scan_all(&sc, pool, jobs, depth, order);
     smar_pool_free(pool);
-    scanners_free(&sc);
+    scanners_free(&sc, jobs, depth);
     free(jobs);
+    free(order);
     return rc ? smar_fail(&v->r->err, rc, "out of memory") : SMAR_OK;
 }
 
@@ -234,47 +279,252 @@ static void check_root_and_signature(verify_run *v, const uint8_t *pubkey)
     v->res->signature = signature_status(v->r, v->res->root_ok, pubkey);
 }
 
-static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t seq, uint32_t offset,
-                                uint64_t length)
+/* ---- keyed: the manifest walked, payloads and index checked as the chunks go by --------
+ *
+ * The chunk scan hands every opened chunk to onepass_chunk, in scan order (scan_order:
+ * file order, manifest chunks two early). Manifest chunks are parsed into records; each
+ * record's payload locators become pending checks, settled when the payload chunks they
+ * name go by (a record may span chunks: its bytes gather in the check). Index chunks are
+ * compared with the entries the manifest implied once the manifest is complete. What
+ * cannot be done in the pass (a locator behind the scan, index chunks before the manifest's
+ * end: never in a writer's archive) is done after it, by reading again. Problems found
+ * for secrets are kept and reported after the chunks' in manifest order, as the walk
+ * found them before. Memory: the records of about three manifest chunks and their pending
+ * checks, plus the expected index entries (as before). */
+
+/* A secret whose payload checks are pending. */
+typedef struct pending_secret {
+    smar_secret *s;
+    uint64_t ordinal;   /* its place in the manifest: the order its problems are reported in */
+    size_t outstanding; /* payload checks not yet settled */
+    bool bad;
+} pending_secret;
+
+/* One payload locator being checked. */
+typedef struct payload_check {
+    pending_secret *owner;
+    const smar_version *ver;        /* NULL: the secret's own payload */
+    const smar_locator *loc;        /* in owner->s */
+    unsigned item;                  /* 1: the secret's payload, 2 + i: version i */
+    uint32_t last_seq;              /* the last chunk a damaged-chunk check looks at */
+    uint32_t next_seq, next_offset; /* where its next bytes are */
+    size_t remaining;               /* bytes still to gather */
+    bool damaged, failed, late;
+    smar_buf buf;
+} payload_check;
+
+/* A problem of a secret, reported after the chunks' (copied: the secret is freed). */
+typedef struct noted_problem {
+    uint64_t ordinal;
+    unsigned item;
+    smar_problem_kind kind;
+    uint64_t chunk;
+    int section;
+    char *id, *name, *version;
+    const char *detail; /* static text */
+} noted_problem;
+
+typedef struct onepass {
+    /* the manifest stream: the record being gathered */
+    smar_buf rec;
+    size_t rec_need;            /* 4 for its length, then 4 + the body's */
+    uint32_t rec_seq, rec_off;  /* where it starts */
+    uint64_t next_manifest_seq; /* manifest chunks parsed so far */
+    uint64_t seen;              /* records decoded */
+    int walk_rc;                /* the walk stopped: why (walk_err) */
+    smar_err walk_err;
+    bool walk_done;
+    /* payload checks */
+    payload_check *checks;
+    size_t nchecks, capchecks;
+    uint64_t payload_seen; /* payload chunks scanned so far (they go by in seq order) */
+    /* index tables compared as their chunks go by */
+    bool index_streamed, index_late;
+    bool index_ok[SMAR_INDEX_TABLES];
+    size_t index_next[SMAR_INDEX_TABLES];
+    uint32_t index_chunks[SMAR_INDEX_TABLES];
+    /* problems of secrets */
+    noted_problem *notes;
+    size_t nnotes, capnotes;
+} onepass;
+
+static char *copy_or_null(const char *s, bool *oom)
 {
-    const smar_reader *r = v->r;
-    uint64_t end = (uint64_t)offset + length;
-    for (uint32_t s = seq; s < r->counts[section]; s++) {
-        if (v->bad[r->section_chunks[section][s]])
-            return true;
-        /* a chunk holds at most chunk_size bytes: stop once the locator must have ended */
-        uint64_t span = (uint64_t)(s - seq + 1) * r->hdr.chunk_size;
-        if (span >= end)
-            break;
-    }
-    return false;
+    if (!s)
+        return NULL;
+    char *c = strdup(s);
+    *oom |= c == NULL;
+    return c;
 }
 
-static void check_payload(verify_run *v, const smar_secret *s, const smar_version *ver,
-                          const smar_locator *loc)
+static void note(verify_run *v, const pending_secret *ps, unsigned item, smar_problem_kind kind,
+                 uint64_t chunk, int section, const smar_version *ver, const char *detail)
+{
+    onepass *op = v->op;
+    if (op->nnotes == op->capnotes) {
+        size_t cap = op->capnotes ? 2 * op->capnotes : 64;
+        noted_problem *n = realloc(op->notes, cap * sizeof *n);
+        if (!n) {
+            v->oom = true;
+            return;
+        }
+        op->notes = n;
+        op->capnotes = cap;
+    }
+    noted_problem *p = &op->notes[op->nnotes++];
+    *p = (noted_problem){ps->ordinal, item, kind, chunk, section, NULL, NULL, NULL, detail};
+    p->id = copy_or_null(ps->s->id, &v->oom);
+    p->name = copy_or_null(ps->s->name, &v->oom);
+    p->version = copy_or_null(ver ? ver->id : NULL, &v->oom);
+}
+
+static int note_cmp(const void *a, const void *b)
+{
+    const noted_problem *x = a, *y = b;
+    if (x->ordinal != y->ordinal)
+        return x->ordinal < y->ordinal ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* Report the noted problems in manifest order; free them. emit false: free only. */
+static void flush_notes(verify_run *v, bool emit)
+{
+    onepass *op = v->op;
+    if (emit && op->nnotes > 1)
+        qsort(op->notes, op->nnotes, sizeof *op->notes, note_cmp);
+    for (size_t i = 0; i < op->nnotes; i++) {
+        noted_problem *n = &op->notes[i];
+        smar_problem p = {n->kind, n->chunk, n->section, n->id, n->name, n->version, n->detail};
+        if (emit && v->cb)
+            v->cb(&p, v->payload);
+        free(n->id);
+        free(n->name);
+        free(n->version);
+    }
+    free(op->notes);
+    op->notes = NULL;
+    op->nnotes = op->capnotes = 0;
+}
+
+/* A secret whose checks are all settled: counted, and let go. */
+static void secret_settled(verify_run *v, pending_secret *ps)
+{
+    if (ps->bad)
+        v->res->secrets_bad++;
+    smar_secret_free(ps->s);
+    free(ps);
+}
+
+static void check_done(verify_run *v, payload_check *c)
+{
+    smar_buf_free(&c->buf);
+    if (--c->owner->outstanding == 0)
+        secret_settled(v, c->owner);
+    c->owner = NULL;
+}
+
+/* All the check's bytes are in (or it failed): a damaged chunk, a hash, or a pass. */
+static void settle(verify_run *v, payload_check *c)
 {
     smar_reader *r = v->r;
-    smar_buf buf = {0};
-    if (locator_touches_bad(v, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length)) {
-        v->secret_bad = true;
-        report(v, SMAR_PROBLEM_SECRET, r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq],
-               SMAR_SEC_PAYLOAD, s, ver, "payload lies in a damaged chunk");
+    const smar_locator *loc = c->loc;
+    if (c->damaged) {
+        c->owner->bad = true;
+        note(v, c->owner, c->item, SMAR_PROBLEM_SECRET,
+             r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq], SMAR_SEC_PAYLOAD, c->ver,
+             "payload lies in a damaged chunk");
+        check_done(v, c);
         return;
     }
-    buf.secure = true;
-    int rc = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length, &buf);
-    if (rc == SMAR_OK && r->format == SMAR_FORMAT_V2)
-        rc = smar_reader_decode_payload(r, &r->ck, loc, &buf);
-    uint8_t hash[SMAR_HASH_BYTES];
-    if (rc == SMAR_OK)
-        smar_hash(hash, r->keys->payload_hash, buf.data, buf.len);
-    if (rc != SMAR_OK || !smar_equal32(hash, loc->hash)) {
-        v->secret_bad = true;
-        report(v, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, s, ver,
-               "payload does not match its manifest hash");
+    bool ok = !c->failed && c->remaining == 0;
+    if (ok && r->format == SMAR_FORMAT_V2)
+        ok = smar_reader_decode_payload(r, &r->ck, loc, &c->buf) == SMAR_OK;
+    if (ok) {
+        uint8_t hash[SMAR_HASH_BYTES];
+        smar_hash(hash, r->keys->payload_hash, c->buf.data, c->buf.len);
+        ok = smar_equal32(hash, loc->hash);
+    }
+    if (!ok) {
+        c->owner->bad = true;
+        note(v, c->owner, c->item, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, c->ver,
+             "payload does not match its manifest hash");
     }
     v->res->payloads_checked++;
-    smar_buf_free(&buf);
+    check_done(v, c);
+}
+
+/* A check whose payload chunks went by before its record was read: read them again (as
+ * the walk did before). The damaged-chunk test sees only chunks scanned so far: it runs
+ * after the scan. */
+static void settle_late(verify_run *v, payload_check *c)
+{
+    smar_reader *r = v->r;
+    const smar_locator *loc = c->loc;
+    uint64_t end = (uint64_t)loc->offset + loc->length;
+    for (uint64_t s = loc->seq; s < r->counts[SMAR_SEC_PAYLOAD] && !c->damaged; s++) {
+        c->damaged = v->bad[r->section_chunks[SMAR_SEC_PAYLOAD][s]];
+        if ((s - loc->seq + 1) * r->hdr.chunk_size >= end)
+            break;
+    }
+    if (!c->damaged) {
+        c->buf.secure = true;
+        c->failed = smar_reader_read_stream(r, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length,
+                                            &c->buf) != SMAR_OK;
+        c->remaining = 0;
+    }
+    settle(v, c);
+}
+
+static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
+                     const smar_locator *loc, unsigned item)
+{
+    onepass *op = v->op;
+    const smar_reader *r = v->r;
+    if (op->nchecks == op->capchecks) {
+        size_t cap = op->capchecks ? 2 * op->capchecks : 256;
+        payload_check *n = realloc(op->checks, cap * sizeof *n);
+        if (!n)
+            return SMAR_E_NOMEM;
+        op->checks = n;
+        op->capchecks = cap;
+    }
+    uint64_t count = r->counts[SMAR_SEC_PAYLOAD];
+    uint64_t end = (uint64_t)loc->offset + loc->length;
+    /* a chunk holds at most chunk_size bytes: the chunks a damaged-chunk check looks at */
+    uint64_t last = loc->seq + (end ? (end - 1) / r->hdr.chunk_size : 0);
+    /* as read_stream: bytes declared past what the rest of the section can hold fail */
+    uint64_t room = loc->seq < count ? (count - loc->seq) * (uint64_t)r->hdr.chunk_size : 0;
+    payload_check *c = &op->checks[op->nchecks++];
+    *c = (payload_check){.owner = ps,
+                         .ver = ver,
+                         .loc = loc,
+                         .item = item,
+                         .last_seq = (uint32_t)(last < count ? last
+                                                : count      ? count - 1
+                                                             : 0),
+                         .next_seq = loc->seq,
+                         .next_offset = loc->offset,
+                         .remaining = loc->length,
+                         .failed = loc->length > 0 && end > room,
+                         .late = loc->seq < op->payload_seen};
+    c->buf.secure = true;
+    ps->outstanding++;
+    return SMAR_OK;
+}
+
+/* The secret's own payload is stored once when it is a version's payload (FORMAT.md
+ * §11.2): both locators then name the same record, checked once and counted once, so the
+ * count of payloads is the stored records' (payload_count, as inspect shows it). */
+static bool shares_version_record(const smar_secret *s)
+{
+    for (size_t i = 0; i < s->nversions; i++) {
+        const smar_locator *l = &s->versions[i].payload;
+        if (s->versions[i].has_payload && l->seq == s->payload.seq &&
+            l->offset == s->payload.offset && l->length == s->payload.length &&
+            smar_equal32(l->hash, s->payload.hash))
+            return true;
+    }
+    return false;
 }
 
 static void expect_entry(verify_run *v, int table, const char *key, const smar_secret *s)
@@ -296,28 +546,18 @@ static void expect_entry(verify_run *v, int table, const char *key, const smar_s
     x->length = s->where.length;
 }
 
-/* The secret's own payload is stored once when it is a version's payload (FORMAT.md
- * §11.2): both locators then name the same record, checked once and counted once, so the
- * count of payloads is the stored records' (payload_count, as inspect shows it). */
-static bool shares_version_record(const smar_secret *s)
+/* A record read from the manifest: its index entries and metadata checked now, its
+ * payloads queued. Takes s. */
+static int check_secret(verify_run *v, smar_secret *s)
 {
-    for (size_t i = 0; i < s->nversions; i++) {
-        const smar_locator *l = &s->versions[i].payload;
-        if (s->versions[i].has_payload && l->seq == s->payload.seq &&
-            l->offset == s->payload.offset && l->length == s->payload.length &&
-            smar_equal32(l->hash, s->payload.hash))
-            return true;
+    pending_secret *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        smar_secret_free(s);
+        return SMAR_E_NOMEM;
     }
-    return false;
-}
-
-static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
-{
-    verify_run *v = vv;
-    (void)r;
+    *ps = (pending_secret){.s = s, .ordinal = v->op->seen, .outstanding = 1};
     v->res->secrets_checked++;
     v->res->versions_checked += s->nversions;
-    v->secret_bad = false;
     expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
     if (s->name[0])
         expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
@@ -326,23 +566,254 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
     for (size_t i = 0; i < s->nversions && meta_ok; i++)
         meta_ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
     if (!meta_ok) {
-        v->secret_bad = true;
-        report(v, SMAR_PROBLEM_SECRET, 0, SMAR_SEC_MANIFEST, s, NULL,
-               "its metadata is not a JSON object");
+        ps->bad = true;
+        note(v, ps, 0, SMAR_PROBLEM_SECRET, 0, SMAR_SEC_MANIFEST, NULL,
+             "its metadata is not a JSON object");
     }
+    int rc = SMAR_OK;
     if (s->has_payload) {
-        check_payload(v, s, NULL, &s->payload);
+        rc = add_check(v, ps, NULL, &s->payload, 1);
         if (!shares_version_record(s))
             v->res->payload_records_checked++;
     }
-    for (size_t i = 0; i < s->nversions; i++)
+    for (size_t i = 0; i < s->nversions && rc == SMAR_OK; i++)
         if (s->versions[i].has_payload) {
-            check_payload(v, s, &s->versions[i], &s->versions[i].payload);
+            rc = add_check(v, ps, &s->versions[i], &s->versions[i].payload, 2 + (unsigned)i);
             v->res->payload_records_checked++;
         }
-    if (v->secret_bad)
-        v->res->secrets_bad++;
-    return v->oom ? SMAR_STOP : 0;
+    if (--ps->outstanding == 0) /* the hold taken above: no payload is pending */
+        secret_settled(v, ps);
+    return rc;
+}
+
+static void walk_fail(verify_run *v, int rc)
+{
+    onepass *op = v->op;
+    if (op->walk_rc == SMAR_OK)
+        op->walk_rc = rc;
+    op->walk_done = true;
+}
+
+/* The record gathered in op->rec is complete: decode it. */
+static int record_complete(verify_run *v)
+{
+    onepass *op = v->op;
+    smar_secret *s = NULL;
+    uint32_t body_len = (uint32_t)(op->rec.len - 4);
+    int rc = smar_record_decode_format(&s, v->r->format, op->rec.data + 4, body_len, &op->walk_err);
+    smar_buf_reset(&op->rec);
+    op->rec_need = 4;
+    if (rc)
+        return rc;
+    s->where =
+        (smar_locator){op->rec_seq, op->rec_off, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4};
+    rc = check_secret(v, s);
+    op->seen++;
+    return rc == SMAR_E_NOMEM ? smar_fail(&op->walk_err, rc, "out of memory") : rc;
+}
+
+/* Manifest chunk seq's plaintext: gather records across it. */
+static int manifest_chunk(verify_run *v, uint32_t seq, const uint8_t *raw, size_t len)
+{
+    onepass *op = v->op;
+    size_t at = 0;
+    while (at < len) {
+        if (op->rec.len == 0) {
+            op->rec_seq = seq;
+            op->rec_off = (uint32_t)at;
+        }
+        size_t take = op->rec_need - op->rec.len;
+        take = take < len - at ? take : len - at;
+        if (smar_buf_append(&op->rec, raw + at, take))
+            return smar_fail(&op->walk_err, SMAR_E_NOMEM, "out of memory");
+        at += take;
+        if (op->rec.len < op->rec_need)
+            break;
+        if (op->rec_need == 4) {
+            uint32_t body_len = smar_load_u32(op->rec.data);
+            if (body_len == 0 || body_len > SMAR_MAX_RECORD_BYTES)
+                return smar_fail(&op->walk_err, SMAR_E_LIMIT, "'%s': manifest record of %u bytes",
+                                 v->r->name, body_len);
+            op->rec_need = 4 + (size_t)body_len;
+            continue;
+        }
+        int rc = record_complete(v);
+        if (rc)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
+static void manifest_end(verify_run *v)
+{
+    onepass *op = v->op;
+    smar_reader *r = v->r;
+    if (op->walk_done)
+        return;
+    op->walk_done = true;
+    if (op->rec.len > 0)
+        walk_fail(v, smar_fail(&op->walk_err, SMAR_E_FORMAT, "'%s': record runs past its section",
+                               r->name));
+    else if (op->seen != r->meta.secret_count)
+        walk_fail(v, smar_fail(&op->walk_err, SMAR_E_CORRUPT,
+                               "'%s': the manifest holds %llu secrets, the meta section says %llu",
+                               r->name, (unsigned long long)op->seen,
+                               (unsigned long long)r->meta.secret_count));
+}
+
+static void on_manifest_chunk(verify_run *v, uint32_t seq, const smar_plain *plain, bool ok)
+{
+    onepass *op = v->op;
+    if (op->walk_done)
+        return;
+    int rc = ok ? manifest_chunk(v, seq, plain->raw, plain->len) : SMAR_E_CORRUPT;
+    if (rc) {
+        walk_fail(v, rc); /* a damaged chunk: verify_keyed reports it; the walk stops */
+        return;
+    }
+    if (++op->next_manifest_seq == v->r->counts[SMAR_SEC_MANIFEST])
+        manifest_end(v);
+}
+
+/* Payload chunk seq went by: feed the checks waiting for it, settle those complete. */
+static void on_payload_chunk(verify_run *v, uint32_t seq, const smar_plain *plain, bool ok)
+{
+    onepass *op = v->op;
+    size_t keep = 0;
+    op->payload_seen = (uint64_t)seq + 1;
+    for (size_t i = 0; i < op->nchecks; i++) {
+        payload_check *c = &op->checks[i];
+        bool gathering =
+            !c->late && !c->damaged && !c->failed && c->remaining > 0 && c->next_seq == seq;
+        if (!c->late && !ok && seq >= c->loc->seq && seq <= c->last_seq)
+            c->damaged = true;
+        else if (gathering && (!ok || c->next_offset >= plain->len))
+            c->failed = true; /* as read_stream: damaged, or a locator past the chunk's end */
+        else if (gathering) {
+            size_t take = plain->len - c->next_offset;
+            take = take < c->remaining ? take : c->remaining;
+            if (smar_buf_append(&c->buf, plain->raw + c->next_offset, take))
+                v->oom = true;
+            c->remaining -= take;
+            c->next_seq++;
+            c->next_offset = 0;
+        }
+        if (!c->late && seq >= c->last_seq && (c->remaining == 0 || c->damaged || c->failed))
+            settle(v, c);
+        else
+            op->checks[keep++] = *c;
+    }
+    op->nchecks = keep;
+}
+
+/* Index chunk seq went by: compare it with the entries the manifest implied. */
+static void on_index_chunk(verify_run *v, uint32_t seq, const smar_plain *plain, bool ok)
+{
+    onepass *op = v->op;
+    smar_reader *r = v->r;
+    if (!ok)
+        return; /* verify_keyed: a damaged index is not complete */
+    if (!op->walk_done || op->walk_rc || v->oom) {
+        op->index_late = true; /* compared after the scan, if at all */
+        return;
+    }
+    if (!op->index_streamed) {
+        op->index_streamed = true;
+        for (int t = 0; t < SMAR_INDEX_TABLES; t++) {
+            op->index_ok[t] = r->meta.tables[t].nentries == v->nexpect[t];
+            if (v->nexpect[t] > 1)
+                qsort(v->expect[t], v->nexpect[t], sizeof(smar_index_entry), smar_index_entry_cmp);
+        }
+    }
+    for (int t = 0; t < SMAR_INDEX_TABLES; t++) {
+        const smar_index_desc *d = &r->meta.tables[t];
+        if (seq < d->first_seq || seq - d->first_seq >= d->nchunks || !op->index_ok[t])
+            continue;
+        uint32_t c = seq - d->first_seq;
+        const uint8_t *raw = plain->raw;
+        size_t len = plain->len;
+        if (c != op->index_chunks[t]++ || len % SMAR_INDEX_ENTRY_BYTES != 0 || len == 0 ||
+            memcmp(raw, d->fences + (size_t)c * SMAR_INDEX_KEY_BYTES, SMAR_INDEX_KEY_BYTES) != 0) {
+            op->index_ok[t] = false;
+            continue;
+        }
+        for (size_t i = 0; i < len && op->index_ok[t]; i += SMAR_INDEX_ENTRY_BYTES) {
+            uint8_t want[SMAR_INDEX_ENTRY_BYTES];
+            if (op->index_next[t] == v->nexpect[t]) {
+                op->index_ok[t] = false;
+                break;
+            }
+            smar_index_entry_encode(want, &v->expect[t][op->index_next[t]++]);
+            op->index_ok[t] = memcmp(raw + i, want, SMAR_INDEX_ENTRY_BYTES) == 0;
+        }
+    }
+}
+
+static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain, bool ok)
+{
+    const smar_reader *r = v->r;
+    uint8_t section = r->table[chunk].section;
+    uint32_t seq = r->seq_of[chunk];
+    if (v->status[chunk] == CHUNK_IO || v->status[chunk] == CHUNK_CANCELLED)
+        return; /* the verify fails: report_chunks says why */
+    if (!ok)
+        v->bad[chunk] = 1;
+    if (v->oom)
+        return;
+    if (section == SMAR_SEC_MANIFEST)
+        on_manifest_chunk(v, seq, plain, ok);
+    else if (section == SMAR_SEC_PAYLOAD)
+        on_payload_chunk(v, seq, plain, ok);
+    else if (section == SMAR_SEC_INDEX)
+        on_index_chunk(v, seq, plain, ok);
+}
+
+static int onepass_new(verify_run *v)
+{
+    if (!(v->op = calloc(1, sizeof *v->op)))
+        return SMAR_E_NOMEM;
+    v->op->rec.secure = true; /* records hold metadata */
+    v->op->rec_need = 4;
+    if (v->r->counts[SMAR_SEC_MANIFEST] == 0)
+        manifest_end(v);
+    return SMAR_OK;
+}
+
+static void onepass_free(verify_run *v)
+{
+    onepass *op = v->op;
+    if (!op)
+        return;
+    for (size_t i = 0; i < op->nchecks; i++) /* several may share an owner: free once */
+        if (op->checks[i].owner) {
+            pending_secret *owner = op->checks[i].owner;
+            for (size_t k = i; k < op->nchecks; k++)
+                if (op->checks[k].owner == owner) {
+                    smar_buf_free(&op->checks[k].buf);
+                    op->checks[k].owner = NULL;
+                }
+            smar_secret_free(owner->s);
+            free(owner);
+        }
+    free(op->checks);
+    smar_buf_free(&op->rec);
+    flush_notes(v, false);
+    free(op);
+    v->op = NULL;
+}
+
+/* After the scan: the checks the pass could not settle. */
+static void settle_rest(verify_run *v)
+{
+    onepass *op = v->op;
+    for (size_t i = 0; i < op->nchecks && !v->oom; i++) {
+        payload_check *c = &op->checks[i];
+        if (c->late)
+            settle_late(v, c);
+        else
+            settle(v, c); /* its chunks never came: the locator runs past the section */
+    }
+    op->nchecks = 0;
 }
 
 static bool any_bad_in(const verify_run *v, int section)
@@ -354,7 +825,8 @@ static bool any_bad_in(const verify_run *v, int section)
 }
 
 /* The stored index must hold exactly the entries the manifest implies, in order: every
- * secret findable by id and by name, and nothing else. */
+ * secret findable by id and by name, and nothing else. Read again: the pass could not
+ * compare it (index chunks before the manifest's end). */
 static bool index_table_matches(verify_run *v, int table)
 {
     smar_reader *r = v->r;
@@ -383,13 +855,23 @@ static bool index_table_matches(verify_run *v, int table)
     return next == v->nexpect[table];
 }
 
+/* Whether index table t matched: from the pass, or read again. */
+static bool index_table_ok(verify_run *v, int t)
+{
+    onepass *op = v->op;
+    if (op->index_streamed && !op->index_late)
+        return op->index_ok[t] && op->index_chunks[t] == v->r->meta.tables[t].nchunks &&
+               op->index_next[t] == v->nexpect[t];
+    return index_table_matches(v, t);
+}
+
 static void check_index(verify_run *v)
 {
     static const char *const what[] = {"the index by id does not match the manifest",
                                        "the index by name does not match the manifest"};
     v->res->index_ok = 1;
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
-        if (!index_table_matches(v, t)) {
+        if (!index_table_ok(v, t)) {
             v->res->index_ok = 0;
             report(v, SMAR_PROBLEM_INDEX, 0, SMAR_SEC_INDEX, NULL, NULL, what[t]);
         }
@@ -398,6 +880,7 @@ static void check_index(verify_run *v)
 static int verify_keyed(verify_run *v)
 {
     smar_reader *r = v->r;
+    onepass *op = v->op;
     if (any_bad_in(v, SMAR_SEC_META))
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the meta section is damaged");
     if (any_bad_in(v, SMAR_SEC_MANIFEST)) {
@@ -410,14 +893,19 @@ static int verify_keyed(verify_run *v)
         }
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the manifest is damaged");
     }
-    int rc = smar_reader_foreach(r, check_secret, v);
-    if (rc == SMAR_STOP)
-        rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
-    if (rc == SMAR_OK && !any_bad_in(v, SMAR_SEC_INDEX))
+    settle_rest(v);
+    flush_notes(v, true);
+    if (v->oom)
+        return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if (op->walk_rc) {
+        r->err = op->walk_err;
+        return smar_reader_die(r, op->walk_rc);
+    }
+    if (!any_bad_in(v, SMAR_SEC_INDEX))
         check_index(v);
-    else if (rc == SMAR_OK)
+    else
         v->res->index_ok = 0;
-    return rc;
+    return SMAR_OK;
 }
 
 /* Why a required signer was not met. */
@@ -450,6 +938,8 @@ static int verify_into(smar_reader *r, unsigned flags, const uint8_t *pubkey,
     v.bad = calloc(r->trailer.chunk_count, 1);
     v.status = calloc(r->trailer.chunk_count, 1);
     int rc = v.bad && v.status ? SMAR_OK : smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    if (rc == SMAR_OK && (flags & SMAR_VERIFY_KEYED) && onepass_new(&v))
+        rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (rc == SMAR_OK && (rc = scan_chunks(&v)) == SMAR_OK && (rc = report_chunks(&v)) == SMAR_OK) {
         check_root_and_signature(&v, pubkey);
         if (flags & SMAR_VERIFY_KEYED)
@@ -458,6 +948,7 @@ static int verify_into(smar_reader *r, unsigned flags, const uint8_t *pubkey,
     bool forged = false;
     for (uint32_t i = 0; v.status && i < r->trailer.chunk_count; i++)
         forged |= v.status[i] == CHUNK_AUTH;
+    onepass_free(&v);
     free(v.bad);
     free(v.status);
     for (int t = 0; t < SMAR_INDEX_TABLES; t++)
