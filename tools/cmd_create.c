@@ -550,7 +550,8 @@ static int open_inputs(struct create_state *st)
         cli_error("refusing to read an export from a terminal");
         return CLI_EXIT_USAGE;
     }
-    if (smar_export_new(&st->ex) != SMAR_OK)
+    /* the writer validates each secret on its workers: the reader only finds them */
+    if (smar_export_new(&st->ex) != SMAR_OK || smar_export_trust_caller_validation(st->ex))
         return CLI_EXIT_FAILURE;
     if (smar_export_open(st->ex, o->input) != SMAR_OK) {
         cli_error_lib(o->input, smar_export_error(st->ex));

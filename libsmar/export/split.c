@@ -379,7 +379,8 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
     int rc;
     split_reset(s);
     if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
-        return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON: %s", why);
+        return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON (invalid JSON: %s of its text)",
+                         why);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
     smar_json_fields_init(&fields, obj);
