@@ -288,13 +288,19 @@ int smar_chunk_open(smar_chunker *ck, const smar_chunk_pos *pos, const uint8_t *
 int smar_payload_encode(smar_chunker *ck, const uint8_t *plain, size_t n, smar_buf *out,
                         uint8_t *coding, smar_err *e)
 {
+    return smar_payload_encode_with(ck->cctx, ck->level, plain, n, out, coding, e);
+}
+
+int smar_payload_encode_with(ZSTD_CCtx *cctx, int level, const uint8_t *plain, size_t n,
+                             smar_buf *out, uint8_t *coding, smar_err *e)
+{
     size_t bound = ZSTD_compressBound(n);
     smar_buf_reset(out);
     if (smar_buf_reserve(out, bound > n ? bound : n))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     /* no history from any other record: each record its own frame from a fresh session */
-    ZSTD_CCtx_reset(ck->cctx, ZSTD_reset_session_only);
-    size_t clen = ZSTD_compressCCtx(ck->cctx, out->data, bound, plain, n, ck->level);
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+    size_t clen = ZSTD_compressCCtx(cctx, out->data, bound, plain, n, level);
     if (ZSTD_isError(clen))
         return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(clen));
     if (clen + PAYLOAD_MIN_SAVING <= n) {
