@@ -346,6 +346,9 @@ static int add_all_secrets(struct create_state *st)
                           (unsigned long long)secrets, cli_bytes(bbuf, bytes));
     }
     if (rc != SMAR_DONE) {
+        /* a secret before the reader's error may be bad too: it is the first to report */
+        if ((rc = smar_writer_drain(st->w)) != SMAR_OK)
+            return writer_error(st, rc);
         cli_error_lib(st->o->input, smar_export_error(st->ex));
         return CLI_EXIT_FAILURE;
     }

@@ -987,6 +987,14 @@ int smar_writer_add_secret(smar_writer *w, const char *json, size_t len)
     return die(w, rc);
 }
 
+int smar_writer_drain(smar_writer *w)
+{
+    if (!w)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_OPEN, W_STREAMING, "drain");
+    return rc ? rc : die(w, place_all(w));
+}
+
 uint64_t smar_writer_failed_secret(const smar_writer *w)
 {
     return w ? w->failed : 0;
