@@ -346,6 +346,9 @@ static int add_all_secrets(struct create_state *st)
                           (unsigned long long)secrets, cli_bytes(bbuf, bytes));
     }
     if (rc != SMAR_DONE) {
+        /* a secret before the reader's error may be bad too: it is the first to report */
+        if ((rc = smar_writer_drain(st->w)) != SMAR_OK)
+            return writer_error(st, rc);
         cli_error_lib(st->o->input, smar_export_error(st->ex));
         return CLI_EXIT_FAILURE;
     }
@@ -550,7 +553,8 @@ static int open_inputs(struct create_state *st)
         cli_error("refusing to read an export from a terminal");
         return CLI_EXIT_USAGE;
     }
-    if (smar_export_new(&st->ex) != SMAR_OK)
+    /* the writer validates each secret on its workers: the reader only finds them */
+    if (smar_export_new(&st->ex) != SMAR_OK || smar_export_trust_caller_validation(st->ex))
         return CLI_EXIT_FAILURE;
     if (smar_export_open(st->ex, o->input) != SMAR_OK) {
         cli_error_lib(o->input, smar_export_error(st->ex));

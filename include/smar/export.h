@@ -58,6 +58,16 @@ SMAR_API int smar_export_open(smar_export *ex, const char *path);
  */
 SMAR_API int smar_export_next_secret(smar_export *ex, const char **json, size_t *len);
 
+/**
+ * Before smar_export_open(): from a JSON document or JSONL, hand out each secret as found by
+ * its structure alone (an object whose brackets balance and whose strings close), without
+ * validating its text, for a caller that validates every secret itself:
+ * smar_writer_add_secret() does, on its worker threads, so that `smar create` reads each
+ * byte of a secret once on the reading thread instead of twice. The other layouts, the
+ * document members and every size limit are checked as before. SMAR_OK or SMAR_E_INVALID.
+ */
+SMAR_API int smar_export_trust_caller_validation(smar_export *ex);
+
 /** Where the last secret came from, for messages: "export.jsonl:12", "secrets/<id>.json". */
 SMAR_API const char *smar_export_location(const smar_export *ex);
 

@@ -135,6 +135,14 @@ SMAR_API int smar_writer_add_secret(smar_writer *w, const char *json, size_t len
 SMAR_API uint64_t smar_writer_failed_secret(const smar_writer *w);
 
 /**
+ * Check and place every secret still held back by the worker threads, and return the first
+ * one's error as smar_writer_add_secret would. For a caller about to report an error of its
+ * own (its input ended badly): an earlier secret's error comes first. SMAR_OK when every
+ * secret added so far is placed.
+ */
+SMAR_API int smar_writer_drain(smar_writer *w);
+
+/**
  * The export's document without its secrets (see smar_export_document()): a JSON object.
  * Optional; stored encrypted in the archive's meta section. Call before finish.
  */

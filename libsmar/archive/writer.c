@@ -594,7 +594,7 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the sealing workers");
     if (w->threads > 1 &&
         smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
-                        w->keys->payload_hash))
+                        w->keys->payload_hash, w->zstd_level))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
     w->state = W_OPEN;
     return SMAR_OK;
@@ -762,14 +762,24 @@ static void idset_add_last(smar_writer *w)
 }
 
 /* hash: the payload's keyed hash, made where the secret was split */
+/* version: the payload's version, whose split worker may have encoded it already */
 static int write_payload(smar_writer *w, const smar_buf *payload,
-                         const uint8_t hash[SMAR_HASH_BYTES], smar_locator *loc)
+                         const uint8_t hash[SMAR_HASH_BYTES], smar_split_version *version,
+                         smar_locator *loc)
 {
     if (payload->len > SMAR_MAX_PAYLOAD_BYTES)
         return smar_fail(&w->err, SMAR_E_LIMIT, "secret %s: a payload is over %u bytes", w->cur->id,
                          SMAR_MAX_PAYLOAD_BYTES);
-    int rc = smar_payload_encode(&w->coder, payload->data, payload->len, &w->payload_stored,
-                                 &loc->coding, &w->err);
+    if (version && version->encoded) { /* take the worker's record (both buffers are wiped) */
+        smar_buf t = w->payload_stored;
+        w->payload_stored = version->stored;
+        version->stored = t;
+        loc->coding = version->coding;
+    }
+    int rc = version && version->encoded
+                 ? SMAR_OK
+                 : smar_payload_encode(&w->coder, payload->data, payload->len, &w->payload_stored,
+                                       &loc->coding, &w->err);
     if (rc)
         return rc;
     memcpy(loc->hash, hash, SMAR_HASH_BYTES);
@@ -834,7 +844,7 @@ static int write_versions(smar_writer *w, smar_vrec *vr)
                             {0},
                             {(const char *)v->meta.data, v->meta.len}};
         if (vr[i].has_payload &&
-            (rc = write_payload(w, &v->payload, v->payload_hash, &vr[i].payload)))
+            (rc = write_payload(w, &v->payload, v->payload_hash, &sp->versions[i], &vr[i].payload)))
             return rc;
         note_time(w, v->created);
     }
@@ -851,7 +861,7 @@ static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locato
             *loc = vr[i].payload;
             return SMAR_OK;
         }
-    return write_payload(w, &sp->payload, sp->payload_hash, loc);
+    return write_payload(w, &sp->payload, sp->payload_hash, NULL, loc);
 }
 
 static int write_record(smar_writer *w, const smar_vrec *vr, const smar_span *labels,
@@ -975,6 +985,14 @@ int smar_writer_add_secret(smar_writer *w, const char *json, size_t len)
     /* a bad secret is reported but leaves the stream consistent only if nothing of it was
      * written; payloads may have been, so the archive is dead either way */
     return die(w, rc);
+}
+
+int smar_writer_drain(smar_writer *w)
+{
+    if (!w)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_OPEN, W_STREAMING, "drain");
+    return rc ? rc : die(w, place_all(w));
 }
 
 uint64_t smar_writer_failed_secret(const smar_writer *w)

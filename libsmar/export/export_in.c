@@ -386,6 +386,16 @@ SMAR_API int smar_export_document(smar_export *ex, const char **json, size_t *le
     return SMAR_OK;
 }
 
+SMAR_API int smar_export_trust_caller_validation(smar_export *ex)
+{
+    if (ex == NULL)
+        return SMAR_E_INVALID;
+    if (ex->state != SMAR_EXPORT_NEW)
+        return smar_fail(&ex->err, SMAR_E_INVALID, "the export handle was opened already");
+    ex->caller_validates = true;
+    return SMAR_OK;
+}
+
 /* ---- for tests -------------------------------------------------------------------------- */
 
 void smar_export_set_limits(smar_export *ex, size_t max_secret, size_t max_document)

@@ -66,7 +66,8 @@ struct smar_export {
     char *name; /* the path as given, or "stdin", for messages */
     size_t max_secret;
     size_t max_document;
-    size_t peak_buffer; /* largest capacity any input buffer reached (a test statistic) */
+    bool caller_validates; /* smar_export_trust_caller_validation(): secrets found, not checked */
+    size_t peak_buffer;    /* largest capacity any input buffer reached (a test statistic) */
     smar_export_src src;
     smar_export_stream *stream;
     smar_export_tree *tree;

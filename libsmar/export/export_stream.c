@@ -13,6 +13,10 @@
 #include "export_in.h"
 
 #include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef enum stream_state {
     ST_MEMBER_FIRST, /* after the document's '{' */
@@ -101,12 +105,96 @@ static bool ends_scalar(uint8_t c)
            c == '"';
 }
 
-/* Walk the window up to `end`; true once the value's last byte was passed. Brackets are only
- * counted, not matched: a mismatch is caught when the value is validated. */
+/* Inside a string only '"', '\\' and '\n' (counted for line numbers; invalid there, but
+ * the validator says so) matter: step over everything else 16 or 8 bytes at a time, since
+ * payloads are kilobytes of base64 or PEM. Returns the offset of the next such byte before
+ * end, or end. */
+#if defined(__SSE2__)
+static size_t next_string_special(const uint8_t *d, size_t pos, size_t end)
+{
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                  newline = _mm_set1_epi8('\n');
+    while (end - pos >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + pos));
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                         _mm_cmpeq_epi8(x, newline));
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask != 0)
+            return pos + (size_t)__builtin_ctz(mask);
+        pos += 16;
+    }
+    while (pos < end && d[pos] != '"' && d[pos] != '\\' && d[pos] != '\n')
+        pos++;
+    return pos;
+}
+#else
+/* Whether any of the 8 bytes at p is '"', '\\' or '\n' (the "has a zero byte" trick). */
+static bool word_has_special(const uint8_t *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\'), n = x ^ (ones * '\n');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((n - ones) & ~n)) & highs;
+}
+
+static size_t next_string_special(const uint8_t *d, size_t pos, size_t end)
+{
+    while (end - pos >= 8 && !word_has_special(d + pos))
+        pos += 8;
+    while (pos < end && d[pos] != '"' && d[pos] != '\\' && d[pos] != '\n')
+        pos++;
+    return pos;
+}
+#endif
+
+/* Inside a string: up to and including its closing quote, or all of the window up to end.
+ * True when the string closed. */
+static bool scan_string(smar_export_src *s, value_scan *vs, size_t end)
+{
+    const uint8_t *d = s->win.data;
+    if (vs->escaped && s->pos < end) {
+        vs->escaped = false;
+        if (d[s->pos] == '\n')
+            s->line++;
+        s->pos++;
+    }
+    while (s->pos < end) {
+        s->pos = next_string_special(d, s->pos, end);
+        if (s->pos >= end)
+            break;
+        uint8_t c = d[s->pos++];
+        if (c == '\n') {
+            s->line++;
+        } else if (c == '"') {
+            vs->in_string = false;
+            return true;
+        } else if (s->pos < end) { /* a backslash: the byte after it is escaped */
+            if (d[s->pos] == '\n')
+                s->line++;
+            s->pos++;
+        } else {
+            vs->escaped = true;
+        }
+    }
+    return false;
+}
+
+/* Walk the window up to `end`; true once the value's last byte was passed. Only quotes,
+ * backslashes and brackets are looked at: brackets are counted, not matched, and nothing
+ * is validated here (smar_json_validate does that, once). */
 static bool scan_available(smar_export_src *s, value_scan *vs, size_t end)
 {
     const uint8_t *d = s->win.data;
     while (s->pos < end) {
+        if (vs->in_string) {
+            if (!scan_string(s, vs, end))
+                return false;
+            if (vs->depth == 0)
+                return true;
+            continue;
+        }
         uint8_t c = d[s->pos];
         if (vs->scalar) {
             if (ends_scalar(c))
@@ -115,18 +203,8 @@ static bool scan_available(smar_export_src *s, value_scan *vs, size_t end)
             continue;
         }
         s->pos++;
-        if (c == '\n')
+        if (c == '\n') {
             s->line++;
-        if (vs->in_string) {
-            if (vs->escaped) {
-                vs->escaped = false;
-            } else if (c == '\\') {
-                vs->escaped = true;
-            } else if (c == '"') {
-                vs->in_string = false;
-                if (vs->depth == 0)
-                    return true;
-            }
         } else if (c == '"') {
             vs->in_string = true;
         } else if (c == '{' || c == '[') {
@@ -282,6 +360,23 @@ static int step_members(smar_export *ex, smar_export_stream *st)
     return read_member(ex, st);
 }
 
+/* ---- secrets -------------------------------------------------------------------------- */
+
+/* For a caller that validates each secret itself (smar_export_trust_caller_validation):
+ * the text found, without its surrounding blanks and unchecked; the first byte still tells
+ * an object from anything else. */
+static int found_secret(smar_span text, smar_span *secret)
+{
+    while (text.n > 0 && is_blank((unsigned char)text.p[0])) {
+        text.p++;
+        text.n--;
+    }
+    while (text.n > 0 && is_blank((unsigned char)text.p[text.n - 1]))
+        text.n--;
+    *secret = text;
+    return SMAR_OK;
+}
+
 /* ---- the secrets array -------------------------------------------------------------------- */
 
 static int read_element(smar_export *ex, smar_export_stream *st, smar_span *secret)
@@ -303,7 +398,8 @@ static int read_element(smar_export *ex, smar_export_stream *st, smar_span *secr
                          line, (unsigned long long)number, ex->max_secret);
     if (rc != SMAR_OK)
         return rc;
-    rc = smar_export_validate(ex, kept_span(s), line, ex->name, secret);
+    rc = ex->caller_validates ? found_secret(kept_span(s), secret)
+                              : smar_export_validate(ex, kept_span(s), line, ex->name, secret);
     if (rc != SMAR_OK)
         return rc;
     if (smar_json_kind_of(*secret) != SMAR_JSON_OBJECT)
@@ -425,7 +521,8 @@ static int step_line(smar_export *ex, smar_export_stream *st, smar_span *secret)
             return smar_fail(&ex->err, SMAR_E_LIMIT,
                              "%s:%zu: secret is larger than the limit of %zu bytes", ex->name, line,
                              ex->max_secret);
-        rc = smar_export_validate(ex, text, line, ex->name, secret);
+        rc = ex->caller_validates ? found_secret(text, secret)
+                                  : smar_export_validate(ex, text, line, ex->name, secret);
         if (rc != SMAR_OK)
             return rc;
         if (smar_json_kind_of(*secret) != SMAR_JSON_OBJECT)

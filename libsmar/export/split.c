@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "chunk.h"
 #include "format.h"
 #include "manifest.h"
 
@@ -160,6 +161,8 @@ static void version_reset(smar_split_version *v)
     v->id = NULL;
     smar_buf_reset(&v->meta);
     smar_buf_reset(&v->payload);
+    smar_buf_reset(&v->stored);
+    v->encoded = false;
 }
 
 static int split_members(const smar_json_fields *obj, const char *type, bool is_version,
@@ -211,6 +214,7 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
     }
     v->meta.secure = true; /* the manifest record's metadata */
     v->payload.secure = true;
+    v->stored.secure = true; /* a compressed payload is still the secret */
     if (split_members(&fields, s->type, true, &v->meta, &v->payload, NULL))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     return SMAR_OK;
@@ -332,6 +336,7 @@ void smar_split_free(smar_split *s)
     for (size_t i = 0; i < s->cap_versions; i++) {
         smar_buf_free(&s->versions[i].meta);
         smar_buf_free(&s->versions[i].payload);
+        smar_buf_free(&s->versions[i].stored);
     }
     free(s->versions);
     smar_buf_free(&s->meta);
@@ -371,6 +376,22 @@ void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES])
         smar_hash(s->payload_hash, key, s->payload.data, s->payload.len);
 }
 
+int smar_split_encode_payloads(smar_split *s, struct ZSTD_CCtx_s *cctx, int level, smar_err *e)
+{
+    for (size_t i = 0; i < s->nversions; i++) {
+        smar_split_version *v = &s->versions[i];
+        /* an empty payload has no record; an oversized one is refused by the writer */
+        if (v->payload.len == 0 || v->payload.len > SMAR_MAX_PAYLOAD_BYTES)
+            continue;
+        int rc = smar_payload_encode_with(cctx, level, v->payload.data, v->payload.len, &v->stored,
+                                          &v->coding, e);
+        if (rc != SMAR_OK)
+            return rc;
+        v->encoded = true;
+    }
+    return SMAR_OK;
+}
+
 int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
 {
     smar_span obj, versions = {NULL, 0};
@@ -379,7 +400,8 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
     int rc;
     split_reset(s);
     if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
-        return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON: %s", why);
+        return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON (invalid JSON: %s of its text)",
+                         why);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
     smar_json_fields_init(&fields, obj);

@@ -20,6 +20,9 @@ typedef struct smar_split_version {
     smar_buf meta;    /* JSON object text */
     smar_buf payload; /* JSON object text; empty when the version carries no payload */
     uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
+    bool encoded;                          /* stored/coding hold the payload record */
+    uint8_t coding;                        /* SMAR_CODING_RAW or SMAR_CODING_ZSTD */
+    smar_buf stored; /* the payload as its record stores it (smar_split_encode_payloads) */
 } smar_split_version;
 
 typedef struct smar_split {
@@ -45,6 +48,14 @@ void smar_split_free(smar_split *s);
  * are several -- so that the writer's thread, which places secrets one at a time, never
  * reads a payload twice. */
 void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES]);
+
+/* Encode every version's payload as its record will store it (smar_payload_encode_with), on
+ * the thread that split the secret, so that the writer's thread, which places secrets one
+ * at a time, does not compress them. The secret-level payload is left to the writer: it
+ * nearly always repeats the current version's, which is stored once. SMAR_OK or an error
+ * in *e. */
+struct ZSTD_CCtx_s;
+int smar_split_encode_payloads(smar_split *s, struct ZSTD_CCtx_s *cctx, int level, smar_err *e);
 
 /* Whether member `name` of a secret (or version) of `type` is payload. */
 bool smar_is_payload_field(const char *type, smar_span key, bool is_version);

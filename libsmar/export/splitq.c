@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "pool.h"
+#include "zstd_mem.h"
 
 #define SPLITQ_BATCH       32
 #define SPLITQ_BATCH_BYTES (256u * 1024u)
@@ -35,6 +36,9 @@ typedef struct slot {
 
 struct smar_splitq {
     const uint8_t *hash_key; /* the writer's payload-hash subkey, read-only */
+    int zstd_level;          /* the archive's, for the payload records */
+    unsigned threads;
+    ZSTD_CCtx **cctx; /* one per worker: each encodes the payloads of the secrets it splits */
     size_t depth;
     slot *slots;
     smar_pool *pool;
@@ -50,12 +54,14 @@ static void split_batch(void *ctx, unsigned worker, smar_pool_job *job)
     const smar_splitq *q = ctx;
     slot *s = SMAR_POOL_ENTRY(job, slot, job);
     size_t start = 0;
-    (void)worker;
     for (size_t i = 0; i < s->n; i++) {
         s->rc[i] = smar_split_secret(&s->split[i], (const char *)s->json.data + start,
                                      s->end[i] - start, &s->err[i]);
-        if (s->rc[i] == SMAR_OK)
+        if (s->rc[i] == SMAR_OK) {
             smar_split_hash_payloads(&s->split[i], q->hash_key);
+            s->rc[i] = smar_split_encode_payloads(&s->split[i], q->cctx[worker], q->zstd_level,
+                                                  &s->err[i]);
+        }
         start = s->end[i];
     }
     smar_buf_reset(&s->json); /* the splits hold their own copies */
@@ -66,6 +72,9 @@ void smar_splitq_free(smar_splitq *q)
     if (!q)
         return;
     smar_pool_free(q->pool); /* joins the workers before the slots go */
+    for (unsigned i = 0; q->cctx && i < q->threads; i++)
+        ZSTD_freeCCtx(q->cctx[i]);
+    free(q->cctx);
     for (size_t i = 0; q->slots && i < q->depth; i++) {
         smar_buf_free(&q->slots[i].json);
         for (size_t j = 0; j < SPLITQ_BATCH; j++)
@@ -76,13 +85,20 @@ void smar_splitq_free(smar_splitq *q)
 }
 
 int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
-                    const uint8_t hash_key[SMAR_KEY_BYTES])
+                    const uint8_t hash_key[SMAR_KEY_BYTES], int zstd_level)
 {
     smar_splitq *q = calloc(1, sizeof *q);
     *out = NULL;
     if (!q)
         return SMAR_E_NOMEM;
     q->hash_key = hash_key;
+    q->zstd_level = zstd_level;
+    q->threads = threads ? threads : 1;
+    if (!(q->cctx = calloc(q->threads, sizeof *q->cctx)))
+        goto fail;
+    for (unsigned i = 0; i < q->threads; i++)
+        if (!(q->cctx[i] = smar_zstd_cctx_new()))
+            goto fail;
     q->depth = depth ? depth : 1;
     if (!(q->slots = calloc(q->depth, sizeof *q->slots)))
         goto fail;
@@ -91,7 +107,7 @@ int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
         for (size_t j = 0; j < SPLITQ_BATCH; j++)
             q->slots[i].split[j].payload.secure = true;
     }
-    if (smar_pool_new(&q->pool, threads ? threads : 1, q->depth, split_batch, q))
+    if (smar_pool_new(&q->pool, q->threads, q->depth, split_batch, q))
         goto fail;
     *out = q;
     return SMAR_OK;

@@ -20,9 +20,10 @@ typedef struct smar_splitq smar_splitq;
 
 /* threads >= 1 workers; depth >= 1 batches in flight. Each secret split without error
  * has its payloads hashed with hash_key (smar_split_hash_payloads), which must stay valid
- * until smar_splitq_free(). SMAR_OK or SMAR_E_NOMEM. */
+ * until smar_splitq_free(), and its versions' payloads encoded at zstd_level
+ * (smar_split_encode_payloads). SMAR_OK or SMAR_E_NOMEM. */
 int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
-                    const uint8_t hash_key[SMAR_KEY_BYTES]);
+                    const uint8_t hash_key[SMAR_KEY_BYTES], int zstd_level);
 void smar_splitq_free(smar_splitq *q);
 
 /* Secrets queued and not yet popped+released. */

@@ -79,6 +79,11 @@ int smar_sealed_body(const uint8_t *p, size_t n, const uint8_t **body, size_t *b
  * receives the stored bytes, *coding SMAR_CODING_RAW or SMAR_CODING_ZSTD. */
 int smar_payload_encode(smar_chunker *ck, const uint8_t *plain, size_t n, smar_buf *out,
                         uint8_t *coding, smar_err *e);
+/* The same with a context of the caller's (a split worker's) and the archive's zstd level:
+ * the bytes stored are the same whichever thread encodes the record. */
+struct ZSTD_CCtx_s;
+int smar_payload_encode_with(struct ZSTD_CCtx_s *cctx, int level, const uint8_t *plain, size_t n,
+                             smar_buf *out, uint8_t *coding, smar_err *e);
 
 /* Decode a stored payload record into out (plain_len bytes): raw is copied; a zstd frame
  * must declare exactly plain_len and be exactly stored[0..n). FORMAT otherwise. */

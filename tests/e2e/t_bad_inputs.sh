@@ -41,6 +41,12 @@ step "invalid JSON"
 bad invalid "invalid JSON"
 { printf '%s\n' "$HEAD"; secret aaa; printf ',\n'; } >truncated.json
 bad truncated "invalid JSON"
+step "invalid JSON in a secret, then a truncated file: the first problem is reported"
+{ printf '%s\n' "$HEAD"; secret aaa; printf ',\n{"id": "bbb", oops},\n{"id":"ccc"'; } >first.json
+bad first 'secret #2 (line 3, byte '
+assert_contains err.txt "invalid JSON: expected string key at byte 14"
+run 1 "$SMAR" create --threads 1 -o first.smar first.json
+assert_contains err.txt 'secret #2 (line 3, byte '
 printf 'this is not json\n' >garbage.json
 bad garbage "garbage.json"
 : >empty.json

@@ -741,6 +741,105 @@ static void test_stdin_archive_instance_first(void **state)
                     "{\"instance\":" INSTANCE_V ",\"exported_at\":" EXPORTED_V "}", SMAR_OK);
 }
 
+/* ---- a caller that validates: secrets found by structure only --------------------------- */
+
+/* Read path with smar_export_trust_caller_validation; the secrets must be want[0..n) and
+ * the reading must end with rc. */
+static void read_trusting(const char *path, const char *const *want, size_t n, int rc,
+                          const char *substring)
+{
+    smar_export *ex;
+    const char *json;
+    size_t len, i = 0;
+    assert_int_equal(smar_export_new(&ex), SMAR_OK);
+    assert_int_equal(smar_export_trust_caller_validation(ex), SMAR_OK);
+    int got = smar_export_open(ex, path);
+    while (got == SMAR_OK && (got = smar_export_next_secret(ex, &json, &len)) == SMAR_OK) {
+        assert_true(i < n);
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(json, want[i], len);
+        i++;
+    }
+    assert_int_equal(i, n);
+    if (got != rc)
+        fail_msg("%s: got %d (%s), want %d", path, got, smar_export_error(ex), rc);
+    if (substring != NULL)
+        check_message(ex, substring);
+    smar_export_free(ex);
+}
+
+static void test_trust_caller_validation(void **state)
+{
+    (void)state;
+    /* Bad JSON inside a secret is the caller's to find: it is handed out as written. */
+    const char *bad = "{\"id\": TOPSECRET, \"a\":[1,]}";
+    const char *with_bad[] = {S1, bad, S2};
+    read_trusting(write_text("t1.json", "{\"secrets\":[" S1 ",\n "
+                                        "{\"id\": TOPSECRET, \"a\":[1,]}"
+                                        " ,\n" S2 "]}"),
+                  with_bad, 3, SMAR_DONE, NULL);
+    read_trusting(write_text("t2.jsonl", JSONL_HEADER
+                             "\n" S1 "\n  {\"id\": TOPSECRET, \"a\":[1,]}\r\n" S2 "\n"),
+                  with_bad, 3, SMAR_DONE, NULL);
+    /* What the structure shows is still refused by the reader. */
+    read_trusting(write_text("t3.json", "{\"secrets\":[" S1 ", 5]}"), with_bad, 1, SMAR_E_INPUT,
+                  "t3.json:1: secret #2 is not a JSON object");
+    read_trusting(write_text("t4.json", "{\"secrets\":[" S1 ",{\"id\":\"TOPSECRET"), with_bad, 1,
+                  SMAR_E_INPUT, "unexpected end of input");
+    read_trusting(write_text("t5.jsonl", JSONL_HEADER "\n" S1 "\n[1]\n"), with_bad, 1, SMAR_E_INPUT,
+                  "t5.jsonl:3: the line is not a JSON object");
+    /* The document members are still validated. */
+    read_trusting(write_text("t6.json", "{\"instance\":{\"a\":TOPSECRET},\"secrets\":[]}"),
+                  with_bad, 0, SMAR_E_INPUT, "invalid JSON");
+    /* Only before opening. */
+    smar_export *ex;
+    assert_int_equal(smar_export_new(&ex), SMAR_OK);
+    assert_int_equal(smar_export_open(ex, tmp_path("t1.json")), SMAR_OK);
+    assert_int_equal(smar_export_trust_caller_validation(ex), SMAR_E_INVALID);
+    smar_export_free(ex);
+    assert_int_equal(smar_export_trust_caller_validation(NULL), SMAR_E_INVALID);
+}
+
+/* The structural scan steps over strings in blocks: escapes, escaped quotes and backslash
+ * runs at every alignment, and across the reads' window boundaries, must still end each
+ * secret where it ends (checked against the validating reader, and line numbers after). */
+static void test_scan_escapes_every_alignment(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"\\\\", "\\\"", "\\\\\\\"", "\\n",     "\\u00e9",
+                                         "]}[{", "x",    "\\/",      "\xc3\xa9"};
+    smar_buf doc = {0};
+    smar_buf secret = {0};
+    assert_int_equal(smar_buf_append_str(&secret, "{\"id\":\"" ID1 "\",\"payload\":\""), 0);
+    for (size_t i = 0; secret.len < 300 * 1024; i++)
+        assert_int_equal(smar_buf_append_str(&secret, pieces[(i * 7 + i / 3) % 9]), 0);
+    assert_int_equal(smar_buf_append_str(&secret, "\"}"), 0);
+    assert_int_equal(smar_buf_append_str(&doc, "{\"secrets\":[\n"), 0);
+    assert_int_equal(smar_buf_append(&doc, secret.data, secret.len), 0);
+    assert_int_equal(smar_buf_append_str(&doc, ",\n" S2 "\n]}"), 0);
+    assert_int_equal(smar_buf_append(&doc, "", 1), 0);
+    const char *path = write_text("esc.json", (const char *)doc.data);
+    for (int trusting = 0; trusting < 2; trusting++) {
+        smar_export *ex;
+        const char *json;
+        size_t len;
+        assert_int_equal(smar_export_new(&ex), SMAR_OK);
+        if (trusting)
+            assert_int_equal(smar_export_trust_caller_validation(ex), SMAR_OK);
+        assert_int_equal(smar_export_open(ex, path), SMAR_OK);
+        assert_int_equal(smar_export_next_secret(ex, &json, &len), SMAR_OK);
+        assert_int_equal(len, secret.len);
+        assert_memory_equal(json, secret.data, len);
+        assert_int_equal(smar_export_next_secret(ex, &json, &len), SMAR_OK);
+        assert_int_equal(len, strlen(S2));
+        assert_non_null(strstr(smar_export_location(ex), "secret #2 (line 3,"));
+        assert_int_equal(smar_export_next_secret(ex, &json, &len), SMAR_DONE);
+        smar_export_free(ex);
+    }
+    smar_buf_free(&doc);
+    smar_buf_free(&secret);
+}
+
 /* ---- errors: JSON and JSONL --------------------------------------------------------------- */
 
 static void test_document_errors(void **state)
@@ -1221,6 +1320,8 @@ int main(void)
         T(test_document_bad_exported_at),
         T(test_document_large_secret),
         T(test_jsonl),
+        T(test_trust_caller_validation),
+        T(test_scan_escapes_every_alignment),
         T(test_jsonl_crlf),
         T(test_jsonl_multiline_header),
         T(test_directory),
