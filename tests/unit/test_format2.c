@@ -591,7 +591,7 @@ static void encode_record(smar_buf *out, const smar_locator *loc)
 static void test_locator_v2(void **state)
 {
     (void)state;
-    smar_locator loc = {7, 9, 100, {0x33}, SMAR_CODING_ZSTD, 5000};
+    smar_locator loc = {7, 9, 100, {0x33}, SMAR_CODING_ZSTD, 5000, 0};
     smar_buf b = {0};
     smar_secret *s;
     smar_err e;
