@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_pkcs11.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -82,6 +83,7 @@ int cli_exit_archive(int status)
     case SMAR_E_NOTFOUND:    /* no such secret or version */
     case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
     case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
+    case SMAR_E_NEEDBASE:    /* an incremental archive given without its bases */
         return CLI_EXIT_FAILURE;
     default:
         return CLI_EXIT_FAILURE;
@@ -1399,6 +1401,51 @@ static int series_add_prefix(cli_series *cs, const char *prefix)
     return ret;
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A local folder given as a series: its *.smar files, in name order (the series orders
+ * them by snapshot anyway; the order only fixes which message comes first). */
+static int series_add_folder(cli_series *cs, uint32_t threads, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        cli_error("%s: cannot read the folder: %s", dir, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    cli_strlist names = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".smar") == 0) {
+            size_t cap = strlen(dir) + len + 2;
+            char *path = cli_xmalloc(cap);
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            cli_strlist_push(&names, path);
+        }
+    }
+    closedir(d);
+    if (names.n > 1)
+        qsort((void *)(uintptr_t)names.items, names.n, sizeof *names.items, compare_strings);
+    int ret = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        /* the series keeps the path for its messages: cs->listed owns it */
+        cli_strlist_push(&cs->listed, names.items[i]);
+        if (ret == 0)
+            ret = series_add_one(cs, threads, names.items[i]);
+    }
+    cli_strlist_free(&names);
+    return ret;
+}
+
+static int is_local_folder(const char *path)
+{
+    struct stat st;
+    return !cli_s3_is_url(path) && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths)
 {
@@ -1414,8 +1461,9 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     smar_series_set_skip_damaged(cs->series, skip_damaged);
     for (size_t i = 0; i < count; i++) {
         signer_refused = 0;
-        ret = cli_s3_is_prefix(paths[i]) ? series_add_prefix(cs, paths[i])
-                                         : series_add_one(cs, threads, paths[i]);
+        ret = cli_s3_is_prefix(paths[i])  ? series_add_prefix(cs, paths[i])
+              : is_local_folder(paths[i]) ? series_add_folder(cs, threads, paths[i])
+                                          : series_add_one(cs, threads, paths[i]);
         if (ret == CLI_EXIT_DAMAGED && skip_damaged && !signer_refused) {
             cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);
             cs->damaged++;

@@ -180,7 +180,18 @@ static int resolve(smar_reader *r, const smar_ref *ref, const smar_reader *b, co
         (rc = smar_record_decode_bases(out, SMAR_FORMAT_V2, r->hdr2.base_count, enc.data + 4,
                                        enc.len - 4, &r->err)))
         goto done;
-    (*out)->stored_type = SMAR_RECORD_SAME_AS_BASE;
+    smar_secret *o = *out;
+    o->stored_type = SMAR_RECORD_SAME_AS_BASE;
+    o->ref_base = ref->base;
+    o->ref_where = (smar_locator){.seq = ref->seq, .offset = ref->offset, .length = ref->length};
+    if (!(o->ref_meta = malloc(bs->meta_len + 1))) {
+        smar_secret_free(o);
+        *out = NULL;
+        rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(o->ref_meta, bs->meta, bs->meta_len);
+    o->ref_meta_len = bs->meta_len;
 done:
     smar_buf_free(&meta);
     smar_buf_free(&enc);

@@ -34,6 +34,7 @@ typedef struct verify_run {
     smar_index_entry *expect[SMAR_INDEX_TABLES];
     size_t nexpect[SMAR_INDEX_TABLES], capexpect[SMAR_INDEX_TABLES];
     bool oom;
+    int fatal;       /* a status that ends the walk: a base not attached (SMAR_E_NEEDBASE) */
     bool secret_bad; /* the secret being checked has a problem: counted once */
 } verify_run;
 
@@ -250,11 +251,37 @@ static bool locator_touches_bad(const verify_run *v, uint8_t section, uint32_t s
     return false;
 }
 
+/* An external payload (incremental archives): read and hash-checked by the base that
+ * holds it, with its own key. A base that is not attached fails the whole verify. */
+static void check_external_payload(verify_run *v, const smar_secret *s, const smar_version *ver,
+                                   const smar_locator *loc)
+{
+    char *p = NULL;
+    size_t n = 0;
+    int rc = smar_reader_read_payload(v->r, s, ver, &p, &n);
+    smar_secret_buffer_free(p, n);
+    if (rc == SMAR_E_NEEDBASE || rc == SMAR_E_NOMEM) {
+        v->fatal = rc;
+        return;
+    }
+    (void)loc;
+    if (rc != SMAR_OK) {
+        v->secret_bad = true;
+        report(v, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, s, ver,
+               "payload in the base archive does not match its manifest hash");
+    }
+    v->res->payloads_checked++;
+}
+
 static void check_payload(verify_run *v, const smar_secret *s, const smar_version *ver,
                           const smar_locator *loc)
 {
     smar_reader *r = v->r;
     smar_buf buf = {0};
+    if (loc->base > 0) {
+        check_external_payload(v, s, ver, loc);
+        return;
+    }
     if (locator_touches_bad(v, SMAR_SEC_PAYLOAD, loc->seq, loc->offset, loc->length)) {
         v->secret_bad = true;
         report(v, SMAR_PROBLEM_SECRET, r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq],
@@ -303,7 +330,7 @@ static bool shares_version_record(const smar_secret *s)
 {
     for (size_t i = 0; i < s->nversions; i++) {
         const smar_locator *l = &s->versions[i].payload;
-        if (s->versions[i].has_payload && l->seq == s->payload.seq &&
+        if (s->versions[i].has_payload && l->base == s->payload.base && l->seq == s->payload.seq &&
             l->offset == s->payload.offset && l->length == s->payload.length &&
             smar_equal32(l->hash, s->payload.hash))
             return true;
@@ -319,7 +346,8 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
     v->res->versions_checked += s->nversions;
     v->secret_bad = false;
     expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
-    if (s->name[0])
+    /* an incremental archive's name table holds its type 1 records only (FORMAT.md §26) */
+    if (s->name[0] && s->stored_type == SMAR_RECORD_SECRET)
         expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
     /* records are decoded without checking their JSON texts: check them here */
     bool meta_ok = smar_secret_metadata_json(s, NULL) != NULL;
@@ -342,7 +370,7 @@ static int check_secret(smar_reader *r, const smar_secret *s, void *vv)
         }
     if (v->secret_bad)
         v->res->secrets_bad++;
-    return v->oom ? SMAR_STOP : 0;
+    return v->oom || v->fatal ? SMAR_STOP : 0;
 }
 
 static bool any_bad_in(const verify_run *v, int section)
@@ -411,7 +439,9 @@ static int verify_keyed(verify_run *v)
         return smar_fail(&r->err, SMAR_E_CORRUPT, "the manifest is damaged");
     }
     int rc = smar_reader_foreach(r, check_secret, v);
-    if (rc == SMAR_STOP)
+    if (rc == SMAR_STOP && v->fatal)
+        rc = v->fatal; /* the message is in r->err already */
+    else if (rc == SMAR_STOP)
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (rc == SMAR_OK && !any_bad_in(v, SMAR_SEC_INDEX))
         check_index(v);

@@ -301,6 +301,7 @@ void smar_secret_free(smar_secret *s)
         return;
     smar_wipe_free(s->raw, s->raw_len);
     smar_wipe_free(s->arena, s->arena_used);
+    smar_wipe_free(s->ref_meta, s->ref_meta_len);
     free(s->labels);
     free(s->versions);
     free(s);

@@ -132,6 +132,12 @@ struct smar_secret {
     uint8_t format;      /* the archive's major version: how raw is decoded again (dup) */
     uint8_t nbases;      /* the archive's base count: external locators below it are valid */
     uint8_t stored_type; /* 1, or 3: resolved from a "same as in base" record */
+    /* stored_type 3: the referenced type 1 record (base index of the archive's list, its
+     * place) and its metadata text before the patches (owned; wiped on free) */
+    uint8_t ref_base;
+    smar_locator ref_where;
+    char *ref_meta;
+    size_t ref_meta_len;
     uint8_t flags;
     uint8_t *raw; /* the record body, kept for smar_secret_dup */
     size_t raw_len;
