@@ -1446,6 +1446,58 @@ static int is_local_folder(const char *path)
     return !cli_s3_is_url(path) && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The archive id of a local file, read keyless; 0 when it is not an archive. */
+static int local_archive_id(const char *path, uint8_t id[16])
+{
+    smar_reader *r = NULL;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    int ok = smar_reader_new(&r) == SMAR_OK && smar_reader_open(r, path) == SMAR_OK &&
+             smar_reader_info(r, &info) == SMAR_OK;
+    if (ok)
+        memcpy(id, info.archive_id, 16);
+    smar_reader_free(r);
+    return ok;
+}
+
+static int is_base_of(smar_reader *r, const uint8_t id[16])
+{
+    for (size_t i = 0; i < smar_reader_base_count(r); i++) {
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        if (smar_reader_base(r, i, &b) == SMAR_OK && memcmp(b.archive_id, id, 16) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out)
+{
+    if (smar_reader_base_count(r) == 0 || cli_s3_is_url(path) || strcmp(path, "-") == 0)
+        return;
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) : 1;
+    char *dir = cli_xmalloc(dirlen + 1);
+    memcpy(dir, slash ? path : ".", dirlen);
+    dir[dirlen] = '\0';
+    DIR *d = opendir(dir[0] ? dir : "/");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".smar") != 0)
+            continue;
+        size_t cap = dirlen + len + 2;
+        char *sibling = cli_xmalloc(cap);
+        uint8_t id[16];
+        snprintf(sibling, cap, "%s/%s", dir, e->d_name);
+        if (local_archive_id(sibling, id) && is_base_of(r, id))
+            cli_strlist_push(out, sibling);
+        else
+            free(sibling);
+    }
+    if (d != NULL)
+        closedir(d);
+    free(dir);
+}
+
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths)
 {
@@ -1476,7 +1528,15 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
         cli_error("no archive could be read");
         return CLI_EXIT_DAMAGED;
     }
-    return 0;
+    /* One local incremental archive: its bases are looked for beside it. */
+    ret = 0;
+    if (n == 1 && cs->n == 1 && cs->readers[0] != NULL) {
+        size_t first = cs->listed.n;
+        cli_sibling_bases(cs->paths[0], cs->readers[0], &cs->listed);
+        for (size_t i = first; i < cs->listed.n && ret == 0; i++)
+            ret = series_add_one(cs, threads, cs->listed.items[i]);
+    }
+    return ret;
 }
 
 size_t cli_series_report_damaged(const cli_series *cs)

@@ -298,6 +298,9 @@ typedef struct cli_series {
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths);
 void cli_series_close(cli_series *cs);
+/* The .smar files beside a local incremental archive r (opened from path) that are its
+ * bases by archive id (read keyless), appended to out as paths the caller frees. */
+void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out);
 /* Report every archive left out as damaged; returns how many. */
 size_t cli_series_report_damaged(const cli_series *cs);
 /* Why secret id is not available at->at (status not FOUND), on stderr. */

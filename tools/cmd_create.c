@@ -5,6 +5,7 @@
  * the writer's trailer is down and synced: on any error nothing is left behind.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -641,12 +642,34 @@ static smar_time_ns snapshot_known(struct create_state *st)
  * snapshot (the newest of all when that is not known yet: the writer then checks it is
  * older). --full-every bounds the chain: a full archive instead when the parent's chain
  * already holds full_every archives. */
+/* Whether path is a local folder holding no .smar file (the first run of a series). */
+static int empty_folder(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int empty = d != NULL;
+    while (empty && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        empty = !(e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".smar") == 0);
+    }
+    if (d != NULL)
+        closedir(d);
+    return empty;
+}
+
 static int choose_parent(struct create_state *st)
 {
     const struct create_opts *o = st->o;
     cli_series *cs = &st->base_series;
     const char *json;
     size_t len;
+    size_t empty = 0;
+    for (size_t i = 0; i < o->bases.n; i++)
+        empty += empty_folder(o->bases.items[i]) != 0;
+    if (empty == o->bases.n) {
+        snprintf(st->full_why, sizeof st->full_why, "--base holds no archive yet");
+        return 0;
+    }
     int ret = cli_series_open(cs, &o->keys, o->threads, 0, (int)o->bases.n,
                               (char **)(uintptr_t)o->bases.items);
     st->have_base_series = 1;
