@@ -223,8 +223,15 @@ static int read_header_v2(smar_reader *r, const uint8_t *fixed, size_t n)
 {
     uint32_t len;
     int rc;
-    if ((rc = smar_header2_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)) ||
-        (rc = smar_header2_parse(&r->hdr2, r->header_bytes, len, &r->err)))
+    if ((rc = smar_header2_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)))
+        return rc;
+    rc = smar_header2_parse(&r->hdr2, r->header_bytes, len, &r->err);
+    /* A bad base list is a clear-header value like a flag (FORMAT.md §26.1, §16.3): damaged
+     * when the root hash no longer recomputes, else a producer's doing (unsupported). */
+    if ((rc == SMAR_E_FORMAT || rc == SMAR_E_LIMIT) &&
+        (smar_load_u32(r->header_bytes + 16) & SMAR_HEADER2_FLAG_INCREMENTAL))
+        rc = SMAR_E_VERSION;
+    if (rc)
         return rc;
     share_v2_fields(r);
     return SMAR_OK;

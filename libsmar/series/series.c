@@ -193,7 +193,9 @@ static size_t archive_for_base(smar_series *s, const smar_base_info *b, int *rc)
         if (s->archives[j].reader && same_id(s->archives[j].reader, b->archive_id))
             return j;
     for (size_t j = 0; j < s->count; j++) {
-        if (s->archives[j].snapshot != b->snapshot || s->archives[j].left_out)
+        /* a source's snapshot comes from its name, to the second */
+        if (s->archives[j].snapshot / 1000000000 != b->snapshot / 1000000000 ||
+            s->archives[j].left_out)
             continue;
         if ((*rc = ensure_open(s, j)) != SMAR_OK)
             return SIZE_MAX;

@@ -60,6 +60,11 @@ cp chain/c3.smar lonely/
 run 0 "$SMAR" inspect --json chain/c2.smar
 C2_ID=$(sed -n 's/.*"archive_id":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' out.txt | head -1)
 [ -n "$C2_ID" ] || fail "archive id of c2"
+run 0 "$SMAR" inspect lonely/c3.smar # keyless: the chain is in clear
+assert_contains out.txt "base:         $C2_ID (snapshot $T2)"
+run 0 "$SMAR" inspect --json lonely/c3.smar
+tr -d ' \t\n' <out.txt | grep -q "\"bases\":\[{\"archive_id\":\"$C2_ID\",\"snapshot\":\"$T2\"}" ||
+    fail "inspect --json: no base list"
 run 1 "$SMAR" cat --id "$ROT" lonely/c3.smar
 assert_contains err.txt "$C2_ID"
 assert_contains err.txt "$T2"
