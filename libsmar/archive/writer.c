@@ -135,6 +135,7 @@ struct smar_writer {
 };
 
 static void end_output(smar_writer *w, bool committed);
+static void split_against_base(smar_split *sp, void *vw);
 
 int smar_writer_new(smar_writer **out)
 {
@@ -276,6 +277,8 @@ int smar_writer_set_base(smar_writer *w, smar_reader *base)
         return rc;
     }
     w->base = base;
+    if (w->splitq)
+        smar_splitq_set_hook(w->splitq, split_against_base, w);
     return SMAR_OK;
 }
 
@@ -650,6 +653,8 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
                         w->keys->payload_hash))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
+    if (w->splitq && w->basemap)
+        smar_splitq_set_hook(w->splitq, split_against_base, w);
     w->state = W_OPEN;
     return SMAR_OK;
 }
@@ -888,12 +893,12 @@ typedef struct base_match {
 
 /* Whether payload has the bytes of the base's payload at loc: same length, and the same
  * keyed hash under the key of the archive that holds it. */
-static bool same_payload(smar_writer *w, const smar_buf *payload, bool base_has,
+static bool same_payload(const smar_basemap *m, const smar_buf *payload, bool base_has,
                          const smar_locator *loc)
 {
     if (!base_has || payload->len == 0 || loc->plain_len != payload->len)
         return false;
-    const uint8_t *key = smar_basemap_payload_key(w->basemap, loc->base);
+    const uint8_t *key = smar_basemap_payload_key(m, loc->base);
     uint8_t hash[SMAR_HASH_BYTES];
     if (!key)
         return false;
@@ -907,6 +912,25 @@ static const smar_base_version *base_version(const smar_base_secret *b, const ch
         if (strcmp(b->versions[i].id, id) == 0)
             return &b->versions[i];
     return NULL;
+}
+
+/* Where the secret is split (a worker thread, or the writer's with one thread): each
+ * payload the base holds for the same version id (same bytes) is marked in_base; only the
+ * others get this archive's keyed hash. Reads the base map and the subkeys only. */
+static void split_against_base(smar_split *sp, void *vw)
+{
+    const smar_writer *w = vw;
+    const smar_base_secret *b = smar_basemap_find(w->basemap, sp->id);
+    for (size_t i = 0; i < sp->nversions; i++) {
+        smar_split_version *v = &sp->versions[i];
+        const smar_base_version *bv = b && v->payload.len ? base_version(b, v->id) : NULL;
+        v->in_base = bv && same_payload(w->basemap, &v->payload, bv->has_payload, &bv->payload);
+        if (!v->in_base && v->payload.len > 0)
+            smar_hash(v->payload_hash, w->keys->payload_hash, v->payload.data, v->payload.len);
+    }
+    sp->payload_in_base = b && same_payload(w->basemap, &sp->payload, b->has_payload, &b->payload);
+    if (!sp->payload_in_base && sp->payload.len > 0)
+        smar_hash(sp->payload_hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
 }
 
 /* The split secret as a record for its fingerprint: payloads by presence and length. */
@@ -942,20 +966,19 @@ static void match_base(smar_writer *w, const smar_span *labels, smar_vrec *vr, b
     bool all = true;
     if (!w->basemap || !(m->b = smar_basemap_find(w->basemap, sp->id)))
         return;
+    /* which payloads the base holds was found where the secret was split */
     for (size_t i = 0; i < sp->nversions; i++) {
         const smar_split_version *v = &sp->versions[i];
-        const smar_base_version *bv = v->payload.len ? base_version(m->b, v->id) : NULL;
-        if (bv && same_payload(w, &v->payload, bv->has_payload, &bv->payload))
+        const smar_base_version *bv = v->in_base ? base_version(m->b, v->id) : NULL;
+        if (bv)
             m->versions[i] = bv->payload;
         else if (v->payload.len)
             all = false;
     }
-    if (sp->payload.len > 0) {
-        if (same_payload(w, &sp->payload, m->b->has_payload, &m->b->payload))
-            m->secret = m->b->payload;
-        else
-            all = false;
-    }
+    if (sp->payload_in_base)
+        m->secret = m->b->payload;
+    else if (sp->payload.len > 0)
+        all = false;
     if (!all || m->b->nmembers > SMAR_PATCHES_MAX)
         return;
     smar_srec rec;
@@ -1031,9 +1054,10 @@ static int write_secret_payload(smar_writer *w, const smar_vrec *vr, const smar_
                                 smar_locator *loc)
 {
     const smar_split *sp = w->cur;
+    /* bytes compared, not hashes: a payload the base holds has no hash of this archive */
     for (size_t i = sp->nversions; i-- > 0;)
         if (vr[i].has_payload && sp->versions[i].payload.len == sp->payload.len &&
-            smar_equal32(sp->versions[i].payload_hash, sp->payload_hash)) {
+            memcmp(sp->versions[i].payload.data, sp->payload.data, sp->payload.len) == 0) {
             *loc = vr[i].payload;
             return SMAR_OK;
         }
@@ -1156,7 +1180,9 @@ static int add_secret(smar_writer *w, const char *json, size_t len)
     if (!w->splitq) {
         w->added++;
         w->placed++;
-        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK)
+        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK && w->basemap)
+            split_against_base(&w->split, w);
+        else if (rc == SMAR_OK)
             smar_split_hash_payloads(&w->split, w->keys->payload_hash);
         if (rc || (rc = place_secret(w, &w->split)))
             w->failed = rc == SMAR_E_IO ? 0 : w->placed;

@@ -363,6 +363,9 @@ static int split_identity(smar_split *s, const smar_json_fields *obj, smar_err *
 
 void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES])
 {
+    s->payload_in_base = false;
+    for (size_t i = 0; i < s->nversions; i++)
+        s->versions[i].in_base = false;
     for (size_t i = 0; i < s->nversions; i++)
         if (s->versions[i].payload.len > 0)
             smar_hash(s->versions[i].payload_hash, key, s->versions[i].payload.data,

@@ -20,6 +20,9 @@ typedef struct smar_split_version {
     smar_buf meta;    /* JSON object text */
     smar_buf payload; /* JSON object text; empty when the version carries no payload */
     uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
+    /* set by a writer's hook (smar_splitq_set_hook): the archive's base holds these bytes
+     * for this version id, so payload_hash was not computed */
+    bool in_base;
 } smar_split_version;
 
 typedef struct smar_split {
@@ -30,6 +33,7 @@ typedef struct smar_split {
     smar_buf meta;
     smar_buf payload;
     uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
+    bool payload_in_base;                  /* as in_base, for the secret's own payload */
     bool had_versions; /* the object had a "versions" member (kept for exact round trips) */
     size_t nversions;
     size_t cap_versions;

@@ -35,6 +35,8 @@ typedef struct slot {
 
 struct smar_splitq {
     const uint8_t *hash_key; /* the writer's payload-hash subkey, read-only */
+    smar_split_hook hook;    /* NULL: smar_split_hash_payloads */
+    void *hook_ctx;
     size_t depth;
     slot *slots;
     smar_pool *pool;
@@ -54,11 +56,19 @@ static void split_batch(void *ctx, unsigned worker, smar_pool_job *job)
     for (size_t i = 0; i < s->n; i++) {
         s->rc[i] = smar_split_secret(&s->split[i], (const char *)s->json.data + start,
                                      s->end[i] - start, &s->err[i]);
-        if (s->rc[i] == SMAR_OK)
+        if (s->rc[i] == SMAR_OK && q->hook)
+            q->hook(&s->split[i], q->hook_ctx);
+        else if (s->rc[i] == SMAR_OK)
             smar_split_hash_payloads(&s->split[i], q->hash_key);
         start = s->end[i];
     }
     smar_buf_reset(&s->json); /* the splits hold their own copies */
+}
+
+void smar_splitq_set_hook(smar_splitq *q, smar_split_hook hook, void *ctx)
+{
+    q->hook = hook;
+    q->hook_ctx = ctx;
 }
 
 void smar_splitq_free(smar_splitq *q)
