@@ -1498,6 +1498,36 @@ void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out)
     free(dir);
 }
 
+/* Open, unlock and attach each base of r found beside it (path). A base that is there
+ * but is not the one r was made from: exit 3 after a message. */
+static int attach_sibling_bases(cli_series *cs, uint32_t threads, const char *path, smar_reader *r)
+{
+    size_t first = cs->listed.n;
+    int ret = 0;
+    cli_sibling_bases(path, r, &cs->listed);
+    for (size_t i = first; i < cs->listed.n && ret == 0; i++) {
+        smar_reader *base = NULL;
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+        if ((ret = series_open_reader(cs, threads, cs->listed.items[i], &base)) != 0)
+            break;
+        cs->bases = cli_xrealloc(cs->bases, (cs->nbases + 1) * sizeof *cs->bases);
+        cs->bases[cs->nbases++] = base;
+        smar_reader_info(base, &info);
+        for (size_t b = 0; b < smar_reader_base_count(r); b++) {
+            smar_base_info bi = SMAR_BASE_INFO_INIT;
+            if (smar_reader_base(r, b, &bi) != SMAR_OK ||
+                memcmp(bi.archive_id, info.archive_id, 16) != 0)
+                continue;
+            int rc = smar_reader_attach_base(r, b, base);
+            if (rc != SMAR_OK) {
+                cli_error_lib(path, smar_reader_error(r));
+                ret = cli_exit_archive(rc);
+            }
+        }
+    }
+    return ret;
+}
+
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths)
 {
@@ -1529,14 +1559,9 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
         return CLI_EXIT_DAMAGED;
     }
     /* One local incremental archive: its bases are looked for beside it. */
-    ret = 0;
-    if (n == 1 && cs->n == 1 && cs->readers[0] != NULL) {
-        size_t first = cs->listed.n;
-        cli_sibling_bases(cs->paths[0], cs->readers[0], &cs->listed);
-        for (size_t i = first; i < cs->listed.n && ret == 0; i++)
-            ret = series_add_one(cs, threads, cs->listed.items[i]);
-    }
-    return ret;
+    if (n == 1 && cs->n == 1 && cs->readers[0] != NULL)
+        return attach_sibling_bases(cs, threads, cs->paths[0], cs->readers[0]);
+    return 0;
 }
 
 size_t cli_series_report_damaged(const cli_series *cs)
@@ -1563,6 +1588,9 @@ void cli_series_close(cli_series *cs)
     for (size_t i = 0; i < cs->n; i++)
         smar_reader_free(cs->readers[i]);
     free(cs->readers);
+    for (size_t i = 0; i < cs->nbases; i++)
+        smar_reader_free(cs->bases[i]);
+    free(cs->bases);
     free(cs->paths);
     for (size_t i = 0; i < cs->listed.n; i++)
         free((void *)(uintptr_t)cs->listed.items[i]); /* ours: strdup'ed */

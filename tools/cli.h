@@ -291,6 +291,10 @@ typedef struct cli_series {
     cli_strlist listed;              /* their URLs (owned) */
     struct cli_lazy_source **lazies; /* their openers' contexts (owned) */
     size_t nlazies;
+    /* One local incremental archive given alone: its bases found beside it, attached to
+     * it (not members of the series: the answers are the one archive's). */
+    smar_reader **bases;
+    size_t nbases;
 } cli_series;
 
 /* Returns 0, or an exit code after a message. With skip_damaged, an archive that is damaged

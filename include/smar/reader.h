@@ -153,7 +153,8 @@ SMAR_API int smar_reader_base_attached(const smar_reader *r, size_t i);
  * outlive r's use of it and is used from r's thread). SMAR_E_AUTH ("not the base this
  * archive was made from") when its archive id or its content digest differ from what r's
  * header lists: a swapped or altered base is refused, never used. SMAR_E_INVALID when base
- * is not unlocked or i is out of range. The base's own bases need not be attached.
+ * is not unlocked or i is out of range. The base's own bases need not be attached. base
+ * NULL detaches base i (before the reader that was attached is freed, if r lives on).
  */
 SMAR_API int smar_reader_attach_base(smar_reader *r, size_t i, smar_reader *base);
 

@@ -55,11 +55,15 @@ int smar_reader_base_attached(const smar_reader *r, size_t i)
 
 int smar_reader_attach_base(smar_reader *r, size_t i, smar_reader *base)
 {
-    if (!r || !base)
+    if (!r)
         return SMAR_E_INVALID;
     if (i >= smar_reader_base_count(r))
         return smar_fail(&r->err, SMAR_E_INVALID, "'%s' has no base %zu", r->name ? r->name : "",
                          i);
+    if (!base) { /* detach */
+        r->bases[i] = NULL;
+        return SMAR_OK;
+    }
     if (base->state != R_UNLOCKED || base->format != SMAR_FORMAT_V2)
         return smar_fail(&r->err, SMAR_E_INVALID,
                          "a base must be an unlocked format 2 archive ('%s' is not)",

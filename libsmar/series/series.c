@@ -226,7 +226,25 @@ static int attach_bases(smar_series *s, size_t i)
     return SMAR_OK;
 }
 
-/* Archive i as a base of the incremental archives opened before it. */
+/* Detach reader `base` from every archive of the series it was attached to. */
+static void withdraw_base(smar_series *s, smar_reader *base)
+{
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    if (smar_reader_info(base, &info) != SMAR_OK)
+        return;
+    for (size_t j = 0; j < s->count; j++) {
+        smar_reader *r = s->archives[j].reader;
+        for (size_t b = 0; r && r != base && b < smar_reader_base_count(r); b++) {
+            smar_base_info bi = SMAR_BASE_INFO_INIT;
+            if (smar_reader_base(r, b, &bi) == SMAR_OK &&
+                memcmp(bi.archive_id, info.archive_id, 16) == 0)
+                smar_reader_attach_base(r, b, NULL);
+        }
+    }
+}
+
+/* Archive i as a base of the incremental archives opened before it. On failure (an
+ * archive with a listed base's id but other content) nothing stays attached to it. */
 static int offer_as_base(smar_series *s, size_t i)
 {
     smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
@@ -239,8 +257,11 @@ static int offer_as_base(smar_series *s, size_t i)
             if (smar_reader_base_attached(r, b) || smar_reader_base(r, b, &base) != SMAR_OK ||
                 memcmp(base.archive_id, info.archive_id, 16) != 0)
                 continue;
-            if (smar_reader_attach_base(r, b, s->archives[i].reader) != SMAR_OK)
-                return smar_fail(&s->err, SMAR_E_AUTH, "%s", smar_reader_error(r));
+            if (smar_reader_attach_base(r, b, s->archives[i].reader) != SMAR_OK) {
+                smar_fail(&s->err, SMAR_E_AUTH, "%s", smar_reader_error(r));
+                withdraw_base(s, s->archives[i].reader);
+                return SMAR_E_AUTH;
+            }
         }
     }
     return SMAR_OK;
@@ -292,6 +313,7 @@ int smar_series_add(smar_series *s, smar_reader *r)
         return rc;
     }
     if ((rc = link_archive(s, r)) != SMAR_OK) { /* the caller keeps r: take it out again */
+        withdraw_base(s, r);
         size_t i = index_of_reader(s, r);
         free(s->archives[i].instance);
         memmove(&s->archives[i], &s->archives[i + 1], (s->count - i - 1) * sizeof *s->archives);
