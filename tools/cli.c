@@ -1498,20 +1498,25 @@ void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out)
     free(dir);
 }
 
-/* Open, unlock and attach each base of r found beside it (path). A base that is there
- * but is not the one r was made from: exit 3 after a message. */
-static int attach_sibling_bases(cli_series *cs, uint32_t threads, const char *path, smar_reader *r)
+int cli_attach_sibling_bases(const char *path, smar_reader *r, smar_keyring **keys, size_t nkeys,
+                             uint32_t threads, smar_reader ***held, size_t *nheld)
 {
-    size_t first = cs->listed.n;
+    cli_strlist found = {0};
     int ret = 0;
-    cli_sibling_bases(path, r, &cs->listed);
-    for (size_t i = first; i < cs->listed.n && ret == 0; i++) {
+    cli_sibling_bases(path, r, &found);
+    for (size_t i = 0; i < found.n && ret == 0; i++) {
+        const char *at = found.items[i];
         smar_reader *base = NULL;
         smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
-        if ((ret = series_open_reader(cs, threads, cs->listed.items[i], &base)) != 0)
+        if ((ret = cli_open_archive(at, &base)) != 0)
             break;
-        cs->bases = cli_xrealloc(cs->bases, (cs->nbases + 1) * sizeof *cs->bases);
-        cs->bases[cs->nbases++] = base;
+        smar_reader_set_threads(base, threads);
+        if ((ret = cli_unlock_archive(at, base, keys, nkeys)) != 0) {
+            smar_reader_free(base);
+            break;
+        }
+        *held = cli_xrealloc(*held, (*nheld + 1) * sizeof **held);
+        (*held)[(*nheld)++] = base;
         smar_reader_info(base, &info);
         for (size_t b = 0; b < smar_reader_base_count(r); b++) {
             smar_base_info bi = SMAR_BASE_INFO_INIT;
@@ -1525,6 +1530,9 @@ static int attach_sibling_bases(cli_series *cs, uint32_t threads, const char *pa
             }
         }
     }
+    for (size_t i = 0; i < found.n; i++)
+        free((void *)(uintptr_t)found.items[i]);
+    cli_strlist_free(&found);
     return ret;
 }
 
@@ -1560,7 +1568,8 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     }
     /* One local incremental archive: its bases are looked for beside it. */
     if (n == 1 && cs->n == 1 && cs->readers[0] != NULL)
-        return attach_sibling_bases(cs, threads, cs->paths[0], cs->readers[0]);
+        return cli_attach_sibling_bases(cs->paths[0], cs->readers[0], cs->keys, cs->nkeys, threads,
+                                        &cs->bases, &cs->nbases);
     return 0;
 }
 

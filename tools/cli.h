@@ -305,6 +305,11 @@ void cli_series_close(cli_series *cs);
 /* The .smar files beside a local incremental archive r (opened from path) that are its
  * bases by archive id (read keyless), appended to out as paths the caller frees. */
 void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out);
+/* Open, unlock (keys) and attach to r every base of r found beside it; the base readers
+ * are appended to *held (*nheld of them; the caller frees them after r). 0, or an exit
+ * code after a message (3: a base there is not the one r was made from). */
+int cli_attach_sibling_bases(const char *path, smar_reader *r, smar_keyring **keys, size_t nkeys,
+                             uint32_t threads, smar_reader ***held, size_t *nheld);
 /* Report every archive left out as damaged; returns how many. */
 size_t cli_series_report_damaged(const cli_series *cs);
 /* Why secret id is not available at->at (status not FOUND), on stderr. */

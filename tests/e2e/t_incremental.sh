@@ -34,6 +34,14 @@ step "one incremental archive alone finds its bases beside it"
 run 0 "$SMAR" extract -q --format export -o alone6.json chain/c6.smar
 assert_same alone6.json full6.json
 
+run 0 "$SMAR" ls chain/c6.smar
+run 0 "$SMAR" ls full/f6.smar
+mv out.txt ls_full.txt
+run 0 "$SMAR" ls chain/c6.smar
+sed 1d out.txt >ls_chain.body
+sed 1d ls_full.txt >ls_full.body
+assert_same ls_chain.body ls_full.body
+
 step "cat --id and --name --at every time: the chain answers as the full archives do"
 ROT=$(manifest_field m2.txt rotated 3)
 NAME=$(manifest_field m1.txt secret 9 3 "$ROT")
@@ -68,6 +76,8 @@ tr -d ' \t\n' <out.txt | grep -q "\"bases\":\[{\"archive_id\":\"$C2_ID\",\"snaps
 run 1 "$SMAR" cat --id "$ROT" lonely/c3.smar
 assert_contains err.txt "$C2_ID"
 assert_contains err.txt "$T2"
+run 1 "$SMAR" ls lonely/c3.smar
+assert_contains err.txt "$C2_ID"
 run 1 "$SMAR" extract -q --format export -o lonely.json lonely/c3.smar
 assert_contains err.txt "needs base archives"
 assert_missing lonely.json
