@@ -361,6 +361,10 @@ static void test_needbase_attach_and_read(void **state)
     }
     assert_int_equal(smar_reader_verify(ri, SMAR_VERIFY_KEYED, NULL, NULL, NULL, NULL, NULL),
                      SMAR_OK);
+    /* detached again: the base is needed again */
+    assert_int_equal(smar_reader_attach_base(ri, 0, NULL), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(ri, "00000000-0000-4000-8000-000000000003", &s),
+                     SMAR_E_NEEDBASE);
     smar_reader_free(ri);
     smar_reader_free(ro);
     smar_reader_free(rb);
