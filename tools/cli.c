@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_pkcs11.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -82,6 +83,7 @@ int cli_exit_archive(int status)
     case SMAR_E_NOTFOUND:    /* no such secret or version */
     case SMAR_E_DENIED:      /* a key provider refused: a permission to fix */
     case SMAR_E_UNAVAILABLE: /* a KMS or HSM outage: try again; the archive is fine */
+    case SMAR_E_NEEDBASE:    /* an incremental archive given without its bases */
         return CLI_EXIT_FAILURE;
     default:
         return CLI_EXIT_FAILURE;
@@ -1399,6 +1401,141 @@ static int series_add_prefix(cli_series *cs, const char *prefix)
     return ret;
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A local folder given as a series: its *.smar files, in name order (the series orders
+ * them by snapshot anyway; the order only fixes which message comes first). */
+static int series_add_folder(cli_series *cs, uint32_t threads, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        cli_error("%s: cannot read the folder: %s", dir, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    cli_strlist names = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".smar") == 0) {
+            size_t cap = strlen(dir) + len + 2;
+            char *path = cli_xmalloc(cap);
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            cli_strlist_push(&names, path);
+        }
+    }
+    closedir(d);
+    if (names.n > 1)
+        qsort((void *)(uintptr_t)names.items, names.n, sizeof *names.items, compare_strings);
+    int ret = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        /* the series keeps the path for its messages: cs->listed owns it */
+        cli_strlist_push(&cs->listed, names.items[i]);
+        if (ret == 0)
+            ret = series_add_one(cs, threads, names.items[i]);
+    }
+    cli_strlist_free(&names);
+    return ret;
+}
+
+static int is_local_folder(const char *path)
+{
+    struct stat st;
+    return !cli_s3_is_url(path) && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The archive id of a local file, read keyless; 0 when it is not an archive. */
+static int local_archive_id(const char *path, uint8_t id[16])
+{
+    smar_reader *r = NULL;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    int ok = smar_reader_new(&r) == SMAR_OK && smar_reader_open(r, path) == SMAR_OK &&
+             smar_reader_info(r, &info) == SMAR_OK;
+    if (ok)
+        memcpy(id, info.archive_id, 16);
+    smar_reader_free(r);
+    return ok;
+}
+
+static int is_base_of(smar_reader *r, const uint8_t id[16])
+{
+    for (size_t i = 0; i < smar_reader_base_count(r); i++) {
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        if (smar_reader_base(r, i, &b) == SMAR_OK && memcmp(b.archive_id, id, 16) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out)
+{
+    if (smar_reader_base_count(r) == 0 || cli_s3_is_url(path) || strcmp(path, "-") == 0)
+        return;
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) : 1;
+    char *dir = cli_xmalloc(dirlen + 1);
+    memcpy(dir, slash ? path : ".", dirlen);
+    dir[dirlen] = '\0';
+    DIR *d = opendir(dir[0] ? dir : "/");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".smar") != 0)
+            continue;
+        size_t cap = dirlen + len + 2;
+        char *sibling = cli_xmalloc(cap);
+        uint8_t id[16];
+        snprintf(sibling, cap, "%s/%s", dir, e->d_name);
+        if (local_archive_id(sibling, id) && is_base_of(r, id))
+            cli_strlist_push(out, sibling);
+        else
+            free(sibling);
+    }
+    if (d != NULL)
+        closedir(d);
+    free(dir);
+}
+
+int cli_attach_sibling_bases(const char *path, smar_reader *r, smar_keyring **keys, size_t nkeys,
+                             uint32_t threads, smar_reader ***held, size_t *nheld)
+{
+    cli_strlist found = {0};
+    int ret = 0;
+    cli_sibling_bases(path, r, &found);
+    for (size_t i = 0; i < found.n && ret == 0; i++) {
+        const char *at = found.items[i];
+        smar_reader *base = NULL;
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+        if ((ret = cli_open_archive(at, &base)) != 0)
+            break;
+        smar_reader_set_threads(base, threads);
+        if ((ret = cli_unlock_archive(at, base, keys, nkeys)) != 0) {
+            smar_reader_free(base);
+            break;
+        }
+        *held = cli_xrealloc(*held, (*nheld + 1) * sizeof **held);
+        (*held)[(*nheld)++] = base;
+        smar_reader_info(base, &info);
+        for (size_t b = 0; b < smar_reader_base_count(r); b++) {
+            smar_base_info bi = SMAR_BASE_INFO_INIT;
+            if (smar_reader_base(r, b, &bi) != SMAR_OK ||
+                memcmp(bi.archive_id, info.archive_id, 16) != 0)
+                continue;
+            int rc = smar_reader_attach_base(r, b, base);
+            if (rc != SMAR_OK) {
+                cli_error_lib(path, smar_reader_error(r));
+                ret = cli_exit_archive(rc);
+            }
+        }
+    }
+    for (size_t i = 0; i < found.n; i++)
+        free((void *)(uintptr_t)found.items[i]);
+    cli_strlist_free(&found);
+    return ret;
+}
+
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths)
 {
@@ -1414,8 +1551,9 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     smar_series_set_skip_damaged(cs->series, skip_damaged);
     for (size_t i = 0; i < count; i++) {
         signer_refused = 0;
-        ret = cli_s3_is_prefix(paths[i]) ? series_add_prefix(cs, paths[i])
-                                         : series_add_one(cs, threads, paths[i]);
+        ret = cli_s3_is_prefix(paths[i])  ? series_add_prefix(cs, paths[i])
+              : is_local_folder(paths[i]) ? series_add_folder(cs, threads, paths[i])
+                                          : series_add_one(cs, threads, paths[i]);
         if (ret == CLI_EXIT_DAMAGED && skip_damaged && !signer_refused) {
             cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);
             cs->damaged++;
@@ -1428,6 +1566,10 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
         cli_error("no archive could be read");
         return CLI_EXIT_DAMAGED;
     }
+    /* One local incremental archive: its bases are looked for beside it. */
+    if (n == 1 && cs->n == 1 && cs->readers[0] != NULL)
+        return cli_attach_sibling_bases(cs->paths[0], cs->readers[0], cs->keys, cs->nkeys, threads,
+                                        &cs->bases, &cs->nbases);
     return 0;
 }
 
@@ -1455,6 +1597,9 @@ void cli_series_close(cli_series *cs)
     for (size_t i = 0; i < cs->n; i++)
         smar_reader_free(cs->readers[i]);
     free(cs->readers);
+    for (size_t i = 0; i < cs->nbases; i++)
+        smar_reader_free(cs->bases[i]);
+    free(cs->bases);
     free(cs->paths);
     for (size_t i = 0; i < cs->listed.n; i++)
         free((void *)(uintptr_t)cs->listed.items[i]); /* ours: strdup'ed */

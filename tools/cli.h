@@ -296,6 +296,10 @@ typedef struct cli_series {
     cli_strlist listed;              /* their URLs (owned) */
     struct cli_lazy_source **lazies; /* their openers' contexts (owned) */
     size_t nlazies;
+    /* One local incremental archive given alone: its bases found beside it, attached to
+     * it (not members of the series: the answers are the one archive's). */
+    smar_reader **bases;
+    size_t nbases;
 } cli_series;
 
 /* Returns 0, or an exit code after a message. With skip_damaged, an archive that is damaged
@@ -303,6 +307,14 @@ typedef struct cli_series {
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,
                     int n, char **paths);
 void cli_series_close(cli_series *cs);
+/* The .smar files beside a local incremental archive r (opened from path) that are its
+ * bases by archive id (read keyless), appended to out as paths the caller frees. */
+void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out);
+/* Open, unlock (keys) and attach to r every base of r found beside it; the base readers
+ * are appended to *held (*nheld of them; the caller frees them after r). 0, or an exit
+ * code after a message (3: a base there is not the one r was made from). */
+int cli_attach_sibling_bases(const char *path, smar_reader *r, smar_keyring **keys, size_t nkeys,
+                             uint32_t threads, smar_reader ***held, size_t *nheld);
 /* Report every archive left out as damaged; returns how many. */
 size_t cli_series_report_damaged(const cli_series *cs);
 /* Why secret id is not available at->at (status not FOUND), on stderr. */

@@ -5,6 +5,7 @@
  * the writer's trailer is down and synced: on any error nothing is left behind.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 static const char create_usage[] =
     "usage: smar create [--key FILE]... [--sign KEY] [--snapshot-time T] [--chunk-size N]\n"
     "                   [--threads N] [--force] [-q] [--retain-until T] [--json]\n"
-    "                   [--metrics-file FILE] -o ARCHIVE INPUT\n"
+    "                   [--metrics-file FILE] [--base SERIES]... [--full-every N]\n"
+    "                   -o ARCHIVE INPUT\n"
     "\n"
     "    INPUT                  an instance export: JSON or JSONL (plain or compressed),\n"
     "                           a directory, a tar (plain, gzip, zstd, xz, bzip2) or\n"
@@ -37,6 +39,11 @@ static const char create_usage[] =
     "    --retain-until T       s3:// ARCHIVE: Object Lock retention (COMPLIANCE) until T\n"
     "    --json                 the summary as one JSON object on standard output\n"
     "    --metrics-file FILE    write Prometheus textfile-collector metrics to FILE\n"
+    "    --base SERIES          make an incremental archive against the newest earlier\n"
+    "                           archive of SERIES (archives, a folder or an s3:// prefix;\n"
+    "                           unlocked with the --key keys)\n"
+    "    --full-every N         with --base: a full archive when the chain would exceed N\n"
+    "                           archives (1..64, default 24)\n"
     "                           (replaced atomically) once the archive is made\n"
     "    -q, --quiet            no progress and no summary\n";
 
@@ -53,6 +60,8 @@ struct create_opts {
     int quiet;
     int json;
     const char *metrics_file;
+    cli_strlist bases; /* --base: the series the new archive is made against */
+    unsigned full_every;
 };
 
 /* Everything create holds, released in one place. */
@@ -73,6 +82,12 @@ struct create_state {
     char *origin[SMAR_WRITER_MAX_IN_FLIGHT + 1];
     uint64_t added;
     char *named_output; /* -o s3://BUCKET/PREFIX/: the object's URL, named from the export */
+    /* --base: the series, and the archive the new one is made against (NULL: full) */
+    cli_series base_series;
+    int have_base_series;
+    smar_reader *parent;
+    const char *base_path;
+    char full_why[160]; /* why a full archive was made although --base was given */
 };
 
 #define ORIGINS (SMAR_WRITER_MAX_IN_FLIGHT + 1)
@@ -109,7 +124,9 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         OPT_THREADS,
         OPT_RETAIN,
         OPT_JSON,
-        OPT_METRICS
+        OPT_METRICS,
+        OPT_BASE,
+        OPT_FULL_EVERY
     };
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
@@ -121,6 +138,8 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         {"retain-until", required_argument, NULL, OPT_RETAIN},
         {"json", no_argument, NULL, OPT_JSON},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"base", required_argument, NULL, OPT_BASE},
+        {"full-every", required_argument, NULL, OPT_FULL_EVERY},
         {"output", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
@@ -169,6 +188,18 @@ static int parse_create_args(int argc, char **argv, struct create_opts *o)
         case OPT_METRICS:
             o->metrics_file = optarg;
             break;
+        case OPT_BASE:
+            cli_strlist_push(&o->bases, optarg);
+            break;
+        case OPT_FULL_EVERY: {
+            char *end = NULL;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || n < 1 || n > 64)
+                return cli_usage_error(create_usage,
+                                       "--full-every '%s' is not a number from 1 to 64", optarg);
+            o->full_every = (unsigned)n;
+            break;
+        }
         case 'o':
             o->output = optarg;
             break;
@@ -306,6 +337,14 @@ static int open_writer(struct create_state *st)
         if (rc != SMAR_OK)
             return writer_error(st, rc);
     }
+    if (st->parent != NULL) {
+        int rc = smar_writer_set_base(st->w, st->parent);
+        if (rc != SMAR_OK) {
+            cli_error("cannot make an incremental archive against '%s': %s",
+                      st->base_path ? st->base_path : "the base", smar_writer_error(st->w));
+            return cli_exit_archive(rc);
+        }
+    }
     /* A snapshot time the user gives must not be before anything the export holds. */
     if (o->snapshot != SMAR_TIME_NONE) {
         int rc = smar_writer_refuse_later_versions(st->w);
@@ -424,6 +463,21 @@ static void print_summary(struct create_state *st)
             : st->named_output ? st->named_output
                                : st->o->output,
             (unsigned long long)secrets, cli_bytes(bbuf, bytes));
+    if (st->parent != NULL) {
+        smar_writer_stats ws = SMAR_WRITER_STATS_INIT;
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+        char hex[33];
+        smar_writer_stats_get(st->w, &ws);
+        smar_reader_info(st->parent, &info);
+        smar_archive_id_hex(info.archive_id, hex);
+        fprintf(stderr,
+                "incremental against %s (%s; chain of %zu archives): %llu secrets unchanged, "
+                "%llu payloads referenced\n",
+                st->base_path, hex, ws.base_count + 1, (unsigned long long)ws.same_as_base,
+                (unsigned long long)ws.payloads_referenced);
+    } else if (st->full_why[0]) {
+        fprintf(stderr, "full archive: %s\n", st->full_why);
+    }
 }
 
 /* create --json: one object on standard output. */
@@ -440,7 +494,22 @@ static int print_json_summary(struct create_state *st, const smar_writer_stats *
     cli_json_add_u64(j, "payload_records", ws->payload_records);
     cli_json_add_u64(j, "payload_bytes", ws->payload_bytes);
     cli_json_add_u64(j, "stored_bytes", ws->stored_bytes);
-    cJSON_AddBoolToObject(j, "full", 1); /* incremental archives: not yet */
+    cJSON_AddBoolToObject(j, "full", ws->base_count == 0);
+    cJSON_AddBoolToObject(j, "incremental", ws->base_count > 0);
+    cJSON *bases = cJSON_AddArrayToObject(j, "base_ids");
+    for (size_t i = 0; st->parent && i < ws->base_count; i++) {
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        if (i == 0 && smar_reader_info(st->parent, &info) == SMAR_OK)
+            smar_archive_id_hex(info.archive_id, hex);
+        else if (i > 0 && smar_reader_base(st->parent, i - 1, &b) == SMAR_OK)
+            smar_archive_id_hex(b.archive_id, hex);
+        else
+            continue;
+        cJSON_AddItemToArray(bases, cJSON_CreateString(hex));
+    }
+    if (st->full_why[0])
+        cJSON_AddStringToObject(j, "full_because", st->full_why);
     cJSON_AddBoolToObject(j, "signed", st->signer != NULL);
     cJSON_AddNumberToObject(j, "seconds", (double)(long long)(secs * 1000.0 + 0.5) / 1000.0);
     return cli_json_print(j);
@@ -563,6 +632,82 @@ static int open_inputs(struct create_state *st)
     return 0;
 }
 
+/* The snapshot time the new archive will have, if known before its secrets are read: the
+ * one given, or the export's exported_at when it comes before the secrets. */
+static smar_time_ns snapshot_known(struct create_state *st)
+{
+    smar_time_ns t;
+    if (st->o->snapshot != SMAR_TIME_NONE)
+        return st->o->snapshot;
+    return smar_export_exported_at(st->ex, &t) == SMAR_OK ? t : SMAR_TIME_NONE;
+}
+
+/* --base: open the series and pick the parent, the newest archive older than the new
+ * snapshot (the newest of all when that is not known yet: the writer then checks it is
+ * older). --full-every bounds the chain: a full archive instead when the parent's chain
+ * already holds full_every archives. */
+/* Whether path is a local folder holding no .smar file (the first run of a series). */
+static int empty_folder(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int empty = d != NULL;
+    while (empty && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        empty = !(e->d_name[0] != '.' && len > 5 && strcmp(e->d_name + len - 5, ".smar") == 0);
+    }
+    if (d != NULL)
+        closedir(d);
+    return empty;
+}
+
+static int choose_parent(struct create_state *st)
+{
+    const struct create_opts *o = st->o;
+    cli_series *cs = &st->base_series;
+    const char *json;
+    size_t len;
+    size_t empty = 0;
+    for (size_t i = 0; i < o->bases.n; i++)
+        empty += empty_folder(o->bases.items[i]) != 0;
+    if (empty == o->bases.n) {
+        snprintf(st->full_why, sizeof st->full_why, "--base holds no archive yet");
+        return 0;
+    }
+    int ret = cli_series_open(cs, &o->keys, o->threads, 0, (int)o->bases.n,
+                              (char **)(uintptr_t)o->bases.items);
+    st->have_base_series = 1;
+    if (ret != 0)
+        return ret;
+    smar_time_ns t = snapshot_known(st);
+    smar_time_ns before = t == SMAR_TIME_NONE ? INT64_MAX : t - 1;
+    /* opens the newest archive at or before `before` (and the bases it needs) */
+    if (smar_series_document(cs->series, before, &json, &len) != SMAR_OK) {
+        cli_error("--base: %s", smar_series_error(cs->series));
+        return CLI_EXIT_FAILURE;
+    }
+    smar_time_ns best = SMAR_TIME_NONE;
+    for (size_t i = 0; i < cs->n; i++) {
+        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+        if (cs->readers[i] == NULL || smar_reader_info(cs->readers[i], &info) != SMAR_OK ||
+            info.snapshot > before || (best != SMAR_TIME_NONE && info.snapshot <= best))
+            continue;
+        best = info.snapshot;
+        st->parent = cs->readers[i];
+        st->base_path = cs->paths[i];
+    }
+    unsigned full_every = o->full_every ? o->full_every : 24;
+    if (st->parent == NULL) {
+        snprintf(st->full_why, sizeof st->full_why, "no archive of --base is older");
+    } else if (smar_reader_base_count(st->parent) + 2 > full_every) {
+        snprintf(st->full_why, sizeof st->full_why,
+                 "the chain of '%s' already holds %zu archives (--full-every %u)", st->base_path,
+                 smar_reader_base_count(st->parent) + 1, full_every);
+        st->parent = NULL;
+    }
+    return 0;
+}
+
 static int run_create(struct create_state *st)
 {
     const struct create_opts *o = st->o;
@@ -581,6 +726,8 @@ static int run_create(struct create_state *st)
         ret = cli_out_check(o->metrics_file, 1);
     if (ret == 0)
         ret = open_inputs(st);
+    if (ret == 0 && o->bases.n > 0)
+        ret = choose_parent(st);
     if (ret == 0)
         ret = cli_out_open(&st->out, st->named_output ? st->named_output : o->output, o->force);
     if (ret != 0)
@@ -614,11 +761,15 @@ int cmd_create(int argc, char **argv)
     st.out.slot = -1;
     ret = run_create(&st);
     cli_out_abort(&st.out); /* removes the temporary file unless committed */
-    smar_writer_free(st.w);
     smar_export_free(st.ex);
     free(st.named_output);
     for (size_t i = 0; i < ORIGINS; i++)
         free(st.origin[i]);
+    smar_writer_free(st.w); /* before the base series whose readers it borrows */
+    st.w = NULL;
+    if (st.have_base_series)
+        cli_series_close(&st.base_series);
+    cli_strlist_free(&o.bases);
     smar_signkey_free(st.signer);
     free(st.instance);
     cli_free_keyrings(st.keys, st.nkeys);

@@ -211,6 +211,20 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
             continue;
         cJSON_AddItemToArray(slots, slot_json(&si));
     }
+    /* incremental archives: the chain, keyless (FORMAT.md §26) */
+    cJSON_AddBoolToObject(o, "incremental", in->incremental);
+    cJSON *bases = cJSON_AddArrayToObject(o, "bases");
+    for (size_t i = 0; i < in->base_count; i++) {
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        char id[33];
+        if (smar_reader_base(r, i, &b) != SMAR_OK)
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        smar_archive_id_hex(b.archive_id, id);
+        cJSON_AddStringToObject(e, "archive_id", id);
+        cli_json_add_time(e, "snapshot", b.snapshot);
+        cJSON_AddItemToArray(bases, e);
+    }
     cJSON_AddBoolToObject(o, "signed", in->is_signed);
     if (in->is_signed) {
         smar_signkey_fingerprint(in->signer, fp);
@@ -288,6 +302,15 @@ static void print_info(const char *path, smar_reader *r, const smar_archive_info
         smar_slot_info si = SMAR_SLOT_INFO_INIT;
         if (smar_reader_slot(r, i, &si) == SMAR_OK)
             print_slot(&si);
+    }
+    for (size_t i = 0; i < in->base_count; i++) {
+        smar_base_info base = SMAR_BASE_INFO_INIT;
+        char id[33];
+        if (smar_reader_base(r, i, &base) != SMAR_OK)
+            continue;
+        smar_archive_id_hex(base.archive_id, id);
+        printf("%s %s (snapshot %s)\n", i == 0 ? "base:        " : "             ", id,
+               cli_time(t1, base.snapshot));
     }
     if (in->is_signed) {
         smar_signkey_fingerprint(in->signer, fp);

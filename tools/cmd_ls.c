@@ -125,7 +125,10 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
     int ret = cli_open_archive(path, &r);
     if (ret != 0)
         return ret;
-    if ((ret = cli_unlock_archive(path, r, keys, nkeys)) != 0)
+    smar_reader **bases = NULL; /* an incremental archive's, found beside it */
+    size_t nbases = 0;
+    if ((ret = cli_unlock_archive(path, r, keys, nkeys)) != 0 ||
+        (ret = cli_attach_sibling_bases(path, r, keys, nkeys, 1, &bases, &nbases)) != 0)
         goto done;
     la.reader = r;
     if (o->json)
@@ -151,6 +154,9 @@ static int ls_one(const char *path, const struct ls_opts *o, smar_keyring **keys
     }
 done:
     smar_reader_free(r);
+    for (size_t i = 0; i < nbases; i++)
+        smar_reader_free(bases[i]);
+    free(bases);
     return ret;
 }
 

@@ -71,6 +71,9 @@ struct verify_opts {
     int json;
     int quiet;
     uint32_t threads;
+    /* every archive named: an incremental one's bases are looked for among them */
+    char **paths;
+    int npaths;
 };
 
 static const char *section_name(int section)
@@ -301,9 +304,76 @@ static void keyless_after_failed_unlock(struct report *rep, const struct verify_
     smar_reader_free(r);
 }
 
+/* The bases an incremental archive was opened with, freed after its verify. */
+struct held_bases {
+    smar_reader *r[64];
+    size_t n;
+};
+
+static void held_free(struct held_bases *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        smar_reader_free(h->r[i]);
+    h->n = 0;
+}
+
+/* Open, unlock and attach base i of r from candidate path; 0 when it is not that base,
+ * 1 when attached, -1 after fail(). */
+static int try_base(struct report *rep, smar_reader *r, size_t i, const char *path,
+                    smar_keyring **keys, size_t nkeys, struct held_bases *held)
+{
+    smar_base_info b = SMAR_BASE_INFO_INIT;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    smar_reader *base = NULL;
+    if (smar_reader_base(r, i, &b) != SMAR_OK || held->n == 64)
+        return 0;
+    if (cli_open_archive(path, &base) != 0)
+        return 0;
+    if (smar_reader_info(base, &info) != SMAR_OK ||
+        memcmp(info.archive_id, b.archive_id, 16) != 0) {
+        smar_reader_free(base);
+        return 0;
+    }
+    int ret = cli_unlock_archive(path, base, keys, nkeys);
+    int rc = ret == 0 ? smar_reader_attach_base(r, i, base) : SMAR_OK;
+    if (ret != 0 || rc != SMAR_OK) {
+        if (rc != SMAR_OK)
+            fail(rep, cli_exit_archive(rc), smar_reader_error(r));
+        else
+            fail(rep, ret, "a base archive cannot be unlocked (see the message above)");
+        smar_reader_free(base);
+        return -1;
+    }
+    held->r[held->n++] = base;
+    return 1;
+}
+
+/* Attach the bases of an incremental archive found among the archives named and beside
+ * it. Those not found stay missing: the verify then says which (SMAR_E_NEEDBASE). */
+static int attach_bases(struct report *rep, const struct verify_opts *o, smar_reader *r,
+                        smar_keyring **keys, size_t nkeys, struct held_bases *held)
+{
+    cli_strlist siblings = {0};
+    cli_sibling_bases(rep->path, r, &siblings);
+    int found = 0;
+    for (size_t i = 0; i < smar_reader_base_count(r) && found >= 0; i++) {
+        found = 0;
+        for (int p = 0; p < o->npaths && found == 0; p++)
+            if (strcmp(o->paths[p], rep->path) != 0 && strcmp(o->paths[p], "-") != 0)
+                found = try_base(rep, r, i, o->paths[p], keys, nkeys, held);
+        for (size_t p = 0; p < siblings.n && found == 0; p++)
+            found = try_base(rep, r, i, siblings.items[p], keys, nkeys, held);
+    }
+    for (size_t p = 0; p < siblings.n; p++)
+        free((void *)(uintptr_t)siblings.items[p]);
+    cli_strlist_free(&siblings);
+    return found < 0 ? rep->exit_code : 0;
+}
+
 static void verify_one(struct report *rep, const struct verify_opts *o, smar_keyring **keys,
                        size_t nkeys)
 {
+    struct held_bases held = {.n = 0};
     smar_reader *r = NULL;
     int ret = open_report_archive(rep, &r);
     if (ret != 0) {
@@ -328,9 +398,16 @@ static void verify_one(struct report *rep, const struct verify_opts *o, smar_key
         smar_reader_free(r);
         return;
     }
+    if (rep->keyed && smar_reader_base_count(r) > 0 &&
+        attach_bases(rep, o, r, keys, nkeys, &held)) {
+        smar_reader_free(r);
+        held_free(&held);
+        return;
+    }
     run_verify(rep, o, r);
     check_signature(rep, o);
     smar_reader_free(r);
+    held_free(&held);
 }
 
 /* ---- output --------------------------------------------------------------------------- */
@@ -612,6 +689,8 @@ static int verify_all(int n, char **paths, struct verify_opts *o)
     cli_strlist owned = {0};
     char **all = paths;
     int ret = cli_s3_expand_prefixes(&n, &all, &owned);
+    o->paths = all;
+    o->npaths = n;
     if (ret == 0)
         ret = verify_all_listed(n, all, o);
     cli_s3_free_expanded(all, paths, &owned);

@@ -76,6 +76,9 @@ typedef enum smar_status {
     SMAR_E_UNAVAILABLE = -16, /**< a key provider cannot be reached (network, service, HSM
                                    absent): nothing is wrong with the data; try again */
     SMAR_E_CANCELLED = -17,   /**< a source or sink callback cancelled the call (smar/io.h) */
+    SMAR_E_NEEDBASE = -18,    /**< an incremental archive needs a base archive that is not
+                                   attached (smar_reader_attach_base); the message lists every
+                                   missing base by archive id and snapshot time */
 } smar_status;
 
 /** The conventional value an iteration callback returns to stop early (see above). */

@@ -97,13 +97,66 @@ typedef struct smar_archive_info {
     uint32_t header_size;
     int is_signed;
     uint8_t signer[32]; /**< the signer's public key when is_signed */
+    /* version 2: */
+    int incremental;   /**< 1: an incremental archive (format 2.1), which needs its bases */
+    size_t base_count; /**< its bases (smar_reader_base); 0 for a full archive */
 } smar_archive_info;
 
-#define SMAR_ARCHIVE_INFO_VERSION 1
+#define SMAR_ARCHIVE_INFO_VERSION 2
 #define SMAR_ARCHIVE_INFO_INIT                                                                     \
     {                                                                                              \
         .version = SMAR_ARCHIVE_INFO_VERSION                                                       \
     }
+
+/**
+ * Incremental archives (spec/FORMAT.md, section 26) store only what their bases do not
+ * already hold: a secret unchanged since the base is a reference to the base's record, a
+ * payload the base holds is a reference to the base's payload. Their header lists every
+ * base they refer to (base 0 is the parent, the snapshot it was made against), in clear
+ * and under the signature. Before anything is read from an incremental archive, attach
+ * each base: an open, unlocked reader of that archive (smar_reader_attach_base). Once they
+ * are attached, every call works as on a full archive; a call that needs a base that is
+ * not attached fails with SMAR_E_NEEDBASE, whose message names every missing base.
+ *
+ *   size_t n = smar_reader_base_count(r);
+ *   for (size_t i = 0; i < n; i++) {
+ *       smar_base_info b = SMAR_BASE_INFO_INIT;
+ *       smar_reader_base(r, i, &b);          // which archive (id, snapshot) to open
+ *       smar_reader_attach_base(r, i, base_reader_for(b.archive_id));
+ *   }
+ */
+typedef struct smar_base_info {
+    int version;            /**< SMAR_BASE_INFO_VERSION */
+    uint8_t archive_id[16]; /**< the base's archive id */
+    uint8_t content[32];    /**< the base's content digest: a rewrapped base still matches */
+    smar_time_ns snapshot;  /**< the base's snapshot time (older than this archive's) */
+} smar_base_info;
+
+#define SMAR_BASE_INFO_VERSION 1
+#define SMAR_BASE_INFO_INIT                                                                        \
+    {                                                                                              \
+        .version = SMAR_BASE_INFO_VERSION                                                          \
+    }
+
+/** The number of bases an open archive lists (0 for a full archive, or when none is open).
+ *  Keyless: right after open. */
+SMAR_API size_t smar_reader_base_count(const smar_reader *r);
+
+/** Base i (< smar_reader_base_count) of an open archive. SMAR_E_INVALID otherwise. */
+SMAR_API int smar_reader_base(smar_reader *r, size_t i, smar_base_info *out);
+
+/** Whether base i is attached. */
+SMAR_API int smar_reader_base_attached(const smar_reader *r, size_t i);
+
+/**
+ * Attach base i: base is an open, unlocked reader of that archive, borrowed (it must
+ * outlive r's use of it and is used from r's thread). SMAR_E_AUTH ("not the base this
+ * archive was made from") when its archive id or its content digest differ from what r's
+ * header lists: a swapped or altered base is refused, never used. SMAR_E_INVALID when base
+ * is not unlocked or i is out of range. The base's own bases need not be attached. base
+ * NULL detaches base i (before the reader that was attached is freed, if r lives on).
+ */
+SMAR_API int smar_reader_attach_base(smar_reader *r, size_t i, smar_reader *base);
 
 /** Fill out (its version set by the caller) once an archive is open. SMAR_OK;
  *  SMAR_E_INVALID when nothing is open or out->version is unknown. Strings are borrowed

@@ -26,6 +26,7 @@
 #include "smar/common.h"
 #include "smar/io.h" /* smar_sink */
 #include "smar/keys.h"
+#include "smar/reader.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,20 @@ SMAR_API const char *smar_writer_error(const smar_writer *w);
  *  needed; at most SMAR_MAX_KEY_SLOTS. The keyring is borrowed until smar_writer_open*. */
 #define SMAR_MAX_KEY_SLOTS 16
 SMAR_API int smar_writer_add_key(smar_writer *w, smar_keyring *kr);
+
+/**
+ * Make an incremental archive against base, the previous snapshot of the same instance
+ * (spec/FORMAT.md, section 26): an open, unlocked reader, borrowed until finish, whose own
+ * bases (if it is incremental) are attached. A secret whose record equals the base's but
+ * for metadata values becomes a "same as in base" record (with the changed values); a
+ * payload the base holds for the same version id is referenced, not stored. The archive's
+ * header lists the base and the base's own bases (the chain): at most 64, else
+ * SMAR_E_LIMIT (make a full archive then). The base is read once, here (SMAR_E_NEEDBASE
+ * when one of its bases is not attached, its own failure status otherwise). Call before
+ * the first secret; the base's snapshot must be older than this archive's (SMAR_E_INPUT
+ * otherwise, when the header is written).
+ */
+SMAR_API int smar_writer_set_base(smar_writer *w, smar_reader *base);
 
 /** Sign the archive's root hash with this producer key (borrowed until finish).
  *  SMAR_E_INVALID after open, or when sk holds no secret key (empty, or only a public key
@@ -162,9 +177,13 @@ typedef struct smar_writer_stats {
     uint64_t payload_records; /**< stored payload records (a shared one once) */
     uint64_t payload_bytes;   /**< their plaintext bytes */
     uint64_t stored_bytes;    /**< archive bytes written (after finish: the file size) */
+    /* version 2: incremental archives (smar_writer_set_base) */
+    size_t base_count;            /**< bases the header lists; 0: a full archive */
+    uint64_t same_as_base;        /**< secrets stored as "same as in base" records */
+    uint64_t payloads_referenced; /**< payload locators pointing into a base */
 } smar_writer_stats;
 
-#define SMAR_WRITER_STATS_VERSION 1
+#define SMAR_WRITER_STATS_VERSION 2
 #define SMAR_WRITER_STATS_INIT                                                                     \
     {                                                                                              \
         .version = SMAR_WRITER_STATS_VERSION                                                       \

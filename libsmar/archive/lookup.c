@@ -8,6 +8,7 @@
 #include "json.h"
 #include "render.h"
 #include "reader_internal.h"
+#include "strset.h"
 
 static int require_unlocked(smar_reader *r)
 {
@@ -232,6 +233,85 @@ static int match_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     return rc;
 }
 
+/* ---- names in an incremental archive ------------------------------------------------ */
+
+/* An incremental archive's name table holds its type 1 records only; a secret stored as
+ * "same as in base" is named in the table of the archive holding its type 1 record. So
+ * the chain's tables are walked (this archive, then base 0, 1, ...) and a base's candidate
+ * counts only if this archive's id lookup gives a record of that name (and type): right
+ * across renames and deletions. Each id is reported once. */
+typedef struct chain_name_ctx {
+    smar_reader *top;
+    find_name_ctx *find;
+    strset seen;
+} chain_name_ctx;
+
+static int report_once(chain_name_ctx *c, const smar_secret *s)
+{
+    bool added = false;
+    if (strcmp(s->name, c->find->name) != 0 ||
+        (c->find->type && strcmp(s->type, c->find->type) != 0))
+        return SMAR_OK;
+    if (strset_add(&c->seen, s->id, &added))
+        return smar_fail(&c->top->err, SMAR_E_NOMEM, "out of memory");
+    if (!added)
+        return SMAR_OK;
+    return smar_callback_result(&c->top->err, c->find->cb(c->top, s, c->find->payload));
+}
+
+static int match_own_name(smar_reader *r, const smar_index_entry *x, void *vctx)
+{
+    chain_name_ctx *c = vctx;
+    smar_secret *s;
+    int rc = fetch_entry(r, x, &s);
+    if (rc)
+        return rc;
+    rc = report_once(c, s);
+    smar_secret_free(s);
+    return rc;
+}
+
+static int match_base_name(smar_reader *base, const smar_index_entry *x, void *vctx)
+{
+    chain_name_ctx *c = vctx;
+    smar_secret *in_base = NULL, *now = NULL;
+    int rc = smar_reader_fetch_stored_record(base, x->seq, x->offset, &in_base);
+    if (rc)
+        return smar_fail(&c->top->err, rc, "%s", smar_reader_error(base));
+    if (strset_has(&c->seen, in_base->id)) {
+        smar_secret_free(in_base);
+        return SMAR_OK;
+    }
+    rc = smar_reader_find_id(c->top, in_base->id, &now);
+    smar_secret_free(in_base);
+    if (rc == SMAR_E_NOTFOUND)
+        return SMAR_OK; /* deleted since */
+    if (rc == SMAR_OK)
+        rc = report_once(c, now);
+    smar_secret_free(now);
+    return rc;
+}
+
+static int find_name_in_chain(smar_reader *r, find_name_ctx *ctx)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    chain_name_ctx c = {r, ctx, {0}};
+    const char *name = ctx->name;
+    smar_index_key(key, r->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
+    int rc = index_scan(r, SMAR_INDEX_BY_NAME, key, match_own_name, &c);
+    for (size_t i = 0; rc == SMAR_OK && i < smar_reader_base_count(r); i++) {
+        smar_reader *base = r->bases[i];
+        if (!base) {
+            rc = smar_reader_need_bases(r);
+            break;
+        }
+        smar_index_key(key, base->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
+        rc = index_scan(base, SMAR_INDEX_BY_NAME, key, match_base_name, &c);
+    }
+    strset_free(&c.seen);
+    return rc;
+}
+
 int smar_reader_find_name(smar_reader *r, const char *name, const char *type, smar_secret_cb cb,
                           void *payload)
 {
@@ -240,6 +320,10 @@ int smar_reader_find_name(smar_reader *r, const char *name, const char *type, sm
     int rc = require_unlocked(r);
     if (rc || !name || !cb)
         return rc ? rc : SMAR_E_INVALID;
+    if (smar_reader_is_incremental(r)) {
+        rc = find_name_in_chain(r, &ctx);
+        return rc < 0 ? smar_reader_die(r, rc) : rc;
+    }
     smar_index_key(key, r->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
     rc = index_scan(r, SMAR_INDEX_BY_NAME, key, match_name, &ctx);
     return rc < 0 ? smar_reader_die(r, rc) : rc;
@@ -321,7 +405,15 @@ int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_ve
                          "'%s': secret %s%s%s: no payload in this archive", r->name, s->id,
                          v ? " version " : "", v ? v->id : "");
     buf.secure = true;
-    rc = read_locator(r, s, v ? &v->payload : &s->payload, &buf);
+    smar_reader *holder;
+    smar_locator local;
+    if ((rc = smar_reader_payload_holder(r, v ? &v->payload : &s->payload, &holder, &local)))
+        return smar_reader_die(r, rc);
+    rc = read_locator(holder, s, &local, &buf);
+    if (rc && holder != r) { /* a base's failure: the message is the base's */
+        smar_reader_die(holder, rc);
+        rc = smar_fail(&r->err, rc, "%s", smar_reader_error(holder));
+    }
     if (rc) {
         smar_buf_free(&buf);
         return smar_reader_die(r, rc);

@@ -223,8 +223,15 @@ static int read_header_v2(smar_reader *r, const uint8_t *fixed, size_t n)
 {
     uint32_t len;
     int rc;
-    if ((rc = smar_header2_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)) ||
-        (rc = smar_header2_parse(&r->hdr2, r->header_bytes, len, &r->err)))
+    if ((rc = smar_header2_peek(fixed, n, &len, &r->err)) || (rc = read_header_bytes(r, len)))
+        return rc;
+    rc = smar_header2_parse(&r->hdr2, r->header_bytes, len, &r->err);
+    /* A bad base list is a clear-header value like a flag (FORMAT.md §26.1, §16.3): damaged
+     * when the root hash no longer recomputes, else a producer's doing (unsupported). */
+    if ((rc == SMAR_E_FORMAT || rc == SMAR_E_LIMIT) &&
+        (smar_load_u32(r->header_bytes + 16) & SMAR_HEADER2_FLAG_INCREMENTAL))
+        rc = SMAR_E_VERSION;
+    if (rc)
         return rc;
     share_v2_fields(r);
     return SMAR_OK;
@@ -435,7 +442,8 @@ int smar_reader_set_threads(smar_reader *r, unsigned threads)
 
 /* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): version 1 is the
  * whole struct today; a version 2 appends members and adds its size here. */
-static const size_t archive_info_sizes[] = {sizeof(smar_archive_info)};
+static const size_t archive_info_sizes[] = {offsetof(smar_archive_info, incremental),
+                                            sizeof(smar_archive_info)};
 static const size_t slot_info_sizes[] = {offsetof(smar_slot_info, version_kind),
                                          sizeof(smar_slot_info)};
 
@@ -471,6 +479,8 @@ int smar_reader_info(smar_reader *r, smar_archive_info *out)
     info.header_size = r->hdr.header_len;
     info.is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;
     memcpy(info.signer, r->trailer.signer, 32);
+    info.incremental = smar_reader_is_incremental(r);
+    info.base_count = smar_reader_base_count(r);
     memcpy(out, &info, SMAR_VERSIONED_SIZE(archive_info_sizes, out->version));
     return SMAR_OK;
 }
@@ -622,6 +632,12 @@ static void recompute_root(const smar_reader *r, uint8_t content[SMAR_HASH_BYTES
     smar_trailer_encode(t, &r->trailer);
     smar_content_hash(content, t, r->header_bytes, r->hdr.header_len, r->table_bytes, table_len);
     smar_root2_hash(root, content, t, r->slot_bytes, r->trailer.slot_area_len);
+}
+
+void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES])
+{
+    uint8_t root[SMAR_HASH_BYTES];
+    recompute_root(r, out, root);
 }
 
 bool smar_reader_root_recomputes(const smar_reader *r)
@@ -983,8 +999,34 @@ static int advance(smar_reader *r, uint8_t section, uint32_t *seq, uint32_t *off
     }
 }
 
+static int decode_record(smar_reader *r, bool resolve, const uint8_t *body, size_t n,
+                         smar_secret **out)
+{
+    if (!smar_reader_is_incremental(r))
+        return smar_record_decode_format(out, r->format, body, n, &r->err);
+    if (smar_record_type(body, n) == SMAR_RECORD_SAME_AS_BASE && !resolve)
+        return smar_fail(&r->err, SMAR_E_FORMAT,
+                         "'%s': a reference points to a \"same as in base\" record", r->name);
+    return smar_reader_decode_incremental(r, body, n, out);
+}
+
+static int fetch_record(smar_reader *r, bool resolve, uint32_t seq, uint32_t offset,
+                        smar_secret **out, uint32_t *next_seq, uint32_t *next_offset);
+
 int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar_secret **out,
                              uint32_t *next_seq, uint32_t *next_offset)
+{
+    return fetch_record(r, true, seq, offset, out, next_seq, next_offset);
+}
+
+int smar_reader_fetch_stored_record(smar_reader *r, uint32_t seq, uint32_t offset,
+                                    smar_secret **out)
+{
+    return fetch_record(r, false, seq, offset, out, NULL, NULL);
+}
+
+static int fetch_record(smar_reader *r, bool resolve, uint32_t seq, uint32_t offset,
+                        smar_secret **out, uint32_t *next_seq, uint32_t *next_offset)
 {
     smar_buf buf = {.secure = true}; /* the record: metadata */
     uint32_t body_len;
@@ -1001,9 +1043,10 @@ int smar_reader_fetch_record(smar_reader *r, uint32_t seq, uint32_t offset, smar
     uint32_t s = seq, o = offset;
     if ((rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, 4)) ||
         (rc = smar_reader_read_stream(r, SMAR_SEC_MANIFEST, s, o, body_len, &buf)) ||
-        (rc = smar_record_decode_format(out, r->format, buf.data, body_len, &r->err)))
+        (rc = decode_record(r, resolve, buf.data, body_len, out)))
         goto done;
-    (*out)->where = (smar_locator){seq, offset, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4};
+    (*out)->where =
+        (smar_locator){seq, offset, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4, 0};
     if (next_seq && (rc = advance(r, SMAR_SEC_MANIFEST, &s, &o, body_len)) == SMAR_OK) {
         *next_seq = s;
         *next_offset = o;

@@ -92,7 +92,38 @@ struct smar_reader {
      * the new key slots exist. Never set otherwise. */
     bool keep_dek;
     uint8_t *dek;
+    /* Incremental archives (format 2.1): the attached bases, borrowed, by the header's
+     * base index (NULL: not attached). */
+    smar_reader *bases[SMAR_BASES_MAX];
 };
+
+/* ---- incremental archives (incremental.c) -------------------------------------------- */
+
+/* Whether the open archive is incremental (format 2.1, header flag INCREMENTAL). */
+bool smar_reader_is_incremental(const smar_reader *r);
+
+/* The archive's content digest (section 10), recomputed from the bytes as opened. */
+void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
+
+/* Fail with SMAR_E_NEEDBASE naming every base not attached (or, when none is missing,
+ * SMAR_E_INVALID). */
+int smar_reader_need_bases(smar_reader *r);
+
+/* Decode a manifest record body of an incremental archive: type 1 (external locators
+ * allowed) or type 3, resolved through the attached base into the equivalent type 1
+ * record in this archive's terms (its locators local to a base become external). */
+int smar_reader_decode_incremental(smar_reader *r, const uint8_t *body, size_t n,
+                                   smar_secret **out);
+
+/* The reader holding a payload locator's bytes and the locator in its terms: r itself for
+ * a local one, the attached base for an external one (SMAR_E_NEEDBASE when it is not). */
+int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_reader **holder,
+                               smar_locator *local);
+
+/* Fetch the record at (seq, offset) as stored: type 1 only (a type 3 there is
+ * SMAR_E_FORMAT: references are never to references). */
+int smar_reader_fetch_stored_record(smar_reader *r, uint32_t seq, uint32_t offset,
+                                    smar_secret **out);
 
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);

@@ -519,7 +519,7 @@ static bool shares_version_record(const smar_secret *s)
 {
     for (size_t i = 0; i < s->nversions; i++) {
         const smar_locator *l = &s->versions[i].payload;
-        if (s->versions[i].has_payload && l->seq == s->payload.seq &&
+        if (s->versions[i].has_payload && l->base == s->payload.base && l->seq == s->payload.seq &&
             l->offset == s->payload.offset && l->length == s->payload.length &&
             smar_equal32(l->hash, s->payload.hash))
             return true;
@@ -546,8 +546,38 @@ static void expect_entry(verify_run *v, int table, const char *key, const smar_s
     x->length = s->where.length;
 }
 
+/* An external payload (incremental archives, FORMAT.md §26): read and hash-checked now by
+ * the base that holds it, with that base's key. SMAR_OK, or SMAR_E_NEEDBASE / SMAR_E_NOMEM
+ * (in r's error), which end the walk. */
+static int check_external_payload(verify_run *v, pending_secret *ps, const smar_version *ver,
+                                  unsigned item)
+{
+    char *p = NULL;
+    size_t n = 0;
+    int rc = smar_reader_read_payload(v->r, ps->s, ver, &p, &n);
+    smar_secret_buffer_free(p, n);
+    if (rc == SMAR_E_NEEDBASE || rc == SMAR_E_NOMEM)
+        return rc;
+    if (rc != SMAR_OK) {
+        ps->bad = true;
+        note(v, ps, item, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, ver,
+             "payload in the base archive does not match its manifest hash");
+    }
+    v->res->payloads_checked++;
+    return SMAR_OK;
+}
+
+/* Queue the check of a payload of this archive, or check one a base holds now. */
+static int check_payload(verify_run *v, pending_secret *ps, const smar_version *ver,
+                         const smar_locator *loc, unsigned item)
+{
+    if (loc->base > 0)
+        return check_external_payload(v, ps, ver, item);
+    return add_check(v, ps, ver, loc, item);
+}
+
 /* A record read from the manifest: its index entries and metadata checked now, its
- * payloads queued. Takes s. */
+ * payloads queued (or, when a base holds them, checked now). Takes s. */
 static int check_secret(verify_run *v, smar_secret *s)
 {
     pending_secret *ps = calloc(1, sizeof *ps);
@@ -559,7 +589,8 @@ static int check_secret(verify_run *v, smar_secret *s)
     v->res->secrets_checked++;
     v->res->versions_checked += s->nversions;
     expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
-    if (s->name[0])
+    /* an incremental archive's name table holds its type 1 records only (FORMAT.md §26) */
+    if (s->name[0] && s->stored_type == SMAR_RECORD_SECRET)
         expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
     /* records are decoded without checking their JSON texts: check them here */
     bool meta_ok = smar_secret_metadata_json(s, NULL) != NULL;
@@ -572,13 +603,13 @@ static int check_secret(verify_run *v, smar_secret *s)
     }
     int rc = SMAR_OK;
     if (s->has_payload) {
-        rc = add_check(v, ps, NULL, &s->payload, 1);
+        rc = check_payload(v, ps, NULL, &s->payload, 1);
         if (!shares_version_record(s))
             v->res->payload_records_checked++;
     }
     for (size_t i = 0; i < s->nversions && rc == SMAR_OK; i++)
         if (s->versions[i].has_payload) {
-            rc = add_check(v, ps, &s->versions[i], &s->versions[i].payload, 2 + (unsigned)i);
+            rc = check_payload(v, ps, &s->versions[i], &s->versions[i].payload, 2 + (unsigned)i);
             v->res->payload_records_checked++;
         }
     if (--ps->outstanding == 0) /* the hold taken above: no payload is pending */
@@ -600,15 +631,27 @@ static int record_complete(verify_run *v)
     onepass *op = v->op;
     smar_secret *s = NULL;
     uint32_t body_len = (uint32_t)(op->rec.len - 4);
-    int rc = smar_record_decode_format(&s, v->r->format, op->rec.data + 4, body_len, &op->walk_err);
+    int rc;
+    if (smar_reader_is_incremental(v->r)) { /* type 3 records resolve through the bases */
+        rc = smar_reader_decode_incremental(v->r, op->rec.data + 4, body_len, &s);
+        if (rc)
+            op->walk_err = v->r->err;
+    } else {
+        rc = smar_record_decode_format(&s, v->r->format, op->rec.data + 4, body_len, &op->walk_err);
+    }
     smar_buf_reset(&op->rec);
     op->rec_need = 4;
     if (rc)
         return rc;
-    s->where =
-        (smar_locator){op->rec_seq, op->rec_off, body_len + 4, {0}, SMAR_CODING_RAW, body_len + 4};
+    s->where = (smar_locator){.seq = op->rec_seq,
+                              .offset = op->rec_off,
+                              .length = body_len + 4,
+                              .coding = SMAR_CODING_RAW,
+                              .plain_len = body_len + 4};
     rc = check_secret(v, s);
     op->seen++;
+    if (rc == SMAR_E_NEEDBASE)
+        op->walk_err = v->r->err; /* names the bases it lacks */
     return rc == SMAR_E_NOMEM ? smar_fail(&op->walk_err, rc, "out of memory") : rc;
 }
 
@@ -899,7 +942,8 @@ static int verify_keyed(verify_run *v)
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (op->walk_rc) {
         r->err = op->walk_err;
-        return smar_reader_die(r, op->walk_rc);
+        /* a missing base is the caller's to supply, not damage: the reader lives on */
+        return op->walk_rc == SMAR_E_NEEDBASE ? op->walk_rc : smar_reader_die(r, op->walk_rc);
     }
     if (!any_bad_in(v, SMAR_SEC_INDEX))
         check_index(v);

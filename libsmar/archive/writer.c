@@ -38,6 +38,8 @@
 #include "split.h"
 #include "table.h"
 #include "root.h"
+#include "basemap.h"
+#include "reader_internal.h"
 #include "smar/reader.h"
 #include "smar/writer.h"
 
@@ -126,9 +128,14 @@ struct smar_writer {
     uint64_t failed;       /* the add_secret call whose secret failed (1-based), 0: none */
     smar_buf record;
     smar_buf document;
+    /* incremental: the parent (borrowed) and what it holds by secret id */
+    smar_reader *base;
+    smar_basemap *basemap;
+    uint64_t same_as_base, payloads_referenced;
 };
 
 static void end_output(smar_writer *w, bool committed);
+static void split_against_base(smar_split *sp, void *vw);
 
 int smar_writer_new(smar_writer **out)
 {
@@ -175,6 +182,7 @@ void smar_writer_free(smar_writer *w)
     smar_split_free(&w->split);
     free(w->latest_secret);
     free(w->latest_version);
+    smar_basemap_free(w->basemap);
     free(w);
 }
 
@@ -226,6 +234,51 @@ int smar_writer_add_key(smar_writer *w, smar_keyring *kr)
         if (strcmp(smar_keyring_id(w->keyrings[i]), smar_keyring_id(kr)) == 0)
             return smar_fail(&w->err, SMAR_E_INVALID, "key '%s' given twice", smar_keyring_id(kr));
     w->keyrings[w->nkeyrings++] = kr;
+    return SMAR_OK;
+}
+
+/* The header's base list: the parent, then the parent's own list (the whole chain). */
+static int list_bases(smar_writer *w, smar_reader *base)
+{
+    size_t inherited = smar_reader_base_count(base);
+    if (inherited + 1 > SMAR_BASES_MAX)
+        return smar_fail(&w->err, SMAR_E_LIMIT,
+                         "the base's chain already has %zu archives: an incremental archive "
+                         "lists at most %u bases; make a full archive",
+                         inherited + 1, SMAR_BASES_MAX);
+    smar_base_ref *parent = &w->hdr.bases[0];
+    memcpy(parent->archive_id, base->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
+    smar_reader_content(base, parent->content);
+    parent->snapshot = base->hdr.snapshot;
+    memcpy(&w->hdr.bases[1], base->hdr2.bases, inherited * sizeof w->hdr.bases[0]);
+    w->hdr.base_count = (uint16_t)(inherited + 1);
+    w->hdr.version_minor = SMAR_HEADER2_MINOR_INCREMENTAL;
+    return SMAR_OK;
+}
+
+int smar_writer_set_base(smar_writer *w, smar_reader *base)
+{
+    if (!w || !base)
+        return SMAR_E_INVALID;
+    int rc = require_state(w, W_NEW, W_OPEN, "set_base");
+    if (rc)
+        return rc;
+    if (w->added > 0 || w->base)
+        return smar_fail(&w->err, SMAR_E_INVALID, "set_base: call it once, before any secret");
+    if (base->state != R_UNLOCKED || base->format != SMAR_FORMAT_V2)
+        return smar_fail(&w->err, SMAR_E_INVALID,
+                         "set_base: the base must be an unlocked format 2 archive");
+    for (size_t i = 0; i < smar_reader_base_count(base); i++)
+        if (!base->bases[i])
+            return smar_fail(&w->err, smar_reader_need_bases(base), "%s", smar_reader_error(base));
+    if ((rc = list_bases(w, base)) || (rc = smar_basemap_build(&w->basemap, base, &w->err))) {
+        w->hdr.base_count = 0;
+        w->hdr.version_minor = 0;
+        return rc;
+    }
+    w->base = base;
+    if (w->splitq)
+        smar_splitq_set_hook(w->splitq, split_against_base, w);
     return SMAR_OK;
 }
 
@@ -351,6 +404,10 @@ static int emit_header(smar_writer *w)
         return smar_fail(&w->err, SMAR_E_INVALID,
                          "the snapshot time is not known yet (the export's exported_at comes "
                          "too late in the input): give it explicitly");
+    if (w->hdr.base_count > 0 && w->hdr.bases[0].snapshot >= w->hdr.snapshot)
+        return smar_fail(&w->err, SMAR_E_INPUT,
+                         "the base's snapshot is not older than this archive's: an incremental "
+                         "archive is made against an earlier snapshot");
     int rc = smar_header2_encode(&w->hdr, &w->header_bytes);
     if (rc)
         return smar_fail(&w->err, rc, "out of memory");
@@ -550,7 +607,7 @@ static int check_options(smar_writer *w, const smar_writer_options *o)
     if (o->zstd_level < 0 || o->zstd_level > 19)
         return smar_fail(&w->err, SMAR_E_INVALID, "zstd level %d outside 1..19", o->zstd_level);
     w->hdr.version_major = SMAR_FORMAT_V2;
-    w->hdr.version_minor = 0;
+    w->hdr.version_minor = w->hdr.base_count ? SMAR_HEADER2_MINOR_INCREMENTAL : 0;
     w->hdr.suite = (uint16_t)suite;
     w->hdr.compression = SMAR_COMPRESSION_ZSTD;
     w->hdr.chunk_size = cs;
@@ -596,6 +653,8 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
                         w->keys->payload_hash, w->zstd_level))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
+    if (w->splitq && w->basemap)
+        smar_splitq_set_hook(w->splitq, split_against_base, w);
     w->state = W_OPEN;
     return SMAR_OK;
 }
@@ -830,37 +889,193 @@ static int check_not_after_snapshot(smar_writer *w, const char *version, int64_t
     return SMAR_OK;
 }
 
-static int write_versions(smar_writer *w, smar_vrec *vr)
+/* ---- incremental: what the base already holds ------------------------------------- */
+
+/* What the base holds of the secret being placed: per version, the base's locator of a
+ * payload with the same bytes (base > 0), else a zeroed one; the same for the secret's own
+ * payload; whether the record equals the base's but for metadata values. */
+typedef struct base_match {
+    const smar_base_secret *b;
+    smar_locator *versions;
+    smar_locator secret;
+    bool same;
+} base_match;
+
+/* Whether payload has the bytes of the base's payload at loc: same length, and the same
+ * keyed hash under the key of the archive that holds it. */
+static bool same_payload(const smar_basemap *m, const smar_buf *payload, bool base_has,
+                         const smar_locator *loc)
+{
+    if (!base_has || payload->len == 0 || loc->plain_len != payload->len)
+        return false;
+    const uint8_t *key = smar_basemap_payload_key(m, loc->base);
+    uint8_t hash[SMAR_HASH_BYTES];
+    if (!key)
+        return false;
+    smar_hash(hash, key, payload->data, payload->len);
+    return smar_equal32(hash, loc->hash);
+}
+
+static const smar_base_version *base_version(const smar_base_secret *b, const char *id)
+{
+    for (size_t i = 0; i < b->nversions; i++)
+        if (strcmp(b->versions[i].id, id) == 0)
+            return &b->versions[i];
+    return NULL;
+}
+
+/* Where the secret is split (a worker thread, or the writer's with one thread): each
+ * payload the base holds for the same version id (same bytes) is marked in_base; only the
+ * others get this archive's keyed hash. Reads the base map and the subkeys only. */
+static void split_against_base(smar_split *sp, void *vw)
+{
+    const smar_writer *w = vw;
+    const smar_base_secret *b = smar_basemap_find(w->basemap, sp->id);
+    for (size_t i = 0; i < sp->nversions; i++) {
+        smar_split_version *v = &sp->versions[i];
+        const smar_base_version *bv = b && v->payload.len ? base_version(b, v->id) : NULL;
+        v->in_base = bv && same_payload(w->basemap, &v->payload, bv->has_payload, &bv->payload);
+        if (!v->in_base && v->payload.len > 0)
+            smar_hash(v->payload_hash, w->keys->payload_hash, v->payload.data, v->payload.len);
+    }
+    sp->payload_in_base = b && same_payload(w->basemap, &sp->payload, b->has_payload, &b->payload);
+    if (!sp->payload_in_base && sp->payload.len > 0)
+        smar_hash(sp->payload_hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
+}
+
+/* The split secret as a record for its fingerprint: payloads by presence and length. */
+static void split_view(const smar_split *sp, const smar_span *labels, smar_vrec *vr, smar_srec *rec)
+{
+    for (size_t i = 0; i < sp->nversions; i++) {
+        const smar_split_version *v = &sp->versions[i];
+        vr[i] = (smar_vrec){{v->id, strlen(v->id)},
+                            v->created,
+                            v->payload.len > 0,
+                            {.plain_len = (uint32_t)v->payload.len},
+                            {(const char *)v->meta.data, v->meta.len}};
+    }
+    *rec = (smar_srec){sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
+                       {sp->id, strlen(sp->id)},
+                       {sp->type, strlen(sp->type)},
+                       {sp->name, strlen(sp->name)},
+                       {sp->group, strlen(sp->group)},
+                       sp->created,
+                       sp->updated,
+                       sp->nlabels,
+                       labels,
+                       {(const char *)sp->meta.data, sp->meta.len},
+                       sp->payload.len > 0,
+                       {.plain_len = (uint32_t)sp->payload.len},
+                       sp->nversions,
+                       vr};
+}
+
+static void match_base(smar_writer *w, const smar_span *labels, smar_vrec *vr, base_match *m)
+{
+    const smar_split *sp = w->cur;
+    bool all = true;
+    if (!w->basemap || !(m->b = smar_basemap_find(w->basemap, sp->id)))
+        return;
+    /* which payloads the base holds was found where the secret was split */
+    for (size_t i = 0; i < sp->nversions; i++) {
+        const smar_split_version *v = &sp->versions[i];
+        const smar_base_version *bv = v->in_base ? base_version(m->b, v->id) : NULL;
+        if (bv)
+            m->versions[i] = bv->payload;
+        else if (v->payload.len)
+            all = false;
+    }
+    if (sp->payload_in_base)
+        m->secret = m->b->payload;
+    else if (sp->payload.len > 0)
+        all = false;
+    if (!all || m->b->nmembers > SMAR_PATCHES_MAX)
+        return;
+    smar_srec rec;
+    uint8_t fp[32];
+    split_view(sp, labels, vr, &rec);
+    smar_basemap_fingerprint(w->basemap, &rec, fp);
+    m->same = memcmp(fp, m->b->fingerprint, sizeof fp) == 0;
+}
+
+/* A "same as in base" record: the base's type 1 record with the metadata values that
+ * differ. */
+static int write_same_as_base(smar_writer *w, const smar_base_secret *b)
+{
+    const smar_split *sp = w->cur;
+    smar_patch *patches = calloc(b->nmembers + 1, sizeof *patches);
+    smar_json_iter it;
+    smar_span key, value;
+    size_t n = 0;
+    uint32_t seq, offset;
+    int rc;
+    if (!patches)
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    smar_json_iter_init(&it, (smar_span){(const char *)sp->meta.data, sp->meta.len});
+    for (size_t i = 0; i < b->nmembers && smar_json_next_member(&it, &key, &value); i++) {
+        uint8_t h[16];
+        smar_basemap_member_hash(w->basemap, value, h);
+        if (memcmp(h, b->member_hash + i * 16, sizeof h) != 0)
+            patches[n++] = (smar_patch){(uint16_t)i, value};
+    }
+    smar_ref ref = {b->ref_base, b->seq, b->offset, b->length, n, patches};
+    smar_buf_reset(&w->record);
+    rc = smar_ref_encode(&ref, &w->record, &w->err);
+    free(patches);
+    if (rc ||
+        (rc = stream_append(w, SMAR_SEC_MANIFEST, w->record.data, w->record.len, &seq, &offset)))
+        return rc;
+    /* the name table holds type 1 records only: names are found through the chain */
+    if ((rc = index_push(w, SMAR_INDEX_BY_ID, sp->id, seq, offset, (uint32_t)w->record.len)))
+        return rc;
+    idset_add_last(w);
+    w->same_as_base++;
+    return SMAR_OK;
+}
+
+/* ---- type 1 records ---------------------------------------------------------------- */
+
+/* in_base[i]: the base's locator of version i's payload bytes (base > 0), or none */
+static int write_versions(smar_writer *w, smar_vrec *vr, const smar_locator *in_base)
 {
     const smar_split *sp = w->cur;
     int rc;
     for (size_t i = 0; i < sp->nversions; i++) {
         const smar_split_version *v = &sp->versions[i];
-        if ((rc = check_not_after_snapshot(w, v->id, v->created)))
-            return rc;
         vr[i] = (smar_vrec){{v->id, strlen(v->id)},
                             v->created,
                             v->payload.len > 0,
                             {0},
                             {(const char *)v->meta.data, v->meta.len}};
-        if (vr[i].has_payload &&
-            (rc = write_payload(w, &v->payload, v->payload_hash, &sp->versions[i], &vr[i].payload)))
+        if (vr[i].has_payload && in_base[i].base > 0) {
+            vr[i].payload = in_base[i];
+            w->payloads_referenced++;
+        } else if (vr[i].has_payload && (rc = write_payload(w, &v->payload, v->payload_hash,
+                                                            &sp->versions[i], &vr[i].payload))) {
             return rc;
-        note_time(w, v->created);
+        }
     }
     return SMAR_OK;
 }
 
-/* The secret object repeats its current version's payload: store it once. */
-static int write_secret_payload(smar_writer *w, const smar_vrec *vr, smar_locator *loc)
+/* The secret object repeats its current version's payload: store it once (or refer to
+ * the base's copy). */
+static int write_secret_payload(smar_writer *w, const smar_vrec *vr, const smar_locator *in_base,
+                                smar_locator *loc)
 {
     const smar_split *sp = w->cur;
+    /* bytes compared, not hashes: a payload the base holds has no hash of this archive */
     for (size_t i = sp->nversions; i-- > 0;)
-        if (vr[i].has_payload && vr[i].payload.plain_len == sp->payload.len &&
-            smar_equal32(vr[i].payload.hash, sp->payload_hash)) {
+        if (vr[i].has_payload && sp->versions[i].payload.len == sp->payload.len &&
+            memcmp(sp->versions[i].payload.data, sp->payload.data, sp->payload.len) == 0) {
             *loc = vr[i].payload;
             return SMAR_OK;
         }
+    if (in_base->base > 0) {
+        *loc = *in_base;
+        w->payloads_referenced++;
+        return SMAR_OK;
+    }
     return write_payload(w, &sp->payload, sp->payload_hash, NULL, loc);
 }
 
@@ -898,10 +1113,37 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_span *la
     return SMAR_OK;
 }
 
+/* Every version's time: checked against the snapshot and counted in the meta section. */
+static int note_versions(smar_writer *w)
+{
+    const smar_split *sp = w->cur;
+    int rc = check_not_after_snapshot(w, NULL, sp->created);
+    for (size_t i = 0; rc == SMAR_OK && i < sp->nversions; i++) {
+        rc = check_not_after_snapshot(w, sp->versions[i].id, sp->versions[i].created);
+        note_time(w, sp->versions[i].created);
+    }
+    return rc;
+}
+
+static int place_record(smar_writer *w, smar_vrec *vr, const smar_span *labels, base_match *m)
+{
+    const smar_split *sp = w->cur;
+    smar_locator secret_payload = {0};
+    int rc;
+    match_base(w, labels, vr, m);
+    if (m->same)
+        return write_same_as_base(w, m->b);
+    if ((rc = write_versions(w, vr, m->versions)))
+        return rc;
+    if (sp->payload.len > 0 && (rc = write_secret_payload(w, vr, &m->secret, &secret_payload)))
+        return rc;
+    return write_record(w, vr, labels, &secret_payload);
+}
+
 /* Put a split secret into the streams and the index: on the writer's thread, in order. */
 static int place_secret(smar_writer *w, const smar_split *sp)
 {
-    smar_locator secret_payload = {0};
+    base_match m = {0};
     smar_vrec *vr = NULL;
     smar_span *labels = NULL;
     int rc;
@@ -910,23 +1152,21 @@ static int place_secret(smar_writer *w, const smar_split *sp)
         return rc;
     vr = calloc(sp->nversions + 1, sizeof *vr);
     labels = calloc(sp->nlabels + 1, sizeof *labels);
-    if (!vr || !labels) {
+    m.versions = calloc(sp->nversions + 1, sizeof *m.versions);
+    if (!vr || !labels || !m.versions) {
         rc = smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < sp->nlabels; i++)
         labels[i] = (smar_span){sp->labels[i], strlen(sp->labels[i])};
-    if ((rc = check_not_after_snapshot(w, NULL, sp->created)) || (rc = write_versions(w, vr)))
-        goto done;
-    if (sp->payload.len > 0 && (rc = write_secret_payload(w, vr, &secret_payload)))
-        goto done;
-    if ((rc = write_record(w, vr, labels, &secret_payload)))
+    if ((rc = note_versions(w)) || (rc = place_record(w, vr, labels, &m)))
         goto done;
     w->secrets++;
     w->versions += sp->nversions;
 done:
     free(vr);
     free(labels);
+    free(m.versions);
     return rc;
 }
 
@@ -950,7 +1190,9 @@ static int add_secret(smar_writer *w, const char *json, size_t len)
     if (!w->splitq) {
         w->added++;
         w->placed++;
-        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK)
+        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK && w->basemap)
+            split_against_base(&w->split, w);
+        else if (rc == SMAR_OK)
             smar_split_hash_payloads(&w->split, w->keys->payload_hash);
         if (rc || (rc = place_secret(w, &w->split)))
             w->failed = rc == SMAR_E_IO ? 0 : w->placed;
@@ -1032,16 +1274,23 @@ void smar_writer_progress(const smar_writer *w, uint64_t *secrets, uint64_t *byt
 
 int smar_writer_stats_get(const smar_writer *w, smar_writer_stats *out)
 {
-    if (w == NULL || out == NULL || out->version != SMAR_WRITER_STATS_VERSION || w->keys == NULL)
+    static const size_t sizes[] = {offsetof(smar_writer_stats, base_count),
+                                   sizeof(smar_writer_stats)};
+    if (w == NULL || out == NULL || out->version < 1 || out->version > SMAR_WRITER_STATS_VERSION ||
+        w->keys == NULL)
         return SMAR_E_INVALID;
-    *out = (smar_writer_stats){.version = out->version,
-                               .snapshot = w->hdr.snapshot,
-                               .secrets = w->secrets,
-                               .versions = w->versions,
-                               .payload_records = w->payloads,
-                               .payload_bytes = w->payload_bytes,
-                               .stored_bytes = w->offset};
-    memcpy(out->archive_id, w->hdr.archive_id, sizeof out->archive_id);
+    smar_writer_stats st = {.version = out->version,
+                            .snapshot = w->hdr.snapshot,
+                            .secrets = w->secrets,
+                            .versions = w->versions,
+                            .payload_records = w->payloads,
+                            .payload_bytes = w->payload_bytes,
+                            .stored_bytes = w->offset,
+                            .base_count = w->hdr.base_count,
+                            .same_as_base = w->same_as_base,
+                            .payloads_referenced = w->payloads_referenced};
+    memcpy(st.archive_id, w->hdr.archive_id, sizeof st.archive_id);
+    memcpy(out, &st, SMAR_VERSIONED_SIZE(sizes, out->version));
     return SMAR_OK;
 }
 
@@ -1150,7 +1399,7 @@ static int write_table_and_trailer(smar_writer *w)
     t.chunk_count = (uint32_t)w->ntable;
     t.flags = w->signer ? SMAR_TRAILER_SIGNED : 0;
     memcpy(t.archive_id, w->hdr.archive_id, SMAR_ARCHIVE_ID_BYTES);
-    t.header_len = SMAR_HEADER2_BYTES;
+    t.header_len = (uint32_t)w->header_bytes.len;
     t.slot_area_len = (uint32_t)slots.len;
     t.version_major = SMAR_FORMAT_V2;
     t.version_minor = w->hdr.version_minor;

@@ -72,6 +72,8 @@ const char *smar_strerror(int status)
         return "the key provider denied access";
     case SMAR_E_UNAVAILABLE:
         return "the key provider is unavailable";
+    case SMAR_E_NEEDBASE:
+        return "a base archive of this incremental archive is missing";
     default:
         return "unknown error";
     }

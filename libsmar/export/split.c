@@ -368,6 +368,9 @@ static int split_identity(smar_split *s, const smar_json_fields *obj, smar_err *
 
 void smar_split_hash_payloads(smar_split *s, const uint8_t key[SMAR_KEY_BYTES])
 {
+    s->payload_in_base = false;
+    for (size_t i = 0; i < s->nversions; i++)
+        s->versions[i].in_base = false;
     for (size_t i = 0; i < s->nversions; i++)
         if (s->versions[i].payload.len > 0)
             smar_hash(s->versions[i].payload_hash, key, s->versions[i].payload.data,
@@ -380,8 +383,9 @@ int smar_split_encode_payloads(smar_split *s, struct ZSTD_CCtx_s *cctx, int leve
 {
     for (size_t i = 0; i < s->nversions; i++) {
         smar_split_version *v = &s->versions[i];
-        /* an empty payload has no record; an oversized one is refused by the writer */
-        if (v->payload.len == 0 || v->payload.len > SMAR_MAX_PAYLOAD_BYTES)
+        /* an empty payload has no record; an oversized one is refused by the writer; one
+         * the base holds is referred to, not stored */
+        if (v->payload.len == 0 || v->payload.len > SMAR_MAX_PAYLOAD_BYTES || v->in_base)
             continue;
         int rc = smar_payload_encode_with(cctx, level, v->payload.data, v->payload.len, &v->stored,
                                           &v->coding, e);

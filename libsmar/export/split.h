@@ -23,6 +23,9 @@ typedef struct smar_split_version {
     bool encoded;                          /* stored/coding hold the payload record */
     uint8_t coding;                        /* SMAR_CODING_RAW or SMAR_CODING_ZSTD */
     smar_buf stored; /* the payload as its record stores it (smar_split_encode_payloads) */
+    /* set by a writer's hook (smar_splitq_set_hook): the archive's base holds these bytes
+     * for this version id, so payload_hash was not computed */
+    bool in_base;
 } smar_split_version;
 
 typedef struct smar_split {
@@ -33,6 +36,7 @@ typedef struct smar_split {
     smar_buf meta;
     smar_buf payload;
     uint8_t payload_hash[SMAR_HASH_BYTES]; /* see smar_split_hash_payloads() */
+    bool payload_in_base;                  /* as in_base, for the secret's own payload */
     bool had_versions; /* the object had a "versions" member (kept for exact round trips) */
     size_t nversions;
     size_t cap_versions;

@@ -38,7 +38,9 @@ struct smar_splitq {
     const uint8_t *hash_key; /* the writer's payload-hash subkey, read-only */
     int zstd_level;          /* the archive's, for the payload records */
     unsigned threads;
-    ZSTD_CCtx **cctx; /* one per worker: each encodes the payloads of the secrets it splits */
+    ZSTD_CCtx **cctx;     /* one per worker: each encodes the payloads of the secrets it splits */
+    smar_split_hook hook; /* NULL: smar_split_hash_payloads */
+    void *hook_ctx;
     size_t depth;
     slot *slots;
     smar_pool *pool;
@@ -58,13 +60,22 @@ static void split_batch(void *ctx, unsigned worker, smar_pool_job *job)
         s->rc[i] = smar_split_secret(&s->split[i], (const char *)s->json.data + start,
                                      s->end[i] - start, &s->err[i]);
         if (s->rc[i] == SMAR_OK) {
-            smar_split_hash_payloads(&s->split[i], q->hash_key);
+            if (q->hook)
+                q->hook(&s->split[i], q->hook_ctx);
+            else
+                smar_split_hash_payloads(&s->split[i], q->hash_key);
             s->rc[i] = smar_split_encode_payloads(&s->split[i], q->cctx[worker], q->zstd_level,
                                                   &s->err[i]);
         }
         start = s->end[i];
     }
     smar_buf_reset(&s->json); /* the splits hold their own copies */
+}
+
+void smar_splitq_set_hook(smar_splitq *q, smar_split_hook hook, void *ctx)
+{
+    q->hook = hook;
+    q->hook_ctx = ctx;
 }
 
 void smar_splitq_free(smar_splitq *q)

@@ -26,6 +26,12 @@ int smar_splitq_new(smar_splitq **out, unsigned threads, size_t depth,
                     const uint8_t hash_key[SMAR_KEY_BYTES], int zstd_level);
 void smar_splitq_free(smar_splitq *q);
 
+/* Instead of smar_split_hash_payloads, call hook(split, ctx) on the worker for each
+ * secret split without error (an incremental writer: it compares the payloads with its
+ * base's and hashes the others). hook must be thread-safe. Before the first push. */
+typedef void (*smar_split_hook)(smar_split *split, void *ctx);
+void smar_splitq_set_hook(smar_splitq *q, smar_split_hook hook, void *ctx);
+
 /* Secrets queued and not yet popped+released. */
 size_t smar_splitq_pending(const smar_splitq *q);
 bool smar_splitq_full(const smar_splitq *q);

@@ -7,16 +7,37 @@
 
 #include "crypto.h"
 
+uint32_t smar_header2_len(unsigned base_count)
+{
+    return base_count == 0 ? SMAR_HEADER2_BYTES
+                           : SMAR_HEADER2_BASES_AT + SMAR_BASE_ENTRY_BYTES * base_count;
+}
+
+static int encode_bases(const smar_header2 *h, smar_buf *out)
+{
+    smar_buf_put_u16(out, h->base_count);
+    int rc = smar_buf_put_u16(out, 0); /* reserved */
+    for (unsigned i = 0; rc == SMAR_OK && i < h->base_count; i++) {
+        smar_buf_append(out, h->bases[i].archive_id, SMAR_ARCHIVE_ID_BYTES);
+        smar_buf_append(out, h->bases[i].content, 32);
+        rc = smar_buf_put_u64(out, (uint64_t)h->bases[i].snapshot);
+    }
+    return rc;
+}
+
 int smar_header2_encode(const smar_header2 *h, smar_buf *out)
 {
-    int rc = smar_buf_reserve(out, SMAR_HEADER2_BYTES);
+    if (h->base_count > SMAR_BASES_MAX)
+        return SMAR_E_LIMIT;
+    uint32_t len = smar_header2_len(h->base_count);
+    int rc = smar_buf_reserve(out, len);
     if (rc)
         return rc;
     smar_buf_append(out, SMAR_MAGIC, SMAR_MAGIC_BYTES);
     smar_buf_put_u16(out, h->version_major);
     smar_buf_put_u16(out, h->version_minor);
-    smar_buf_put_u32(out, SMAR_HEADER2_BYTES);
-    smar_buf_put_u32(out, 0); /* flags: none defined in 2.0 */
+    smar_buf_put_u32(out, len);
+    smar_buf_put_u32(out, h->base_count ? SMAR_HEADER2_FLAG_INCREMENTAL : 0);
     smar_buf_put_u16(out, h->suite);
     smar_buf_put_u16(out, h->compression);
     smar_buf_put_u32(out, h->chunk_size);
@@ -24,7 +45,8 @@ int smar_header2_encode(const smar_header2 *h, smar_buf *out)
     smar_buf_put_u64(out, (uint64_t)h->created);
     smar_buf_put_u64(out, (uint64_t)h->snapshot);
     smar_buf_append(out, h->dek_commit, SMAR_DEK_COMMIT_BYTES);
-    return smar_buf_put_u32(out, 0); /* reserved */
+    rc = smar_buf_put_u32(out, 0); /* reserved */
+    return rc || h->base_count == 0 ? rc : encode_bases(h, out);
 }
 
 int smar_header2_peek(const uint8_t *p, size_t n, uint32_t *len, smar_err *e)
@@ -43,7 +65,7 @@ int smar_header2_peek(const uint8_t *p, size_t n, uint32_t *len, smar_err *e)
 
 static int check_fields(const smar_header2 *h, uint32_t flags, uint32_t reserved, smar_err *e)
 {
-    if (flags != 0 || reserved != 0)
+    if ((flags & ~SMAR_HEADER2_FLAG_INCREMENTAL) != 0 || reserved != 0)
         return smar_fail(e, SMAR_E_VERSION, "header uses flags this version does not know");
     if (h->suite != SMAR_SUITE_XCHACHA20POLY1305_ID && h->suite != SMAR_SUITE_AES256GCM_ID)
         return smar_fail(e, SMAR_E_VERSION, "unknown cipher suite %u", h->suite);
@@ -52,6 +74,37 @@ static int check_fields(const smar_header2 *h, uint32_t flags, uint32_t reserved
     if (h->chunk_size < SMAR_CHUNK_MIN || h->chunk_size > SMAR_CHUNK_MAX)
         return smar_fail(e, SMAR_E_LIMIT, "chunk size %u outside %u..%u", h->chunk_size,
                          SMAR_CHUNK_MIN, SMAR_CHUNK_MAX);
+    return SMAR_OK;
+}
+
+/* The base list of an incremental header (format 2.1): bounded by header_len, every base
+ * strictly older than this snapshot, no archive listed twice or listing itself. */
+static int parse_bases(smar_header2 *h, const uint8_t *p, size_t n, smar_err *e)
+{
+    if (h->version_minor < SMAR_HEADER2_MINOR_INCREMENTAL || n < SMAR_HEADER2_BASES_AT)
+        return smar_fail(e, SMAR_E_FORMAT, "incremental header without its base list");
+    h->base_count = smar_load_u16(p + 96);
+    if (h->base_count < 1 || h->base_count > SMAR_BASES_MAX)
+        return smar_fail(e, SMAR_E_LIMIT, "incremental header lists %u bases (limit 1..%u)",
+                         h->base_count, SMAR_BASES_MAX);
+    if (smar_load_u16(p + 98) != 0)
+        return smar_fail(e, SMAR_E_FORMAT, "incremental header: reserved bytes are not zero");
+    if (n < smar_header2_len(h->base_count))
+        return smar_fail(e, SMAR_E_FORMAT, "incremental header is shorter than its base list");
+    for (unsigned i = 0; i < h->base_count; i++) {
+        const uint8_t *b = p + SMAR_HEADER2_BASES_AT + (size_t)i * SMAR_BASE_ENTRY_BYTES;
+        smar_base_ref *ref = &h->bases[i];
+        memcpy(ref->archive_id, b, SMAR_ARCHIVE_ID_BYTES);
+        memcpy(ref->content, b + 16, 32);
+        ref->snapshot = (int64_t)smar_load_u64(b + 48);
+        if (ref->snapshot >= h->snapshot)
+            return smar_fail(e, SMAR_E_FORMAT, "incremental header: base %u is not older", i);
+        if (memcmp(ref->archive_id, h->archive_id, SMAR_ARCHIVE_ID_BYTES) == 0)
+            return smar_fail(e, SMAR_E_FORMAT, "incremental header lists itself as a base");
+        for (unsigned j = 0; j < i; j++)
+            if (memcmp(h->bases[j].archive_id, ref->archive_id, SMAR_ARCHIVE_ID_BYTES) == 0)
+                return smar_fail(e, SMAR_E_FORMAT, "incremental header lists a base twice");
+    }
     return SMAR_OK;
 }
 
@@ -75,7 +128,11 @@ int smar_header2_parse(smar_header2 *h, const uint8_t *p, size_t n, smar_err *e)
     h->created = (int64_t)smar_load_u64(p + 44);
     h->snapshot = (int64_t)smar_load_u64(p + 52);
     memcpy(h->dek_commit, p + 60, SMAR_DEK_COMMIT_BYTES);
-    return check_fields(h, flags, smar_load_u32(p + 92), e);
+    h->flags = flags;
+    rc = check_fields(h, flags, smar_load_u32(p + 92), e);
+    if (rc || !(flags & SMAR_HEADER2_FLAG_INCREMENTAL))
+        return rc;
+    return parse_bases(h, p, n, e);
 }
 
 void smar_dek_commit(uint8_t out[SMAR_DEK_COMMIT_BYTES], const uint8_t dek[32],

@@ -12,10 +12,25 @@
 #include "internal.h"
 #include "format.h"
 
+/* Format 2.1: an incremental archive (spec/FORMAT.md, section 26) sets header flag bit 0 and
+ * lists, after the 96 fixed bytes, the archives its references point into. */
+#define SMAR_HEADER2_FLAG_INCREMENTAL  1u
+#define SMAR_HEADER2_MINOR_INCREMENTAL 1
+#define SMAR_BASES_MAX                 64
+#define SMAR_BASE_ENTRY_BYTES          56 /* archive_id 16 || content 32 || snapshot i64 */
+#define SMAR_HEADER2_BASES_AT          100 /* base_count u16 || reserved u16 at 96, entries from 100 */
+
+typedef struct smar_base_ref {
+    uint8_t archive_id[SMAR_ARCHIVE_ID_BYTES];
+    uint8_t content[32]; /* the base's content digest (section 10) */
+    int64_t snapshot;
+} smar_base_ref;
+
 typedef struct smar_header2 {
     uint16_t version_major; /* 2 */
     uint16_t version_minor;
-    uint32_t header_len; /* 96..4096; bytes 96.. are a later minor version's, ignored */
+    uint32_t header_len; /* 96..4096; bytes past what this version defines are ignored */
+    uint32_t flags;      /* SMAR_HEADER2_FLAG_INCREMENTAL or 0 */
     uint16_t suite;
     uint16_t compression;
     uint32_t chunk_size;
@@ -23,9 +38,16 @@ typedef struct smar_header2 {
     int64_t created;  /* seconds since the epoch, INT64_MIN absent */
     int64_t snapshot; /* nanoseconds */
     uint8_t dek_commit[SMAR_DEK_COMMIT_BYTES];
+    /* incremental archives: base[0] is the parent, then every other archive referenced */
+    uint16_t base_count;
+    smar_base_ref bases[SMAR_BASES_MAX];
 } smar_header2;
 
-/* Append the 96-byte header of 2.0 (header_len and flags as written: 96 and 0). */
+/* The header_len of a header with n bases (96 when n is 0: a plain 2.0 header). */
+uint32_t smar_header2_len(unsigned base_count);
+
+/* Append the header: 96 bytes of 2.0 when base_count is 0; else the incremental form
+ * (flag INCREMENTAL, header_len 100 + 56 x base_count). version_minor is written as given. */
 int smar_header2_encode(const smar_header2 *h, smar_buf *out);
 
 /* The declared header_len of a v2 header whose first 96 bytes are p[0..n): checks magic,

@@ -26,8 +26,11 @@ static int put_blob32(smar_buf *b, smar_span s)
  * offset || stored_len || coding || plain_len || hash. */
 static int put_locator(smar_buf *b, int format, bool present, const smar_locator *l)
 {
-    int rc = smar_buf_put_u8(b, present ? 1 : 0);
+    bool external = present && l->base > 0;
+    int rc = smar_buf_put_u8(b, external ? SMAR_LOCATOR_EXTERNAL : present ? 1 : 0);
     if (rc || !present)
+        return rc;
+    if (external && (rc = smar_buf_put_u8(b, (uint8_t)(l->base - 1))))
         return rc;
     if ((rc = smar_buf_put_u32(b, l->seq)) || (rc = smar_buf_put_u32(b, l->offset)) ||
         (rc = smar_buf_put_u32(b, l->length)))
@@ -104,7 +107,8 @@ typedef struct decoder {
     char *arena;
     size_t arena_used;
     int format;
-    char over[96]; /* which limit the record goes over, for the message; "" when none */
+    unsigned nbases; /* external locators allowed below this base index */
+    char over[96];   /* which limit the record goes over, for the message; "" when none */
 } decoder;
 
 static const char *take_str(decoder *d, size_t width, size_t *len)
@@ -170,11 +174,18 @@ static const char *take_text(decoder *d, size_t width, size_t *len)
 static bool take_locator(decoder *d, bool *present, smar_locator *l)
 {
     uint8_t flag;
-    if (!smar_take_u8(&d->c, &flag) || flag > 1)
+    if (!smar_take_u8(&d->c, &flag) || flag > SMAR_LOCATOR_EXTERNAL)
         return false;
-    *present = flag == 1;
+    *present = flag != 0;
+    l->base = 0;
     if (!*present)
         return true;
+    if (flag == SMAR_LOCATOR_EXTERNAL) { /* format 2.1: a payload stored in a base */
+        uint8_t base;
+        if (d->format != SMAR_FORMAT_V2 || !smar_take_u8(&d->c, &base) || base >= d->nbases)
+            return false;
+        l->base = (uint8_t)(base + 1);
+    }
     smar_take_u32(&d->c, &l->seq);
     smar_take_u32(&d->c, &l->offset);
     smar_take_u32(&d->c, &l->length);
@@ -290,6 +301,7 @@ void smar_secret_free(smar_secret *s)
         return;
     smar_wipe_free(s->raw, s->raw_len);
     smar_wipe_free(s->arena, s->arena_used);
+    smar_wipe_free(s->ref_meta, s->ref_meta_len);
     free(s->labels);
     free(s->versions);
     free(s);
@@ -303,6 +315,12 @@ int smar_record_decode(smar_secret **out, const uint8_t *body, size_t n, smar_er
 int smar_record_decode_format(smar_secret **out, int format, const uint8_t *body, size_t n,
                               smar_err *e)
 {
+    return smar_record_decode_bases(out, format, 0, body, n, e);
+}
+
+int smar_record_decode_bases(smar_secret **out, int format, unsigned nbases, const uint8_t *body,
+                             size_t n, smar_err *e)
+{
     *out = NULL;
     if (n == 0 || n > SMAR_MAX_RECORD_BYTES)
         return smar_fail(e, SMAR_E_LIMIT, "manifest record of %zu bytes", n);
@@ -315,7 +333,9 @@ int smar_record_decode_format(smar_secret **out, int format, const uint8_t *body
     memcpy(s->raw, body, n);
     s->raw_len = n;
     s->format = (uint8_t)format;
-    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, format, ""};
+    s->nbases = (uint8_t)nbases;
+    s->stored_type = SMAR_RECORD_SECRET;
+    decoder d = {smar_cursor_make(s->raw, n), s->arena, 0, format, nbases, ""};
     bool ok = take_body(&d, s);
     s->arena_used = d.arena_used;
     if (!ok) {
@@ -328,15 +348,167 @@ int smar_record_decode_format(smar_secret **out, int format, const uint8_t *body
     return SMAR_OK;
 }
 
+static smar_span span_of(const char *s)
+{
+    return (smar_span){s, strlen(s)};
+}
+
+void smar_record_view(const smar_secret *s, smar_srec *rec, smar_vrec *vr, smar_span *labels)
+{
+    for (size_t i = 0; i < s->nlabels; i++)
+        labels[i] = span_of(s->labels[i]);
+    for (size_t i = 0; i < s->nversions; i++) {
+        const struct smar_version *v = &s->versions[i];
+        vr[i] = (smar_vrec){span_of(v->id), v->created, v->has_payload, v->payload,
+                            (smar_span){v->meta, v->meta_len}};
+    }
+    *rec = (smar_srec){s->flags,
+                       span_of(s->id),
+                       span_of(s->type),
+                       span_of(s->name),
+                       span_of(s->group),
+                       s->created,
+                       s->updated,
+                       s->nlabels,
+                       labels,
+                       (smar_span){s->meta, s->meta_len},
+                       s->has_payload,
+                       s->payload,
+                       s->nversions,
+                       vr};
+}
+
+/* ---- type 3 records: "same as in base" (format 2.1) -------------------------------- */
+
+uint8_t smar_record_type(const uint8_t *body, size_t n)
+{
+    return n > 0 ? body[0] : 0;
+}
+
+int smar_ref_encode(const smar_ref *ref, smar_buf *out, smar_err *e)
+{
+    size_t start = out->len;
+    int rc = SMAR_OK;
+    if (ref->npatches > SMAR_PATCHES_MAX)
+        return smar_fail(e, SMAR_E_LIMIT, "more than %u metadata patches", SMAR_PATCHES_MAX);
+    smar_buf_put_u32(out, 0);
+    smar_buf_put_u8(out, SMAR_RECORD_SAME_AS_BASE);
+    smar_buf_put_u8(out, 0); /* flags */
+    smar_buf_put_u8(out, ref->base);
+    smar_buf_put_u32(out, ref->seq);
+    smar_buf_put_u32(out, ref->offset);
+    smar_buf_put_u32(out, ref->length);
+    rc = smar_buf_put_u16(out, (uint16_t)ref->npatches);
+    for (size_t i = 0; rc == SMAR_OK && i < ref->npatches; i++) {
+        smar_buf_put_u16(out, ref->patches[i].member);
+        rc = put_blob32(out, ref->patches[i].value);
+    }
+    if (rc)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    size_t body = out->len - start - 4;
+    if (body > SMAR_MAX_RECORD_BYTES)
+        return smar_fail(e, SMAR_E_LIMIT, "metadata patches over %u bytes", SMAR_MAX_RECORD_BYTES);
+    smar_store_u32(out->data + start, (uint32_t)body);
+    return SMAR_OK;
+}
+
+static bool take_patches(smar_cursor *c, smar_ref *ref)
+{
+    uint16_t n;
+    /* a patch takes at least 6 bytes: bound the count by what is left before allocating */
+    if (!smar_take_u16(c, &n) || (size_t)n * 6 > c->left)
+        return false;
+    ref->npatches = n;
+    if (n == 0)
+        return true;
+    if (!(ref->patches = calloc(n, sizeof *ref->patches)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        smar_patch *p = &ref->patches[i];
+        uint32_t len;
+        const uint8_t *v;
+        if (!smar_take_u16(c, &p->member) || !smar_take_u32(c, &len) ||
+            !smar_take_ptr(c, &v, len) || len == 0)
+            return false;
+        if (i > 0 && p->member <= ref->patches[i - 1].member)
+            return false; /* strictly increasing */
+        p->value = (smar_span){(const char *)v, len};
+    }
+    return true;
+}
+
+int smar_ref_decode(smar_ref *ref, const uint8_t *body, size_t n, unsigned nbases, smar_err *e)
+{
+    smar_cursor c = smar_cursor_make(body, n);
+    uint8_t type = 0, flags = 0;
+    memset(ref, 0, sizeof *ref);
+    bool ok = smar_take_u8(&c, &type) && type == SMAR_RECORD_SAME_AS_BASE &&
+              smar_take_u8(&c, &flags) && flags == 0 && smar_take_u8(&c, &ref->base) &&
+              ref->base < nbases && smar_take_u32(&c, &ref->seq) &&
+              smar_take_u32(&c, &ref->offset) && smar_take_u32(&c, &ref->length) &&
+              ref->length > 4 && take_patches(&c, ref) && c.left == 0;
+    if (!ok) {
+        free(ref->patches);
+        ref->patches = NULL;
+        return smar_fail(e, SMAR_E_FORMAT, "malformed \"same as in base\" record");
+    }
+    return SMAR_OK;
+}
+
+/* A patch value: exactly one JSON value, no surrounding whitespace. */
+static bool json_value_ok(smar_span s)
+{
+    smar_span v;
+    char why[8];
+    return smar_json_validate(s, SMAR_JSON_MAX_DEPTH, &v, why, sizeof why) && v.n == s.n;
+}
+
+int smar_meta_patch(smar_span meta, const smar_patch *patches, size_t npatches, smar_buf *out,
+                    smar_err *e)
+{
+    smar_json_iter it;
+    smar_span key, value;
+    size_t member = 0, next = 0;
+    int rc = SMAR_OK;
+    smar_buf_reset(out);
+    if (!json_object_ok(meta.p, meta.n))
+        return smar_fail(e, SMAR_E_FORMAT, "referenced record's metadata is not a JSON object");
+    smar_json_iter_init(&it, meta);
+    rc = smar_buf_put_u8(out, '{');
+    for (; rc == SMAR_OK && smar_json_next_member(&it, &key, &value); member++) {
+        if (next < npatches && patches[next].member == member) {
+            if (!json_value_ok(patches[next].value))
+                return smar_fail(e, SMAR_E_FORMAT, "a metadata patch is not one JSON value");
+            value = patches[next++].value;
+        }
+        if (member > 0)
+            smar_buf_put_u8(out, ',');
+        smar_buf_append(out, key.p, key.n);
+        smar_buf_put_u8(out, ':');
+        rc = smar_buf_append(out, value.p, value.n);
+    }
+    if (rc == SMAR_OK)
+        rc = smar_buf_put_u8(out, '}');
+    if (rc)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    if (next < npatches)
+        return smar_fail(e, SMAR_E_FORMAT,
+                         "a metadata patch names member %u of an object of %zu members",
+                         patches[next].member, member);
+    return SMAR_OK;
+}
+
 /* ---- public accessors --------------------------------------------------------------- */
 
 smar_secret *smar_secret_dup(const smar_secret *s)
 {
     smar_secret *copy = NULL;
     smar_err scratch;
-    if (!s || smar_record_decode_format(&copy, s->format, s->raw, s->raw_len, &scratch) != SMAR_OK)
+    if (!s || smar_record_decode_bases(&copy, s->format, s->nbases, s->raw, s->raw_len, &scratch) !=
+                  SMAR_OK)
         return NULL;
     copy->where = s->where;
+    copy->stored_type = s->stored_type;
     return copy;
 }
 

@@ -173,6 +173,117 @@ static int insert_archive(smar_series *s, series_archive a)
     return SMAR_OK;
 }
 
+/* ---- incremental archives: their bases come from the series itself ----------------- */
+
+static int ensure_open(smar_series *s, size_t i);
+
+static bool same_id(smar_reader *r, const uint8_t id[16])
+{
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    return smar_reader_info(r, &info) == SMAR_OK && memcmp(info.archive_id, id, 16) == 0;
+}
+
+/* The series' archive for base b: the one with its archive id, else the one with its
+ * snapshot time (a source is opened for that; attaching then refuses an archive that is
+ * not the base, as SMAR_E_AUTH), else none (SIZE_MAX). */
+static size_t archive_for_base(smar_series *s, const smar_base_info *b, int *rc)
+{
+    *rc = SMAR_OK;
+    for (size_t j = 0; j < s->count; j++)
+        if (s->archives[j].reader && same_id(s->archives[j].reader, b->archive_id))
+            return j;
+    for (size_t j = 0; j < s->count; j++) {
+        /* a source's snapshot comes from its name, to the second */
+        if (s->archives[j].snapshot / 1000000000 != b->snapshot / 1000000000 ||
+            s->archives[j].left_out)
+            continue;
+        if ((*rc = ensure_open(s, j)) != SMAR_OK)
+            return SIZE_MAX;
+        if (s->archives[j].reader)
+            return j;
+    }
+    return SIZE_MAX;
+}
+
+/* Attach every base of archive i that the series holds. A base the series lacks stays
+ * unattached: what needs it fails with SMAR_E_NEEDBASE, naming it. */
+static int attach_bases(smar_series *s, size_t i)
+{
+    smar_reader *r = s->archives[i].reader;
+    for (size_t b = 0; r && b < smar_reader_base_count(r); b++) {
+        smar_base_info info = SMAR_BASE_INFO_INIT;
+        int rc;
+        if (smar_reader_base_attached(r, b) || smar_reader_base(r, b, &info) != SMAR_OK)
+            continue;
+        size_t j = archive_for_base(s, &info, &rc);
+        if (rc != SMAR_OK)
+            return rc;
+        if (j == SIZE_MAX)
+            continue;
+        if ((rc = smar_reader_attach_base(r, b, s->archives[j].reader)) != SMAR_OK)
+            return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
+    }
+    return SMAR_OK;
+}
+
+/* Detach reader `base` from every archive of the series it was attached to. */
+static void withdraw_base(smar_series *s, smar_reader *base)
+{
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    if (smar_reader_info(base, &info) != SMAR_OK)
+        return;
+    for (size_t j = 0; j < s->count; j++) {
+        smar_reader *r = s->archives[j].reader;
+        for (size_t b = 0; r && r != base && b < smar_reader_base_count(r); b++) {
+            smar_base_info bi = SMAR_BASE_INFO_INIT;
+            if (smar_reader_base(r, b, &bi) == SMAR_OK &&
+                memcmp(bi.archive_id, info.archive_id, 16) == 0)
+                smar_reader_attach_base(r, b, NULL);
+        }
+    }
+}
+
+/* Archive i as a base of the incremental archives opened before it. On failure (an
+ * archive with a listed base's id but other content) nothing stays attached to it. */
+static int offer_as_base(smar_series *s, size_t i)
+{
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    if (smar_reader_info(s->archives[i].reader, &info) != SMAR_OK)
+        return SMAR_OK;
+    for (size_t j = 0; j < s->count; j++) {
+        smar_reader *r = s->archives[j].reader;
+        for (size_t b = 0; r && j != i && b < smar_reader_base_count(r); b++) {
+            smar_base_info base = SMAR_BASE_INFO_INIT;
+            if (smar_reader_base_attached(r, b) || smar_reader_base(r, b, &base) != SMAR_OK ||
+                memcmp(base.archive_id, info.archive_id, 16) != 0)
+                continue;
+            if (smar_reader_attach_base(r, b, s->archives[i].reader) != SMAR_OK) {
+                smar_fail(&s->err, SMAR_E_AUTH, "%s", smar_reader_error(r));
+                withdraw_base(s, s->archives[i].reader);
+                return SMAR_E_AUTH;
+            }
+        }
+    }
+    return SMAR_OK;
+}
+
+static size_t index_of_reader(const smar_series *s, const smar_reader *r)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (s->archives[i].reader == r)
+            return i;
+    return SIZE_MAX;
+}
+
+static int link_archive(smar_series *s, const smar_reader *r)
+{
+    size_t i = index_of_reader(s, r);
+    int rc = i == SIZE_MAX ? SMAR_OK : offer_as_base(s, i);
+    if (rc == SMAR_OK && (i = index_of_reader(s, r)) != SIZE_MAX)
+        rc = attach_bases(s, i);
+    return rc;
+}
+
 static bool is_damage(int rc);
 
 int smar_series_add(smar_series *s, smar_reader *r)
@@ -197,8 +308,17 @@ int smar_series_add(smar_series *s, smar_reader *r)
     /* An archive without a snapshot time is dated by when it was made. */
     smar_time_ns snap = info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created;
     rc = insert_archive(s, (series_archive){r, NULL, NULL, snap, instance, SMAR_OK, false, NULL});
-    if (rc != SMAR_OK)
+    if (rc != SMAR_OK) {
         free(instance);
+        return rc;
+    }
+    if ((rc = link_archive(s, r)) != SMAR_OK) { /* the caller keeps r: take it out again */
+        withdraw_base(s, r);
+        size_t i = index_of_reader(s, r);
+        free(s->archives[i].instance);
+        memmove(&s->archives[i], &s->archives[i + 1], (s->count - i - 1) * sizeof *s->archives);
+        s->count--;
+    }
     return rc;
 }
 
@@ -252,7 +372,7 @@ static int ensure_open(smar_series *s, size_t i)
     }
     a->instance = instance;
     a->reader = r;
-    return SMAR_OK;
+    return link_archive(s, r);
 }
 
 static int open_all(smar_series *s)

@@ -15,7 +15,7 @@ import json, os, sys
 s = json.load(open(sys.argv[1]))
 ins = json.load(open(sys.argv[2]))
 want = {"output", "archive_id", "snapshot", "secrets", "versions", "payload_records",
-        "payload_bytes", "stored_bytes", "full", "signed", "seconds"}
+        "payload_bytes", "stored_bytes", "full", "incremental", "base_ids", "signed", "seconds"}
 assert set(s) == want, sorted(s)
 assert s["output"] == "a.smar", s
 assert s["archive_id"] == ins["archive_id"], (s, ins)
@@ -24,6 +24,7 @@ assert s["secrets"] == 7 and s["versions"] >= 7, s
 assert s["payload_records"] > 0 and s["payload_bytes"] >= 300 * s["payload_records"] // 2, s
 assert s["stored_bytes"] == os.path.getsize(sys.argv[3]), s
 assert s["full"] is True and s["signed"] is True, s
+assert s["incremental"] is False and s["base_ids"] == [], s
 assert 0 <= s["seconds"] < 600, s
 PY
 assert_not_contains err.txt "created"
