@@ -23,7 +23,11 @@
 
 #include <sodium.h>
 
+/* TAIL_BUFFER, the suffix read's buffer, is one byte more than asked: s3rver serves
+ * bytes=-N as bytes 0..N (N + 1 bytes). Taking the whole answer lets the connection be
+ * reused; a cut transfer closes it, and the next request pays a new TCP and TLS handshake. */
 #define TAIL_BYTES         65536u /* the suffix read when opening: trailer, table, meta */
+#define TAIL_BUFFER        (TAIL_BYTES + 1u)
 #define HEAD_BYTES         16384u /* the first read at the start: the whole header */
 #define XML_MAX            (1u << 20)
 #define DEFAULT_PART_MIB   8u
@@ -822,8 +826,11 @@ static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
 {
     char range[40];
     (void)snprintf(range, sizeof range, "Range: bytes=-%u", TAIL_BYTES);
-    s3_call call = {
-        .method = "GET", .headers = {range}, .n_headers = 1, .out = s->tail, .out_cap = TAIL_BYTES};
+    s3_call call = {.method = "GET",
+                    .headers = {range},
+                    .n_headers = 1,
+                    .out = s->tail,
+                    .out_cap = TAIL_BUFFER};
     smar_http_response resp;
     int rc = client_send(&s->c, &call, &resp, e);
     *honoured = false;
@@ -872,7 +879,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     int rc = client_init(&s->c, url, o, e);
     if (rc != SMAR_OK)
         return rc;
-    if ((s->tail = malloc(TAIL_BYTES)) == NULL)
+    if ((s->tail = malloc(TAIL_BUFFER)) == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     bool honoured;
     if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
