@@ -688,8 +688,10 @@ static int explain(const s3_client *c, int rc, const smar_http_response *resp, s
 typedef struct s3_source {
     s3_client c;
     uint64_t size;
-    char etag[136]; /* the object's ETag when opened ("" if not sent): pins server-side copies */
-    uint8_t *tail;  /* the object's last tail_len bytes, read when opening */
+    /* the object's ETag when opened ("" if not sent): pins later range reads (If-Match)
+     * and server-side copies */
+    char etag[136];
+    uint8_t *tail; /* the object's last tail_len bytes, read when opening */
     size_t tail_len;
     /* The object's first head_len bytes, read by the first read that falls inside them:
      * the reader reads the header in two steps (fixed part, then the rest), which would
@@ -711,17 +713,41 @@ static bool parse_content_range(const char *v, uint64_t *first, uint64_t *last, 
     return true;
 }
 
-/* A ranged GET of [offset, offset + len) into buf, its answer checked. */
-static int get_range(const s3_client *c, void *buf, size_t len, uint64_t offset, smar_err *e)
+/* The If-Match line pinning reads to etag, into line; false (no pin) when etag is empty or
+ * unfit for a header line. */
+static bool if_match_line(const char *etag, char line[160])
 {
-    char range[64];
+    if (etag == NULL || etag[0] == '\0' || strlen(etag) > 136)
+        return false;
+    for (const char *p = etag; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    (void)snprintf(line, 160, "If-Match: %s", etag);
+    return true;
+}
+
+/* A ranged GET of [offset, offset + len) into buf, its answer checked. With an etag (the
+ * object's when it was opened), the read is conditional: an object replaced since then
+ * answers 412, and the restore fails instead of mixing bytes of two objects. */
+static int get_range(const s3_client *c, const char *etag, void *buf, size_t len, uint64_t offset,
+                     smar_err *e)
+{
+    char range[64], if_match[160];
     (void)snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)offset,
                    (unsigned long long)(offset + len - 1));
     s3_call call = {
         .method = "GET", .headers = {range}, .n_headers = 1, .out = buf, .out_cap = len};
+    if (if_match_line(etag, if_match))
+        call.headers[call.n_headers++] = if_match;
     smar_http_response resp;
     int rc = client_send(c, &call, &resp, e);
-    if (rc != SMAR_OK) {
+    if (rc != SMAR_OK && resp.status == 412) {
+        smar_err_clear(e);
+        rc = smar_fail(e, SMAR_E_IO,
+                       "%s: the object changed while reading (it was replaced after it was "
+                       "opened): read it again",
+                       c->url);
+    } else if (rc != SMAR_OK) {
         rc = rc == SMAR_E_CANCELLED ? rc : explain(c, rc, &resp, e);
     } else {
         uint64_t first = 0, last = 0, total = 0;
@@ -752,7 +778,7 @@ static int read_head(s3_source *s, void *buf, size_t len, uint64_t offset, smar_
     if (s->head == NULL) {
         uint8_t *head = malloc(head_max);
         rc = head == NULL ? smar_fail(e, SMAR_E_NOMEM, "out of memory")
-                          : get_range(&s->c, head, head_max, 0, e);
+                          : get_range(&s->c, s->etag, head, head_max, 0, e);
         if (rc == SMAR_OK) {
             s->head = head;
             s->head_len = head_max;
@@ -780,7 +806,7 @@ static smar_io_result source_read_at(void *opaque, void *buf, size_t len, uint64
     smar_err e = {0};
     int rc = read_head(s, buf, len, offset, &e);
     if (rc == SMAR_E_NOTFOUND)
-        rc = get_range(&s->c, buf, len, offset, &e);
+        rc = get_range(&s->c, s->etag, buf, len, offset, &e);
     if (rc == SMAR_OK)
         return SMAR_IO_OK;
     (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", smar_err_message(&e));
@@ -889,7 +915,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
     if (s->tail_len == 0)
         return SMAR_OK;
-    return get_range(&s->c, s->tail, s->tail_len, s->size - s->tail_len, e);
+    return get_range(&s->c, s->etag, s->tail, s->tail_len, s->size - s->tail_len, e);
 }
 
 static void copy_error(char err[SMAR_IO_ERROR_MAX], const smar_err *e)

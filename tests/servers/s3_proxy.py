@@ -29,6 +29,8 @@ the test), forwards to s3rver over plain HTTP, and:
     requests transiently (503 and dropped connections in turn); rate 0 stops it.
   POST /_admin/clear-faults and /_admin/reset-stats reset; admin requests are not counted.
 It does not fix what s3rver gets wrong (bytes=-N is served as bytes 0..N): smar must cope.
+It does answer for s3rver what S3 does and s3rver does not: a GET or HEAD with If-Match whose
+ETag is not the object's gets 412 PreconditionFailed.
 Every request is logged, one JSON object a line, to --log: method, path, query, range,
 status, bytes in and out, the names of the signed headers (never a header value or a body,
 except the values of the headers named by --log-header, which must hold no secret).
@@ -320,7 +322,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(404, error_xml("NoSuchUpload", "completed already"))
         if self.args.copy_double and self.command == "PUT" and "x-amz-copy-source" in self.headers:
             return self.copy_part()
+        if self.command in ("GET", "HEAD") and "If-Match" in self.headers and not self.if_match():
+            self.record(412, len(body), 0)
+            return self.answer(412, error_xml("PreconditionFailed", "If-Match"))
         self.forward(body)
+
+    def if_match(self):
+        """Whether the object's ETag is the If-Match one (s3rver ignores If-Match: S3 answers
+        412 PreconditionFailed when it does not match)."""
+        path = urllib.parse.urlsplit(self.path).path
+        status, headers, _ = self.upstream("HEAD", path)
+        etag = {k.lower(): v for k, v in headers.items()}.get("etag")
+        want = self.headers["If-Match"].strip()
+        return status != 200 or want == "*" or etag == want
 
     def upstream(self, method, path, headers=None, body=b""):
         up = urllib.parse.urlsplit(self.args.upstream)
