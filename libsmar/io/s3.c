@@ -1503,14 +1503,15 @@ static bool multipart_etag(const smar_s3_sink *s, char out[136])
     return ok;
 }
 
-/* A retried CompleteMultipartUpload whose first answer was lost finds the upload gone
+/* A CompleteMultipartUpload sent again after its first answer was lost finds the upload gone
  * (S3: 404 NoSuchUpload; 412 with If-None-Match, the object being there now; some servers
  * an error of their own). Whether an earlier attempt made the object: HEAD the key and
  * compare its ETag with the one this upload gives. */
-static bool completed_before(smar_s3_sink *s, const smar_http_response *failed)
+static bool completed_before(smar_s3_sink *s)
 {
-    if (failed->attempts < 2)
-        return false;
+    /* Not only after a retry of ours: libcurl itself sends a request again, once, when a
+     * reused connection closes without an answer (http.c keeps connections), so a lost
+     * answer can end in a first attempt's 404. The ETag check alone decides. */
     char want[136];
     if (!multipart_etag(s, want))
         return false;
@@ -1548,7 +1549,7 @@ static int complete_upload(smar_s3_sink *s)
     if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code)) {
         rc = smar_fail(&s->err, SMAR_E_IO, "%s: completing the upload failed: %.60s", s->c.url,
                        code); /* S3 may answer 200 with an error body */
-    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s, &resp)) {
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s)) {
         rc = SMAR_OK; /* an earlier attempt completed it; its answer was lost */
         smar_err_clear(&s->err);
     } else if (rc != SMAR_OK && resp.status == 412) {
