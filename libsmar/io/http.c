@@ -40,6 +40,72 @@ static void init_curl(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* ---- one easy handle per thread, kept between requests ------------------------------------
+ *
+ * A libcurl easy handle keeps its live connections and its TLS session cache across
+ * curl_easy_reset, so a thread's next request to the same host reuses the open connection
+ * (no new TCP and TLS handshake: a restore over a 50 ms link pays it once per thread, not
+ * per request). libcurl reuses a connection only when the TLS settings of the new request
+ * (CA file, verification) match those it was made with. An easy handle must never be used
+ * by two threads at once: each thread has its own, freed when the thread ends. A nested
+ * call on the same thread (not made today) would get a fresh handle of its own. */
+
+typedef struct cached_handle {
+    CURL *h;
+    bool busy;
+} cached_handle;
+
+static pthread_key_t handle_key;
+static pthread_once_t handle_key_once = PTHREAD_ONCE_INIT;
+static bool handle_key_ok;
+
+static void free_cached_handle(void *p)
+{
+    cached_handle *c = p;
+    if (c != NULL)
+        curl_easy_cleanup(c->h);
+    free(c);
+}
+
+static void init_handle_key(void)
+{
+    handle_key_ok = pthread_key_create(&handle_key, free_cached_handle) == 0;
+}
+
+/* This thread's handle, reset to defaults (connections and TLS sessions kept), else a new
+ * one that release_handle frees. */
+static CURL *acquire_handle(void)
+{
+    pthread_once(&handle_key_once, init_handle_key);
+    cached_handle *c = handle_key_ok ? pthread_getspecific(handle_key) : NULL;
+    if (c != NULL && !c->busy) {
+        curl_easy_reset(c->h);
+        c->busy = true;
+        return c->h;
+    }
+    CURL *h = curl_easy_init();
+    if (h == NULL || c != NULL || !handle_key_ok)
+        return h;
+    c = malloc(sizeof *c);
+    if (c != NULL && pthread_setspecific(handle_key, c) == 0) {
+        *c = (cached_handle){.h = h, .busy = true};
+        return h;
+    }
+    free(c);
+    return h;
+}
+
+/* Give h back: kept when it is this thread's cached handle, else freed. */
+static void release_handle(CURL *h)
+{
+    cached_handle *c = handle_key_ok ? pthread_getspecific(handle_key) : NULL;
+    if (c != NULL && c->h == h) {
+        c->busy = false;
+        return;
+    }
+    curl_easy_cleanup(h);
+}
+
 /* ---- small helpers --------------------------------------------------------------------- */
 
 static uint64_t now_ms(void)
@@ -419,7 +485,7 @@ int smar_http_send(const smar_http_request *req, const smar_http_policy *pol,
     if (curl_init_rc != CURLE_OK)
         return smar_fail(e, SMAR_E_UNAVAILABLE, "libcurl did not initialise: %s",
                          curl_easy_strerror(curl_init_rc));
-    CURL *h = curl_easy_init();
+    CURL *h = acquire_handle();
     if (h == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory (HTTP handle)");
     smar_http_policy p = effective_policy(pol);
@@ -435,7 +501,9 @@ int smar_http_send(const smar_http_request *req, const smar_http_policy *pol,
         rc = smar_fail(e, SMAR_E_UNAVAILABLE, "%s: libcurl refused an option", req->method);
     else
         rc = send_with_retries(h, req, &p, resp, &s, e);
-    curl_easy_cleanup(h);
+    /* the handle's options point at the caller's memory: none may outlive this call */
+    curl_easy_reset(h);
+    release_handle(h);
     return rc;
 }
 

@@ -23,7 +23,11 @@
 
 #include <sodium.h>
 
+/* TAIL_BUFFER, the suffix read's buffer, is one byte more than asked: s3rver serves
+ * bytes=-N as bytes 0..N (N + 1 bytes). Taking the whole answer lets the connection be
+ * reused; a cut transfer closes it, and the next request pays a new TCP and TLS handshake. */
 #define TAIL_BYTES         65536u /* the suffix read when opening: trailer, table, meta */
+#define TAIL_BUFFER        (TAIL_BYTES + 1u)
 #define HEAD_BYTES         16384u /* the first read at the start: the whole header */
 #define XML_MAX            (1u << 20)
 #define DEFAULT_PART_MIB   8u
@@ -684,8 +688,10 @@ static int explain(const s3_client *c, int rc, const smar_http_response *resp, s
 typedef struct s3_source {
     s3_client c;
     uint64_t size;
-    char etag[136]; /* the object's ETag when opened ("" if not sent): pins server-side copies */
-    uint8_t *tail;  /* the object's last tail_len bytes, read when opening */
+    /* the object's ETag when opened ("" if not sent): pins later range reads (If-Match)
+     * and server-side copies */
+    char etag[136];
+    uint8_t *tail; /* the object's last tail_len bytes, read when opening */
     size_t tail_len;
     /* The object's first head_len bytes, read by the first read that falls inside them:
      * the reader reads the header in two steps (fixed part, then the rest), which would
@@ -707,17 +713,41 @@ static bool parse_content_range(const char *v, uint64_t *first, uint64_t *last, 
     return true;
 }
 
-/* A ranged GET of [offset, offset + len) into buf, its answer checked. */
-static int get_range(const s3_client *c, void *buf, size_t len, uint64_t offset, smar_err *e)
+/* The If-Match line pinning reads to etag, into line; false (no pin) when etag is empty or
+ * unfit for a header line. */
+static bool if_match_line(const char *etag, char line[160])
 {
-    char range[64];
+    if (etag == NULL || etag[0] == '\0' || strlen(etag) > 136)
+        return false;
+    for (const char *p = etag; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    (void)snprintf(line, 160, "If-Match: %s", etag);
+    return true;
+}
+
+/* A ranged GET of [offset, offset + len) into buf, its answer checked. With an etag (the
+ * object's when it was opened), the read is conditional: an object replaced since then
+ * answers 412, and the restore fails instead of mixing bytes of two objects. */
+static int get_range(const s3_client *c, const char *etag, void *buf, size_t len, uint64_t offset,
+                     smar_err *e)
+{
+    char range[64], if_match[160];
     (void)snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)offset,
                    (unsigned long long)(offset + len - 1));
     s3_call call = {
         .method = "GET", .headers = {range}, .n_headers = 1, .out = buf, .out_cap = len};
+    if (if_match_line(etag, if_match))
+        call.headers[call.n_headers++] = if_match;
     smar_http_response resp;
     int rc = client_send(c, &call, &resp, e);
-    if (rc != SMAR_OK) {
+    if (rc != SMAR_OK && resp.status == 412) {
+        smar_err_clear(e);
+        rc = smar_fail(e, SMAR_E_IO,
+                       "%s: the object changed while reading (it was replaced after it was "
+                       "opened): read it again",
+                       c->url);
+    } else if (rc != SMAR_OK) {
         rc = rc == SMAR_E_CANCELLED ? rc : explain(c, rc, &resp, e);
     } else {
         uint64_t first = 0, last = 0, total = 0;
@@ -748,7 +778,7 @@ static int read_head(s3_source *s, void *buf, size_t len, uint64_t offset, smar_
     if (s->head == NULL) {
         uint8_t *head = malloc(head_max);
         rc = head == NULL ? smar_fail(e, SMAR_E_NOMEM, "out of memory")
-                          : get_range(&s->c, head, head_max, 0, e);
+                          : get_range(&s->c, s->etag, head, head_max, 0, e);
         if (rc == SMAR_OK) {
             s->head = head;
             s->head_len = head_max;
@@ -776,7 +806,7 @@ static smar_io_result source_read_at(void *opaque, void *buf, size_t len, uint64
     smar_err e = {0};
     int rc = read_head(s, buf, len, offset, &e);
     if (rc == SMAR_E_NOTFOUND)
-        rc = get_range(&s->c, buf, len, offset, &e);
+        rc = get_range(&s->c, s->etag, buf, len, offset, &e);
     if (rc == SMAR_OK)
         return SMAR_IO_OK;
     (void)snprintf(err, SMAR_IO_ERROR_MAX, "%s", smar_err_message(&e));
@@ -822,8 +852,11 @@ static int read_suffix(s3_source *s, bool *honoured, smar_err *e)
 {
     char range[40];
     (void)snprintf(range, sizeof range, "Range: bytes=-%u", TAIL_BYTES);
-    s3_call call = {
-        .method = "GET", .headers = {range}, .n_headers = 1, .out = s->tail, .out_cap = TAIL_BYTES};
+    s3_call call = {.method = "GET",
+                    .headers = {range},
+                    .n_headers = 1,
+                    .out = s->tail,
+                    .out_cap = TAIL_BUFFER};
     smar_http_response resp;
     int rc = client_send(&s->c, &call, &resp, e);
     *honoured = false;
@@ -872,7 +905,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     int rc = client_init(&s->c, url, o, e);
     if (rc != SMAR_OK)
         return rc;
-    if ((s->tail = malloc(TAIL_BYTES)) == NULL)
+    if ((s->tail = malloc(TAIL_BUFFER)) == NULL)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     bool honoured;
     if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
@@ -882,7 +915,7 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
     s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
     if (s->tail_len == 0)
         return SMAR_OK;
-    return get_range(&s->c, s->tail, s->tail_len, s->size - s->tail_len, e);
+    return get_range(&s->c, s->etag, s->tail, s->tail_len, s->size - s->tail_len, e);
 }
 
 static void copy_error(char err[SMAR_IO_ERROR_MAX], const smar_err *e)
@@ -1470,14 +1503,15 @@ static bool multipart_etag(const smar_s3_sink *s, char out[136])
     return ok;
 }
 
-/* A retried CompleteMultipartUpload whose first answer was lost finds the upload gone
+/* A CompleteMultipartUpload sent again after its first answer was lost finds the upload gone
  * (S3: 404 NoSuchUpload; 412 with If-None-Match, the object being there now; some servers
  * an error of their own). Whether an earlier attempt made the object: HEAD the key and
  * compare its ETag with the one this upload gives. */
-static bool completed_before(smar_s3_sink *s, const smar_http_response *failed)
+static bool completed_before(smar_s3_sink *s)
 {
-    if (failed->attempts < 2)
-        return false;
+    /* Not only after a retry of ours: libcurl itself sends a request again, once, when a
+     * reused connection closes without an answer (http.c keeps connections), so a lost
+     * answer can end in a first attempt's 404. The ETag check alone decides. */
     char want[136];
     if (!multipart_etag(s, want))
         return false;
@@ -1515,7 +1549,7 @@ static int complete_upload(smar_s3_sink *s)
     if (rc == SMAR_OK && xml_value(&resp.body, "Code", code, sizeof code)) {
         rc = smar_fail(&s->err, SMAR_E_IO, "%s: completing the upload failed: %.60s", s->c.url,
                        code); /* S3 may answer 200 with an error body */
-    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s, &resp)) {
+    } else if (rc != SMAR_OK && rc != SMAR_E_CANCELLED && completed_before(s)) {
         rc = SMAR_OK; /* an earlier attempt completed it; its answer was lost */
         smar_err_clear(&s->err);
     } else if (rc != SMAR_OK && resp.status == 412) {

@@ -9,7 +9,12 @@ the test), forwards to s3rver over plain HTTP, and:
     answers 403 SignatureDoesNotMatch to any mismatch, unknown access key or missing
     signature; it also checks x-amz-content-sha256 and Content-MD5 against the body;
   - counts requests and bytes (GET /_admin/stats);
-  - adds latency to every request (POST /_admin/latency {"ms": 50});
+  - adds latency to every request (POST /_admin/latency {"ms": 50}), and, with
+    "connect_ms", more to the first request of each new connection: what the TCP and TLS
+    handshakes cost over a real link (on loopback they cost nothing), e.g. {"ms": 50,
+    "connect_ms": 100} for a 50 ms round trip (TCP one, TLS 1.3 one);
+  - counts the client's connections ("connections" in the stats; "conn", the connection's
+    number, in each line of the log);
   - injects faults from a schedule: a request takes the first fault whose "on" matches its
     method (GET, PUT, POST, DELETE, HEAD or any) and whose "query" (if given) is a substring
     of its query; each fault has a "count" (default 1) and may "skip" that many matching
@@ -24,6 +29,8 @@ the test), forwards to s3rver over plain HTTP, and:
     requests transiently (503 and dropped connections in turn); rate 0 stops it.
   POST /_admin/clear-faults and /_admin/reset-stats reset; admin requests are not counted.
 It does not fix what s3rver gets wrong (bytes=-N is served as bytes 0..N): smar must cope.
+It does answer for s3rver what S3 does and s3rver does not: a GET or HEAD with If-Match whose
+ETag is not the object's gets 412 PreconditionFailed.
 Every request is logged, one JSON object a line, to --log: method, path, query, range,
 status, bytes in and out, the names of the signed headers (never a header value or a body,
 except the values of the headers named by --log-header, which must hold no secret).
@@ -78,6 +85,8 @@ LOCK = threading.Lock()
 STATE = {
     "faults": [],
     "latency_ms": 0,
+    "connect_ms": 0,
+    "next_conn": 0,
     "random_rate": 0.0,
     "random": random.Random(1),
     "random_n": 0,
@@ -92,7 +101,8 @@ AUTH_RE = re.compile(
 
 
 def empty_stats():
-    return {"requests": 0, "bytes_in": 0, "bytes_out": 0, "by_method": {}, "rejected": 0}
+    return {"requests": 0, "bytes_in": 0, "bytes_out": 0, "by_method": {}, "rejected": 0,
+            "connections": 0}
 
 
 STATE["stats"] = empty_stats()
@@ -216,6 +226,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):
         pass
 
+    def setup(self):
+        super().setup()
+        with LOCK:
+            STATE["next_conn"] += 1
+            self.conn_id = STATE["next_conn"]
+        self.conn_new = True
+
     def record(self, status, bytes_in, bytes_out):
         parts = urllib.parse.urlsplit(self.path)
         m = AUTH_RE.match(self.headers.get("Authorization", ""))
@@ -228,6 +245,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "status": status,
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
+            "conn": self.conn_id,
         }
         for name in self.args.log_header or []:
             if name in self.headers:
@@ -237,6 +255,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             s["requests"] += 1
             s["bytes_in"] += bytes_in
             s["bytes_out"] += bytes_out
+            if self.conn_new:
+                s["connections"] += 1
+            self.conn_new = False
             s["by_method"][self.command] = s["by_method"].get(self.command, 0) + 1
             if status == 403:
                 s["rejected"] += 1
@@ -274,6 +295,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE["retention"] = {"keys": data.get("keys", {}), "default": data.get("default")}
             elif what == "latency":
                 STATE["latency_ms"] = int(data["ms"])
+                STATE["connect_ms"] = int(data.get("connect_ms", 0))
             elif what == "random":
                 STATE["random_rate"] = float(data["rate"])
                 STATE["random"] = random.Random(data.get("seed", 1))
@@ -314,6 +336,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print("s3_proxy: rejected %s %s: %s" % (self.command, self.path, why), file=sys.stderr)
             return self.answer(403, error_xml("SignatureDoesNotMatch", why))
         latency = STATE["latency_ms"]
+        if self.conn_new:
+            latency += STATE["connect_ms"]
         if latency:
             time.sleep(latency / 1000.0)
         fault = take_fault(self.command, urllib.parse.urlsplit(self.path).query)
@@ -340,7 +364,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         if self.args.copy_double and self.command == "PUT" and "x-amz-copy-source" in self.headers:
             return self.copy_part()
+        if self.command in ("GET", "HEAD") and "If-Match" in self.headers and not self.if_match():
+            self.record(412, len(body), 0)
+            return self.answer(412, error_xml("PreconditionFailed", "If-Match"))
         self.forward(body)
+
+    def if_match(self):
+        """Whether the object's ETag is the If-Match one (s3rver ignores If-Match: S3 answers
+        412 PreconditionFailed when it does not match)."""
+        path = urllib.parse.urlsplit(self.path).path
+        status, headers, _ = self.upstream("HEAD", path)
+        etag = {k.lower(): v for k, v in headers.items()}.get("etag")
+        want = self.headers["If-Match"].strip()
+        return status != 200 or want == "*" or etag == want
 
     def upstream(self, method, path, headers=None, body=b""):
         up = urllib.parse.urlsplit(self.args.upstream)
