@@ -6,6 +6,8 @@
  * the writer API (random DEKs, archive ids and keys: the files are generated once and
  * committed) and builds the damaged and forged variants at the format level, then checks
  * them like the normal run does.
+ * SMAR_WRITE_VECTORS=21 ./test_vectors_v2  (re)generates only the format 2.1 (incremental)
+ * vectors, incr-* and neg21-*, with the committed keyring-a.json; the 2.0 files stay as they are.
  *
  * The normal run (ctest) checks the committed files three ways:
  *  1. through the library's public API: the clear information (key slots included),

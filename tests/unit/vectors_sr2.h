@@ -4,10 +4,11 @@
  * vectors of spec/vectors/v2 (test_vectors_v2.c). It follows the spec's steps: trailer,
  * header, chunk table, slot area (§9, §5, §8, §5.2), keyless verification (§17), unlock
  * through a local or x25519 slot (§5.2, §4.3, §4.2, §10), every chunk (§6), the sections
- * (§11) and the rendering of every secret (§12). Every failure is -1 with the reason in
- * r->why: the vectors only ask whether a stage fails, libsmar gives the status. Buffers,
- * little-endian fields and the keyring file's key come from vectors_common.h, which holds
- * no format logic.
+ * (§11) and the rendering of every secret (§12); for format 2.1 (§26) the header's base
+ * list, attaching bases, type 3 records with their patches and external locators. Every failure is
+ * -1 with the reason in r->why: the vectors only ask whether a stage fails, libsmar gives the
+ * status. Buffers, little-endian fields and the keyring file's key come from vectors_common.h,
+ * which holds no format logic.
  */
 #ifndef SMAR_VECTORS_SR2_H
 #define SMAR_VECTORS_SR2_H
