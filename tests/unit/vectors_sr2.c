@@ -50,8 +50,10 @@ void sr2_free(sr2 *r)
         free(r->bysec[s]);
         sb_free(&r->stream[s]);
     }
-    for (size_t i = 0; i < r->nrec; i++)
+    for (size_t i = 0; i < r->nrec; i++) {
         free(r->rec[i].v);
+        sb_free(&r->rec[i].patched);
+    }
     free(r->rec);
     sodium_memzero(r->dek, sizeof r->dek);
     sodium_memzero(r->sub, sizeof r->sub);
@@ -185,6 +187,28 @@ static int parse_trailer(sr2 *r)
     return 0;
 }
 
+/* §26.1: the base list after the 96 bytes of §5.1. */
+static int parse_bases(sr2 *r)
+{
+    const uint8_t *h = r->header;
+    if (r->minor < 1 || r->hlen < 100)
+        return sr_fail(r, "INCREMENTAL flag without a base list");
+    r->nbases = le16(h + 96);
+    if (r->nbases < 1 || r->nbases > SR2_MAX_BASES || le16(h + 98) != 0)
+        return sr_fail(r, "base count or reserved");
+    if (r->hlen < 100 + 56 * r->nbases)
+        return sr_fail(r, "header too short for its base list");
+    for (unsigned i = 0; i < r->nbases; i++) {
+        const uint8_t *e = r->base_entry[i] = h + 100 + 56 * i;
+        if ((int64_t)le64(e + 48) >= r->snapshot || memcmp(e, r->id, 16) == 0)
+            return sr_fail(r, "base %u: not older, or this archive", i);
+        for (unsigned k = 0; k < i; k++)
+            if (memcmp(e, r->base_entry[k], 16) == 0)
+                return sr_fail(r, "base %u listed twice", i);
+    }
+    return 0;
+}
+
 static int parse_header(sr2 *r)
 {
     const uint8_t *h = r->header = r->d;
@@ -201,10 +225,10 @@ static int parse_header(sr2 *r)
     r->created_s = (int64_t)le64(h + 44);
     r->snapshot = (int64_t)le64(h + 52);
     memcpy(r->dek_commit, h + 60, 32);
-    if (le32(h + 16) != 0 || le32(h + 92) != 0 || (r->suite != 1 && r->suite != 2) ||
+    if ((le32(h + 16) & ~1u) != 0 || le32(h + 92) != 0 || (r->suite != 1 && r->suite != 2) ||
         le16(h + 22) != 1 || r->chunk_size < (64u << 10) || r->chunk_size > (16u << 20))
         return sr_fail(r, "header fields");
-    return 0;
+    return (le32(h + 16) & 1) ? parse_bases(r) : 0;
 }
 
 static int parse_table(sr2 *r)
@@ -432,7 +456,7 @@ static int unwrap_x25519(sr2 *r, unsigned i, const char *text)
 
 /* ---- §6 chunks ------------------------------------------------------------------------------ */
 
-static void nonce_aad(const sr2 *r, uint32_t i, uint8_t nonce[24], uint8_t aad[46])
+void sr2_nonce_aad(const sr2 *r, uint32_t i, uint8_t nonce[24], uint8_t aad[46])
 {
     const sr2_chunk *c = &r->c[i];
     memset(nonce, 0, 24);
@@ -475,7 +499,7 @@ static int chunk_open(sr2 *r, uint32_t i)
     uint8_t nonce[24], aad[46];
     unsigned long long plen;
     int rc;
-    nonce_aad(r, i, nonce, aad);
+    sr2_nonce_aad(r, i, nonce, aad);
     uint8_t *P = malloc(c->len);
     if (r->suite == 1)
         rc = crypto_aead_xchacha20poly1305_ietf_decrypt(P, &plen, NULL, c->bytes, c->len, aad,
@@ -525,13 +549,18 @@ static sr2_str tstr(cur *c, bool wide)
 }
 
 /* §11.4 locator */
-static sr2_loc tloc(cur *c)
+static sr2_loc tloc(cur *c, unsigned nbases)
 {
-    sr2_loc l = {false, 0, 0, 0, 0, 0, NULL};
+    sr2_loc l = {false, -1, NULL, 0, 0, 0, 0, 0, NULL};
     uint8_t present = t8(c);
-    if (present > 1)
+    if (present > 2 || (present == 2 && nbases == 0))
         c->ok = false;
-    if (present == 1) {
+    if (present == 2) { /* §26.2: external, in base `base` */
+        l.base = t8(c);
+        if ((unsigned)l.base >= nbases)
+            c->ok = false;
+    }
+    if (present >= 1) {
         l.present = true;
         l.seq = t32(c);
         l.off = t32(c);
@@ -622,11 +651,38 @@ int sr2_unlock(sr2 *r, const char *text)
     return parse_meta(r);
 }
 
-/* §11.4 manifest record body */
-static int parse_record(sr2 *r, cur *c, sr2_rec *x)
+/* §26.2 type 3 body after record_type: the reference and its patches, kept for resolving. */
+static int parse_reference(sr2 *r, cur *c, sr2_rec *x)
 {
-    if (t8(c) != 1)
-        return sr_fail(r, "record type");
+    x->flags = t8(c);
+    x->ref_base = t8(c);
+    x->ref_seq = t32(c);
+    x->ref_off = t32(c);
+    x->ref_len = t32(c);
+    x->npatch = t16(c);
+    x->patches = c->p;
+    int last = -1;
+    for (unsigned i = 0; i < x->npatch && c->ok; i++) {
+        int member = t16(c);
+        uint32_t vlen = t32(c);
+        if (member <= last || vlen == 0)
+            return sr_fail(r, "type 3 record: patch %u member %d or length", i, member);
+        take(c, vlen);
+        last = member;
+    }
+    if (!c->ok || c->left != 0 || x->flags != 0 || x->ref_base >= r->nbases)
+        return sr_fail(r, "type 3 record fields");
+    return 0;
+}
+
+/* §11.4 manifest record body; type 3 (§26.2) only where allow_ref. */
+static int parse_record(sr2 *r, cur *c, sr2_rec *x, bool allow_ref)
+{
+    x->rtype = t8(c);
+    if (x->rtype == 3 && allow_ref && r->nbases > 0)
+        return parse_reference(r, c, x);
+    if (x->rtype != 1)
+        return sr_fail(r, "record type %u", x->rtype);
     x->flags = t8(c);
     if (x->flags & ~1u)
         return sr_fail(r, "record flags");
@@ -642,7 +698,7 @@ static int parse_record(sr2 *r, cur *c, sr2_rec *x)
     for (unsigned i = 0; i < nl; i++)
         tstr(c, false);
     x->meta = tstr(c, true);
-    x->pay = tloc(c);
+    x->pay = tloc(c, r->nbases);
     x->nver = t32(c);
     if (!c->ok || x->id.n == 0 || x->type.n == 0 || x->nver > 10000)
         return sr_fail(r, "record fields");
@@ -651,7 +707,7 @@ static int parse_record(sr2 *r, cur *c, sr2_rec *x)
         sr2_ver *v = &x->v[i];
         v->id = tstr(c, false);
         v->created = (int64_t)t64(c);
-        v->pay = tloc(c);
+        v->pay = tloc(c, r->nbases);
         v->meta = tstr(c, true);
         if (!c->ok || v->id.n == 0 || (i > 0 && v->created < x->v[i - 1].created))
             return sr_fail(r, "version %u", i);
@@ -690,12 +746,13 @@ static void stream_where(const sr2 *r, int section, uint64_t pos, uint32_t *seq,
 static int read_payload(sr2 *r, const sr2_loc *l, sb *out)
 {
     uint64_t pos = 0;
-    uint8_t h[32];
-    if (stream_pos(r, 1, l->seq, l->off, &pos))
-        return -1;
-    if (l->stored_len > r->stream[1].n - pos)
+    uint8_t hash[32];
+    sr2 *h = l->holder ? l->holder : r; /* §26.3: an external payload is read in its base */
+    if (stream_pos(h, 1, l->seq, l->off, &pos))
+        return sr_fail(r, "payload locator: %s", h->why);
+    if (l->stored_len > h->stream[1].n - pos)
         return sr_fail(r, "payload runs past its section");
-    const uint8_t *stored = r->stream[1].p + pos;
+    const uint8_t *stored = h->stream[1].p + pos;
     memset(out, 0, sizeof *out);
     if (l->coding == 0) {
         sb_add(out, stored, l->stored_len);
@@ -713,8 +770,8 @@ static int read_payload(sr2 *r, const sr2_loc *l, sb *out)
         sb_add(out, plain, got);
         free(plain);
     }
-    crypto_generichash(h, 32, out->p, out->n, r->sub[5], 32);
-    if (memcmp(h, l->hash, 32) != 0) {
+    crypto_generichash(hash, 32, out->p, out->n, h->sub[5], 32);
+    if (memcmp(hash, l->hash, 32) != 0) {
         sb_free(out);
         return sr_fail(r, "payload hash");
     }
@@ -829,8 +886,8 @@ static int check_index(sr2 *r)
         size_t n = 0;
         for (size_t i = 0; i < r->nrec; i++) {
             const sr2_rec *x = &r->rec[i];
-            if (t == 1 && x->name.n == 0)
-                continue;
+            if (t == 1 && (x->name.n == 0 || x->rtype == 3))
+                continue; /* §26.2: a type 3 record's name is in its base's name table */
             uint8_t *e = want + n++ * 28;
             uint32_t seq, off;
             index_key(r, t, t == 0 ? x->id : x->name, e);
@@ -867,6 +924,182 @@ static int check_index(sr2 *r)
     return 0;
 }
 
+/* ---- §26.2 type 3 records -------------------------------------------------------------- */
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Index after the string starting at p[i] ('"'), or 0. */
+static size_t string_end(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* Index after the JSON value starting at p[i], or 0. */
+static size_t value_end(const char *p, size_t n, size_t i)
+{
+    if (i >= n)
+        return 0;
+    if (p[i] == '"')
+        return string_end(p, n, i);
+    if (p[i] == '{' || p[i] == '[') {
+        int depth = 0;
+        while (i < n) {
+            if (p[i] == '"') {
+                if ((i = string_end(p, n, i)) == 0)
+                    return 0;
+                continue;
+            }
+            if (p[i] == '{' || p[i] == '[')
+                depth++;
+            else if ((p[i] == '}' || p[i] == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return 0;
+    }
+    size_t start = i;
+    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && skip_ws(p, n, i) == i)
+        i++;
+    return i > start ? i : 0;
+}
+
+/* A patch value: exactly one JSON value, no surrounding whitespace. */
+static bool one_json_value(const uint8_t *v, size_t n)
+{
+    const char *end = NULL;
+    if (n == 0 || value_end((const char *)v, n, 0) != n)
+        return false;
+    cJSON *j = cJSON_ParseWithLengthOpts((const char *)v, n, &end, false);
+    bool ok = j != NULL && end == (const char *)v + n;
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Step 3: meta with member k's value replaced by each patch (member k, value). */
+static int apply_patches(sr2 *r, const sr2_rec *x, sr2_str meta, sb *out)
+{
+    const char *p = meta.p;
+    size_t n = meta.n, from = 0, i = skip_ws(p, n, 1);
+    cur c = {x->patches, SIZE_MAX, true};
+    unsigned done = 0, member = 0, want = x->npatch ? t16(&c) : 0;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}')
+        return sr_fail(r, "patched metadata is not an object");
+    while (i < n - 1 && done < x->npatch) {
+        size_t colon = skip_ws(p, n, string_end(p, n, i));
+        if (p[i] != '"' || colon >= n || p[colon] != ':')
+            return sr_fail(r, "metadata member %u", member);
+        size_t vs = skip_ws(p, n, colon + 1), ve = value_end(p, n, vs);
+        if (ve == 0)
+            return sr_fail(r, "metadata member %u value", member);
+        if (member == want) {
+            uint32_t vlen = t32(&c);
+            const uint8_t *v = take(&c, vlen);
+            if (!one_json_value(v, vlen))
+                return sr_fail(r, "patch of member %u: not one JSON value", member);
+            sb_add(out, p + from, vs - from);
+            sb_add(out, v, vlen);
+            from = ve;
+            if (++done < x->npatch)
+                want = t16(&c);
+        }
+        i = skip_ws(p, n, ve);
+        if (i < n && p[i] == ',')
+            i = skip_ws(p, n, i + 1);
+        member++;
+    }
+    if (done < x->npatch)
+        return sr_fail(r, "patch member %u not below the member count %u", want, member);
+    sb_add(out, p + from, n - from);
+    return 0;
+}
+
+/* Step 4: which archive holds a locator of a record stored in owner, seen from a. */
+static int map_locator(sr2 *a, sr2 *owner, sr2_loc *l)
+{
+    if (!l->present)
+        return 0;
+    if (owner != a && l->base < 0) { /* local to the base the reference names */
+        l->holder = owner;
+        return 0;
+    }
+    if (l->base < 0) {
+        l->holder = a;
+        return 0;
+    }
+    int j = l->base;
+    if (owner != a) { /* the base's base k: the base of a with the same id and content */
+        j = -1;
+        for (unsigned q = 0; q < a->nbases && j < 0; q++)
+            if (memcmp(a->base_entry[q], owner->base_entry[l->base], 48) == 0)
+                j = (int)q;
+        if (j < 0)
+            return sr_fail(a, "an external locator of a base names an archive not listed");
+        l->base = j;
+    }
+    if (!a->base[j])
+        return sr_fail(a, "base %d is not attached", j);
+    l->holder = a->base[j];
+    return 0;
+}
+
+static int map_locators(sr2 *a, sr2 *owner, sr2_rec *x)
+{
+    if (map_locator(a, owner, &x->pay))
+        return -1;
+    for (uint32_t i = 0; i < x->nver; i++)
+        if (map_locator(a, owner, &x->v[i].pay))
+            return -1;
+    return 0;
+}
+
+/* Resolving a type 3 record x of a (§26.2 steps 1-5). */
+static int resolve(sr2 *a, sr2_rec *x)
+{
+    sr2 *b = a->base[x->ref_base];
+    uint64_t pos = 0;
+    sr2_rec y;
+    if (!b)
+        return sr_fail(a, "base %u is not attached", x->ref_base);
+    if (stream_pos(b, 2, x->ref_seq, x->ref_off, &pos))
+        return sr_fail(a, "type 3 record: %s", b->why);
+    const sb *m = &b->stream[2];
+    if (m->n - pos < 4 || x->ref_len < 5 || (uint64_t)le32(m->p + pos) + 4 != x->ref_len ||
+        x->ref_len > m->n - pos)
+        return sr_fail(a, "type 3 record: length");
+    memset(&y, 0, sizeof y);
+    cur c = {m->p + pos + 4, x->ref_len - 4, true};
+    if (parse_record(b, &c, &y, false)) {
+        free(y.v);
+        return sr_fail(a, "type 3 record: the referenced %s", b->why);
+    }
+    x->flags = y.flags;
+    x->id = y.id;
+    x->type = y.type;
+    x->rtype = 3;
+    x->name = y.name;
+    x->group = y.group;
+    x->created = y.created;
+    x->updated = y.updated;
+    x->pay = y.pay;
+    x->nver = y.nver;
+    x->v = y.v;
+    if (apply_patches(a, x, y.meta, &x->patched))
+        return -1;
+    x->meta = (sr2_str){(const char *)x->patched.p, x->patched.n};
+    return map_locators(a, b, x);
+}
+
 static int walk_manifest(sr2 *r)
 {
     const sb *m = &r->stream[2];
@@ -884,7 +1117,9 @@ static int walk_manifest(sr2 *r)
         x->pos = pos;
         x->total = len + 4;
         cur c = {m->p + pos + 4, len, true};
-        if (parse_record(r, &c, x))
+        if (parse_record(r, &c, x, true))
+            return -1;
+        if (x->rtype == 3 ? resolve(r, x) : map_locators(r, r, x))
             return -1;
         versions += x->nver;
         for (uint32_t i = 0; i < x->nver; i++) {
@@ -911,8 +1146,8 @@ static uint64_t distinct_payloads(const sr2 *r)
             const sr2_loc *l = k < 0 ? &r->rec[i].pay : &r->rec[i].v[k].pay;
             uint64_t key = ((uint64_t)l->seq << 32) | l->off;
             bool dup = false;
-            if (!l->present)
-                continue;
+            if (!l->present || (l->holder && l->holder != r))
+                continue; /* §26.2: payload_count counts this archive's own records */
             for (uint64_t j = 0; j < distinct && !dup; j++)
                 dup = seen[j] == key;
             if (!dup)
@@ -920,6 +1155,28 @@ static uint64_t distinct_payloads(const sr2 *r)
         }
     free(seen);
     return distinct;
+}
+
+int sr2_decode_all(sr2 *r)
+{
+    for (uint32_t i = 0; i < r->count; i++)
+        if (!r->c[i].opened && chunk_open(r, i))
+            return -1;
+    return 0;
+}
+
+/* §26.1 "Attaching" a base. */
+int sr2_attach(sr2 *r, unsigned i, sr2 *b)
+{
+    if (i >= r->nbases || b->used_slot < 0)
+        return sr_fail(r, "base %u: not listed, or not unlocked", i);
+    if (memcmp(b->id, r->base_entry[i], 16) != 0 ||
+        memcmp(b->content, r->base_entry[i] + 16, 32) != 0)
+        return sr_fail(r, "base %u: not the base this archive was made from", i);
+    if (sr2_decode_all(b))
+        return sr_fail(r, "base %u: %s", i, b->why);
+    r->base[i] = b;
+    return 0;
 }
 
 int sr2_read(sr2 *r, sb *out)
@@ -973,7 +1230,7 @@ static void internals_chunks(const sr2 *r, sb *o)
         total += r->stream[s].n;
     for (uint32_t i = 0; i < r->count; i++) {
         const sr2_chunk *c = &r->c[i];
-        nonce_aad(r, i, nonce, caad);
+        sr2_nonce_aad(r, i, nonce, caad);
         sb_printf(o,
                   "chunk %u: section %u (%s) seq %u flags %u offset %" PRIu64
                   " stored %u sealed %zu body_len %u padding %zu decoded %zu\n",
@@ -997,11 +1254,50 @@ static void internals_chunks(const sr2 *r, sb *o)
     }
 }
 
-static void internals_locator(sb *o, const char *what, const sr2_loc *l)
+static void internals_locator(const sr2 *r, sb *o, const char *what, const sr2_loc *l)
 {
-    if (l->present)
-        sb_printf(o, "  %s: seq %u offset %u coding %s stored_len %u plain_len %u\n", what, l->seq,
-                  l->off, l->coding ? "zstd" : "raw", l->stored_len, l->plain_len);
+    if (!l->present)
+        return;
+    if (l->base >= 0) /* §26.2 external: the base it names, and the base's keyed hash */
+        sb_printf(o, "  %s: external, base %d: ", what, l->base);
+    else
+        sb_printf(o, "  %s: ", what);
+    sb_printf(o, "seq %u offset %u coding %s stored_len %u plain_len %u\n", l->seq, l->off,
+              l->coding ? "zstd" : "raw", l->stored_len, l->plain_len);
+    if (l->base >= 0) {
+        put_hex_line(o, "    base archive_id: ", r->base_entry[l->base], 16);
+        put_hex_line(o, "    base content: ", r->base_entry[l->base] + 16, 32);
+        put_hex_line(o, "    hash: ", l->hash, 32);
+    }
+}
+
+/* §26.2 type 3: the reference, each patch and the patched metadata. */
+static void internals_reference(sb *o, const sr2_rec *x)
+{
+    cur c = {x->patches, SIZE_MAX, true};
+    sb_printf(o, "  type 3: base %u seq %u offset %u length %u patch_count %u\n", x->ref_base,
+              x->ref_seq, x->ref_off, x->ref_len, x->npatch);
+    for (unsigned i = 0; i < x->npatch; i++) {
+        unsigned member = t16(&c);
+        uint32_t vlen = t32(&c);
+        const uint8_t *v = take(&c, vlen);
+        sb_printf(o, "    patch member %u value %.*s\n", member, (int)vlen, (const char *)v);
+    }
+    sb_printf(o, "  patched metadata: %.*s\n", (int)x->meta.n, x->meta.p);
+}
+
+static void internals_bases(const sr2 *r, sb *o)
+{
+    if (r->nbases == 0)
+        return;
+    sb_printf(o, "base list (%u bases): ", r->nbases);
+    sb_hex(o, r->header + 96, 4 + 56 * (size_t)r->nbases);
+    sb_str(o, "\n");
+    for (unsigned i = 0; i < r->nbases; i++) {
+        sb_printf(o, "base %u: snapshot %" PRId64 "\n", i, (int64_t)le64(r->base_entry[i] + 48));
+        put_hex_line(o, "  archive_id: ", r->base_entry[i], 16);
+        put_hex_line(o, "  content: ", r->base_entry[i] + 16, 32);
+    }
 }
 
 static void internals_records(const sr2 *r, sb *o)
@@ -1010,11 +1306,13 @@ static void internals_records(const sr2 *r, sb *o)
         const sr2_rec *x = &r->rec[i];
         uint8_t key[16];
         sb_printf(o, "record %zu: %.*s\n", i, (int)x->id.n, x->id.p);
-        internals_locator(o, "payload", &x->pay);
+        if (x->rtype == 3)
+            internals_reference(o, x);
+        internals_locator(r, o, "payload", &x->pay);
         for (uint32_t v = 0; v < x->nver; v++) {
             char what[300];
             snprintf(what, sizeof what, "version %.*s payload", (int)x->v[v].id.n, x->v[v].id.p);
-            internals_locator(o, what, &x->v[v].pay);
+            internals_locator(r, o, what, &x->v[v].pay);
         }
         index_key(r, 0, x->id, key);
         put_hex_line(o, "  index key i||id: ", key, 16);
@@ -1040,6 +1338,7 @@ void sr2_internals(const sr2 *r, const char *name, sb *o)
     sb_hex(o, r->header, r->hlen);
     sb_printf(o, "\nslot area (%u bytes), %u slots\n", r->slot_area_len, r->nslots);
     internals_slots(r, o);
+    internals_bases(r, o);
     put_hex_line(o, "content: ", r->content, 32);
     put_hex_line(o, "root MAC: ", r->trailer + 72, 32);
     put_hex_line(o, "root hash: ", r->trailer + 40, 32);

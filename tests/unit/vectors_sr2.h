@@ -4,10 +4,11 @@
  * vectors of spec/vectors/v2 (test_vectors_v2.c). It follows the spec's steps: trailer,
  * header, chunk table, slot area (§9, §5, §8, §5.2), keyless verification (§17), unlock
  * through a local or x25519 slot (§5.2, §4.3, §4.2, §10), every chunk (§6), the sections
- * (§11) and the rendering of every secret (§12). Every failure is -1 with the reason in
- * r->why: the vectors only ask whether a stage fails, libsmar gives the status. Buffers,
- * little-endian fields and the keyring file's key come from vectors_common.h, which holds
- * no format logic.
+ * (§11) and the rendering of every secret (§12); for format 2.1 (§26) the header's base
+ * list, attaching bases, type 3 records with their patches and external locators. Every failure is
+ * -1 with the reason in r->why: the vectors only ask whether a stage fails, libsmar gives the
+ * status. Buffers, little-endian fields and the keyring file's key come from vectors_common.h,
+ * which holds no format logic.
  */
 #ifndef SMAR_VECTORS_SR2_H
 #define SMAR_VECTORS_SR2_H
@@ -58,8 +59,12 @@ typedef struct sr2_str {
     size_t n;
 } sr2_str;
 
+typedef struct sr2 sr2;
+
 typedef struct sr2_loc {
     bool present;
+    int base;    /* -1: this archive's payload stream; else present = 2 (§26.2) */
+    sr2 *holder; /* the archive whose payload stream holds it (resolved) */
     uint32_t seq, off, stored_len, plain_len;
     uint8_t coding;
     const uint8_t *hash;
@@ -74,7 +79,14 @@ typedef struct sr2_ver {
 typedef struct sr2_rec {
     uint64_t pos; /* stream offset of its length prefix */
     uint32_t total;
+    uint8_t rtype; /* record_type: 1, or 3 resolved from a base (§26.2) */
     uint8_t flags;
+    /* type 3: the reference, its patches and the patched metadata */
+    uint8_t ref_base;
+    uint32_t ref_seq, ref_off, ref_len;
+    uint16_t npatch;
+    const uint8_t *patches;
+    sb patched;
     sr2_str id, type, name, group, meta;
     int64_t created, updated;
     sr2_loc pay;
@@ -82,7 +94,9 @@ typedef struct sr2_rec {
     sr2_ver *v;
 } sr2_rec;
 
-typedef struct sr2 {
+#define SR2_MAX_BASES 64
+
+struct sr2 {
     const uint8_t *d, *trailer, *header, *table, *slots, *id;
     size_t n;
     uint64_t table_offset;
@@ -109,8 +123,12 @@ typedef struct sr2 {
     sr2_str doc;
     sr2_rec *rec;
     size_t nrec;
+    /* format 2.1 (§26): the header's base list and the attached bases */
+    unsigned nbases;
+    const uint8_t *base_entry[SR2_MAX_BASES]; /* 56 bytes each */
+    sr2 *base[SR2_MAX_BASES];
     char why[256];
-} sr2;
+};
 
 /* Open (§13 steps 1-3): trailer, header, chunk table and slot area, structure only. */
 int sr2_open(sr2 *r, const uint8_t *d, size_t n);
@@ -120,6 +138,13 @@ int sr2_keyless(sr2 *r, const uint8_t *pk);
 /* Unlock (§13 step 5) with the text of a keyring file (local slots) or of an x25519
  * identity file: slot, dek_commit, subkeys, content, root MAC, root hash, meta section. */
 int sr2_unlock(sr2 *r, const char *key_file_text);
+/* Attach base i (§26.1) of an unlocked incremental archive: b is the base, unlocked; its
+ * archive id and content must be the header's entry's. Decodes every chunk of b. */
+int sr2_attach(sr2 *r, unsigned i, sr2 *b);
+/* Every chunk decoded into its section's stream, no record read (for generators). */
+int sr2_decode_all(sr2 *r);
+/* A chunk's nonce and associated data (§6.2), for generators that reseal a chunk. */
+void sr2_nonce_aad(const sr2 *r, uint32_t i, uint8_t nonce[24], uint8_t aad[46]);
 /* Every chunk, record, payload and index entry; every secret rendered into out (§12), one
  * per line. */
 int sr2_read(sr2 *r, sb *out);
