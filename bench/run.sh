@@ -25,7 +25,8 @@ and measures wall time, CPU time, peak RSS, output size and bytes read:
 Writes a Markdown report (default bench/RESULTS.md) and a gnuplot chart next to it
 (results.png for RESULTS.md, else <out>.png).
 
-  --sizes S      tiny  = 100,300, 1 run, bytes read of smar only (CI smoke, ~1.5 min)
+  --sizes S      tiny  = 100,300, 1 run, bytes read of smar only (CI smoke, ~1 min: a few
+                         seconds for json and jsonl, about 10 s for dir, per size)
                  small = 1k,5k,2kx8000              (a few minutes)
                  full  = 1k,100k,1m,1g              (the real benchmark: hours, ~30 GB disk)
                  or a comma-separated LIST of sizes: N[k|m] secrets with the generator's
@@ -255,6 +256,7 @@ if [ "$COLD" = 1 ]; then
 fi
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+UPTIME_START=$(uptime | sed "s/^ *//")
 START_EPOCH=$EPOCHREALTIME
 
 # ---- measuring --------------------------------------------------------------------------
@@ -765,6 +767,7 @@ set_count_sizes() {
         say "| load average (1/5/15 min) | not known (report written again from earlier results) |"
     else
         say "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
+        say "| \`uptime\` at the start | $UPTIME_START |"
     fi
     say "| page cache | $CACHE_MODE |"
     say ""
@@ -981,7 +984,7 @@ set_count_sizes() {
         ib=$(info "$s" 6); n=$(info "$s" 2)
         if [ -n "$ib" ]; then v=$(awk -v i="$ib" -v n="$n" 'BEGIN { printf "%.1f", i / n }'); cells+=("$v|48|$v B"); else cells+=("||"); fi
     done
-    trow "index size per secret (\`smar inspect\` index section bytes / secrets)" "≤ 48 B" "${cells[@]}"
+    trow "index size per secret (\`smar inspect\` index section bytes / secrets; defined at 1M)" "≤ 48 B" "${cells[@]}"
     done   # layouts
     say ""
 
