@@ -738,6 +738,18 @@ set_count_sizes() {
     mapfile -t count_sizes < <(awk -F'\t' -v l="$L" '$3 == "-" && $1 ~ ("/" l "$") { sub("/.*", "", $1); print $2 "\t" $1 }' "$INFO" | sort -n | cut -f2)
 }
 
+# The sections of an earlier report that this script does not write (written by hand or by
+# other scripts: "Key providers", "Object storage", "Incremental", ...), in their order.
+foreign_sections() {   # REPORT
+    [ -f "$1" ] || return 0
+    awk '/^## / {
+            h = substr($0, 4)
+            keep = !(h == "Machine" || h == "Versions" || h == "Input and method" || h == "Results" ||
+                     h ~ /^Ratios/ || h == "Targets" || h == "Growth" || h == "Failures")
+        }
+        keep' "$1"
+}
+
 {
     say "# smar benchmark results"
     say ""
@@ -1031,7 +1043,13 @@ set_count_sizes() {
     else
         say "none"
     fi
-} >"$OUT"
+    # keep what others wrote into the same report (a new run replaces only its own sections)
+    if [ -n "$(foreign_sections "$OUT")" ]; then
+        say ""
+        foreign_sections "$OUT"
+    fi
+} >"$OUT.new"
+mv -f "$OUT.new" "$OUT"
 
 # ---- the chart --------------------------------------------------------------------------
 
