@@ -169,7 +169,11 @@ pkg_of() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # restic and borg back up folders: they are measured on the directory layout only
-want_layout dir || { PEERS=$(echo ",$PEERS," | sed 's/,restic,/,/; s/,borg,/,/; s/^,//; s/,$//'); }
+SKIPPED=()
+if ! want_layout dir; then
+    for p in restic borg; do want_peer "$p" && SKIPPED+=("$p (runs on the dir layout only, not selected)"); done
+    PEERS=$(echo ",$PEERS," | sed 's/,restic,/,/; s/,borg,/,/; s/^,//; s/,$//')
+fi
 needed=(/usr/bin/time strace zstd gnuplot b2sum)
 want_peer age && needed+=(age age-keygen)
 # the peer's single restore from the JSON document selects the secret with jq
@@ -189,7 +193,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 have zstd || { want_peer age && note "zstd missing: skipping the tar|zstd|age peer"; PEERS=${PEERS//age/}; }
-SKIPPED=()
 for p in age restic borg; do
     want_peer "$p" || continue
     c=$p; [ "$p" = age ] && c=age-keygen
