@@ -21,6 +21,7 @@
     X(curl_easy_getinfo)                                                                           \
     X(curl_easy_init)                                                                              \
     X(curl_easy_perform)                                                                           \
+    X(curl_easy_reset)                                                                             \
     X(curl_easy_setopt)                                                                            \
     X(curl_easy_strerror)                                                                          \
     X(curl_global_init)
@@ -40,6 +41,7 @@ int smar_libcurl_load(smar_err *e);
 #define curl_easy_getinfo  (smar_libcurl.curl_easy_getinfo)
 #define curl_easy_init     (smar_libcurl.curl_easy_init)
 #define curl_easy_perform  (smar_libcurl.curl_easy_perform)
+#define curl_easy_reset    (smar_libcurl.curl_easy_reset)
 #define curl_easy_setopt   (smar_libcurl.curl_easy_setopt)
 #define curl_easy_strerror (smar_libcurl.curl_easy_strerror)
 #define curl_global_init   (smar_libcurl.curl_global_init)
