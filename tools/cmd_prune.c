@@ -76,7 +76,8 @@ struct prune_entry {
     uint8_t archive_id[16];
     uint8_t (*base_ids)[16]; /* an incremental's bases (its whole chain), from its header */
     size_t base_count;
-    const char *base_of; /* kept as a base of this kept archive (its path), or NULL */
+    const char *base_of;           /* kept as a base of this kept archive (its path), or NULL */
+    smar_time_ns base_of_snapshot; /* that archive's snapshot: the newest one is named */
 };
 
 struct prune_list {
@@ -328,7 +329,7 @@ static int kept(const struct prune_entry *e)
 
 /* Keep every archive a kept incremental names as a base, so that nothing a kept snapshot
  * needs is deleted. Its header lists its whole chain, so one pass over the kept ones is
- * transitive. Newest first, a base names the newest kept archive that needs it. A base the series
+ * transitive. A base names the newest kept archive that needs it. A base the series
  * does not hold is not ours to worry about here (smar audit reports it). */
 static void keep_bases(struct prune_list *l)
 {
@@ -339,8 +340,13 @@ static void keep_bases(struct prune_list *l)
         for (size_t j = 0; j < e->base_count; j++) {
             for (size_t k = 0; k < l->n; k++) {
                 struct prune_entry *b = &l->items[k];
-                if (!kept(b) && memcmp(b->archive_id, e->base_ids[j], 16) == 0)
+                if (b->reasons != 0 || b->retained_until != 0 || b->retention_unknown != NULL ||
+                    memcmp(b->archive_id, e->base_ids[j], 16) != 0)
+                    continue; /* kept anyway, or not this base */
+                if (b->base_of == NULL || e->snapshot > b->base_of_snapshot) {
                     b->base_of = e->path;
+                    b->base_of_snapshot = e->snapshot;
+                }
             }
         }
     }
@@ -459,10 +465,10 @@ static int prune_run(int n, char **operands, const struct prune_opts *o)
         list_free(&l);
         return ret;
     }
-    qsort(l.items, l.n, sizeof *l.items, cmp_newest_first);
     keep_bases(&l);
-    size_t unknown = check_retentions(&l, o), retained = 0, bases = 0;
+    size_t unknown = check_retentions(&l, o), retained = 0, bases = 0; /* in listing order */
     keep_bases(&l); /* and the bases of those kept for their retention */
+    qsort(l.items, l.n, sizeof *l.items, cmp_newest_first);
     size_t nkept = 0, deleted = 0;
     for (size_t i = 0; i < l.n; i++) {
         struct prune_entry *e = &l.items[i];
