@@ -33,8 +33,12 @@ static const char audit_usage[] =
     "    --json           machine-readable output (see smar(1))\n"
     "    -q, --quiet      only the summary and the archives with problems\n"
     "\n"
-    "exit status 3 when an archive is damaged or not authentic, 4 when a gap is longer\n"
-    "than --every, 1 when an archive or a listing could not be read\n";
+    "Every base an incremental archive lists must be in the series, intact and signed,\n"
+    "with the archive id and content digest its header names.\n"
+    "\n"
+    "exit status 3 when an archive is damaged or not authentic (or a base altered), 4 when\n"
+    "a gap is longer than --every or a base is missing, 1 when an archive or a listing\n"
+    "could not be read\n";
 
 struct audit_opts {
     cli_strlist keys;
@@ -307,21 +311,38 @@ static smar_time_ns now_ns(void)
     return (smar_time_ns)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-/* 3 for damage or a wrong signer, else 1 for an archive that could not be read, else 4
- * for a gap, else 0. */
+/* 3 for damage, a wrong signer or an altered base, else 1 for an archive that could not be
+ * read, else 4 for a gap or a missing base, else 0. */
 static int audit_exit(const struct audit_state *st, const smar_audit_summary *sum)
 {
-    int unreadable = 0;
+    int unreadable = 0, missing = 0;
     for (size_t i = 0; i < smar_audit_count(st->audit); i++) {
         smar_audit_entry e = SMAR_AUDIT_ENTRY_INIT;
         smar_audit_entry_at(st->audit, i, &e);
-        if (e.status != SMAR_AUDIT_OK && e.status != SMAR_AUDIT_UNREADABLE)
+        if (e.status != SMAR_AUDIT_OK && e.status != SMAR_AUDIT_UNREADABLE &&
+            e.status != SMAR_AUDIT_MISSING_BASE)
             return CLI_EXIT_DAMAGED;
         unreadable |= e.status == SMAR_AUDIT_UNREADABLE;
+        missing |= e.status == SMAR_AUDIT_MISSING_BASE;
     }
-    if (unreadable || sum->good == 0)
+    if (unreadable || (sum->good == 0 && !missing))
         return CLI_EXIT_FAILURE;
-    return sum->gaps_over > 0 ? CLI_EXIT_GAP : CLI_EXIT_OK;
+    return sum->gaps_over > 0 || sum->missing_bases > 0 ? CLI_EXIT_GAP : CLI_EXIT_OK;
+}
+
+/* "full", or "incremental of N bases, parent <id>". */
+static void print_chain_text(const smar_audit_entry *e)
+{
+    char hex[33];
+    if (e->snapshot == SMAR_TIME_NONE)
+        return; /* never opened: its shape is unknown */
+    if (!e->incremental) {
+        fputs("  full", stdout);
+        return;
+    }
+    smar_archive_id_hex(e->parent_id, hex);
+    printf("  incremental of %zu base%s, parent %s", e->base_count, e->base_count == 1 ? "" : "s",
+           hex);
 }
 
 static void print_entry_text(const smar_audit_entry *e, const struct audit_opts *o)
@@ -333,6 +354,7 @@ static void print_entry_text(const smar_audit_entry *e, const struct audit_opts 
            e->status == SMAR_AUDIT_OK ? (e->exceeds_every ? "GAP" : "ok")
                                       : smar_audit_status_word(e->status),
            cli_time(tb, e->snapshot), cli_printable(e->name, pb, sizeof pb));
+    print_chain_text(e);
     if (e->is_signed) {
         smar_signkey_fingerprint(e->signer, fp);
         printf("  signer %s", fp);
@@ -366,12 +388,44 @@ static void print_text(const struct audit_state *st, const smar_audit_summary *s
         printf(", %s to %s", cli_time(t1, sum->worst_gap_from), cli_time(t2, sum->worst_gap_to));
     if (st->o->every > 0)
         printf("; allowed %s, %zu gap(s) longer", human_duration(eb, st->o->every), sum->gaps_over);
+    printf("\nincremental: %zu; missing base archives: %zu", sum->incremental, sum->missing_bases);
     printf("\ninstance: %s\nresult: %s\n",
            st->nkeys > 0 ? "checked (--key)" : "not checked (needs --key)",
            code == CLI_EXIT_OK        ? "ok"
-           : code == CLI_EXIT_GAP     ? "gap"
+           : code == CLI_EXIT_GAP     ? (sum->missing_bases > 0 ? "missing base" : "gap")
            : code == CLI_EXIT_DAMAGED ? "damaged or not authentic"
                                       : "failed");
+}
+
+/* "chain": {"kind": "full"} or {"kind": "incremental", "parent": id, "bases": [{archive_id,
+ * snapshot, state}]}; null when the archive could not be opened. */
+static cJSON *chain_json(const smar_audit *a, size_t i, const smar_audit_entry *e)
+{
+    static const char *const states[] = {"ok", "missing", "altered", "bad"};
+    char hex[33];
+    if (e->snapshot == SMAR_TIME_NONE)
+        return cJSON_CreateNull();
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "kind", e->incremental ? "incremental" : "full");
+    if (!e->incremental)
+        return j;
+    smar_archive_id_hex(e->parent_id, hex);
+    cJSON_AddStringToObject(j, "parent", hex);
+    cli_json_add_u64(j, "missing_bases", e->missing_bases);
+    cJSON *list = cJSON_AddArrayToObject(j, "bases");
+    for (size_t k = 0; k < e->base_count; k++) {
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        smar_audit_base_state state = SMAR_AUDIT_BASE_OK;
+        if (smar_audit_entry_base(a, i, k, &b, &state) != SMAR_OK)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        smar_archive_id_hex(b.archive_id, hex);
+        cJSON_AddStringToObject(o, "archive_id", hex);
+        cli_json_add_time(o, "snapshot", b.snapshot);
+        cJSON_AddStringToObject(o, "state", (unsigned)state < 4 ? states[state] : "unknown");
+        cJSON_AddItemToArray(list, o);
+    }
+    return j;
 }
 
 static cJSON *entry_json(const smar_audit_entry *e)
@@ -413,7 +467,9 @@ static int print_json(const struct audit_state *st, const smar_audit_summary *su
     for (size_t i = 0; i < smar_audit_count(st->audit); i++) {
         smar_audit_entry e = SMAR_AUDIT_ENTRY_INIT;
         smar_audit_entry_at(st->audit, i, &e);
-        cJSON_AddItemToArray(list, entry_json(&e));
+        cJSON *j = entry_json(&e);
+        cJSON_AddItemToObject(j, "chain", chain_json(st->audit, i, &e));
+        cJSON_AddItemToArray(list, j);
     }
     cJSON *s = cJSON_AddObjectToObject(root, "summary");
     cli_json_add_u64(s, "archives", sum->archives);
@@ -434,6 +490,8 @@ static int print_json(const struct audit_state *st, const smar_audit_summary *su
     else
         cJSON_AddNullToObject(s, "every_seconds");
     cli_json_add_u64(s, "gaps_over_every", sum->gaps_over);
+    cli_json_add_u64(s, "incremental", sum->incremental);
+    cli_json_add_u64(s, "missing_bases", sum->missing_bases);
     cJSON_AddBoolToObject(s, "instance_checked", st->nkeys > 0);
     return cli_json_print(root);
 }

@@ -4,6 +4,7 @@
  * clear in its header. Nothing is deleted unless every archive of the series opened (a
  * damaged or, with --pubkey, unsigned one stops the command first: its time is unknown or
  * not to be trusted, and a forged newer archive must not push good ones out of a policy).
+ * An incremental archive's header lists every base it needs: when it is kept, they are.
  *
  * On s3:// (an object, or every object under a prefix) archives are objects, deleted with
  * DeleteObject; an object the policy lets go is first asked for its Object Lock retention
@@ -50,6 +51,7 @@ static const char prune_usage[] =
     "                      cannot tell (it does not implement GetObjectRetention); without\n"
     "                      it such an object is kept, reported, and the exit status is 1\n"
     "\n"
+    "An archive that a kept incremental archive lists as a base is kept too (\"base of\").\n"
     "An s3:// object under Object Lock retention (until a future time) is always kept.\n";
 
 /* Counts above this are surely a typo; 'unlimited' says "every period". */
@@ -71,6 +73,11 @@ struct prune_entry {
     int is_object;               /* an s3:// object, not a file */
     smar_time_ns retained_until; /* an object under Object Lock retention until then, or 0 */
     char *retention_unknown;     /* why its retention could not be read, or NULL */
+    uint8_t archive_id[16];
+    uint8_t (*base_ids)[16]; /* an incremental's bases (its whole chain), from its header */
+    size_t base_count;
+    const char *base_of;           /* kept as a base of this kept archive (its path), or NULL */
+    smar_time_ns base_of_snapshot; /* that archive's snapshot: the newest one is named */
 };
 
 struct prune_list {
@@ -111,6 +118,7 @@ static void list_free(struct prune_list *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->items[i].path);
         free(l->items[i].retention_unknown);
+        free(l->items[i].base_ids);
     }
     free(l->items);
 }
@@ -222,7 +230,27 @@ static int add_operand(struct prune_list *l, const char *arg)
     return 0;
 }
 
-/* Every archive's snapshot time, from its header (no key). The first failure stops. */
+/* The base list of an incremental archive (the whole chain it needs), from its header. */
+static int read_base_ids(struct prune_entry *e, smar_reader *r)
+{
+    size_t n = smar_reader_base_count(r);
+    if (n == 0)
+        return 0;
+    e->base_ids = cli_xmalloc(n * sizeof *e->base_ids);
+    for (size_t j = 0; j < n; j++) {
+        smar_base_info b = SMAR_BASE_INFO_INIT;
+        if (smar_reader_base(r, j, &b) != SMAR_OK) {
+            cli_error("'%s': %s", e->path, smar_reader_error(r));
+            return CLI_EXIT_DAMAGED;
+        }
+        memcpy(e->base_ids[j], b.archive_id, sizeof e->base_ids[j]);
+    }
+    e->base_count = n;
+    return 0;
+}
+
+/* Every archive's snapshot time, id and bases, from its header (no key). The first failure
+ * stops. */
 static int read_snapshots(struct prune_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {
@@ -232,12 +260,17 @@ static int read_snapshots(struct prune_list *l)
             return ret;
         smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
         int rc = smar_reader_info(r, &info);
-        smar_reader_free(r);
         if (rc != SMAR_OK || info.snapshot == SMAR_TIME_NONE) {
+            smar_reader_free(r);
             cli_error("'%s': the archive has no snapshot time", l->items[i].path);
             return CLI_EXIT_DAMAGED;
         }
         l->items[i].snapshot = info.snapshot;
+        memcpy(l->items[i].archive_id, info.archive_id, sizeof l->items[i].archive_id);
+        ret = read_base_ids(&l->items[i], r);
+        smar_reader_free(r);
+        if (ret != 0)
+            return ret;
     }
     return 0;
 }
@@ -271,6 +304,8 @@ static void print_entry(const struct prune_entry *e, const char *action)
     if (e->reasons != 0) {
         fputs("  ", stdout);
         print_reasons(e->reasons);
+    } else if (e->base_of != NULL) {
+        printf("  (base of %s)", cli_printable(e->base_of, pbuf, sizeof pbuf));
     } else if (e->retained_until != 0) {
         printf("  (retained until %s)", cli_time(tbuf, e->retained_until));
     } else if (e->retention_unknown != NULL) {
@@ -284,6 +319,37 @@ static smar_time_ns now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (smar_time_ns)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int kept(const struct prune_entry *e)
+{
+    return e->reasons != 0 || e->retained_until != 0 || e->retention_unknown != NULL ||
+           e->base_of != NULL;
+}
+
+/* Keep every archive a kept incremental names as a base, so that nothing a kept snapshot
+ * needs is deleted. Its header lists its whole chain, so one pass over the kept ones is
+ * transitive. A base names the newest kept archive that needs it. A base the series
+ * does not hold is not ours to worry about here (smar audit reports it). */
+static void keep_bases(struct prune_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct prune_entry *e = &l->items[i];
+        if (!kept(e))
+            continue;
+        for (size_t j = 0; j < e->base_count; j++) {
+            for (size_t k = 0; k < l->n; k++) {
+                struct prune_entry *b = &l->items[k];
+                if (b->reasons != 0 || b->retained_until != 0 || b->retention_unknown != NULL ||
+                    memcmp(b->archive_id, e->base_ids[j], 16) != 0)
+                    continue; /* kept anyway, or not this base */
+                if (b->base_of == NULL || e->snapshot > b->base_of_snapshot) {
+                    b->base_of = e->path;
+                    b->base_of_snapshot = e->snapshot;
+                }
+            }
+        }
+    }
 }
 
 /* An object no rule keeps: is it under Object Lock retention? Kept when retained until a
@@ -312,17 +378,12 @@ static size_t check_retentions(struct prune_list *l, const struct prune_opts *o)
     smar_time_ns now = now_ns();
     for (size_t i = 0; i < l->n; i++) {
         struct prune_entry *e = &l->items[i];
-        if (e->reasons != 0 || !e->is_object)
+        if (kept(e) || !e->is_object)
             continue;
         check_retention(e, o, now);
         unknown += e->retention_unknown != NULL;
     }
     return unknown;
-}
-
-static int kept(const struct prune_entry *e)
-{
-    return e->reasons != 0 || e->retained_until != 0 || e->retention_unknown != NULL;
 }
 
 /* fsync the folder holding path, so that the deletion is durable. */
@@ -404,17 +465,17 @@ static int prune_run(int n, char **operands, const struct prune_opts *o)
         list_free(&l);
         return ret;
     }
-    /* TODO(base archive ids): once the header carries the "base archive ids" of an
-     * incremental archive, keep every archive a kept one names as a base (transitively),
-     * with the reason "base of <id>". */
-    size_t unknown = check_retentions(&l, o), retained = 0;
+    keep_bases(&l);
+    size_t unknown = check_retentions(&l, o), retained = 0, bases = 0; /* in listing order */
+    keep_bases(&l); /* and the bases of those kept for their retention */
     qsort(l.items, l.n, sizeof *l.items, cmp_newest_first);
     size_t nkept = 0, deleted = 0;
     for (size_t i = 0; i < l.n; i++) {
         struct prune_entry *e = &l.items[i];
         if (kept(e)) {
             nkept++;
-            retained += e->reasons == 0 && e->retained_until != 0;
+            bases += e->reasons == 0 && e->base_of != NULL;
+            retained += e->reasons == 0 && e->base_of == NULL && e->retained_until != 0;
             print_entry(e, "keep");
         } else if (o->dry_run) {
             deleted++;
@@ -429,6 +490,8 @@ static int prune_run(int n, char **operands, const struct prune_opts *o)
         }
     }
     printf("%zu kept, %zu %s", nkept, deleted, o->dry_run ? "would be deleted" : "deleted");
+    if (bases > 0)
+        printf("; %zu kept as bases of kept incremental archives", bases);
     if (retained > 0)
         printf("; %zu kept for their Object Lock retention", retained);
     if (unknown > 0)

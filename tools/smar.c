@@ -39,7 +39,7 @@ static void print_usage(FILE *f)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(f, "   %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\nexit codes: 0 success, 1 failure, 2 usage error, 3 archive damaged or not "
-          "authentic,\n4 (audit) a gap in the series longer than --every\n"
+          "authentic,\n4 (audit) a gap in the series longer than --every, or a missing base\n"
           "see smar(1) and smar(5)\n",
           f);
 }

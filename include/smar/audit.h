@@ -16,6 +16,12 @@
  *   smar_audit_add(a, reader, "nightly-1.smar");  ...   // each is checked as it is added
  *   smar_audit_summary sum = SMAR_AUDIT_SUMMARY_INIT; smar_audit_finish(a, &sum);
  *   for (i < smar_audit_count(a)) smar_audit_entry_at(a, i, &e);
+ *
+ * Incremental archives (format 2.1) list their bases in clear: at finish, every base each
+ * one lists must be one of the archives added (or left out by the "since" time), with the
+ * same archive id and content digest (a rewrapped base still matches), and itself intact
+ * and signed by a pinned producer. A base not in the series is SMAR_AUDIT_MISSING_BASE; a
+ * base present with another content digest, or itself not good, is SMAR_AUDIT_BAD_BASE.
  */
 #ifndef SMAR_AUDIT_H
 #define SMAR_AUDIT_H
@@ -38,6 +44,10 @@ typedef enum smar_audit_status {
     SMAR_AUDIT_BAD_SIGNATURE = 4,  /**< intact, but the signature does not verify */
     SMAR_AUDIT_OTHER_INSTANCE = 5, /**< unlocked: its document names another instance */
     SMAR_AUDIT_UNREADABLE = 6,     /**< could not be checked (I/O); see detail */
+    SMAR_AUDIT_BAD_BASE = 7,       /**< intact and signed, but a base it lists is altered
+                                        (another content digest) or damaged / not authentic */
+    SMAR_AUDIT_MISSING_BASE = 8,   /**< intact and signed, but a base it lists is not in the
+                                        series (not even before the "since" time) */
 } smar_audit_status;
 
 /** One archive, in snapshot order after smar_audit_finish. Strings are borrowed from the
@@ -56,9 +66,14 @@ typedef struct smar_audit_entry {
      *  else 0; exceeds_every: that gap is longer than the allowed interval. */
     smar_time_ns gap_before;
     int exceeds_every;
+    /* version 2: the chain shape, in clear in the header */
+    int incremental;       /**< 1: an incremental archive (format 2.1) */
+    size_t base_count;     /**< the bases it lists (smar_audit_entry_base); 0 when full */
+    uint8_t parent_id[16]; /**< base 0, the snapshot it was made against, when incremental */
+    size_t missing_bases;  /**< how many of its bases are not in the series */
 } smar_audit_entry;
 
-#define SMAR_AUDIT_ENTRY_VERSION 1
+#define SMAR_AUDIT_ENTRY_VERSION 2
 #define SMAR_AUDIT_ENTRY_INIT                                                                      \
     {                                                                                              \
         .version = SMAR_AUDIT_ENTRY_VERSION                                                        \
@@ -76,9 +91,12 @@ typedef struct smar_audit_summary {
     smar_time_ns worst_gap_from; /**< that gap's two snapshots (NONE when no gap) */
     smar_time_ns worst_gap_to;
     size_t gaps_over; /**< gaps longer than the allowed interval (0 when none is set) */
+    /* version 2: */
+    size_t incremental;   /**< incremental archives among those audited */
+    size_t missing_bases; /**< distinct base archives listed but not in the series */
 } smar_audit_summary;
 
-#define SMAR_AUDIT_SUMMARY_VERSION 1
+#define SMAR_AUDIT_SUMMARY_VERSION 2
 #define SMAR_AUDIT_SUMMARY_INIT                                                                    \
     {                                                                                              \
         .version = SMAR_AUDIT_SUMMARY_VERSION                                                      \
@@ -114,8 +132,21 @@ SMAR_API int smar_audit_add_failed(smar_audit *a, const char *name, smar_audit_s
 SMAR_API int smar_audit_finish(smar_audit *a, smar_audit_summary *sum);
 SMAR_API size_t smar_audit_count(const smar_audit *a);
 SMAR_API int smar_audit_entry_at(const smar_audit *a, size_t i, smar_audit_entry *out);
+/** How one listed base of an incremental archive was found. */
+typedef enum smar_audit_base_state {
+    SMAR_AUDIT_BASE_OK = 0,      /**< in the series, same id and content digest, good */
+    SMAR_AUDIT_BASE_MISSING = 1, /**< no archive of the series has its id */
+    SMAR_AUDIT_BASE_ALTERED = 2, /**< its id, but another content digest */
+    SMAR_AUDIT_BASE_BAD = 3,     /**< the same archive, but damaged or not authentic */
+} smar_audit_base_state;
+
+/** Base j (< entry's base_count) of entry i, after smar_audit_finish: what its header lists
+ *  (out, versioned) and how it was found (*state, may be NULL). SMAR_E_INVALID otherwise. */
+SMAR_API int smar_audit_entry_base(const smar_audit *a, size_t i, size_t j, smar_base_info *out,
+                                   smar_audit_base_state *state);
+
 /** A word for a status: "ok", "damaged", "unsigned", "other-signer", "bad-signature",
- *  "other-instance", "unreadable". */
+ *  "other-instance", "unreadable", "bad-base", "missing-base". */
 SMAR_API const char *smar_audit_status_word(smar_audit_status st);
 
 #ifdef __cplusplus

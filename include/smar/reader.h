@@ -142,6 +142,11 @@ typedef struct smar_base_info {
  *  Keyless: right after open. */
 SMAR_API size_t smar_reader_base_count(const smar_reader *r);
 
+/** The open archive's own content digest (spec/FORMAT.md section 10), recomputed from its
+ *  bytes: what an incremental archive's base list names it by (smar_base_info.content).
+ *  Keyless; a rewrap keeps it. SMAR_E_INVALID when no format 2 archive is open. */
+SMAR_API int smar_reader_content_digest(smar_reader *r, uint8_t out[32]);
+
 /** Base i (< smar_reader_base_count) of an open archive. SMAR_E_INVALID otherwise. */
 SMAR_API int smar_reader_base(smar_reader *r, size_t i, smar_base_info *out);
 

@@ -22,6 +22,16 @@ bool smar_reader_is_incremental(const smar_reader *r)
            (r->hdr2.flags & SMAR_HEADER2_FLAG_INCREMENTAL) != 0;
 }
 
+int smar_reader_content_digest(smar_reader *r, uint8_t out[32])
+{
+    if (!r || !out)
+        return SMAR_E_INVALID;
+    if (r->state == R_NEW || r->format != SMAR_FORMAT_V2)
+        return smar_fail(&r->err, SMAR_E_INVALID, "no format 2 archive is open");
+    smar_reader_content(r, out);
+    return SMAR_OK;
+}
+
 size_t smar_reader_base_count(const smar_reader *r)
 {
     return smar_reader_is_incremental(r) ? r->hdr2.base_count : 0;

@@ -5,6 +5,11 @@
  * signature, smar_reader_info for what is in clear (snapshot time, signer), and for an
  * unlocked reader its document's instance. The gaps are measured between the good
  * archives only: a damaged or foreign archive restores nothing, so it closes no gap.
+ *
+ * The chains are checked at finish, once every archive is known: an incremental archive
+ * lists (in its signed header) every base it needs by archive id and content digest; each
+ * must be an archive of the series, intact, signed, with that very digest. An incremental
+ * whose chain is broken restores nothing either, so it is not good and closes no gap.
  */
 #include "smar/audit.h"
 #include "smar/keys.h"
@@ -12,6 +17,8 @@
 #include "internal.h"
 #include "json.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct audit_entry {
@@ -25,8 +32,21 @@ typedef struct audit_entry {
     uint8_t signer[32];
     smar_time_ns gap_before;
     bool exceeds;
-    size_t seq; /* add order, to keep the sort stable */
+    size_t seq;       /* add order, to keep the sort stable */
+    bool has_content; /* content: the archive's own content digest (format 2) */
+    uint8_t content[32];
+    smar_base_info *bases; /* what its header lists (incremental archives) */
+    uint8_t *base_states;  /* smar_audit_base_state of each, at finish */
+    size_t base_count;
+    size_t missing_bases;
 } audit_entry;
+
+/* An archive left out by the "since" time: still a base a later incremental may list. */
+typedef struct known_archive {
+    uint8_t archive_id[16];
+    uint8_t content[32];
+    bool has_content;
+} known_archive;
 
 struct smar_audit {
     smar_err err;
@@ -36,6 +56,8 @@ struct smar_audit {
     smar_time_ns since;
     audit_entry *entries;
     size_t count, cap;
+    known_archive *earlier; /* before the "since" time */
+    size_t earlier_count, earlier_cap;
     bool finished;
 };
 
@@ -58,8 +80,11 @@ void smar_audit_free(smar_audit *a)
         free(a->entries[i].name);
         free(a->entries[i].detail);
         free(a->entries[i].instance);
+        free(a->entries[i].bases);
+        free(a->entries[i].base_states);
     }
     free(a->entries);
+    free(a->earlier);
     free(a->trusted);
     free(a);
 }
@@ -240,6 +265,48 @@ static int check_instance(smar_audit *a, audit_entry *e, smar_reader *r)
     return SMAR_OK;
 }
 
+/* What an archive is known by as a base: its id and content digest (format 2 only). */
+static bool read_content(smar_reader *r, uint8_t content[32])
+{
+    return smar_reader_content_digest(r, content) == SMAR_OK;
+}
+
+static int remember_earlier(smar_audit *a, smar_reader *r, const uint8_t id[16])
+{
+    if (a->earlier_count == a->earlier_cap) {
+        size_t cap = a->earlier_cap == 0 ? 16 : a->earlier_cap * 2;
+        known_archive *grown = realloc(a->earlier, cap * sizeof *grown);
+        if (grown == NULL)
+            return smar_fail(&a->err, SMAR_E_NOMEM, "out of memory");
+        a->earlier = grown;
+        a->earlier_cap = cap;
+    }
+    known_archive *k = &a->earlier[a->earlier_count++];
+    memcpy(k->archive_id, id, sizeof k->archive_id);
+    k->has_content = read_content(r, k->content);
+    return SMAR_OK;
+}
+
+/* The base list of an incremental archive, copied from its clear header. */
+static int read_bases(smar_audit *a, audit_entry *e, smar_reader *r)
+{
+    size_t n = smar_reader_base_count(r);
+    if (n == 0)
+        return SMAR_OK;
+    e->bases = calloc(n, sizeof *e->bases);
+    e->base_states = calloc(n, sizeof *e->base_states);
+    if (e->bases == NULL || e->base_states == NULL)
+        return smar_fail(&a->err, SMAR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        e->bases[i] = (smar_base_info)SMAR_BASE_INFO_INIT;
+        int rc = smar_reader_base(r, i, &e->bases[i]);
+        if (rc != SMAR_OK)
+            return smar_fail(&a->err, rc, "%s: %s", e->name, smar_reader_error(r));
+    }
+    e->base_count = n;
+    return SMAR_OK;
+}
+
 int smar_audit_add(smar_audit *a, smar_reader *r, const char *name, smar_progress_cb progress,
                    void *payload)
 {
@@ -252,10 +319,11 @@ int smar_audit_add(smar_audit *a, smar_reader *r, const char *name, smar_progres
         return smar_fail(&a->err, rc, "%s: %s", name, smar_reader_error(r));
     smar_time_ns snap = info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created;
     if (a->since != SMAR_TIME_NONE && snap < a->since)
-        return SMAR_OK; /* before the audited window */
+        return remember_earlier(a, r, info.archive_id); /* before the audited window */
     audit_entry *e = NULL;
-    if ((rc = new_entry(a, name, &e)) != SMAR_OK)
+    if ((rc = new_entry(a, name, &e)) != SMAR_OK || (rc = read_bases(a, e, r)) != SMAR_OK)
         return rc;
+    e->has_content = read_content(r, e->content);
     memcpy(e->archive_id, info.archive_id, sizeof e->archive_id);
     e->snapshot = snap;
     e->is_signed = info.is_signed;
@@ -274,6 +342,110 @@ static int entry_cmp(const void *pa, const void *pb)
     if (x->snapshot != y->snapshot)
         return x->snapshot < y->snapshot ? -1 : 1;
     return x->seq < y->seq ? -1 : (x->seq > y->seq ? 1 : 0);
+}
+
+/* Good in itself (intact, signed by a pinned producer, one instance), whatever its own
+ * chain: a base's own bases are checked through the list of the archive that needs it. */
+static bool good_in_itself(const audit_entry *e)
+{
+    return e->status == SMAR_AUDIT_OK || e->status == SMAR_AUDIT_BAD_BASE ||
+           e->status == SMAR_AUDIT_MISSING_BASE;
+}
+
+/* How a listed base is found in the series. Archives that could not be opened have no id
+ * (snapshot NONE) and match nothing: an unreadable base is as good as missing. */
+static smar_audit_base_state find_base(const smar_audit *a, const smar_base_info *b)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        const audit_entry *x = &a->entries[i];
+        if (x->snapshot == SMAR_TIME_NONE || memcmp(x->archive_id, b->archive_id, 16) != 0)
+            continue;
+        if (!x->has_content || memcmp(x->content, b->content, 32) != 0)
+            return SMAR_AUDIT_BASE_ALTERED;
+        return good_in_itself(x) ? SMAR_AUDIT_BASE_OK : SMAR_AUDIT_BASE_BAD;
+    }
+    for (size_t i = 0; i < a->earlier_count; i++) {
+        const known_archive *k = &a->earlier[i];
+        if (memcmp(k->archive_id, b->archive_id, 16) != 0)
+            continue;
+        return k->has_content && memcmp(k->content, b->content, 32) == 0 ? SMAR_AUDIT_BASE_OK
+                                                                         : SMAR_AUDIT_BASE_ALTERED;
+    }
+    return SMAR_AUDIT_BASE_MISSING;
+}
+
+/* "missing base <id> (snapshot T)", "base altered: <id> (snapshot T)", ... one per
+ * base that is not OK, joined by "; ". */
+static int describe_bases(smar_audit *a, audit_entry *e)
+{
+    static const char *const what[] = {"", "missing base ",
+                                       "base altered: ", "base damaged or not authentic: "};
+    size_t cap = 1, used = 0;
+    for (size_t j = 0; j < e->base_count; j++)
+        cap += e->base_states[j] != SMAR_AUDIT_BASE_OK ? 120 : 0;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return smar_fail(&a->err, SMAR_E_NOMEM, "out of memory");
+    text[0] = '\0';
+    for (size_t j = 0; j < e->base_count; j++) {
+        if (e->base_states[j] == SMAR_AUDIT_BASE_OK)
+            continue;
+        char hex[33], when[SMAR_TIME_BUFSIZE];
+        smar_archive_id_hex(e->bases[j].archive_id, hex);
+        smar_time_format(e->bases[j].snapshot, when);
+        int n = snprintf(text + used, cap - used, "%s%s%s (snapshot %s)", used > 0 ? "; " : "",
+                         what[e->base_states[j]], hex, when);
+        used += n > 0 && (size_t)n < cap - used ? (size_t)n : 0;
+    }
+    smar_audit_status st = SMAR_AUDIT_MISSING_BASE;
+    for (size_t j = 0; j < e->base_count; j++)
+        if (e->base_states[j] == SMAR_AUDIT_BASE_ALTERED ||
+            e->base_states[j] == SMAR_AUDIT_BASE_BAD)
+            st = SMAR_AUDIT_BAD_BASE; /* damage wins over absence */
+    int rc = set_outcome(a, e, st, text);
+    free(text);
+    return rc;
+}
+
+/* The ids of the missing bases, each counted once for the summary. */
+static bool listed_missing_before(const smar_audit *a, size_t upto_entry, size_t upto_base,
+                                  const uint8_t id[16])
+{
+    for (size_t i = 0; i <= upto_entry; i++) {
+        const audit_entry *x = &a->entries[i];
+        size_t n = i == upto_entry ? upto_base : x->base_count;
+        for (size_t j = 0; j < n; j++)
+            if (x->base_states[j] == SMAR_AUDIT_BASE_MISSING &&
+                memcmp(x->bases[j].archive_id, id, 16) == 0)
+                return true;
+    }
+    return false;
+}
+
+static int check_chains(smar_audit *a, smar_audit_summary *sum)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        audit_entry *e = &a->entries[i];
+        sum->incremental += e->base_count > 0;
+        for (size_t j = 0; j < e->base_count; j++) {
+            e->base_states[j] = (uint8_t)find_base(a, &e->bases[j]);
+            if (e->base_states[j] != SMAR_AUDIT_BASE_MISSING)
+                continue;
+            e->missing_bases++;
+            sum->missing_bases += !listed_missing_before(a, i, j, e->bases[j].archive_id);
+        }
+    }
+    /* Only now: find_base judges a base by its own status, not by its chain's. */
+    for (size_t i = 0; i < a->count; i++) {
+        audit_entry *e = &a->entries[i];
+        bool broken = false;
+        for (size_t j = 0; j < e->base_count; j++)
+            broken |= e->base_states[j] != SMAR_AUDIT_BASE_OK;
+        int rc = broken && e->status == SMAR_AUDIT_OK ? describe_bases(a, e) : SMAR_OK;
+        if (rc != SMAR_OK)
+            return rc;
+    }
+    return SMAR_OK;
 }
 
 static void measure_gaps(smar_audit *a, smar_audit_summary *sum)
@@ -305,19 +477,25 @@ static void measure_gaps(smar_audit *a, smar_audit_summary *sum)
 
 int smar_audit_finish(smar_audit *a, smar_audit_summary *sum)
 {
-    if (a == NULL || sum == NULL || sum->version != SMAR_AUDIT_SUMMARY_VERSION || a->finished)
+    if (a == NULL || sum == NULL || sum->version < 1 || sum->version > SMAR_AUDIT_SUMMARY_VERSION ||
+        a->finished)
         return SMAR_E_INVALID;
+    smar_err_clear(&a->err);
     a->finished = true;
     if (a->count > 1)
         qsort(a->entries, a->count, sizeof *a->entries, entry_cmp);
-    int version = sum->version;
-    *sum = (smar_audit_summary){.version = version,
-                                .archives = a->count,
-                                .first = SMAR_TIME_NONE,
-                                .last = SMAR_TIME_NONE,
-                                .worst_gap_from = SMAR_TIME_NONE,
-                                .worst_gap_to = SMAR_TIME_NONE};
-    measure_gaps(a, sum);
+    smar_audit_summary full = {.version = sum->version,
+                               .archives = a->count,
+                               .first = SMAR_TIME_NONE,
+                               .last = SMAR_TIME_NONE,
+                               .worst_gap_from = SMAR_TIME_NONE,
+                               .worst_gap_to = SMAR_TIME_NONE};
+    int rc = check_chains(a, &full);
+    if (rc != SMAR_OK)
+        return rc;
+    measure_gaps(a, &full);
+    /* a version 1 caller's struct ends before the version 2 fields */
+    memcpy(sum, &full, sum->version == 1 ? offsetof(smar_audit_summary, incremental) : sizeof full);
     return SMAR_OK;
 }
 
@@ -328,20 +506,40 @@ size_t smar_audit_count(const smar_audit *a)
 
 int smar_audit_entry_at(const smar_audit *a, size_t i, smar_audit_entry *out)
 {
-    if (a == NULL || out == NULL || i >= a->count || out->version != SMAR_AUDIT_ENTRY_VERSION)
+    if (a == NULL || out == NULL || i >= a->count || out->version < 1 ||
+        out->version > SMAR_AUDIT_ENTRY_VERSION)
         return SMAR_E_INVALID;
     const audit_entry *e = &a->entries[i];
-    *out = (smar_audit_entry){.version = out->version,
-                              .name = e->name,
-                              .status = e->status,
-                              .detail = e->detail != NULL ? e->detail : "",
-                              .snapshot = e->snapshot,
-                              .is_signed = e->is_signed,
-                              .instance = e->instance,
-                              .gap_before = e->gap_before,
-                              .exceeds_every = e->exceeds};
-    memcpy(out->archive_id, e->archive_id, sizeof out->archive_id);
-    memcpy(out->signer, e->signer, sizeof out->signer);
+    smar_audit_entry full = {.version = out->version,
+                             .name = e->name,
+                             .status = e->status,
+                             .detail = e->detail != NULL ? e->detail : "",
+                             .snapshot = e->snapshot,
+                             .is_signed = e->is_signed,
+                             .instance = e->instance,
+                             .gap_before = e->gap_before,
+                             .exceeds_every = e->exceeds,
+                             .incremental = e->base_count > 0,
+                             .base_count = e->base_count,
+                             .missing_bases = e->missing_bases};
+    memcpy(full.archive_id, e->archive_id, sizeof full.archive_id);
+    memcpy(full.signer, e->signer, sizeof full.signer);
+    if (e->base_count > 0)
+        memcpy(full.parent_id, e->bases[0].archive_id, sizeof full.parent_id);
+    /* a version 1 caller's struct ends before the version 2 fields */
+    memcpy(out, &full, out->version == 1 ? offsetof(smar_audit_entry, incremental) : sizeof full);
+    return SMAR_OK;
+}
+
+int smar_audit_entry_base(const smar_audit *a, size_t i, size_t j, smar_base_info *out,
+                          smar_audit_base_state *state)
+{
+    if (a == NULL || out == NULL || !a->finished || i >= a->count ||
+        j >= a->entries[i].base_count || out->version != SMAR_BASE_INFO_VERSION)
+        return SMAR_E_INVALID;
+    *out = a->entries[i].bases[j];
+    if (state != NULL)
+        *state = (smar_audit_base_state)a->entries[i].base_states[j];
     return SMAR_OK;
 }
 
@@ -349,6 +547,6 @@ const char *smar_audit_status_word(smar_audit_status st)
 {
     static const char *const words[] = {"ok",           "damaged",       "unsigned",
                                         "other-signer", "bad-signature", "other-instance",
-                                        "unreadable"};
+                                        "unreadable",   "bad-base",      "missing-base"};
     return (unsigned)st < sizeof words / sizeof words[0] ? words[st] : "unknown";
 }

@@ -112,3 +112,44 @@ assert_contains out.txt "other-instance"
 # keyless, it cannot tell: the instance is encrypted
 run 0 "$SMAR" audit --pubkey a.key.pub series
 assert_contains out.txt "instance: not checked (needs --key)"
+
+step "a chain (full + 3 incrementals): shape shown; a missing base exit 4; an altered one exit 3"
+mkdir chain
+for k in 1 2 3 4; do
+    gen "c$k.json" --secrets 4 --snapshot $k --of 4
+    b=
+    [ $k = 1 ] || b="--base chain"
+    run 0 "$SMAR" create -q --sign a.key $b -o "chain/c$k.smar" "c$k.json"
+done
+run 0 "$SMAR" inspect --json chain/c2.smar
+C2=$(sed -n 's/.*"archive_id":[[:space:]]*"\([0-9a-f]*\)".*/\1/p' out.txt | head -1)
+run 0 "$SMAR" audit --pubkey a.key.pub chain
+grep -q "chain/c1.smar  full" out.txt || fail "c1 not shown as full"
+grep -q "chain/c3.smar  incremental of 2 bases, parent $C2" out.txt || fail "c3's chain shape"
+assert_contains out.txt "incremental: 3; missing base archives: 0"
+cp -r chain nobase
+rm nobase/c2.smar
+run 4 "$SMAR" audit --pubkey a.key.pub nobase
+assert_contains out.txt "missing base $C2 (snapshot"
+assert_contains out.txt "missing base archives: 1"
+assert_contains out.txt "result: missing base"
+run 4 "$SMAR" audit --json --pubkey a.key.pub nobase
+python3 - out.txt "$C2" <<'PY' || fail "audit --json chain: $(cat out.txt)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["exit_code"] == 4 and d["summary"]["missing_bases"] == 1, d["summary"]
+a = {x["archive"]: x for x in d["archives"]}
+assert a["nobase/c1.smar"]["chain"] == {"kind": "full"}, a
+c4 = a["nobase/c4.smar"]
+assert c4["status"] == "missing-base" and c4["chain"]["kind"] == "incremental", c4
+assert [b["state"] for b in c4["chain"]["bases"]] == ["ok", "missing", "ok"], c4
+assert c4["chain"]["bases"][1]["archive_id"] == sys.argv[2], c4
+PY
+# a missing base and a damaged archive: 3 wins
+head -c 100 chain/c1.smar >nobase/c1.smar
+run 3 "$SMAR" audit --pubkey a.key.pub nobase
+# a base whose header was altered (its content digest changes): exit 3, "base altered"
+cp -r chain altered
+printf '\377' | dd of=altered/c2.smar bs=1 seek=60 conv=notrunc 2>/dev/null
+run 3 "$SMAR" audit --pubkey a.key.pub altered
+assert_contains out.txt "base altered: $C2"

@@ -3,9 +3,10 @@
 # per snapshot in series/, the root key rotated midway. Every --at answer (cat, extract) equals
 # the deciding snapshot's export; diff equals the generator's change log; audit catches a gap,
 # a re-signed and a damaged archive; prune keeps exactly what a hand-written table says.
-# INCR=1 makes every archive whose k % 6 != 1 an incremental on the folder (create --base).
+# Every archive whose k % 6 != 1 is an incremental on the folder (create --base); INCR=0
+# makes them all full.
 . "$E2E_DIR/lib.sh"
-INCR=${INCR:-0}
+INCR=${INCR:-1}
 M=30
 N=300
 CHURN="--secrets $N --rotate-permille 50 --churn 3 --move-permille 10"
@@ -70,15 +71,26 @@ run 0 "$SMAR" keygen --sign -o sign.key
 run 0 "$SMAR" keygen --sign -o other.key
 # the root key of archive K: old.key before 16, new.key from 16 on
 key_of() { if [ "$1" -lt 16 ]; then echo old.key; else echo new.key; fi; }
-# is archive K an incremental? (INCR=1: every one whose K % 6 != 1)
-is_incr() { [ "$INCR" = 1 ] && [ $(($1 % 6)) != 1 ]; }
+# is archive K an incremental? (INCR=1: every one whose K % 6 != 1, but 16: after the key
+# rotation a new chain starts, as an incremental needs the keys of all its bases)
+is_incr() { [ "$INCR" = 1 ] && [ $(($1 % 6)) != 1 ] && [ "$1" != 16 ]; }
+# the archives of K's chain before K: --base names them (create --base on the whole folder
+# would unlock every archive of it, those of the old key too)
+chain_of() {
+    j=$1
+    while is_incr $j; do j=$((j - 1)); done
+    while [ $j -lt "$1" ]; do
+        printf -- '--base series/e%02d.smar ' $j
+        j=$((j + 1))
+    done
+}
 mkdir series
 k=1
 while [ $k -le $M ]; do
     n=$(printf %02d $k)
     gen "s$n.json" $CHURN --snapshot $k --of $M --manifest-out "m$n.txt"
     base=
-    if is_incr $k; then base="--base series"; fi
+    if is_incr $k; then base=$(chain_of $k); fi
     run 0 "$SMAR" create -q --key $(key_of $k) --sign sign.key $base -o "series/e$n.smar" "s$n.json"
     k=$((k + 1))
 done
@@ -234,6 +246,9 @@ if [ "$INCR" = 1 ]; then
     rm nobase/e25.smar
     # --every 3d: the two-day hole alone is no problem; the missing base is
     run 4 "$SMAR" audit --pubkey sign.key.pub --every 3d nobase
+    assert_contains out.txt "missing-base"
+    assert_contains out.txt "missing base archives: 1"
+    assert_contains out.txt "result: missing base"
     rm -r nobase
 fi
 

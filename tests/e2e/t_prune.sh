@@ -94,3 +94,33 @@ run 1 env -u AWS_ACCESS_KEY_ID -u IBMCLOUD_API_KEY -u SMAR_IBMCLOUD_API_KEY_FILE
     "$SMAR" prune --keep-last 1 --dry-run s3://bucket/prefix/
 assert_contains err.txt "no S3 credentials"
 run 1 "$SMAR" prune --keep-last 1 --dry-run no-such-folder
+
+step "a chain: a kept incremental keeps every base it lists (table: policy | kept:why)"
+# p1 is a full archive of its own; c2 is full and c3..c6 incrementals on it (create --base),
+# so each incremental's header lists its whole chain down to c2.
+mkdir chain
+for k in 1 2 3 4 5 6; do
+    gen "ch$k.json" --secrets 6 --snapshot $k --of 6
+    case $k in
+    1) run 0 "$SMAR" create -q -o chain/p1.smar ch1.json ;;
+    2) run 0 "$SMAR" create -q -o chain/c2.smar ch2.json ;;
+    *) run 0 "$SMAR" create -q --base chain -o "chain/c$k.smar" "ch$k.json" ;;
+    esac
+done
+cp -r chain chain.pristine
+# 'base' stands for "(base of chain/c6.smar)": the newest kept archive that needs it
+while IFS='|' read -r policy kept; do
+    run 0 "$SMAR" prune $policy --dry-run chain
+    got=$(sed -n 's/^keep .*chain\/\([a-z0-9]*\)\.smar  (\(.*\))$/\1:\2/p' out.txt |
+        sed 's/base of chain\/c6.smar/base/; s/, /+/g' | sort | tr '\n' ' ')
+    assert_eq "$got" "$kept" "kept by '$policy'"
+done <<'TABLE'
+--keep-last 1|c2:base c3:base c4:base c5:base c6:last 
+--keep-last 2|c2:base c3:base c4:base c5:last c6:last 
+--keep-within 1h|c2:base c3:base c4:base c5:base c6:within 
+TABLE
+run 0 "$SMAR" prune --keep-last 1 --dry-run chain
+assert_contains out.txt "5 kept, 1 would be deleted; 4 kept as bases of kept incremental archives"
+run 0 "$SMAR" prune --keep-last 1 --yes chain
+assert_eq "$(ls chain | tr '\n' ' ')" "c2.smar c3.smar c4.smar c5.smar c6.smar " "left of the chain"
+run 0 "$SMAR" extract -q --format export -o c6.json chain/c6.smar
