@@ -26,9 +26,18 @@
 /* TAIL_BUFFER, the suffix read's buffer, is one byte more than asked: s3rver serves
  * bytes=-N as bytes 0..N (N + 1 bytes). Taking the whole answer lets the connection be
  * reused; a cut transfer closes it, and the next request pays a new TCP and TLS handshake. */
-#define TAIL_BYTES         65536u /* the suffix read when opening: trailer, table, meta */
-#define TAIL_BUFFER        (TAIL_BYTES + 1u)
-#define HEAD_BYTES         16384u /* the first read at the start: the whole header */
+/* The suffix read when opening: trailer, slot area, chunk table and meta chunk of archives
+ * up to about 2 GiB (10,000 chunks), so that they open in two sequential round trips (this
+ * read, then the header); larger ones take one more (widen_tail). */
+#define TAIL_BYTES  (512u << 10)
+#define TAIL_BUFFER (TAIL_BYTES + 1u)
+#define HEAD_BYTES  16384u /* the first read at the start: the whole header */
+/* The opening window: what a reader reads at the end of an object before its first chunk
+ * (trailer, slot area, chunk table, meta chunk) grows with the archive (the table is 48
+ * bytes a chunk): about 1/4096 of the object, between OPEN_WINDOW_MIN and OPEN_WINDOW_MAX. */
+#define OPEN_WINDOW_MIN    65536u
+#define OPEN_WINDOW_SHIFT  12u
+#define OPEN_WINDOW_MAX    ((size_t)4 << 20)
 #define XML_MAX            (1u << 20)
 #define DEFAULT_PART_MIB   8u
 #define DEFAULT_IN_FLIGHT  4u
@@ -900,6 +909,42 @@ static int head_size(const s3_client *c, uint64_t *size, smar_err *e)
     return rc;
 }
 
+/* How many bytes at the end of an object of this size the opening window holds. */
+static size_t open_window(uint64_t size)
+{
+    uint64_t want = size >> OPEN_WINDOW_SHIFT;
+    if (want < OPEN_WINDOW_MIN)
+        want = OPEN_WINDOW_MIN;
+    if (want > OPEN_WINDOW_MAX)
+        want = OPEN_WINDOW_MAX;
+    return (size_t)(want < size ? want : size);
+}
+
+/* Widen the tail to the opening window, in one read: the reader would otherwise read the
+ * rest of a large chunk table, then the meta chunk before it, one request each. (Read
+ * alongside the header on a second connection it would cost a new TCP and TLS handshake:
+ * more than the round trip it saves.) */
+static int widen_tail(s3_source *s, smar_err *e)
+{
+    size_t want = open_window(s->size);
+    if (want <= s->tail_len)
+        return SMAR_OK;
+    uint8_t *tail = malloc(want);
+    if (tail == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    size_t more = want - s->tail_len;
+    int rc = get_range(&s->c, s->etag, tail, more, s->size - want, e);
+    if (rc != SMAR_OK) {
+        free(tail);
+        return rc;
+    }
+    memcpy(tail + more, s->tail, s->tail_len);
+    free(s->tail);
+    s->tail = tail;
+    s->tail_len = want;
+    return SMAR_OK;
+}
+
 static int source_open(s3_source *s, const char *url, const smar_s3_options *o, smar_err *e)
 {
     int rc = client_init(&s->c, url, o, e);
@@ -909,13 +954,11 @@ static int source_open(s3_source *s, const char *url, const smar_s3_options *o, 
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     bool honoured;
     if ((rc = read_suffix(s, &honoured, e)) != SMAR_OK || honoured)
-        return rc;
+        return rc == SMAR_OK ? widen_tail(s, e) : rc;
     if (!s->size_known && (rc = head_size(&s->c, &s->size, e)) != SMAR_OK)
         return rc;
-    s->tail_len = s->size < TAIL_BYTES ? (size_t)s->size : TAIL_BYTES;
-    if (s->tail_len == 0)
-        return SMAR_OK;
-    return get_range(&s->c, s->etag, s->tail, s->tail_len, s->size - s->tail_len, e);
+    s->tail_len = 0; /* the suffix read's bytes were not the tail */
+    return s->size == 0 ? SMAR_OK : widen_tail(s, e);
 }
 
 static void copy_error(char err[SMAR_IO_ERROR_MAX], const smar_err *e)
