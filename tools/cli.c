@@ -1406,9 +1406,30 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A local archive added to the series by its snapshot time (read keyless from its header):
+ * unlocked only when a query needs it, like an archive under an s3:// prefix, so a restore
+ * from a folder of many archives unwraps the keys of the one or two it reads. */
+static int series_add_local_source(cli_series *cs, const char *path)
+{
+    smar_reader *r = NULL;
+    int ret = cli_open_archive(path, &r);
+    if (ret != 0)
+        return ret;
+    smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
+    int rc = smar_reader_info(r, &info);
+    smar_reader_free(r);
+    if (rc != SMAR_OK) {
+        cli_error_lib(path, "cannot read the archive's header");
+        return CLI_EXIT_FAILURE;
+    }
+    return add_lazy_source(cs, path,
+                           info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created);
+}
+
 /* A local folder given as a series: its *.smar files, in name order (the series orders
- * them by snapshot anyway; the order only fixes which message comes first). */
-static int series_add_folder(cli_series *cs, uint32_t threads, const char *dir)
+ * them by snapshot anyway; the order only fixes which message comes first), each opened
+ * when a query first needs it. */
+static int series_add_folder(cli_series *cs, const char *dir)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -1434,7 +1455,7 @@ static int series_add_folder(cli_series *cs, uint32_t threads, const char *dir)
         /* the series keeps the path for its messages: cs->listed owns it */
         cli_strlist_push(&cs->listed, names.items[i]);
         if (ret == 0)
-            ret = series_add_one(cs, threads, names.items[i]);
+            ret = series_add_local_source(cs, names.items[i]);
     }
     cli_strlist_free(&names);
     return ret;
@@ -1552,7 +1573,7 @@ int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t thread
     for (size_t i = 0; i < count; i++) {
         signer_refused = 0;
         ret = cli_s3_is_prefix(paths[i])  ? series_add_prefix(cs, paths[i])
-              : is_local_folder(paths[i]) ? series_add_folder(cs, threads, paths[i])
+              : is_local_folder(paths[i]) ? series_add_folder(cs, paths[i])
                                           : series_add_one(cs, threads, paths[i]);
         if (ret == CLI_EXIT_DAMAGED && skip_damaged && !signer_refused) {
             cli_error("%s: damaged, left out of the series (--skip-damaged)", paths[i]);

@@ -30,7 +30,11 @@ typedef struct series_archive {
     char *instance; /* the instance's CRN (else guid) from the stored document, or NULL */
     int damage;     /* SMAR_OK, or the status of the first damage met when skipping damage */
     bool left_out;  /* damaged where every answer needs it (index, records): not asked again */
-    char *why;      /* the reader's message for that damage */
+    /* opened for a query (or added open), not only as the base of an incremental archive:
+     * an archive opened as a base answers through that archive, and asking it on its own
+     * as well would cost its chain's lookups a second time */
+    bool queried;
+    char *why; /* the reader's message for that damage */
 } series_archive;
 
 struct smar_series {
@@ -175,7 +179,7 @@ static int insert_archive(smar_series *s, series_archive a)
 
 /* ---- incremental archives: their bases come from the series itself ----------------- */
 
-static int ensure_open(smar_series *s, size_t i);
+static int open_source(smar_series *s, size_t i);
 
 static bool same_id(smar_reader *r, const uint8_t id[16])
 {
@@ -197,7 +201,7 @@ static size_t archive_for_base(smar_series *s, const smar_base_info *b, int *rc)
         if (s->archives[j].snapshot / 1000000000 != b->snapshot / 1000000000 ||
             s->archives[j].left_out)
             continue;
-        if ((*rc = ensure_open(s, j)) != SMAR_OK)
+        if ((*rc = open_source(s, j)) != SMAR_OK)
             return SIZE_MAX;
         if (s->archives[j].reader)
             return j;
@@ -307,7 +311,8 @@ int smar_series_add(smar_series *s, smar_reader *r)
     }
     /* An archive without a snapshot time is dated by when it was made. */
     smar_time_ns snap = info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created;
-    rc = insert_archive(s, (series_archive){r, NULL, NULL, snap, instance, SMAR_OK, false, NULL});
+    rc = insert_archive(
+        s, (series_archive){.reader = r, .snapshot = snap, .instance = instance, .queried = true});
     if (rc != SMAR_OK) {
         free(instance);
         return rc;
@@ -331,7 +336,7 @@ int smar_series_add_source(smar_series *s, smar_time_ns snapshot, smar_series_op
     if (open == NULL || snapshot == SMAR_TIME_NONE)
         return smar_fail(&s->err, SMAR_E_INVALID, "a source needs an opener and a snapshot time");
     int rc =
-        insert_archive(s, (series_archive){NULL, open, ctx, snapshot, NULL, SMAR_OK, false, NULL});
+        insert_archive(s, (series_archive){.open = open, .open_ctx = ctx, .snapshot = snapshot});
     if (rc == SMAR_OK)
         s->has_sources = true;
     return rc;
@@ -340,7 +345,7 @@ int smar_series_add_source(smar_series *s, smar_time_ns snapshot, smar_series_op
 /* Open source i if it is not yet: SMAR_OK (also when it is left out as damaged: callers
  * check usable()), or why it could not be opened. The snapshot time its name promised is
  * checked against the archive's own: the series was ordered by it. */
-static int ensure_open(smar_series *s, size_t i)
+static int open_source(smar_series *s, size_t i)
 {
     series_archive *a = &s->archives[i];
     if (a->reader != NULL || a->left_out)
@@ -373,6 +378,15 @@ static int ensure_open(smar_series *s, size_t i)
     a->instance = instance;
     a->reader = r;
     return link_archive(s, r);
+}
+
+/* Open source i for a query (see series_archive.queried). */
+static int ensure_open(smar_series *s, size_t i)
+{
+    int rc = open_source(s, i);
+    if (rc == SMAR_OK)
+        s->archives[i].queried = true;
+    return rc;
 }
 
 static int open_all(smar_series *s)
@@ -868,12 +882,14 @@ static int resolve_narrow(smar_series *s, const char *id, smar_time_ns t, smar_a
     return 0;
 }
 
-/* Whether every archive is open (or left out): asking them all then costs no I/O, and
- * every answer (smar_series_render's all_versions too) sees every record. */
+/* Whether every archive was opened for a query (or is left out): asking them all then
+ * costs no I/O, and every answer (smar_series_render's all_versions too) sees every
+ * record. Archives opened only as bases do not count: asking them would repeat, archive
+ * by archive, the chain lookups the incremental archive that needs them already does. */
 static bool all_opened(const smar_series *s)
 {
     for (size_t i = 0; i < s->count; i++) {
-        if (s->archives[i].reader == NULL && !s->archives[i].left_out)
+        if (!s->archives[i].queried && !s->archives[i].left_out)
             return false;
     }
     return true;
