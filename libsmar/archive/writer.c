@@ -1242,6 +1242,33 @@ uint64_t smar_writer_failed_secret(const smar_writer *w)
     return w ? w->failed : 0;
 }
 
+/* An incremental archive continues its base's chain: both must be of one instance (a
+ * series never joins two; the references would be matched by secret ids of another). */
+static int check_base_instance(smar_writer *w, smar_span doc)
+{
+    const char *base_doc = NULL;
+    size_t base_len = 0;
+    smar_span base_value;
+    char why[128], *mine = NULL, *theirs = NULL;
+    int rc = smar_reader_document(w->base, &base_doc, &base_len);
+    if (rc)
+        return smar_fail(&w->err, rc, "%s", smar_reader_error(w->base));
+    if (!smar_json_validate((smar_span){base_doc, base_len}, SMAR_JSON_MAX_DEPTH, &base_value, why,
+                            sizeof why))
+        return smar_fail(&w->err, SMAR_E_CORRUPT, "the base archive's document: %s", why);
+    if (!smar_json_document_instance(doc, &mine) ||
+        !smar_json_document_instance(base_value, &theirs))
+        rc = smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    else if (mine && theirs && strcmp(mine, theirs) != 0)
+        rc = smar_fail(&w->err, SMAR_E_INPUT,
+                       "the export is of instance %s, the base archive of %s: an incremental "
+                       "archive continues the chain of one instance",
+                       mine, theirs);
+    free(mine);
+    free(theirs);
+    return rc;
+}
+
 int smar_writer_set_document(smar_writer *w, const char *json, size_t len)
 {
     smar_span doc;
@@ -1258,6 +1285,8 @@ int smar_writer_set_document(smar_writer *w, const char *json, size_t len)
         return die(w, smar_fail(&w->err, SMAR_E_INPUT, "export document: %s", why));
     if (smar_json_kind_of(doc) != SMAR_JSON_OBJECT)
         return die(w, smar_fail(&w->err, SMAR_E_INPUT, "export document is not an object"));
+    if (w->base && (rc = check_base_instance(w, doc)))
+        return die(w, rc);
     smar_buf_reset(&w->document);
     if (smar_buf_append(&w->document, doc.p, doc.n))
         return die(w, smar_fail(&w->err, SMAR_E_NOMEM, "out of memory"));

@@ -1020,3 +1020,16 @@ int smar_json_quote(struct smar_buf *buf, const char *s, size_t n)
         return -1;
     return 0;
 }
+
+bool smar_json_document_instance(smar_span document, char **out)
+{
+    smar_span instance, id;
+    *out = NULL;
+    if (!smar_json_get(document, "instance", &instance) ||
+        smar_json_kind_of(instance) != SMAR_JSON_OBJECT)
+        return true;
+    if ((smar_json_get(instance, "crn", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING) ||
+        (smar_json_get(instance, "guid", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING))
+        return (*out = smar_json_string_dup(id)) != NULL;
+    return true;
+}

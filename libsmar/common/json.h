@@ -104,6 +104,11 @@ bool smar_json_string_decode(smar_span token, char *out, size_t cap, size_t *len
  * text contains a NUL byte or memory runs out. */
 char *smar_json_string_dup(smar_span token);
 
+/* The instance an export document (a validated object) names: "instance"."crn", else
+ * "instance"."guid", decoded into *out (malloc'ed), or *out NULL when it names neither.
+ * false when out of memory. */
+bool smar_json_document_instance(smar_span document, char **out);
+
 /* True when the decoded string token equals s exactly. */
 bool smar_json_string_eq(smar_span token, const char *s);
 

@@ -122,7 +122,7 @@ static int instance_of(smar_series *s, smar_reader *r, char **out)
 {
     const char *doc = NULL;
     size_t len = 0;
-    smar_span value, instance, id;
+    smar_span value;
     char why[128];
     *out = NULL;
     int rc = smar_reader_document(r, &doc, &len);
@@ -130,15 +130,8 @@ static int instance_of(smar_series *s, smar_reader *r, char **out)
         return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
     if (!smar_json_validate((smar_span){doc, len}, SMAR_JSON_MAX_DEPTH, &value, why, sizeof why))
         return smar_fail(&s->err, SMAR_E_CORRUPT, "archive document: %s", why);
-    if (!smar_json_get(value, "instance", &instance) ||
-        smar_json_kind_of(instance) != SMAR_JSON_OBJECT)
-        return SMAR_OK;
-    if ((smar_json_get(instance, "crn", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING) ||
-        (smar_json_get(instance, "guid", &id) && smar_json_kind_of(id) == SMAR_JSON_STRING)) {
-        *out = smar_json_string_dup(id);
-        if (*out == NULL)
-            return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory reading the instance");
-    }
+    if (!smar_json_document_instance(value, out))
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory reading the instance");
     return SMAR_OK;
 }
 
