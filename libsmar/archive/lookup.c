@@ -195,6 +195,34 @@ static int match_id(smar_reader *r, const smar_index_entry *x, void *vctx)
     return SMAR_OK;
 }
 
+/* The record the last lookup by name found, when it is the one asked by id. */
+static bool found_by_name(smar_reader *r, const char *id, smar_secret **out)
+{
+    if (r->name_hit_id == NULL || strcmp(r->name_hit_id, id) != 0)
+        return false;
+    find_id_ctx ctx = {id, NULL};
+    if (match_id(r, &r->name_hit, &ctx) != SMAR_DONE) {
+        smar_err_clear(&r->err); /* the index decides, as if nothing was remembered */
+        return false;
+    }
+    *out = ctx.found;
+    return true;
+}
+
+/* Remember a record found by name (full archives: in an incremental one, a name may lead
+ * to a base's record). */
+static void remember_name_hit(smar_reader *r, const smar_index_entry *x, const char *id)
+{
+    if (smar_reader_is_incremental(r))
+        return;
+    char *copy = strdup(id);
+    if (copy == NULL)
+        return; /* only a lost shortcut */
+    free(r->name_hit_id);
+    r->name_hit_id = copy;
+    r->name_hit = *x;
+}
+
 int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out)
 {
     uint8_t key[SMAR_INDEX_KEY_BYTES];
@@ -203,6 +231,8 @@ int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out)
     if (rc || !id || !out)
         return rc ? rc : SMAR_E_INVALID;
     *out = NULL;
+    if (found_by_name(r, id, out))
+        return SMAR_OK;
     smar_index_key(key, r->keys->index, SMAR_INDEX_BY_ID, id, strlen(id));
     rc = index_scan(r, SMAR_INDEX_BY_ID, key, match_id, &ctx);
     if (rc == SMAR_DONE) {
@@ -227,8 +257,10 @@ static int match_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     int rc = fetch_entry(r, x, &s);
     if (rc)
         return rc;
-    if (strcmp(s->name, ctx->name) == 0 && (!ctx->type || strcmp(s->type, ctx->type) == 0))
+    if (strcmp(s->name, ctx->name) == 0 && (!ctx->type || strcmp(s->type, ctx->type) == 0)) {
+        remember_name_hit(r, x, s->id);
         rc = smar_callback_result(&r->err, ctx->cb(r, s, ctx->payload));
+    }
     smar_secret_free(s);
     return rc;
 }

@@ -86,6 +86,11 @@ struct smar_reader {
      * chunk each. */
     uint8_t **index_chunks;
     size_t *index_lens;
+    /* The record the last lookup by name found (its id, malloc'ed, and its index entry): a
+     * restore by name looks the same secret up by id next, and the id table's chunk is
+     * another sequential read (a round trip from object storage). */
+    char *name_hit_id;
+    smar_index_entry name_hit;
     smar_buf stored;
     /* smar_rewrap (rewrap.c) sets keep_dek around its unlock: the DEK that opened a slot
      * is then kept in dek (locked memory) instead of wiped, and rewrap wipes it as soon as
