@@ -128,6 +128,30 @@ int smar_reader_need_bases(smar_reader *r)
                      r->name, missing > 1 ? "s" : "", list, more);
 }
 
+int smar_reader_base_failed(smar_reader *r, smar_reader *base, int rc)
+{
+    bool damaged = base->chunk_damaged; /* smar_reader_die consumes it */
+    smar_reader_die(base, rc);
+    rc = smar_fail(&r->err, rc, "%s", smar_reader_error(base));
+    if (damaged)
+        r->chunk_damaged = true;
+    return rc;
+}
+
+/* Base b is usable: attached, and not dead since (a base that failed authentication
+ * releases nothing more, through this archive either: spec section 17). */
+static int usable_base(smar_reader *r, smar_reader *b)
+{
+    if (b == NULL)
+        return smar_reader_need_bases(r);
+    if (b->state != R_UNLOCKED)
+        return smar_fail(&r->err, SMAR_E_AUTH,
+                         "'%s': its base '%s' failed authentication earlier: nothing more is "
+                         "read from it",
+                         r->name, b->name);
+    return SMAR_OK;
+}
+
 int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_reader **holder,
                                smar_locator *local)
 {
@@ -138,8 +162,9 @@ int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_rea
     if (loc->base > smar_reader_base_count(r))
         return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': a payload refers to an unknown base",
                          r->name);
-    if (!r->bases[loc->base - 1])
-        return smar_reader_need_bases(r);
+    int rc = usable_base(r, r->bases[loc->base - 1]);
+    if (rc)
+        return rc;
     *holder = r->bases[loc->base - 1];
     local->base = 0;
     return SMAR_OK;
@@ -225,11 +250,10 @@ int smar_reader_decode_incremental(smar_reader *r, const uint8_t *body, size_t n
         return smar_err_prefix(&r->err, "'%s': ", r->name);
     smar_reader *b = r->bases[ref.base];
     smar_secret *bs = NULL;
-    if (!b) {
-        rc = smar_reader_need_bases(r);
+    if ((rc = usable_base(r, b))) {
+        /* the message is set */
     } else if ((rc = smar_reader_fetch_stored_record(b, ref.seq, ref.offset, &bs))) {
-        rc = smar_fail(&r->err, rc, "%s", smar_reader_error(b));
-        smar_reader_die(b, rc);
+        rc = smar_reader_base_failed(r, b, rc);
     } else if (bs->where.length != ref.length) {
         rc = smar_fail(&r->err, SMAR_E_FORMAT,
                        "'%s': a \"same as in base\" record disagrees with the record it names",

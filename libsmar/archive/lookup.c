@@ -442,10 +442,8 @@ int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_ve
     if ((rc = smar_reader_payload_holder(r, v ? &v->payload : &s->payload, &holder, &local)))
         return smar_reader_die(r, rc);
     rc = read_locator(holder, s, &local, &buf);
-    if (rc && holder != r) { /* a base's failure: the message is the base's */
-        smar_reader_die(holder, rc);
-        rc = smar_fail(&r->err, rc, "%s", smar_reader_error(holder));
-    }
+    if (rc && holder != r)
+        rc = smar_reader_base_failed(r, holder, rc);
     if (rc) {
         smar_buf_free(&buf);
         return smar_reader_die(r, rc);

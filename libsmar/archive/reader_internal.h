@@ -114,6 +114,12 @@ void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
  * SMAR_E_INVALID). */
 int smar_reader_need_bases(smar_reader *r);
 
+/* A read from base `base` failed with rc: its message becomes r's, and damage in the
+ * base's storage stays damage for r (r->chunk_damaged: the handle lives on, so a restore
+ * saves the secrets that do not need the damaged chunk); anything else ends the base.
+ * Returns rc, for the caller's smar_reader_die(r, rc). */
+int smar_reader_base_failed(smar_reader *r, smar_reader *base, int rc);
+
 /* Decode a manifest record body of an incremental archive: type 1 (external locators
  * allowed) or type 3, resolved through the attached base into the equivalent type 1
  * record in this archive's terms (its locators local to a base become external). */

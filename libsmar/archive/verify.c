@@ -558,7 +558,11 @@ static int check_external_payload(verify_run *v, pending_secret *ps, const smar_
     smar_secret_buffer_free(p, n);
     if (rc == SMAR_E_NEEDBASE || rc == SMAR_E_NOMEM)
         return rc;
-    if (rc != SMAR_OK) {
+    if (rc == SMAR_E_CORRUPT) { /* a chunk of the base is damaged: the base's verify names it */
+        ps->bad = true;
+        note(v, ps, item, SMAR_PROBLEM_SECRET, 0, SMAR_SEC_PAYLOAD, ver,
+             "payload lies in a damaged chunk of a base archive");
+    } else if (rc != SMAR_OK) {
         ps->bad = true;
         note(v, ps, item, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, ver,
              "payload in the base archive does not match its manifest hash");
