@@ -159,8 +159,18 @@ static int same_kind(const struct candidates *c)
     return 1;
 }
 
+static size_t count_existing(const struct candidates *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        n += exists_at(c->items[i].status) != 0;
+    return n;
+}
+
 /* The id a --name (and --type) means at t: among the secrets with that name, the one that
- * existed at t (secrets can be deleted and made again under the same name). */
+ * existed at t (secrets can be deleted and made again under the same name). Asked first of
+ * the archives around t only (smar_series_select_near): every secret that existed at t is
+ * there, so a long series is read whole only when none did (to say why). */
 static int id_for_name(cli_series *cs, const struct cat_opts *o, smar_time_ns t, char **id_out)
 {
     struct candidates c = {NULL, 0};
@@ -176,7 +186,16 @@ static int id_for_name(cli_series *cs, const struct cat_opts *o, smar_time_ns t,
     sel.groups = groups;
     sel.ngroups = o->group ? 1 : 0;
     int ret = 0;
-    int rc = smar_series_select(cs->series, &sel, collect_candidate, &c);
+    int rc = smar_series_select_near(cs->series, &sel, t, collect_candidate, &c);
+    if (rc == SMAR_OK && c.n > 0 && (ret = classify(cs, t, &c)) != 0)
+        goto done;
+    if (rc == SMAR_OK && count_existing(&c) == 0) { /* ask them all */
+        free_candidates(&c);
+        c = (struct candidates){NULL, 0};
+        if ((rc = smar_series_select(cs->series, &sel, collect_candidate, &c)) == SMAR_OK &&
+            c.n > 0 && (ret = classify(cs, t, &c)) != 0)
+            goto done;
+    }
     if (rc != SMAR_OK) {
         cli_error("%s", smar_series_error(cs->series));
         ret = cli_exit_archive(rc);
@@ -188,8 +207,6 @@ static int id_for_name(cli_series *cs, const struct cat_opts *o, smar_time_ns t,
         ret = CLI_EXIT_FAILURE;
         goto done;
     }
-    if ((ret = classify(cs, t, &c)) != 0)
-        goto done;
     /* Secrets can be deleted and made again under the same name: the one that existed at
      * t is meant. Two that existed at t (other types or groups) are ambiguous; when none
      * did, the newest explains why in its error message. */

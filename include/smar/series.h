@@ -169,6 +169,18 @@ SMAR_API int smar_series_select(smar_series *s, const smar_selection *sel, smar_
                                 void *payload);
 
 /**
+ * As smar_series_select, asking only the archives around t: the deciding snapshot for t
+ * and the first archive after it (each opened if need be), as a resolve does first. Every
+ * secret that existed at t and that any archive holds is among what they hold (one made
+ * after the deciding snapshot and deleted before the next archive is in none), so "the
+ * secret named N at t" can be asked here first, without opening every archive of a long
+ * series (each an unwrap of its key; for an incremental archive, its chain's lookups), and
+ * of smar_series_select only when none of the ids found here existed at t (to say why).
+ */
+SMAR_API int smar_series_select_near(smar_series *s, const smar_selection *sel, smar_time_ns t,
+                                     smar_id_cb cb, void *payload);
+
+/**
  * Render the secret as it was at at->at, as an instance-export secret object (status FOUND,
  * NO_PAYLOAD_RECORDED or NO_PAYLOAD): the describing record's metadata; its secret-level
  * payload members as that record carried them (or, when the version at T is newer than

@@ -1330,18 +1330,15 @@ static int collect_id(smar_reader *r, const smar_secret *rec, void *payload)
  * well resolve or render through this series, which asks the same readers, and a reader
  * is not to be re-entered from its own iteration.
  */
-int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb, void *payload)
+/* Select in the archives marked in which (NULL: every archive), each opened already. */
+static int select_in(smar_series *s, const bool *which, const smar_selection *sel, smar_id_cb cb,
+                     void *payload)
 {
-    if (s == NULL)
-        return SMAR_E_INVALID;
-    smar_err_clear(&s->err);
-    if (cb == NULL)
-        return smar_fail(&s->err, SMAR_E_INVALID, "select needs a callback");
     strset hits = {0};
-    int rc = open_all(s); /* a selection other than by id may match in any archive */
+    int rc = SMAR_OK;
     for (size_t i = 0; i < s->count && rc == SMAR_OK; i++) {
         smar_reader *r = s->archives[i].reader;
-        if (!usable(s, i))
+        if ((which && !which[i]) || !usable(s, i))
             continue;
         rc = smar_reader_select(r, sel, collect_id, &hits);
         if (rc == 1)
@@ -1355,5 +1352,38 @@ int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb,
     for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++)
         rc = smar_callback_result(&s->err, cb(hits.keys[k], payload));
     strset_free(&hits);
+    return rc;
+}
+
+int smar_series_select(smar_series *s, const smar_selection *sel, smar_id_cb cb, void *payload)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(&s->err);
+    if (cb == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "select needs a callback");
+    int rc = open_all(s); /* a selection other than by id may match in any archive */
+    return rc == SMAR_OK ? select_in(s, NULL, sel, cb, payload) : rc;
+}
+
+int smar_series_select_near(smar_series *s, const smar_selection *sel, smar_time_ns t,
+                            smar_id_cb cb, void *payload)
+{
+    if (s == NULL)
+        return SMAR_E_INVALID;
+    smar_err_clear(&s->err);
+    if (cb == NULL)
+        return smar_fail(&s->err, SMAR_E_INVALID, "select needs a callback");
+    bool *near = calloc(s->count > 0 ? s->count : 1, sizeof *near);
+    if (near == NULL)
+        return smar_fail(&s->err, SMAR_E_NOMEM, "out of memory selecting secrets");
+    int rc = SMAR_OK;
+    mark_narrow(s, t, near);
+    for (size_t i = 0; i < s->count && rc == SMAR_OK; i++)
+        if (near[i])
+            rc = ensure_open(s, i);
+    if (rc == SMAR_OK)
+        rc = select_in(s, near, sel, cb, payload);
+    free(near);
     return rc;
 }

@@ -58,6 +58,22 @@ for k in 1 2 3 4 5 6; do
     assert_same name_chain.txt out.txt
 done
 
+step "a restore by name from a folder opens only the archives around the time asked"
+# the oldest archive is under a key not given: a restore at the latest time never unlocks
+# it (it used to open and unlock every archive of the folder first: exit 1); one at its
+# time needs it and says so
+mkdir near
+run 0 "$SMAR" keygen -o other.key
+run 0 "$SMAR" create -q --key other.key -o near/n1.smar e1.json
+run 0 "$SMAR" create -q -o near/n5.smar e5.json
+run 0 "$SMAR" create -q -o near/n6.smar e6.json
+run 0 "$SMAR" cat --name "$NAME" near
+mv out.txt name_near.txt
+run 0 "$SMAR" cat --name "$NAME" full/f6.smar
+assert_same name_near.txt out.txt
+run 1 "$SMAR" cat --name "$NAME" --at "$T1" near
+assert_contains err.txt "n1.smar"
+
 step "verify --key checks every reference of the chain"
 run 0 "$SMAR" verify -k root.key chain/c1.smar chain/c2.smar chain/c3.smar chain/c4.smar chain/c5.smar \
     chain/c6.smar
