@@ -45,45 +45,15 @@ while [ $# -gt 0 ]; do
     *) echo "incremental.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
 done
-die() { echo "incremental.sh: $*" >&2; exit 1; }
-for v in runs secrets snapshots; do
-    case ${!v} in '' | *[!0-9]* | 0) die "--$v: a positive number" ;; esac
-done
+BENCH_NAME=incremental.sh
+. "$here/lib.sh"
+for v in runs secrets snapshots; do bench_positive "${!v}" "--$v"; done
 [ "$snapshots" -ge 2 ] && [ "$snapshots" -le 64 ] || die "--snapshots: 2..64"
-command -v python3 >/dev/null || die "python3 is needed"
-if [ ! -x "$build/tools/smar" ]; then
-    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-    cmake --build "$build" -j2 --target smar smar-gen-export >/dev/null
-fi
-SMAR=$build/tools/smar
-GEN=$build/tools/smar-gen-export
-if [ ! -x "$SMAR" ] || [ ! -x "$GEN" ]; then die "no smar / smar-gen-export in $build/tools"; fi
+have python3 || die "python3 is needed"
+bench_build
+bench_workdir smar-incremental
+trap bench_remove_work EXIT INT TERM
 
-if [ -n "${BENCH_DIR:-}" ]; then # the caller's folder: never deleted
-    work=$BENCH_DIR
-    keep=1
-    mkdir -p "$work"
-else
-    work=$(mktemp -d /tmp/smar-incremental.XXXXXX)
-fi
-cd "$work"
-cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi; }
-trap cleanup EXIT INT TERM
-
-# time_ms CMD...: run CMD once (output discarded), print its wall time in ms. Every run
-# must succeed: a failing command must not look fast.
-time_ms() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    "$@" >/dev/null 2>run.err || die "failed: $* ($(cat run.err))"
-    t1=$EPOCHREALTIME
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'
-}
-# median FILE: the median of the numbers in FILE, one a line
-median() {
-    sort -n "$1" | awk '{ v[NR] = $1 }
-        END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 size_of() { stat -c %s "$1"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }

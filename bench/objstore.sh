@@ -49,62 +49,31 @@ while [ $# -gt 0 ]; do
     *) echo "objstore.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
 done
-for v in "$runs" "$big_runs" "$secrets"; do
-    case $v in '' | *[!0-9]* | 0) echo "objstore.sh: --runs, --big-runs, --secrets: positive numbers" >&2; exit 2 ;; esac
-done
-
-die() { echo "objstore.sh: $*" >&2; exit 1; }
+BENCH_NAME=objstore.sh
+. "$here/lib.sh"
+bench_positive "$runs" --runs
+bench_positive "$big_runs" --big-runs
+bench_positive "$secrets" --secrets
 # what tests/e2e/s3lib.sh expects of tests/e2e/lib.sh
 fail() { die "$@"; }
-have() { command -v "$1" >/dev/null 2>&1; }
 for tool in python3 openssl strace node; do
     have "$tool" || die "$tool is needed (scripts/install-deps.sh)"
 done
-if [ ! -x "$build/tools/smar" ]; then
-    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-    cmake --build "$build" -j2 --target smar smar-gen-export >/dev/null
-fi
-SMAR=$build/tools/smar
-GEN=$build/tools/smar-gen-export
-if [ ! -x "$SMAR" ] || [ ! -x "$GEN" ]; then die "no smar / smar-gen-export in $build/tools"; fi
+bench_build
 OLD=""
 if [ -n "$compare" ]; then
     OLD=$compare/tools/smar
     [ -x "$OLD" ] || die "no smar in $compare/tools"
 fi
 
-if [ -n "${BENCH_DIR:-}" ]; then # the caller's folder: never deleted
-    work=$BENCH_DIR
-    keep=1
-    mkdir -p "$work"
-else
-    work=$(mktemp -d /tmp/smar-objstore.XXXXXX)
-fi
-cd "$work"
+bench_workdir smar-objstore
 E2E_DIR=$repo/tests/e2e
 . "$E2E_DIR/s3lib.sh"
 cleanup() {
     s3_stop
-    if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
+    bench_remove_work
 }
 
-# ms_since T0: milliseconds from $EPOCHREALTIME T0 to now
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
-# time_ms CMD...: run CMD once (output discarded), print its wall time in ms. Every run must
-# succeed: a failing command must not look fast.
-time_ms() {
-    local t0
-    t0=$EPOCHREALTIME
-    "$@" >/dev/null 2>run.err || die "failed: $* ($(cat run.err))"
-    ms_since "$t0"
-}
-# stats FILE: "median (min-max)" of the numbers in FILE, one a line
-stats() {
-    sort -n "$1" | awk '{ v[NR] = $1 }
-        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'
-}
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 stat_of() { s3_stat "$1"; }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.0f", b / 1e6 / (ms / 1000) }'; }
 # local_bytes FILE CMD...: the bytes CMD reads from FILE (read-family calls, strace -y)

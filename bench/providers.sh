@@ -37,20 +37,14 @@ while [ $# -gt 0 ]; do
     *) echo "providers.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
 done
-case $runs in '' | *[!0-9]* | 0) echo "providers.sh: --runs: a positive number" >&2; exit 2 ;; esac
-case $secrets in '' | *[!0-9]* | 0) echo "providers.sh: --secrets: a positive number" >&2; exit 2 ;; esac
-
-die() { echo "providers.sh: $*" >&2; exit 1; }
+BENCH_NAME=providers.sh
+. "$here/lib.sh"
+bench_positive "$runs" --runs
+bench_positive "$secrets" --secrets
 for tool in python3 openssl softhsm2-util pkcs11-tool; do
-    command -v "$tool" >/dev/null || die "$tool is needed (scripts/install-deps.sh)"
+    have "$tool" || die "$tool is needed (scripts/install-deps.sh)"
 done
-if [ ! -x "$build/tools/smar" ]; then
-    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-    cmake --build "$build" -j2 --target smar smar-gen-export >/dev/null
-fi
-SMAR=$build/tools/smar
-GEN=$build/tools/smar-gen-export
-if [ ! -x "$SMAR" ] || [ ! -x "$GEN" ]; then die "no smar / smar-gen-export in $build/tools"; fi
+bench_build
 MODULE=""
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so \
     /usr/lib64/pkcs11/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
@@ -58,14 +52,7 @@ for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so \
 done
 [ -n "$MODULE" ] || die "libsofthsm2.so was not found"
 
-if [ -n "${BENCH_DIR:-}" ]; then # the caller's folder: never deleted
-    work=$BENCH_DIR
-    keep=1
-    mkdir -p "$work"
-else
-    work=$(mktemp -d /tmp/smar-providers.XXXXXX)
-fi
-cd "$work"
+bench_workdir smar-providers
 pids=()
 stop_doubles() {
     local p
@@ -77,25 +64,9 @@ stop_doubles() {
 }
 cleanup() {
     stop_doubles
-    if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work" >&2; fi
+    bench_remove_work
 }
 trap cleanup EXIT INT TERM
-
-# time_ms CMD...: run CMD once (output discarded), print its wall time in ms. Every run
-# must succeed: a failing provider must not look fast.
-time_ms() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    "$@" >/dev/null 2>run.err || die "failed: $* ($(cat run.err))"
-    t1=$EPOCHREALTIME
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'
-}
-# stats FILE: "median (min-max)" of the numbers in FILE, one a line
-stats() {
-    sort -n "$1" | awk '{ v[NR] = $1 }
-        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'
-}
 
 echo "export: $secrets secrets (smar-gen-export, seed 1) in $work" >&2
 "$GEN" --secrets "$secrets" -o ex.json
