@@ -218,7 +218,7 @@ static void remember_name_hit(smar_reader *r, const smar_index_entry *x, const c
     char *copy = strdup(id);
     if (copy == NULL)
         return; /* only a lost shortcut */
-    free(r->name_hit_id);
+    smar_wipe_free_str(r->name_hit_id);
     r->name_hit_id = copy;
     r->name_hit = *x;
 }

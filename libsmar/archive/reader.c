@@ -58,7 +58,7 @@ void smar_reader_free(smar_reader *r)
     if (!r)
         return;
     drop_cache(r);
-    free(r->name_hit_id);
+    smar_wipe_free_str(r->name_hit_id);
     if (r->src.close)
         r->src.close(r->src.opaque);
     if (r->have_ck)

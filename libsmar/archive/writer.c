@@ -943,6 +943,26 @@ static void split_against_base(smar_split *sp, void *vw)
         smar_hash(sp->payload_hash, w->keys->payload_hash, sp->payload.data, sp->payload.len);
 }
 
+/* A split secret as a manifest record: its versions vr, its own payload at *payload. */
+static smar_srec split_record(const smar_split *sp, const smar_span *labels, const smar_vrec *vr,
+                              const smar_locator *payload)
+{
+    return (smar_srec){sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
+                       {sp->id, strlen(sp->id)},
+                       {sp->type, strlen(sp->type)},
+                       {sp->name, strlen(sp->name)},
+                       {sp->group, strlen(sp->group)},
+                       sp->created,
+                       sp->updated,
+                       sp->nlabels,
+                       labels,
+                       {(const char *)sp->meta.data, sp->meta.len},
+                       sp->payload.len > 0,
+                       *payload,
+                       sp->nversions,
+                       vr};
+}
+
 /* The split secret as a record for its fingerprint: payloads by presence and length. */
 static void split_view(const smar_split *sp, const smar_span *labels, smar_vrec *vr, smar_srec *rec)
 {
@@ -954,20 +974,7 @@ static void split_view(const smar_split *sp, const smar_span *labels, smar_vrec 
                             {.plain_len = (uint32_t)v->payload.len},
                             {(const char *)v->meta.data, v->meta.len}};
     }
-    *rec = (smar_srec){sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
-                       {sp->id, strlen(sp->id)},
-                       {sp->type, strlen(sp->type)},
-                       {sp->name, strlen(sp->name)},
-                       {sp->group, strlen(sp->group)},
-                       sp->created,
-                       sp->updated,
-                       sp->nlabels,
-                       labels,
-                       {(const char *)sp->meta.data, sp->meta.len},
-                       sp->payload.len > 0,
-                       {.plain_len = (uint32_t)sp->payload.len},
-                       sp->nversions,
-                       vr};
+    *rec = split_record(sp, labels, vr, &(smar_locator){.plain_len = (uint32_t)sp->payload.len});
 }
 
 static void match_base(smar_writer *w, const smar_span *labels, smar_vrec *vr, base_match *m)
@@ -1083,20 +1090,7 @@ static int write_record(smar_writer *w, const smar_vrec *vr, const smar_span *la
                         const smar_locator *secret_payload)
 {
     const smar_split *sp = w->cur;
-    smar_srec rec = {sp->had_versions ? SMAR_RECORD_HAS_VERSIONS : 0,
-                     {sp->id, strlen(sp->id)},
-                     {sp->type, strlen(sp->type)},
-                     {sp->name, strlen(sp->name)},
-                     {sp->group, strlen(sp->group)},
-                     sp->created,
-                     sp->updated,
-                     sp->nlabels,
-                     labels,
-                     {(const char *)sp->meta.data, sp->meta.len},
-                     sp->payload.len > 0,
-                     *secret_payload,
-                     sp->nversions,
-                     vr};
+    smar_srec rec = split_record(sp, labels, vr, secret_payload);
     uint32_t seq, offset;
     int rc;
     smar_buf_reset(&w->record);
