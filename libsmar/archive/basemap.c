@@ -246,10 +246,10 @@ void smar_basemap_free(smar_basemap *m)
         return;
     for (size_t i = 0; i < m->n; i++) {
         smar_base_secret *b = &m->v[i];
-        free(b->id);
+        smar_wipe_free_str(b->id); /* ids are kept out of freed memory, as everywhere */
         free(b->member_hash);
         for (size_t j = 0; b->versions && j < b->nversions; j++)
-            free(b->versions[j].id);
+            smar_wipe_free_str(b->versions[j].id);
         free(b->versions);
     }
     free(m->v);

@@ -98,7 +98,7 @@ int strset_add(strset *set, const char *key, bool *added)
 void strset_free(strset *set)
 {
     for (size_t k = 0; k < set->count; k++)
-        free(set->keys[k]);
+        smar_wipe_free_str(set->keys[k]); /* ids and names are kept out of freed memory */
     free(set->keys);
     free(set->slots);
     memset(set, 0, sizeof *set);

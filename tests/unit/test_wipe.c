@@ -306,9 +306,22 @@ static smar_keyring *load_key(void)
 }
 
 /* What `smar create` does: the export's secrets, then its document, into a new file. */
-static void create_archive(const char *path, unsigned threads)
+/* An unlocked reader of the archive at path (the caller frees it and kr). */
+static smar_reader *open_unlocked(const char *path, smar_keyring *kr)
+{
+    smar_reader *r = NULL;
+    assert_int_equal(smar_reader_new(&r), SMAR_OK);
+    assert_int_equal(smar_reader_open(r, path), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    return r;
+}
+
+/* base: NULL for a full archive, else the path of the archive an incremental one is made
+ * against (the same export: every secret a "same as in base" record). */
+static void create_archive_on(const char *path, const char *base_path, unsigned threads)
 {
     smar_keyring *kr = load_key();
+    smar_reader *base = base_path ? open_unlocked(base_path, kr) : NULL;
     smar_export *ex = NULL;
     smar_writer *w = NULL;
     const char *json;
@@ -316,7 +329,7 @@ static void create_archive(const char *path, unsigned threads)
     int rc;
     smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
     o.chunk_size = SMAR_CHUNK_SIZE_MIN;
-    o.snapshot_time = 1780000000000000000LL;
+    o.snapshot_time = 1780000000000000000LL + (base_path ? 3600000000000LL : 0); /* +1 h */
     o.threads = threads;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
@@ -325,6 +338,8 @@ static void create_archive(const char *path, unsigned threads)
     assert_int_equal(smar_writer_new(&w), SMAR_OK);
     assert_int_equal(smar_writer_add_key(w, kr), SMAR_OK);
     assert_int_equal(smar_writer_open_fd(w, fd, &o), SMAR_OK);
+    if (base)
+        assert_int_equal(smar_writer_set_base(w, base), SMAR_OK);
     while ((rc = smar_export_next_secret(ex, &json, &len)) == SMAR_OK)
         assert_int_equal(smar_writer_add_secret(w, json, len), SMAR_OK);
     assert_int_equal(rc, SMAR_DONE);
@@ -337,7 +352,13 @@ static void create_archive(const char *path, unsigned threads)
     assert_int_equal(close(fd), 0);
     smar_writer_free(w);
     smar_export_free(ex);
+    smar_reader_free(base);
     smar_keyring_free(kr);
+}
+
+static void create_archive(const char *path, unsigned threads)
+{
+    create_archive_on(path, NULL, threads);
 }
 
 static int group_setup(void **state)
@@ -452,10 +473,11 @@ static void find_some(smar_reader *r)
     assert_int_equal(found, 1);
 }
 
-static void read_back(const char *path, unsigned threads)
+/* base_path: the base an incremental archive at path needs, else NULL. */
+static void read_back_on(const char *path, const char *base_path, unsigned threads)
 {
     smar_keyring *kr = load_key();
-    smar_reader *r = NULL;
+    smar_reader *r = NULL, *base = base_path ? open_unlocked(base_path, kr) : NULL;
     walk wk = {0, 0, NULL};
     const char *doc;
     size_t doclen;
@@ -464,6 +486,8 @@ static void read_back(const char *path, unsigned threads)
     assert_int_equal(smar_reader_open(r, path), SMAR_OK);
     assert_int_equal(smar_reader_set_threads(r, threads), SMAR_OK);
     assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    if (base)
+        assert_int_equal(smar_reader_attach_base(r, 0, base), SMAR_OK);
     assert_int_equal(smar_reader_document(r, &doc, &doclen), SMAR_OK);
     assert_non_null(memmem(doc, doclen, CONFIG_MARKER, strlen(CONFIG_MARKER)));
     assert_string_equal(smar_reader_group_name(r, "GROUP-MARKER-id"), "GROUP-MARKER-name");
@@ -480,7 +504,13 @@ static void read_back(const char *path, unsigned threads)
                      SMAR_OK);
     assert_int_equal(vr.chunks_bad, 0);
     smar_reader_free(r);
+    smar_reader_free(base);
     smar_keyring_free(kr);
+}
+
+static void read_back(const char *path, unsigned threads)
+{
+    read_back_on(path, NULL, threads);
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -572,6 +602,22 @@ static void test_read_wipes(void **state)
     assert_no_leak(how->what);
 }
 
+/* An incremental archive: made against the base (its map of the base's secrets, the
+ * comparisons, the references) and read back through it. */
+static void test_incremental_wipes(void **state)
+{
+    const run *how = *state;
+    skip_without_hook();
+    char *path = tu_path_join(fx.dir, how->threads ? "incr-threads.smar" : "incr-inline.smar");
+    arm();
+    create_archive_on(path, fx.archive_path, how->threads);
+    assert_no_leak(how->what);
+    arm();
+    read_back_on(path, fx.archive_path, how->threads);
+    assert_no_leak(how->what);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +627,8 @@ int main(void)
         {"test_create_wipes, threads", test_create_wipes, NULL, NULL, &threaded_run},
         {"test_read_wipes, inline", test_read_wipes, NULL, NULL, &inline_run},
         {"test_read_wipes, threads (read-ahead)", test_read_wipes, NULL, NULL, &threaded_run},
+        {"test_incremental_wipes, inline", test_incremental_wipes, NULL, NULL, &inline_run},
+        {"test_incremental_wipes, threads", test_incremental_wipes, NULL, NULL, &threaded_run},
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
