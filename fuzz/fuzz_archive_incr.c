@@ -134,6 +134,19 @@ static void on_problem(const smar_problem *p, void *payload)
     FZ_CHECK(p->detail != NULL);
 }
 
+/* The base is authentic and intact: nothing an archive referring to it says (a wrong place,
+ * a wrong hash) may make it unusable for the others that share it (a series). */
+static void check_base_usable(void)
+{
+    smar_secret *s = NULL;
+    char *payload = NULL;
+    size_t len = 0;
+    FZ_CHECK(smar_reader_find_id(g_base.r, "incr-same", &s) == SMAR_OK);
+    FZ_CHECK(smar_reader_read_payload(g_base.r, s, NULL, &payload, &len) == SMAR_OK);
+    smar_secret_buffer_free(payload, len);
+    smar_secret_free(s);
+}
+
 static void read_incremental(const smar_buf *archive, uint8_t mode, unsigned nbases)
 {
     fz_mem mem = {archive->data, archive->len};
@@ -161,6 +174,7 @@ static void read_incremental(const smar_buf *archive, uint8_t mode, unsigned nba
     if (!attached) /* a keyed verify of an incremental archive needs its bases */
         FZ_CHECK(rc != SMAR_OK);
     smar_reader_free(r);
+    check_base_usable();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

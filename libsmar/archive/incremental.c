@@ -229,7 +229,11 @@ int smar_reader_decode_incremental(smar_reader *r, const uint8_t *body, size_t n
         rc = smar_reader_need_bases(r);
     } else if ((rc = smar_reader_fetch_stored_record(b, ref.seq, ref.offset, &bs))) {
         rc = smar_fail(&r->err, rc, "%s", smar_reader_error(b));
-        smar_reader_die(b, rc);
+        /* the base is authentic (attached by content digest): a wrong place is this
+         * archive's damage, not the base's; only a chunk of its own that fails
+         * authentication condemns it (others, a series, may share it) */
+        if (rc == SMAR_E_AUTH)
+            smar_reader_die(b, rc);
     } else if (bs->where.length != ref.length) {
         rc = smar_fail(&r->err, SMAR_E_FORMAT,
                        "'%s': a \"same as in base\" record disagrees with the record it names",

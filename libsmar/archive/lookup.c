@@ -411,7 +411,11 @@ int smar_reader_read_payload(smar_reader *r, const smar_secret *s, const smar_ve
         return smar_reader_die(r, rc);
     rc = read_locator(holder, s, &local, &buf);
     if (rc && holder != r) { /* a base's failure: the message is the base's */
-        smar_reader_die(holder, rc);
+        /* a payload that does not match this archive's locator (hash, place) is this
+         * archive's damage: the base, authentic and shared, stays usable (see
+         * smar_reader_decode_incremental) */
+        if (rc == SMAR_E_AUTH)
+            smar_reader_die(holder, rc);
         rc = smar_fail(&r->err, rc, "%s", smar_reader_error(holder));
     }
     if (rc) {
