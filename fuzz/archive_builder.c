@@ -261,15 +261,15 @@ static int finish_v2(smar_buf *out, const smar_buf *table, const smar_buf *slots
     t.chunk_count = (uint32_t)n;
     t.flags = o->signer ? SMAR_TRAILER_SIGNED : 0;
     memcpy(t.archive_id, h->archive_id, SMAR_ARCHIVE_ID_BYTES);
-    t.header_len = SMAR_HEADER2_BYTES;
+    t.header_len = h->header_len;
     t.slot_area_len = (uint32_t)slots->len;
     t.version_major = SMAR_FORMAT_V2;
     t.version_minor = h->version_minor;
     if (o->signer)
         smar_signkey_public(o->signer, t.signer);
     smar_trailer_encode(enc, &t);
-    /* the header is the first SMAR_HEADER2_BYTES of out, wherever out now is */
-    smar_content_hash(content, enc, out->data, SMAR_HEADER2_BYTES, table->data, table->len);
+    /* the header is the first header_len bytes of out, wherever out now is */
+    smar_content_hash(content, enc, out->data, h->header_len, table->data, table->len);
     if (o->signer) {
         uint8_t msg[SMAR_SIGNED2_MSG_BYTES];
         smar_signed2_message(msg, t.archive_id, content);
@@ -287,8 +287,9 @@ static int finish_v2(smar_buf *out, const smar_buf *table, const smar_buf *slots
 }
 
 static void make_header2(smar_header2 *h, const uint8_t *dek, int suite, uint32_t chunk_size,
-                         int64_t snapshot)
+                         const fz_build_opts *o)
 {
+    int64_t snapshot = o->snapshot;
     memset(h, 0, sizeof *h);
     h->version_major = SMAR_FORMAT_V2;
     h->version_minor = 0;
@@ -300,6 +301,12 @@ static void make_header2(smar_header2 *h, const uint8_t *dek, int suite, uint32_
     h->created = FZ_TIME / 1000000000; /* format 2 keeps seconds */
     h->snapshot = snapshot ? snapshot : FZ_TIME;
     smar_dek_commit(h->dek_commit, dek, h->archive_id);
+    if (o->base_count > 0 && o->base_count <= SMAR_BASES_MAX) { /* format 2.1 */
+        h->version_minor = SMAR_HEADER2_MINOR_INCREMENTAL;
+        h->base_count = (uint16_t)o->base_count;
+        memcpy(h->bases, o->bases, o->base_count * sizeof *h->bases);
+        h->header_len = smar_header2_len(o->base_count);
+    }
 }
 
 static int build_v2(smar_buf *out, smar_keyring *kr, const fz_chunk *chunks, size_t n,
@@ -316,7 +323,7 @@ static int build_v2(smar_buf *out, smar_keyring *kr, const fz_chunk *chunks, siz
     smar_keys *keys = smar_keys_derive_format(SMAR_FORMAT_V2, dek);
     if (!keys)
         return smar_fail(e, SMAR_E_NOMEM, "cannot allocate locked memory");
-    make_header2(&h, dek, suite, chunk_size, o->snapshot);
+    make_header2(&h, dek, suite, chunk_size, o);
     if ((rc = make_slot_area(&slots, kr, dek, h.archive_id, o->foreign_slot, e)))
         goto done;
     if (smar_header2_encode(&h, out)) {

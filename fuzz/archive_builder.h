@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "header2.h" /* smar_base_ref */
 #include "internal.h"
 #include "smar.h"
 
@@ -57,12 +58,15 @@ typedef struct fz_build_opts {
     int format;                 /* SMAR_FORMAT_V1 or SMAR_FORMAT_V2; 0 = format 1 */
     bool foreign_slot;          /* format 2: an unknown provider's slot before the real one */
     const uint8_t *chunk_flags; /* format 2: FZ_CHUNK_* per chunk, or NULL */
+    /* format 2: an incremental archive (2.1) listing these bases (base_count 1..64) */
+    unsigned base_count;
+    const smar_base_ref *bases;
 } fz_build_opts;
 
 #define FZ_TIME 1780000000000000000LL /* 2026-05-28T20:26:40Z */
 #define FZ_BUILD_OPTS_INIT                                                                         \
     {                                                                                              \
-        0, 0, NULL, -1, false, 0, 0, false, NULL                                                   \
+        0, 0, NULL, -1, false, 0, 0, false, NULL, 0, NULL                                          \
     }
 
 /*

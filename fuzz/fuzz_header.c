@@ -5,7 +5,12 @@
  *             MAC aside), so the parser accepts nothing the writer would not write;
  *   format 2: the header of 96..4096 bytes (smar_header2_peek, smar_header2_parse), with
  *             a round trip of its first 96 bytes (header_len aside: a later minor
- *             version's bytes 96.. are ignored), and the dek_commit check.
+ *             version's bytes 96.. are ignored), and the dek_commit check;
+ *   format 2.1: the incremental header (spec/FORMAT.md section 26.1): flag INCREMENTAL
+ *             only with version_minor >= 1, base_count 1..64, reserved 0, header_len at
+ *             least 100 + 56 x base_count, every base strictly older than the archive,
+ *             listed once and not the archive itself; the round trip then covers the base
+ *             list too (bytes past it are a later minor version's, ignored).
  * Every input goes through both parsers (each refuses the other's major version).
  */
 #include <string.h>
@@ -13,6 +18,21 @@
 #include "common.h"
 #include "header.h"
 #include "header2.h"
+
+/* What a parsed incremental header promises its readers (section 26.1). */
+static void check_bases(const smar_header2 *h)
+{
+    FZ_CHECK(h->version_minor >= SMAR_HEADER2_MINOR_INCREMENTAL);
+    FZ_CHECK(h->base_count >= 1 && h->base_count <= SMAR_BASES_MAX);
+    FZ_CHECK(h->header_len >= smar_header2_len(h->base_count));
+    for (unsigned i = 0; i < h->base_count; i++) {
+        FZ_CHECK(h->bases[i].snapshot < h->snapshot);
+        FZ_CHECK(memcmp(h->bases[i].archive_id, h->archive_id, SMAR_ARCHIVE_ID_BYTES) != 0);
+        for (unsigned j = 0; j < i; j++)
+            FZ_CHECK(
+                memcmp(h->bases[i].archive_id, h->bases[j].archive_id, SMAR_ARCHIVE_ID_BYTES) != 0);
+    }
+}
 
 static void header2(const uint8_t *data, size_t size)
 {
@@ -27,10 +47,17 @@ static void header2(const uint8_t *data, size_t size)
     }
     FZ_CHECK(h.header_len == size && h.version_major == SMAR_FORMAT_V2);
     FZ_CHECK(h.chunk_size >= SMAR_CHUNK_MIN && h.chunk_size <= SMAR_CHUNK_MAX);
+    if (h.flags & SMAR_HEADER2_FLAG_INCREMENTAL)
+        check_bases(&h);
+    else
+        FZ_CHECK(h.flags == 0 && h.base_count == 0);
+    size_t want = smar_header2_len(h.base_count);
+    FZ_CHECK(want <= size);
     smar_buf out = {0};
-    FZ_CHECK(smar_header2_encode(&h, &out) == SMAR_OK && out.len == SMAR_HEADER2_BYTES);
+    FZ_CHECK(smar_header2_encode(&h, &out) == SMAR_OK && out.len == want);
     FZ_CHECK(memcmp(out.data, data, 12) == 0);
-    FZ_CHECK(memcmp(out.data + 16, data + 16, SMAR_HEADER2_BYTES - 16) == 0);
+    FZ_CHECK(smar_load_u32(out.data + 12) == want);
+    FZ_CHECK(memcmp(out.data + 16, data + 16, want - 16) == 0);
     smar_buf_free(&out);
     /* the fixed DEK opens only its own commitment */
     uint8_t dek[32];

@@ -2,7 +2,8 @@
  * make_seeds.c - writes the seed corpora of the fuzz harnesses that need real files:
  * archives made by the real writer (and their pieces: header, slot area, trailer + table,
  * manifest records, meta section, the plaintext chunk layout of fuzz_archive_keyed), key
- * files, and instance exports in every layout (JSON, JSONL, the "@path" directory form of
+ * files, incremental archives against the committed vector incr-base (fuzz_archive_incr),
+ * and instance exports in every layout (JSON, JSONL, the "@path" directory form of
  * fuzz_export_dir, tar, tar.gz, tar.zst and zip).
  *
  *   fuzz-make-seeds fuzz/corpus      (then commit what changed)
@@ -376,6 +377,120 @@ static void archives(smar_keyring *kr, smar_keyring *kr2, smar_signkey *sk)
     series_seed(kr);
 }
 
+/* ---- incremental archives (format 2.1) ------------------------------------------------- */
+
+#define INCR_SNAPSHOT 1795140000000000000LL /* fuzz_archive_incr's snapshot: after incr-base */
+
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die(strerror(errno));
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+/* The committed base of fuzz_archive_incr, unlocked with its keyring. */
+static smar_reader *open_incr_base(smar_buf *bytes, fz_mem *mem)
+{
+    static char buf[1 << 16];
+    smar_keyring *kr;
+    smar_reader *r;
+    size_t n = slurp(SMAR_FUZZ_VECTORS "/keyring-a.json", buf, sizeof buf);
+    const char *keypath = fz_tmp_path("keyring-a.json");
+    if (fz_write_file(keypath, buf, n, 0600) != 0)
+        die(strerror(errno));
+    FILE *f = fopen(SMAR_FUZZ_VECTORS "/incr-base.smar", "rb");
+    if (!f)
+        die(strerror(errno));
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        smar_buf_append(bytes, buf, n);
+    fclose(f);
+    mem->p = bytes->data;
+    mem->n = bytes->len;
+    smar_source src = fz_mem_source(mem);
+    if (smar_keyring_new(&kr) || smar_keyring_load(kr, keypath, NULL) || smar_reader_new(&r) ||
+        smar_reader_open_source(r, &src, "incr-base.smar") || smar_reader_unlock(r, &kr, 1))
+        die("cannot open spec/vectors/v2/incr-base.smar");
+    smar_keyring_free(kr);
+    return r;
+}
+
+/* An incremental archive of the secrets of a vector's .secrets.jsonl against incr-base, as
+ * fuzz_archive_incr's input (mode byte, then every chunk's plaintext in table order). */
+static void incr_seed(smar_keyring *kr, smar_reader *base, const char *secrets, const char *name,
+                      uint8_t mode)
+{
+    static char text[1 << 16];
+    static const char document[] =
+        "{\"instance\":{\"crn\":\"crn:v1:bluemix:public:secrets-manager:us-south:a/0123:4567::\","
+        "\"name\":\"vectors\"},\"exported_at\":\"2026-11-20T02:00:00Z\"}";
+    smar_buf a = {0}, seed = {0};
+    smar_writer *w;
+    smar_writer_options o = SMAR_WRITER_OPTIONS_INIT;
+    o.chunk_size = SMAR_CHUNK_SIZE_MIN;
+    o.snapshot_time = o.created_time = INCR_SNAPSHOT;
+    slurp(secrets, text, sizeof text);
+    int rc = smar_writer_new(&w);
+    if (!rc)
+        rc = smar_writer_add_key(w, kr);
+    if (!rc)
+        rc = smar_writer_open_cb(w, &o, mem_write, &a);
+    if (!rc)
+        rc = smar_writer_set_base(w, base);
+    for (char *line = strtok(text, "\n"); line && !rc; line = strtok(NULL, "\n"))
+        rc = smar_writer_add_secret(w, line, strlen(line));
+    if (!rc)
+        rc = smar_writer_set_document(w, document, strlen(document));
+    if (!rc)
+        rc = smar_writer_finish(w);
+    if (rc)
+        die(smar_writer_error(w));
+    smar_writer_free(w);
+
+    smar_reader *r;
+    fz_mem mem = {a.data, a.len};
+    smar_source src = fz_mem_source(&mem);
+    if (smar_reader_new(&r) || smar_reader_open_source(r, &src, name) ||
+        smar_reader_unlock(r, &kr, 1))
+        die(smar_reader_error(r));
+    uint32_t seq[5] = {0};
+    smar_buf_append(&seed, &mode, 1);
+    for (uint32_t i = 0; i < r->trailer.chunk_count; i++) {
+        uint8_t section = r->table[i].section;
+        const uint8_t *raw;
+        size_t len;
+        if (smar_reader_load_chunk(r, section, seq[section]++, &raw, &len) || len == 0 ||
+            len > 65536)
+            die("cannot read back a chunk");
+        uint8_t head[3] = {(uint8_t)(section - 1), 0, 0};
+        smar_store_u16(head + 1, (uint16_t)(len - 1));
+        smar_buf_append(&seed, head, 3);
+        smar_buf_append(&seed, raw, len);
+    }
+    put("archive_incr", name, seed.data, seed.len);
+    smar_reader_free(r);
+    smar_buf_free(&seed);
+    smar_buf_free(&a);
+}
+
+static void incremental(smar_keyring *kr)
+{
+    smar_buf bytes = {0};
+    fz_mem mem;
+    smar_reader *base = open_incr_base(&bytes, &mem);
+    incr_seed(kr, base, SMAR_FUZZ_VECTORS "/incr-1.secrets.jsonl", "incr-1.chunks", 1);
+    incr_seed(kr, base, SMAR_FUZZ_VECTORS "/incr-2.secrets.jsonl", "incr-2.chunks", 1);
+    incr_seed(kr, base, SMAR_FUZZ_VECTORS "/incr-base.secrets.jsonl", "incr-same.chunks", 1);
+    incr_seed(kr, base, SMAR_FUZZ_VECTORS "/incr-1.secrets.jsonl", "incr-1-nobase.chunks", 1 | 2);
+    incr_seed(kr, base, SMAR_FUZZ_VECTORS "/incr-2.secrets.jsonl", "incr-2-phantom.chunks",
+              1 | 4 | 8);
+    smar_reader_free(base);
+    smar_buf_free(&bytes);
+}
+
 /* ---- key files ------------------------------------------------------------------------ */
 
 static void copy_file(const char *from, const char *corpus, const char *name)
@@ -554,6 +669,7 @@ int main(int argc, char **argv)
         smar_signkey_generate(sk))
         die("cannot make keys");
     archives(kr, kr2, sk);
+    incremental(kr);
     key_files(kr, sk);
     exports_json();
     exports_dir();

@@ -20,6 +20,8 @@ foreach(src ${SMAR_FUZZ_HARNESSES})
   add_executable(replay_${name} ${src} ${SMAR_FUZZ_DIR}/replay.c)
   target_compile_options(replay_${name} PRIVATE ${SMAR_WARNINGS})
   target_link_libraries(replay_${name} PRIVATE smar_fuzz_support)
+  target_compile_definitions(replay_${name} PRIVATE
+                             SMAR_FUZZ_VECTORS="${PROJECT_SOURCE_DIR}/spec/vectors/v2")
   if(name STREQUAL "cli") # the tool's own parsers
     target_sources(replay_${name} PRIVATE ${SMAR_CLI_CORE_SOURCES})
     target_include_directories(replay_${name} PRIVATE ${PROJECT_SOURCE_DIR}/tools)
@@ -32,3 +34,5 @@ endforeach()
 add_executable(fuzz-make-seeds ${SMAR_FUZZ_DIR}/make_seeds.c)
 target_compile_options(fuzz-make-seeds PRIVATE ${SMAR_WARNINGS})
 target_link_libraries(fuzz-make-seeds PRIVATE smar_fuzz_support PkgConfig::ARCHIVE) # makes tar seeds
+target_compile_definitions(fuzz-make-seeds PRIVATE # incremental seeds against incr-base
+                           SMAR_FUZZ_VECTORS="${PROJECT_SOURCE_DIR}/spec/vectors/v2")

@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [--smoke] [SECONDS] [NAME...]
 #
 # SECONDS  how long each harness runs (default 60; --smoke, what CI runs: the smoke's
-#          budget of 280 s shared by the harnesses run, 18 s each for all 15)
+#          budget of 280 s shared by the harnesses run, 16 s each for all 17)
 # NAME     harnesses to run (fuzz/fuzz_NAME.c), default all of them
 #
 # Each harness starts from its work corpus fuzz/corpus-work/NAME (not committed), which is

@@ -130,8 +130,13 @@ int smar_reader_need_bases(smar_reader *r)
 
 int smar_reader_base_failed(smar_reader *r, smar_reader *base, int rc)
 {
-    bool damaged = base->chunk_damaged; /* smar_reader_die consumes it */
-    smar_reader_die(base, rc);
+    bool damaged = base->chunk_damaged;
+    base->chunk_damaged = false; /* taken over by r below */
+    /* The base is authentic (attached by its content digest) and may be shared (a series):
+     * only a chunk of its own that fails authentication condemns it. A wrong place or hash
+     * in a reference is this archive's damage. */
+    if (rc == SMAR_E_AUTH && !damaged)
+        smar_reader_die(base, rc);
     rc = smar_fail(&r->err, rc, "%s", smar_reader_error(base));
     if (damaged)
         r->chunk_damaged = true;

@@ -116,8 +116,9 @@ int smar_reader_need_bases(smar_reader *r);
 
 /* A read from base `base` failed with rc: its message becomes r's, and damage in the
  * base's storage stays damage for r (r->chunk_damaged: the handle lives on, so a restore
- * saves the secrets that do not need the damaged chunk); anything else ends the base.
- * Returns rc, for the caller's smar_reader_die(r, rc). */
+ * saves the secrets that do not need the damaged chunk); a forged chunk of the base ends
+ * the base; anything else (a wrong reference) is r's alone. Returns rc, for the caller's
+ * smar_reader_die(r, rc). */
 int smar_reader_base_failed(smar_reader *r, smar_reader *base, int rc);
 
 /* Decode a manifest record body of an incremental archive: type 1 (external locators
