@@ -34,11 +34,19 @@ cp out.txt local-cat.txt
 local_ms=$(wall_ms "$SMAR" cat --id "$id" local.smar)
 echo "local cat: ${local_ms} ms"
 
+step "the same restore from the bucket without added latency: the process, TLS and the proxy"
+base_ms=$(wall_ms "$SMAR" cat --id "$id" "s3://$B/rtt.smar")
+b2=$(wall_ms "$SMAR" cat --id "$id" "s3://$B/rtt.smar")
+[ "$b2" -lt "$base_ms" ] && base_ms=$b2
+echo "s3 cat at 0 ms: ${base_ms} ms"
+
 step "cat --id from the bucket at ${LAT} ms a request, ${CONNECT} ms more a new connection"
 s3_admin latency "{\"ms\": $LAT, \"connect_ms\": $CONNECT}"
+s3_ms=$(wall_ms "$SMAR" cat --id "$id" "s3://$B/rtt.smar")
 s3_admin reset-stats '{}'
 : >s3requests.log
-s3_ms=$(wall_ms "$SMAR" cat --id "$id" "s3://$B/rtt.smar")
+m2=$(wall_ms "$SMAR" cat --id "$id" "s3://$B/rtt.smar")
+[ "$m2" -lt "$s3_ms" ] && s3_ms=$m2
 assert_same local-cat.txt out.txt
 s3_admin latency '{"ms": 0}'
 requests=$(s3_stat requests)
@@ -64,14 +72,14 @@ PYEOF
 echo "requests before the first chunk read: $before"
 [ "$before" -le 2 ] || fail "opening took $before requests (at most 2)"
 
-# Sequential round trips: at most 6 (opening 2; then the index and the chunk, today 3
-# reads), each $LAT ms, plus $CONNECT ms once for the one connection a single thread needs.
-# Margin: the local run's time (the process, the key, the decryption) plus 250 ms for the
-# proxy's own work (Python, a botocore signature check and a forward to s3rver: ~20 ms a
-# request measured here) and scheduling on a loaded machine. Measured: ~1500 ms against a
-# limit of ~1900. Three sequential opening requests (7 in all) would take ~1950 ms, and a
-# new connection per request (no reuse: 5 x $CONNECT more) ~3500 ms.
-limit=$((6 * LAT + CONNECT + local_ms + 250))
+# Sequential round trips: at most 6 (opening 2; then the index, the record's and the
+# payload's chunks: today 5 in all), each $LAT ms, plus $CONNECT ms once for the one
+# connection a single thread needs, on top of the same restore without added latency (the
+# process, TLS and the proxy's own work, measured just before under the same load: a fixed
+# margin made this test fail on a loaded CI machine), plus 150 ms of scheduling; the better
+# of two runs each. Seven sequential requests (3 to open) would exceed it by 50 ms plus the
+# margin's slack, a new connection per request (no reuse: 4 x $CONNECT more) by far.
+limit=$((base_ms + 6 * LAT + CONNECT + 150))
 [ "$s3_ms" -lt "$limit" ] || fail "cat took ${s3_ms} ms at ${LAT} ms a request (limit ${limit} ms)"
 
 step "the connection is reused: fewer connections than requests"
