@@ -77,6 +77,8 @@ void smar_series_free(smar_series *s)
         return;
     release_records(s);
     for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader) /* it outlives the series: no opener pointing here */
+            smar_reader_set_base_opener(s->archives[i].reader, NULL, NULL);
         free(s->archives[i].instance);
         free(s->archives[i].why);
     }
@@ -341,6 +343,7 @@ int smar_series_add(smar_series *s, smar_reader *r)
     }
     if ((rc = link_archive(s, r)) != SMAR_OK) { /* the caller keeps r: take it out again */
         withdraw_base(s, r);
+        smar_reader_set_base_opener(r, NULL, NULL);
         size_t i = index_of_reader(s, r);
         free(s->archives[i].instance);
         memmove(&s->archives[i], &s->archives[i + 1], (s->count - i - 1) * sizeof *s->archives);
