@@ -1519,42 +1519,95 @@ void cli_sibling_bases(const char *path, smar_reader *r, cli_strlist *out)
     free(dir);
 }
 
+/* What the sibling base opener needs: the archive's path, the keys, and where the bases it
+ * opens are kept (the caller's list, freed with r). Lives until the process ends (one per
+ * incremental archive given alone; freed at exit). */
+struct sibling_opener {
+    struct sibling_opener *next;
+    const char *path;
+    smar_keyring **keys;
+    size_t nkeys;
+    uint32_t threads;
+    smar_reader ***held;
+    size_t *nheld;
+    int scanned;       /* the folder's headers are read once, when a base is first needed */
+    cli_strlist found; /* the siblings that are bases of r */
+};
+
+static struct sibling_opener *sibling_openers;
+
+static void free_sibling_openers(void)
+{
+    while (sibling_openers) {
+        struct sibling_opener *o = sibling_openers;
+        sibling_openers = o->next;
+        for (size_t i = 0; i < o->found.n; i++)
+            free((void *)(uintptr_t)o->found.items[i]);
+        cli_strlist_free(&o->found);
+        free(o);
+    }
+}
+
+/* A sibling's unlock failed with exit code ret (the message is printed): the status the
+ * library fails the read with, so that the exit code stays the same. */
+static int unlock_status(int ret)
+{
+    return ret == CLI_EXIT_DAMAGED ? SMAR_E_AUTH : SMAR_E_KEY;
+}
+
+/* The library's base opener (smar_reader_set_base_opener): base i of r from the siblings
+ * of r's file, opened and unlocked now. Only the base asked is unlocked: a key unwrap can
+ * be a round trip to a key service. */
+static int open_sibling_base(void *ctx, smar_reader *r, size_t i, smar_reader **out)
+{
+    struct sibling_opener *o = ctx;
+    smar_base_info want = SMAR_BASE_INFO_INIT;
+    if (smar_reader_base(r, i, &want) != SMAR_OK)
+        return SMAR_E_NOTFOUND;
+    if (!o->scanned) {
+        cli_sibling_bases(o->path, r, &o->found);
+        o->scanned = 1;
+    }
+    for (size_t k = 0; k < o->found.n; k++) {
+        const char *at = o->found.items[k];
+        uint8_t id[16];
+        if (!local_archive_id(at, id) || memcmp(id, want.archive_id, 16) != 0)
+            continue;
+        smar_reader *base = NULL;
+        int ret = cli_open_archive(at, &base);
+        if (ret != 0)
+            return unlock_status(ret);
+        smar_reader_set_threads(base, o->threads);
+        if ((ret = cli_unlock_archive(at, base, o->keys, o->nkeys)) != 0) {
+            smar_reader_free(base);
+            return unlock_status(ret);
+        }
+        *o->held = cli_xrealloc(*o->held, (*o->nheld + 1) * sizeof **o->held);
+        (*o->held)[(*o->nheld)++] = base;
+        *out = base;
+        return SMAR_OK;
+    }
+    return SMAR_E_NOTFOUND;
+}
+
 int cli_attach_sibling_bases(const char *path, smar_reader *r, smar_keyring **keys, size_t nkeys,
                              uint32_t threads, smar_reader ***held, size_t *nheld)
 {
-    cli_strlist found = {0};
-    int ret = 0;
-    cli_sibling_bases(path, r, &found);
-    for (size_t i = 0; i < found.n && ret == 0; i++) {
-        const char *at = found.items[i];
-        smar_reader *base = NULL;
-        smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
-        if ((ret = cli_open_archive(at, &base)) != 0)
-            break;
-        smar_reader_set_threads(base, threads);
-        if ((ret = cli_unlock_archive(at, base, keys, nkeys)) != 0) {
-            smar_reader_free(base);
-            break;
-        }
-        *held = cli_xrealloc(*held, (*nheld + 1) * sizeof **held);
-        (*held)[(*nheld)++] = base;
-        smar_reader_info(base, &info);
-        for (size_t b = 0; b < smar_reader_base_count(r); b++) {
-            smar_base_info bi = SMAR_BASE_INFO_INIT;
-            if (smar_reader_base(r, b, &bi) != SMAR_OK ||
-                memcmp(bi.archive_id, info.archive_id, 16) != 0)
-                continue;
-            int rc = smar_reader_attach_base(r, b, base);
-            if (rc != SMAR_OK) {
-                cli_error_lib(path, smar_reader_error(r));
-                ret = cli_exit_archive(rc);
-            }
-        }
-    }
-    for (size_t i = 0; i < found.n; i++)
-        free((void *)(uintptr_t)found.items[i]);
-    cli_strlist_free(&found);
-    return ret;
+    if (smar_reader_base_count(r) == 0 || cli_s3_is_url(path) || strcmp(path, "-") == 0)
+        return 0;
+    struct sibling_opener *o = cli_xmalloc(sizeof *o);
+    *o = (struct sibling_opener){.next = sibling_openers,
+                                 .path = path,
+                                 .keys = keys,
+                                 .nkeys = nkeys,
+                                 .threads = threads,
+                                 .held = held,
+                                 .nheld = nheld};
+    if (sibling_openers == NULL)
+        atexit(free_sibling_openers);
+    sibling_openers = o;
+    smar_reader_set_base_opener(r, open_sibling_base, o);
+    return 0;
 }
 
 int cli_series_open(cli_series *cs, const cli_strlist *keypaths, uint32_t threads, int skip_damaged,

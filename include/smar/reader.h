@@ -163,6 +163,30 @@ SMAR_API int smar_reader_base_attached(const smar_reader *r, size_t i);
  */
 SMAR_API int smar_reader_attach_base(smar_reader *r, size_t i, smar_reader *base);
 
+/**
+ * Called when a read needs base i of r and none is attached: open and unlock that archive
+ * (smar_reader_base(r, i, ...) says which) and set *base to the reader, borrowed as by
+ * smar_reader_attach_base (the caller keeps it alive while r uses it). Return SMAR_OK,
+ * SMAR_E_NOTFOUND when the caller has no such archive (the read then fails with
+ * SMAR_E_NEEDBASE, naming the missing bases), or any other error code, which the read
+ * fails with.
+ */
+typedef int (*smar_base_opener)(void *ctx, smar_reader *r, size_t i, smar_reader **base);
+
+/**
+ * Attach bases when a read first needs them, not before: a read that needs base i when none
+ * is attached calls opener(ctx, r, i, &base) and attaches what it gives, with the same
+ * archive id and content checks as smar_reader_attach_base (SMAR_E_AUTH for a swapped or
+ * altered base). Opening an incremental archive's bases can cost a key unwrap each (a
+ * round trip to a key service): a read that needs only the newest archive and the full one
+ * opens only those. Called from r's thread, never twice for one attached base. opener NULL
+ * stops it. SMAR_E_INVALID when r is NULL.
+ *
+ *   smar_reader_set_base_opener(r, open_base_from_my_folder, &folder);
+ *   smar_reader_get(r, id, &s);   // opens the bases this secret's record and payload need
+ */
+SMAR_API int smar_reader_set_base_opener(smar_reader *r, smar_base_opener opener, void *ctx);
+
 /** Fill out (its version set by the caller) once an archive is open. SMAR_OK;
  *  SMAR_E_INVALID when nothing is open or out->version is unknown. Strings are borrowed
  *  from the reader. */

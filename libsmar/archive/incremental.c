@@ -97,6 +97,52 @@ int smar_reader_attach_base(smar_reader *r, size_t i, smar_reader *base)
     return SMAR_OK;
 }
 
+int smar_reader_set_base_opener(smar_reader *r, smar_base_opener opener, void *ctx)
+{
+    if (!r)
+        return SMAR_E_INVALID;
+    r->base_opener = opener;
+    r->base_opener_ctx = opener ? ctx : NULL;
+    return SMAR_OK;
+}
+
+/* Ask the base opener for base i and attach what it gives. A failure of the opener's own
+ * (not SMAR_E_NOTFOUND) is the read's failure, naming the base it was opening. */
+static int open_base(smar_reader *r, size_t i)
+{
+    smar_reader *base = NULL;
+    int rc = r->base_opener(r->base_opener_ctx, r, i, &base);
+    if (rc == SMAR_E_NOTFOUND || (rc == SMAR_OK && base == NULL))
+        return smar_reader_need_bases(r);
+    if (rc == SMAR_OK) {
+        rc = smar_reader_attach_base(r, i, base); /* its message names the base */
+    } else {
+        char hex[33];
+        smar_archive_id_hex(r->hdr2.bases[i].archive_id, hex);
+        smar_fail(&r->err, rc, "'%s': its base archive %s could not be opened",
+                  r->name ? r->name : "", hex);
+    }
+    if (rc == SMAR_E_AUTH || rc == SMAR_E_CORRUPT || rc == SMAR_E_FORMAT)
+        r->chunk_damaged = true; /* the base's failure, not r's: r lives on (spec 17) */
+    return rc;
+}
+
+int smar_reader_get_base(smar_reader *r, size_t i, smar_reader **base)
+{
+    if (i >= smar_reader_base_count(r))
+        return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': a record refers to an unknown base",
+                         r->name ? r->name : "");
+    if (!r->bases[i]) {
+        if (!r->base_opener)
+            return smar_reader_need_bases(r);
+        int rc = open_base(r, i);
+        if (rc)
+            return rc;
+    }
+    *base = r->bases[i];
+    return SMAR_OK;
+}
+
 int smar_reader_need_bases(smar_reader *r)
 {
     char list[SMAR_ERRMSG_MAX] = "";
@@ -143,17 +189,20 @@ int smar_reader_base_failed(smar_reader *r, smar_reader *base, int rc)
     return rc;
 }
 
-/* Base b is usable: attached, and not dead since (a base that failed authentication
- * releases nothing more, through this archive either: spec section 17). */
-static int usable_base(smar_reader *r, smar_reader *b)
+/* Base i, attached (now, if need be) and not dead since (a base that failed
+ * authentication releases nothing more, through this archive either: spec section 17). */
+static int usable_base(smar_reader *r, size_t i, smar_reader **out)
 {
-    if (b == NULL)
-        return smar_reader_need_bases(r);
+    smar_reader *b = NULL;
+    int rc = smar_reader_get_base(r, i, &b);
+    if (rc)
+        return rc;
     if (b->state != R_UNLOCKED)
         return smar_fail(&r->err, SMAR_E_AUTH,
                          "'%s': its base '%s' failed authentication earlier: nothing more is "
                          "read from it",
                          r->name, b->name);
+    *out = b;
     return SMAR_OK;
 }
 
@@ -167,10 +216,9 @@ int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_rea
     if (loc->base > smar_reader_base_count(r))
         return smar_fail(&r->err, SMAR_E_FORMAT, "'%s': a payload refers to an unknown base",
                          r->name);
-    int rc = usable_base(r, r->bases[loc->base - 1]);
+    int rc = usable_base(r, loc->base - 1u, holder);
     if (rc)
         return rc;
-    *holder = r->bases[loc->base - 1];
     local->base = 0;
     return SMAR_OK;
 }
@@ -253,9 +301,9 @@ int smar_reader_decode_incremental(smar_reader *r, const uint8_t *body, size_t n
     int rc = smar_ref_decode(&ref, body, n, nbases, &r->err);
     if (rc)
         return smar_err_prefix(&r->err, "'%s': ", r->name);
-    smar_reader *b = r->bases[ref.base];
+    smar_reader *b = NULL;
     smar_secret *bs = NULL;
-    if ((rc = usable_base(r, b))) {
+    if ((rc = usable_base(r, ref.base, &b))) {
         /* the message is set */
     } else if ((rc = smar_reader_fetch_stored_record(b, ref.seq, ref.offset, &bs))) {
         rc = smar_reader_base_failed(r, b, rc);

@@ -332,11 +332,9 @@ static int find_name_in_chain(smar_reader *r, find_name_ctx *ctx)
     smar_index_key(key, r->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
     int rc = index_scan(r, SMAR_INDEX_BY_NAME, key, match_own_name, &c);
     for (size_t i = 0; rc == SMAR_OK && i < smar_reader_base_count(r); i++) {
-        smar_reader *base = r->bases[i];
-        if (!base) {
-            rc = smar_reader_need_bases(r);
+        smar_reader *base = NULL;
+        if ((rc = smar_reader_get_base(r, i, &base)))
             break;
-        }
         smar_index_key(key, base->keys->index, SMAR_INDEX_BY_NAME, name, strlen(name));
         rc = index_scan(base, SMAR_INDEX_BY_NAME, key, match_base_name, &c);
     }

@@ -100,6 +100,9 @@ struct smar_reader {
     /* Incremental archives (format 2.1): the attached bases, borrowed, by the header's
      * base index (NULL: not attached). */
     smar_reader *bases[SMAR_BASES_MAX];
+    /* Opens a base a read needs when none is attached (smar_reader_set_base_opener). */
+    smar_base_opener base_opener;
+    void *base_opener_ctx;
 };
 
 /* ---- incremental archives (incremental.c) -------------------------------------------- */
@@ -113,6 +116,11 @@ void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
 /* Fail with SMAR_E_NEEDBASE naming every base not attached (or, when none is missing,
  * SMAR_E_INVALID). */
 int smar_reader_need_bases(smar_reader *r);
+
+/* Base i of r for a read: the attached one, else the one the base opener gives (attached
+ * then, after the usual checks). SMAR_E_NEEDBASE (naming every missing base) when there is
+ * none; *base is set only on SMAR_OK. */
+int smar_reader_get_base(smar_reader *r, size_t i, smar_reader **base);
 
 /* A read from base `base` failed with rc: its message becomes r's, and damage in the
  * base's storage stays damage for r (r->chunk_damaged: the handle lives on, so a restore

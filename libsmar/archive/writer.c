@@ -268,9 +268,11 @@ int smar_writer_set_base(smar_writer *w, smar_reader *base)
     if (base->state != R_UNLOCKED || base->format != SMAR_FORMAT_V2)
         return smar_fail(&w->err, SMAR_E_INVALID,
                          "set_base: the base must be an unlocked format 2 archive");
-    for (size_t i = 0; i < smar_reader_base_count(base); i++)
-        if (!base->bases[i])
-            return smar_fail(&w->err, smar_reader_need_bases(base), "%s", smar_reader_error(base));
+    for (size_t i = 0; i < smar_reader_base_count(base); i++) {
+        smar_reader *b = NULL; /* every base: the new archive's list names them all */
+        if ((rc = smar_reader_get_base(base, i, &b)))
+            return smar_fail(&w->err, rc, "%s", smar_reader_error(base));
+    }
     if ((rc = list_bases(w, base)) || (rc = smar_basemap_build(&w->basemap, base, &w->err))) {
         w->hdr.base_count = 0;
         w->hdr.version_minor = 0;

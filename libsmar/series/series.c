@@ -77,6 +77,8 @@ void smar_series_free(smar_series *s)
         return;
     release_records(s);
     for (size_t i = 0; i < s->count; i++) {
+        if (s->archives[i].reader) /* it outlives the series: no opener pointing here */
+            smar_reader_set_base_opener(s->archives[i].reader, NULL, NULL);
         free(s->archives[i].instance);
         free(s->archives[i].why);
     }
@@ -180,15 +182,24 @@ static bool same_id(smar_reader *r, const uint8_t id[16])
     return smar_reader_info(r, &info) == SMAR_OK && memcmp(info.archive_id, id, 16) == 0;
 }
 
+/* The series' open archive with this id, else SIZE_MAX. */
+static size_t open_archive_with_id(smar_series *s, const uint8_t id[16])
+{
+    for (size_t j = 0; j < s->count; j++)
+        if (s->archives[j].reader && same_id(s->archives[j].reader, id))
+            return j;
+    return SIZE_MAX;
+}
+
 /* The series' archive for base b: the one with its archive id, else the one with its
  * snapshot time (a source is opened for that; attaching then refuses an archive that is
  * not the base, as SMAR_E_AUTH), else none (SIZE_MAX). */
 static size_t archive_for_base(smar_series *s, const smar_base_info *b, int *rc)
 {
     *rc = SMAR_OK;
-    for (size_t j = 0; j < s->count; j++)
-        if (s->archives[j].reader && same_id(s->archives[j].reader, b->archive_id))
-            return j;
+    size_t open = open_archive_with_id(s, b->archive_id);
+    if (open != SIZE_MAX)
+        return open;
     for (size_t j = 0; j < s->count; j++) {
         /* a source's snapshot comes from its name, to the second */
         if (s->archives[j].snapshot / 1000000000 != b->snapshot / 1000000000 ||
@@ -202,22 +213,42 @@ static size_t archive_for_base(smar_series *s, const smar_base_info *b, int *rc)
     return SIZE_MAX;
 }
 
-/* Attach every base of archive i that the series holds. A base the series lacks stays
- * unattached: what needs it fails with SMAR_E_NEEDBASE, naming it. */
+/* The base opener of the series' incremental archives (smar_reader_set_base_opener):
+ * base i of r from the series (an open archive, or the source with its snapshot time,
+ * opened now), SMAR_E_NOTFOUND when the series lacks it. */
+static int series_base_opener(void *ctx, smar_reader *r, size_t i, smar_reader **base)
+{
+    smar_series *s = ctx;
+    smar_base_info info = SMAR_BASE_INFO_INIT;
+    int rc = smar_reader_base(r, i, &info);
+    if (rc != SMAR_OK)
+        return rc;
+    size_t j = archive_for_base(s, &info, &rc);
+    if (rc != SMAR_OK)
+        return rc;
+    if (j == SIZE_MAX)
+        return SMAR_E_NOTFOUND;
+    *base = s->archives[j].reader;
+    return SMAR_OK;
+}
+
+/* Attach the bases of archive i that are open already; the others are opened when a read
+ * first needs them (a base can cost a key unwrap: a read that needs the newest archive
+ * and the full one opens only those). A base the series lacks stays unattached: what
+ * needs it fails with SMAR_E_NEEDBASE, naming it. */
 static int attach_bases(smar_series *s, size_t i)
 {
     smar_reader *r = s->archives[i].reader;
-    for (size_t b = 0; r && b < smar_reader_base_count(r); b++) {
+    if (r == NULL || smar_reader_base_count(r) == 0)
+        return SMAR_OK;
+    smar_reader_set_base_opener(r, series_base_opener, s);
+    for (size_t b = 0; b < smar_reader_base_count(r); b++) {
         smar_base_info info = SMAR_BASE_INFO_INIT;
         int rc;
         if (smar_reader_base_attached(r, b) || smar_reader_base(r, b, &info) != SMAR_OK)
             continue;
-        size_t j = archive_for_base(s, &info, &rc);
-        if (rc != SMAR_OK)
-            return rc;
-        if (j == SIZE_MAX)
-            continue;
-        if ((rc = smar_reader_attach_base(r, b, s->archives[j].reader)) != SMAR_OK)
+        size_t j = open_archive_with_id(s, info.archive_id);
+        if (j != SIZE_MAX && (rc = smar_reader_attach_base(r, b, s->archives[j].reader)) != SMAR_OK)
             return smar_fail(&s->err, rc, "%s", smar_reader_error(r));
     }
     return SMAR_OK;
@@ -312,6 +343,7 @@ int smar_series_add(smar_series *s, smar_reader *r)
     }
     if ((rc = link_archive(s, r)) != SMAR_OK) { /* the caller keeps r: take it out again */
         withdraw_base(s, r);
+        smar_reader_set_base_opener(r, NULL, NULL);
         size_t i = index_of_reader(s, r);
         free(s->archives[i].instance);
         memmove(&s->archives[i], &s->archives[i + 1], (s->count - i - 1) * sizeof *s->archives);

@@ -398,6 +398,88 @@ static void test_altered_base(void **state)
     free(incr.data);
 }
 
+/* A base opener for the tests: counts its calls, gives `give` (NULL: SMAR_E_NOTFOUND). */
+typedef struct {
+    smar_reader *give;
+    int calls;
+    size_t last_index;
+} opener_ctx;
+
+static int test_opener(void *ctx, smar_reader *r, size_t i, smar_reader **base)
+{
+    opener_ctx *o = ctx;
+    (void)r;
+    o->calls++;
+    o->last_index = i;
+    if (!o->give)
+        return SMAR_E_NOTFOUND;
+    *base = o->give;
+    return SMAR_OK;
+}
+
+/* smar_reader_set_base_opener: not called until a read needs the base, then once; a
+ * secret the archive holds itself never calls it; NOTFOUND is NEEDBASE; a swapped base
+ * is AUTH and stays unattached. */
+static void test_base_opener(void **state)
+{
+    (void)state;
+    mem_archive base, other, incr;
+    smar_reader *rb, *ro, *ri;
+    smar_secret *s = NULL;
+    char *payload = NULL;
+    size_t len = 0;
+    assert_int_equal(fx_make_archive(&base, 8, &g_key, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_make_archive(&other, 8, &g_key, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&rb, &base, g_key), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&ro, &other, g_key), SMAR_OK);
+    assert_int_equal(make_incremental(&incr, rb, 8), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&ri, &incr, g_key), SMAR_OK);
+    assert_int_equal(smar_reader_set_base_opener(NULL, test_opener, NULL), SMAR_E_INVALID);
+
+    /* no archive to give: NEEDBASE as without an opener */
+    opener_ctx none = {0};
+    assert_int_equal(smar_reader_set_base_opener(ri, test_opener, &none), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(ri, "00000000-0000-4000-8000-000000000001", &s),
+                     SMAR_E_NEEDBASE);
+    assert_int_equal(none.calls, 1);
+
+    /* a swapped archive: AUTH, not attached */
+    opener_ctx swapped = {.give = ro};
+    assert_int_equal(smar_reader_set_base_opener(ri, test_opener, &swapped), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(ri, "00000000-0000-4000-8000-000000000001", &s),
+                     SMAR_E_AUTH);
+    assert_non_null(strstr(smar_reader_error(ri), "not the base this archive was made from"));
+    assert_int_equal(smar_reader_base_attached(ri, 0), 0);
+
+    /* the base: the record of secret 5 (type 1) is read without it, its first version's
+     * payload (the base's) needs it */
+    opener_ctx good = {.give = rb};
+    assert_int_equal(smar_reader_set_base_opener(ri, test_opener, &good), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(ri, "00000000-0000-4000-8000-000000000005", &s), SMAR_OK);
+    assert_int_equal(good.calls, 0);
+    assert_int_equal(smar_reader_read_payload(ri, s, smar_secret_version(s, 0), &payload, &len),
+                     SMAR_OK);
+    assert_int_equal(len, strlen("{\"payload\":\"value-5-1\"}"));
+    smar_secret_buffer_free(payload, len);
+    smar_secret_free(s);
+    assert_int_equal(good.calls, 1);
+    assert_int_equal(good.last_index, 0);
+    assert_int_equal(smar_reader_base_attached(ri, 0), 1);
+    for (size_t i = 0; i < 8; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012zx", i);
+        assert_int_equal(smar_reader_find_id(ri, id, &s), SMAR_OK);
+        smar_secret_free(s);
+    }
+    assert_int_equal(good.calls, 1); /* attached once, used since */
+    smar_reader_free(ri);
+    smar_reader_free(ro);
+    smar_reader_free(rb);
+    free(base.data);
+    free(other.data);
+    free(incr.data);
+}
+
 int main(void)
 {
     if (smar_init() != SMAR_OK)
@@ -410,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_external_locator),
         cmocka_unit_test(test_needbase_attach_and_read),
         cmocka_unit_test(test_altered_base),
+        cmocka_unit_test(test_base_opener),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
