@@ -1321,13 +1321,69 @@ int smar_writer_stats_get(const smar_writer *w, smar_writer_stats *out)
 
 /* ---- finishing ---------------------------------------------------------------------- */
 
+static void swap_entries(smar_index_entry *a, smar_index_entry *b)
+{
+    smar_index_entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/*
+ * Sorts index entries in place. Not qsort: glibc's merge sort mallocs a copy of the whole
+ * array (28 MB at a million secrets), at the moment the writer holds the most. Keys are
+ * keyed hashes, so a median-of-three quicksort meets no adversarial order; recursing into
+ * the smaller side keeps the stack at log2(n) frames.
+ */
+static void sort_entries(smar_index_entry *v, size_t n)
+{
+    while (n > 16) {
+        size_t mid = n / 2, last = n - 1;
+        if (smar_index_entry_cmp(&v[mid], &v[0]) < 0)
+            swap_entries(&v[mid], &v[0]);
+        if (smar_index_entry_cmp(&v[last], &v[0]) < 0)
+            swap_entries(&v[last], &v[0]);
+        if (smar_index_entry_cmp(&v[last], &v[mid]) < 0)
+            swap_entries(&v[last], &v[mid]);
+        swap_entries(&v[mid], &v[last - 1]); /* the pivot, out of the way */
+        size_t i = 0, j = last - 1;
+        for (;;) {
+            while (smar_index_entry_cmp(&v[++i], &v[last - 1]) < 0)
+                ;
+            while (smar_index_entry_cmp(&v[--j], &v[last - 1]) > 0)
+                ;
+            if (i >= j)
+                break;
+            swap_entries(&v[i], &v[j]);
+        }
+        swap_entries(&v[i], &v[last - 1]);
+        if (i < n - i - 1) {
+            sort_entries(v, i);
+            v += i + 1;
+            n -= i + 1;
+        } else {
+            sort_entries(v + i + 1, n - i - 1);
+            n = i;
+        }
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && smar_index_entry_cmp(&v[k], &v[k - 1]) < 0; k--)
+            swap_entries(&v[k], &v[k - 1]);
+}
+
+/* Once written, a table's entries are needed no more: freed, so that the next table's
+ * sort does not sit on top of them. */
+static void drop_index_table(smar_writer *w, int table)
+{
+    free(w->index[table].v);
+    w->index[table] = (index_list){0};
+}
+
 static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool last_table)
 {
     index_list *l = &w->index[table];
     uint8_t *raw = NULL;
     int rc = SMAR_OK;
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, smar_index_entry_cmp);
+    sort_entries(l->v, l->n);
     /* each table is its own padding group: its base is what the index held before it */
     if ((rc = smar_pipeline_drain(w->pipeline, &w->err)))
         return rc;
@@ -1352,6 +1408,7 @@ static int write_index_table(smar_writer *w, int table, smar_index_desc *d, bool
                                 n * SMAR_INDEX_ENTRY_BYTES);
     }
     free(raw);
+    drop_index_table(w, table);
     return rc;
 }
 
@@ -1446,6 +1503,11 @@ static int finish(smar_writer *w)
         (rc = stream_flush(w, SMAR_SEC_PAYLOAD, true)) ||
         (rc = stream_flush(w, SMAR_SEC_MANIFEST, true)))
         return rc;
+    /* every secret is placed: no id is checked again, and the id set points into the
+     * by-id table about to be sorted and freed */
+    free(w->idset);
+    w->idset = NULL;
+    w->idset_cap = 0;
     bool names = w->index[SMAR_INDEX_BY_NAME].n > 0;
     if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||
         (rc = write_index_table(w, SMAR_INDEX_BY_NAME, &m.tables[SMAR_INDEX_BY_NAME], true)))

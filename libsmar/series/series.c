@@ -1381,8 +1381,15 @@ static int select_in(smar_series *s, const bool *which, const smar_selection *se
         } else if (rc != SMAR_OK)
             rc = smar_fail(&s->err, rc, "%s", smar_reader_error(r));
     }
-    for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++)
+    /* the lookup slots are not needed while calling back, and each id not once the
+     * callback has it: a caller that keeps the ids (extract) then does not hold two copies */
+    free(hits.slots);
+    hits.slots = NULL;
+    for (size_t k = 0; k < hits.count && rc == SMAR_OK; k++) {
         rc = smar_callback_result(&s->err, cb(hits.keys[k], payload));
+        free(hits.keys[k]);
+        hits.keys[k] = NULL;
+    }
     strset_free(&hits);
     return rc;
 }
