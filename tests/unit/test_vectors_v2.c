@@ -1100,11 +1100,13 @@ static int lib_stage21(const char *file, int stage)
 {
     lib_chain ch;
     incr_vector base = {NULL, {"incr-base.smar"}, 1};
-    smar_reader *r;
+    smar_reader *r = NULL;
     smar_keyring *k = keyring("keyring-a.json");
     int rc = open_file(&r, file);
-    if (rc != SMAR_OK || stage == 0)
+    if (rc != SMAR_OK || stage == 0) {
+        smar_reader_free(r);
         return rc;
+    }
     lib_bases(&base, &ch);
     rc = smar_reader_unlock(r, &k, 1);
     if (rc == SMAR_OK && stage >= 2)
