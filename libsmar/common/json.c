@@ -292,6 +292,7 @@ typedef struct parser {
     size_t pos;
     unsigned max_depth;
     key_stack keys;
+    smar_json_fields *top; /* NULL, or where the top-level object's members are recorded */
     char *err;
     size_t errlen;
 } parser;
@@ -525,9 +526,8 @@ static bool parse_number(parser *ps)
     return true;
 }
 
-static bool parse_literal(parser *ps, const char *word)
+static bool parse_literal(parser *ps, const char *word, size_t len)
 {
-    size_t len = strlen(word);
     if (ps->n - ps->pos < len || memcmp(ps->s + ps->pos, word, len) != 0)
         return fail(ps, "invalid literal");
     ps->pos += len;
@@ -535,6 +535,21 @@ static bool parse_literal(parser *ps, const char *word)
 }
 
 static bool parse_value(parser *ps, unsigned depth);
+
+/* The member of the top-level object that ends at pos: what smar_json_fields_init would
+ * find walking the object again afterwards, found while validating instead. */
+static void record_top_member(parser *ps, smar_span key, size_t value_start)
+{
+    smar_json_fields *f = ps->top;
+    if (f->overflow)
+        return;
+    if (f->n == SMAR_JSON_FIELDS_MAX) {
+        f->overflow = true; /* smar_json_fields_get walks the object then, as there */
+        return;
+    }
+    f->key[f->n] = key;
+    f->value[f->n++] = (smar_span){(const char *)ps->s + value_start, ps->pos - value_start};
+}
 
 static bool parse_members(parser *ps, unsigned depth)
 {
@@ -545,15 +560,19 @@ static bool parse_members(parser *ps, unsigned depth)
         size_t key_start = ps->pos;
         if (!parse_string(ps))
             return false;
-        if (!key_stack_push(&ps->keys, (const char *)ps->s + key_start, ps->pos - key_start,
-                            key_start))
+        smar_span key = {(const char *)ps->s + key_start, ps->pos - key_start};
+        if (!key_stack_push(&ps->keys, key.p, key.n, key_start))
             return fail_at(ps, "out of memory", key_start);
         skip_ws(ps);
         if (peek(ps) != ':')
             return fail(ps, "expected ':'");
         ps->pos++;
+        skip_ws(ps);
+        size_t value_start = ps->pos;
         if (!parse_value(ps, depth))
             return false;
+        if (depth == 1 && ps->top != NULL)
+            record_top_member(ps, key, value_start);
         skip_ws(ps);
         if (peek(ps) == '}')
             return true;
@@ -617,11 +636,11 @@ static bool parse_value(parser *ps, unsigned depth)
     case '"':
         return parse_string(ps);
     case 't':
-        return parse_literal(ps, "true");
+        return parse_literal(ps, "true", 4);
     case 'f':
-        return parse_literal(ps, "false");
+        return parse_literal(ps, "false", 5);
     case 'n':
-        return parse_literal(ps, "null");
+        return parse_literal(ps, "null", 4);
     default:
         if (c == '-' || is_digit(c))
             return parse_number(ps);
@@ -646,12 +665,12 @@ static bool validate_text(parser *ps, smar_span *value)
     return true;
 }
 
-bool smar_json_validate(smar_span text, unsigned max_depth, smar_span *value, char *err,
-                        size_t errlen)
+static bool validate(smar_span text, unsigned max_depth, smar_span *value, smar_json_fields *top,
+                     char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    parser ps = {(const uint8_t *)text.p, text.n, 0, max_depth, {NULL, 0, 0}, err, errlen};
+    parser ps = {(const uint8_t *)text.p, text.n, 0, max_depth, {NULL, 0, 0}, top, err, errlen};
     if (text.p == NULL) {
         ps.n = 0;
         if (text.n != 0)
@@ -660,9 +679,33 @@ bool smar_json_validate(smar_span text, unsigned max_depth, smar_span *value, ch
     /* The recursion depth is what bounds stack use, so never exceed the documented cap. */
     if (ps.max_depth > SMAR_JSON_MAX_DEPTH)
         ps.max_depth = SMAR_JSON_MAX_DEPTH;
-    bool ok = validate_text(&ps, value);
+    smar_span found = {NULL, 0};
+    bool ok = validate_text(&ps, &found);
     free(ps.keys.v);
+    if (value != NULL && ok)
+        *value = found;
+    if (top != NULL) {
+        top->object = found;
+        if (!ok || smar_json_kind_of(found) != SMAR_JSON_OBJECT) {
+            top->n = 0;
+            top->overflow = false;
+        }
+    }
     return ok;
+}
+
+bool smar_json_validate(smar_span text, unsigned max_depth, smar_span *value, char *err,
+                        size_t errlen)
+{
+    return validate(text, max_depth, value, NULL, err, errlen);
+}
+
+bool smar_json_validate_fields(smar_span text, unsigned max_depth, smar_span *value,
+                               smar_json_fields *fields, char *err, size_t errlen)
+{
+    fields->n = 0;
+    fields->overflow = false;
+    return validate(text, max_depth, value, fields, err, errlen);
 }
 
 /* ---- accessors on validated spans ---------------------------------------------------- */
@@ -936,8 +979,15 @@ bool smar_json_string_eq(smar_span token, const char *s)
 {
     if (!is_string_token(token) || s == NULL)
         return false;
-    if (memchr(token.p, '\\', token.n) == NULL) /* no escapes: compare the raw bytes */
-        return strlen(s) == token.n - 2 && memcmp(token.p + 1, s, token.n - 2) == 0;
+    size_t raw = token.n - 2, want_len = strlen(s);
+    /* An escape always decodes to fewer bytes than it takes, so a key can only match a
+     * name as long as its raw text by being that text, and never one longer: most
+     * comparisons (field lookups by name) end here without looking for escapes. */
+    if (raw <= want_len)
+        return raw == want_len && memcmp(token.p + 1, s, raw) == 0 &&
+               memchr(s, '\\', want_len) == NULL;
+    if (memchr(token.p + 1, '\\', raw) == NULL)
+        return false;
     str_decoder d;
     decoder_init(&d, token);
     const uint8_t *want = (const uint8_t *)s;

@@ -81,6 +81,11 @@ typedef struct smar_json_fields {
 } smar_json_fields;
 
 void smar_json_fields_init(smar_json_fields *f, smar_span object);
+/* smar_json_validate that also fills *fields, as smar_json_fields_init would on the value
+ * found, in the same walk: for a caller that validates an object to read its fields. On
+ * failure fields holds nothing. */
+bool smar_json_validate_fields(smar_span text, unsigned max_depth, smar_span *value,
+                               smar_json_fields *fields, char *err, size_t errlen);
 bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span *value);
 
 /* Every member in order, from the table (walking the object when it overflowed). */

@@ -73,13 +73,26 @@ static bool key_in(smar_span key, const char *const *names, size_t max)
     return false;
 }
 
-bool smar_is_payload_field(const char *type, smar_span key, bool is_version)
+/* The payload fields of a type, or NULL for a type this version does not know. */
+static const type_fields *payload_fields_of(const char *type)
 {
     for (size_t i = 0; i < SMAR_ARRAY_LEN(payload_fields); i++)
         if (strcmp(type, payload_fields[i].type) == 0)
-            return key_in(key, payload_fields[i].fields, SMAR_ARRAY_LEN(payload_fields[i].fields));
+            return &payload_fields[i];
+    return NULL;
+}
+
+static bool is_payload_key(const type_fields *known_type, smar_span key, bool is_version)
+{
+    if (known_type != NULL)
+        return key_in(key, known_type->fields, SMAR_ARRAY_LEN(known_type->fields));
     const char *const *known = is_version ? known_version_meta : known_secret_meta;
     return !key_in(key, known, SIZE_MAX);
+}
+
+bool smar_is_payload_field(const char *type, smar_span key, bool is_version)
+{
+    return is_payload_key(payload_fields_of(type), key, is_version);
 }
 
 /* ---- building member lists ---------------------------------------------------------- */
@@ -171,11 +184,12 @@ static int split_members(const smar_json_fields *obj, const char *type, bool is_
     smar_json_fields_iter it;
     smar_span key, value;
     int rc = SMAR_OK;
+    const type_fields *known_type = payload_fields_of(type); /* once, not once a member */
     smar_json_fields_iter_init(&it, obj);
     while (rc == SMAR_OK && smar_json_fields_next(&it, &key, &value)) {
         if (!is_version && versions && smar_json_string_eq(key, "versions"))
             *versions = value;
-        else if (smar_is_payload_field(type, key, is_version))
+        else if (is_payload_key(known_type, key, is_version))
             rc = add_member(payload, key, value);
         else
             rc = add_member(meta, key, value);
@@ -403,12 +417,13 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
     char why[128];
     int rc;
     split_reset(s);
-    if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
+    /* one walk validates the secret and finds its members */
+    if (!smar_json_validate_fields((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, &fields, why,
+                                   sizeof why))
         return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON (invalid JSON: %s of its text)",
                          why);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
-    smar_json_fields_init(&fields, obj);
     if ((rc = split_identity(s, &fields, e)))
         return rc;
     if (split_members(&fields, s->type, false, &s->meta, &s->payload, &versions))

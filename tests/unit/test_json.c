@@ -1077,6 +1077,70 @@ static void test_string_eq_raw_and_escaped(void **state)
     assert_false(smar_json_string_eq(SPAN("\"\\u0000\""), ""));
 }
 
+/* smar_json_validate_fields finds, in the validating walk, exactly the members that
+ * smar_json_fields_init finds walking the validated object again: only the top level's,
+ * whatever the spacing, nesting and escapes, and overflowing at the same count. */
+static void expect_fields_as_init(const char *text)
+{
+    smar_span obj, again;
+    smar_json_fields walked, found;
+    char why[128];
+    assert_true(validate(span_of(text), &obj, NULL, 0));
+    smar_json_fields_init(&walked, obj);
+    assert_true(smar_json_validate_fields(span_of(text), SMAR_JSON_MAX_DEPTH, &again, &found, why,
+                                          sizeof why));
+    assert_true(again.p == obj.p && again.n == obj.n);
+    assert_true(found.object.p == obj.p && found.object.n == obj.n);
+    assert_int_equal(found.overflow, walked.overflow);
+    assert_int_equal(found.n, walked.n);
+    for (size_t i = 0; i < walked.n; i++) {
+        if (found.key[i].p != walked.key[i].p || found.key[i].n != walked.key[i].n ||
+            found.value[i].p != walked.value[i].p || found.value[i].n != walked.value[i].n)
+            fail_msg("member #%zu of %s differs", i, text);
+    }
+}
+
+static void test_validate_fields_matches_init(void **state)
+{
+    (void)state;
+    expect_fields_as_init("{}");
+    expect_fields_as_init(" { } ");
+    expect_fields_as_init("[{\"a\":1}]"); /* not an object: no members */
+    expect_fields_as_init("\"s\"");
+    expect_fields_as_init("{\"a\":1,\"b\":{\"c\":[1,{\"d\":2}],\"e\":\"}\"},\"f\":null}");
+    expect_fields_as_init("\n{ \"a\" :\t\"x\\\"y\" ,\r\n\"\\u0062\": [ ] , \"c\":-1.5e3 }\n");
+    for (int members = SMAR_JSON_FIELDS_MAX - 1; members <= SMAR_JSON_FIELDS_MAX + 1; members++) {
+        smar_buf b = {0};
+        assert_int_equal(smar_buf_append_str(&b, "{\"first\":{\"in\":1}"), SMAR_OK);
+        for (int i = 1; i < members; i++)
+            assert_int_equal(smar_buf_printf(&b, ", \"m%d\" : [%d]", i, i), SMAR_OK);
+        assert_int_equal(smar_buf_append(&b, "}", 2), SMAR_OK);
+        expect_fields_as_init((const char *)b.data);
+        smar_buf_free(&b);
+    }
+    /* invalid text: false, the same reason, and no members */
+    smar_json_fields f;
+    char why[128], want[128];
+    assert_false(validate(span_of("{\"a\":1,\"a\":2}"), NULL, want, sizeof want));
+    assert_false(smar_json_validate_fields(span_of("{\"a\":1,\"a\":2}"), SMAR_JSON_MAX_DEPTH, NULL,
+                                           &f, why, sizeof why));
+    assert_string_equal(why, want);
+    assert_int_equal(f.n, 0);
+    assert_false(f.overflow);
+}
+
+/* The length shortcut: raw text equal to the name is a match only without escapes. */
+static void test_string_eq_same_length_escaped(void **state)
+{
+    (void)state;
+    assert_false(smar_json_string_eq(SPAN("\"a\\\\b\""), "a\\\\b")); /* decodes to a\b */
+    assert_true(smar_json_string_eq(SPAN("\"a\\\\b\""), "a\\b"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0061\""), "\\u0061"));
+    assert_false(smar_json_string_eq(SPAN("\"abcdef\""), "a"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdefg"));
+    assert_true(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdef"));
+}
+
 /* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
 static void test_secure_buffer_wipes_what_was_written(void **state)
 {
@@ -1166,6 +1230,8 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys_small_and_large),
         cmocka_unit_test(test_string_eq_raw_and_escaped),
         cmocka_unit_test(test_secure_buffer_wipes_what_was_written),
+        cmocka_unit_test(test_validate_fields_matches_init),
+        cmocka_unit_test(test_string_eq_same_length_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
