@@ -979,6 +979,13 @@ bool smar_json_string_eq(smar_span token, const char *s)
 {
     if (!is_string_token(token) || s == NULL)
         return false;
+    if (token.n == 2)
+        return s[0] == '\0';
+    /* A first byte that is not a backslash is the first decoded byte: most names looked
+     * for differ from most keys right there (a secret has some 30 fields, each found by
+     * name), so answer without measuring anything. */
+    if (token.p[1] != '\\' && token.p[1] != s[0])
+        return false;
     size_t raw = token.n - 2, want_len = strlen(s);
     /* An escape always decodes to fewer bytes than it takes, so a key can only match a
      * name as long as its raw text by being that text, and never one longer: most

@@ -1139,6 +1139,11 @@ static void test_string_eq_same_length_escaped(void **state)
     assert_false(smar_json_string_eq(SPAN("\"abcdef\""), "a"));
     assert_false(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdefg"));
     assert_true(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdef"));
+    /* the first-byte shortcut: only a byte that is not a backslash decides */
+    assert_false(smar_json_string_eq(SPAN("\"b\""), ""));
+    assert_true(smar_json_string_eq(SPAN("\"\\u0062\""), "b"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0062\""), "c"));
+    assert_true(smar_json_string_eq(SPAN("\"\\\\\""), "\\"));
 }
 
 /* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
