@@ -187,11 +187,12 @@ typedef struct key_stack {
     size_t cap;
 } key_stack;
 
-/* FNV-1a over the decoded bytes, so "a" and "\u0061" hash alike. */
-static uint64_t key_hash(smar_span token)
+/* FNV-1a over the decoded bytes, so "a" and "\u0061" hash alike. escaped: whether the
+ * token has a backslash (the validator knows it from reading the token). */
+static uint64_t key_hash(smar_span token, bool escaped)
 {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
-    if (token.n >= 2 && memchr(token.p, '\\', token.n) == NULL) {
+    if (token.n >= 2 && !escaped) {
         /* no escapes (nearly every key): the bytes between the quotes are the key */
         for (size_t i = 1; i + 1 < token.n; i++) {
             h ^= (uint8_t)token.p[i];
@@ -229,7 +230,7 @@ static int key_entry_cmp(const void *a, const void *b)
     }
 }
 
-static bool key_stack_push(key_stack *ks, const char *p, size_t n, size_t offset)
+static bool key_stack_push(key_stack *ks, const char *p, size_t n, size_t offset, bool escaped)
 {
     if (ks->len == ks->cap) {
         size_t cap = ks->cap ? ks->cap * 2 : 16;
@@ -242,7 +243,7 @@ static bool key_stack_push(key_stack *ks, const char *p, size_t n, size_t offset
         ks->cap = cap;
     }
     smar_span token = {p, n};
-    ks->v[ks->len++] = (key_entry){key_hash(token), p, n, offset};
+    ks->v[ks->len++] = (key_entry){key_hash(token, escaped), p, n, offset};
     return true;
 }
 
@@ -259,8 +260,17 @@ static bool key_stack_check_pop(key_stack *ks, size_t base, size_t *dup_offset)
     key_entry *keys = ks->v + base;
     bool unique = true;
     if (count > 1 && count <= KEYS_PAIRWISE_MAX) {
-        /* small objects (nearly all): compare every pair, hashes first; cheaper than a sort */
-        for (size_t i = 1; i < count && unique; i++) {
+        /* small objects (nearly all): compare pairs, hashes first; cheaper than a sort. A
+         * key whose hash's top 7 bits no earlier key had cannot equal an earlier key, so
+         * only the few others are compared (a 30-key object: ~3 scans, not 435 pairs). */
+        uint64_t seen[2] = {0, 0};
+        for (size_t i = 0; i < count && unique; i++) {
+            unsigned bit = (unsigned)(keys[i].hash >> 57); /* FNV mixes its top bits best */
+            uint64_t mask = UINT64_C(1) << (bit & 63);
+            if ((seen[bit >> 6] & mask) == 0) {
+                seen[bit >> 6] |= mask;
+                continue;
+            }
             for (size_t j = 0; j < i; j++) {
                 if (keys[i].hash == keys[j].hash && key_entry_cmp(&keys[i], &keys[j]) == 0) {
                     *dup_offset = keys[i].offset; /* i comes after j in the text */
@@ -292,6 +302,7 @@ typedef struct parser {
     size_t pos;
     unsigned max_depth;
     key_stack keys;
+    bool string_escaped;   /* the last string parse_string read had a backslash */
     smar_json_fields *top; /* NULL, or where the top-level object's members are recorded */
     char *err;
     size_t errlen;
@@ -464,6 +475,7 @@ static size_t skip_plain_string_bytes(const uint8_t *s, size_t pos, size_t n)
 static bool parse_string(parser *ps)
 {
     ps->pos++; /* opening quote */
+    ps->string_escaped = false;
     while (ps->pos < ps->n) {
         ps->pos = skip_plain_string_bytes(ps->s, ps->pos, ps->n);
         if (ps->pos >= ps->n)
@@ -474,6 +486,7 @@ static bool parse_string(parser *ps)
             return true;
         }
         if (c == '\\') {
+            ps->string_escaped = true;
             if (!parse_escape(ps))
                 return false;
         } else if (c < 0x20) {
@@ -561,7 +574,7 @@ static bool parse_members(parser *ps, unsigned depth)
         if (!parse_string(ps))
             return false;
         smar_span key = {(const char *)ps->s + key_start, ps->pos - key_start};
-        if (!key_stack_push(&ps->keys, key.p, key.n, key_start))
+        if (!key_stack_push(&ps->keys, key.p, key.n, key_start, ps->string_escaped))
             return fail_at(ps, "out of memory", key_start);
         skip_ws(ps);
         if (peek(ps) != ':')
@@ -670,7 +683,8 @@ static bool validate(smar_span text, unsigned max_depth, smar_span *value, smar_
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    parser ps = {(const uint8_t *)text.p, text.n, 0, max_depth, {NULL, 0, 0}, top, err, errlen};
+    parser ps = {
+        (const uint8_t *)text.p, text.n, 0, max_depth, {NULL, 0, 0}, false, top, err, errlen};
     if (text.p == NULL) {
         ps.n = 0;
         if (text.n != 0)
@@ -896,6 +910,11 @@ bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span
     if (f->overflow)
         return smar_json_get(f->object, name, value);
     for (size_t i = 0; i < f->n; i++) {
+        const char *k = f->key[i].p;
+        /* the first byte decides for most keys (smar_json_string_eq does the same, after
+         * a call: this is the loop every field lookup spends its time in) */
+        if (f->key[i].n > 2 && k[1] != '\\' && k[1] != name[0])
+            continue;
         if (smar_json_string_eq(f->key[i], name)) {
             if (value != NULL)
                 *value = f->value[i];

@@ -1146,6 +1146,28 @@ static void test_string_eq_same_length_escaped(void **state)
     assert_true(smar_json_string_eq(SPAN("\"\\\\\""), "\\"));
 }
 
+/* The duplicate check's filter (only keys whose hash bits were seen are compared) finds
+ * every duplicate: an escaped spelling first, a repeat of a middle key, and with two
+ * repeats the one that comes first in the text is reported. */
+static void test_duplicate_keys_any_pair(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t at;
+    } cases[] = {
+        {"{\"a\":1,\"\\u006b\":2,\"b\":3,\"k\":4}", 24},
+        {"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"c\":5,\"e\":6}", 25},
+        {"{\"x\":1,\"y\":2,\"y\":3,\"x\":4}", 13},
+    };
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(cases); i++) {
+        char err[128];
+        assert_false(validate(span_of(cases[i].text), NULL, err, sizeof err));
+        assert_int_equal(strncmp(err, "duplicate object key", 20), 0);
+        assert_int_equal(check_error_message(err, strlen(cases[i].text)), cases[i].at);
+    }
+}
+
 /* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
 static void test_secure_buffer_wipes_what_was_written(void **state)
 {
@@ -1237,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_secure_buffer_wipes_what_was_written),
         cmocka_unit_test(test_validate_fields_matches_init),
         cmocka_unit_test(test_string_eq_same_length_escaped),
+        cmocka_unit_test(test_duplicate_keys_any_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
