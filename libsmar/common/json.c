@@ -868,6 +868,44 @@ bool smar_json_next_element(smar_json_iter *it, smar_span *value)
     return iter_take_value(it, value);
 }
 
+/* The members of the object at it->p, up to and after its closing brace. */
+static const char *walk_object_fields(const char *p, const char *end, smar_json_fields *f)
+{
+    smar_json_iter members = {p + 1, end};
+    smar_span key, value;
+    while (iter_advance(&members) && *members.p == '"') {
+        if (!smar_json_next_member(&members, &key, &value))
+            break;
+        if (f->n == SMAR_JSON_FIELDS_MAX) {
+            f->overflow = true; /* walked on, not recorded: smar_json_fields_get walks */
+            continue;
+        }
+        f->key[f->n] = key;
+        f->value[f->n++] = value;
+    }
+    return members.p < end && *members.p == '}' ? members.p + 1 : end;
+}
+
+bool smar_json_next_element_fields(smar_json_iter *it, smar_span *value, smar_json_fields *f)
+{
+    f->n = 0;
+    f->overflow = false;
+    f->object = (smar_span){NULL, 0};
+    if (!iter_advance(it))
+        return false;
+    if (*it->p != '{') {
+        if (!iter_take_value(it, value))
+            return false;
+        f->object = *value;
+        return true;
+    }
+    const char *start = it->p;
+    it->p = walk_object_fields(start, it->end, f);
+    *value = (smar_span){start, (size_t)(it->p - start)};
+    f->object = *value;
+    return true;
+}
+
 bool smar_json_get(smar_span object, const char *name, smar_span *value)
 {
     if (smar_json_kind_of(object) != SMAR_JSON_OBJECT || name == NULL)

@@ -241,29 +241,28 @@ static int split_members(const smar_json_fields *obj, const char *type, bool is_
     return rc ? rc : close_object(payload, false);
 }
 
-static int split_version(smar_split *s, smar_split_version *v, smar_span obj, size_t index,
-                         smar_err *e)
+/* fields: the version's members, found while walking the versions array */
+static int split_version(smar_split *s, smar_split_version *v, const smar_json_fields *fields,
+                         size_t index, smar_err *e)
 {
     char what[SUBJECT_TEXT_BYTES];
     subject who = {s->id, index + 1, NULL};
     char *secret_id = NULL;
-    smar_json_fields fields;
     int rc;
-    if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
+    if (smar_json_kind_of(fields->object) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "%s is not an object",
                          subject_text(&who, what, sizeof what));
-    smar_json_fields_init(&fields, obj);
-    if ((rc = get_string(&v->id, &fields, "id", true, &who, e)))
+    if ((rc = get_string(&v->id, fields, "id", true, &who, e)))
         return rc;
     if (!smar_id_is_valid(v->id, strlen(v->id)))
         return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable",
                          subject_text(&who, what, sizeof what));
     who.version_id = v->id;
-    if ((rc = get_time(&v->created, &fields, "created_at", true, &who, e)) ||
-        (rc = check_other_times(&fields, &who, e)))
+    if ((rc = get_time(&v->created, fields, "created_at", true, &who, e)) ||
+        (rc = check_other_times(fields, &who, e)))
         return rc;
-    if (smar_json_fields_get(&fields, "secret_id", NULL)) {
-        if ((rc = get_string(&secret_id, &fields, "secret_id", true, &who, e)))
+    if (smar_json_fields_get(fields, "secret_id", NULL)) {
+        if ((rc = get_string(&secret_id, fields, "secret_id", true, &who, e)))
             return rc;
         bool same = strcmp(secret_id, s->id) == 0;
         free(secret_id);
@@ -274,7 +273,7 @@ static int split_version(smar_split *s, smar_split_version *v, smar_span obj, si
     v->meta.secure = true; /* the manifest record's metadata */
     v->payload.secure = true;
     v->stored.secure = true; /* a compressed payload is still the secret */
-    if (split_members(&fields, s->type, true, &v->meta, &v->payload, NULL))
+    if (split_members(fields, s->type, true, &v->meta, &v->payload, NULL))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     return SMAR_OK;
 }
@@ -313,19 +312,20 @@ static int split_versions(smar_split *s, smar_span arr, smar_err *e)
 {
     smar_json_iter it;
     smar_span v;
+    smar_json_fields fields;
     size_t n = 0;
     int rc;
     if (smar_json_kind_of(arr) != SMAR_JSON_ARRAY)
         return smar_fail(e, SMAR_E_INPUT, "secret %s: \"versions\" is not an array", s->id);
     smar_json_iter_init(&it, arr);
-    while (smar_json_next_element(&it, &v)) {
+    while (smar_json_next_element_fields(&it, &v, &fields)) {
         if (n == SMAR_MAX_VERSIONS)
             return smar_fail(e, SMAR_E_LIMIT, "secret %s has over %u versions", s->id,
                              SMAR_MAX_VERSIONS);
         if (grow_versions(s, n + 1))
             return smar_fail(e, SMAR_E_NOMEM, "out of memory");
         s->nversions = n + 1;
-        if ((rc = split_version(s, &s->versions[n], v, n, e)))
+        if ((rc = split_version(s, &s->versions[n], &fields, n, e)))
             return rc;
         n++;
     }

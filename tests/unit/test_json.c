@@ -1168,6 +1168,43 @@ static void test_duplicate_keys_any_pair(void **state)
     }
 }
 
+/* smar_json_next_element_fields gives the elements smar_json_next_element gives, each with
+ * the members smar_json_fields_init finds in it (none for a non-object), overflowing alike. */
+static void test_element_fields_match_init(void **state)
+{
+    (void)state;
+    smar_buf b = {0};
+    assert_int_equal(smar_buf_append_str(&b, "[ {\"id\":\"a\",\"n\":{\"x\":[1,\"]\"]}} , 7,"
+                                             "\"s\",[{\"q\":1}],{}, { \"\\u0069d\" : null }, {"),
+                     SMAR_OK);
+    for (int i = 0; i < SMAR_JSON_FIELDS_MAX + 3; i++)
+        assert_int_equal(smar_buf_printf(&b, "%s\"m%d\":{\"i\":%d}", i ? "," : "", i, i), SMAR_OK);
+    assert_int_equal(smar_buf_append(&b, "},{\"last\":true} ]", 19), SMAR_OK);
+    smar_span arr, a, c;
+    assert_true(validate(span_of((const char *)b.data), &arr, NULL, 0));
+    smar_json_iter walk, both;
+    smar_json_fields f, g;
+    size_t count = 0;
+    smar_json_iter_init(&walk, arr);
+    smar_json_iter_init(&both, arr);
+    while (smar_json_next_element(&walk, &a)) {
+        assert_true(smar_json_next_element_fields(&both, &c, &g));
+        assert_true(a.p == c.p && a.n == c.n);
+        smar_json_fields_init(&f, a);
+        assert_true(g.object.p == a.p && g.object.n == a.n);
+        assert_int_equal(g.n, f.n);
+        assert_int_equal(g.overflow, f.overflow);
+        for (size_t i = 0; i < f.n; i++)
+            assert_true(g.key[i].p == f.key[i].p && g.key[i].n == f.key[i].n &&
+                        g.value[i].p == f.value[i].p && g.value[i].n == f.value[i].n);
+        if (++count == 8) /* the object after the overflowing one */
+            assert_true(smar_json_fields_get(&g, "last", NULL));
+    }
+    assert_false(smar_json_next_element_fields(&both, &c, &g));
+    assert_int_equal(count, 8);
+    smar_buf_free(&b);
+}
+
 /* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
 static void test_secure_buffer_wipes_what_was_written(void **state)
 {
@@ -1260,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_validate_fields_matches_init),
         cmocka_unit_test(test_string_eq_same_length_escaped),
         cmocka_unit_test(test_duplicate_keys_any_pair),
+        cmocka_unit_test(test_element_fields_match_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
