@@ -57,8 +57,10 @@ static int write_oldest(smar_pipeline *p, smar_err *e)
     return p->fn(p->ctx, &s->pos, s->sealed.data, s->sealed.len, s->hash);
 }
 
-int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
-                         const uint8_t *raw, size_t n, smar_err *e)
+/* The next slot of the ring, free (writing out the oldest chunk first if the ring is full),
+ * set to be sealed at pos. */
+static int claim_slot(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base, slot **out,
+                      smar_err *e)
 {
     int rc;
     if (smar_pool_full(p->pool) && (rc = write_oldest(p, e)))
@@ -67,12 +69,44 @@ int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t p
     s->pos = *pos;
     s->pad_base = pad_base;
     smar_buf_reset(&s->raw);
-    if (smar_buf_append(&s->raw, raw, n))
-        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    *out = s;
+    return SMAR_OK;
+}
+
+static int queue_slot(smar_pipeline *p, slot *s, smar_err *e)
+{
     smar_pool_submit(p->pool, &s->job);
     p->submitted++;
     /* with no workers (one slot) the chunk is sealed already: write it now, as it comes */
     return p->nslots == 1 ? write_oldest(p, e) : SMAR_OK;
+}
+
+int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
+                         const uint8_t *raw, size_t n, smar_err *e)
+{
+    slot *s;
+    int rc = claim_slot(p, pos, pad_base, &s, e);
+    if (rc)
+        return rc;
+    if (smar_buf_append(&s->raw, raw, n))
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    return queue_slot(p, s, e);
+}
+
+int smar_pipeline_submit_buf(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
+                             smar_buf *raw, smar_err *e)
+{
+    slot *s;
+    int rc = claim_slot(p, pos, pad_base, &s, e);
+    if (rc)
+        return rc;
+    /* the slot's buffer was wiped when its last chunk was sealed: the caller gets it back
+     * empty, the plaintext changes hands without a copy (and is wiped once, when sealed) */
+    smar_buf t = s->raw;
+    s->raw = *raw;
+    *raw = t;
+    s->raw.secure = raw->secure = true;
+    return queue_slot(p, s, e);
 }
 
 int smar_pipeline_drain(smar_pipeline *p, smar_err *e)

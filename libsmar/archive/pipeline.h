@@ -24,6 +24,10 @@ int smar_pipeline_new(smar_pipeline **out, unsigned threads, int format, int sui
  * (SMAR_NO_PADDING: not padded; smar_chunk_seal_padded). May write out earlier chunks. */
 int smar_pipeline_submit(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
                          const uint8_t *raw, size_t n, smar_err *e);
+/* smar_pipeline_submit of raw's bytes without copying them: raw's buffer is taken (and
+ * wiped once sealed) and raw is given an empty secure buffer in exchange. */
+int smar_pipeline_submit_buf(smar_pipeline *p, const smar_chunk_pos *pos, uint64_t pad_base,
+                             smar_buf *raw, smar_err *e);
 /* Wait for every queued chunk and write them all. */
 int smar_pipeline_drain(smar_pipeline *p, smar_err *e);
 void smar_pipeline_free(smar_pipeline *p);

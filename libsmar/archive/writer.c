@@ -479,8 +479,9 @@ static int pad_base(smar_writer *w, uint8_t section, uint64_t *base)
 }
 
 /* Queue raw bytes as the next chunk of a section; pad: it ends its padding group. */
-static int write_chunk_padded(smar_writer *w, uint8_t section, bool last, bool pad,
-                              const uint8_t *raw, size_t n)
+/* own: NULL, or a buffer whose bytes (not raw) the pipeline takes over without a copy */
+static int write_chunk_from(smar_writer *w, uint8_t section, bool last, bool pad,
+                            const uint8_t *raw, size_t n, smar_buf *own)
 {
     uint64_t base = SMAR_NO_PADDING;
     int rc = emit_header(w);
@@ -491,11 +492,18 @@ static int write_chunk_padded(smar_writer *w, uint8_t section, bool last, bool p
     if ((rc = check_gcm_cap(w)) || (pad && (rc = pad_base(w, section, &base))))
         return rc;
     smar_chunk_pos pos = {w->next_chunk, section, last ? SMAR_CHUNK_LAST : 0, w->seq[section]};
-    if ((rc = smar_pipeline_submit(w->pipeline, &pos, base, raw, n, &w->err)))
+    if ((rc = own ? smar_pipeline_submit_buf(w->pipeline, &pos, base, own, &w->err)
+                  : smar_pipeline_submit(w->pipeline, &pos, base, raw, n, &w->err)))
         return rc;
     w->next_chunk++;
     w->seq[section]++;
     return SMAR_OK;
+}
+
+static int write_chunk_padded(smar_writer *w, uint8_t section, bool last, bool pad,
+                              const uint8_t *raw, size_t n)
+{
+    return write_chunk_from(w, section, last, pad, raw, n, NULL);
 }
 
 /* A section's last chunk is its padding group's last. */
@@ -509,8 +517,8 @@ static int stream_flush(smar_writer *w, uint8_t section, bool last)
     smar_buf *b = &w->stream[section];
     if (b->len == 0)
         return SMAR_OK;
-    int rc = write_chunk(w, section, last, b->data, b->len);
-    smar_buf_reset(b);
+    int rc = write_chunk_from(w, section, last, last, NULL, 0, b);
+    smar_buf_reset(b); /* empty unless the chunk was refused */
     return rc;
 }
 

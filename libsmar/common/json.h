@@ -81,6 +81,14 @@ typedef struct smar_json_fields {
 } smar_json_fields;
 
 void smar_json_fields_init(smar_json_fields *f, smar_span object);
+/* smar_json_next_element that also fills *f as smar_json_fields_init would on the element
+ * (no members when it is not an object), walking it once instead of twice. */
+bool smar_json_next_element_fields(smar_json_iter *it, smar_span *value, smar_json_fields *f);
+/* smar_json_validate that also fills *fields, as smar_json_fields_init would on the value
+ * found, in the same walk: for a caller that validates an object to read its fields. On
+ * failure fields holds nothing. */
+bool smar_json_validate_fields(smar_span text, unsigned max_depth, smar_span *value,
+                               smar_json_fields *fields, char *err, size_t errlen);
 bool smar_json_fields_get(const smar_json_fields *f, const char *name, smar_span *value);
 
 /* Every member in order, from the table (walking the object when it overflowed). */

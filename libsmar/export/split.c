@@ -73,25 +73,47 @@ static bool key_in(smar_span key, const char *const *names, size_t max)
     return false;
 }
 
-bool smar_is_payload_field(const char *type, smar_span key, bool is_version)
+/* The payload fields of a type, or NULL for a type this version does not know. */
+static const type_fields *payload_fields_of(const char *type)
 {
     for (size_t i = 0; i < SMAR_ARRAY_LEN(payload_fields); i++)
         if (strcmp(type, payload_fields[i].type) == 0)
-            return key_in(key, payload_fields[i].fields, SMAR_ARRAY_LEN(payload_fields[i].fields));
+            return &payload_fields[i];
+    return NULL;
+}
+
+static bool is_payload_key(const type_fields *known_type, smar_span key, bool is_version)
+{
+    if (known_type != NULL)
+        return key_in(key, known_type->fields, SMAR_ARRAY_LEN(known_type->fields));
     const char *const *known = is_version ? known_version_meta : known_secret_meta;
     return !key_in(key, known, SIZE_MAX);
 }
 
+bool smar_is_payload_field(const char *type, smar_span key, bool is_version)
+{
+    return is_payload_key(payload_fields_of(type), key, is_version);
+}
+
 /* ---- building member lists ---------------------------------------------------------- */
 
+/* One reservation and two copies per member: with some 30 members a secret and 13 a
+ * version, appending the four pieces one by one cost more than copying them. */
 static int add_member(smar_buf *obj, smar_span key, smar_span value)
 {
-    int rc = smar_buf_append(obj, obj->len ? "," : "{", 1);
-    if (!rc)
-        rc = smar_buf_append(obj, key.p, key.n);
-    if (!rc)
-        rc = smar_buf_append(obj, ":", 1);
-    return rc ? rc : smar_buf_append(obj, value.p, value.n);
+    if (key.n > SIZE_MAX / 2 - 2 || value.n > SIZE_MAX / 2)
+        return SMAR_E_NOMEM;
+    size_t need = 1 + key.n + 1 + value.n;
+    if (smar_buf_reserve(obj, need))
+        return SMAR_E_NOMEM;
+    uint8_t *p = obj->data + obj->len;
+    *p++ = obj->len ? ',' : '{';
+    memcpy(p, key.p, key.n);
+    p += key.n;
+    *p++ = ':';
+    memcpy(p, value.p, value.n);
+    obj->len += need;
+    return SMAR_OK;
 }
 
 static int close_object(smar_buf *obj, bool keep_empty)
@@ -103,50 +125,83 @@ static int close_object(smar_buf *obj, bool keep_empty)
 
 /* ---- field checks ------------------------------------------------------------------- */
 
-static int get_string(char **out, const smar_json_fields *obj, const char *field, bool required,
-                      const char *what, smar_err *e)
+/* Whose field is checked, for messages: put into words only when a check fails, as
+ * formatting it for every secret and version cost more than most checks. */
+typedef struct subject {
+    const char *secret_id;  /* NULL: the secret's id is not known yet */
+    size_t version_number;  /* 0: the secret itself; else its version #n in the export */
+    const char *version_id; /* NULL: the version's id is not known yet */
+} subject;
+
+/* The words for who, as the messages have always said them. */
+static const char *subject_text(const subject *who, char *buf, size_t cap)
 {
+    if (who->secret_id == NULL)
+        return "secret";
+    if (who->version_number == 0)
+        snprintf(buf, cap < SMAR_MAX_ID_BYTES + 16 ? cap : SMAR_MAX_ID_BYTES + 16, "secret %s",
+                 who->secret_id);
+    else if (who->version_id == NULL)
+        snprintf(buf, cap, "secret %s: version #%zu", who->secret_id, who->version_number);
+    else
+        snprintf(buf, cap, "secret %s: version %s", who->secret_id, who->version_id);
+    return buf;
+}
+
+#define SUBJECT_TEXT_BYTES (SMAR_MAX_ID_BYTES + 64)
+
+static int get_string(char **out, const smar_json_fields *obj, const char *field, bool required,
+                      const subject *who, smar_err *e)
+{
+    char what[SUBJECT_TEXT_BYTES];
     smar_span v;
     *out = NULL;
     if (!smar_json_fields_get(obj, field, &v)) {
         if (required)
-            return smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field);
+            return smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"",
+                             subject_text(who, what, sizeof what), field);
         *out = strdup("");
         return *out ? SMAR_OK : SMAR_E_NOMEM;
     }
     if (smar_json_kind_of(v) != SMAR_JSON_STRING)
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not a string", what, field);
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not a string",
+                         subject_text(who, what, sizeof what), field);
     if (!(*out = smar_json_string_dup(v)))
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" contains a NUL character", what, field);
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" contains a NUL character",
+                         subject_text(who, what, sizeof what), field);
     if (strlen(*out) > SMAR_MAX_STRING)
-        return smar_fail(e, SMAR_E_LIMIT, "%s: \"%s\" is over %u bytes", what, field,
-                         SMAR_MAX_STRING);
+        return smar_fail(e, SMAR_E_LIMIT, "%s: \"%s\" is over %u bytes",
+                         subject_text(who, what, sizeof what), field, SMAR_MAX_STRING);
     return SMAR_OK;
 }
 
 /* Timestamps the export marks as RFC 3339: absent is fine, anything else must parse. */
 static int get_time(int64_t *out, const smar_json_fields *obj, const char *field, bool required,
-                    const char *what, smar_err *e)
+                    const subject *who, smar_err *e)
 {
+    char what[SUBJECT_TEXT_BYTES];
     smar_span v;
     char text[64];
     size_t len;
     *out = SMAR_TIME_NONE;
     if (!smar_json_fields_get(obj, field, &v))
-        return required ? smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"", what, field) : SMAR_OK;
+        return required ? smar_fail(e, SMAR_E_INPUT, "%s has no \"%s\"",
+                                    subject_text(who, what, sizeof what), field)
+                        : SMAR_OK;
     if (smar_json_kind_of(v) != SMAR_JSON_STRING ||
         !smar_json_string_decode(v, text, sizeof text, &len) ||
         smar_time_parse(text, len, 0, out) != SMAR_OK)
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp", what, field);
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"%s\" is not an RFC 3339 timestamp",
+                         subject_text(who, what, sizeof what), field);
     return SMAR_OK;
 }
 
-static int check_other_times(const smar_json_fields *obj, const char *what, smar_err *e)
+static int check_other_times(const smar_json_fields *obj, const subject *who, smar_err *e)
 {
     static const char *const fields[] = {"expiration_date", "next_rotation_date"};
     int64_t t;
     for (size_t i = 0; i < SMAR_ARRAY_LEN(fields); i++) {
-        int rc = get_time(&t, obj, fields[i], false, what, e);
+        int rc = get_time(&t, obj, fields[i], false, who, e);
         if (rc)
             return rc;
     }
@@ -171,11 +226,12 @@ static int split_members(const smar_json_fields *obj, const char *type, bool is_
     smar_json_fields_iter it;
     smar_span key, value;
     int rc = SMAR_OK;
+    const type_fields *known_type = payload_fields_of(type); /* once, not once a member */
     smar_json_fields_iter_init(&it, obj);
     while (rc == SMAR_OK && smar_json_fields_next(&it, &key, &value)) {
         if (!is_version && versions && smar_json_string_eq(key, "versions"))
             *versions = value;
-        else if (smar_is_payload_field(type, key, is_version))
+        else if (is_payload_key(known_type, key, is_version))
             rc = add_member(payload, key, value);
         else
             rc = add_member(meta, key, value);
@@ -185,37 +241,39 @@ static int split_members(const smar_json_fields *obj, const char *type, bool is_
     return rc ? rc : close_object(payload, false);
 }
 
-static int split_version(smar_split *s, smar_split_version *v, smar_span obj, size_t index,
-                         smar_err *e)
+/* fields: the version's members, found while walking the versions array */
+static int split_version(smar_split *s, smar_split_version *v, const smar_json_fields *fields,
+                         size_t index, smar_err *e)
 {
-    char what[SMAR_MAX_ID_BYTES + 64];
+    char what[SUBJECT_TEXT_BYTES];
+    subject who = {s->id, index + 1, NULL};
     char *secret_id = NULL;
-    smar_json_fields fields;
     int rc;
-    snprintf(what, sizeof what, "secret %s: version #%zu", s->id, index + 1);
-    if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
-        return smar_fail(e, SMAR_E_INPUT, "%s is not an object", what);
-    smar_json_fields_init(&fields, obj);
-    if ((rc = get_string(&v->id, &fields, "id", true, what, e)))
+    if (smar_json_kind_of(fields->object) != SMAR_JSON_OBJECT)
+        return smar_fail(e, SMAR_E_INPUT, "%s is not an object",
+                         subject_text(&who, what, sizeof what));
+    if ((rc = get_string(&v->id, fields, "id", true, &who, e)))
         return rc;
     if (!smar_id_is_valid(v->id, strlen(v->id)))
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable", what);
-    snprintf(what, sizeof what, "secret %s: version %s", s->id, v->id);
-    if ((rc = get_time(&v->created, &fields, "created_at", true, what, e)) ||
-        (rc = check_other_times(&fields, what, e)))
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"id\" is empty, too long or not printable",
+                         subject_text(&who, what, sizeof what));
+    who.version_id = v->id;
+    if ((rc = get_time(&v->created, fields, "created_at", true, &who, e)) ||
+        (rc = check_other_times(fields, &who, e)))
         return rc;
-    if (smar_json_fields_get(&fields, "secret_id", NULL)) {
-        if ((rc = get_string(&secret_id, &fields, "secret_id", true, what, e)))
+    if (smar_json_fields_get(fields, "secret_id", NULL)) {
+        if ((rc = get_string(&secret_id, fields, "secret_id", true, &who, e)))
             return rc;
         bool same = strcmp(secret_id, s->id) == 0;
         free(secret_id);
         if (!same)
-            return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_id\" names another secret", what);
+            return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_id\" names another secret",
+                             subject_text(&who, what, sizeof what));
     }
     v->meta.secure = true; /* the manifest record's metadata */
     v->payload.secure = true;
     v->stored.secure = true; /* a compressed payload is still the secret */
-    if (split_members(&fields, s->type, true, &v->meta, &v->payload, NULL))
+    if (split_members(fields, s->type, true, &v->meta, &v->payload, NULL))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory");
     return SMAR_OK;
 }
@@ -254,19 +312,20 @@ static int split_versions(smar_split *s, smar_span arr, smar_err *e)
 {
     smar_json_iter it;
     smar_span v;
+    smar_json_fields fields;
     size_t n = 0;
     int rc;
     if (smar_json_kind_of(arr) != SMAR_JSON_ARRAY)
         return smar_fail(e, SMAR_E_INPUT, "secret %s: \"versions\" is not an array", s->id);
     smar_json_iter_init(&it, arr);
-    while (smar_json_next_element(&it, &v)) {
+    while (smar_json_next_element_fields(&it, &v, &fields)) {
         if (n == SMAR_MAX_VERSIONS)
             return smar_fail(e, SMAR_E_LIMIT, "secret %s has over %u versions", s->id,
                              SMAR_MAX_VERSIONS);
         if (grow_versions(s, n + 1))
             return smar_fail(e, SMAR_E_NOMEM, "out of memory");
         s->nversions = n + 1;
-        if ((rc = split_version(s, &s->versions[n], v, n, e)))
+        if ((rc = split_version(s, &s->versions[n], &fields, n, e)))
             return rc;
         n++;
     }
@@ -347,21 +406,23 @@ void smar_split_free(smar_split *s)
 static int split_identity(smar_split *s, const smar_json_fields *obj, smar_err *e)
 {
     int rc;
-    if ((rc = get_string(&s->id, obj, "id", true, "secret", e)))
+    subject who = {NULL, 0, NULL};
+    if ((rc = get_string(&s->id, obj, "id", true, &who, e)))
         return rc;
     if (!smar_id_is_valid(s->id, strlen(s->id)))
         return smar_fail(e, SMAR_E_INPUT, "secret with an empty, too long or unprintable id");
-    char what[SMAR_MAX_ID_BYTES + 16];
-    snprintf(what, sizeof what, "secret %s", s->id);
-    if ((rc = get_string(&s->type, obj, "secret_type", true, what, e)))
+    char what[SUBJECT_TEXT_BYTES];
+    who.secret_id = s->id;
+    if ((rc = get_string(&s->type, obj, "secret_type", true, &who, e)))
         return rc;
     if (s->type[0] == '\0' || strlen(s->type) > 64)
-        return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_type\" is empty or too long", what);
-    if ((rc = get_string(&s->name, obj, "name", false, what, e)) ||
-        (rc = get_string(&s->group, obj, "secret_group_id", false, what, e)) ||
-        (rc = get_time(&s->created, obj, "created_at", false, what, e)) ||
-        (rc = get_time(&s->updated, obj, "updated_at", false, what, e)) ||
-        (rc = check_other_times(obj, what, e)))
+        return smar_fail(e, SMAR_E_INPUT, "%s: \"secret_type\" is empty or too long",
+                         subject_text(&who, what, sizeof what));
+    if ((rc = get_string(&s->name, obj, "name", false, &who, e)) ||
+        (rc = get_string(&s->group, obj, "secret_group_id", false, &who, e)) ||
+        (rc = get_time(&s->created, obj, "created_at", false, &who, e)) ||
+        (rc = get_time(&s->updated, obj, "updated_at", false, &who, e)) ||
+        (rc = check_other_times(obj, &who, e)))
         return rc;
     return get_labels(s, obj, e);
 }
@@ -403,12 +464,13 @@ int smar_split_secret(smar_split *s, const char *json, size_t len, smar_err *e)
     char why[128];
     int rc;
     split_reset(s);
-    if (!smar_json_validate((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, why, sizeof why))
+    /* one walk validates the secret and finds its members */
+    if (!smar_json_validate_fields((smar_span){json, len}, SMAR_JSON_MAX_DEPTH, &obj, &fields, why,
+                                   sizeof why))
         return smar_fail(e, SMAR_E_INPUT, "secret is not valid JSON (invalid JSON: %s of its text)",
                          why);
     if (smar_json_kind_of(obj) != SMAR_JSON_OBJECT)
         return smar_fail(e, SMAR_E_INPUT, "secret is not a JSON object");
-    smar_json_fields_init(&fields, obj);
     if ((rc = split_identity(s, &fields, e)))
         return rc;
     if (split_members(&fields, s->type, false, &s->meta, &s->payload, &versions))

@@ -1077,6 +1077,134 @@ static void test_string_eq_raw_and_escaped(void **state)
     assert_false(smar_json_string_eq(SPAN("\"\\u0000\""), ""));
 }
 
+/* smar_json_validate_fields finds, in the validating walk, exactly the members that
+ * smar_json_fields_init finds walking the validated object again: only the top level's,
+ * whatever the spacing, nesting and escapes, and overflowing at the same count. */
+static void expect_fields_as_init(const char *text)
+{
+    smar_span obj, again;
+    smar_json_fields walked, found;
+    char why[128];
+    assert_true(validate(span_of(text), &obj, NULL, 0));
+    smar_json_fields_init(&walked, obj);
+    assert_true(smar_json_validate_fields(span_of(text), SMAR_JSON_MAX_DEPTH, &again, &found, why,
+                                          sizeof why));
+    assert_true(again.p == obj.p && again.n == obj.n);
+    assert_true(found.object.p == obj.p && found.object.n == obj.n);
+    assert_int_equal(found.overflow, walked.overflow);
+    assert_int_equal(found.n, walked.n);
+    for (size_t i = 0; i < walked.n; i++) {
+        if (found.key[i].p != walked.key[i].p || found.key[i].n != walked.key[i].n ||
+            found.value[i].p != walked.value[i].p || found.value[i].n != walked.value[i].n)
+            fail_msg("member #%zu of %s differs", i, text);
+    }
+}
+
+static void test_validate_fields_matches_init(void **state)
+{
+    (void)state;
+    expect_fields_as_init("{}");
+    expect_fields_as_init(" { } ");
+    expect_fields_as_init("[{\"a\":1}]"); /* not an object: no members */
+    expect_fields_as_init("\"s\"");
+    expect_fields_as_init("{\"a\":1,\"b\":{\"c\":[1,{\"d\":2}],\"e\":\"}\"},\"f\":null}");
+    expect_fields_as_init("\n{ \"a\" :\t\"x\\\"y\" ,\r\n\"\\u0062\": [ ] , \"c\":-1.5e3 }\n");
+    for (int members = SMAR_JSON_FIELDS_MAX - 1; members <= SMAR_JSON_FIELDS_MAX + 1; members++) {
+        smar_buf b = {0};
+        assert_int_equal(smar_buf_append_str(&b, "{\"first\":{\"in\":1}"), SMAR_OK);
+        for (int i = 1; i < members; i++)
+            assert_int_equal(smar_buf_printf(&b, ", \"m%d\" : [%d]", i, i), SMAR_OK);
+        assert_int_equal(smar_buf_append(&b, "}", 2), SMAR_OK);
+        expect_fields_as_init((const char *)b.data);
+        smar_buf_free(&b);
+    }
+    /* invalid text: false, the same reason, and no members */
+    smar_json_fields f;
+    char why[128], want[128];
+    assert_false(validate(span_of("{\"a\":1,\"a\":2}"), NULL, want, sizeof want));
+    assert_false(smar_json_validate_fields(span_of("{\"a\":1,\"a\":2}"), SMAR_JSON_MAX_DEPTH, NULL,
+                                           &f, why, sizeof why));
+    assert_string_equal(why, want);
+    assert_int_equal(f.n, 0);
+    assert_false(f.overflow);
+}
+
+/* The length shortcut: raw text equal to the name is a match only without escapes. */
+static void test_string_eq_same_length_escaped(void **state)
+{
+    (void)state;
+    assert_false(smar_json_string_eq(SPAN("\"a\\\\b\""), "a\\\\b")); /* decodes to a\b */
+    assert_true(smar_json_string_eq(SPAN("\"a\\\\b\""), "a\\b"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0061\""), "\\u0061"));
+    assert_false(smar_json_string_eq(SPAN("\"abcdef\""), "a"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdefg"));
+    assert_true(smar_json_string_eq(SPAN("\"\\u0061bcdef\""), "abcdef"));
+    /* the first-byte shortcut: only a byte that is not a backslash decides */
+    assert_false(smar_json_string_eq(SPAN("\"b\""), ""));
+    assert_true(smar_json_string_eq(SPAN("\"\\u0062\""), "b"));
+    assert_false(smar_json_string_eq(SPAN("\"\\u0062\""), "c"));
+    assert_true(smar_json_string_eq(SPAN("\"\\\\\""), "\\"));
+}
+
+/* The duplicate check's filter (only keys whose hash bits were seen are compared) finds
+ * every duplicate: an escaped spelling first, a repeat of a middle key, and with two
+ * repeats the one that comes first in the text is reported. */
+static void test_duplicate_keys_any_pair(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t at;
+    } cases[] = {
+        {"{\"a\":1,\"\\u006b\":2,\"b\":3,\"k\":4}", 24},
+        {"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"c\":5,\"e\":6}", 25},
+        {"{\"x\":1,\"y\":2,\"y\":3,\"x\":4}", 13},
+    };
+    for (size_t i = 0; i < SMAR_ARRAY_LEN(cases); i++) {
+        char err[128];
+        assert_false(validate(span_of(cases[i].text), NULL, err, sizeof err));
+        assert_int_equal(strncmp(err, "duplicate object key", 20), 0);
+        assert_int_equal(check_error_message(err, strlen(cases[i].text)), cases[i].at);
+    }
+}
+
+/* smar_json_next_element_fields gives the elements smar_json_next_element gives, each with
+ * the members smar_json_fields_init finds in it (none for a non-object), overflowing alike. */
+static void test_element_fields_match_init(void **state)
+{
+    (void)state;
+    smar_buf b = {0};
+    assert_int_equal(smar_buf_append_str(&b, "[ {\"id\":\"a\",\"n\":{\"x\":[1,\"]\"]}} , 7,"
+                                             "\"s\",[{\"q\":1}],{}, { \"\\u0069d\" : null }, {"),
+                     SMAR_OK);
+    for (int i = 0; i < SMAR_JSON_FIELDS_MAX + 3; i++)
+        assert_int_equal(smar_buf_printf(&b, "%s\"m%d\":{\"i\":%d}", i ? "," : "", i, i), SMAR_OK);
+    assert_int_equal(smar_buf_append(&b, "},{\"last\":true} ]", 19), SMAR_OK);
+    smar_span arr, a, c;
+    assert_true(validate(span_of((const char *)b.data), &arr, NULL, 0));
+    smar_json_iter walk, both;
+    smar_json_fields f, g;
+    size_t count = 0;
+    smar_json_iter_init(&walk, arr);
+    smar_json_iter_init(&both, arr);
+    while (smar_json_next_element(&walk, &a)) {
+        assert_true(smar_json_next_element_fields(&both, &c, &g));
+        assert_true(a.p == c.p && a.n == c.n);
+        smar_json_fields_init(&f, a);
+        assert_true(g.object.p == a.p && g.object.n == a.n);
+        assert_int_equal(g.n, f.n);
+        assert_int_equal(g.overflow, f.overflow);
+        for (size_t i = 0; i < f.n; i++)
+            assert_true(g.key[i].p == f.key[i].p && g.key[i].n == f.key[i].n &&
+                        g.value[i].p == f.value[i].p && g.value[i].n == f.value[i].n);
+        if (++count == 8) /* the object after the overflowing one */
+            assert_true(smar_json_fields_get(&g, "last", NULL));
+    }
+    assert_false(smar_json_next_element_fields(&both, &c, &g));
+    assert_int_equal(count, 8);
+    smar_buf_free(&b);
+}
+
 /* A secure buffer wipes what it held on reset, also bytes written into its spare room. */
 static void test_secure_buffer_wipes_what_was_written(void **state)
 {
@@ -1166,6 +1294,10 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys_small_and_large),
         cmocka_unit_test(test_string_eq_raw_and_escaped),
         cmocka_unit_test(test_secure_buffer_wipes_what_was_written),
+        cmocka_unit_test(test_validate_fields_matches_init),
+        cmocka_unit_test(test_string_eq_same_length_escaped),
+        cmocka_unit_test(test_duplicate_keys_any_pair),
+        cmocka_unit_test(test_element_fields_match_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
