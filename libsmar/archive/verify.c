@@ -383,8 +383,8 @@ typedef struct onepass {
     /* problems of secrets */
     noted_problem *notes;
     size_t nnotes, capnotes;
-    /* the per-secret checks on workers (format 1 and 2 archives; incremental ones decode
-     * their records through the bases, on this thread) */
+    /* the per-secret checks on workers; batched: records too (an incremental archive
+     * decodes its records through the bases, on this thread) */
     bool batched;
     smar_pool *pool;
     check_worker *workers; /* nworkers + 1: the last is this thread's, for small batches */
@@ -1168,7 +1168,7 @@ static int onepass_new(verify_run *v)
     v->op->spill.secure = true;
     v->op->rec_need = 4;
     v->op->batched = !smar_reader_is_incremental(v->r);
-    if (v->op->batched && checkers_new(v))
+    if (checkers_new(v))
         return SMAR_E_NOMEM;
     if (v->r->counts[SMAR_SEC_MANIFEST] == 0)
         manifest_end(v);
