@@ -319,6 +319,8 @@ typedef struct payload_check {
     uint32_t next_seq, next_offset; /* where its next bytes are */
     size_t remaining;               /* bytes still to gather */
     bool damaged, failed, late;
+    bool twin; /* the secret's own payload is this same stored record: settled with it,
+                * counted and noted as item 1 too (its bytes are decoded and hashed once) */
     smar_buf buf;
     const uint8_t *direct; /* all its bytes, in the chunk being handed out (no copy in buf) */
     size_t direct_len;
@@ -532,18 +534,23 @@ static void settle_result(verify_run *v, payload_check *c, bool ok)
     const smar_locator *loc = c->loc;
     if (c->damaged) {
         c->owner->bad = true;
-        note(v, c->owner, c->item, SMAR_PROBLEM_SECRET,
-             r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq], SMAR_SEC_PAYLOAD, c->ver,
-             "payload lies in a damaged chunk");
+        uint64_t chunk = r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq];
+        static const char damaged[] = "payload lies in a damaged chunk";
+        if (c->twin)
+            note(v, c->owner, 1, SMAR_PROBLEM_SECRET, chunk, SMAR_SEC_PAYLOAD, NULL, damaged);
+        note(v, c->owner, c->item, SMAR_PROBLEM_SECRET, chunk, SMAR_SEC_PAYLOAD, c->ver, damaged);
         check_done(v, c);
         return;
     }
     if (!ok) {
+        static const char mismatch[] = "payload does not match its manifest hash";
         c->owner->bad = true;
+        if (c->twin)
+            note(v, c->owner, 1, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, NULL, mismatch);
         note(v, c->owner, c->item, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, c->ver,
-             "payload does not match its manifest hash");
+             mismatch);
     }
-    v->res->payloads_checked++;
+    v->res->payloads_checked += c->twin ? 2 : 1;
     check_done(v, c);
 }
 
@@ -570,7 +577,7 @@ static void settle_late(verify_run *v, payload_check *c)
 }
 
 static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
-                     const smar_locator *loc, unsigned item)
+                     const smar_locator *loc, unsigned item, bool twin)
 {
     onepass *op = v->op;
     const smar_reader *r = v->r;
@@ -600,7 +607,8 @@ static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
                          .next_offset = loc->offset,
                          .remaining = loc->length,
                          .failed = loc->length > 0 && end > room,
-                         .late = loc->seq < op->payload_seen};
+                         .late = loc->seq < op->payload_seen,
+                         .twin = twin};
     c->buf.secure = true;
     ps->outstanding++;
     return SMAR_OK;
@@ -609,16 +617,21 @@ static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
 /* The secret's own payload is stored once when it is a version's payload (FORMAT.md
  * §11.2): both locators then name the same record, checked once and counted once, so the
  * count of payloads is the stored records' (payload_count, as inspect shows it). */
-static bool shares_version_record(const smar_secret *s)
+static const smar_version *version_sharing_record(const smar_secret *s)
 {
     for (size_t i = 0; i < s->nversions; i++) {
         const smar_locator *l = &s->versions[i].payload;
         if (s->versions[i].has_payload && l->base == s->payload.base && l->seq == s->payload.seq &&
             l->offset == s->payload.offset && l->length == s->payload.length &&
             smar_equal32(l->hash, s->payload.hash))
-            return true;
+            return &s->versions[i];
     }
-    return false;
+    return NULL;
+}
+
+static bool shares_version_record(const smar_secret *s)
+{
+    return version_sharing_record(s) != NULL;
 }
 
 /* key: the index key a worker computed, or NULL to compute it here. */
@@ -672,11 +685,11 @@ static int check_external_payload(verify_run *v, pending_secret *ps, const smar_
 
 /* Queue the check of a payload of this archive, or check one a base holds now. */
 static int check_payload(verify_run *v, pending_secret *ps, const smar_version *ver,
-                         const smar_locator *loc, unsigned item)
+                         const smar_locator *loc, unsigned item, bool twin)
 {
     if (loc->base > 0)
         return check_external_payload(v, ps, ver, item);
-    return add_check(v, ps, ver, loc, item);
+    return add_check(v, ps, ver, loc, item, twin);
 }
 
 /* Whether the record's metadata texts are JSON objects: records are decoded without
@@ -718,14 +731,21 @@ static int check_secret(verify_run *v, smar_secret *s, const framed_record *f)
              "its metadata is not a JSON object");
     }
     int rc = SMAR_OK;
+    /* a secret's own payload stored as a version's record of this archive is checked with
+     * that version's: the same bytes against the same hash, decoded and hashed once */
+    const smar_version *twin = s->has_payload ? version_sharing_record(s) : NULL;
+    if (twin && s->payload.base > 0)
+        twin = NULL;
     if (s->has_payload) {
-        rc = check_payload(v, ps, NULL, &s->payload, 1);
+        if (!twin)
+            rc = check_payload(v, ps, NULL, &s->payload, 1, false);
         if (!shares_version_record(s))
             v->res->payload_records_checked++;
     }
     for (size_t i = 0; i < s->nversions && rc == SMAR_OK; i++)
         if (s->versions[i].has_payload) {
-            rc = check_payload(v, ps, &s->versions[i], &s->versions[i].payload, 2 + (unsigned)i);
+            const smar_version *ver = &s->versions[i];
+            rc = check_payload(v, ps, ver, &ver->payload, 2 + (unsigned)i, ver == twin);
             v->res->payload_records_checked++;
         }
     if (--ps->outstanding == 0) /* the hold taken above: no payload is pending */
