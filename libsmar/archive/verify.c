@@ -398,7 +398,7 @@ typedef struct onepass {
      * decodes its records through the bases, on this thread) */
     bool batched;
     smar_pool *pool;
-    check_worker *workers; /* nworkers + 1: the last is this thread's, for small batches */
+    check_worker *workers; /* nworkers + 1: the last is this thread's */
     unsigned nworkers;
     part_job *parts;
     size_t nparts;
@@ -844,7 +844,8 @@ static void check_part(void *ctx, unsigned worker, smar_pool_job *job)
 /* Batches smaller than this are not worth waking the workers for. */
 enum { SMALL_BATCH = 4 };
 
-/* Run a batch of n items on the workers (a small one on this thread) and wait for it. */
+/* Run a batch of n items in slices: all but the last on the workers, the last on this
+ * thread (a small batch: all of it); wait for them all. */
 static void run_batch(verify_run *v, enum part_kind kind, size_t n)
 {
     onepass *op = v->op;
@@ -854,12 +855,11 @@ static void run_batch(verify_run *v, enum part_kind kind, size_t n)
         p->kind = kind;
         p->from = n * k / nparts;
         p->to = n * (k + 1) / nparts;
-        if (n < SMALL_BATCH)
-            run_part(v, op->nworkers, p);
-        else
+        if (k + 1 < nparts)
             smar_pool_submit(op->pool, &p->job);
     }
-    for (size_t k = 0; n >= SMALL_BATCH && k < nparts; k++)
+    run_part(v, op->nworkers, &op->parts[nparts - 1]);
+    for (size_t k = 0; k + 1 < nparts; k++)
         smar_pool_take(op->pool);
 }
 
@@ -1152,13 +1152,13 @@ static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain
 
 /* The workers the per-secret checks run on: as many as the scan's, in a pool of their own
  * (a batch is forked and joined within one scanned chunk's turn, while the scan pool reads
- * ahead), plus this thread's share for small batches. */
+ * ahead), plus this thread, which takes a slice of each batch. */
 static int checkers_new(verify_run *v)
 {
     onepass *op = v->op;
     const smar_reader *r = v->r;
     unsigned threads = v->nthreads > 1 ? v->nthreads : 0;
-    op->nparts = threads ? 2 * (size_t)threads : 1;
+    op->nparts = threads ? 2 * (size_t)threads + 1 : 1; /* + 1: this thread's slice */
     if (!(op->parts = calloc(op->nparts, sizeof *op->parts)))
         return SMAR_E_NOMEM;
     if (smar_pool_new(&op->pool, threads, op->nparts, check_part, v))
