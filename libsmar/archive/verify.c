@@ -734,8 +734,9 @@ static int check_secret(verify_run *v, smar_secret *s, const framed_record *f)
     /* a secret's own payload stored as a version's record of this archive is checked with
      * that version's: the same bytes against the same hash, decoded and hashed once */
     const smar_version *twin = s->has_payload ? version_sharing_record(s) : NULL;
-    if (twin && s->payload.base > 0)
-        twin = NULL;
+    if (twin && (s->payload.base > 0 || twin->payload.coding != s->payload.coding ||
+                 twin->payload.plain_len != s->payload.plain_len))
+        twin = NULL; /* a base's, or decoded otherwise: checked on its own */
     if (s->has_payload) {
         if (!twin)
             rc = check_payload(v, ps, NULL, &s->payload, 1, false);
