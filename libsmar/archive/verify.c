@@ -41,6 +41,15 @@ typedef struct verify_run {
 
 static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain, bool ok);
 
+/* Bench builds only (-DSMAR_BENCH_VERIFY_SCAN_ONLY, bench/RESULTS.md): the keyed scan
+ * (every chunk read, hashed, decrypted and decompressed) without the per-secret checks,
+ * to measure what decryption costs. Never set in a build that ships: it checks nothing. */
+#ifdef SMAR_BENCH_VERIFY_SCAN_ONLY
+enum { BENCH_SCAN_ONLY = 1 };
+#else
+enum { BENCH_SCAN_ONLY = 0 };
+#endif
+
 static void report(verify_run *v, smar_problem_kind kind, uint64_t chunk, int section,
                    const smar_secret *s, const smar_version *ver, const char *detail)
 {
@@ -310,7 +319,11 @@ typedef struct payload_check {
     uint32_t next_seq, next_offset; /* where its next bytes are */
     size_t remaining;               /* bytes still to gather */
     bool damaged, failed, late;
+    bool twin; /* the secret's own payload is this same stored record: settled with it,
+                * counted and noted as item 1 too (its bytes are decoded and hashed once) */
     smar_buf buf;
+    const uint8_t *direct; /* all its bytes, in the chunk being handed out (no copy in buf) */
+    size_t direct_len;
 } payload_check;
 
 /* A problem of a secret, reported after the chunks' (copied: the secret is freed). */
@@ -323,6 +336,41 @@ typedef struct noted_problem {
     char *id, *name, *version;
     const char *detail; /* static text */
 } noted_problem;
+
+/* A record framed from the manifest stream, checked on a worker (decoded, its metadata
+ * JSON validated, its index keys computed), then taken in order by the main thread. */
+typedef struct framed_record {
+    const uint8_t *body; /* in the chunk's plaintext, or in onepass.spill */
+    uint32_t len, seq, off;
+    smar_secret *s; /* the worker's: decoded (NULL when it failed or was not reached) */
+    int rc;
+    unsigned part; /* the part that decoded it: where its error is */
+    bool meta_ok;
+    uint8_t key[SMAR_INDEX_TABLES][SMAR_INDEX_KEY_BYTES];
+} framed_record;
+
+/* A payload check whose bytes are all in (or that failed), settled on a worker. */
+typedef struct settling_check {
+    payload_check c;
+    bool matches; /* the worker's: decodes and hashes to its locator */
+} settling_check;
+
+enum part_kind { PART_RECORDS, PART_PAYLOADS };
+
+/* A slice of a batch (records or payloads) for one worker. Forked and joined within one
+ * chunk's turn: the main thread waits for every part before it goes on. */
+typedef struct part_job {
+    smar_pool_job job;
+    enum part_kind kind;
+    size_t from, to;
+    smar_err err; /* records: why the first failing one of the slice failed */
+} part_job;
+
+/* What a checking worker keeps: a chunker for payload decoding and a decode buffer. */
+typedef struct check_worker {
+    smar_chunker ck;
+    smar_buf plain; /* secure: wiped after each payload */
+} check_worker;
 
 typedef struct onepass {
     /* the manifest stream: the record being gathered */
@@ -346,6 +394,19 @@ typedef struct onepass {
     /* problems of secrets */
     noted_problem *notes;
     size_t nnotes, capnotes;
+    /* the per-secret checks on workers; batched: records too (an incremental archive
+     * decodes its records through the bases, on this thread) */
+    bool batched;
+    smar_pool *pool;
+    check_worker *workers; /* nworkers + 1: the last is this thread's */
+    unsigned nworkers;
+    part_job *parts;
+    size_t nparts;
+    framed_record *framed;
+    size_t nframed, capframed;
+    smar_buf spill; /* the body of a framed record that spanned chunks */
+    settling_check *settling;
+    size_t nsettling, capsettling;
 } onepass;
 
 static char *copy_or_null(const char *s, bool *oom)
@@ -423,33 +484,73 @@ static void check_done(verify_run *v, payload_check *c)
     c->owner = NULL;
 }
 
+/* Whether a payload's stored bytes decode (format 2) and hash to its locator. Thread-safe:
+ * reads only the reader's keys and format; ck and plain are the caller's. */
+static bool payload_matches(const smar_reader *r, smar_chunker *ck, smar_buf *plain,
+                            const smar_locator *loc, const uint8_t *stored, size_t n)
+{
+    smar_err scratch;
+    if (r->format == SMAR_FORMAT_V2) {
+        if (smar_payload_decode(ck, stored, n, loc->coding, loc->plain_len, plain, &scratch)) {
+            smar_buf_reset(plain);
+            return false;
+        }
+        stored = plain->data;
+        n = plain->len;
+    }
+    uint8_t hash[SMAR_HASH_BYTES];
+    smar_hash(hash, r->keys->payload_hash, stored, n);
+    smar_buf_reset(plain); /* secure: the secret's bytes are wiped */
+    return smar_equal32(hash, loc->hash);
+}
+
+/* Whether a check with all its bytes in passes (on a worker: ck and plain are its own). */
+static bool check_matches(const smar_reader *r, smar_chunker *ck, smar_buf *plain,
+                          const payload_check *c)
+{
+    if (c->damaged || c->failed || c->remaining != 0)
+        return false;
+    if (c->direct)
+        return payload_matches(r, ck, plain, c->loc, c->direct, c->direct_len);
+    return payload_matches(r, ck, plain, c->loc, c->buf.data, c->buf.len);
+}
+
+static void settle_result(verify_run *v, payload_check *c, bool ok);
+
 /* All the check's bytes are in (or it failed): a damaged chunk, a hash, or a pass. */
 static void settle(verify_run *v, payload_check *c)
+{
+    smar_reader *r = v->r;
+    smar_buf plain = {.secure = true};
+    bool ok = !c->damaged && check_matches(r, &r->ck, &plain, c);
+    smar_buf_free(&plain);
+    settle_result(v, c, ok);
+}
+
+/* Count and note a settled check (ok: its payload matched). */
+static void settle_result(verify_run *v, payload_check *c, bool ok)
 {
     smar_reader *r = v->r;
     const smar_locator *loc = c->loc;
     if (c->damaged) {
         c->owner->bad = true;
-        note(v, c->owner, c->item, SMAR_PROBLEM_SECRET,
-             r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq], SMAR_SEC_PAYLOAD, c->ver,
-             "payload lies in a damaged chunk");
+        uint64_t chunk = r->section_chunks[SMAR_SEC_PAYLOAD][loc->seq];
+        static const char damaged[] = "payload lies in a damaged chunk";
+        if (c->twin)
+            note(v, c->owner, 1, SMAR_PROBLEM_SECRET, chunk, SMAR_SEC_PAYLOAD, NULL, damaged);
+        note(v, c->owner, c->item, SMAR_PROBLEM_SECRET, chunk, SMAR_SEC_PAYLOAD, c->ver, damaged);
         check_done(v, c);
         return;
     }
-    bool ok = !c->failed && c->remaining == 0;
-    if (ok && r->format == SMAR_FORMAT_V2)
-        ok = smar_reader_decode_payload(r, &r->ck, loc, &c->buf) == SMAR_OK;
-    if (ok) {
-        uint8_t hash[SMAR_HASH_BYTES];
-        smar_hash(hash, r->keys->payload_hash, c->buf.data, c->buf.len);
-        ok = smar_equal32(hash, loc->hash);
-    }
     if (!ok) {
+        static const char mismatch[] = "payload does not match its manifest hash";
         c->owner->bad = true;
+        if (c->twin)
+            note(v, c->owner, 1, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, NULL, mismatch);
         note(v, c->owner, c->item, SMAR_PROBLEM_PAYLOAD_HASH, 0, SMAR_SEC_PAYLOAD, c->ver,
-             "payload does not match its manifest hash");
+             mismatch);
     }
-    v->res->payloads_checked++;
+    v->res->payloads_checked += c->twin ? 2 : 1;
     check_done(v, c);
 }
 
@@ -476,7 +577,7 @@ static void settle_late(verify_run *v, payload_check *c)
 }
 
 static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
-                     const smar_locator *loc, unsigned item)
+                     const smar_locator *loc, unsigned item, bool twin)
 {
     onepass *op = v->op;
     const smar_reader *r = v->r;
@@ -506,7 +607,8 @@ static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
                          .next_offset = loc->offset,
                          .remaining = loc->length,
                          .failed = loc->length > 0 && end > room,
-                         .late = loc->seq < op->payload_seen};
+                         .late = loc->seq < op->payload_seen,
+                         .twin = twin};
     c->buf.secure = true;
     ps->outstanding++;
     return SMAR_OK;
@@ -515,19 +617,26 @@ static int add_check(verify_run *v, pending_secret *ps, const smar_version *ver,
 /* The secret's own payload is stored once when it is a version's payload (FORMAT.md
  * §11.2): both locators then name the same record, checked once and counted once, so the
  * count of payloads is the stored records' (payload_count, as inspect shows it). */
-static bool shares_version_record(const smar_secret *s)
+static const smar_version *version_sharing_record(const smar_secret *s)
 {
     for (size_t i = 0; i < s->nversions; i++) {
         const smar_locator *l = &s->versions[i].payload;
         if (s->versions[i].has_payload && l->base == s->payload.base && l->seq == s->payload.seq &&
             l->offset == s->payload.offset && l->length == s->payload.length &&
             smar_equal32(l->hash, s->payload.hash))
-            return true;
+            return &s->versions[i];
     }
-    return false;
+    return NULL;
 }
 
-static void expect_entry(verify_run *v, int table, const char *key, const smar_secret *s)
+static bool shares_version_record(const smar_secret *s)
+{
+    return version_sharing_record(s) != NULL;
+}
+
+/* key: the index key a worker computed, or NULL to compute it here. */
+static void expect_entry(verify_run *v, int table, const char *name, const smar_secret *s,
+                         const uint8_t *key)
 {
     if (v->nexpect[table] == v->capexpect[table]) {
         size_t cap = v->capexpect[table] ? 2 * v->capexpect[table] : 1024;
@@ -540,7 +649,10 @@ static void expect_entry(verify_run *v, int table, const char *key, const smar_s
         v->capexpect[table] = cap;
     }
     smar_index_entry *x = &v->expect[table][v->nexpect[table]++];
-    smar_index_key(x->key, v->r->keys->index, table, key, strlen(key));
+    if (key)
+        memcpy(x->key, key, SMAR_INDEX_KEY_BYTES);
+    else
+        smar_index_key(x->key, v->r->keys->index, table, name, strlen(name));
     x->seq = s->where.seq;
     x->offset = s->where.offset;
     x->length = s->where.length;
@@ -573,16 +685,34 @@ static int check_external_payload(verify_run *v, pending_secret *ps, const smar_
 
 /* Queue the check of a payload of this archive, or check one a base holds now. */
 static int check_payload(verify_run *v, pending_secret *ps, const smar_version *ver,
-                         const smar_locator *loc, unsigned item)
+                         const smar_locator *loc, unsigned item, bool twin)
 {
     if (loc->base > 0)
         return check_external_payload(v, ps, ver, item);
-    return add_check(v, ps, ver, loc, item);
+    return add_check(v, ps, ver, loc, item, twin);
 }
 
-/* A record read from the manifest: its index entries and metadata checked now, its
- * payloads queued (or, when a base holds them, checked now). Takes s. */
-static int check_secret(verify_run *v, smar_secret *s)
+/* Whether the record's metadata texts are JSON objects: records are decoded without
+ * checking them. Thread-safe on a record only this thread holds. */
+static bool metadata_ok(const smar_secret *s)
+{
+    bool ok = smar_secret_metadata_json(s, NULL) != NULL;
+    for (size_t i = 0; i < s->nversions && ok; i++)
+        ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
+    return ok;
+}
+
+/* Whether the record is listed in the name table: an incremental archive's name table
+ * holds its type 1 records only (FORMAT.md §26). */
+static bool has_name_entry(const smar_secret *s)
+{
+    return s->name[0] && s->stored_type == SMAR_RECORD_SECRET;
+}
+
+/* A record read from the manifest: its index entries and metadata checked now (or by the
+ * worker that decoded it: f), its payloads queued (or, when a base holds them, checked
+ * now). Takes s. */
+static int check_secret(verify_run *v, smar_secret *s, const framed_record *f)
 {
     pending_secret *ps = calloc(1, sizeof *ps);
     if (!ps) {
@@ -592,28 +722,31 @@ static int check_secret(verify_run *v, smar_secret *s)
     *ps = (pending_secret){.s = s, .ordinal = v->op->seen, .outstanding = 1};
     v->res->secrets_checked++;
     v->res->versions_checked += s->nversions;
-    expect_entry(v, SMAR_INDEX_BY_ID, s->id, s);
-    /* an incremental archive's name table holds its type 1 records only (FORMAT.md §26) */
-    if (s->name[0] && s->stored_type == SMAR_RECORD_SECRET)
-        expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s);
-    /* records are decoded without checking their JSON texts: check them here */
-    bool meta_ok = smar_secret_metadata_json(s, NULL) != NULL;
-    for (size_t i = 0; i < s->nversions && meta_ok; i++)
-        meta_ok = smar_version_metadata_json(&s->versions[i], NULL) != NULL;
-    if (!meta_ok) {
+    expect_entry(v, SMAR_INDEX_BY_ID, s->id, s, f ? f->key[SMAR_INDEX_BY_ID] : NULL);
+    if (has_name_entry(s))
+        expect_entry(v, SMAR_INDEX_BY_NAME, s->name, s, f ? f->key[SMAR_INDEX_BY_NAME] : NULL);
+    if (!(f ? f->meta_ok : metadata_ok(s))) {
         ps->bad = true;
         note(v, ps, 0, SMAR_PROBLEM_SECRET, 0, SMAR_SEC_MANIFEST, NULL,
              "its metadata is not a JSON object");
     }
     int rc = SMAR_OK;
+    /* a secret's own payload stored as a version's record of this archive is checked with
+     * that version's: the same bytes against the same hash, decoded and hashed once */
+    const smar_version *twin = s->has_payload ? version_sharing_record(s) : NULL;
+    if (twin && (s->payload.base > 0 || twin->payload.coding != s->payload.coding ||
+                 twin->payload.plain_len != s->payload.plain_len))
+        twin = NULL; /* a base's, or decoded otherwise: checked on its own */
     if (s->has_payload) {
-        rc = check_payload(v, ps, NULL, &s->payload, 1);
+        if (!twin)
+            rc = check_payload(v, ps, NULL, &s->payload, 1, false);
         if (!shares_version_record(s))
             v->res->payload_records_checked++;
     }
     for (size_t i = 0; i < s->nversions && rc == SMAR_OK; i++)
         if (s->versions[i].has_payload) {
-            rc = check_payload(v, ps, &s->versions[i], &s->versions[i].payload, 2 + (unsigned)i);
+            const smar_version *ver = &s->versions[i];
+            rc = check_payload(v, ps, ver, &ver->payload, 2 + (unsigned)i, ver == twin);
             v->res->payload_records_checked++;
         }
     if (--ps->outstanding == 0) /* the hold taken above: no payload is pending */
@@ -629,42 +762,192 @@ static void walk_fail(verify_run *v, int rc)
     op->walk_done = true;
 }
 
-/* The record gathered in op->rec is complete: decode it. */
-static int record_complete(verify_run *v)
+/* A decoded record, in manifest order: checked and counted. Takes s. */
+static int record_checked(verify_run *v, smar_secret *s, const framed_record *f)
 {
     onepass *op = v->op;
-    smar_secret *s = NULL;
-    uint32_t body_len = (uint32_t)(op->rec.len - 4);
-    int rc;
-    if (smar_reader_is_incremental(v->r)) { /* type 3 records resolve through the bases */
-        rc = smar_reader_decode_incremental(v->r, op->rec.data + 4, body_len, &s);
-        if (rc)
-            op->walk_err = v->r->err;
-    } else {
-        rc = smar_record_decode_format(&s, v->r->format, op->rec.data + 4, body_len, &op->walk_err);
-    }
-    smar_buf_reset(&op->rec);
-    op->rec_need = 4;
-    if (rc)
-        return rc;
-    s->where = (smar_locator){.seq = op->rec_seq,
-                              .offset = op->rec_off,
-                              .length = body_len + 4,
-                              .coding = SMAR_CODING_RAW,
-                              .plain_len = body_len + 4};
-    rc = check_secret(v, s);
+    int rc = check_secret(v, s, f);
     op->seen++;
     if (rc == SMAR_E_NEEDBASE)
         op->walk_err = v->r->err; /* names the bases it lacks */
     return rc == SMAR_E_NOMEM ? smar_fail(&op->walk_err, rc, "out of memory") : rc;
 }
 
-/* Manifest chunk seq's plaintext: gather records across it. */
-static int manifest_chunk(verify_run *v, uint32_t seq, const uint8_t *raw, size_t len)
+static smar_locator record_where(uint32_t seq, uint32_t off, uint32_t body_len)
+{
+    return (smar_locator){.seq = seq,
+                          .offset = off,
+                          .length = body_len + 4,
+                          .coding = SMAR_CODING_RAW,
+                          .plain_len = body_len + 4};
+}
+
+/* An incremental archive's record: type 3 records resolve through the bases, which
+ * belong to this thread, so it is decoded and checked here, at once. */
+static int record_now(verify_run *v, const uint8_t *body, uint32_t len, uint32_t seq, uint32_t off)
+{
+    smar_secret *s = NULL;
+    int rc = smar_reader_decode_incremental(v->r, body, len, &s);
+    if (rc) {
+        v->op->walk_err = v->r->err;
+        return rc;
+    }
+    s->where = record_where(seq, off, len);
+    return record_checked(v, s, NULL);
+}
+
+/* The worker's part of a batch of records: decode each, validate its metadata and compute
+ * its index keys; stop at the first that fails (the main thread stops there too). */
+static void decode_records(const verify_run *v, part_job *p, unsigned part)
+{
+    const smar_reader *r = v->r;
+    for (size_t i = p->from; i < p->to; i++) {
+        framed_record *f = &v->op->framed[i];
+        f->rc = smar_record_decode_format(&f->s, r->format, f->body, f->len, &p->err);
+        if (f->rc) {
+            f->part = part;
+            return;
+        }
+        f->s->where = record_where(f->seq, f->off, f->len);
+        f->meta_ok = metadata_ok(f->s);
+        smar_index_key(f->key[SMAR_INDEX_BY_ID], r->keys->index, SMAR_INDEX_BY_ID, f->s->id,
+                       strlen(f->s->id));
+        if (has_name_entry(f->s))
+            smar_index_key(f->key[SMAR_INDEX_BY_NAME], r->keys->index, SMAR_INDEX_BY_NAME,
+                           f->s->name, strlen(f->s->name));
+    }
+}
+
+/* The worker's part of a batch of settling payload checks: decode and hash each. */
+static void match_payloads(const verify_run *v, check_worker *w, part_job *p)
+{
+    for (size_t i = p->from; i < p->to; i++) {
+        settling_check *st = &v->op->settling[i];
+        st->matches = check_matches(v->r, &w->ck, &w->plain, &st->c);
+    }
+}
+
+static void run_part(verify_run *v, unsigned worker, part_job *p)
+{
+    unsigned part = (unsigned)(p - v->op->parts);
+    if (p->kind == PART_RECORDS)
+        decode_records(v, p, part);
+    else
+        match_payloads(v, &v->op->workers[worker], p);
+}
+
+/* The check pool's job function. */
+static void check_part(void *ctx, unsigned worker, smar_pool_job *job)
+{
+    run_part(ctx, worker, SMAR_POOL_ENTRY(job, part_job, job));
+}
+
+/* Batches smaller than this are not worth waking the workers for. */
+enum { SMALL_BATCH = 4 };
+
+/* Run a batch of n items in slices: all but the last on the workers, the last on this
+ * thread (a small batch: all of it); wait for them all. */
+static void run_batch(verify_run *v, enum part_kind kind, size_t n)
+{
+    onepass *op = v->op;
+    size_t nparts = n < SMALL_BATCH ? 1 : n < op->nparts ? n : op->nparts;
+    for (size_t k = 0; k < nparts; k++) {
+        part_job *p = &op->parts[k];
+        p->kind = kind;
+        p->from = n * k / nparts;
+        p->to = n * (k + 1) / nparts;
+        if (k + 1 < nparts)
+            smar_pool_submit(op->pool, &p->job);
+    }
+    run_part(v, op->nworkers, &op->parts[nparts - 1]);
+    for (size_t k = 0; k + 1 < nparts; k++)
+        smar_pool_take(op->pool);
+}
+
+/* Check the records framed so far (decoded on the workers), then take them in manifest
+ * order; after one fails, the rest are dropped, as a walk stops there. */
+static int apply_records(verify_run *v)
+{
+    onepass *op = v->op;
+    int rc = SMAR_OK;
+    run_batch(v, PART_RECORDS, op->nframed);
+    for (size_t i = 0; i < op->nframed; i++) {
+        framed_record *f = &op->framed[i];
+        if (rc == SMAR_OK && f->rc) {
+            op->walk_err = op->parts[f->part].err;
+            rc = f->rc;
+        } else if (rc == SMAR_OK) {
+            rc = record_checked(v, f->s, f);
+        } else {
+            smar_secret_free(f->s);
+        }
+        f->s = NULL;
+    }
+    op->nframed = 0;
+    smar_buf_reset(&op->spill);
+    return rc;
+}
+
+/* A whole record's body was framed: queue it for the workers (or, incremental, check it
+ * now). in_rec: it was gathered in op->rec, which goes on to the next record. */
+static int record_framed(verify_run *v, const uint8_t *body, uint32_t len, uint32_t seq,
+                         uint32_t off, bool in_rec)
+{
+    onepass *op = v->op;
+    if (!op->batched) {
+        int rc = record_now(v, body, len, seq, off);
+        if (in_rec)
+            smar_buf_reset(&op->rec);
+        return rc;
+    }
+    if (in_rec) { /* keep its bytes until the batch is applied: swap buffers */
+        int rc = op->spill.len ? apply_records(v) : SMAR_OK;
+        if (rc)
+            return rc;
+        smar_buf t = op->spill;
+        op->spill = op->rec;
+        op->rec = t;
+        body = op->spill.data + 4;
+    }
+    if (op->nframed == op->capframed) {
+        size_t cap = op->capframed ? 2 * op->capframed : 256;
+        framed_record *n = realloc(op->framed, cap * sizeof *n);
+        if (!n)
+            return smar_fail(&op->walk_err, SMAR_E_NOMEM, "out of memory");
+        op->framed = n;
+        op->capframed = cap;
+    }
+    op->framed[op->nframed++] = (framed_record){.body = body, .len = len, .seq = seq, .off = off};
+    return SMAR_OK;
+}
+
+static int record_length(verify_run *v, uint32_t body_len)
+{
+    if (body_len == 0 || body_len > SMAR_MAX_RECORD_BYTES)
+        return smar_fail(&v->op->walk_err, SMAR_E_LIMIT, "'%s': manifest record of %u bytes",
+                         v->r->name, body_len);
+    return SMAR_OK;
+}
+
+/* Manifest chunk seq's plaintext: frame the records across it. A record inside the chunk
+ * is framed where it lies; one that spans chunks is gathered in op->rec. */
+static int frame_records(verify_run *v, uint32_t seq, const uint8_t *raw, size_t len)
 {
     onepass *op = v->op;
     size_t at = 0;
+    int rc;
     while (at < len) {
+        if (op->rec.len == 0 && len - at >= 4) {
+            uint32_t body_len = smar_load_u32(raw + at);
+            if ((rc = record_length(v, body_len)))
+                return rc;
+            if (len - at - 4 >= body_len) {
+                if ((rc = record_framed(v, raw + at + 4, body_len, seq, (uint32_t)at, false)))
+                    return rc;
+                at += 4 + (size_t)body_len;
+                continue;
+            }
+        }
         if (op->rec.len == 0) {
             op->rec_seq = seq;
             op->rec_off = (uint32_t)at;
@@ -678,17 +961,27 @@ static int manifest_chunk(verify_run *v, uint32_t seq, const uint8_t *raw, size_
             break;
         if (op->rec_need == 4) {
             uint32_t body_len = smar_load_u32(op->rec.data);
-            if (body_len == 0 || body_len > SMAR_MAX_RECORD_BYTES)
-                return smar_fail(&op->walk_err, SMAR_E_LIMIT, "'%s': manifest record of %u bytes",
-                                 v->r->name, body_len);
+            if ((rc = record_length(v, body_len)))
+                return rc;
             op->rec_need = 4 + (size_t)body_len;
             continue;
         }
-        int rc = record_complete(v);
+        op->rec_need = 4;
+        rc = record_framed(v, op->rec.data + 4, (uint32_t)(op->rec.len - 4), op->rec_seq,
+                           op->rec_off, true);
         if (rc)
             return rc;
     }
     return SMAR_OK;
+}
+
+/* Manifest chunk seq's plaintext: its records framed, checked and taken in order. Records
+ * framed before a framing error are still taken: they come first in the manifest. */
+static int manifest_chunk(verify_run *v, uint32_t seq, const uint8_t *raw, size_t len)
+{
+    int frame_rc = frame_records(v, seq, raw, len);
+    int rc = v->op->batched ? apply_records(v) : SMAR_OK;
+    return rc ? rc : frame_rc;
 }
 
 static void manifest_end(verify_run *v)
@@ -722,35 +1015,76 @@ static void on_manifest_chunk(verify_run *v, uint32_t seq, const smar_plain *pla
         manifest_end(v);
 }
 
-/* Payload chunk seq went by: feed the checks waiting for it, settle those complete. */
+/* Feed check c the bytes chunk seq holds for it. A check that takes all its bytes from
+ * this chunk points at them (direct) instead of copying them, for as long as the chunk's
+ * turn lasts: it is settled in that turn, or its bytes are copied after all. */
+static void feed_check(verify_run *v, payload_check *c, uint32_t seq, const smar_plain *plain,
+                       bool ok)
+{
+    bool gathering =
+        !c->late && !c->damaged && !c->failed && c->remaining > 0 && c->next_seq == seq;
+    if (!c->late && !ok && seq >= c->loc->seq && seq <= c->last_seq)
+        c->damaged = true;
+    else if (gathering && (!ok || c->next_offset >= plain->len))
+        c->failed = true; /* as read_stream: damaged, or a locator past the chunk's end */
+    else if (gathering) {
+        size_t take = plain->len - c->next_offset;
+        take = take < c->remaining ? take : c->remaining;
+        if (c->buf.len == 0 && take == c->remaining) {
+            c->direct = plain->raw + c->next_offset;
+            c->direct_len = take;
+        } else if (smar_buf_append(&c->buf, plain->raw + c->next_offset, take)) {
+            v->oom = true;
+        }
+        c->remaining -= take;
+        c->next_seq++;
+        c->next_offset = 0;
+    }
+}
+
+static bool check_settles(const payload_check *c, uint32_t seq)
+{
+    return !c->late && seq >= c->last_seq && (c->remaining == 0 || c->damaged || c->failed);
+}
+
+/* Payload chunk seq went by: feed the checks waiting for it; those complete are decoded
+ * and hashed on the workers, then settled here in the order they were queued. */
 static void on_payload_chunk(verify_run *v, uint32_t seq, const smar_plain *plain, bool ok)
 {
     onepass *op = v->op;
     size_t keep = 0;
     op->payload_seen = (uint64_t)seq + 1;
+    if (op->capsettling < op->nchecks) {
+        settling_check *n = realloc(op->settling, op->nchecks * sizeof *n);
+        if (!n) {
+            v->oom = true;
+            return;
+        }
+        op->settling = n;
+        op->capsettling = op->nchecks;
+    }
+    op->nsettling = 0;
     for (size_t i = 0; i < op->nchecks; i++) {
         payload_check *c = &op->checks[i];
-        bool gathering =
-            !c->late && !c->damaged && !c->failed && c->remaining > 0 && c->next_seq == seq;
-        if (!c->late && !ok && seq >= c->loc->seq && seq <= c->last_seq)
-            c->damaged = true;
-        else if (gathering && (!ok || c->next_offset >= plain->len))
-            c->failed = true; /* as read_stream: damaged, or a locator past the chunk's end */
-        else if (gathering) {
-            size_t take = plain->len - c->next_offset;
-            take = take < c->remaining ? take : c->remaining;
-            if (smar_buf_append(&c->buf, plain->raw + c->next_offset, take))
-                v->oom = true;
-            c->remaining -= take;
-            c->next_seq++;
-            c->next_offset = 0;
+        feed_check(v, c, seq, plain, ok);
+        if (check_settles(c, seq)) {
+            op->settling[op->nsettling++].c = *c;
+            continue;
         }
-        if (!c->late && seq >= c->last_seq && (c->remaining == 0 || c->damaged || c->failed))
-            settle(v, c);
-        else
-            op->checks[keep++] = *c;
+        if (c->direct) { /* not settled in this turn (a short chunk): keep a copy */
+            v->oom |= smar_buf_append(&c->buf, c->direct, c->direct_len) != SMAR_OK;
+            c->direct = NULL;
+        }
+        op->checks[keep++] = *c;
     }
     op->nchecks = keep;
+    run_batch(v, PART_PAYLOADS, op->nsettling);
+    for (size_t i = 0; i < op->nsettling; i++) {
+        payload_check *c = &op->settling[i].c;
+        c->direct = NULL; /* the chunk's turn ends */
+        settle_result(v, c, op->settling[i].matches);
+    }
+    op->nsettling = 0;
 }
 
 /* Index chunk seq went by: compare it with the entries the manifest implied. */
@@ -801,6 +1135,8 @@ static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain
     const smar_reader *r = v->r;
     uint8_t section = r->table[chunk].section;
     uint32_t seq = r->seq_of[chunk];
+    if (BENCH_SCAN_ONLY)
+        return;
     if (v->status[chunk] == CHUNK_IO || v->status[chunk] == CHUNK_CANCELLED)
         return; /* the verify fails: report_chunks says why */
     if (!ok)
@@ -815,12 +1151,57 @@ static void onepass_chunk(verify_run *v, uint32_t chunk, const smar_plain *plain
         on_index_chunk(v, seq, plain, ok);
 }
 
+/* The workers the per-secret checks run on: as many as the scan's, in a pool of their own
+ * (a batch is forked and joined within one scanned chunk's turn, while the scan pool reads
+ * ahead), plus this thread, which takes a slice of each batch. */
+static int checkers_new(verify_run *v)
+{
+    onepass *op = v->op;
+    const smar_reader *r = v->r;
+    unsigned threads = v->nthreads > 1 ? v->nthreads : 0;
+    op->nparts = threads ? 2 * (size_t)threads + 1 : 1; /* + 1: this thread's slice */
+    if (!(op->parts = calloc(op->nparts, sizeof *op->parts)))
+        return SMAR_E_NOMEM;
+    if (smar_pool_new(&op->pool, threads, op->nparts, check_part, v))
+        return SMAR_E_NOMEM;
+    op->nworkers = smar_pool_workers(op->pool);
+    if (!(op->workers = calloc((size_t)op->nworkers + 1, sizeof *op->workers)))
+        return SMAR_E_NOMEM;
+    for (unsigned i = 0; i <= op->nworkers; i++) {
+        op->workers[i].plain.secure = true;
+        if (smar_chunker_init_format(&op->workers[i].ck, r->format, r->hdr.suite, 0,
+                                     r->hdr.chunk_size, r->keys->chunk, r->hdr.archive_id))
+            return SMAR_E_NOMEM;
+    }
+    return SMAR_OK;
+}
+
+static void checkers_free(onepass *op)
+{
+    smar_pool_free(op->pool); /* first: no worker runs past here */
+    for (unsigned i = 0; op->workers && i <= op->nworkers; i++) {
+        smar_chunker_free(&op->workers[i].ck); /* zeroed when never set up: fine */
+        smar_buf_free(&op->workers[i].plain);
+    }
+    free(op->workers);
+    free(op->parts);
+    for (size_t i = 0; i < op->nframed; i++)
+        smar_secret_free(op->framed[i].s);
+    free(op->framed);
+    free(op->settling);
+    smar_buf_free(&op->spill);
+}
+
 static int onepass_new(verify_run *v)
 {
     if (!(v->op = calloc(1, sizeof *v->op)))
         return SMAR_E_NOMEM;
     v->op->rec.secure = true; /* records hold metadata */
+    v->op->spill.secure = true;
     v->op->rec_need = 4;
+    v->op->batched = !smar_reader_is_incremental(v->r);
+    if (checkers_new(v))
+        return SMAR_E_NOMEM;
     if (v->r->counts[SMAR_SEC_MANIFEST] == 0)
         manifest_end(v);
     return SMAR_OK;
@@ -844,6 +1225,7 @@ static void onepass_free(verify_run *v)
         }
     free(op->checks);
     smar_buf_free(&op->rec);
+    checkers_free(op);
     flush_notes(v, false);
     free(op);
     v->op = NULL;
@@ -990,7 +1372,7 @@ static int verify_into(smar_reader *r, unsigned flags, const uint8_t *pubkey,
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (rc == SMAR_OK && (rc = scan_chunks(&v)) == SMAR_OK && (rc = report_chunks(&v)) == SMAR_OK) {
         check_root_and_signature(&v, pubkey);
-        if (flags & SMAR_VERIFY_KEYED)
+        if ((flags & SMAR_VERIFY_KEYED) && !BENCH_SCAN_ONLY)
             rc = verify_keyed(&v);
     }
     bool forged = false;

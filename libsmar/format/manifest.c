@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sodium.h>
+
 #include "json.h"
 
 static int put_str16(smar_buf *b, smar_span s)
@@ -299,8 +301,13 @@ void smar_secret_free(smar_secret *s)
 {
     if (!s)
         return;
-    smar_wipe_free(s->raw, s->raw_len);
-    smar_wipe_free(s->arena, s->arena_used);
+    if (s->raw == (uint8_t *)(s + 1)) { /* decoded: raw and arena follow s in its block */
+        sodium_memzero(s->raw, s->raw_len);
+        sodium_memzero(s->arena, s->arena_used);
+    } else {
+        smar_wipe_free(s->raw, s->raw_len);
+        smar_wipe_free(s->arena, s->arena_used);
+    }
     smar_wipe_free(s->ref_meta, s->ref_meta_len);
     free(s->labels);
     free(s->versions);
@@ -324,12 +331,15 @@ int smar_record_decode_bases(smar_secret **out, int format, unsigned nbases, con
     *out = NULL;
     if (n == 0 || n > SMAR_MAX_RECORD_BYTES)
         return smar_fail(e, SMAR_E_LIMIT, "manifest record of %zu bytes", n);
-    smar_secret *s = calloc(1, sizeof *s);
-    /* every string gets one NUL: the arena never needs more than body + one byte each */
-    if (!s || !(s->raw = malloc(n)) || !(s->arena = malloc(n + n / 2 + 16))) {
-        smar_secret_free(s);
+    /* one block: the secret, the record body and the arena (every string gets one NUL: the
+     * arena never needs more than body + one byte each); one allocation per record, as
+     * verify and extract decode every record */
+    smar_secret *s = malloc(sizeof *s + n + n + n / 2 + 16);
+    if (!s)
         return smar_fail(e, SMAR_E_NOMEM, "out of memory decoding a manifest record");
-    }
+    memset(s, 0, sizeof *s);
+    s->raw = (uint8_t *)(s + 1);
+    s->arena = (char *)s->raw + n;
     memcpy(s->raw, body, n);
     s->raw_len = n;
     s->format = (uint8_t)format;

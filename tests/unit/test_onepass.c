@@ -124,6 +124,71 @@ static void test_keyed_verify_damaged_payload_chunk(void **state)
     smar_keyring_free(kr);
 }
 
+/* Every problem as one line, in the order reported. */
+static void log_problem(const smar_problem *p, void *payload)
+{
+    smar_buf *log = payload;
+    assert_int_equal(smar_buf_printf(log, "%d %llu %d %s %s %s\n", (int)p->kind,
+                                     (unsigned long long)p->chunk, p->section,
+                                     p->secret_id ? p->secret_id : "-",
+                                     p->version_id ? p->version_id : "-", p->detail),
+                     SMAR_OK);
+}
+
+static void keyed_verify_log(const mem_archive *a, smar_keyring *kr, unsigned threads,
+                             smar_verify_result *res, smar_buf *log)
+{
+    smar_reader *r;
+    assert_int_equal(fx_open_mem(&r, a->data, a->len), SMAR_OK);
+    assert_int_equal(smar_reader_set_threads(r, threads), SMAR_OK);
+    assert_int_equal(smar_reader_unlock(r, &kr, 1), SMAR_OK);
+    *res = (smar_verify_result)SMAR_VERIFY_RESULT_INIT;
+    assert_int_equal(smar_reader_verify(r, SMAR_VERIFY_KEYED, NULL, res, log_problem, NULL, log),
+                     SMAR_E_CORRUPT);
+    smar_reader_free(r);
+}
+
+/* The per-secret checks run on worker threads: the problems, their order and the counts
+ * are the same whatever the threads. A secret's own payload, stored as its latest
+ * version's record, is decoded and hashed once yet named for both when its chunk is
+ * damaged: as many problems without a version as there are secrets bad. */
+static void test_keyed_verify_same_report_any_threads(void **state)
+{
+    (void)state;
+    smar_keyring *kr = new_key("rk-test");
+    mem_archive a;
+    smar_reader *r;
+    smar_verify_result res[3];
+    smar_buf log[3] = {{0}};
+    assert_int_equal(fx_make_archive(&a, 6000, &kr, 1, NULL, 64 << 10), SMAR_OK);
+    assert_int_equal(fx_open_mem(&r, a.data, a.len), SMAR_OK);
+    uint32_t victim = r->section_chunks[SMAR_SEC_PAYLOAD][r->counts[SMAR_SEC_PAYLOAD] / 3];
+    a.data[r->table[victim].offset + r->table[victim].stored_len / 2] ^= 0x40;
+    smar_reader_free(r);
+    for (unsigned t = 0; t < 3; t++) {
+        keyed_verify_log(&a, kr, t + 1, &res[t], &log[t]);
+        assert_int_equal(smar_buf_put_u8(&log[t], 0), SMAR_OK);
+        assert_int_equal(res[t].secrets_checked, 6000);
+        assert_int_equal(res[t].payloads_checked, res[0].payloads_checked);
+        assert_int_equal(res[t].secrets_bad, res[0].secrets_bad);
+        assert_string_equal((const char *)log[t].data, (const char *)log[0].data);
+    }
+    size_t own = 0, lines = 0;
+    for (const char *l = (const char *)log[0].data; (l = strchr(l, '\n')); l++)
+        lines++;
+    for (const char *l = (const char *)log[0].data; (l = strstr(l, " - payload lies")); l++)
+        own++;
+    print_message("%zu problems, %zu for a secret's own payload, %llu secrets bad\n", lines, own,
+                  (unsigned long long)res[0].secrets_bad);
+    assert_true(res[0].secrets_bad > 0);
+    assert_true(own > 0);
+    assert_true(lines > own);
+    for (unsigned t = 0; t < 3; t++)
+        smar_buf_free(&log[t]);
+    free(a.data);
+    smar_keyring_free(kr);
+}
+
 int main(void)
 {
     if (smar_init() != SMAR_OK)
@@ -131,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyed_verify_reads_once),
         cmocka_unit_test(test_keyed_verify_damaged_payload_chunk),
+        cmocka_unit_test(test_keyed_verify_same_report_any_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
