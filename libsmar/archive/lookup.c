@@ -244,6 +244,32 @@ int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out)
     return smar_fail(&r->err, SMAR_E_NOTFOUND, "'%s': no secret with id %s", r->name, id);
 }
 
+typedef struct place_ctx {
+    uint32_t seq, offset, length;
+    bool found;
+} place_ctx;
+
+static int match_place(smar_reader *r, const smar_index_entry *x, void *vctx)
+{
+    (void)r;
+    place_ctx *ctx = vctx;
+    if (x->seq != ctx->seq || x->offset != ctx->offset || x->length != ctx->length)
+        return SMAR_OK;
+    ctx->found = true;
+    return SMAR_DONE;
+}
+
+int smar_reader_id_entry_is(smar_reader *r, const char *id, uint32_t seq, uint32_t offset,
+                            uint32_t length, bool *yes)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    place_ctx ctx = {seq, offset, length, false};
+    smar_index_key(key, r->keys->index, SMAR_INDEX_BY_ID, id, strlen(id));
+    int rc = index_scan(r, SMAR_INDEX_BY_ID, key, match_place, &ctx);
+    *yes = ctx.found;
+    return rc == SMAR_DONE ? SMAR_OK : rc;
+}
+
 typedef struct find_name_ctx {
     const char *name, *type;
     smar_secret_cb cb;

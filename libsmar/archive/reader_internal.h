@@ -89,6 +89,11 @@ struct smar_reader {
     /* The record the last lookup by name found (its id, malloc'ed, and its index entry): a
      * restore by name looks the same secret up by id next, and the id table's chunk is
      * another sequential read (a round trip from object storage). */
+    /* The content digest (section 10), once computed: the header, table and trailer it
+     * covers are read once at open and never change, and a series attaches one base to
+     * every archive that lists it (each attach checks the digest). */
+    bool have_content;
+    uint8_t content[SMAR_HASH_BYTES];
     char *name_hit_id;
     smar_index_entry name_hit;
     smar_buf stored;
@@ -111,7 +116,7 @@ struct smar_reader {
 bool smar_reader_is_incremental(const smar_reader *r);
 
 /* The archive's content digest (section 10), recomputed from the bytes as opened. */
-void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
+void smar_reader_content(smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
 
 /* Fail with SMAR_E_NEEDBASE naming every base not attached (or, when none is missing,
  * SMAR_E_INVALID). */
@@ -144,6 +149,11 @@ int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_rea
  * SMAR_E_FORMAT: references are never to references). */
 int smar_reader_fetch_stored_record(smar_reader *r, uint32_t seq, uint32_t offset,
                                     smar_secret **out);
+
+/* Whether r's id table vouches for a record boundary: its entry for id names exactly
+ * (seq, offset, length). An error only when the table cannot be read. */
+int smar_reader_id_entry_is(smar_reader *r, const char *id, uint32_t seq, uint32_t offset,
+                            uint32_t length, bool *yes);
 
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
