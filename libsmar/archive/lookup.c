@@ -329,11 +329,31 @@ static int match_own_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     return rc;
 }
 
+/* Whether the base's name entry x is the record of a secret reported already: the base's
+ * id table says so for one of them (an id-table chunk, already cached after the first,
+ * instead of the manifest chunk the record is in). A secret renamed or rotated several
+ * times since the full archive has an entry in each base that changed it. */
+static int reported_already(chain_name_ctx *c, smar_reader *base, const smar_index_entry *x,
+                            bool *yes)
+{
+    *yes = false;
+    for (size_t i = 0; i < c->seen.count && !*yes; i++) {
+        int rc = smar_reader_id_entry_is(base, c->seen.keys[i], x->seq, x->offset, x->length, yes);
+        if (rc)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
 static int match_base_name(smar_reader *base, const smar_index_entry *x, void *vctx)
 {
     chain_name_ctx *c = vctx;
     smar_secret *in_base = NULL, *now = NULL;
-    int rc = smar_reader_fetch_stored_record(base, x->seq, x->offset, &in_base);
+    bool skip = false;
+    int rc = reported_already(c, base, x, &skip);
+    if (rc || skip)
+        return rc ? smar_fail(&c->top->err, rc, "%s", smar_reader_error(base)) : SMAR_OK;
+    rc = smar_reader_fetch_stored_record(base, x->seq, x->offset, &in_base);
     if (rc)
         return smar_fail(&c->top->err, rc, "%s", smar_reader_error(base));
     if (strset_has(&c->seen, in_base->id)) {
