@@ -681,6 +681,8 @@ static int authenticate(smar_reader *r)
         !smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': header authentication failed", r->name);
     recompute_root(r, content, root);
+    memcpy(r->content, content, sizeof content); /* kept for smar_reader_content */
+    r->have_content = true;
     recompute_mac(r, content, mac);
     if (!smar_equal32(mac, r->trailer.root_mac) || !smar_equal32(root, r->trailer.root_hash))
         return smar_fail(&r->err, SMAR_E_AUTH,
