@@ -329,14 +329,19 @@ static int match_own_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     return rc;
 }
 
+/* At most this many id lookups before a base's record is read for its id. */
+#define REPORTED_CHECKS_MAX 8
+
 /* Whether the base's name entry x is the record of a secret reported already: the base's
  * id table says so for one of them (an id-table chunk, already cached after the first,
- * instead of the manifest chunk the record is in). A secret renamed or rotated several
- * times since the full archive has an entry in each base that changed it. */
+ * instead of the manifest chunk the record is in). A secret changed in several snapshots
+ * has an entry in the name table of each archive that changed it. */
 static int reported_already(chain_name_ctx *c, smar_reader *base, const smar_index_entry *x,
                             bool *yes)
 {
     *yes = false;
+    if (c->seen.count > REPORTED_CHECKS_MAX)
+        return SMAR_OK; /* a name many secrets share: reading the record costs less */
     for (size_t i = 0; i < c->seen.count && !*yes; i++) {
         int rc = smar_reader_id_entry_is(base, c->seen.keys[i], x->seq, x->offset, x->length, yes);
         if (rc)
