@@ -259,13 +259,13 @@ static int match_place(smar_reader *r, const smar_index_entry *x, void *vctx)
     return SMAR_DONE;
 }
 
-int smar_reader_id_entry_is(smar_reader *r, const char *id, uint32_t seq, uint32_t offset,
-                            uint32_t length, bool *yes)
+int smar_reader_index_names(smar_reader *r, int table, const char *text, uint32_t seq,
+                            uint32_t offset, uint32_t length, bool *yes)
 {
     uint8_t key[SMAR_INDEX_KEY_BYTES];
     place_ctx ctx = {seq, offset, length, false};
-    smar_index_key(key, r->keys->index, SMAR_INDEX_BY_ID, id, strlen(id));
-    int rc = index_scan(r, SMAR_INDEX_BY_ID, key, match_place, &ctx);
+    smar_index_key(key, r->keys->index, table, text, strlen(text));
+    int rc = index_scan(r, table, key, match_place, &ctx);
     *yes = ctx.found;
     return rc == SMAR_DONE ? SMAR_OK : rc;
 }
@@ -343,7 +343,8 @@ static int reported_already(chain_name_ctx *c, smar_reader *base, const smar_ind
     if (c->seen.count > REPORTED_CHECKS_MAX)
         return SMAR_OK; /* a name many secrets share: reading the record costs less */
     for (size_t i = 0; i < c->seen.count && !*yes; i++) {
-        int rc = smar_reader_id_entry_is(base, c->seen.keys[i], x->seq, x->offset, x->length, yes);
+        int rc = smar_reader_index_names(base, SMAR_INDEX_BY_ID, c->seen.keys[i], x->seq, x->offset,
+                                         x->length, yes);
         if (rc)
             return rc;
     }

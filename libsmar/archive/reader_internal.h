@@ -150,10 +150,11 @@ int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_rea
 int smar_reader_fetch_stored_record(smar_reader *r, uint32_t seq, uint32_t offset,
                                     smar_secret **out);
 
-/* Whether r's id table vouches for a record boundary: its entry for id names exactly
- * (seq, offset, length). An error only when the table cannot be read. */
-int smar_reader_id_entry_is(smar_reader *r, const char *id, uint32_t seq, uint32_t offset,
-                            uint32_t length, bool *yes);
+/* Whether r's index table (SMAR_INDEX_BY_ID or SMAR_INDEX_BY_NAME) vouches for a record
+ * boundary: an entry of its for text (an id or a name) names exactly (seq, offset,
+ * length). An error only when the table cannot be read. */
+int smar_reader_index_names(smar_reader *r, int table, const char *text, uint32_t seq,
+                            uint32_t offset, uint32_t length, bool *yes);
 
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);
