@@ -86,14 +86,14 @@ struct smar_reader {
      * chunk each. */
     uint8_t **index_chunks;
     size_t *index_lens;
-    /* The record the last lookup by name found (its id, malloc'ed, and its index entry): a
-     * restore by name looks the same secret up by id next, and the id table's chunk is
-     * another sequential read (a round trip from object storage). */
     /* The content digest (section 10), once computed: the header, table and trailer it
      * covers are read once at open and never change, and a series attaches one base to
      * every archive that lists it (each attach checks the digest). */
     bool have_content;
     uint8_t content[SMAR_HASH_BYTES];
+    /* The record the last lookup by name found (its id, malloc'ed, and its index entry): a
+     * restore by name looks the same secret up by id next, and the id table's chunk is
+     * another sequential read (a round trip from object storage). */
     char *name_hit_id;
     smar_index_entry name_hit;
     smar_buf stored;
