@@ -244,6 +244,32 @@ int smar_reader_find_id(smar_reader *r, const char *id, smar_secret **out)
     return smar_fail(&r->err, SMAR_E_NOTFOUND, "'%s': no secret with id %s", r->name, id);
 }
 
+typedef struct place_ctx {
+    uint32_t seq, offset, length;
+    bool found;
+} place_ctx;
+
+static int match_place(smar_reader *r, const smar_index_entry *x, void *vctx)
+{
+    (void)r;
+    place_ctx *ctx = vctx;
+    if (x->seq != ctx->seq || x->offset != ctx->offset || x->length != ctx->length)
+        return SMAR_OK;
+    ctx->found = true;
+    return SMAR_DONE;
+}
+
+int smar_reader_index_names(smar_reader *r, int table, const char *text, uint32_t seq,
+                            uint32_t offset, uint32_t length, bool *yes)
+{
+    uint8_t key[SMAR_INDEX_KEY_BYTES];
+    place_ctx ctx = {seq, offset, length, false};
+    smar_index_key(key, r->keys->index, table, text, strlen(text));
+    int rc = index_scan(r, table, key, match_place, &ctx);
+    *yes = ctx.found;
+    return rc == SMAR_DONE ? SMAR_OK : rc;
+}
+
 typedef struct find_name_ctx {
     const char *name, *type;
     smar_secret_cb cb;
@@ -303,11 +329,37 @@ static int match_own_name(smar_reader *r, const smar_index_entry *x, void *vctx)
     return rc;
 }
 
+/* At most this many id lookups before a base's record is read for its id. */
+#define REPORTED_CHECKS_MAX 8
+
+/* Whether the base's name entry x is the record of a secret reported already: the base's
+ * id table says so for one of them (an id-table chunk, already cached after the first,
+ * instead of the manifest chunk the record is in). A secret changed in several snapshots
+ * has an entry in the name table of each archive that changed it. */
+static int reported_already(chain_name_ctx *c, smar_reader *base, const smar_index_entry *x,
+                            bool *yes)
+{
+    *yes = false;
+    if (c->seen.count > REPORTED_CHECKS_MAX)
+        return SMAR_OK; /* a name many secrets share: reading the record costs less */
+    for (size_t i = 0; i < c->seen.count && !*yes; i++) {
+        int rc = smar_reader_index_names(base, SMAR_INDEX_BY_ID, c->seen.keys[i], x->seq, x->offset,
+                                         x->length, yes);
+        if (rc)
+            return rc;
+    }
+    return SMAR_OK;
+}
+
 static int match_base_name(smar_reader *base, const smar_index_entry *x, void *vctx)
 {
     chain_name_ctx *c = vctx;
     smar_secret *in_base = NULL, *now = NULL;
-    int rc = smar_reader_fetch_stored_record(base, x->seq, x->offset, &in_base);
+    bool skip = false;
+    int rc = reported_already(c, base, x, &skip);
+    if (rc || skip)
+        return rc ? smar_fail(&c->top->err, rc, "%s", smar_reader_error(base)) : SMAR_OK;
+    rc = smar_reader_fetch_stored_record(base, x->seq, x->offset, &in_base);
     if (rc)
         return smar_fail(&c->top->err, rc, "%s", smar_reader_error(base));
     if (strset_has(&c->seen, in_base->id)) {

@@ -635,10 +635,14 @@ static void recompute_root(const smar_reader *r, uint8_t content[SMAR_HASH_BYTES
     smar_root2_hash(root, content, t, r->slot_bytes, r->trailer.slot_area_len);
 }
 
-void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES])
+void smar_reader_content(smar_reader *r, uint8_t out[SMAR_HASH_BYTES])
 {
     uint8_t root[SMAR_HASH_BYTES];
-    recompute_root(r, out, root);
+    if (!r->have_content) {
+        recompute_root(r, r->content, root);
+        r->have_content = true;
+    }
+    memcpy(out, r->content, SMAR_HASH_BYTES);
 }
 
 bool smar_reader_root_recomputes(const smar_reader *r)
@@ -677,6 +681,8 @@ static int authenticate(smar_reader *r)
         !smar_header_mac_ok(r->header_bytes, r->hdr.header_len, r->keys->header_mac))
         return smar_fail(&r->err, SMAR_E_AUTH, "'%s': header authentication failed", r->name);
     recompute_root(r, content, root);
+    memcpy(r->content, content, sizeof content); /* kept for smar_reader_content */
+    r->have_content = true;
     recompute_mac(r, content, mac);
     if (!smar_equal32(mac, r->trailer.root_mac) || !smar_equal32(root, r->trailer.root_hash))
         return smar_fail(&r->err, SMAR_E_AUTH,

@@ -86,6 +86,11 @@ struct smar_reader {
      * chunk each. */
     uint8_t **index_chunks;
     size_t *index_lens;
+    /* The content digest (section 10), once computed: the header, table and trailer it
+     * covers are read once at open and never change, and a series attaches one base to
+     * every archive that lists it (each attach checks the digest). */
+    bool have_content;
+    uint8_t content[SMAR_HASH_BYTES];
     /* The record the last lookup by name found (its id, malloc'ed, and its index entry): a
      * restore by name looks the same secret up by id next, and the id table's chunk is
      * another sequential read (a round trip from object storage). */
@@ -111,7 +116,7 @@ struct smar_reader {
 bool smar_reader_is_incremental(const smar_reader *r);
 
 /* The archive's content digest (section 10), recomputed from the bytes as opened. */
-void smar_reader_content(const smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
+void smar_reader_content(smar_reader *r, uint8_t out[SMAR_HASH_BYTES]);
 
 /* Fail with SMAR_E_NEEDBASE naming every base not attached (or, when none is missing,
  * SMAR_E_INVALID). */
@@ -144,6 +149,12 @@ int smar_reader_payload_holder(smar_reader *r, const smar_locator *loc, smar_rea
  * SMAR_E_FORMAT: references are never to references). */
 int smar_reader_fetch_stored_record(smar_reader *r, uint32_t seq, uint32_t offset,
                                     smar_secret **out);
+
+/* Whether r's index table (SMAR_INDEX_BY_ID or SMAR_INDEX_BY_NAME) vouches for a record
+ * boundary: an entry of its for text (an id or a name) names exactly (seq, offset,
+ * length). An error only when the table cannot be read. */
+int smar_reader_index_names(smar_reader *r, int table, const char *text, uint32_t seq,
+                            uint32_t offset, uint32_t length, bool *yes);
 
 /* Read exactly n bytes at offset from the source. */
 int smar_reader_read_at(smar_reader *r, void *buf, size_t n, uint64_t offset);

@@ -18,6 +18,7 @@
 #include "format.h"
 #include "header2.h"
 #include "manifest.h"
+#include "reader_internal.h"
 #include "smar.h"
 
 /* ---- the header's base list ------------------------------------------------------------ */
@@ -480,6 +481,63 @@ static void test_base_opener(void **state)
     free(incr.data);
 }
 
+/* Review finding F3: a type 3 record must name a record boundary its base vouches for.
+ * Bytes inside another record of the base that decode as a type 1 record of the right
+ * length (planted here in the base reader's decrypted manifest chunk, as if a metadata
+ * text held them: an authentic archive cannot be made so in a test) are refused with
+ * SMAR_E_FORMAT naming the archive and the secret, never taken for the base's secret. */
+static void test_ref_inside_a_record(void **state)
+{
+    (void)state;
+    mem_archive base, incr;
+    smar_reader *rb, *ri;
+    smar_secret *s3 = NULL, *s7 = NULL, *out = NULL;
+    const char *id3 = "00000000-0000-4000-8000-000000000003";
+    assert_int_equal(fx_make_archive(&base, 12, &g_key, 1, NULL, 0), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&rb, &base, g_key), SMAR_OK);
+    assert_int_equal(make_incremental(&incr, rb, 12), SMAR_OK);
+    assert_int_equal(fx_open_unlocked(&ri, &incr, g_key), SMAR_OK);
+    assert_int_equal(smar_reader_attach_base(ri, 0, rb), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(rb, id3, &s3), SMAR_OK);
+    assert_int_equal(smar_reader_find_id(rb, "00000000-0000-4000-8000-000000000007", &s7), SMAR_OK);
+    smar_locator at3 = s3->where, at7 = s7->where;
+    assert_int_equal(at3.seq, at7.seq); /* 12 small secrets: one manifest chunk */
+
+    /* a copy of secret 3's record inside secret 7's, just past its length prefix */
+    const uint8_t *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(smar_reader_load_chunk(rb, SMAR_SEC_MANIFEST, at3.seq, &raw, &len), SMAR_OK);
+    uint32_t inside = at7.offset + 4;
+    assert_true(inside + at3.length <= len);
+    uint8_t *plain = (uint8_t *)(uintptr_t)raw; /* the reader's own cache: a test's surgery */
+    memmove(plain + inside, plain + at3.offset, at3.length);
+
+    smar_buf rec = {0};
+    smar_err e;
+    smar_ref ref = {0, at3.seq, inside, at3.length, 0, NULL};
+    assert_int_equal(smar_ref_encode(&ref, &rec, &e), SMAR_OK);
+    assert_int_equal(smar_reader_decode_incremental(ri, rec.data + 4, rec.len - 4, &out),
+                     SMAR_E_FORMAT);
+    assert_null(out);
+    assert_non_null(strstr(smar_reader_error(ri), id3));
+    assert_non_null(strstr(smar_reader_error(ri), "not a record of that base's index"));
+
+    /* the same reference to the record's own place resolves */
+    smar_buf_reset(&rec);
+    ref.offset = at3.offset;
+    assert_int_equal(smar_ref_encode(&ref, &rec, &e), SMAR_OK);
+    assert_int_equal(smar_reader_decode_incremental(ri, rec.data + 4, rec.len - 4, &out), SMAR_OK);
+    assert_string_equal(out->id, id3);
+    smar_secret_free(out);
+    smar_buf_free(&rec);
+    smar_secret_free(s3);
+    smar_secret_free(s7);
+    smar_reader_free(ri);
+    smar_reader_free(rb);
+    free(base.data);
+    free(incr.data);
+}
+
 int main(void)
 {
     if (smar_init() != SMAR_OK)
@@ -493,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_needbase_attach_and_read),
         cmocka_unit_test(test_altered_base),
         cmocka_unit_test(test_base_opener),
+        cmocka_unit_test(test_ref_inside_a_record),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
