@@ -36,6 +36,11 @@ struct smar_basemap {
     size_t nrec;
     smar_buf table; /* the parent's digests stream */
     smar_digests_view dv;
+    /* per record: what a lazy resolve by id learnt of it, so that finishing does not
+     * resolve it a second time (versions + 1, 0: not resolved; whether one of its versions
+     * has the parent's oldest or newest time) */
+    uint32_t *rec_versions;
+    bool *rec_extreme;
     size_t *dslots; /* digest -> record index + 1; 0 empty; a power of two */
     size_t ndslots;
     const uint8_t *digest_key;
@@ -274,6 +279,36 @@ static int add_secret(smar_reader *r, const smar_secret *s, void *vm)
     return 0;
 }
 
+static int compare_place(const parent_rec *r, uint32_t seq, uint32_t offset)
+{
+    return r->seq != seq         ? (r->seq < seq ? -1 : 1)
+           : r->offset != offset ? (r->offset < offset ? -1 : 1)
+                                 : 0;
+}
+
+/* Remember the versions of the parent's record s (found by its place: records are in
+ * stream order) for smar_basemap_counted. */
+static void note_resolved(smar_basemap *m, const smar_secret *s)
+{
+    size_t lo = 0, hi = m->nrec;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_place(&m->rec[mid], s->where.seq, s->where.offset);
+        if (c == 0) {
+            const smar_meta *pm = &m->parent->meta;
+            m->rec_versions[mid] = (uint32_t)s->nversions + 1;
+            for (size_t v = 0; v < s->nversions; v++)
+                if (s->versions[v].created == pm->oldest || s->versions[v].created == pm->newest)
+                    m->rec_extreme[mid] = true;
+            return;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+}
+
 /* Lazy maps: the parent's secret id, resolved through its reader (under m->lock). An id
  * the parent lacks gets an "absent" entry, so that it is looked up once. */
 static int resolve_lazily(smar_basemap *m, const char *id)
@@ -290,6 +325,8 @@ static int resolve_lazily(smar_basemap *m, const char *id)
                   m->parent->name);
         return m->lazy_rc = SMAR_E_FORMAT;
     }
+    if (s)
+        note_resolved(m, s);
     smar_base_secret *b = new_entry(m);
     rc = !b  ? SMAR_E_NOMEM
          : s ? fill_entry(m, s, b)
@@ -330,7 +367,9 @@ static int index_records(smar_basemap *m, const size_t *start, uint32_t nchunks,
 {
     const smar_reader *r = m->parent;
     uint64_t want = r->meta.secret_count;
-    if (want > m->manifest.len / 5 || !(m->rec = calloc(want + 1, sizeof *m->rec)))
+    if (want > m->manifest.len / 5 || !(m->rec = calloc(want + 1, sizeof *m->rec)) ||
+        !(m->rec_versions = calloc(want + 1, sizeof *m->rec_versions)) ||
+        !(m->rec_extreme = calloc(want + 1, sizeof *m->rec_extreme)))
         return smar_fail(e, want > m->manifest.len / 5 ? SMAR_E_FORMAT : SMAR_E_NOMEM,
                          "'%s': the manifest cannot hold %llu records", r->name,
                          (unsigned long long)want);
@@ -421,6 +460,15 @@ static int open_lazy(smar_basemap *m, smar_err *e)
     }
     rc = index_records(m, start, nchunks, e);
     free(start);
+    /* From here on the parent and its bases are read a record at a time (the secrets that
+     * changed), in export order: reading ahead would open every manifest chunk of the
+     * chain's full archive, which is what this map avoids. */
+    smar_reader_set_threads(r, 1);
+    for (size_t i = 0; rc == SMAR_OK && i < smar_reader_base_count(r); i++) {
+        smar_reader *b = NULL;
+        if (smar_reader_get_base(r, i, &b) == SMAR_OK)
+            smar_reader_set_threads(b, 1);
+    }
     if (rc || (rc = smar_digests_parse(m->table.data, m->table.len, m->nrec, &m->dv, e)) ||
         (rc = digest_key_of(m, e)))
         return rc;
@@ -458,6 +506,15 @@ uint16_t smar_basemap_retrieved_member(const smar_basemap *m, size_t i)
 size_t smar_basemap_records(const smar_basemap *m)
 {
     return m && m->lazy ? m->nrec : 0;
+}
+
+bool smar_basemap_counted(const smar_basemap *m, size_t i, size_t *versions, bool *extreme)
+{
+    if (!m->rec_versions[i])
+        return false;
+    *versions = m->rec_versions[i] - 1;
+    *extreme = m->rec_extreme[i];
+    return true;
 }
 
 int smar_basemap_resolve(smar_basemap *m, size_t i, smar_secret **out, smar_err *e)
@@ -560,6 +617,8 @@ void smar_basemap_free(smar_basemap *m)
     smar_buf_free(&m->manifest);
     smar_buf_free(&m->table);
     free(m->rec);
+    free(m->rec_versions);
+    free(m->rec_extreme);
     free(m->dslots);
     pthread_mutex_destroy(&m->lock);
     free(m->slots);

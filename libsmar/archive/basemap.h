@@ -85,6 +85,10 @@ int smar_basemap_hit_ref(const smar_basemap *m, size_t i, uint16_t member, smar_
 size_t smar_basemap_records(const smar_basemap *m);
 int smar_basemap_resolve(smar_basemap *m, size_t i, smar_secret **out, smar_err *e);
 
+/* What a lazy resolve by id already learnt of record i: its version count and whether a
+ * version has the parent's oldest or newest time. false: not resolved yet. */
+bool smar_basemap_counted(const smar_basemap *m, size_t i, size_t *versions, bool *extreme);
+
 /* The payload-hash key of the archive holding a locator of the map (base >= 1), or NULL
  * when that archive is not attached to the parent. */
 const uint8_t *smar_basemap_payload_key(const smar_basemap *m, uint8_t base);

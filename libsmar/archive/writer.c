@@ -1186,6 +1186,18 @@ static int count_out(smar_writer *w, size_t i, uint64_t *versions, bool *extreme
 {
     const smar_meta *pm = &w->base->meta;
     smar_secret *s = NULL;
+    size_t known;
+    bool held;
+    if (smar_basemap_counted(w->basemap, i, &known, &held)) { /* a miss resolved it */
+        if (known > *versions)
+            return smar_fail(&w->err, SMAR_E_FORMAT,
+                             "'%s': its meta section counts fewer "
+                             "versions than its records hold",
+                             w->base->name);
+        *versions -= known;
+        *extreme = *extreme || held;
+        return SMAR_OK;
+    }
     int rc = smar_basemap_resolve(w->basemap, i, &s, &w->err);
     if (rc)
         return rc;

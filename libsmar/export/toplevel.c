@@ -15,13 +15,21 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
     return i;
 }
 
-/* p[*i] is a quote: step past the string; *escaped tells whether it held a backslash. */
+/* p[*i] is a quote: step past the string; *escaped tells whether it held a backslash.
+ * memchr finds the closing quote; only a string with a backslash before it is walked. */
 static bool skip_string(const char *p, size_t n, size_t *i, bool *escaped)
 {
-    *escaped = false;
-    for (size_t k = *i + 1; k < n; k++) {
+    size_t k = *i + 1;
+    const char *q = k < n ? memchr(p + k, '"', n - k) : NULL;
+    if (!q)
+        return false;
+    *escaped = memchr(p + k, '\\', (size_t)(q - (p + k))) != NULL;
+    if (!*escaped) {
+        *i = (size_t)(q - p) + 1;
+        return true;
+    }
+    for (; k < n; k++) {
         if (p[k] == '\\') {
-            *escaped = true;
             k++; /* the escaped character, whatever it is, cannot end the string */
         } else if (p[k] == '"') {
             *i = k + 1;
@@ -29,6 +37,12 @@ static bool skip_string(const char *p, size_t n, size_t *i, bool *escaped)
         }
     }
     return false;
+}
+
+/* The bytes a container walk stops at: quotes and brackets. */
+static bool structural(unsigned char c)
+{
+    return c == '"' || c == '{' || c == '}' || c == '[' || c == ']';
 }
 
 /* Step past one value: a string, an object or array (nesting and strings tracked), or a
@@ -43,6 +57,10 @@ static bool skip_value(const char *p, size_t n, size_t *i)
     if (p[*i] == '{' || p[*i] == '[') {
         size_t depth = 0;
         for (size_t k = *i; k < n;) {
+            while (k < n && !structural((unsigned char)p[k]))
+                k++;
+            if (k == n)
+                return false;
             if (p[k] == '"') {
                 if (!skip_string(p, n, &k, &escaped))
                     return false;
