@@ -28,7 +28,7 @@ int smar_reader_new(smar_reader **out)
     *out = r;
     if (!r)
         return SMAR_E_NOMEM;
-    for (int s = 0; s < 5; s++)
+    for (int s = 0; s < SMAR_SEC_COUNT; s++)
         r->cache[s][0].seq = r->cache[s][1].seq = r->last_miss[s] = -1;
     return SMAR_OK;
 }
@@ -45,7 +45,7 @@ static void drop_cache(smar_reader *r)
         r->index_chunks = NULL;
         r->index_lens = NULL;
     }
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < SMAR_SEC_COUNT; s++) {
         for (int k = 0; k < 2; k++) {
             smar_plain_free(&r->cache[s][k].plain);
             r->cache[s][k].seq = -1;
@@ -71,7 +71,7 @@ void smar_reader_free(smar_reader *r)
     }
     free(r->group_ids);
     free(r->group_names);
-    for (int s = 0; s < 5; s++)
+    for (int s = 0; s < SMAR_SEC_COUNT; s++)
         free(r->section_chunks[s]);
     free(r->seq_of);
     free(r->plain_len);
@@ -297,8 +297,8 @@ static int check_gcm_cap(smar_reader *r)
 
 static int map_sections(smar_reader *r)
 {
-    uint32_t fill[5] = {0};
-    for (int s = 1; s < 5; s++)
+    uint32_t fill[SMAR_SEC_COUNT] = {0};
+    for (int s = 1; s < SMAR_SEC_COUNT; s++)
         if (!(r->section_chunks[s] = malloc((r->counts[s] + 1) * sizeof(uint32_t))))
             return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
     if (!(r->seq_of = malloc(((size_t)r->trailer.chunk_count + 1) * sizeof(uint32_t))) ||
@@ -321,12 +321,20 @@ static int read_table(smar_reader *r)
         return smar_fail(&r->err, SMAR_E_NOMEM, "out of memory for %u chunk table entries", n);
     if ((rc = smar_reader_read_at(r, r->table_bytes, len, r->trailer.table_offset)))
         return rc;
+    /* the digests section (2.2) exists exactly when the header announces it: an entry of
+     * section 5 in another archive is as malformed as an unknown section */
+    bool digests =
+        r->format == SMAR_FORMAT_V2 && (r->hdr2.flags & SMAR_HEADER2_FLAG_EXPORT_DIGESTS);
     for (uint32_t i = 0; i < n; i++)
-        if (!smar_table_entry_decode(&r->table[i], r->table_bytes + (size_t)i * 48))
+        if (!smar_table_entry_decode(&r->table[i], r->table_bytes + (size_t)i * 48) ||
+            (r->table[i].section == SMAR_SEC_DIGESTS && !digests))
             return smar_fail(&r->err, SMAR_E_FORMAT, "chunk table entry %u is malformed", i);
     rc = smar_table_check(r->table, n, r->trailer.header_len, r->trailer.table_offset,
                           smar_chunk_stored_max_format(r->format, r->hdr.chunk_size), r->counts,
                           r->bytes, &r->err);
+    if (rc == SMAR_OK && digests && r->counts[SMAR_SEC_DIGESTS] == 0)
+        rc = smar_fail(&r->err, SMAR_E_CORRUPT,
+                       "'%s': the header announces export digests, the table has none", r->name);
     return rc ? rc : map_sections(r);
 }
 
@@ -474,8 +482,9 @@ int smar_reader_info(smar_reader *r, smar_archive_info *out)
     info.chunk_size = r->hdr.chunk_size;
     info.slot_count = r->nslots;
     info.chunk_count = r->trailer.chunk_count;
-    memcpy(info.section_chunks, r->counts, sizeof r->counts);
-    memcpy(info.section_bytes, r->bytes, sizeof r->bytes);
+    /* the public arrays stop at the meta section: the digests section (2.2) is internal */
+    memcpy(info.section_chunks, r->counts, sizeof info.section_chunks);
+    memcpy(info.section_bytes, r->bytes, sizeof info.section_bytes);
     info.file_size = r->src.size;
     info.header_size = r->hdr.header_len;
     info.is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;

@@ -45,9 +45,9 @@ struct smar_reader {
     unsigned nslots;
     uint8_t *table_bytes;
     smar_table_entry *table;
-    uint64_t counts[5], bytes[5];
-    uint32_t *section_chunks[5]; /* seq within a section -> chunk number */
-    uint32_t *seq_of;            /* chunk number -> seq within its section */
+    uint64_t counts[SMAR_SEC_COUNT], bytes[SMAR_SEC_COUNT];
+    uint32_t *section_chunks[SMAR_SEC_COUNT]; /* seq within a section -> chunk number */
+    uint32_t *seq_of;                         /* chunk number -> seq within its section */
     /* chunk number -> its plaintext length, once it has been opened (0: not yet; plaintexts
      * are never empty). Stepping over a record that ends in a chunk opened earlier then
      * needs no second decryption of that chunk, which the cache may have let go. */
@@ -76,11 +76,11 @@ struct smar_reader {
      * reads its current payload, then its versions' payloads, which lie just before it in
      * the stream, often across a chunk boundary; with one chunk that read each such chunk
      * pair again (a full extract read the payload section about twice). */
-    chunk_cache cache[5][2];
+    chunk_cache cache[SMAR_SEC_COUNT][2];
     /* Sections read in order get their next chunks opened ahead on worker threads
      * (readahead.c): started at the first in-order miss when threads > 1. */
     struct smar_readahead *ra;
-    int64_t last_miss[5];
+    int64_t last_miss[SMAR_SEC_COUNT];
     /* Decrypted index chunks, kept once read: together they are the index itself (28 bytes
      * a secret and table), and lookups in random order would otherwise decrypt an index
      * chunk each. */

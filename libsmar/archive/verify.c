@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "pool.h"
 #include "reader_internal.h"
+#include "digests.h"
 
 typedef struct verify_run {
     smar_reader *r;
@@ -1306,6 +1307,35 @@ static void check_index(verify_run *v)
         }
 }
 
+/* Format 2.2: the digests section's shape (its chunks were authenticated with the rest):
+ * one entry per record, a key_base the header can name. */
+static int check_digests(verify_run *v)
+{
+    smar_reader *r = v->r;
+    smar_buf stream = {0};
+    smar_digests_view dv;
+    int rc = SMAR_OK;
+    if (r->counts[SMAR_SEC_DIGESTS] == 0)
+        return SMAR_OK;
+    if (any_bad_in(v, SMAR_SEC_DIGESTS)) /* its chunks were reported */
+        return smar_fail(&r->err, SMAR_E_CORRUPT, "'%s': the digests section is damaged", r->name);
+    for (uint32_t seq = 0; seq < r->counts[SMAR_SEC_DIGESTS] && rc == SMAR_OK; seq++) {
+        const uint8_t *raw;
+        size_t len;
+        if ((rc = smar_reader_load_chunk(r, SMAR_SEC_DIGESTS, seq, &raw, &len)) == SMAR_OK &&
+            smar_buf_append(&stream, raw, len))
+            rc = smar_fail(&r->err, SMAR_E_NOMEM, "out of memory");
+    }
+    if (rc == SMAR_OK &&
+        (rc = smar_digests_parse(stream.data, stream.len, r->meta.secret_count, &dv, &r->err)) ==
+            SMAR_OK &&
+        dv.key_base != SMAR_DIGESTS_KEY_OWN && dv.key_base >= smar_reader_base_count(r))
+        rc = smar_fail(&r->err, SMAR_E_FORMAT, "'%s': the digests section names base %u of %zu",
+                       r->name, dv.key_base, smar_reader_base_count(r));
+    smar_buf_free(&stream);
+    return rc;
+}
+
 static int verify_keyed(verify_run *v)
 {
     smar_reader *r = v->r;
@@ -1335,7 +1365,7 @@ static int verify_keyed(verify_run *v)
         check_index(v);
     else
         v->res->index_ok = 0;
-    return SMAR_OK;
+    return check_digests(v);
 }
 
 /* Why a required signer was not met. */

@@ -39,6 +39,8 @@
 #include "table.h"
 #include "root.h"
 #include "basemap.h"
+#include "digests.h"
+#include "toplevel.h"
 #include "reader_internal.h"
 #include "smar/reader.h"
 #include "smar/writer.h"
@@ -100,10 +102,10 @@ struct smar_writer {
 
     smar_table_entry *table;
     size_t ntable, cap_table;
-    uint32_t seq[5];
-    uint64_t sealed_plain[5];   /* per section: sealed-plaintext bytes of the chunks written */
+    uint32_t seq[SMAR_SEC_COUNT];
+    uint64_t sealed_plain[SMAR_SEC_COUNT]; /* per section: sealed-plaintext bytes written */
     uint64_t index_table_start; /* sealed_plain[INDEX] when the current index table began */
-    smar_buf stream[5];
+    smar_buf stream[SMAR_SEC_COUNT];
     smar_buf payload_stored; /* a payload record as stored (maybe compressed) */
     smar_buf sealed;
 
@@ -132,10 +134,30 @@ struct smar_writer {
     smar_reader *base;
     smar_basemap *basemap;
     uint64_t same_as_base, payloads_referenced;
+    /* format 2.2 (incremental archives): the digests section, one entry per record placed,
+     * and which of a digests parent's records a digest hit (the others are counted out of
+     * the parent's meta counts at finish) */
+    bool digests;
+    uint8_t *dg;
+    uint16_t *dg_members;
+    size_t dg_cap;
+    uint8_t *parent_hit;
+    uint64_t digest_hits;
 };
 
 static void end_output(smar_writer *w, bool committed);
 static void split_against_base(smar_split *sp, void *vw);
+static bool scan_secret(smar_split *sp, const char *json, size_t len, void *vw);
+
+/* The split workers' hooks of an incremental writer: digest before the split, compare
+ * the payloads with the base's after it. */
+static void install_hooks(smar_writer *w)
+{
+    if (!w->splitq || !w->basemap)
+        return;
+    smar_splitq_set_hook(w->splitq, split_against_base, w);
+    smar_splitq_set_scan(w->splitq, scan_secret, w);
+}
 
 int smar_writer_new(smar_writer **out)
 {
@@ -170,8 +192,11 @@ void smar_writer_free(smar_writer *w)
         smar_chunker_free(&w->coder);
     smar_buf_free(&w->payload_stored);
     smar_buf_free(&w->header_bytes);
-    for (int s = 0; s < 5; s++)
+    for (int s = 0; s < SMAR_SEC_COUNT; s++)
         smar_buf_free(&w->stream[s]);
+    free(w->dg);
+    free(w->dg_members);
+    free(w->parent_hit);
     smar_buf_free(&w->sealed);
     smar_buf_free(&w->record);
     smar_buf_free(&w->document);
@@ -252,7 +277,9 @@ static int list_bases(smar_writer *w, smar_reader *base)
     parent->snapshot = base->hdr.snapshot;
     memcpy(&w->hdr.bases[1], base->hdr2.bases, inherited * sizeof w->hdr.bases[0]);
     w->hdr.base_count = (uint16_t)(inherited + 1);
-    w->hdr.version_minor = SMAR_HEADER2_MINOR_INCREMENTAL;
+    /* libsmar's incrementals carry export digests (2.2) */
+    w->hdr.version_minor = SMAR_HEADER2_MINOR_DIGESTS;
+    w->hdr.flags = SMAR_HEADER2_FLAG_EXPORT_DIGESTS;
     return SMAR_OK;
 }
 
@@ -276,11 +303,15 @@ int smar_writer_set_base(smar_writer *w, smar_reader *base)
     if ((rc = list_bases(w, base)) || (rc = smar_basemap_build(&w->basemap, base, &w->err))) {
         w->hdr.base_count = 0;
         w->hdr.version_minor = 0;
+        w->hdr.flags = 0;
         return rc;
     }
+    size_t nrec = smar_basemap_records(w->basemap);
+    if (nrec && !(w->parent_hit = calloc(nrec, 1)))
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
     w->base = base;
-    if (w->splitq)
-        smar_splitq_set_hook(w->splitq, split_against_base, w);
+    w->digests = true;
+    install_hooks(w);
     return SMAR_OK;
 }
 
@@ -617,7 +648,8 @@ static int check_options(smar_writer *w, const smar_writer_options *o)
     if (o->zstd_level < 0 || o->zstd_level > 19)
         return smar_fail(&w->err, SMAR_E_INVALID, "zstd level %d outside 1..19", o->zstd_level);
     w->hdr.version_major = SMAR_FORMAT_V2;
-    w->hdr.version_minor = w->hdr.base_count ? SMAR_HEADER2_MINOR_INCREMENTAL : 0;
+    w->hdr.version_minor = w->hdr.base_count ? SMAR_HEADER2_MINOR_DIGESTS : 0;
+    w->hdr.flags = w->hdr.base_count ? SMAR_HEADER2_FLAG_EXPORT_DIGESTS : 0;
     w->hdr.suite = (uint16_t)suite;
     w->hdr.compression = SMAR_COMPRESSION_ZSTD;
     w->hdr.chunk_size = cs;
@@ -663,8 +695,7 @@ static int open_common(smar_writer *w, const smar_writer_options *opts)
         smar_splitq_new(&w->splitq, w->threads, SMAR_WRITER_SPLIT_DEPTH(w->threads),
                         w->keys->payload_hash, w->zstd_level))
         return smar_fail(&w->err, SMAR_E_NOMEM, "cannot start the splitting workers");
-    if (w->splitq && w->basemap)
-        smar_splitq_set_hook(w->splitq, split_against_base, w);
+    install_hooks(w);
     w->state = W_OPEN;
     return SMAR_OK;
 }
@@ -1050,6 +1081,215 @@ static int write_same_as_base(smar_writer *w, const smar_base_secret *b)
     return SMAR_OK;
 }
 
+/* ---- export digests (format 2.2) -------------------------------------------------- */
+
+/* The key of the digests this archive writes: its parent's table's (kept along the
+ * chain, so that one hash pass per secret serves both the lookup and the new table), or
+ * its own for the first table of a chain. */
+static const uint8_t *digest_key(const smar_writer *w, uint8_t *key_base)
+{
+    if (smar_basemap_has_digests(w->basemap))
+        return smar_basemap_digest_key(w->basemap, key_base);
+    *key_base = SMAR_DIGESTS_KEY_OWN;
+    return w->keys->export_digest;
+}
+
+/* Before the split, on the worker: the secret's export digest, and whether the parent
+ * holds it. On a hit only the id and the retrieved_at value are kept and the secret is not
+ * split (true). Reads the scan's text, the base map's digests and the key only. */
+static bool scan_secret(smar_split *sp, const char *json, size_t len, void *vw)
+{
+    const smar_writer *w = vw;
+    smar_toplevel t;
+    uint8_t key_base;
+    memset(&sp->dg, 0, sizeof sp->dg);
+    if (!smar_toplevel_scan(json, len, &t))
+        return false; /* unsure: parsed, compared, and its table entry says "no digest" */
+    smar_export_digest(sp->dg.digest, digest_key(w, &key_base), json, len, &t);
+    sp->dg.known = true;
+    int64_t hit = smar_basemap_digest_hit(w->basemap, sp->dg.digest);
+    char *id = hit >= 0 ? strndup(t.id.p, t.id.n) : NULL;
+    if (!id)
+        return false; /* a miss (or no memory: the slow path reports it) */
+    smar_wipe_free_str(sp->id);
+    sp->id = id;
+    if (t.has_retrieved) {
+        memcpy(sp->dg.retrieved, json + t.retrieved_at, t.retrieved_len);
+        sp->dg.retrieved_len = (uint8_t)t.retrieved_len;
+        sp->dg.has_retrieved = true;
+    }
+    sp->dg.is_hit = true;
+    sp->dg.hit = (uint64_t)hit;
+    return true;
+}
+
+static int digest_push(smar_writer *w, const uint8_t digest[SMAR_DIGEST_BYTES], uint16_t member)
+{
+    size_t n = (size_t)w->secrets; /* this record's place: before secrets is counted */
+    if (n == w->dg_cap) {
+        size_t cap = w->dg_cap ? w->dg_cap * 2 : 1024;
+        uint8_t *d = realloc(w->dg, cap * SMAR_DIGEST_BYTES);
+        if (d)
+            w->dg = d;
+        uint16_t *m = d ? realloc(w->dg_members, cap * sizeof *m) : NULL;
+        if (!m)
+            return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory for the digests");
+        w->dg_members = m;
+        w->dg_cap = cap;
+    }
+    memcpy(w->dg + n * SMAR_DIGEST_BYTES, digest, SMAR_DIGEST_BYTES);
+    w->dg_members[n] = member;
+    return SMAR_OK;
+}
+
+/* Where a split secret's top-level retrieved_at is among its record's metadata members. */
+static uint16_t retrieved_member(const smar_split *sp)
+{
+    smar_json_iter it;
+    smar_span key, value;
+    smar_json_iter_init(&it, (smar_span){(const char *)sp->meta.data, sp->meta.len});
+    for (uint16_t i = 0; i < SMAR_DIGEST_NO_MEMBER && smar_json_next_member(&it, &key, &value); i++)
+        if (key.n == 14 && memcmp(key.p, "\"retrieved_at\"", 14) == 0)
+            return i;
+    return SMAR_DIGEST_NO_MEMBER;
+}
+
+/* A secret whose digest the parent holds: its text is the parent record's but for the
+ * retrieved_at value, so its record is a reference to what the parent's resolves to, with
+ * that one member patched. Nothing of it was parsed. */
+static int place_hit(smar_writer *w, const smar_split *sp)
+{
+    smar_ref ref;
+    uint32_t seq, offset;
+    uint16_t member = smar_basemap_retrieved_member(w->basemap, sp->dg.hit);
+    int rc;
+    w->cur = sp;
+    if ((rc = check_new_id(w, sp->id)))
+        return rc;
+    if ((member == SMAR_DIGEST_NO_MEMBER) == sp->dg.has_retrieved)
+        return smar_fail(&w->err, SMAR_E_FORMAT,
+                         "the base's export digests disagree with secret %s's text", sp->id);
+    smar_span value = {sp->dg.retrieved, sp->dg.retrieved_len};
+    if ((rc = smar_basemap_hit_ref(w->basemap, sp->dg.hit, member, value, &ref, &w->err)))
+        return rc;
+    smar_buf_reset(&w->record);
+    rc = smar_ref_encode(&ref, &w->record, &w->err);
+    free(ref.patches);
+    if (rc ||
+        (rc = stream_append(w, SMAR_SEC_MANIFEST, w->record.data, w->record.len, &seq, &offset)) ||
+        (rc = index_push(w, SMAR_INDEX_BY_ID, sp->id, seq, offset, (uint32_t)w->record.len)) ||
+        (rc = digest_push(w, sp->dg.digest, member)))
+        return rc;
+    idset_add_last(w);
+    w->parent_hit[sp->dg.hit] = 1;
+    w->digest_hits++;
+    w->same_as_base++;
+    w->secrets++;
+    return SMAR_OK;
+}
+
+/* The versions of a parent's record: counted out of the parent's totals when no digest
+ * hit it (changed or deleted); *extreme when one held the parent's oldest or newest. */
+static int count_out(smar_writer *w, size_t i, uint64_t *versions, bool *extreme)
+{
+    const smar_meta *pm = &w->base->meta;
+    smar_secret *s = NULL;
+    size_t known;
+    bool held;
+    if (smar_basemap_counted(w->basemap, i, &known, &held)) { /* a miss resolved it */
+        if (known > *versions)
+            return smar_fail(&w->err, SMAR_E_FORMAT,
+                             "'%s': its meta section counts fewer "
+                             "versions than its records hold",
+                             w->base->name);
+        *versions -= known;
+        *extreme = *extreme || held;
+        return SMAR_OK;
+    }
+    int rc = smar_basemap_resolve(w->basemap, i, &s, &w->err);
+    if (rc)
+        return rc;
+    if (s->nversions > *versions) {
+        smar_secret_free(s);
+        return smar_fail(&w->err, SMAR_E_FORMAT,
+                         "'%s': its meta section counts fewer versions "
+                         "than its records hold",
+                         w->base->name);
+    }
+    *versions -= s->nversions;
+    for (size_t v = 0; v < s->nversions; v++)
+        if (s->versions[v].created == pm->oldest || s->versions[v].created == pm->newest)
+            *extreme = true;
+    smar_secret_free(s);
+    return SMAR_OK;
+}
+
+/* The times of a parent's record a digest hit (the exact recount). */
+static int count_in(smar_writer *w, size_t i)
+{
+    smar_secret *s = NULL;
+    int rc = smar_basemap_resolve(w->basemap, i, &s, &w->err);
+    if (rc)
+        return rc;
+    for (size_t v = 0; v < s->nversions; v++)
+        note_time(w, s->versions[v].created);
+    smar_secret_free(s);
+    return SMAR_OK;
+}
+
+/* The meta counts of the secrets placed by digest (never parsed): the parent's totals
+ * less its records no digest hit (resolved: about as many as changed), so that they equal
+ * a full archive's. The oldest and newest times are recounted over every hit record only
+ * when a record counted out held one of them. */
+static int count_hits(smar_writer *w)
+{
+    const smar_meta *pm = &w->base->meta;
+    uint64_t versions = pm->version_count;
+    bool extreme = false;
+    size_t n = smar_basemap_records(w->basemap);
+    int rc = SMAR_OK;
+    if (!smar_basemap_has_digests(w->basemap))
+        return SMAR_OK;
+    for (size_t i = 0; i < n && rc == SMAR_OK; i++)
+        if (!w->parent_hit[i])
+            rc = count_out(w, i, &versions, &extreme);
+    if (rc)
+        return rc;
+    w->versions += versions;
+    if (!extreme) {
+        if (pm->oldest != SMAR_TIME_NONE && versions > 0)
+            note_time(w, pm->oldest);
+        if (pm->newest != SMAR_TIME_NONE && versions > 0)
+            note_time(w, pm->newest);
+        return SMAR_OK;
+    }
+    for (size_t i = 0; i < n && rc == SMAR_OK; i++)
+        if (w->parent_hit[i])
+            rc = count_in(w, i);
+    return rc;
+}
+
+static int write_digests(smar_writer *w)
+{
+    smar_buf out = {0};
+    uint8_t key_base;
+    int rc;
+    if (!w->digests)
+        return SMAR_OK;
+    (void)digest_key(w, &key_base);
+    if (smar_digests_encode(key_base, w->secrets, w->dg, w->dg_members, &out)) {
+        smar_buf_free(&out);
+        return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
+    }
+    rc = SMAR_OK;
+    for (size_t off = 0; off < out.len && rc == SMAR_OK; off += w->hdr.chunk_size) {
+        size_t n = out.len - off < w->hdr.chunk_size ? out.len - off : w->hdr.chunk_size;
+        rc = write_chunk(w, SMAR_SEC_DIGESTS, off + n == out.len, out.data + off, n);
+    }
+    smar_buf_free(&out);
+    return rc;
+}
+
 /* ---- type 1 records ---------------------------------------------------------------- */
 
 /* in_base[i]: the base's locator of version i's payload bytes (base > 0), or none */
@@ -1151,6 +1391,10 @@ static int place_secret(smar_writer *w, const smar_split *sp)
     smar_vrec *vr = NULL;
     smar_span *labels = NULL;
     int rc;
+    if (sp->dg.is_hit)
+        return place_hit(w, sp);
+    if (w->basemap && (rc = smar_basemap_error(w->basemap, &w->err)))
+        return rc; /* the base could not be read where this secret was compared */
     w->cur = sp;
     if ((rc = check_new_id(w, sp->id)))
         return rc;
@@ -1164,6 +1408,10 @@ static int place_secret(smar_writer *w, const smar_split *sp)
     for (size_t i = 0; i < sp->nlabels; i++)
         labels[i] = (smar_span){sp->labels[i], strlen(sp->labels[i])};
     if ((rc = note_versions(w)) || (rc = place_record(w, vr, labels, &m)))
+        goto done;
+    static const uint8_t none[SMAR_DIGEST_BYTES];
+    if (w->digests &&
+        (rc = digest_push(w, sp->dg.known ? sp->dg.digest : none, retrieved_member(sp))))
         goto done;
     w->secrets++;
     w->versions += sp->nversions;
@@ -1194,7 +1442,9 @@ static int add_secret(smar_writer *w, const char *json, size_t len)
     if (!w->splitq) {
         w->added++;
         w->placed++;
-        if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK && w->basemap)
+        if (w->basemap && scan_secret(&w->split, json, len, w))
+            rc = SMAR_OK; /* the parent holds its digest: not split */
+        else if ((rc = smar_split_secret(&w->split, json, len, &w->err)) == SMAR_OK && w->basemap)
             split_against_base(&w->split, w);
         else if (rc == SMAR_OK)
             smar_split_hash_payloads(&w->split, w->keys->payload_hash);
@@ -1507,7 +1757,7 @@ static int finish(smar_writer *w)
 {
     smar_meta m = {0};
     int rc;
-    if ((rc = place_all(w)) || (rc = emit_header(w)) ||
+    if ((rc = place_all(w)) || (w->base && (rc = count_hits(w))) || (rc = emit_header(w)) ||
         (rc = stream_flush(w, SMAR_SEC_PAYLOAD, true)) ||
         (rc = stream_flush(w, SMAR_SEC_MANIFEST, true)))
         return rc;
@@ -1520,8 +1770,8 @@ static int finish(smar_writer *w)
     if ((rc = write_index_table(w, SMAR_INDEX_BY_ID, &m.tables[SMAR_INDEX_BY_ID], !names)) ||
         (rc = write_index_table(w, SMAR_INDEX_BY_NAME, &m.tables[SMAR_INDEX_BY_NAME], true)))
         goto done;
-    if ((rc = write_meta(w, &m)) || (rc = smar_pipeline_drain(w->pipeline, &w->err)) ||
-        (rc = write_table_and_trailer(w)))
+    if ((rc = write_digests(w)) || (rc = write_meta(w, &m)) ||
+        (rc = smar_pipeline_drain(w->pipeline, &w->err)) || (rc = write_table_and_trailer(w)))
         goto done;
     rc = commit_output(w);
 done:

@@ -41,6 +41,18 @@ typedef struct smar_split {
     size_t nversions;
     size_t cap_versions;
     smar_split_version *versions; /* sorted oldest first (stable) */
+    /* Format 2.2: set by a writer's scan hook (smar_splitq_set_scan) before the split;
+     * smar_split_secret leaves it alone. */
+    struct smar_split_digest {
+        bool known; /* digest is the secret's export digest (else: none, zeros) */
+        uint8_t digest[16];
+        bool is_hit; /* the parent's record `hit` has this digest: the secret was
+                      * not split, only id and retrieved are set */
+        uint64_t hit;
+        bool has_retrieved; /* retrieved[0..retrieved_len): the retrieved_at value token */
+        uint8_t retrieved_len;
+        char retrieved[64];
+    } dg;
 } smar_split;
 
 /* Parse and check one secret object; out is reset first (its buffers are reused). */

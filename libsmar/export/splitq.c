@@ -41,6 +41,8 @@ struct smar_splitq {
     ZSTD_CCtx **cctx;     /* one per worker: each encodes the payloads of the secrets it splits */
     smar_split_hook hook; /* NULL: smar_split_hash_payloads */
     void *hook_ctx;
+    smar_split_scan scan; /* NULL: none (format 2.2 digests) */
+    void *scan_ctx;
     size_t depth;
     slot *slots;
     smar_pool *pool;
@@ -57,9 +59,11 @@ static void split_batch(void *ctx, unsigned worker, smar_pool_job *job)
     slot *s = SMAR_POOL_ENTRY(job, slot, job);
     size_t start = 0;
     for (size_t i = 0; i < s->n; i++) {
-        s->rc[i] = smar_split_secret(&s->split[i], (const char *)s->json.data + start,
-                                     s->end[i] - start, &s->err[i]);
-        if (s->rc[i] == SMAR_OK) {
+        const char *text = (const char *)s->json.data + start;
+        bool skip = q->scan && q->scan(&s->split[i], text, s->end[i] - start, q->scan_ctx);
+        s->rc[i] =
+            skip ? SMAR_OK : smar_split_secret(&s->split[i], text, s->end[i] - start, &s->err[i]);
+        if (s->rc[i] == SMAR_OK && !skip) {
             if (q->hook)
                 q->hook(&s->split[i], q->hook_ctx);
             else
@@ -76,6 +80,12 @@ void smar_splitq_set_hook(smar_splitq *q, smar_split_hook hook, void *ctx)
 {
     q->hook = hook;
     q->hook_ctx = ctx;
+}
+
+void smar_splitq_set_scan(smar_splitq *q, smar_split_scan scan, void *ctx)
+{
+    q->scan = scan;
+    q->scan_ctx = ctx;
 }
 
 void smar_splitq_free(smar_splitq *q)

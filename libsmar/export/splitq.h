@@ -32,6 +32,12 @@ void smar_splitq_free(smar_splitq *q);
 typedef void (*smar_split_hook)(smar_split *split, void *ctx);
 void smar_splitq_set_hook(smar_splitq *q, smar_split_hook hook, void *ctx);
 
+/* Format 2.2: call scan(split, json, len, ctx) on the worker before splitting each secret;
+ * when it returns true the secret is not split (scan filled what the writer needs). scan
+ * must be thread-safe. Before the first push. */
+typedef bool (*smar_split_scan)(smar_split *split, const char *json, size_t len, void *ctx);
+void smar_splitq_set_scan(smar_splitq *q, smar_split_scan scan, void *ctx);
+
 /* Secrets queued and not yet popped+released. */
 size_t smar_splitq_pending(const smar_splitq *q);
 bool smar_splitq_full(const smar_splitq *q);

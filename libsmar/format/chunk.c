@@ -136,7 +136,7 @@ int smar_sealed_body(const uint8_t *p, size_t n, const uint8_t **body, size_t *b
 /* Sections whose v2 bodies are one zstd frame; payload and index bodies are raw. */
 static bool section_compressed(uint8_t section)
 {
-    return section == SMAR_SEC_MANIFEST || section == SMAR_SEC_META;
+    return section == SMAR_SEC_MANIFEST || section == SMAR_SEC_META || section == SMAR_SEC_DIGESTS;
 }
 
 /* Build P = u32 body_len || body || padding in ck->scratch. */

@@ -56,8 +56,9 @@ enum smar_section_id {
     SMAR_SEC_MANIFEST = 2,
     SMAR_SEC_INDEX = 3,
     SMAR_SEC_META = 4,
+    SMAR_SEC_DIGESTS = 5, /* format 2.2: export digests of an incremental archive (§26.6) */
 };
-#define SMAR_SEC_COUNT 5 /* ids are 1..4: arrays indexed by section have 5 entries */
+#define SMAR_SEC_COUNT 6 /* ids are 1..5: arrays indexed by section have 6 entries */
 
 /* Key slots: at most this many (the public SMAR_MAX_KEY_SLOTS), a data key of this size,
  * provider ids as stored, and the largest wrapped-DEK blob any provider may produce
@@ -79,6 +80,7 @@ enum smar_subkey {
     SMAR_SUBKEY_ROOT_MAC = 3,
     SMAR_SUBKEY_INDEX = 4,
     SMAR_SUBKEY_PAYLOAD_HASH = 5,
+    SMAR_SUBKEY_EXPORT_DIGEST = 6, /* format 2.2: export digests (§26.6) */
 };
 
 #define SMAR_COMPRESSION_ZSTD 1

@@ -37,7 +37,8 @@ int smar_header2_encode(const smar_header2 *h, smar_buf *out)
     smar_buf_put_u16(out, h->version_major);
     smar_buf_put_u16(out, h->version_minor);
     smar_buf_put_u32(out, len);
-    smar_buf_put_u32(out, h->base_count ? SMAR_HEADER2_FLAG_INCREMENTAL : 0);
+    smar_buf_put_u32(out, (h->base_count ? SMAR_HEADER2_FLAG_INCREMENTAL : 0) |
+                              (h->flags & SMAR_HEADER2_FLAG_EXPORT_DIGESTS));
     smar_buf_put_u16(out, h->suite);
     smar_buf_put_u16(out, h->compression);
     smar_buf_put_u32(out, h->chunk_size);
@@ -65,8 +66,15 @@ int smar_header2_peek(const uint8_t *p, size_t n, uint32_t *len, smar_err *e)
 
 static int check_fields(const smar_header2 *h, uint32_t flags, uint32_t reserved, smar_err *e)
 {
-    if ((flags & ~SMAR_HEADER2_FLAG_INCREMENTAL) != 0 || reserved != 0)
+    const uint32_t known = SMAR_HEADER2_FLAG_INCREMENTAL | SMAR_HEADER2_FLAG_EXPORT_DIGESTS;
+    if ((flags & ~known) != 0 || reserved != 0)
         return smar_fail(e, SMAR_E_VERSION, "header uses flags this version does not know");
+    /* export digests exist only in incremental archives of minor version 2 and later */
+    if ((flags & SMAR_HEADER2_FLAG_EXPORT_DIGESTS) &&
+        (!(flags & SMAR_HEADER2_FLAG_INCREMENTAL) || h->version_minor < SMAR_HEADER2_MINOR_DIGESTS))
+        return smar_fail(e, SMAR_E_FORMAT,
+                         "header flag EXPORT_DIGESTS without an incremental "
+                         "2.2 header");
     if (h->suite != SMAR_SUITE_XCHACHA20POLY1305_ID && h->suite != SMAR_SUITE_AES256GCM_ID)
         return smar_fail(e, SMAR_E_VERSION, "unknown cipher suite %u", h->suite);
     if (h->compression != SMAR_COMPRESSION_ZSTD)

@@ -16,9 +16,13 @@
  * lists, after the 96 fixed bytes, the archives its references point into. */
 #define SMAR_HEADER2_FLAG_INCREMENTAL  1u
 #define SMAR_HEADER2_MINOR_INCREMENTAL 1
-#define SMAR_BASES_MAX                 64
-#define SMAR_BASE_ENTRY_BYTES          56 /* archive_id 16 || content 32 || snapshot i64 */
-#define SMAR_HEADER2_BASES_AT          100 /* base_count u16 || reserved u16 at 96, entries from 100 */
+/* Format 2.2: an incremental archive that also carries the digests section (section 5,
+ * spec/FORMAT.md section 26.6) sets header flag bit 1 and writes minor version 2. */
+#define SMAR_HEADER2_FLAG_EXPORT_DIGESTS 2u
+#define SMAR_HEADER2_MINOR_DIGESTS       2
+#define SMAR_BASES_MAX                   64
+#define SMAR_BASE_ENTRY_BYTES            56 /* archive_id 16 || content 32 || snapshot i64 */
+#define SMAR_HEADER2_BASES_AT            100 /* base_count u16 || reserved u16 at 96, entries from 100 */
 
 typedef struct smar_base_ref {
     uint8_t archive_id[SMAR_ARCHIVE_ID_BYTES];
@@ -30,7 +34,7 @@ typedef struct smar_header2 {
     uint16_t version_major; /* 2 */
     uint16_t version_minor;
     uint32_t header_len; /* 96..4096; bytes past what this version defines are ignored */
-    uint32_t flags;      /* SMAR_HEADER2_FLAG_INCREMENTAL or 0 */
+    uint32_t flags;      /* SMAR_HEADER2_FLAG_*: parsed; encode derives INCREMENTAL itself */
     uint16_t suite;
     uint16_t compression;
     uint32_t chunk_size;

@@ -28,9 +28,12 @@ smar_keys *smar_keys_derive_format(int format, const uint8_t dek[SMAR_KEY_BYTES]
         {SMAR_SUBKEY_ROOT_MAC, offsetof(smar_keys, root_mac)},
         {SMAR_SUBKEY_INDEX, offsetof(smar_keys, index)},
         {SMAR_SUBKEY_PAYLOAD_HASH, offsetof(smar_keys, payload_hash)},
+        {SMAR_SUBKEY_EXPORT_DIGEST, offsetof(smar_keys, export_digest)},
     };
     /* format 2 has no header MAC: its subkey id 1 is unused */
-    for (size_t i = v2 ? 1 : 0; i < SMAR_ARRAY_LEN(plan); i++)
+    /* format 1 has no export digests: its plan stops before them */
+    size_t end = v2 ? SMAR_ARRAY_LEN(plan) : SMAR_ARRAY_LEN(plan) - 1;
+    for (size_t i = v2 ? 1 : 0; i < end; i++)
         smar_kdf_derive((uint8_t *)k + plan[i].off, plan[i].id,
                         v2 ? SMAR_KDF_CONTEXT2 : SMAR_KDF_CONTEXT, dek);
     return k;

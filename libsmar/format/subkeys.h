@@ -14,6 +14,7 @@ typedef struct smar_keys {
     uint8_t root_mac[SMAR_KEY_BYTES];
     uint8_t index[SMAR_KEY_BYTES];
     uint8_t payload_hash[SMAR_KEY_BYTES];
+    uint8_t export_digest[SMAR_KEY_BYTES]; /* format 2 only (2.2 digests section) */
 } smar_keys;
 
 /* Derive every subkey from dek; NULL when out of (locked) memory. Format 1. */

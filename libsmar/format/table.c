@@ -29,7 +29,7 @@ bool smar_table_entry_decode(smar_table_entry *t, const uint8_t in[SMAR_TABLE_EN
     t->flags = in[13];
     memcpy(t->hash, in + 16, SMAR_HASH_BYTES);
     return in[14] == 0 && in[15] == 0 && (t->flags & ~SMAR_CHUNK_LAST) == 0 &&
-           t->section >= SMAR_SEC_PAYLOAD && t->section <= SMAR_SEC_META;
+           t->section >= SMAR_SEC_PAYLOAD && t->section <= SMAR_SEC_DIGESTS;
 }
 
 void smar_trailer_encode(uint8_t out[SMAR_TRAILER_BYTES], const smar_trailer *t)
@@ -95,9 +95,10 @@ int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], s
     return SMAR_OK;
 }
 
-static int check_order(const smar_table_entry *t, uint32_t count, uint64_t counts[5], smar_err *e)
+static int check_order(const smar_table_entry *t, uint32_t count, uint64_t counts[SMAR_SEC_COUNT],
+                       smar_err *e)
 {
-    bool closed[5] = {false};
+    bool closed[SMAR_SEC_COUNT] = {false};
     for (uint32_t i = 0; i < count; i++) {
         uint8_t s = t[i].section;
         if (closed[s])
@@ -107,7 +108,7 @@ static int check_order(const smar_table_entry *t, uint32_t count, uint64_t count
         if (t[i].flags & SMAR_CHUNK_LAST)
             closed[s] = true;
     }
-    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_META; s++)
+    for (int s = SMAR_SEC_PAYLOAD; s <= SMAR_SEC_DIGESTS; s++)
         if (counts[s] > 0 && !closed[s])
             return smar_fail(e, SMAR_E_CORRUPT, "section %d has no last chunk: chunks were dropped",
                              s);
@@ -117,12 +118,12 @@ static int check_order(const smar_table_entry *t, uint32_t count, uint64_t count
 }
 
 int smar_table_check(const smar_table_entry *t, uint32_t count, uint64_t header_len,
-                     uint64_t table_offset, size_t stored_max, uint64_t counts[5],
-                     uint64_t bytes[5], smar_err *e)
+                     uint64_t table_offset, size_t stored_max, uint64_t counts[SMAR_SEC_COUNT],
+                     uint64_t bytes[SMAR_SEC_COUNT], smar_err *e)
 {
     uint64_t expect = header_len;
-    memset(counts, 0, 5 * sizeof counts[0]);
-    memset(bytes, 0, 5 * sizeof bytes[0]);
+    memset(counts, 0, SMAR_SEC_COUNT * sizeof counts[0]);
+    memset(bytes, 0, SMAR_SEC_COUNT * sizeof bytes[0]);
     for (uint32_t i = 0; i < count; i++) {
         if (t[i].offset != expect)
             return smar_fail(e, SMAR_E_CORRUPT, "chunk %u is not where the table says", i);

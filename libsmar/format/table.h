@@ -50,7 +50,7 @@ int smar_trailer_decode(smar_trailer *t, const uint8_t in[SMAR_TRAILER_BYTES], s
  * present section on its final chunk, a meta section present. Fills per-section counts.
  */
 int smar_table_check(const smar_table_entry *t, uint32_t count, uint64_t header_len,
-                     uint64_t table_offset, size_t stored_max, uint64_t counts[5],
-                     uint64_t bytes[5], smar_err *e);
+                     uint64_t table_offset, size_t stored_max, uint64_t counts[SMAR_SEC_COUNT],
+                     uint64_t bytes[SMAR_SEC_COUNT], smar_err *e);
 
 #endif

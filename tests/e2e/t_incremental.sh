@@ -18,7 +18,7 @@ for k in 1 2 3 4 5 6; do
     eval "T$k=\$(manifest_field m$k.txt snapshot 4)"
 done
 run 0 "$SMAR" inspect chain/c6.smar
-assert_contains out.txt "format:       2.1"
+assert_contains out.txt "format:       2.2"
 run 0 "$SMAR" inspect chain/c1.smar
 assert_contains out.txt "format:       2.0"
 

@@ -80,7 +80,8 @@ static void test_header_bad_fields(void **state)
     assert_int_equal(parse_with(8, 3), SMAR_E_VERSION);   /* major */
     assert_int_equal(parse_with(12, 95), SMAR_E_LIMIT);   /* header_len below 96 */
     assert_int_equal(parse_with(12, 97), SMAR_E_CORRUPT); /* header_len != bytes given */
-    assert_int_equal(parse_with(16, 2), SMAR_E_VERSION);  /* flags (bit 0: 2.1, test_incremental) */
+    assert_int_equal(parse_with(16, 4), SMAR_E_VERSION);  /* flags (bit 0: 2.1, test_incremental) */
+    assert_int_equal(parse_with(16, 2), SMAR_E_FORMAT);   /* EXPORT_DIGESTS (2.2) without bit 0 */
     assert_int_equal(parse_with(16, 1), SMAR_E_FORMAT);   /* INCREMENTAL without a base list */
     assert_int_equal(parse_with(20, 3), SMAR_E_VERSION);  /* suite */
     assert_int_equal(parse_with(22, 2), SMAR_E_VERSION);  /* compression */

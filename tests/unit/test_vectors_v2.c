@@ -790,6 +790,43 @@ static const char *const INCR_2[4] = {
     "\"retrieved_at\":\"2026-11-21T01:00:00Z\",\"payload\":\"kept until incr-2\"}",
 };
 
+/* ==== format 2.2: export digests (FORMAT.md §26.6) ====================================
+ * incr-3 over incr-2 (2.1, no digests: every secret parsed, the table keyed with incr-3's
+ * own K_digest) and incr-4 over incr-3 (incr-same, incr-new and incr-kept change only
+ * their retrieved_at: digest hits, never parsed; incr-rotated gets a third version). */
+static const char *const INCR_3[4] = {
+    "{\"id\":\"incr-same\",\"name\":\"same\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-22T01:00:00Z\",\"payload\":\"unchanged payload\","
+    "\"versions\":[{\"id\":\"incr-same-v1\",\"created_at\":\"2026-10-01T00:00:00Z\","
+    "\"payload\":\"unchanged payload\"}]}",
+    "{\"id\":\"incr-rotated\",\"name\":\"rotated\",\"secret_type\":\"arbitrary\","
+    "\"payload\":\"new value\",\"versions\":[{\"id\":\"incr-rotated-v1\","
+    "\"created_at\":\"2026-10-02T00:00:00Z\",\"payload\":\"old value\"},"
+    "{\"id\":\"incr-rotated-v2\",\"created_at\":\"2026-11-19T12:00:00Z\","
+    "\"payload\":\"new value\"}]}",
+    "{\"id\":\"incr-new\",\"name\":\"new\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-22T02:00:00Z\",\"payload\":\"born in incr-1\"}",
+    "{\"id\":\"incr-kept\",\"name\":\"kept\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-22T01:00:00Z\",\"payload\":\"kept until incr-2\"}",
+};
+
+static const char *const INCR_4[4] = {
+    "{\"id\":\"incr-same\",\"name\":\"same\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-23T01:00:00Z\",\"payload\":\"unchanged payload\","
+    "\"versions\":[{\"id\":\"incr-same-v1\",\"created_at\":\"2026-10-01T00:00:00Z\","
+    "\"payload\":\"unchanged payload\"}]}",
+    "{\"id\":\"incr-rotated\",\"name\":\"rotated\",\"secret_type\":\"arbitrary\","
+    "\"payload\":\"third value\",\"versions\":[{\"id\":\"incr-rotated-v1\","
+    "\"created_at\":\"2026-10-02T00:00:00Z\",\"payload\":\"old value\"},"
+    "{\"id\":\"incr-rotated-v2\",\"created_at\":\"2026-11-19T12:00:00Z\","
+    "\"payload\":\"new value\"},{\"id\":\"incr-rotated-v3\","
+    "\"created_at\":\"2026-11-22T12:00:00Z\",\"payload\":\"third value\"}]}",
+    "{\"id\":\"incr-new\",\"name\":\"new\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-23T02:00:00Z\",\"payload\":\"born in incr-1\"}",
+    "{\"id\":\"incr-kept\",\"name\":\"kept\",\"secret_type\":\"arbitrary\","
+    "\"retrieved_at\":\"2026-11-23T01:00:00Z\",\"payload\":\"kept until incr-2\"}",
+};
+
 /* A reader of an archive in memory, unlocked with key_file, its bases attached. */
 static smar_reader *open_unlocked(const uint8_t *d, size_t n, const char *key_file,
                                   smar_reader *const *bases, size_t nbases)
@@ -941,11 +978,12 @@ static void generate_incremental(void)
 /* ---- checking them ---- */
 
 static bool g_write21; /* SMAR_WRITE_VECTORS=21: (re)generate the format 2.1 vectors only */
+static bool g_write22; /* SMAR_WRITE_VECTORS=22: (re)generate the format 2.2 vectors only */
 
 /* The base files of each incremental vector, in the order of its header's list. */
 typedef struct incr_vector {
     const char *file;
-    const char *bases[2];
+    const char *bases[4];
     size_t nbases;
 } incr_vector;
 
@@ -955,8 +993,8 @@ static const incr_vector INCREMENTALS[] = {
 };
 
 typedef struct lib_chain {
-    uint8_t *data[3];
-    smar_reader *r[3]; /* the archive's bases, each with its own bases attached */
+    uint8_t *data[5];
+    smar_reader *r[5]; /* the archive's bases, each with its own bases attached */
 } lib_chain;
 
 /* Readers of base files, each unlocked and with its own bases (the later files) attached. */
@@ -973,7 +1011,7 @@ static void lib_bases(const incr_vector *v, lib_chain *ch)
 
 static void lib_chain_free(lib_chain *ch)
 {
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 5; k++) {
         smar_reader_free(ch->r[k]);
         free(ch->data[k]);
     }
@@ -1081,6 +1119,65 @@ static void test_incremental(void **state)
     }
 }
 
+static const incr_vector INCREMENTALS22[] = {
+    {"incr-3.smar", {"incr-2.smar", "incr-1.smar", "incr-base.smar"}, 3},
+    {"incr-4.smar", {"incr-3.smar", "incr-2.smar", "incr-1.smar", "incr-base.smar"}, 4},
+};
+
+static void generate_incremental22(void)
+{
+    smar_keyring *a = keyring("keyring-a.json");
+    lib_chain ch;
+    mem_archive i3, i4;
+    lib_bases(&INCREMENTALS22[0], &ch); /* incr-2 and its bases, from the files */
+    make_incremental(&i3, a, ch.r[0], SNAPSHOT + 2 * DAY_NS, INCR_3, 4);
+    vwrite("incr-3.smar", i3.data, i3.len);
+    lib_chain_free(&ch);
+    lib_bases(&INCREMENTALS22[1], &ch);
+    make_incremental(&i4, a, ch.r[0], SNAPSHOT + 3 * DAY_NS, INCR_4, 4);
+    vwrite("incr-4.smar", i4.data, i4.len);
+    lib_chain_free(&ch);
+    free(i3.data);
+    free(i4.data);
+}
+
+/* The secrets of a full archive of the same export, rendered as the vectors render them. */
+static void render_full(const char *const *secrets, size_t n, int64_t snapshot, rendered *rd)
+{
+    mem_archive full;
+    sb o = {0};
+    make_incremental(&full, keyring("keyring-a.json"), NULL, snapshot, secrets, n);
+    smar_reader *r = open_unlocked(full.data, full.len, "keyring-a.json", NULL, 0);
+    describe_unlocked(r, "full", NULL, &o, rd);
+    smar_reader_free(r);
+    sb_free(&o);
+    free(full.data);
+}
+
+/* Format 2.2, through the API: the vectors open as 2.2 with their digests, and each reads
+ * exactly as a full archive of its export (incr-4: through digest hits). */
+static void test_incremental22(void **state)
+{
+    (void)state;
+    static const char *const *const exports[] = {INCR_3, INCR_4};
+    if (g_write22)
+        generate_incremental22();
+    for (size_t i = 0; i < sizeof INCREMENTALS22 / sizeof INCREMENTALS22[0]; i++) {
+        const incr_vector *v = &INCREMENTALS22[i];
+        rendered rd = {0}, full = {0};
+        smar_archive_info ai = SMAR_ARCHIVE_INFO_INIT;
+        check_incremental_lib(v, &rd);
+        smar_reader *r = open_vector(v->file);
+        assert_int_equal(smar_reader_info(r, &ai), SMAR_OK);
+        assert_int_equal(ai.version_minor, 2);
+        smar_reader_free(r);
+        render_full(exports[i], 4, SNAPSHOT + (int64_t)(2 + i) * DAY_NS, &full);
+        assert_true(same_bytes(full.text.p, full.text.n, rd.text.p, rd.text.n));
+        rendered_free(&rd);
+        rendered_free(&full);
+    }
+}
+
 /* The format 2.1 negatives, stage by stage in libsmar and in the independent reader
  * (README's table): open, unlock, attach the real base, read every secret, keyed verify. */
 typedef struct negative21 {
@@ -1171,7 +1268,7 @@ static void test_negative21(void **state)
 static void test_generate(void **state)
 {
     (void)state;
-    if (!g_write || g_write21) {
+    if (!g_write || g_write21 || g_write22) {
         skip();
         return;
     }
@@ -1185,6 +1282,8 @@ static int setup(void **state)
     int rc = vectors_setup("spec/vectors/v2", KEY_FILES);
     if (env && strcmp(env, "21") == 0)
         g_write = g_write21 = true;
+    if (env && strcmp(env, "22") == 0)
+        g_write = g_write22 = true;
     return rc;
 }
 
@@ -1200,6 +1299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate),
         cmocka_unit_test(test_incremental), /* generates the 2.1 vectors test_positive reads */
+        cmocka_unit_test(test_incremental22),
         cmocka_unit_test(test_kdf),
         cmocka_unit_test(test_positive),
         cmocka_unit_test(test_negative),
