@@ -28,12 +28,14 @@
  * existing one without --force. The tar form holds the same tree (pax, same modes), the
  * root files first, then each secret's files one after the other.
  */
-#define _GNU_SOURCE /* syncfs */
+#define _GNU_SOURCE /* syncfs, sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +47,25 @@
 #define PATH_MAX_TREE   (REL_MAX + sizeof "versions/" + CLI_NAME_MAX + 1)
 #define TAR_DEEP_LEVELS 2  /* <name>--<id>/ and its versions/ */
 #define TYPE_DIRS_MAX   64 /* group/type folders kept open (dir form) */
+/* Files written and waiting for their data to be on disk before they get their names. Two
+ * batches are in flight, one filling, one syncing: both fit in CLI_PENDING_MAX (the signal
+ * handler's temporary-file list) and each file holds two descriptors until it is named. */
+#define BATCH_MAX (CLI_PENDING_MAX / 2)
+
+/* Files that are written, still open under temporary names. */
+struct batch {
+    cli_out files[BATCH_MAX];
+    size_t n;
+};
+
+/* The thread that makes one batch durable and names its files while the next is written:
+ * restoring is otherwise mostly waiting for the disk. */
+struct syncer {
+    pthread_t thread;
+    int running;
+    struct batch *batch;
+    int result; /* 0, or an exit code after a message */
+};
 
 /* An open group/type folder. Secrets come in archive order, not by folder: entering both
  * folders again for every secret was a third of the system calls of a restore. */
@@ -59,8 +80,10 @@ struct cli_tree {
     /* dir */
     int rootfd;
     char *root;
-    cli_out pending[CLI_PENDING_MAX]; /* written, closed, waiting for the batch's sync */
-    size_t npending;
+    struct batch batches[2]; /* one filling (fill), the other with the syncer */
+    struct batch *fill;
+    size_t batch_max; /* files a batch takes: BATCH_MAX, or less with few descriptors */
+    struct syncer syncer;
     struct type_dir type_dirs[TYPE_DIRS_MAX];
     size_t ntype_dirs;
     /* tar */
@@ -187,33 +210,109 @@ static int enter_dir(int parent, const char *name, const char *display)
     return fd;
 }
 
-/* Sync the file system once for the whole batch, then give each file its final name. */
-static int flush_pending(cli_tree *t)
+/*
+ * A batch's data on disk, then each file under its final name: first writeback is started
+ * for every file, so the block allocations of the whole batch land in one journal
+ * transaction and the first fsync commits it for all (an fsync per file alone costs a
+ * commit per file). No syncfs: it would also wait for every other writer's dirty data on
+ * the same file system.
+ */
+static int publish_batch(struct batch *b)
 {
     int ret = 0;
-    if (t->npending > 0 && syncfs(t->rootfd) != 0) {
-        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
-        ret = CLI_EXIT_FAILURE;
+    for (size_t i = 0; i < b->n; i++)
+        (void)sync_file_range(b->files[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint only */
+    for (size_t i = 0; i < b->n && ret == 0; i++) {
+        if (fsync(b->files[i].fd) != 0) {
+            cli_error("cannot write '%s': %s", b->files[i].display, strerror(errno));
+            ret = CLI_EXIT_FAILURE;
+        }
     }
-    for (size_t i = 0; i < t->npending; i++) {
-        if (ret == 0)
-            ret = cli_out_publish(&t->pending[i]);
+    for (size_t i = 0; i < b->n; i++) {
+        if (ret == 0 && (ret = cli_out_close_pending(&b->files[i])) == 0)
+            ret = cli_out_publish(&b->files[i]);
         else
-            cli_out_abort(&t->pending[i]);
+            cli_out_abort(&b->files[i]);
     }
-    t->npending = 0;
+    b->n = 0;
     return ret;
+}
+
+static void *syncer_main(void *arg)
+{
+    struct syncer *s = arg;
+    s->result = publish_batch(s->batch);
+    return NULL;
+}
+
+/* Wait for the batch being synced, if any: 0 or its exit code. */
+static int syncer_join(struct syncer *s)
+{
+    if (!s->running)
+        return 0;
+    pthread_join(s->thread, NULL);
+    s->running = 0;
+    return s->result;
+}
+
+/* Hand the filled batch to the syncer and fill the other one meanwhile. */
+static int flush_async(cli_tree *t)
+{
+    int ret = syncer_join(&t->syncer);
+    if (ret != 0)
+        return ret;
+    struct batch *full = t->fill;
+    t->fill = full == &t->batches[0] ? &t->batches[1] : &t->batches[0];
+    t->syncer.batch = full;
+    if (pthread_create(&t->syncer.thread, NULL, syncer_main, &t->syncer) != 0)
+        return publish_batch(full); /* no thread: the same, in this one */
+    t->syncer.running = 1;
+    return 0;
+}
+
+/* Every batch synced and named. */
+static int flush_all(cli_tree *t)
+{
+    int ret = syncer_join(&t->syncer);
+    if (ret == 0)
+        ret = publish_batch(t->fill);
+    return ret;
+}
+
+/* Each pending file holds its temporary file's descriptor and its folder's: room for two
+ * batches of them, as far as the limit can be raised. */
+static size_t batch_size_for_descriptors(void)
+{
+    struct rlimit rl;
+    rlim_t want = 4 * BATCH_MAX + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 16;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return BATCH_MAX;
+    size_t n = rl.rlim_cur > 256 + 4 * 16 ? (size_t)(rl.rlim_cur - 256) / 4 : 16;
+    return n < BATCH_MAX ? n : BATCH_MAX;
 }
 
 static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *display,
                          const struct text *body)
 {
-    cli_out *o = &t->pending[t->npending];
+    cli_out *o = &t->fill->files[t->fill->n];
     int ret = cli_out_openat(o, dirfd, name, display, t->force);
-    if (ret == 0 && (ret = cli_out_write(o, body->p, body->n)) != 0)
+    if (ret != 0)
+        return ret;
+    /* Straight to the file: one write, no copy in cli_out's buffer. */
+    if (smar_file_sink_write(o->sink, body->p, body->n) != SMAR_OK) {
+        cli_error("%s", smar_file_sink_error(o->sink));
         cli_out_abort(o);
-    if (ret == 0 && (ret = cli_out_close_pending(o)) == 0 && ++t->npending == CLI_PENDING_MAX)
-        ret = flush_pending(t);
+        return CLI_EXIT_FAILURE;
+    }
+    if (++t->fill->n == t->batch_max)
+        ret = flush_async(t);
     return ret;
 }
 
@@ -412,6 +511,8 @@ int cli_tree_open_dir(cli_tree **out, const char *path, int force, const char *d
     t->rootfd = fd;
     t->root = cli_xstrdup(path);
     t->force = force;
+    t->fill = &t->batches[0];
+    t->batch_max = batch_size_for_descriptors();
     int ret = put_root_files(t, doc, len, with_configurations);
     if (ret != 0) {
         cli_tree_abort(t);
@@ -735,7 +836,8 @@ int cli_tree_close(cli_tree *t)
         t->tar = NULL;
         if (ret == 0)
             ret = cli_out_commit(&t->out);
-    } else if ((ret = flush_pending(t)) == 0 && syncfs(t->rootfd) != 0) {
+    } else if ((ret = flush_all(t)) == 0 && syncfs(t->rootfd) != 0) {
+        /* once, for the names: every file's data is on disk already */
         cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
         ret = CLI_EXIT_FAILURE;
     }
@@ -751,8 +853,10 @@ void cli_tree_abort(cli_tree *t)
         archive_write_free(t->tar);
     if (t->is_tar)
         cli_out_abort(&t->out);
-    for (size_t i = 0; i < t->npending; i++)
-        cli_out_abort(&t->pending[i]);
+    (void)syncer_join(&t->syncer);
+    for (size_t b = 0; b < 2; b++)
+        for (size_t i = 0; i < t->batches[b].n; i++)
+            cli_out_abort(&t->batches[b].files[i]);
     if (t->rootfd >= 0)
         close(t->rootfd);
     for (size_t i = 0; i < t->ntype_dirs; i++)
