@@ -5,12 +5,15 @@
  *
  * Two passes: the first resolves every selected secret at T and reports those that cannot
  * be restored, so that a refused run writes nothing; the second renders and writes. An
- * export or JSONL file, which is deleted when the run is refused, needs no first pass:
- * each secret is resolved and written at once (extract_folded).
+ * output that is dropped whole when the run is refused (an export, JSONL or tar file, a
+ * folder that did not exist) needs no first pass: each secret is resolved and written at
+ * once (extract_folded).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -243,6 +246,15 @@ static int resolve_pick(cli_series *cs, const struct extract_opts *o, smar_time_
 
 static int check_missing(const struct extract_opts *o, const struct picks *p, size_t *restorable);
 
+static int refuse_unnamable(size_t refused)
+{
+    if (refused == 0)
+        return 0;
+    cli_error("%zu secret%s cannot be written as folders; nothing written", refused,
+              refused == 1 ? "" : "s");
+    return CLI_EXIT_FAILURE;
+}
+
 /* Every selected id, in the order first met. */
 static int select_picks(cli_series *cs, const struct extract_opts *o, struct picks *p)
 {
@@ -267,12 +279,8 @@ static int resolve_all(cli_series *cs, const struct extract_opts *o, smar_time_n
         if (!p->items[i].damaged)
             refused += (size_t)unnamable(o, &at);
     }
-    if (refused > 0) {
-        cli_error("%zu secret%s cannot be written as folders; nothing written", refused,
-                  refused == 1 ? "" : "s");
-        return CLI_EXIT_FAILURE;
-    }
-    return check_missing(o, p, restorable);
+    int ret = refuse_unnamable(refused);
+    return ret != 0 ? ret : check_missing(o, p, restorable);
 }
 
 /* After every pick is resolved: requested secrets that cannot be restored at T. */
@@ -466,14 +474,21 @@ static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns 
     return ret;
 }
 
-/* Whether the output can be dropped whole after it was begun: an export or JSONL file,
- * written under a temporary name and renamed at the end. Such an extract resolves and
- * writes in one pass (folded): a refused run still writes nothing, as the file it began
- * is deleted; it walks the manifest twice (select, then resolve), not three times. */
+/*
+ * Whether the output can be dropped whole after it was begun, so that a refused run still
+ * writes nothing without a first pass: a file (export, JSONL, tar), written under a
+ * temporary name and renamed at the end, or a folder that does not exist yet, built under a
+ * hidden name and renamed at the end (extract_dir.c). Such an extract resolves and writes in
+ * one pass (folded) and walks the manifest twice (select, then resolve), not three times.
+ * A folder made by someone else between this check and the tree's opening only loses that:
+ * the tree then publishes file by file, as into any existing folder.
+ */
 static int can_fold(const struct extract_opts *o)
 {
-    return (o->format == FORMAT_EXPORT || o->format == FORMAT_JSONL) &&
-           !cli_out_is_stdout(o->output);
+    struct stat st;
+    if (o->format == FORMAT_DIR)
+        return lstat(o->output, &st) != 0 && errno == ENOENT;
+    return !cli_out_is_stdout(o->output);
 }
 
 /* A pick that makes the run fail whatever the later picks say: nothing more is rendered. */
@@ -488,6 +503,7 @@ static int resolve_and_write(cli_series *cs, const struct extract_opts *o, smar_
                              struct picks *p, struct sink *k, cli_progress *progress)
 {
     int ret = 0, doomed = 0;
+    size_t refused = 0;
     for (size_t i = 0; i < p->n && ret == 0; i++) {
         struct pick *pk = &p->items[i];
         smar_at at = SMAR_AT_INIT;
@@ -495,6 +511,11 @@ static int resolve_and_write(cli_series *cs, const struct extract_opts *o, smar_
         size_t len = 0;
         if ((ret = resolve_pick(cs, o, t, p, pk, &at)) != 0)
             break;
+        if (!pk->damaged && unnamable(o, &at)) {
+            refused++; /* every one is named before the run fails */
+            doomed = 1;
+            continue;
+        }
         doomed |= surely_missing(o, pk);
         if (doomed || pk->damaged || !restorable_at(pk->status))
             continue;
@@ -507,7 +528,7 @@ static int resolve_and_write(cli_series *cs, const struct extract_opts *o, smar_
         smar_secret_buffer_free(json, len);
         cli_progress_show(progress, "extract: %zu of %zu secrets", k->written, p->n);
     }
-    return ret;
+    return ret == 0 ? refuse_unnamable(refused) : ret;
 }
 
 static int extract_folded(cli_series *cs, const struct extract_opts *o, smar_time_ns t,
