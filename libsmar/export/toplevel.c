@@ -16,25 +16,27 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
 }
 
 /* p[*i] is a quote: step past the string; *escaped tells whether it held a backslash.
- * memchr finds the closing quote; only a string with a backslash before it is walked. */
+ * memchr finds each candidate closing quote; it closes the string when the run of
+ * backslashes right before it is even (each pair is one escaped backslash). Strings with
+ * escapes every few bytes (PEM text: "\n" every 64) stay at memchr speed. */
 static bool skip_string(const char *p, size_t n, size_t *i, bool *escaped)
 {
-    size_t k = *i + 1;
-    const char *q = k < n ? memchr(p + k, '"', n - k) : NULL;
-    if (!q)
-        return false;
-    *escaped = memchr(p + k, '\\', (size_t)(q - (p + k))) != NULL;
-    if (!*escaped) {
-        *i = (size_t)(q - p) + 1;
-        return true;
-    }
-    for (; k < n; k++) {
-        if (p[k] == '\\') {
-            k++; /* the escaped character, whatever it is, cannot end the string */
-        } else if (p[k] == '"') {
-            *i = k + 1;
+    size_t first = *i + 1, k = first;
+    *escaped = false;
+    while (k < n) {
+        const char *q = memchr(p + k, '"', n - k);
+        if (!q)
+            return false;
+        size_t at = (size_t)(q - p), b = at;
+        if (!*escaped)
+            *escaped = memchr(p + k, '\\', at - k) != NULL;
+        while (b > first && p[b - 1] == '\\')
+            b--;
+        if ((at - b) % 2 == 0) {
+            *i = at + 1;
             return true;
         }
+        k = at + 1;
     }
     return false;
 }

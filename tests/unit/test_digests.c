@@ -54,6 +54,29 @@ static void test_scan(void **state)
     assert_false(scan("[{\"id\":\"b\"}]", &t));
 }
 
+/* Strings whose closing quote follows a run of backslashes: an even run closes the string,
+ * an odd one escapes the quote. A scan that got this wrong would take a member inside a
+ * string for a top-level one (its retrieved_at left out of the digest). */
+static void test_scan_backslash_runs(void **state)
+{
+    (void)state;
+    smar_toplevel t;
+    /* "a\\" ends after two escaped backslashes; the retrieved_at after it is top level */
+    const char *even = "{\"id\":\"s\",\"p\":\"a\\\\\",\"retrieved_at\":\"T\"}";
+    assert_true(scan(even, &t));
+    assert_true(t.has_retrieved);
+    assert_memory_equal(even + t.retrieved_at, "\"T\"", t.retrieved_len);
+    /* "\",\"retrieved_at\":\"T" is one string (odd runs): no top-level retrieved_at */
+    const char *odd = "{\"id\":\"s\",\"p\":\"\\\",\\\"retrieved_at\\\":\\\"T\"}";
+    assert_true(scan(odd, &t));
+    assert_false(t.has_retrieved);
+    /* PEM-like text: an escape every few bytes, then an escaped backslash before the quote */
+    const char *pem = "{\"p\":\"-----\\nMIIB\\nabc\\n\\\\\",\"id\":\"s\"}";
+    assert_true(scan(pem, &t));
+    assert_int_equal(t.id.n, 1);
+    assert_false(scan("{\"id\":\"s\",\"p\":\"a\\\"}", &t)); /* never closed */
+}
+
 static void digest_of(const char *json, uint8_t out[16], uint8_t key_byte)
 {
     uint8_t key[32];
@@ -197,6 +220,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_scan_backslash_runs),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_meta_counts),
     };
