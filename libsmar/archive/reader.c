@@ -797,6 +797,7 @@ static int load_meta(smar_reader *r)
  * a slot is wiped when it is returned, so between unlocks the block holds only zeros. When
  * every slot is out (more unlocks at once than slots) a DEK gets a block of its own. */
 #define DEK_SLOTS 64
+_Static_assert(DEK_SLOTS <= 64, "dek_slots_out has a bit per slot");
 
 static pthread_mutex_t dek_slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *dek_slots;     /* DEK_SLOTS * SMAR_DEK_BYTES, locked memory; never freed */
