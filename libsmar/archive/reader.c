@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -796,6 +797,52 @@ static int load_meta(smar_reader *r)
     return rc;
 }
 
+/* ---- the DEK while a reader unlocks ----------------------------------------------------- */
+
+/* A reader holds its DEK only while it unlocks (the subkeys replace it), but a lookup in an
+ * incremental unlocks a reader per base, and a block of its own from sodium_malloc costs
+ * about ten system calls (guard pages, mlock, madvise; munlock, munmap to free it). So the
+ * DEKs borrow slots of one locked block, made on the first unlock and kept for the process:
+ * a slot is wiped when it is returned, so between unlocks the block holds only zeros. When
+ * every slot is out (more unlocks at once than slots) a DEK gets a block of its own. */
+#define DEK_SLOTS 64
+_Static_assert(DEK_SLOTS <= 64, "dek_slots_out has a bit per slot");
+
+static pthread_mutex_t dek_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *dek_slots;     /* DEK_SLOTS * SMAR_DEK_BYTES, locked memory; never freed */
+static uint64_t dek_slots_out; /* bit i: slot i is lent */
+
+static uint8_t *borrow_dek_slot(void)
+{
+    uint8_t *dek = NULL;
+    pthread_mutex_lock(&dek_slots_lock);
+    if (dek_slots == NULL)
+        dek_slots = smar_secure_alloc((size_t)DEK_SLOTS * SMAR_DEK_BYTES);
+    for (unsigned i = 0; dek_slots != NULL && i < DEK_SLOTS; i++) {
+        if (!(dek_slots_out & ((uint64_t)1 << i))) {
+            dek_slots_out |= (uint64_t)1 << i;
+            dek = dek_slots + (size_t)i * SMAR_DEK_BYTES;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&dek_slots_lock);
+    return dek != NULL ? dek : smar_secure_alloc(SMAR_DEK_BYTES);
+}
+
+static void return_dek_slot(uint8_t *dek)
+{
+    pthread_mutex_lock(&dek_slots_lock);
+    uint8_t *slots = dek_slots;
+    bool lent = slots != NULL && dek >= slots && dek < slots + DEK_SLOTS * SMAR_DEK_BYTES;
+    if (lent) {
+        sodium_memzero(dek, SMAR_DEK_BYTES);
+        dek_slots_out &= ~((uint64_t)1 << ((size_t)(dek - slots) / SMAR_DEK_BYTES));
+    }
+    pthread_mutex_unlock(&dek_slots_lock);
+    if (!lent)
+        smar_secure_free(dek);
+}
+
 int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
 {
     uint8_t *dek;
@@ -811,17 +858,20 @@ int smar_reader_unlock(smar_reader *r, smar_keyring *const *keys, size_t nkeys)
             r, smar_fail(&r->err, SMAR_E_UNSUPPORTED,
                          "'%s': cipher suite %s is not available on this machine", r->name,
                          smar_suite_name(r->hdr.suite)));
-    if (!(dek = smar_secure_alloc(SMAR_DEK_BYTES)))
+    /* smar_rewrap keeps the DEK after the unlock and frees it itself: a block of its own */
+    if (!(dek = r->keep_dek ? smar_secure_alloc(SMAR_DEK_BYTES) : borrow_dek_slot()))
         return smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
     rc = open_slot(r, keys, nkeys, dek);
     /* the DEK is wiped as soon as the subkeys exist (its commitment was checked), unless
      * smar_rewrap asked to keep it until its new slots exist */
     if (rc == SMAR_OK && !(r->keys = smar_keys_derive_format(r->format, dek)))
         rc = smar_fail(&r->err, SMAR_E_NOMEM, "cannot allocate locked memory");
-    if (rc == SMAR_OK && r->keep_dek)
+    if (r->keep_dek && rc == SMAR_OK)
         r->dek = dek; /* for smar_rewrap, which wipes it (reader_internal.h) */
-    else
+    else if (r->keep_dek)
         smar_secure_free(dek);
+    else
+        return_dek_slot(dek);
     if (rc == SMAR_E_KEY)
         return key_problem_or_damage(r, rc);
     if (rc == SMAR_E_AUTH || (rc == SMAR_OK && (rc = authenticate(r)) != SMAR_OK))

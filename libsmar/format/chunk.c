@@ -39,12 +39,22 @@ static void chunk_aad(uint8_t aad[CHUNK_AAD_BYTES], const smar_chunker *ck,
 
 /* ---- the chunker -------------------------------------------------------------------- */
 
-/* The chunker's zstd contexts, from common/zstd_mem.c: their memory is wiped when freed. */
-static int zstd_contexts_new(smar_chunker *ck)
+/* The chunker's zstd contexts, from common/zstd_mem.c (their memory is wiped when freed),
+ * made on first use: a reader that only looks a name up decompresses its meta chunk at
+ * most and never compresses, and a chain lookup opens a reader per base. NULL when out of
+ * memory. */
+static ZSTD_CCtx *chunker_cctx(smar_chunker *ck)
 {
-    ck->cctx = smar_zstd_cctx_new();
-    ck->dctx = smar_zstd_dctx_new();
-    return ck->cctx && ck->dctx ? SMAR_OK : SMAR_E_NOMEM;
+    if (ck->cctx == NULL)
+        ck->cctx = smar_zstd_cctx_new();
+    return ck->cctx;
+}
+
+static ZSTD_DCtx *chunker_dctx(smar_chunker *ck)
+{
+    if (ck->dctx == NULL)
+        ck->dctx = smar_zstd_dctx_new();
+    return ck->dctx;
 }
 
 int smar_chunker_init(smar_chunker *ck, int suite, int level, uint32_t chunk_size,
@@ -63,11 +73,7 @@ int smar_chunker_init_format(smar_chunker *ck, int format, int suite, int level,
     ck->chunk_size = chunk_size;
     ck->key = key;
     ck->archive_id = archive_id;
-    ck->scratch.secure = true;
-    if (zstd_contexts_new(ck) != SMAR_OK) {
-        smar_chunker_free(ck);
-        return SMAR_E_NOMEM;
-    }
+    ck->scratch.secure = true; /* the zstd contexts come on first use */
     return SMAR_OK;
 }
 
@@ -151,8 +157,12 @@ static int frame_body(smar_chunker *ck, const smar_chunk_pos *pos, uint64_t pad_
     uint8_t *p = ck->scratch.data;
     size_t body = n;
     if (section_compressed(pos->section)) {
-        body = ZSTD_compressCCtx(ck->cctx, p + SMAR_BODY_LEN_BYTES, max - SMAR_BODY_LEN_BYTES, raw,
-                                 n, ck->level);
+        ZSTD_CCtx *cctx = chunker_cctx(ck);
+        if (cctx == NULL)
+            return smar_fail(e, SMAR_E_NOMEM, "out of memory sealing chunk %llu",
+                             (unsigned long long)pos->number);
+        body = ZSTD_compressCCtx(cctx, p + SMAR_BODY_LEN_BYTES, max - SMAR_BODY_LEN_BYTES, raw, n,
+                                 ck->level);
         if (ZSTD_isError(body))
             return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(body));
     } else {
@@ -171,11 +181,12 @@ static int compress_whole(smar_chunker *ck, const smar_chunk_pos *pos, const uin
                           smar_err *e)
 {
     size_t bound = ZSTD_compressBound(n);
+    ZSTD_CCtx *cctx = chunker_cctx(ck);
     smar_buf_reset(&ck->scratch);
-    if (smar_buf_reserve(&ck->scratch, bound))
+    if (cctx == NULL || smar_buf_reserve(&ck->scratch, bound))
         return smar_fail(e, SMAR_E_NOMEM, "out of memory sealing chunk %llu",
                          (unsigned long long)pos->number);
-    size_t clen = ZSTD_compressCCtx(ck->cctx, ck->scratch.data, bound, raw, n, ck->level);
+    size_t clen = ZSTD_compressCCtx(cctx, ck->scratch.data, bound, raw, n, ck->level);
     if (ZSTD_isError(clen))
         return smar_fail(e, SMAR_E_NOMEM, "zstd: %s", ZSTD_getErrorName(clen));
     ck->scratch.len = clen;
@@ -226,7 +237,11 @@ static int decompress_bounded(smar_chunker *ck, const smar_chunk_pos *pos, const
                          (unsigned long long)pos->number);
     /* Exactly the declared size as capacity: zstd uses the free end of its output buffer as
      * scratch for literals (plaintext), and callers wipe only the bytes a chunk returned. */
-    size_t got = ZSTD_decompressDCtx(ck->dctx, raw, (size_t)declared, frame, flen);
+    ZSTD_DCtx *dctx = chunker_dctx(ck);
+    if (dctx == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory opening chunk %llu",
+                         (unsigned long long)pos->number);
+    size_t got = ZSTD_decompressDCtx(dctx, raw, (size_t)declared, frame, flen);
     if (ZSTD_isError(got) || got != declared)
         return smar_fail(e, SMAR_E_FORMAT, "chunk %llu: decompression failed",
                          (unsigned long long)pos->number);
@@ -298,7 +313,10 @@ static int payload_level(int level)
 int smar_payload_encode(smar_chunker *ck, const uint8_t *plain, size_t n, smar_buf *out,
                         uint8_t *coding, smar_err *e)
 {
-    return smar_payload_encode_with(ck->cctx, ck->level, plain, n, out, coding, e);
+    ZSTD_CCtx *cctx = chunker_cctx(ck);
+    if (cctx == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    return smar_payload_encode_with(cctx, ck->level, plain, n, out, coding, e);
 }
 
 int smar_payload_encode_with(ZSTD_CCtx *cctx, int level, const uint8_t *plain, size_t n,
@@ -347,7 +365,10 @@ int smar_payload_decode(smar_chunker *ck, const uint8_t *stored, size_t n, uint8
     if (declared != plain_len || ZSTD_findFrameCompressedSize(stored, n) != n)
         return smar_fail(e, SMAR_E_FORMAT,
                          "a compressed payload is not one frame of its declared size");
-    size_t got = ZSTD_decompressDCtx(ck->dctx, out->data, plain_len, stored, n);
+    ZSTD_DCtx *dctx = chunker_dctx(ck);
+    if (dctx == NULL)
+        return smar_fail(e, SMAR_E_NOMEM, "out of memory");
+    size_t got = ZSTD_decompressDCtx(dctx, out->data, plain_len, stored, n);
     if (ZSTD_isError(got) || got != plain_len) {
         smar_buf_reset(out);
         return smar_fail(e, SMAR_E_FORMAT, "a compressed payload does not decompress");

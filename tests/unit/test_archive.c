@@ -492,6 +492,39 @@ static void test_wrong_key_refused(void **state)
     free(a.data);
 }
 
+/* Unlocking borrows a DEK slot of one locked block (64 slots) and returns it wiped, also
+ * when the unlock fails; more readers unlocking at once than there are slots get blocks of
+ * their own. Every reader still opens, and failed unlocks do not use slots up. */
+static void test_more_readers_unlocked_than_dek_slots(void **state)
+{
+    (void)state;
+    enum { READERS = 70, ROUNDS = 150 };
+    smar_keyring *kr = new_key("rk-test");
+    smar_keyring *same_id = new_key("rk-test"); /* same id, other material */
+    mem_archive a;
+    smar_reader *r[READERS];
+    assert_int_equal(fx_make_archive(&a, 3, &kr, 1, NULL, 0), SMAR_OK);
+    for (size_t i = 0; i < READERS; i++)
+        assert_int_equal(fx_open_unlocked(&r[i], &a, kr), SMAR_OK);
+    for (size_t i = 0; i < READERS; i++) {
+        smar_secret *s = NULL;
+        assert_int_equal(smar_reader_find_id(r[i], "00000000-0000-4000-8000-000000000001", &s),
+                         SMAR_OK);
+        smar_secret_free(s);
+        smar_reader_free(r[i]);
+    }
+    for (size_t i = 0; i < ROUNDS; i++) {
+        smar_reader *bad, *good;
+        assert_int_equal(fx_open_unlocked(&bad, &a, same_id), SMAR_E_AUTH);
+        assert_int_equal(fx_open_unlocked(&good, &a, kr), SMAR_OK);
+        smar_reader_free(bad);
+        smar_reader_free(good);
+    }
+    smar_keyring_free(kr);
+    smar_keyring_free(same_id);
+    free(a.data);
+}
+
 static void test_rotated_keyring_still_opens(void **state)
 {
     (void)state;
@@ -734,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_find_by_name_and_time),
         cmocka_unit_test(test_exact_values_and_render),
         cmocka_unit_test(test_wrong_key_refused),
+        cmocka_unit_test(test_more_readers_unlocked_than_dek_slots),
         cmocka_unit_test(test_rotated_keyring_still_opens),
         cmocka_unit_test(test_filled_structs_versioned),
         cmocka_unit_test(test_two_slots_each_opens),

@@ -484,6 +484,47 @@ static void test_chunk_v2_round_trip(void **state)
     smar_buf_free(&out);
 }
 
+/* The zstd contexts come on first use: opening a raw (index or payload) chunk makes none,
+ * a compressed one makes the decompression context only, sealing one the other. A chain
+ * lookup opens a reader per base and used to make and wipe both every time. */
+static void test_chunker_contexts_on_first_use(void **state)
+{
+    (void)state;
+    uint8_t key[32] = {2}, raw[4096], plain[4096];
+    smar_chunker writer, reader;
+    smar_buf index = {0}, meta = {0};
+    smar_err e;
+    size_t n;
+    memset(raw, 'i', sizeof raw);
+    assert_int_equal(smar_chunker_init_format(&writer, SMAR_FORMAT_V2,
+                                              SMAR_SUITE_XCHACHA20POLY1305_ID, 3, 4096, key, g_id),
+                     SMAR_OK);
+    assert_int_equal(smar_chunker_init_format(&reader, SMAR_FORMAT_V2,
+                                              SMAR_SUITE_XCHACHA20POLY1305_ID, 3, 4096, key, g_id),
+                     SMAR_OK);
+    assert_null(reader.cctx);
+    assert_null(reader.dctx);
+    smar_chunk_pos ipos = {0, SMAR_SEC_INDEX, SMAR_CHUNK_LAST, 0};
+    smar_chunk_pos mpos = {1, SMAR_SEC_META, SMAR_CHUNK_LAST, 0};
+    assert_int_equal(smar_chunk_seal(&writer, &ipos, raw, sizeof raw, &index, &e), SMAR_OK);
+    assert_null(writer.cctx); /* raw body: nothing to compress */
+    assert_int_equal(smar_chunk_seal(&writer, &mpos, raw, sizeof raw, &meta, &e), SMAR_OK);
+    assert_non_null(writer.cctx);
+    assert_null(writer.dctx);
+    assert_int_equal(smar_chunk_open(&reader, &ipos, index.data, index.len, plain, &n, &e),
+                     SMAR_OK);
+    assert_null(reader.dctx);
+    assert_int_equal(smar_chunk_open(&reader, &mpos, meta.data, meta.len, plain, &n, &e), SMAR_OK);
+    assert_int_equal(n, sizeof raw);
+    assert_memory_equal(plain, raw, sizeof raw);
+    assert_non_null(reader.dctx);
+    assert_null(reader.cctx);
+    smar_chunker_free(&writer);
+    smar_chunker_free(&reader);
+    smar_buf_free(&index);
+    smar_buf_free(&meta);
+}
+
 /* Seal P (already framed) directly, to show what the reader does with bad framing. */
 static void test_chunk_v2_bad_frame(void **state)
 {
@@ -665,15 +706,25 @@ int main(void)
     if (smar_init())
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_round_trip),   cmocka_unit_test(test_header_bad_fields),
-        cmocka_unit_test(test_header_longer_minor), cmocka_unit_test(test_dek_commit),
-        cmocka_unit_test(test_slots_round_trip),    cmocka_unit_test(test_slot_aad_ignores_version),
-        cmocka_unit_test(test_slots_bad_fields),    cmocka_unit_test(test_slots_version_zero),
-        cmocka_unit_test(test_trailer_v2),          cmocka_unit_test(test_roots),
-        cmocka_unit_test(test_signature2),          cmocka_unit_test(test_pad_rule),
-        cmocka_unit_test(test_sealed_body),         cmocka_unit_test(test_chunk_v2_round_trip),
-        cmocka_unit_test(test_chunk_v2_bad_frame),  cmocka_unit_test(test_payload_coding),
-        cmocka_unit_test(test_locator_v2),          cmocka_unit_test(test_subkeys_v2),
+        cmocka_unit_test(test_header_round_trip),
+        cmocka_unit_test(test_header_bad_fields),
+        cmocka_unit_test(test_header_longer_minor),
+        cmocka_unit_test(test_dek_commit),
+        cmocka_unit_test(test_slots_round_trip),
+        cmocka_unit_test(test_slot_aad_ignores_version),
+        cmocka_unit_test(test_slots_bad_fields),
+        cmocka_unit_test(test_slots_version_zero),
+        cmocka_unit_test(test_trailer_v2),
+        cmocka_unit_test(test_roots),
+        cmocka_unit_test(test_signature2),
+        cmocka_unit_test(test_pad_rule),
+        cmocka_unit_test(test_sealed_body),
+        cmocka_unit_test(test_chunk_v2_round_trip),
+        cmocka_unit_test(test_chunker_contexts_on_first_use),
+        cmocka_unit_test(test_chunk_v2_bad_frame),
+        cmocka_unit_test(test_payload_coding),
+        cmocka_unit_test(test_locator_v2),
+        cmocka_unit_test(test_subkeys_v2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
