@@ -1216,6 +1216,14 @@ static void test_incremental22(void **state)
         smar_reader *r = open_vector(v->file);
         assert_int_equal(smar_reader_info(r, &ai), SMAR_OK);
         assert_int_equal(ai.version_minor, 2);
+        assert_int_equal(ai.digests_chunks, 1); /* version 3 of smar_archive_info */
+        assert_true(ai.digests_bytes > 0);
+        /* a caller built for version 2 gets version 2's members, nothing after them */
+        smar_archive_info v2 = {.version = 2, .digests_chunks = 77, .digests_bytes = 77};
+        assert_int_equal(smar_reader_info(r, &v2), SMAR_OK);
+        assert_int_equal(v2.base_count, v->nbases);
+        assert_int_equal(v2.digests_chunks, 77);
+        assert_int_equal(v2.digests_bytes, 77);
         smar_reader_free(r);
         render_full(exports[i], 4, SNAPSHOT + (int64_t)(2 + i) * DAY_NS, &full);
         assert_true(same_bytes(full.text.p, full.text.n, rd.text.p, rd.text.n));
