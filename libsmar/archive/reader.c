@@ -449,8 +449,8 @@ int smar_reader_set_threads(smar_reader *r, unsigned threads)
     return SMAR_OK;
 }
 
-/* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): version 1 is the
- * whole struct today; a version 2 appends members and adds its size here. */
+/* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): each version appends
+ * members, and its size is the offset of the next version's first member. */
 static const size_t archive_info_sizes[] = {offsetof(smar_archive_info, incremental),
                                             offsetof(smar_archive_info, digests_chunks),
                                             sizeof(smar_archive_info)};
