@@ -204,6 +204,11 @@ static cJSON *info_json(const char *path, smar_reader *r, const smar_archive_inf
         cli_json_add_u64(e, "chunks", in->section_chunks[s]);
         cli_json_add_u64(e, "bytes", in->section_bytes[s]);
     }
+    if (in->digests_chunks > 0) { /* format 2.2 (FORMAT.md §26.6) */
+        cJSON *e = cJSON_AddObjectToObject(sections, "digests");
+        cli_json_add_u64(e, "chunks", in->digests_chunks);
+        cli_json_add_u64(e, "bytes", in->digests_bytes);
+    }
     cJSON *slots = cJSON_AddArrayToObject(o, "key_slots");
     for (size_t i = 0; i < in->slot_count; i++) {
         smar_slot_info si = SMAR_SLOT_INFO_INIT;
@@ -297,6 +302,9 @@ static void print_info(const char *path, smar_reader *r, const smar_archive_info
     for (int s = SMAR_SECTION_PAYLOAD; s <= SMAR_SECTION_META; s++)
         printf("  %-10s  %llu chunks, %llu bytes\n", section_names[s],
                (unsigned long long)in->section_chunks[s], (unsigned long long)in->section_bytes[s]);
+    if (in->digests_chunks > 0) /* format 2.2 (FORMAT.md §26.6) */
+        printf("  %-10s  %llu chunks, %llu bytes\n", "digests",
+               (unsigned long long)in->digests_chunks, (unsigned long long)in->digests_bytes);
     printf("key slots:    %zu\n", in->slot_count);
     for (size_t i = 0; i < in->slot_count; i++) {
         smar_slot_info si = SMAR_SLOT_INFO_INIT;

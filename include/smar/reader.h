@@ -64,6 +64,9 @@ enum smar_section {
     SMAR_SECTION_MANIFEST = 2,
     SMAR_SECTION_INDEX = 3,
     SMAR_SECTION_META = 4,
+    /** format 2.2: export digests of an incremental archive (spec/FORMAT.md §26.6). Not an
+     *  index of smar_archive_info's section arrays (they end at META): see digests_chunks. */
+    SMAR_SECTION_DIGESTS = 5,
 };
 
 /**
@@ -91,8 +94,8 @@ typedef struct smar_archive_info {
     uint32_t chunk_size;
     size_t slot_count;
     uint64_t chunk_count;
-    uint64_t section_chunks[5]; /**< chunks per section, indexed by enum smar_section */
-    uint64_t section_bytes[5];  /**< stored bytes per section */
+    uint64_t section_chunks[5]; /**< chunks per section, indexed by enum smar_section 1..4 */
+    uint64_t section_bytes[5];  /**< stored bytes per section, 1..4 */
     uint64_t file_size;
     uint32_t header_size;
     int is_signed;
@@ -100,9 +103,12 @@ typedef struct smar_archive_info {
     /* version 2: */
     int incremental;   /**< 1: an incremental archive (format 2.1), which needs its bases */
     size_t base_count; /**< its bases (smar_reader_base); 0 for a full archive */
+    /* version 3: */
+    uint64_t digests_chunks; /**< chunks of SMAR_SECTION_DIGESTS (format 2.2), else 0 */
+    uint64_t digests_bytes;  /**< their stored bytes */
 } smar_archive_info;
 
-#define SMAR_ARCHIVE_INFO_VERSION 2
+#define SMAR_ARCHIVE_INFO_VERSION 3
 #define SMAR_ARCHIVE_INFO_INIT                                                                     \
     {                                                                                              \
         .version = SMAR_ARCHIVE_INFO_VERSION                                                       \

@@ -450,9 +450,10 @@ int smar_reader_set_threads(smar_reader *r, unsigned threads)
     return SMAR_OK;
 }
 
-/* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): version 1 is the
- * whole struct today; a version 2 appends members and adds its size here. */
+/* Bytes of each version of the filled structs (SMAR_VERSIONED_SIZE): each version appends
+ * members, and its size is the offset of the next version's first member. */
 static const size_t archive_info_sizes[] = {offsetof(smar_archive_info, incremental),
+                                            offsetof(smar_archive_info, digests_chunks),
                                             sizeof(smar_archive_info)};
 static const size_t slot_info_sizes[] = {offsetof(smar_slot_info, version_kind),
                                          sizeof(smar_slot_info)};
@@ -483,9 +484,12 @@ int smar_reader_info(smar_reader *r, smar_archive_info *out)
     info.chunk_size = r->hdr.chunk_size;
     info.slot_count = r->nslots;
     info.chunk_count = r->trailer.chunk_count;
-    /* the public arrays stop at the meta section: the digests section (2.2) is internal */
+    /* the public arrays stop at the meta section (their size is ABI): the digests section
+     * (2.2) has its own members, version 3 */
     memcpy(info.section_chunks, r->counts, sizeof info.section_chunks);
     memcpy(info.section_bytes, r->bytes, sizeof info.section_bytes);
+    info.digests_chunks = r->counts[SMAR_SEC_DIGESTS];
+    info.digests_bytes = r->bytes[SMAR_SEC_DIGESTS];
     info.file_size = r->src.size;
     info.header_size = r->hdr.header_len;
     info.is_signed = (r->trailer.flags & SMAR_TRAILER_SIGNED) != 0;

@@ -1057,10 +1057,10 @@ static void check_incremental_lib(const incr_vector *v, rendered *rd)
     sb_free(&o);
 }
 
-typedef struct spec_chain {
-    uint8_t *data[3];
-    size_t n[3];
-    sr2 r[3];
+typedef struct spec_chain { /* an archive and up to 4 bases (incr-4's chain) */
+    uint8_t *data[5];
+    size_t n[5];
+    sr2 r[5];
     size_t opened;
 } spec_chain;
 
@@ -1154,6 +1154,52 @@ static void render_full(const char *const *secrets, size_t n, int64_t snapshot, 
     free(full.data);
 }
 
+/* Format 2.2, through the independent reader (FORMAT.md §26.6): the chain reads as the
+ * .secrets.jsonl says, the digests table has its shape, and each digest is the one the
+ * spec's formula gives for the secret's text under the K_digest key_base names. */
+static void check_independent22(const incr_vector *v, const char *const *secrets, rendered *rd)
+{
+    spec_chain ch = {0};
+    sb spec = {0};
+    if (spec_incremental(v->file, v->bases, v->nbases, &ch, &spec))
+        fail_msg("%s: independent reader: %s", v->file, ch.r[0].why);
+    assert_true(same_bytes(spec.p, spec.n, rd->text.p, rd->text.n));
+    const sr2 *r = &ch.r[0];
+    assert_true(r->digests);
+    assert_int_equal(r->nrec, 4);
+    const sr2 *keyed = r->key_base == 0xFF ? r : &ch.r[1 + r->key_base];
+    for (size_t k = 0; k < r->nrec; k++) {
+        uint8_t d[16];
+        sr2_export_digest(keyed->sub[6], secrets[k], strlen(secrets[k]), d);
+        if (memcmp(d, r->digest + 16 * k, 16) != 0)
+            fail_msg("%s: digest of secret %zu differs from the spec's", v->file, k);
+    }
+    spec_chain_free(&ch);
+    sb_free(&spec);
+}
+
+/* §26.6 at open, in the independent reader: a digests chunk without the flag, and the flag
+ * below minor version 2, are refused. */
+static void check_independent22_refusals(const char *file)
+{
+    size_t n;
+    uint8_t *d = vread(file, &n);
+    sr2 r;
+    assert_int_equal(sr2_open(&r, d, n), 0);
+    sr2_free(&r);
+    d[16] &= (uint8_t)~2u; /* EXPORT_DIGESTS cleared: the digests chunks are malformed */
+    assert_int_equal(sr2_open(&r, d, n), -1);
+    assert_non_null(strstr(r.why, "without EXPORT_DIGESTS"));
+    sr2_free(&r);
+    d[16] |= 2u;
+    d[10] = 1; /* minor 1 at both ends */
+    d[n - SR2_TRAILER + 202] = 1;
+    assert_int_equal(sr2_open(&r, d, n), -1);
+    assert_non_null(strstr(r.why, "below 2.2"));
+    sr2_free(&r);
+    free(d);
+}
+
 /* Format 2.2, through the API: the vectors open as 2.2 with their digests, and each reads
  * exactly as a full archive of its export (incr-4: through digest hits). */
 static void test_incremental22(void **state)
@@ -1170,9 +1216,19 @@ static void test_incremental22(void **state)
         smar_reader *r = open_vector(v->file);
         assert_int_equal(smar_reader_info(r, &ai), SMAR_OK);
         assert_int_equal(ai.version_minor, 2);
+        assert_int_equal(ai.digests_chunks, 1); /* version 3 of smar_archive_info */
+        assert_true(ai.digests_bytes > 0);
+        /* a caller built for version 2 gets version 2's members, nothing after them */
+        smar_archive_info v2 = {.version = 2, .digests_chunks = 77, .digests_bytes = 77};
+        assert_int_equal(smar_reader_info(r, &v2), SMAR_OK);
+        assert_int_equal(v2.base_count, v->nbases);
+        assert_int_equal(v2.digests_chunks, 77);
+        assert_int_equal(v2.digests_bytes, 77);
         smar_reader_free(r);
         render_full(exports[i], 4, SNAPSHOT + (int64_t)(2 + i) * DAY_NS, &full);
         assert_true(same_bytes(full.text.p, full.text.n, rd.text.p, rd.text.n));
+        check_independent22(v, exports[i], &rd);
+        check_independent22_refusals(v->file);
         rendered_free(&rd);
         rendered_free(&full);
     }

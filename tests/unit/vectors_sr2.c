@@ -26,7 +26,7 @@
 #define L2_X25519  "smar/v2 x25519\0\0"
 
 const uint8_t SR2_MAGIC[8] = {0x89, 'S', 'M', 'A', 'R', '\r', '\n', 0x1a};
-const char *const SR2_SECTION_NAME[5] = {"?", "payload", "manifest", "index", "meta"};
+const char *const SR2_SECTION_NAME[6] = {"?", "payload", "manifest", "index", "meta", "digests"};
 
 #define MAX_PLAIN_LEN  (64u << 20)  /* §11.4 */
 #define MAX_STORED_LEN 67371008u    /* ZSTD_COMPRESSBOUND(64 MiB) */
@@ -46,7 +46,7 @@ static int sr_fail(sr2 *r, const char *fmt, ...)
 void sr2_free(sr2 *r)
 {
     free(r->c);
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < SR2_SECTIONS; s++) {
         free(r->bysec[s]);
         sb_free(&r->stream[s]);
     }
@@ -225,16 +225,21 @@ static int parse_header(sr2 *r)
     r->created_s = (int64_t)le64(h + 44);
     r->snapshot = (int64_t)le64(h + 52);
     memcpy(r->dek_commit, h + 60, 32);
-    if ((le32(h + 16) & ~1u) != 0 || le32(h + 92) != 0 || (r->suite != 1 && r->suite != 2) ||
+    uint32_t flags = le32(h + 16);
+    if ((flags & ~3u) != 0 || le32(h + 92) != 0 || (r->suite != 1 && r->suite != 2) ||
         le16(h + 22) != 1 || r->chunk_size < (64u << 10) || r->chunk_size > (16u << 20))
         return sr_fail(r, "header fields");
-    return (le32(h + 16) & 1) ? parse_bases(r) : 0;
+    /* §5.1, §26.6: EXPORT_DIGESTS only with INCREMENTAL, from minor version 2 */
+    r->digests = (flags & 2) != 0;
+    if (r->digests && (!(flags & 1) || r->minor < 2))
+        return sr_fail(r, "EXPORT_DIGESTS without INCREMENTAL or below 2.2");
+    return (flags & 1) ? parse_bases(r) : 0;
 }
 
 static int parse_table(sr2 *r)
 {
     uint64_t expect = r->hlen, stored_max = compress_bound(r->chunk_size) + 20;
-    bool closed[5] = {false};
+    bool closed[SR2_SECTIONS] = {false};
     r->table = r->d + r->table_offset;
     r->c = calloc(r->count, sizeof *r->c);
     for (uint32_t i = 0; i < r->count; i++) {
@@ -245,8 +250,10 @@ static int parse_table(sr2 *r)
         c->section = e[12];
         c->flags = e[13];
         c->hash = e + 16;
-        if (e[14] != 0 || e[15] != 0 || (c->flags & ~1u) != 0 || c->section < 1 || c->section > 4)
+        if (e[14] != 0 || e[15] != 0 || (c->flags & ~1u) != 0 || c->section < 1 || c->section > 5)
             return sr_fail(r, "table entry %u", i);
+        if (c->section == 5 && !r->digests) /* §26.6: malformed, as an unknown section */
+            return sr_fail(r, "table entry %u: digests chunk without EXPORT_DIGESTS", i);
         if (c->offset != expect || c->len < 21 || c->len > stored_max ||
             c->len > r->table_offset - expect)
             return sr_fail(r, "chunk %u place or size", i);
@@ -260,12 +267,14 @@ static int parse_table(sr2 *r)
     }
     if (expect != r->table_offset)
         return sr_fail(r, "gap before the table");
-    for (int s = 1; s <= 4; s++)
+    for (int s = 1; s < SR2_SECTIONS; s++)
         if (r->nsec[s] > 0 && !closed[s])
             return sr_fail(r, "section %d has no last chunk", s);
     if (r->nsec[4] == 0)
         return sr_fail(r, "no meta section");
-    for (int s = 1; s <= 4; s++)
+    if (r->digests && r->nsec[5] == 0) /* §26.6: the flag without the section is damage */
+        return sr_fail(r, "EXPORT_DIGESTS without a digests section");
+    for (int s = 1; s < SR2_SECTIONS; s++)
         r->bysec[s] = calloc(r->nsec[s] + 1, sizeof(uint32_t));
     for (uint32_t i = 0; i < r->count; i++)
         r->bysec[r->c[i].section][r->c[i].seq] = i;
@@ -523,7 +532,7 @@ static int chunk_open(sr2 *r, uint32_t i)
     sb *s = &r->stream[c->section];
     c->sofs = s->n;
     const uint8_t *body = P + 4;
-    if (c->section == 2 || c->section == 4)
+    if (c->section == 2 || c->section == 4 || c->section == 5) /* §26.6: like the manifest's */
         rc = decode_frame(r, i, body, body_len, s);
     else if (body_len == 0 || body_len > r->chunk_size)
         rc = sr_fail(r, "chunk %u: raw body of %u bytes", i, body_len);
@@ -636,7 +645,7 @@ int sr2_unlock(sr2 *r, const char *text)
     }
     if (r->used_slot < 0)
         return sr_fail(r, "no slot for this key");
-    for (uint64_t id = 2; id <= 5; id++)
+    for (uint64_t id = 2; id <= 6; id++) /* 6: K_digest (2.2), derived whether used or not */
         crypto_kdf_derive_from_key(r->sub[id], 32, id, "smar-v2\0", r->dek);
     own_content(r);
     sr2_root_mac(r->sub[3], r->content, r->trailer, r->slots, r->slot_area_len, mac);
@@ -1157,6 +1166,99 @@ static uint64_t distinct_payloads(const sr2 *r)
     return distinct;
 }
 
+/* ---- §26.6 the digests section ------------------------------------------------------------ */
+
+/* The top-level member named "retrieved_at" of a JSON object: its index (0xFFFF when there
+ * is none) and the byte range [*vs, *ve) of its value token. */
+typedef struct member_at {
+    uint32_t index;
+    size_t vs, ve;
+} member_at;
+
+static int retrieved_at_member(sr2 *r, sr2_str obj, member_at *at)
+{
+    static const char name[] = "\"retrieved_at\"";
+    const char *p = obj.p;
+    size_t n = obj.n, i = n >= 2 ? skip_ws(p, n, 1) : 0;
+    at->index = 0xFFFF;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}')
+        return sr_fail(r, "metadata is not an object");
+    for (uint32_t member = 0; i < n - 1; member++) {
+        size_t name_end = string_end(p, n, i);
+        size_t colon = skip_ws(p, n, name_end);
+        if (p[i] != '"' || name_end == 0 || colon >= n || p[colon] != ':')
+            return sr_fail(r, "metadata member %u", member);
+        size_t vs = skip_ws(p, n, colon + 1), ve = value_end(p, n, vs);
+        if (ve == 0)
+            return sr_fail(r, "metadata member %u value", member);
+        if (name_end - i == sizeof name - 1 && memcmp(p + i, name, sizeof name - 1) == 0 &&
+            at->index == 0xFFFF)
+            *at = (member_at){member, vs, ve};
+        i = skip_ws(p, n, ve);
+        if (i < n && p[i] == ',')
+            i = skip_ws(p, n, i + 1);
+    }
+    return 0;
+}
+
+/* The table's shape (§26.6): format 1, key_base a base or 0xFF, reserved 0, count =
+ * secret_count, the stream consumed exactly; and each retrieved_member names the record's
+ * retrieved_at member as resolved. Called after walk_manifest (records resolved). */
+static int check_digests(sr2 *r)
+{
+    const sb *d = &r->stream[5];
+    cur c = {d->p, d->n, true};
+    if (!r->digests)
+        return 0;
+    uint8_t format = t8(&c);
+    r->key_base = t8(&c);
+    uint16_t reserved = t16(&c);
+    uint64_t count = t64(&c);
+    if (!c.ok || format != 1 || reserved != 0 || (r->key_base != 0xFF && r->key_base >= r->nbases))
+        return sr_fail(r, "digests: format, key_base or reserved");
+    if (count != r->nsecrets || c.left != count * 18)
+        return sr_fail(r, "digests: count %" PRIu64 " for %" PRIu64 " secrets, %zu bytes", count,
+                       r->nsecrets, c.left);
+    r->digest = take(&c, (size_t)count * 16);
+    r->retrieved_at = take(&c, (size_t)count * 2);
+    for (size_t i = 0; i < r->nrec; i++) {
+        member_at at;
+        if (retrieved_at_member(r, r->rec[i].meta, &at))
+            return -1;
+        if (le16(r->retrieved_at + 2 * i) != at.index)
+            return sr_fail(r, "digests: record %zu retrieved_member %u, its metadata says %u", i,
+                           le16(r->retrieved_at + 2 * i), at.index);
+    }
+    return 0;
+}
+
+void sr2_export_digest(const uint8_t k_digest[32], const char *t, size_t n, uint8_t out[16])
+{
+    static const char label[] = "smar/v2 exp-dgst";
+    uint64_t cut = UINT64_MAX;
+    size_t vs = n, ve = n; /* V = t[vs..ve), empty when there is no retrieved_at */
+    member_at at;
+    sr2 *scratch = calloc(1, sizeof *scratch); /* a parse failure: no V, as for any text */
+    if (retrieved_at_member(scratch, (sr2_str){t, n}, &at) == 0 && at.index != 0xFFFF) {
+        vs = at.vs;
+        ve = at.ve;
+        cut = vs;
+    }
+    free(scratch);
+    uint8_t le[16];
+    for (int b = 0; b < 8; b++) {
+        le[b] = (uint8_t)(cut >> (8 * b));
+        le[8 + b] = (uint8_t)((uint64_t)(n - (ve - vs)) >> (8 * b));
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, k_digest, 32, 16);
+    crypto_generichash_update(&st, (const uint8_t *)label, 16);
+    crypto_generichash_update(&st, le, 16);
+    crypto_generichash_update(&st, (const uint8_t *)t, vs);
+    crypto_generichash_update(&st, (const uint8_t *)t + ve, n - ve);
+    crypto_generichash_final(&st, out, 16);
+}
+
 int sr2_decode_all(sr2 *r)
 {
     for (uint32_t i = 0; i < r->count; i++)
@@ -1188,6 +1290,8 @@ int sr2_read(sr2 *r, sb *out)
         return -1;
     if (distinct_payloads(r) != r->npayloads)
         return sr_fail(r, "payload count");
+    if (check_digests(r))
+        return -1;
     for (size_t i = 0; i < r->nrec; i++)
         if (render(r, &r->rec[i], out))
             return -1;

@@ -26,7 +26,8 @@
 #define SR2_INDEX_FULL 2340
 
 extern const uint8_t SR2_MAGIC[8];
-extern const char *const SR2_SECTION_NAME[5];
+extern const char *const SR2_SECTION_NAME[6];
+#define SR2_SECTIONS 6 /* 1..5: payload, manifest, index, meta, digests (2.2) */
 
 typedef struct sr2_chunk {
     uint64_t offset;
@@ -106,11 +107,11 @@ struct sr2 {
     unsigned nslots;
     sr2_slot slot[SR2_MAX_SLOTS];
     sr2_chunk *c;
-    uint32_t nsec[5];
-    uint32_t *bysec[5]; /* seq -> chunk number */
+    uint32_t nsec[SR2_SECTIONS];
+    uint32_t *bysec[SR2_SECTIONS]; /* seq -> chunk number */
     int used_slot;
-    uint8_t dek[32], dek_commit[32], sub[6][32], content[32];
-    sb stream[5];
+    uint8_t dek[32], dek_commit[32], sub[7][32], content[32];
+    sb stream[SR2_SECTIONS];
     /* meta section */
     uint64_t nsecrets, nversions, npayloads;
     int64_t oldest, newest;
@@ -127,9 +128,17 @@ struct sr2 {
     unsigned nbases;
     const uint8_t *base_entry[SR2_MAX_BASES]; /* 56 bytes each */
     sr2 *base[SR2_MAX_BASES];
+    /* format 2.2 (§26.6): header flag EXPORT_DIGESTS and the digests section's table */
+    bool digests;
+    uint8_t key_base;
+    const uint8_t *digest;       /* count x 16 */
+    const uint8_t *retrieved_at; /* count x u16 */
     char why[256];
 };
 
+/* §26.6: the export digest of a secret's text t (n bytes, from its { to its }) under
+ * k_digest. The writer's "unsure" cases (its zero entries) are not detected here. */
+void sr2_export_digest(const uint8_t k_digest[32], const char *t, size_t n, uint8_t out[16]);
 /* Open (§13 steps 1-3): trailer, header, chunk table and slot area, structure only. */
 int sr2_open(sr2 *r, const uint8_t *d, size_t n);
 /* Keyless verification (§17): chunk hashes, root hash, the signature (with pk pinned, or
