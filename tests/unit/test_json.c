@@ -1179,7 +1179,8 @@ static void test_element_fields_match_init(void **state)
                      SMAR_OK);
     for (int i = 0; i < SMAR_JSON_FIELDS_MAX + 3; i++)
         assert_int_equal(smar_buf_printf(&b, "%s\"m%d\":{\"i\":%d}", i ? "," : "", i, i), SMAR_OK);
-    assert_int_equal(smar_buf_append(&b, "},{\"last\":true} ]", 19), SMAR_OK);
+    static const char tail[] = "},{\"last\":true} ]"; /* with its NUL: span_of reads a C string */
+    assert_int_equal(smar_buf_append(&b, tail, sizeof tail), SMAR_OK);
     smar_span arr, a, c;
     assert_true(validate(span_of((const char *)b.data), &arr, NULL, 0));
     smar_json_iter walk, both;
