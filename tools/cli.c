@@ -1294,13 +1294,12 @@ static size_t series_slot(cli_series *cs, const char *path)
     return cs->n++;
 }
 
-/* Open and unlock one archive. Returns 0, or an exit code after a message. */
-static int series_open_reader(cli_series *cs, uint32_t threads, const char *path, smar_reader **out)
+/* Unlock one archive r opened (and owned, freed on failure). Returns 0, or an exit code
+ * after a message. */
+static int series_unlock_reader(cli_series *cs, uint32_t threads, const char *path, smar_reader *r,
+                                smar_reader **out)
 {
-    smar_reader *r = NULL;
-    int ret = cli_open_archive(path, &r);
-    if (ret != 0)
-        return ret;
+    int ret;
     smar_reader_set_threads(r, threads);
     if ((ret = cli_unlock_archive(path, r, cs->keys, cs->nkeys)) != 0) {
         smar_reader_free(r);
@@ -1308,6 +1307,14 @@ static int series_open_reader(cli_series *cs, uint32_t threads, const char *path
     }
     *out = r;
     return 0;
+}
+
+/* Open and unlock one archive. Returns 0, or an exit code after a message. */
+static int series_open_reader(cli_series *cs, uint32_t threads, const char *path, smar_reader **out)
+{
+    smar_reader *r = NULL;
+    int ret = cli_open_archive(path, &r);
+    return ret != 0 ? ret : series_unlock_reader(cs, threads, path, r, out);
 }
 
 /* Open, unlock and add one archive. Returns 0, or an exit code after a message. */
@@ -1333,6 +1340,7 @@ static int series_add_one(cli_series *cs, uint32_t threads, const char *path)
 typedef struct cli_lazy_source {
     cli_series *cs;
     size_t slot;
+    smar_reader *opened; /* opened keyless when it was added (its header read), or NULL */
 } cli_lazy_source;
 
 static int open_lazy_source(void *ctx, smar_reader **out)
@@ -1340,8 +1348,14 @@ static int open_lazy_source(void *ctx, smar_reader **out)
     cli_lazy_source *ls = ctx;
     cli_series *cs = ls->cs;
     const char *path = cs->paths[ls->slot];
+    smar_reader *opened = ls->opened;
+    int ret;
+    ls->opened = NULL; /* unlocked or freed below, never twice */
     signer_refused = 0;
-    int ret = series_open_reader(cs, cs->threads, path, &cs->readers[ls->slot]);
+    if (opened != NULL) /* the signer, if pinned, was checked when it was opened */
+        ret = series_unlock_reader(cs, cs->threads, path, opened, &cs->readers[ls->slot]);
+    else
+        ret = series_open_reader(cs, cs->threads, path, &cs->readers[ls->slot]);
     if (ret == CLI_EXIT_DAMAGED && cs->skip_damaged && !signer_refused) {
         cli_error("%s: damaged, left out of the series (--skip-damaged)", path);
         cs->damaged++;
@@ -1355,10 +1369,13 @@ static int open_lazy_source(void *ctx, smar_reader **out)
     return SMAR_OK;
 }
 
-static int add_lazy_source(cli_series *cs, const char *url, smar_time_ns snapshot)
+/* Add url to the series as a source opened when a query first needs it; opened (owned,
+ * may be NULL) is the archive already opened keyless, kept so it is not read twice. */
+static int add_lazy_source(cli_series *cs, const char *url, smar_time_ns snapshot,
+                           smar_reader *opened)
 {
     cli_lazy_source *ls = cli_xmalloc(sizeof *ls);
-    *ls = (cli_lazy_source){cs, series_slot(cs, url)};
+    *ls = (cli_lazy_source){cs, series_slot(cs, url), opened};
     cs->lazies = cli_xrealloc(cs->lazies, (cs->nlazies + 1) * sizeof *cs->lazies);
     cs->lazies[cs->nlazies++] = ls;
     if (smar_series_add_source(cs->series, snapshot, open_lazy_source, ls) != SMAR_OK)
@@ -1396,7 +1413,7 @@ static int series_add_prefix(cli_series *cs, const char *prefix)
             return CLI_EXIT_FAILURE;
         }
         memcpy(instance, other, sizeof instance);
-        ret = add_lazy_source(cs, url, snapshot);
+        ret = add_lazy_source(cs, url, snapshot, NULL);
     }
     return ret;
 }
@@ -1405,6 +1422,9 @@ static int compare_strings(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
+
+/* At most this many archives of a folder are kept open, keyless, until a query needs them. */
+#define SERIES_KEPT_OPEN_MAX 256
 
 /* A local archive added to the series by its snapshot time (read keyless from its header):
  * unlocked only when a query needs it, like an archive under an s3:// prefix, so a restore
@@ -1417,13 +1437,20 @@ static int series_add_local_source(cli_series *cs, const char *path)
         return ret;
     smar_archive_info info = SMAR_ARCHIVE_INFO_INIT;
     int rc = smar_reader_info(r, &info);
-    smar_reader_free(r);
     if (rc != SMAR_OK) {
+        smar_reader_free(r);
         cli_error_lib(path, "cannot read the archive's header");
         return CLI_EXIT_FAILURE;
     }
-    return add_lazy_source(cs, path,
-                           info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created);
+    /* Kept for the first query that needs it (one open, one read of its header and chunk
+     * table, instead of two); past a bound, freed and opened again then, so a folder of
+     * thousands of archives does not hold a file descriptor for each. */
+    if (cs->nlazies >= SERIES_KEPT_OPEN_MAX) {
+        smar_reader_free(r);
+        r = NULL;
+    }
+    return add_lazy_source(cs, path, info.snapshot != SMAR_TIME_NONE ? info.snapshot : info.created,
+                           r);
 }
 
 /* A local folder given as a series: its *.smar files, in name order (the series orders
@@ -1678,8 +1705,10 @@ void cli_series_close(cli_series *cs)
     for (size_t i = 0; i < cs->listed.n; i++)
         free((void *)(uintptr_t)cs->listed.items[i]); /* ours: strdup'ed */
     cli_strlist_free(&cs->listed);
-    for (size_t i = 0; i < cs->nlazies; i++)
+    for (size_t i = 0; i < cs->nlazies; i++) {
+        smar_reader_free(cs->lazies[i]->opened); /* never needed by a query */
         free(cs->lazies[i]);
+    }
     free(cs->lazies);
     cli_free_keyrings(cs->keys, cs->nkeys);
     memset(cs, 0, sizeof *cs);
