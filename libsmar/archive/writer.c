@@ -543,6 +543,17 @@ static int write_chunk(smar_writer *w, uint8_t section, bool last, const uint8_t
     return write_chunk_padded(w, section, last, last, raw, n);
 }
 
+/* A whole section written at once (meta, digests): cut into chunks, the last one marked. */
+static int write_in_chunks(smar_writer *w, uint8_t section, const smar_buf *b)
+{
+    int rc = SMAR_OK;
+    for (size_t off = 0; off < b->len && rc == SMAR_OK; off += w->hdr.chunk_size) {
+        size_t n = b->len - off < w->hdr.chunk_size ? b->len - off : w->hdr.chunk_size;
+        rc = write_chunk(w, section, off + n == b->len, b->data + off, n);
+    }
+    return rc;
+}
+
 static int stream_flush(smar_writer *w, uint8_t section, bool last)
 {
     smar_buf *b = &w->stream[section];
@@ -1281,11 +1292,7 @@ static int write_digests(smar_writer *w)
         smar_buf_free(&out);
         return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
     }
-    rc = SMAR_OK;
-    for (size_t off = 0; off < out.len && rc == SMAR_OK; off += w->hdr.chunk_size) {
-        size_t n = out.len - off < w->hdr.chunk_size ? out.len - off : w->hdr.chunk_size;
-        rc = write_chunk(w, SMAR_SEC_DIGESTS, off + n == out.len, out.data + off, n);
-    }
+    rc = write_in_chunks(w, SMAR_SEC_DIGESTS, &out);
     smar_buf_free(&out);
     return rc;
 }
@@ -1687,11 +1694,7 @@ static int write_meta(smar_writer *w, smar_meta *m)
         smar_buf_free(&meta);
         return smar_fail(&w->err, SMAR_E_NOMEM, "out of memory");
     }
-    rc = SMAR_OK;
-    for (size_t off = 0; off < meta.len && rc == SMAR_OK; off += w->hdr.chunk_size) {
-        size_t n = meta.len - off < w->hdr.chunk_size ? meta.len - off : w->hdr.chunk_size;
-        rc = write_chunk(w, SMAR_SEC_META, off + n == meta.len, meta.data + off, n);
-    }
+    rc = write_in_chunks(w, SMAR_SEC_META, &meta);
     smar_buf_free(&meta);
     return rc;
 }
