@@ -1,0 +1,89 @@
+/*
+ * fuzz_toplevel.c - the top-level member scan of a secret's export text (toplevel.c) and
+ * the export digest over it (digests.c, format 2.2): what an incremental create runs on
+ * every secret of an untrusted export before any parse. A scan that is sure of a text it
+ * misread would make two different secrets share a digest (a silent wrong restore), so the
+ * oracles compare it with the strict parser:
+ *   - whatever the input, the spans the scan reports lie inside it, `retrieved_at` is a
+ *     quoted token of printable ASCII of at most SMAR_TOPLEVEL_MAX_VALUE bytes;
+ *   - when the input is also valid JSON (smar_json_validate), the scan's `id` and
+ *     `retrieved_at` are exactly the top-level members the parser finds under those names;
+ *   - the digest does not depend on the `retrieved_at` value, and does depend on the byte
+ *     right after it (the text the digest must cover).
+ */
+#include <string.h>
+
+#include "common.h"
+#include "internal.h"
+#include "json.h"
+#include "toplevel.h"
+
+static const uint8_t key[32] = {7};
+
+static void check_spans(const char *text, size_t size, const smar_toplevel *t)
+{
+    FZ_CHECK(t->id.p >= text && t->id.p + t->id.n <= text + size);
+    if (!t->has_retrieved)
+        return;
+    FZ_CHECK(t->retrieved_at < size && t->retrieved_len >= 2 &&
+             t->retrieved_len <= size - t->retrieved_at);
+    FZ_CHECK(t->retrieved_len <= SMAR_TOPLEVEL_MAX_VALUE + 2);
+    const char *v = text + t->retrieved_at;
+    FZ_CHECK(v[0] == '"' && v[t->retrieved_len - 1] == '"');
+    for (size_t i = 1; i + 1 < t->retrieved_len; i++)
+        FZ_CHECK(v[i] >= 0x20 && v[i] <= 0x7E && v[i] != '\\' && v[i] != '"');
+}
+
+/* Valid JSON: the parser's own view of the top-level members must agree with the scan. */
+static void check_against_parser(const char *text, size_t size, const smar_toplevel *t)
+{
+    smar_span value;
+    char err[128];
+    if (!smar_json_validate((smar_span){text, size}, 64, &value, err, sizeof err) ||
+        smar_json_kind_of(value) != SMAR_JSON_OBJECT)
+        return;
+    smar_span id, retrieved;
+    FZ_CHECK(smar_json_get(value, "id", &id)); /* the scan is sure only with an id */
+    FZ_CHECK(id.n == t->id.n + 2 && id.p + 1 == t->id.p);
+    bool has = smar_json_get(value, "retrieved_at", &retrieved);
+    FZ_CHECK(has == t->has_retrieved);
+    if (has)
+        FZ_CHECK(retrieved.p == text + t->retrieved_at && retrieved.n == t->retrieved_len);
+}
+
+/* Another retrieved_at value gives the same digest; another byte after it does not. */
+static void check_digest(const char *text, size_t size, const smar_toplevel *t)
+{
+    uint8_t a[SMAR_DIGEST_BYTES], b[SMAR_DIGEST_BYTES];
+    smar_export_digest(a, key, text, size, t);
+    if (!t->has_retrieved || size > 4096)
+        return;
+    char copy[4096];
+    memcpy(copy, text, size);
+    if (t->retrieved_len > 2) { /* a non-empty value: change its first character */
+        char *c = &copy[t->retrieved_at + 1];
+        *c = *c == 'A' ? 'B' : 'A';
+        smar_export_digest(b, key, copy, size, t);
+        FZ_CHECK(memcmp(a, b, sizeof a) == 0);
+        memcpy(copy, text, size);
+    }
+    size_t after = t->retrieved_at + t->retrieved_len;
+    if (after < size) {
+        copy[after] ^= 1;
+        smar_export_digest(b, key, copy, size, t);
+        FZ_CHECK(memcmp(a, b, sizeof a) != 0);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_init();
+    const char *text = (const char *)data;
+    smar_toplevel t;
+    if (!smar_toplevel_scan(text, size, &t))
+        return 0;
+    check_spans(text, size, &t);
+    check_against_parser(text, size, &t);
+    check_digest(text, size, &t);
+    return 0;
+}
