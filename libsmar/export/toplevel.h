@@ -13,8 +13,9 @@
 #include "digests.h"
 
 /* true when the scan is sure of what it found: one object, keys without escapes and
- * unique, an `id` string without escapes, a `retrieved_at` (if any) a string of printable
- * ASCII without escapes, at most SMAR_TOPLEVEL_MAX_MEMBERS members. Else false: the secret
+ * unique, a non-empty `id` string without escapes, a `retrieved_at` (if any) a string of
+ * printable ASCII without escapes, its token (quotes included) at most
+ * SMAR_TOPLEVEL_MAX_VALUE bytes, at most SMAR_TOPLEVEL_MAX_MEMBERS members. Else false: the secret
  * takes the slow path (parsed and compared). */
 #define SMAR_TOPLEVEL_MAX_MEMBERS 128
 #define SMAR_TOPLEVEL_MAX_VALUE   64 /* longest retrieved_at value kept for a patch */
