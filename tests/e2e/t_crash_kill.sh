@@ -68,32 +68,58 @@ for f in .out.smar.tmp-*; do
     case "$f" in .out.smar.tmp-*) ;; *) fail "unexpected leftover $f" ;; esac
 done
 
-step "$trials x SIGKILL during extract --format dir"
+step "$trials x SIGKILL during extract --format dir into a new folder"
 t0=$(now_ms)
 run 0 "$SMAR" extract -q --format dir -o reference-dir out.smar
 extract_ms=$(($(now_ms) - t0 + 50))
 (cd reference-dir && find . -type f -exec sha256sum {} +) | sort >ref.sums
+# A new folder is built under a hidden name beside it and renamed when whole: after a kill,
+# "tree" is absent or complete, never partial. A run that got as far as making the hidden
+# folder has started writing.
 i=0
-done_runs=0
+started=0
+whole=0
 while [ "$i" -lt "$trials" ]; do
-    rm -rf tree
+    rm -rf tree .tree.tmp-*
     "$SMAR" extract -q --format dir -o tree out.smar &
     pid=$!
     sleep "$(rand_ms "$extract_ms" "$((i + 1000))")"
     kill -9 "$pid" 2>/dev/null || true
     wait_killed_or_done "$pid" "$i"
-    if [ -d tree ]; then
-        # every file under a final name is complete: its path and checksum are in the
-        # reference tree's list (temporary files start with a dot and are not final names)
-        (cd tree && find . -type f ! -name '.*' -exec sha256sum {} +) | sort >got.sums
-        bad=$(comm -23 got.sums ref.sums | head -n 3)
-        [ -z "$bad" ] || fail "trial $i: half-written or unexpected file(s): $bad"
-        done_runs=$((done_runs + 1))
+    for d in .tree.tmp-*; do
+        [ -d "$d" ] && started=$((started + 1)) && break
+    done
+    if [ -e tree ]; then
+        (cd tree && find . -type f -exec sha256sum {} +) | sort >got.sums
+        cmp -s got.sums ref.sums || fail "trial $i: a partial tree under the final name"
+        whole=$((whole + 1))
     fi
     i=$((i + 1))
 done
-echo "extract: $done_runs runs had started writing"
-[ "$done_runs" -gt 0 ] || fail "no extract run got far enough to write"
+echo "extract to a new folder: $started killed while writing, $whole complete"
+[ "$started" -gt 0 ] || fail "no extract run into a new folder got far enough to write"
+
+step "$trials x SIGKILL during extract --format dir into an existing folder"
+# An existing folder gets each file atomically: every file under a final name is complete
+# (its path and checksum are in the reference list; temporary files start with a dot).
+i=0
+started=0
+while [ "$i" -lt "$trials" ]; do
+    rm -rf tree .tree.tmp-*
+    mkdir tree
+    "$SMAR" extract -q --format dir -o tree out.smar &
+    pid=$!
+    sleep "$(rand_ms "$extract_ms" "$((i + 2000))")"
+    kill -9 "$pid" 2>/dev/null || true
+    wait_killed_or_done "$pid" "$i"
+    [ -z "$(ls -A tree)" ] || started=$((started + 1))
+    (cd tree && find . -type f ! -name '.*' -exec sha256sum {} +) | sort >got.sums
+    bad=$(comm -23 got.sums ref.sums | head -n 3)
+    [ -z "$bad" ] || fail "trial $i: half-written or unexpected file(s): $bad"
+    i=$((i + 1))
+done
+echo "extract to an existing folder: $started runs had started writing"
+[ "$started" -gt 0 ] || fail "no extract run into an existing folder got far enough to write"
 
 step "a later extract over the leftovers, with --force, completes"
 run 0 "$SMAR" extract -q --force --format dir -o tree out.smar
