@@ -249,7 +249,7 @@ const char *cli_printable(const char *s, char *buf, size_t cap)
 
 /* ---- signals: temporary files to remove, a terminal to restore ---------------------- */
 
-#define TEMP_SLOTS    600 /* covers a batch of pending extract files (CLI_PENDING_MAX) */
+#define TEMP_SLOTS    64 /* temporary output files open at once (a command has one or two) */
 #define TEMP_NAME_MAX 256
 
 static struct temp_slot {
@@ -474,6 +474,21 @@ static int out_check_name(int dirfd, const char *name, const char *display, int 
     return 0;
 }
 
+int cli_out_check_at(int dirfd, const char *name, const char *display, int force)
+{
+    return out_check_name(dirfd, name, display, force);
+}
+
+int cli_out_check_folder(int dirfd, const char *display)
+{
+    const struct input_file *in = input_folder_holding(dirfd);
+    if (in == NULL)
+        return 0;
+    cli_error("'%s' is the input folder '%s' or inside it: nothing is written there", display,
+              in->path);
+    return CLI_EXIT_FAILURE;
+}
+
 static void out_reset(cli_out *o)
 {
     memset(o, 0, sizeof *o);
@@ -676,33 +691,6 @@ int cli_out_commit(cli_out *o)
         return CLI_EXIT_FAILURE;
     /* fsync, rename into place, fsync the folder (the rename itself must survive a crash) */
     int rc = smar_file_sink_commit(o->sink);
-    if (rc != SMAR_OK)
-        return out_publish_failed(o, rc);
-    cli_out_abort(o);
-    return 0;
-}
-
-int cli_out_close_pending(cli_out *o)
-{
-    if (out_flush(o) != 0) {
-        cli_out_abort(o);
-        return CLI_EXIT_FAILURE;
-    }
-    out_drop_buffer(o);
-    o->fd = -1;
-    if (smar_file_sink_close_unsynced(o->sink) != SMAR_OK) {
-        cli_error("%s", smar_file_sink_error(o->sink));
-        cli_out_abort(o);
-        return CLI_EXIT_FAILURE;
-    }
-    return 0;
-}
-
-int cli_out_publish(cli_out *o)
-{
-    if (out_recheck(o) != 0)
-        return CLI_EXIT_FAILURE;
-    int rc = smar_file_sink_publish(o->sink);
     if (rc != SMAR_OK)
         return out_publish_failed(o, rc);
     cli_out_abort(o);

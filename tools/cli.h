@@ -190,15 +190,13 @@ int cli_out_write(cli_out *o, const void *buf, size_t len);
  * (the temporary file is then removed). */
 int cli_out_commit(cli_out *o);
 
-/*
- * Batched commits, for many small files: cli_out_close_pending closes the temporary file
- * without syncing it; once the caller has synced the file system (one syncfs for the whole
- * batch), cli_out_publish gives it its final name. A file never appears under its final
- * name before its data is on disk. At most CLI_PENDING_MAX may be pending at once.
- */
-#define CLI_PENDING_MAX 512
-int cli_out_close_pending(cli_out *o);
-int cli_out_publish(cli_out *o);
+/* Whether name in dirfd may be written over (display names it in messages): 0 when nothing
+ * is there, or a regular file that is no input of this command and force is set; else an
+ * exit code after a message. */
+int cli_out_check_at(int dirfd, const char *name, const char *display, int force);
+/* 0 unless the folder dirfd is an input folder of this command or lies inside one (then an
+ * exit code after a message): an output written there could change what is being read. */
+int cli_out_check_folder(int dirfd, const char *display);
 /* Drop the temporary file (no-op after commit). */
 void cli_out_abort(cli_out *o);
 /* Whether path (standard output never) exists already; used to fail before long work. */

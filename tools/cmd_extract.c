@@ -3,17 +3,15 @@
  * archive or a series, written as an instance export (which `smar create` takes back), a
  * folder tree or a tar stream.
  *
- * Two passes: the first resolves every selected secret at T and reports those that cannot
- * be restored, so that a refused run writes nothing; the second renders and writes. An
- * output that is dropped whole when the run is refused (an export, JSONL or tar file, a
- * folder that did not exist) needs no first pass: each secret is resolved and written at
- * once (extract_folded).
+ * Every output to a file or folder is dropped whole when the run is refused (an export,
+ * JSONL or tar file is written under a temporary name, a folder tree is built hidden), so
+ * each secret is resolved and written at once (extract_folded). Standard output cannot be
+ * taken back: there a first pass resolves every selected secret at T and reports those that
+ * cannot be restored, so that a refused run writes nothing, and a second renders and writes.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -477,18 +475,14 @@ static int write_all(cli_series *cs, const struct extract_opts *o, smar_time_ns 
 /*
  * Whether the output can be dropped whole after it was begun, so that a refused run still
  * writes nothing without a first pass: a file (export, JSONL, tar), written under a
- * temporary name and renamed at the end, or a folder that does not exist yet, built under a
- * hidden name and renamed at the end (extract_dir.c). Such an extract resolves and writes in
- * one pass (folded) and walks the manifest twice (select, then resolve), not three times.
- * A folder made by someone else between this check and the tree's opening only loses that:
- * the tree then publishes file by file, as into any existing folder.
+ * temporary name and renamed at the end, or a folder, whose tree is built under a hidden
+ * name (beside a new folder, inside an existing one) and named at the end (extract_dir.c).
+ * Such an extract resolves and writes in one pass (folded) and walks the manifest twice
+ * (select, then resolve), not three times.
  */
 static int can_fold(const struct extract_opts *o)
 {
-    struct stat st;
-    if (o->format == FORMAT_DIR)
-        return lstat(o->output, &st) != 0 && errno == ENOENT;
-    return !cli_out_is_stdout(o->output);
+    return o->format == FORMAT_DIR || !cli_out_is_stdout(o->output);
 }
 
 /* A pick that makes the run fail whatever the later picks say: nothing more is rendered. */

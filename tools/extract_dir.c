@@ -34,7 +34,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,29 +49,6 @@
 #define PATH_MAX_TREE   (REL_MAX + sizeof "versions/" + CLI_NAME_MAX + 1)
 #define TAR_DEEP_LEVELS 2  /* <name>--<id>/ and its versions/ */
 #define TYPE_DIRS_MAX   64 /* group/type folders kept open (dir form) */
-/* Files written and waiting for their data to be on disk before they get their names. Two
- * batches are in flight, one filling, one syncing: both fit in CLI_PENDING_MAX (the signal
- * handler's temporary-file list), and each file holds its folder's descriptor until it is
- * named. */
-#define BATCH_MAX (CLI_PENDING_MAX / 2)
-
-/* Files written and closed under temporary names. */
-struct batch {
-    cli_out files[BATCH_MAX];
-    size_t n;
-};
-
-/* The thread that makes one batch durable and names its files while the next is written:
- * restoring is otherwise mostly waiting for the disk. */
-struct syncer {
-    pthread_t thread;
-    int running;
-    struct batch *batch;
-    int rootfd;
-    const char *root;
-    int result; /* 0, or an exit code after a message */
-};
-
 /* An open group/type folder. Secrets come in archive order, not by folder: entering both
  * folders again for every secret was a third of the system calls of a restore. */
 struct type_dir {
@@ -86,18 +62,16 @@ struct cli_tree {
     /* dir */
     int rootfd;
     char *root; /* the output folder's path, as messages name it */
-    /* A new output folder is built whole under a hidden name beside it and renamed at the
-     * end, after one sync: then no file needs a name of its own before its data is on disk
-     * (no temporary file, no rename, no check per file), and a failed or refused run
-     * removes the hidden folder and leaves nothing. An existing folder gets each file
-     * atomically, in synced batches. */
-    int fresh;
-    int parentfd;              /* fresh: the output's parent folder */
-    char *base;                /* fresh: the output's name in it */
-    char hidden[NAME_MAX + 1]; /* fresh: the name while it is built */
-    struct batch batches[2];   /* one filling (fill), the other with the syncer */
-    struct batch *fill;
-    struct syncer syncer;
+    /* The tree is built whole under a hidden name and named at the end, after one sync:
+     * then no file needs a name of its own before its data is on disk (no temporary file,
+     * rename or check per file), and a failed or refused run removes the hidden folder and
+     * leaves nothing. A new output folder is built beside its name and renamed whole; in an
+     * existing one (merge) the hidden folder is made inside it, and at the end every path
+     * is checked against what is there before anything is moved into place. */
+    int merge;
+    int parentfd;              /* the folder holding the hidden one */
+    char *base;                /* new folder: the output's name in parentfd */
+    char hidden[NAME_MAX + 1]; /* the hidden folder's name, "" once published */
     struct type_dir type_dirs[TYPE_DIRS_MAX];
     size_t ntype_dirs;
     /* tar */
@@ -224,74 +198,8 @@ static int enter_dir(int parent, const char *name, const char *display)
     return fd;
 }
 
-/*
- * A batch's data on disk, then each file under its final name. One syncfs per batch, not
- * an fsync per file: on ext4 without a journal (and other file systems where an fsync
- * writes the inode, its blocks and the parent folder synchronously) 20,000 files took 5x
- * longer with an fsync each than with a syncfs per 512 (bench/profile-extract.md).
- */
-static int publish_batch(struct batch *b, int rootfd, const char *root)
-{
-    int ret = 0;
-    if (b->n > 0 && syncfs(rootfd) != 0) {
-        cli_error("cannot sync folder '%s': %s", root, strerror(errno));
-        ret = CLI_EXIT_FAILURE;
-    }
-    for (size_t i = 0; i < b->n; i++) {
-        if (ret == 0)
-            ret = cli_out_publish(&b->files[i]);
-        else
-            cli_out_abort(&b->files[i]);
-    }
-    b->n = 0;
-    return ret;
-}
-
-static void *syncer_main(void *arg)
-{
-    struct syncer *s = arg;
-    s->result = publish_batch(s->batch, s->rootfd, s->root);
-    return NULL;
-}
-
-/* Wait for the batch being synced, if any: 0 or its exit code. */
-static int syncer_join(struct syncer *s)
-{
-    if (!s->running)
-        return 0;
-    pthread_join(s->thread, NULL);
-    s->running = 0;
-    return s->result;
-}
-
-/* Hand the filled batch to the syncer and fill the other one meanwhile. */
-static int flush_async(cli_tree *t)
-{
-    int ret = syncer_join(&t->syncer);
-    if (ret != 0)
-        return ret;
-    struct batch *full = t->fill;
-    t->fill = full == &t->batches[0] ? &t->batches[1] : &t->batches[0];
-    t->syncer.batch = full;
-    t->syncer.rootfd = t->rootfd;
-    t->syncer.root = t->root;
-    if (pthread_create(&t->syncer.thread, NULL, syncer_main, &t->syncer) != 0)
-        return publish_batch(full, t->rootfd, t->root); /* no thread: the same, here */
-    t->syncer.running = 1;
-    return 0;
-}
-
-/* Every batch synced and named. */
-static int flush_all(cli_tree *t)
-{
-    int ret = syncer_join(&t->syncer);
-    if (ret == 0)
-        ret = publish_batch(t->fill, t->rootfd, t->root);
-    return ret;
-}
-
-/* A file of a fresh tree: created (never over anything), written, closed; synced with the
- * whole tree before the tree gets its name. */
+/* A file of the hidden tree: created (never over anything), written, closed; synced with
+ * the whole tree before the tree (or, in an existing folder, the file) gets its name. */
 static int write_new_file(int dirfd, const char *name, const char *display, const struct text *body)
 {
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -307,28 +215,6 @@ static int write_new_file(int dirfd, const char *name, const char *display, cons
         return CLI_EXIT_FAILURE;
     }
     return 0;
-}
-
-static int write_file_at(cli_tree *t, int dirfd, const char *name, const char *display,
-                         const struct text *body)
-{
-    if (t->fresh)
-        return write_new_file(dirfd, name, display, body);
-    cli_out *o = &t->fill->files[t->fill->n];
-    int ret = cli_out_openat(o, dirfd, name, display, t->force);
-    if (ret != 0)
-        return ret;
-    /* Straight to the file: one write, no copy in cli_out's buffer. */
-    if (smar_file_sink_write(o->sink, body->p, body->n) != SMAR_OK) {
-        cli_error("%s", smar_file_sink_error(o->sink));
-        cli_out_abort(o);
-        return CLI_EXIT_FAILURE;
-    }
-    if ((ret = cli_out_close_pending(o)) != 0)
-        return ret;
-    if (++t->fill->n == BATCH_MAX)
-        ret = flush_async(t);
-    return ret;
 }
 
 /* ---- tar entries -------------------------------------------------------------------- */
@@ -448,7 +334,7 @@ static int put_root_file(cli_tree *t, const char *name, const struct text *body)
         return tar_entry(t, name, 0, body);
     char display[4096];
     snprintf(display, sizeof display, "%s/%s", t->root, name);
-    return write_file_at(t, t->rootfd, name, display, body);
+    return write_new_file(t->rootfd, name, display, body);
 }
 
 struct doc_parts {
@@ -508,8 +394,9 @@ static int put_root_files(cli_tree *t, const char *doc, size_t len, int with_con
     return ret;
 }
 
-/* Remove what a failed fresh tree holds, then the folder itself: only what this run made,
- * in a 0700 folder of its own; nothing is followed (a folder is opened O_NOFOLLOW). */
+/* Remove what the hidden tree still holds (all of it after a failure; after a merge the
+ * folders that were merged into), then the folder itself: only what this run made, in a
+ * 0700 folder of its own; nothing is followed (a folder is opened O_NOFOLLOW). */
 static void remove_tree(int parent, const char *name, int depth)
 {
     if (unlinkat(parent, name, 0) == 0 || (errno != EISDIR && errno != EPERM) || depth > 8)
@@ -546,8 +433,41 @@ static int open_parent(const char *path, char **base)
     return fd;
 }
 
-/* A fresh tree: the output does not exist; a hidden folder is made beside it. 1 when made,
- * 0 when the output exists (or cannot be built that way), -1 after a message. */
+/* Make the hidden folder ".<stem>.tmp-XXXXXX" (0700) in t->parentfd and open it as the
+ * tree's root. 0, or -1 after a message naming path. */
+static int make_hidden(cli_tree *t, const char *stem, const char *path)
+{
+    static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    int err = EEXIST;
+    for (int attempt = 0; attempt < 100 && err == EEXIST; attempt++) {
+        unsigned char r[6];
+        char suffix[sizeof r + 1];
+        if (getentropy(r, sizeof r) != 0) {
+            err = errno;
+            break;
+        }
+        for (size_t i = 0; i < sizeof r; i++)
+            suffix[i] = set[r[i] % (sizeof set - 1)];
+        suffix[sizeof r] = '\0';
+        snprintf(t->hidden, sizeof t->hidden, ".%.200s.tmp-%s", stem, suffix);
+        err = mkdirat(t->parentfd, t->hidden, 0700) == 0 ? 0 : errno;
+    }
+    if (err != 0) {
+        t->hidden[0] = '\0';
+        cli_error("cannot make a folder in '%s': %s", path, strerror(err));
+        return -1;
+    }
+    t->rootfd = openat(t->parentfd, t->hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (t->rootfd < 0) {
+        cli_error("cannot open folder '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A new output folder: the output does not exist; the tree is built hidden beside it. 1
+ * when begun, 0 when the output exists (or is not a name a folder can be made under), -1
+ * after a message. */
 static int open_fresh(cli_tree *t, const char *path)
 {
     t->parentfd = open_parent(path, &t->base);
@@ -556,39 +476,16 @@ static int open_fresh(cli_tree *t, const char *path)
     struct stat st;
     if (t->base[0] == '\0' || strcmp(t->base, ".") == 0 || strcmp(t->base, "..") == 0 ||
         strcmp(t->base, "/") == 0 || fstatat(t->parentfd, t->base, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-        errno != ENOENT)
+        errno != ENOENT) {
+        close(t->parentfd);
+        t->parentfd = -1;
         return 0;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        unsigned char r[6];
-        static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-        char suffix[sizeof r + 1];
-        if (getentropy(r, sizeof r) != 0)
-            return 0;
-        for (size_t i = 0; i < sizeof r; i++)
-            suffix[i] = set[r[i] % (sizeof set - 1)];
-        suffix[sizeof r] = '\0';
-        snprintf(t->hidden, sizeof t->hidden, ".%.200s.tmp-%s", t->base, suffix);
-        if (mkdirat(t->parentfd, t->hidden, 0700) == 0)
-            break;
-        t->hidden[0] = '\0';
-        if (errno != EEXIST)
-            break;
     }
-    if (t->hidden[0] == '\0') {
-        cli_error("cannot make folder '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    t->rootfd = openat(t->parentfd, t->hidden, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (t->rootfd < 0) {
-        cli_error("cannot open folder '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    t->fresh = 1;
-    return 1;
+    return make_hidden(t, t->base, path) == 0 ? 1 : -1;
 }
 
-/* The whole fresh tree on disk, then under its name (never over anything), then the name
- * on disk. */
+/* The whole new tree on disk, then under its name (never over anything), then the name on
+ * disk. */
 static int publish_fresh(cli_tree *t)
 {
     if (syncfs(t->rootfd) != 0) {
@@ -610,17 +507,150 @@ static int publish_fresh(cli_tree *t)
     return 0;
 }
 
-/* An existing output folder: each file is published atomically in synced batches. */
-static int open_existing(cli_tree *t, const char *path)
+/* An existing output folder: the tree is built in a hidden folder inside it (the same file
+ * system, so that each piece can be moved into place by a rename at the end). */
+static int open_merge(cli_tree *t, const char *path)
 {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        cli_error("cannot make folder '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    t->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (t->rootfd < 0) {
+    t->parentfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->parentfd < 0) {
         cli_error("cannot open folder '%s': %s", path, strerror(errno));
         return -1;
+    }
+    if (cli_out_check_folder(t->parentfd, path) != 0)
+        return -1;
+    t->merge = 1;
+    return make_hidden(t, "smar-extract", path);
+}
+
+/* ---- merging into an existing folder ------------------------------------------------ */
+
+/* What one merge step knows: the built tree's folder, the output's folder, the path below
+ * the output (for messages), and whether the second walk moves (else it checks). */
+struct merge_walk {
+    cli_tree *t;
+    int moving;
+};
+
+static int merge_dir(struct merge_walk *w, int from, int to, const char *rel, int depth);
+
+static int is_dir_entry(int dirfd, const struct dirent *e)
+{
+    struct stat st;
+    if (e->d_type != DT_UNKNOWN)
+        return e->d_type == DT_DIR;
+    return fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Both folders named name, opened without following a link, and merged. */
+static int merge_into_dir(struct merge_walk *w, int from, int to, const char *name,
+                          const char *display, const char *rel, int depth)
+{
+    int sub_from = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ret = 0;
+    if (sub_from < 0 || sub_to < 0) {
+        int err = errno;
+        struct stat st;
+        int is_link = fstatat(to, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+        cli_error("cannot enter folder '%s': %s", display,
+                  is_link ? "it is a symbolic link (not followed)" : strerror(err));
+        ret = CLI_EXIT_FAILURE;
+    } else {
+        char sub_rel[PATH_MAX_TREE];
+        snprintf(sub_rel, sizeof sub_rel, "%s%s/", rel, name);
+        ret = merge_dir(w, sub_from, sub_to, sub_rel, depth + 1);
+    }
+    if (sub_from >= 0)
+        close(sub_from);
+    if (sub_to >= 0)
+        close(sub_to);
+    return ret;
+}
+
+/* One entry of the built tree. Checking: what is already at its place must be a folder
+ * where it is a folder (merged into, never followed if a link), and a regular file that
+ * --force lets us replace where it is a file. Moving: a piece with nothing at its place is
+ * renamed there whole (a new secret's folder in one rename); else folders are merged and
+ * files replace what the check allowed. */
+static int merge_entry(struct merge_walk *w, int from, int to, const struct dirent *e,
+                       const char *rel, int depth)
+{
+    char display[PATH_MAX_TREE + PATH_MAX + 2];
+    snprintf(display, sizeof display, "%s/%s%s", w->t->root, rel, e->d_name);
+    if (w->moving) {
+        if (renameat2(from, e->d_name, to, e->d_name, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EEXIST) {
+            cli_error("cannot name '%s': %s", display, strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+    } else {
+        struct stat st;
+        if (fstatat(to, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                return 0; /* nothing there: the move renames it whole */
+            cli_error("cannot check '%s': %s", display, strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    if (is_dir_entry(from, e))
+        return merge_into_dir(w, from, to, e->d_name, display, rel, depth);
+    int ret = cli_out_check_at(to, e->d_name, display, w->t->force);
+    if (ret != 0 || !w->moving)
+        return ret;
+    if (renameat(from, e->d_name, to, e->d_name) != 0) {
+        cli_error("cannot replace '%s': %s", display, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* Every entry of the built folder from against the output's folder to. Entries renamed
+ * away while the folder is read are ones readdir has already returned. */
+static int merge_dir(struct merge_walk *w, int from, int to, const char *rel, int depth)
+{
+    if (depth > 8) /* the tree is 5 levels deep at most */
+        return 0;
+    /* A descriptor of its own: a dup would share from's read position, and the second walk
+     * would find the folder already read to its end. */
+    int fd = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        cli_error("cannot read the folder being extracted to '%s': %s", w->t->root,
+                  strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    int ret = 0;
+    for (struct dirent *e; ret == 0 && (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            ret = merge_entry(w, from, to, e, rel, depth);
+    closedir(d);
+    return ret;
+}
+
+/* The built tree on disk; every path checked against what the folder holds, so that a
+ * refused run moves nothing; then each piece moved into place and the names synced. A run
+ * killed while moving leaves whole files only (each was on disk before it was named) and
+ * the hidden folder with what was not moved yet. */
+static int publish_merge(cli_tree *t)
+{
+    if (syncfs(t->rootfd) != 0) {
+        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    struct merge_walk check = {t, 0}, move = {t, 1};
+    int ret = merge_dir(&check, t->rootfd, t->parentfd, "", 0);
+    if (ret != 0) {
+        cli_error("nothing written to '%s'", t->root);
+        return ret;
+    }
+    if ((ret = merge_dir(&move, t->rootfd, t->parentfd, "", 0)) != 0)
+        return ret;
+    if (syncfs(t->parentfd) != 0) {
+        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
+        return CLI_EXIT_FAILURE;
     }
     return 0;
 }
@@ -634,9 +664,8 @@ int cli_tree_open_dir(cli_tree **out, const char *path, int force, const char *d
     t->rootfd = t->parentfd = -1;
     t->root = cli_xstrdup(path);
     t->force = force;
-    t->fill = &t->batches[0];
     int fresh = open_fresh(t, path);
-    if (fresh < 0 || (fresh == 0 && open_existing(t, path) != 0)) {
+    if (fresh < 0 || (fresh == 0 && open_merge(t, path) != 0)) {
         cli_tree_abort(t);
         return CLI_EXIT_FAILURE;
     }
@@ -847,7 +876,7 @@ static int put_file(struct place *pl, int in_versions, const char *name, const s
     }
     char display[sizeof path + 256];
     snprintf(display, sizeof display, "%s/%s", pl->t->root, path);
-    return write_file_at(pl->t, in_versions ? pl->versions_fd : pl->dirfd, name, display, body);
+    return write_new_file(in_versions ? pl->versions_fd : pl->dirfd, name, display, body);
 }
 
 /* The versions/ folder, also when it stays empty ("versions": [] is not no "versions"). */
@@ -963,12 +992,8 @@ int cli_tree_close(cli_tree *t)
         t->tar = NULL;
         if (ret == 0)
             ret = cli_out_commit(&t->out);
-    } else if (t->fresh) {
-        ret = publish_fresh(t);
-    } else if ((ret = flush_all(t)) == 0 && syncfs(t->rootfd) != 0) {
-        /* once, for the names: every file's data is on disk already */
-        cli_error("cannot sync folder '%s': %s", t->root, strerror(errno));
-        ret = CLI_EXIT_FAILURE;
+    } else {
+        ret = t->merge ? publish_merge(t) : publish_fresh(t);
     }
     cli_tree_abort(t);
     return ret;
@@ -982,13 +1007,9 @@ void cli_tree_abort(cli_tree *t)
         archive_write_free(t->tar);
     if (t->is_tar)
         cli_out_abort(&t->out);
-    (void)syncer_join(&t->syncer);
-    for (size_t b = 0; b < 2; b++)
-        for (size_t i = 0; i < t->batches[b].n; i++)
-            cli_out_abort(&t->batches[b].files[i]);
     if (t->rootfd >= 0)
         close(t->rootfd);
-    if (t->fresh && t->hidden[0] != '\0')
+    if (t->parentfd >= 0 && t->hidden[0] != '\0')
         remove_tree(t->parentfd, t->hidden, 0);
     if (t->parentfd >= 0)
         close(t->parentfd);

@@ -1,7 +1,8 @@
 # extract --format dir into a folder that does not exist: the tree is built under a hidden
 # name beside it and appears whole, once, by one rename after one sync. Killed at any moment,
 # the output is either absent or complete (never a partial tree); refused or failed, nothing
-# is left, hidden or not. Into an existing folder, each file is still published atomically.
+# is left, hidden or not. Into an existing folder, the tree is built hidden inside it, checked
+# against what is there, and moved into place piece by piece: a refused run writes nothing.
 . "$E2E_DIR/lib.sh"
 make_key
 
@@ -63,12 +64,39 @@ assert_contains err.txt "1 secret cannot be written as folders; nothing written"
 assert_missing refused
 assert_eq "$(find . -maxdepth 1 -name '.refused.tmp-*' | wc -l)" 0 "hidden folders left"
 
-step "an existing folder: files published one by one, as before; existing files refused"
+step "an existing folder: built hidden inside it, each new piece moved in whole; what was there kept"
 mkdir into
-run 0 "$SMAR" extract -q --all-versions --format dir -o into a.smar
-(cd into && find . -type f -exec sha256sum {} +) | sort >into.sums
+echo mine >into/mine.txt
+if have strace; then
+    # Nothing of the tree is there yet: each top-level piece (root files, group folders) is
+    # renamed into place whole, not file by file.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=rename,renameat,renameat2 -o trace.txt \
+        "$SMAR_REAL" extract -q --all-versions --format dir -o into a.smar ||
+        fail "extract into an existing folder under strace"
+    assert_eq "$(grep -c 'rename' trace.txt)" "$(ls -A ref | wc -l)" "renames"
+else
+    run 0 "$SMAR" extract -q --all-versions --format dir -o into a.smar
+fi
+assert_eq "$(cat into/mine.txt)" mine "a file that was there"
+(cd into && find . -type f ! -name mine.txt -exec sha256sum {} +) | sort >into.sums
 cmp -s into.sums ref.sums || fail "extract into an existing folder differs"
-run 1 "$SMAR" extract -q --format dir -o into a.smar
+assert_eq "$(find into -maxdepth 1 -name '.*' | wc -l)" 0 "hidden folders left in into"
+
+step "an existing folder with a file in the way: refused, and nothing written (not even new secrets)"
+victim=$(cd into && find . -name secret.json | sort | head -n 1)
+rm -r "into/$(dirname "$victim")"
+run 1 "$SMAR" extract -q --all-versions --format dir -o into a.smar
 assert_contains err.txt "exists (use --force to replace it)"
-assert_no_temp into
+assert_contains err.txt "nothing written to 'into'"
+assert_missing "into/$(dirname "$victim")"
+assert_eq "$(find into -maxdepth 1 -name '.*' | wc -l)" 0 "hidden folders left in into"
 run 0 "$SMAR" extract -q --all-versions --force --format dir -o into a.smar
+(cd into && find . -type f ! -name mine.txt -exec sha256sum {} +) | sort >into.sums
+cmp -s into.sums ref.sums || fail "extract --force into an existing folder differs"
+
+step "an existing folder, a refused run (an id that fits no folder name): nothing written"
+mkdir into2
+run 1 "$SMAR" extract -q --format dir -o into2 bad.smar
+assert_contains err.txt "1 secret cannot be written as folders; nothing written"
+assert_eq "$(ls -A into2 | wc -l)" 0 "entries in into2"

@@ -41,6 +41,16 @@ echo "extract: $n bytes read of $size (manifest $manifest)"
 "$SMAR" extract -q -o - a.smar >piped.json || fail "extract to standard output"
 assert_same all.json piped.json
 
+step "full extract to a folder, new or existing: the manifest walked twice as well"
+mkdir existing
+for out in fresh existing; do
+    n=$(read_bytes "$SMAR" extract -q --format dir -o "$out" a.smar)
+    echo "extract --format dir to the $out folder: $n bytes read of $size (manifest $manifest)"
+    [ "$n" -le $((size + manifest + size / 50)) ] ||
+        fail "extract to the $out folder read $n bytes: more than one more walk of the manifest"
+done
+diff -r fresh existing >/dev/null || fail "the existing folder's tree differs from the new one's"
+
 step "a refused extract to a file still writes nothing and keeps what was there"
 echo keep >old.json
 ID=$(manifest_field m.txt secret 3 2 0)
